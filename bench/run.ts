@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { type Bench, type BenchResult, formatResult, writeResults } from './harness.js';
+
+// Every benchmark module in bench/ registers here; `npm run bench -- NAME` runs only those whose
+// name contains NAME.
+const BENCHES: Array<() => Promise<{ default: Bench }>> = [];
+
+const filter = process.argv[2];
+const results: BenchResult[] = [];
+for (const load of BENCHES) {
+  const bench = (await load()).default;
+  if (filter && !bench.name.includes(filter)) continue;
+  process.stderr.write(`running ${bench.name}…\n`);
+  for (const result of await bench.run()) {
+    results.push(result);
+    process.stdout.write(`${formatResult(result)}\n`);
+  }
+}
+await writeResults(fileURLToPath(new URL('./results.json', import.meta.url)), results);
+process.exit(0);

@@ -1,0 +1,3 @@
+import { ensureLocalServices } from '../src/dev/local-services.js';
+
+await ensureLocalServices();

@@ -1,0 +1,116 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { registerCampaignRoutes } from './campaigns/routes.js';
+import { registerCustomerRoutes } from './customers/routes.js';
+import type { AppDeps } from './deps.js';
+import { requireApiKey } from './http/auth.js';
+import type { App, AppEnv } from './http/env.js';
+import { httpMetrics } from './http/metrics.js';
+import { onError } from './http/on-error.js';
+import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
+import { registerSystemRoutes } from './http/system-routes.js';
+import { registerOfferRoutes } from './offers/routes.js';
+import { registerPurchaseRoutes } from './purchases/routes.js';
+import { registerRuleRoutes } from './rules/routes.js';
+import { registerSegmentRoutes } from './segments/routes.js';
+import { registerTemplateRoutes } from './templates/routes.js';
+
+export interface AppOptions {
+  /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */
+  extraRoutes?: (app: App) => void;
+}
+
+const BODY_TYPES =
+  /^(application\/(json|[\w.-]+\+json|x-ndjson)|multipart\/form-data|text\/csv|application\/x-www-form-urlencoded)\b/i;
+
+/** Builds the whole HTTP app from its routers. No I/O happens here: deps are passed in. */
+export function createApp(deps: AppDeps, options: AppOptions = {}): App {
+  const app: App = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, _c) => {
+      if (!result.success) {
+        const location = result.target === 'json' ? 'body' : result.target;
+        throw invalid(zodToFieldErrors(result.error, location));
+      }
+    },
+  });
+  const metrics = deps.metrics ? httpMetrics(deps.metrics) : undefined;
+
+  app.use('*', requestId({ headerName: 'x-request-id' }));
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    const log = deps.logger.child({ req_id: c.var.requestId });
+    c.set('log', log);
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.req.routePath;
+    metrics?.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics?.duration.observe({ method: c.req.method, route }, seconds);
+    log.info(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) },
+      'request',
+    );
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.BODY_LIMIT_BYTES,
+      onError: () => {
+        throw new AppError(
+          413,
+          'too-large',
+          `The request body is over ${deps.config.BODY_LIMIT_BYTES} bytes`,
+        );
+      },
+    }),
+  );
+  app.use('/v1/*', async (c, next) => {
+    const type = c.req.header('content-type');
+    const hasBody =
+      ['POST', 'PUT', 'PATCH'].includes(c.req.method) &&
+      (type || Number(c.req.header('content-length') ?? 0) > 0);
+    if (hasBody && !(type && BODY_TYPES.test(type))) {
+      throw new AppError(
+        415,
+        'unsupported-media-type',
+        'Send the body as application/json (or NDJSON, CSV where noted)',
+        [{ path: 'content-type', in: 'header', message: `unsupported: ${type ?? 'none'}` }],
+      );
+    }
+    await next();
+  });
+  app.use('/v1/*', requireApiKey);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key created with `offerflow keys create`',
+  });
+
+  registerSystemRoutes(app);
+  registerCustomerRoutes(app);
+  registerPurchaseRoutes(app);
+  registerRuleRoutes(app);
+  registerSegmentRoutes(app);
+  registerOfferRoutes(app);
+  registerTemplateRoutes(app);
+  registerCampaignRoutes(app);
+  options.extraRoutes?.(app);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Offerflow API',
+      version: '0.1.0',
+      description: 'Customers, purchases, rules, segments, offers, templates and campaigns.',
+    },
+    servers: [{ url: deps.config.PUBLIC_URL }],
+  });
+
+  app.notFound((c) => {
+    throw new AppError(404, 'not-found', `No route for ${c.req.method} ${c.req.path}`);
+  });
+  app.onError(onError);
+  return app;
+}

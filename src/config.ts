@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+/** The environment Offerflow reads, with defaults that point at local services. */
+export const configSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default(
+    'postgres://offerflow:offerflow@127.0.0.1:5432/offerflow',
+  ),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:2525'),
+  OFFERFLOW_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (a random secret used to sign tracking links)')
+    .default('offerflow-development-secret-change-me-0123456789'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(25 * 1024 * 1024),
+  /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
+  MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
+});
+
+export type Config = z.infer<typeof configSchema> & { PUBLIC_URL: string };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  return {
+    ...config,
+    PUBLIC_URL: (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
+  };
+}

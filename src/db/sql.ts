@@ -1,0 +1,39 @@
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql<Record<string, unknown>>;
+/** A handle that may be the pool or a transaction: every store function accepts either. */
+export type Db = Sql | postgres.TransactionSql<Record<string, unknown>>;
+
+export interface SqlOptions {
+  max?: number;
+  /** Close idle connections after this many seconds (tests want it short). */
+  idleTimeout?: number;
+  onnotice?: (notice: postgres.Notice) => void;
+}
+
+/**
+ * Opens a pool. bigint ids and numeric amounts come back as JS numbers: ids stay below 2^53 and
+ * amounts are numeric(14,2), so no precision is lost and the JSON API can pass them through.
+ */
+export function createSql(url: string, options: SqlOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    idle_timeout: options.idleTimeout ?? 30,
+    connect_timeout: 10,
+    onnotice: options.onnotice ?? (() => {}),
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (value: number | bigint | string) => String(value),
+        parse: (value: string) => Number(value),
+      },
+      numeric: {
+        to: 1700,
+        from: [1700],
+        serialize: (value: number | string) => String(value),
+        parse: (value: string) => Number(value),
+      },
+    },
+  }) as unknown as Sql;
+}

@@ -1,0 +1,21 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Logger } from 'pino';
+import type { AppDeps } from '../deps.js';
+import type { Role } from './roles.js';
+
+export interface AuthContext {
+  keyId: number;
+  name: string;
+  role: Role;
+}
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    auth: AuthContext;
+    requestId: string;
+    log: Logger;
+  };
+}
+
+export type App = OpenAPIHono<AppEnv>;

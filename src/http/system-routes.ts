@@ -1,0 +1,27 @@
+import type { App } from './env.js';
+
+const check = (probe: Promise<unknown>): Promise<string> =>
+  probe.then(
+    () => 'ok',
+    (error: Error) => `error: ${error.message}`,
+  );
+
+/** /healthz: the database and Redis answer. /metrics: Prometheus text. */
+export function registerSystemRoutes(app: App): void {
+  app.get('/healthz', async (c) => {
+    const { sql, redis } = c.var.deps;
+    const [database, redisState] = await Promise.all([
+      check(sql`select 1`.execute()),
+      redis ? check(redis.ping()) : Promise.resolve('not configured'),
+    ]);
+    const checks = { database, redis: redisState };
+    const ok = database === 'ok' && (redisState === 'ok' || redisState === 'not configured');
+    return c.json({ status: ok ? 'ok' : 'degraded', checks }, ok ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => {
+    const registry = c.var.deps.metrics;
+    if (!registry) return c.text('# metrics are not collected in this runtime\n', 200);
+    return c.text(await registry.metrics(), 200, { 'content-type': registry.contentType });
+  });
+}

@@ -1,0 +1,3 @@
+import type { App } from '../http/env.js';
+
+export function registerSegmentRoutes(_app: App): void {}

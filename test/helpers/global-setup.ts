@@ -1,0 +1,36 @@
+import { migrate } from '../../src/db/migrate.js';
+import { createSql } from '../../src/db/sql.js';
+import { ensureLocalServices } from '../../src/dev/local-services.js';
+import { ADMIN_URL, templateName, urlFor } from './test-db.js';
+
+/** Starts PostgreSQL and Redis when down, and builds the migrated template database once per run. */
+export default async function setup(): Promise<void> {
+  await ensureLocalServices();
+  const template = await templateName();
+  const admin = createSql(ADMIN_URL, { max: 1 });
+  try {
+    // Old test databases from interrupted runs and stale templates are dropped.
+    const stale = await admin<{ datname: string }[]>`
+      select datname from pg_database
+      where (datname like 'offerflow_tpl_%' and datname <> ${template})
+         or (datname like 'offerflow_t_%' and (select count(*) from pg_stat_activity a where a.datname = pg_database.datname) = 0)`;
+    for (const { datname } of stale) {
+      await admin.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
+    }
+    const [exists] = await admin`select 1 from pg_database where datname = ${template}`;
+    if (!exists) {
+      const building = `${template}_build`;
+      await admin.unsafe(`drop database if exists "${building}" with (force)`);
+      await admin.unsafe(`create database "${building}"`);
+      const sql = createSql(urlFor(building), { max: 1 });
+      try {
+        await migrate(sql);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+      await admin.unsafe(`alter database "${building}" rename to "${template}"`);
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
