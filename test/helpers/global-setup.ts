@@ -9,11 +9,13 @@ export default async function setup(): Promise<void> {
   const template = await templateName();
   const admin = createSql(ADMIN_URL, { max: 1 });
   try {
+    // Several test runs may start at once (e.g. two terminals): one builds, the others wait.
+    await admin`select pg_advisory_lock(7461234002)`;
     // Old test databases from interrupted runs and stale templates are dropped.
     const stale = await admin<{ datname: string }[]>`
       select datname from pg_database
-      where (datname like 'offerflow_tpl_%' and datname <> ${template})
-         or (datname like 'offerflow_t_%' and (select count(*) from pg_stat_activity a where a.datname = pg_database.datname) = 0)`;
+      where datname like 'offerflow_t%' and datname <> ${template}
+        and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '2 hours'`;
     for (const { datname } of stale) {
       await admin.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
     }
@@ -31,6 +33,7 @@ export default async function setup(): Promise<void> {
       await admin.unsafe(`alter database "${building}" rename to "${template}"`);
     }
   } finally {
+    await admin`select pg_advisory_unlock(7461234002)`.catch(() => {});
     await admin.end({ timeout: 5 });
   }
 }
