@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
+import { ensureLocalServices } from '../src/dev/local-services.js';
 import { type Bench, type BenchResult, formatResult, writeResults } from './harness.js';
 
 // Every benchmark module in bench/ registers here; `npm run bench -- NAME` runs only those whose
 // name contains NAME.
 const BENCHES: Array<() => Promise<{ default: Bench }>> = [];
 
+await ensureLocalServices();
 const filter = process.argv[2];
 const results: BenchResult[] = [];
 for (const load of BENCHES) {
