@@ -4,7 +4,11 @@ import { type Bench, type BenchResult, formatResult, writeResults } from './harn
 
 // Every benchmark module in bench/ registers here; `npm run bench -- NAME` runs only those whose
 // name contains NAME.
-const BENCHES: Array<() => Promise<{ default: Bench }>> = [];
+const BENCHES: Array<() => Promise<{ default: Bench }>> = [
+  () => import('./offers-decide.js'),
+  () => import('./segments-sql.js'),
+  () => import('./rules-eval.js'),
+];
 
 await ensureLocalServices();
 const filter = process.argv[2];

@@ -23,7 +23,9 @@ create table offers (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   deleted_at timestamptz,
-  check (valid_to is null or valid_from is null or valid_to > valid_from)
+  check (valid_to is null or valid_from is null or valid_to > valid_from),
+  -- A per-customer cap is a count in a window: both or neither.
+  check ((cap_per_customer_count is null) = (cap_per_customer_days is null))
 );
 
 create table offer_impressions (

@@ -1,3 +1,266 @@
+import { z } from '@hono/zod-openapi';
+import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
+import { decodeCursor, PageQuery, page } from '../http/pagination.js';
+import { invalid, notFound } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { assertValidRule } from '../rules/compile.js';
+import { RuleSchema } from '../rules/routes.js';
+import { countAudience, evaluationOf, segmentAudiencePage } from './audience.js';
+import {
+  type CustomerSummaryRow,
+  insertSegment,
+  listSegmentRows,
+  type SegmentRow,
+  selectCustomerSummaries,
+  selectSegment,
+  softDeleteSegment,
+  updateSegment,
+} from './store.js';
 
-export function registerSegmentRoutes(_app: App): void {}
+const SAMPLE_SIZE = 10;
+
+const name = z.string().trim().min(1).max(200).openapi({ example: 'Garden lovers' });
+const description = z.string().max(2000).nullable().openapi({ example: 'Bought garden products lately' });
+
+const SegmentInput = z
+  .strictObject({ name, description: description.optional(), rule: RuleSchema })
+  .openapi('SegmentInput');
+const SegmentPatch = z
+  .strictObject({ name: name.optional(), description: description.optional(), rule: RuleSchema.optional() })
+  .openapi('SegmentPatch');
+
+const SegmentSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    description: z.string().nullable(),
+    rule: z.unknown(),
+    version: z.number().int(),
+    evaluation: z
+      .enum(['sql', 'stream'])
+      .openapi({ description: 'How the rule runs: one SQL query, or in process' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Segment');
+
+const CustomerSummary = z
+  .object({
+    id: z.number().int(),
+    external_id: z.string(),
+    email: z.string().nullable(),
+    first_name: z.string().nullable(),
+    last_name: z.string().nullable(),
+    locale: z.string().nullable(),
+  })
+  .openapi('CustomerSummary');
+
+const PreviewSchema = z
+  .object({
+    count: z.number().int(),
+    sample: z.array(CustomerSummary),
+    evaluation: z.enum(['sql', 'stream']),
+  })
+  .openapi('SegmentPreview');
+
+const toSegment = (row: SegmentRow, evaluation: 'sql' | 'stream') => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  rule: row.rule,
+  version: row.version,
+  evaluation,
+  created_at: row.created_at.toISOString(),
+  updated_at: row.updated_at.toISOString(),
+});
+
+const toSummary = (row: CustomerSummaryRow) => ({ ...row });
+
+const createRoute = defineRoute({
+  method: 'post',
+  path: '/v1/segments',
+  tags: ['segments'],
+  summary: 'Create a segment',
+  roles: ACCESS.marketing,
+  request: { body: jsonBody(SegmentInput) },
+  responses: { 201: jsonResponse(SegmentSchema, 'Created') },
+});
+const listRoute = defineRoute({
+  method: 'get',
+  path: '/v1/segments',
+  tags: ['segments'],
+  summary: 'List segments (id order, cursor paged)',
+  roles: ACCESS.marketingRead,
+  request: { query: z.object(PageQuery) },
+  responses: {
+    200: jsonResponse(
+      z.object({ data: z.array(SegmentSchema), next_cursor: z.string().nullable() }).openapi('SegmentPage'),
+      'A page of segments',
+    ),
+  },
+});
+const getRoute = defineRoute({
+  method: 'get',
+  path: '/v1/segments/{id}',
+  tags: ['segments'],
+  summary: 'Read a segment',
+  roles: ACCESS.marketingRead,
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(SegmentSchema, 'The segment'), ...notFoundResponse },
+});
+const patchRoute = defineRoute({
+  method: 'patch',
+  path: '/v1/segments/{id}',
+  tags: ['segments'],
+  summary: 'Change a segment (a new rule bumps its version)',
+  roles: ACCESS.marketing,
+  request: { params: IdParam, body: jsonBody(SegmentPatch) },
+  responses: { 200: jsonResponse(SegmentSchema, 'Updated'), ...notFoundResponse },
+});
+const deleteRoute = defineRoute({
+  method: 'delete',
+  path: '/v1/segments/{id}',
+  tags: ['segments'],
+  summary: 'Delete a segment',
+  roles: ACCESS.marketing,
+  request: { params: IdParam },
+  responses: { 204: { description: 'Deleted' }, ...notFoundResponse },
+});
+const previewRoute = defineRoute({
+  method: 'post',
+  path: '/v1/segments/preview',
+  tags: ['segments'],
+  summary: 'Count the customers a rule selects, with a sample',
+  description:
+    '`evaluation` says whether the rule ran as one SQL query (`sql`) or customers were streamed and evaluated in process (`stream`); the result is the same.',
+  roles: ACCESS.marketing,
+  request: { body: jsonBody(z.strictObject({ rule: RuleSchema }).openapi('SegmentPreviewInput')) },
+  responses: { 200: jsonResponse(PreviewSchema, 'Count and sample') },
+});
+const customersRoute = defineRoute({
+  method: 'get',
+  path: '/v1/segments/{id}/customers',
+  tags: ['segments'],
+  summary: 'The customers of a segment now (id order, cursor paged)',
+  roles: ACCESS.marketing,
+  request: { params: IdParam, query: z.object(PageQuery) },
+  responses: {
+    200: jsonResponse(
+      z
+        .object({ data: z.array(CustomerSummary), next_cursor: z.string().nullable() })
+        .openapi('SegmentCustomerPage'),
+      'A page of customers',
+    ),
+    ...notFoundResponse,
+  },
+});
+
+const CursorShape = z.object({ id: z.number().int().nonnegative() });
+
+export function registerSegmentRoutes(app: App): void {
+  app.openapi(createRoute, async (c) => {
+    const input = c.req.valid('json');
+    assertValidRule(input.rule, 'rule');
+    const { sql, clock } = c.var.deps;
+    const row = await sql.begin(async (tx) => {
+      const created = await insertSegment(tx, {
+        name: input.name,
+        description: input.description ?? null,
+        rule: input.rule,
+      });
+      await audit(c, { action: 'segment.create', entity: 'segment', entity_id: created.id }, tx);
+      return created;
+    });
+    const now = clock();
+    return c.json(toSegment(row, evaluationOf(sql, row.rule, now)), 201);
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    const after = decodeCursor(cursor, CursorShape)?.id ?? 0;
+    const { sql, clock } = c.var.deps;
+    const now = clock();
+    const rows = await listSegmentRows(sql, after, limit + 1);
+    const result = page(rows, limit, (r) => ({ id: r.id }));
+    return c.json(
+      {
+        data: result.data.map((r) => toSegment(r, evaluationOf(sql, r.rule, now))),
+        next_cursor: result.next_cursor,
+      },
+      200,
+    );
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { sql, clock } = c.var.deps;
+    const row = await selectSegment(sql, id);
+    if (!row) throw notFound('Segment');
+    const now = clock();
+    return c.json(toSegment(row, evaluationOf(sql, row.rule, now)), 200);
+  });
+
+  app.openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const input = c.req.valid('json');
+    if (input.name === undefined && input.description === undefined && input.rule === undefined) {
+      throw invalid([{ path: '', in: 'body', message: 'send at least one field to change' }]);
+    }
+    if (input.rule !== undefined) assertValidRule(input.rule, 'rule');
+    const { sql, clock } = c.var.deps;
+    const row = await sql.begin(async (tx) => {
+      const updated = await updateSegment(tx, id, input);
+      if (!updated) throw notFound('Segment');
+      await audit(
+        c,
+        { action: 'segment.update', entity: 'segment', entity_id: id, data: { fields: Object.keys(input) } },
+        tx,
+      );
+      return updated;
+    });
+    const now = clock();
+    return c.json(toSegment(row, evaluationOf(sql, row.rule, now)), 200);
+  });
+
+  app.openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await c.var.deps.sql.begin(async (tx) => {
+      if (!(await softDeleteSegment(tx, id))) throw notFound('Segment');
+      await audit(c, { action: 'segment.delete', entity: 'segment', entity_id: id }, tx);
+    });
+    return c.body(null, 204);
+  });
+
+  app.openapi(previewRoute, async (c) => {
+    const { rule } = c.req.valid('json');
+    assertValidRule(rule, 'rule');
+    const { sql, clock } = c.var.deps;
+    const now = clock();
+    const [{ count, evaluation }, sampleIds] = await Promise.all([
+      countAudience(sql, rule, { now }),
+      segmentAudiencePage(sql, rule, { limit: SAMPLE_SIZE, now }),
+    ]);
+    const sample = sampleIds.length ? await selectCustomerSummaries(sql, sampleIds) : [];
+    return c.json({ count, sample: sample.map(toSummary), evaluation }, 200);
+  });
+
+  app.openapi(customersRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    const after = decodeCursor(cursor, CursorShape)?.id ?? 0;
+    const { sql, clock } = c.var.deps;
+    const segment = await selectSegment(sql, id);
+    if (!segment) throw notFound('Segment');
+    const ids = await segmentAudiencePage(sql, segment.rule, {
+      afterId: after,
+      limit: limit + 1,
+      now: clock(),
+    });
+    const rows = ids.length ? await selectCustomerSummaries(sql, ids) : [];
+    const result = page(rows.map(toSummary), limit, (r) => ({ id: r.id }));
+    await audit(c, { action: 'segment.customers', entity: 'segment', entity_id: id });
+    return c.json({ data: result.data, next_cursor: result.next_cursor }, 200);
+  });
+}

@@ -1,0 +1,168 @@
+import { z } from '@hono/zod-openapi';
+
+const Rule = (description: string, example: unknown) =>
+  z
+    .unknown()
+    .openapi({ description, example, type: ['object', 'array', 'string', 'number', 'boolean', 'null'] });
+
+const HttpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2000)
+  .openapi({ example: 'https://shop.example/garden' });
+
+const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-01T00:00:00Z' });
+
+export const CapPerCustomer = z
+  .strictObject({
+    count: z.number().int().min(0).max(1_000_000).openapi({ description: 'Shown at most this many times…' }),
+    days: z.number().int().min(1).max(3650).openapi({ description: '…in this many days' }),
+  })
+  .openapi('OfferCapPerCustomer');
+
+/** Every writable field of an offer; POST requires name and title, PATCH none. */
+const offerFields = {
+  name: z.string().trim().min(1).max(200).openapi({ example: 'Garden spring -20%' }),
+  title: z.string().trim().min(1).max(300).openapi({ example: '20% off garden tools' }),
+  text: z.string().max(5000).nullable().optional(),
+  image_url: HttpUrl.nullable().optional(),
+  url: HttpUrl.nullable().optional(),
+  code: z.string().max(100).nullable().optional().openapi({ example: 'GARDEN20' }),
+  category: z
+    .string()
+    .max(200)
+    .nullable()
+    .optional()
+    .openapi({ description: 'Product category the offer promotes', example: 'garden' }),
+  eligibility: Rule('JSON Logic rule over the customer context; absent or null: everyone', {
+    '>': [{ var: 'total_spent' }, 100],
+  }).optional(),
+  score: Rule('Numeric JSON Logic expression; higher ranks first. Absent: the priority is the score', {
+    var: ['spend_by_category.garden', 0],
+  }).optional(),
+  priority: z.number().finite().min(-1e9).max(1e9).optional().openapi({
+    description: 'Fixed rank (and tie-break after the score); default 0',
+  }),
+  valid_from: Timestamp.nullable().optional(),
+  valid_to: Timestamp.nullable().optional(),
+  cap_per_customer: CapPerCustomer.nullable().optional(),
+  global_cap: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_147_483_647)
+    .nullable()
+    .optional()
+    .openapi({ description: 'Shown at most this many times in total' }),
+  exclude_if_bought_within_days: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .nullable()
+    .optional()
+    .openapi({ description: 'Not offered to whoever bought its category in the last N days' }),
+  fallback: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Fills the places left when too few targeted offers are eligible' }),
+};
+
+export const OfferCreate = z.strictObject(offerFields).openapi('OfferCreate');
+export const OfferPatch = z
+  .strictObject({
+    ...offerFields,
+    name: offerFields.name.optional(),
+    title: offerFields.title.optional(),
+  })
+  .openapi('OfferPatch');
+
+export type OfferCreateInput = z.infer<typeof OfferCreate>;
+export type OfferPatchInput = z.infer<typeof OfferPatch>;
+
+export const OfferSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    title: z.string(),
+    text: z.string().nullable(),
+    image_url: z.string().nullable(),
+    url: z.string().nullable(),
+    code: z.string().nullable(),
+    category: z.string().nullable(),
+    eligibility: z.unknown(),
+    score: z.unknown(),
+    priority: z.number(),
+    valid_from: z.string().nullable(),
+    valid_to: z.string().nullable(),
+    cap_per_customer: CapPerCustomer.nullable(),
+    global_cap: z.number().int().nullable(),
+    shown_count: z.number().int(),
+    exclude_if_bought_within_days: z.number().int().nullable(),
+    fallback: z.boolean(),
+    version: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Offer');
+
+export type OfferJson = z.infer<typeof OfferSchema>;
+
+export const OfferListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(50).openapi({ description: 'Page size (1–1000)' }),
+  cursor: z.string().max(500).optional().openapi({ description: 'Opaque cursor from `next_cursor`' }),
+  category: z.string().max(200).optional().openapi({ description: 'Only offers of this category' }),
+});
+
+export const OfferList = z
+  .object({ data: z.array(OfferSchema), next_cursor: z.string().nullable() })
+  .openapi('OfferList');
+
+export const DecisionRequest = z
+  .strictObject({
+    customer_id: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 53 - 1)
+      .openapi({ example: 1 }),
+    placements: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(3)
+      .openapi({ description: 'How many offers to choose (1–20)' }),
+    explain: z.boolean().default(false).openapi({ description: 'Also list every offer left out and why' }),
+  })
+  .openapi('DecisionRequest');
+
+const Reason = z
+  .object({
+    code: z.string().openapi({ example: 'customer_cap' }),
+    message: z.string().openapi({ example: 'shown 2 times in the last 7 days (cap 2)' }),
+  })
+  .openapi('DecisionReason');
+
+export const DecisionResponse = z
+  .object({
+    customer_id: z.number().int(),
+    offers: z.array(
+      z.object({
+        offer_id: z.number().int(),
+        name: z.string(),
+        title: z.string(),
+        text: z.string().nullable(),
+        image_url: z.string().nullable(),
+        url: z.string().nullable(),
+        code: z.string().nullable(),
+        category: z.string().nullable(),
+        score: z.number(),
+        priority: z.number(),
+        fallback: z.boolean(),
+      }),
+    ),
+    excluded: z
+      .array(z.object({ offer_id: z.number().int(), name: z.string(), reasons: z.array(Reason) }))
+      .optional(),
+  })
+  .openapi('Decision');

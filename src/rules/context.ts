@@ -1,0 +1,138 @@
+import type { Db } from '../db/sql.js';
+import { type ContextRow, selectContextRows } from './store.js';
+
+export interface ContextPurchase {
+  order_ref: string | null;
+  sku: string | null;
+  category: string | null;
+  quantity: number;
+  amount: number;
+  purchased_at: string;
+}
+
+/**
+ * What a rule sees for one customer: `var` paths address these fields (docs/rules.md).
+ * Dates are ISO strings; `now` is the evaluation time the custom operators use.
+ */
+export interface CustomerContext {
+  id: number;
+  external_id: string;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  locale: string | null;
+  timezone: string | null;
+  birth_date: string | null;
+  age: number | null;
+  address: Record<string, unknown>;
+  family: unknown[];
+  occupation: string | null;
+  income_band: string | null;
+  education: string | null;
+  preferences: Record<string, unknown>;
+  preferred_categories: string[];
+  hobbies: string[];
+  /** Free attributes; sensitive ones only with a granted consent for their purpose. */
+  attributes: Record<string, unknown>;
+  created_at: string;
+  days_since_signup: number;
+  erased: boolean;
+  total_spent: number;
+  orders_count: number;
+  avg_order_value: number | null;
+  first_purchase_at: string | null;
+  last_purchase_at: string | null;
+  days_since_last_purchase: number | null;
+  spend_by_category: Record<string, number>;
+  last_purchase_by_category: Record<string, string>;
+  top_category: string | null;
+  categories_bought: string[];
+  /** Newest first, at most RECENT_PURCHASES.limit lines of the last RECENT_PURCHASES.days days. */
+  recent_purchases: ContextPurchase[];
+  /** Purposes with a granted consent (latest decision per purpose). */
+  consents: string[];
+  now: string;
+}
+
+const iso = (value: Date | string | null): string | null =>
+  value === null ? null : new Date(value).toISOString();
+
+function toContext(row: ContextRow, now: Date): CustomerContext {
+  const granted = new Set(row.granted_purposes ?? []);
+  const sensitive = row.sensitive_attributes ?? {};
+  const attributes: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row.attributes ?? {})) {
+    const purpose = Object.hasOwn(sensitive, key) ? sensitive[key] : undefined;
+    if (purpose !== undefined && !granted.has(purpose)) continue;
+    attributes[key] = value;
+  }
+  const lastByCategory: Record<string, string> = {};
+  for (const [category, at] of Object.entries(row.last_purchase_by_category ?? {})) {
+    lastByCategory[category] = iso(at) as string;
+  }
+  return {
+    id: row.id,
+    external_id: row.external_id,
+    email: row.email,
+    first_name: row.first_name,
+    last_name: row.last_name,
+    locale: row.locale,
+    timezone: row.timezone,
+    birth_date: row.birth_date,
+    age: row.age,
+    address: row.address,
+    family: row.family,
+    occupation: row.occupation,
+    income_band: row.income_band,
+    education: row.education,
+    preferences: row.preferences,
+    preferred_categories: row.preferred_categories,
+    hobbies: row.hobbies,
+    attributes,
+    created_at: iso(row.created_at) as string,
+    days_since_signup: row.days_since_signup,
+    erased: row.erased_at !== null,
+    total_spent: row.total_spent,
+    orders_count: row.orders_count,
+    avg_order_value: row.avg_order_value,
+    first_purchase_at: iso(row.first_purchase_at),
+    last_purchase_at: iso(row.last_purchase_at),
+    days_since_last_purchase: row.days_since_last_purchase,
+    spend_by_category: row.spend_by_category ?? {},
+    last_purchase_by_category: lastByCategory,
+    top_category: row.top_category,
+    categories_bought: row.categories_bought ?? [],
+    recent_purchases: (row.recent_purchases ?? []).map((p) => ({
+      ...p,
+      purchased_at: iso(p.purchased_at) as string,
+    })),
+    consents: [...granted].sort(),
+    now: now.toISOString(),
+  };
+}
+
+/** Contexts for many customers in one query; unknown ids are absent from the map. */
+export async function buildContexts(
+  sql: Db,
+  customerIds: readonly number[],
+  now: Date,
+): Promise<Map<number, CustomerContext>> {
+  const out = new Map<number, CustomerContext>();
+  if (customerIds.length === 0) return out;
+  const rows = await selectContextRows(sql, [...new Set(customerIds)], now);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const id of customerIds) {
+    const row = byId.get(id);
+    if (row) out.set(id, toContext(row, now));
+  }
+  return out;
+}
+
+/** The context of one customer, or undefined when there is no such customer. */
+export async function buildContext(
+  sql: Db,
+  customerId: number,
+  now: Date,
+): Promise<CustomerContext | undefined> {
+  return (await buildContexts(sql, [customerId], now)).get(customerId);
+}

@@ -1,0 +1,281 @@
+import type { LogicEngine } from 'json-logic-engine';
+
+const DAY_MS = 86_400_000;
+/** The suites' error object for bad operands: `{type: 'Invalid Arguments'}`. */
+const INVALID_ARGUMENTS = { type: 'Invalid Arguments' };
+
+type Method = {
+  method: (args: unknown, context: unknown, above: unknown, engine: LogicEngine) => unknown;
+  compile?: (data: unknown, buildState: unknown) => unknown;
+  [key: string | symbol]: unknown;
+};
+
+/** json-logic-engine marks compiled code with this registered symbol. */
+const COMPILED = Symbol.for('json_logic_compiled');
+
+const isFastLiteral = (v: unknown) => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string';
+const isOperation = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Operators whose value is always a boolean (or that throw). */
+const BOOLEAN_OPERATORS = new Set([
+  '==',
+  '===',
+  '!=',
+  '!==',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  '!',
+  '!!',
+  'in',
+  'purchased_in',
+  'has_any',
+  'has_all',
+  'some',
+  'all',
+  'none',
+]);
+
+/** True when a node surely evaluates to a boolean, so `&&`/`||` may replace truthiness checks. */
+function isBooleanNode(node: unknown, depth: number): boolean {
+  if (typeof node === 'boolean') return true;
+  if (depth > 64 || node === null || typeof node !== 'object' || Array.isArray(node)) return false;
+  const keys = Object.keys(node);
+  if (keys.length !== 1) return false;
+  const op = keys[0] as string;
+  if (BOOLEAN_OPERATORS.has(op)) return true;
+  if (op !== 'and' && op !== 'or') return false;
+  const args = (node as Record<string, unknown>)[op];
+  return Array.isArray(args) && args.length > 0 && args.every((a) => isBooleanNode(a, depth + 1));
+}
+
+/** The evaluation time: `now` of the root context (an ISO string), else the wall clock. */
+export function nowOf(context: unknown, above: unknown): number {
+  let root = context;
+  let up = above;
+  while (Array.isArray(up) && up.length >= 2) {
+    root = up[1];
+    up = up[2];
+  }
+  const now = root && typeof root === 'object' ? (root as { now?: unknown }).now : undefined;
+  if (typeof now === 'string' && now === lastNow.text) return lastNow.ms;
+  const ms = toMillis(now);
+  if (ms === undefined) return Date.now();
+  if (typeof now === 'string') lastNow = { text: now, ms };
+  return ms;
+}
+
+// A batch evaluates one `now` for every customer: parse it once.
+let lastNow = { text: '', ms: 0 };
+
+/** The root context (the customer), from inside iterators too. */
+function rootOf(context: unknown, above: unknown): Record<string, unknown> | undefined {
+  let root = context;
+  let up = above;
+  while (Array.isArray(up) && up.length >= 2) {
+    root = up[1];
+    up = up[2];
+  }
+  return root && typeof root === 'object' ? (root as Record<string, unknown>) : undefined;
+}
+
+export function toMillis(value: unknown): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'string' && value) {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  return undefined;
+}
+
+/** Whole days from a date to now (negative in the future); null when it is not a date. */
+export function daysSince(value: unknown, nowMs: number): number | null {
+  const ms = toMillis(value);
+  return ms === undefined ? null : Math.floor((nowMs - ms) / DAY_MS);
+}
+
+/** A non-negative day count or null (no window); anything else is a bad operand. */
+function windowDays(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw INVALID_ARGUMENTS;
+  return value;
+}
+
+/**
+ * Offerflow's operators (docs/rules.md) and the engine adjustments that bring it closer to
+ * the JSON Logic suites. Custom operators are not deterministic: they read `now`.
+ */
+export function registerCustomOperators(engine: LogicEngine): void {
+  const methods = engine.methods as Record<string, Method | ((...a: unknown[]) => unknown)>;
+
+  // Iterators walk a bounded number of elements. As in the suites: a literal `null`
+  // collection or mapper is an error for map/filter/reduce, while a missing collection is
+  // empty; all/some/none need an array.
+  const maxIterations = engine.options.maxArrayLength ?? 10_000;
+  const bounded = (value: unknown) => {
+    if (Array.isArray(value) && value.length > maxIterations) throw { type: 'Limit Exceeded' };
+    return value;
+  };
+  engine.addMethod(
+    '$array',
+    (args: unknown) => {
+      const value = Array.isArray(args) ? args[0] : args;
+      if (!Array.isArray(value)) throw INVALID_ARGUMENTS;
+      return bounded(value);
+    },
+    { deterministic: true },
+  );
+  engine.addMethod('$list', (args: unknown) => bounded(Array.isArray(args) ? args[0] : args), {
+    deterministic: true,
+  });
+  for (const name of ['map', 'filter', 'reduce', 'all', 'some', 'none']) {
+    const original = methods[name] as Method;
+    const strict = name === 'all' || name === 'some' || name === 'none';
+    const guard = (data: unknown): unknown[] => {
+      if (!Array.isArray(data) || data.length < 2) throw INVALID_ARGUMENTS;
+      if (!strict && (data[0] === null || data[1] === null || data[1] === undefined)) throw INVALID_ARGUMENTS;
+      return [{ [strict ? '$array' : '$list']: [data[0]] }, ...data.slice(1)];
+    };
+    methods[name] = {
+      ...original,
+      method: (args, context, above, e) => original.method(guard(args), context, above, e),
+      ...(original.compile ? { compile: (data, state) => original.compile?.(guard(data), state) } : {}),
+    };
+  }
+
+  // Comparisons of an operand with a number (or string) literal: when the operand is a
+  // number (string) at run time, compare directly; otherwise fall back to the engine's
+  // coercion rules. Same results, without a coercion check per comparison on the hot path.
+  for (const name of ['<', '<=', '>', '>=', '==', '!=']) {
+    const original = methods[name] as Method;
+    const opCode = { [COMPILED]: name };
+    if (!original.compile) continue;
+    methods[name] = {
+      ...original,
+      compile: (data, state) => {
+        const slow = original.compile?.(data, state);
+        if (!slow || !Array.isArray(data) || data.length !== 2) return slow;
+        const st = state as { compile: (s: TemplateStringsArray, ...v: unknown[]) => unknown };
+        const [a, b] = data;
+        const literalFirst = isFastLiteral(a) && isOperation(b);
+        if (!literalFirst && !(isFastLiteral(b) && isOperation(a))) return slow;
+        const literal = literalFirst ? a : b;
+        const operand = literalFirst ? b : a;
+        const test =
+          typeof literal === 'number'
+            ? st.compile`(typeof (prev = ${operand}) === 'number' && prev === prev)`
+            : st.compile`(typeof (prev = ${operand}) === 'string')`;
+        return literalFirst
+          ? st.compile`(${test} ? (${literal} ${opCode} prev) : ${slow})`
+          : st.compile`(${test} ? (prev ${opCode} ${literal}) : ${slow})`;
+      },
+    };
+  }
+
+  // `and` / `or` of nothing are false (the engine says null). When every operand is known to
+  // be a boolean, `&&` / `||` give the same value without a truthiness call per operand.
+  for (const name of ['and', 'or']) {
+    const original = methods[name] as Method;
+    const joiner = name === 'and' ? '&&' : '||';
+    methods[name] = {
+      ...original,
+      method: (args, context, above, e) =>
+        Array.isArray(args) && args.length === 0 ? false : original.method(args, context, above, e),
+      compile: (data, state) => {
+        if (Array.isArray(data) && data.length === 0) return false;
+        if (Array.isArray(data) && data.every((node) => isBooleanNode(node, 0))) {
+          const st = state as { compile: (s: TemplateStringsArray, ...v: unknown[]) => unknown };
+          let res = st.compile`(${data[0]})`;
+          for (let i = 1; i < data.length; i++) {
+            res = joiner === '&&' ? st.compile`${res} && (${data[i]})` : st.compile`${res} || (${data[i]})`;
+          }
+          return st.compile`(${res})`;
+        }
+        return original.compile ? original.compile(data, state) : false;
+      },
+    };
+  }
+
+  // substr works on the string form of its input, as json-logic-js does.
+  engine.addMethod(
+    'substr',
+    (args: unknown) => {
+      const [value, from, length] = args as [unknown, number, number | undefined];
+      const text = value === null || value === undefined ? '' : String(value);
+      const start = Number(from) || 0;
+      const begin = start < 0 ? Math.max(text.length + start, 0) : start;
+      if (length === undefined || length === null) return text.slice(begin);
+      const n = Number(length) || 0;
+      return n < 0 ? text.slice(begin, text.length + n) : text.slice(begin, begin + n);
+    },
+    { deterministic: true },
+  );
+
+  engine.addMethod(
+    'days_since',
+    (args: unknown, context: unknown, above: unknown) => {
+      const value = Array.isArray(args) ? args[0] : args;
+      return daysSince(value, nowOf(context, above));
+    },
+    { deterministic: false },
+  );
+
+  engine.addMethod(
+    'purchased_in',
+    (args: unknown, context: unknown, above: unknown) => {
+      const [category, days] = args as [unknown, unknown];
+      const window = windowDays(days);
+      const root = rootOf(context, above);
+      const last = (root?.last_purchase_by_category as Record<string, unknown> | undefined) ?? undefined;
+      if (typeof category !== 'string' || !last || !Object.hasOwn(last, category)) return false;
+      const at = toMillis(last[category]);
+      if (at === undefined) return false;
+      return window === null || at >= nowOf(context, above) - window * DAY_MS;
+    },
+    { deterministic: false },
+  );
+
+  engine.addMethod(
+    'spent_in',
+    (args: unknown, context: unknown, above: unknown) => {
+      const [category, days] = args as [unknown, unknown];
+      const window = windowDays(days);
+      const root = rootOf(context, above);
+      const recent = root?.recent_purchases;
+      if (!Array.isArray(recent)) return 0;
+      const from = window === null ? Number.NEGATIVE_INFINITY : nowOf(context, above) - window * DAY_MS;
+      let cents = 0;
+      for (const p of recent as { category?: unknown; amount?: unknown; purchased_at?: unknown }[]) {
+        if (p?.category !== category) continue;
+        const at = toMillis(p.purchased_at);
+        if (at === undefined || at < from) continue;
+        cents += Math.round(Number(p.amount) * 100) || 0;
+      }
+      return cents / 100;
+    },
+    { deterministic: false },
+  );
+
+  const asList = (value: unknown): unknown[] =>
+    Array.isArray(value) ? value : value === null || value === undefined ? [] : [value];
+  engine.addMethod(
+    'has_any',
+    (args: unknown) => {
+      const [list, wanted] = args as [unknown, unknown];
+      const have = asList(list);
+      return asList(wanted).some((w) => have.includes(w));
+    },
+    { deterministic: true },
+  );
+  engine.addMethod(
+    'has_all',
+    (args: unknown) => {
+      const [list, wanted] = args as [unknown, unknown];
+      const have = asList(list);
+      return asList(wanted).every((w) => have.includes(w));
+    },
+    { deterministic: true },
+  );
+}
