@@ -5,7 +5,10 @@ import { type Bench, type BenchResult, formatResult, writeResults } from './harn
 // Every benchmark module in bench/ registers here; `npm run bench -- NAME` runs only those whose
 // name contains NAME.
 const BENCHES: Array<() => Promise<{ default: Bench }>> = [
+  () => import('./customers-upsert.js'),
   () => import('./offers-decide.js'),
+  () => import('./tracking.js'),
+  () => import('./reports.js'),
   () => import('./segments-sql.js'),
   () => import('./rules-eval.js'),
 ];

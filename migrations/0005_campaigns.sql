@@ -15,6 +15,8 @@ create table campaigns (
   status text not null default 'draft'
     check (status in ('draft', 'scheduled', 'sending', 'sent', 'paused', 'cancelled')),
   launched_at timestamptz,
+  -- The planner's keyset position in the segment: a restarted planner resumes after it.
+  plan_after_id bigint,
   planned_at timestamptz,
   finished_at timestamptz,
   created_at timestamptz not null default now(),
@@ -37,6 +39,8 @@ create table messages (
   smtp_message_id text,
   attempts integer not null default 0,
   error text,
+  -- The SMTP server's reply to the last attempt (kept for failed rows: "550 5.1.1 no such user").
+  smtp_reply text,
   -- When a delayed message (a trigger's) is due; null means now.
   send_at timestamptz,
   -- Set when the row's job has been handed to the queue (transactional outbox for the edge build).

@@ -12,15 +12,18 @@ import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
+import { registerReportRoutes } from './reports/routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
+import { registerTrackingRoutes } from './tracking/routes.js';
 
 export interface AppOptions {
   /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */
   extraRoutes?: (app: App) => void;
 }
 
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BODY_TYPES =
   /^(application\/(json|[\w.-]+\+json|x-ndjson)|multipart\/form-data|text\/csv|application\/x-www-form-urlencoded)\b/i;
 
@@ -39,7 +42,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   app.use('*', requestId({ headerName: 'x-request-id' }));
   app.use('*', async (c, next) => {
     c.set('deps', deps);
-    const log = deps.logger.child({ req_id: c.var.requestId });
+    // A child logger per request costs more than the whole tracking pixel: log lines carry req_id.
+    const log = deps.logger;
     c.set('log', log);
     const started = performance.now();
     await next();
@@ -48,23 +52,24 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     metrics?.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics?.duration.observe({ method: c.req.method, route }, seconds);
     log.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) },
+      {
+        req_id: c.var.requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+      },
       'request',
     );
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.config.BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new AppError(
-          413,
-          'too-large',
-          `The request body is over ${deps.config.BODY_LIMIT_BYTES} bytes`,
-        );
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: deps.config.BODY_LIMIT_BYTES,
+    onError: () => {
+      throw new AppError(413, 'too-large', `The request body is over ${deps.config.BODY_LIMIT_BYTES} bytes`);
+    },
+  });
+  // Only requests that carry a body pay for the limit (it wraps the request stream).
+  app.use('*', (c, next) => (BODY_METHODS.has(c.req.method) ? limitBody(c, next) : next()));
   app.use('/v1/*', async (c, next) => {
     const type = c.req.header('content-type');
     const hasBody =
@@ -96,6 +101,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerOfferRoutes(app);
   registerTemplateRoutes(app);
   registerCampaignRoutes(app);
+  registerTrackingRoutes(app);
+  registerReportRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

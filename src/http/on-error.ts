@@ -28,6 +28,7 @@ function fromPostgres(error: PostgresLikeError): AppError | undefined {
       return new AppError(422, 'reference', error.detail ?? 'A referenced row does not exist', [
         { path: field, message: 'refers to a row that does not exist' },
       ]);
+    case '23502':
     case '23514':
     case '22001':
     case '22003':
@@ -63,7 +64,7 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
     }
   }
   if (!appError) {
-    c.var.log?.error({ err: error }, 'unhandled error');
+    c.var.log?.error({ err: error, req_id: c.var.requestId }, 'unhandled error');
     appError = new AppError(
       500,
       'internal',

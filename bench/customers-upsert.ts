@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql, type Sql } from '../src/db/sql.js';
+import { createApiKey } from '../src/http/api-keys.js';
+import type { Bench, BenchResult } from './harness.js';
+
+// Batch customer upsert through the real HTTP API (a node server on an ephemeral port, one
+// POST /v1/customers/batch of 10,000 rows) against a raw COPY of the same rows into a scratch
+// table shaped like customers (same columns, defaults and indexes), in the same run and
+// database. Each side runs ROUNDS times on fresh external ids (inserts), interleaved; the best
+// round of each counts (the machine is shared, and the best round is the least disturbed).
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const N = Math.max(100, Math.round(10_000 * SCALE));
+const ROUNDS = 5;
+const CATEGORIES = ['garden', 'wine', 'books', 'toys', 'sport', 'kitchen', 'fashion', 'music'];
+const CITIES = ['Lyon', 'Berlin', 'Porto', 'Gent', 'Turin'];
+
+function customers(round: number) {
+  return Array.from({ length: N }, (_, i) => ({
+    external_id: `r${round}-c${i}`,
+    email: `c${i}.r${round}@example.com`,
+    first_name: `First${i}`,
+    last_name: `Last${i}`,
+    locale: 'fr-FR',
+    timezone: 'Europe/Paris',
+    birth_date: `19${50 + (i % 50)}-0${1 + (i % 9)}-1${i % 10}`,
+    address: { line1: `${i} rue du Test`, postal_code: `750${i % 20}`, city: CITIES[i % 5]!, country: 'FR' },
+    occupation: 'engineer',
+    income_band: ['low', 'mid', 'high'][i % 3]!,
+    preferred_categories: [CATEGORIES[i % 8]!, CATEGORIES[(i * 3) % 8]!],
+    hobbies: ['hiking'],
+    attributes: { loyalty_tier: ['bronze', 'silver', 'gold'][i % 3]! },
+  }));
+}
+
+const COPY_COLUMNS = [
+  'external_id',
+  'email',
+  'first_name',
+  'last_name',
+  'locale',
+  'timezone',
+  'birth_date',
+  'address',
+  'occupation',
+  'income_band',
+  'preferred_categories',
+  'hobbies',
+  'attributes',
+] as const;
+
+const csv = (value: unknown): string => {
+  if (value === null || value === undefined) return '';
+  let text: string;
+  if (Array.isArray(value))
+    text = `{${value.map((v) => `"${String(v).replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+  else if (typeof value === 'object') text = JSON.stringify(value);
+  else text = String(value);
+  return `"${text.replace(/"/g, '""')}"`;
+};
+
+const toCsv = (rows: ReturnType<typeof customers>) =>
+  rows.map((row) => COPY_COLUMNS.map((c) => csv(row[c])).join(',')).join('\n') + '\n';
+
+const best = (xs: number[]) => Math.min(...xs);
+
+async function withScratchDatabase<T>(fn: (sql: Sql, url: string) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const name = `offerflow_bench_customers_${randomBytes(4).toString('hex')}`;
+  const admin = createSql(config.DATABASE_URL, { max: 1 });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(config.DATABASE_URL);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.toString(), { max: 10 });
+  try {
+    await migrate(sql);
+    return await fn(sql, url.toString());
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end({ timeout: 5 });
+  }
+}
+
+const bench: Bench = {
+  name: 'customers-upsert',
+  async run(): Promise<BenchResult[]> {
+    return withScratchDatabase(async (sql) => {
+      const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
+      const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
+      await sql`insert into attributes (key, type) values ('loyalty_tier', 'string')`;
+      await sql`create table bench_copy (like customers including defaults including identity including indexes)`;
+      const post = async (body: string) => {
+        const res = await fetch(`${base}/v1/customers/batch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body,
+        });
+        if (res.status !== 201 && res.status !== 200)
+          throw new Error(`batch answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+        await res.arrayBuffer();
+      };
+      try {
+        await post(JSON.stringify(customers(-1).slice(0, 100)));
+        const apiSeconds: number[] = [];
+        const copySeconds: number[] = [];
+        let updateSeconds = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          const rows = customers(round);
+          const body = JSON.stringify(rows);
+          let started = performance.now();
+          await post(body);
+          apiSeconds.push((performance.now() - started) / 1000);
+          if (round === 0) {
+            started = performance.now();
+            await post(body);
+            updateSeconds = (performance.now() - started) / 1000;
+          }
+          const text = toCsv(rows);
+          started = performance.now();
+          const writable =
+            await sql`copy bench_copy (${sql(COPY_COLUMNS as unknown as string[])}) from stdin with (format csv)`.writable();
+          await pipeline(Readable.from([text]), writable);
+          copySeconds.push((performance.now() - started) / 1000);
+        }
+        const [{ n }] = (await sql`select count(*)::int as n from customers`) as unknown as [{ n: number }];
+        if (n !== N * ROUNDS + 100) throw new Error(`expected ${N * ROUNDS + 100} customers, found ${n}`);
+        const value = N / best(apiSeconds);
+        const baseline = N / best(copySeconds);
+        return [
+          {
+            name: 'customers-upsert',
+            value,
+            unit: 'customers/s',
+            baseline: 'COPY',
+            baseline_value: baseline,
+            ratio: value / baseline,
+            target: 0.3,
+            notes: { customers: N, update_rate: Math.round(N / updateSeconds) },
+          },
+        ];
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  },
+};
+
+export default bench;

@@ -1,0 +1,45 @@
+// Child process for bench/tracking.ts: serves either a bare Hono hello-world or the whole
+// Offerflow app on an ephemeral port, prints `PORT n`, and on SIGTERM flushes the tracking
+// buffer (as a real shutdown would) before exiting.
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createSql } from '../src/db/sql.js';
+import type { AppDeps } from '../src/deps.js';
+import { flushTrackingEvents } from '../src/tracking/event-buffer.js';
+
+const [mode, databaseUrl] = process.argv.slice(2);
+let deps: AppDeps | undefined;
+let fetch: (request: Request) => Response | Promise<Response>;
+if (mode === 'hello') {
+  const hello = new Hono();
+  hello.get('/', (c) => c.text('Hello Hono!'));
+  fetch = hello.fetch;
+} else {
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  deps = {
+    sql: createSql(config.DATABASE_URL, { max: 10 }),
+    config,
+    logger: pino({ level: 'silent' }),
+    metrics: new Registry(),
+    clock: () => new Date(),
+  };
+  fetch = createApp(deps).fetch;
+}
+const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+  process.stdout.write(`PORT ${info.port}\n`);
+});
+process.on('SIGTERM', () => {
+  server.close();
+  void (async () => {
+    if (deps) {
+      await flushTrackingEvents(deps);
+      await deps.sql.end({ timeout: 5 });
+    }
+    process.exit(0);
+  })();
+});

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql, type Sql } from '../src/db/sql.js';
+import { messageLinks } from '../src/tracking/links.js';
+import type { Bench, BenchResult } from './harness.js';
+
+// Tracking throughput: autocannon (in this process) against /t/o and /t/c of the whole app,
+// served by a child process over a database of 10,000 sent messages with distinct tokens per
+// request, and against a bare Hono hello-world served the same way, in the same run. 20 s per
+// target at full size (BENCH_SCALE shortens). After each tracking run the server is stopped,
+// which flushes its event buffer, and every answered request must have its event stored.
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const SECONDS = Math.max(3, Math.round(20 * SCALE));
+const MESSAGES = 10_000;
+const CONNECTIONS = 50;
+const UA =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+
+async function withScratchDatabase<T>(fn: (sql: Sql, url: string) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const name = `offerflow_bench_tracking_${randomBytes(4).toString('hex')}`;
+  const admin = createSql(config.DATABASE_URL, { max: 1 });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(config.DATABASE_URL);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.toString(), { max: 4 });
+  try {
+    await migrate(sql);
+    return await fn(sql, url.toString());
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end({ timeout: 5 });
+  }
+}
+
+async function startServer(
+  mode: 'hello' | 'app',
+  databaseUrl = '',
+): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL('./tracking-server.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, mode, databaseUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const match = /PORT (\d+)/.exec(chunk.toString());
+      if (match) resolve(Number(match[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Load {
+  rps: number;
+  answered: number;
+  errors: number;
+  bad: number;
+}
+
+async function load(port: number, paths: string[]): Promise<Load> {
+  let i = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers: { 'user-agent': UA },
+    requests: [{ setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }],
+  });
+  const answered = result['2xx'] + result['3xx'];
+  return {
+    rps: result.requests.average,
+    answered,
+    errors: result.errors + result.timeouts,
+    bad: result['4xx'] + result['5xx'],
+  };
+}
+
+const bench: Bench = {
+  name: 'tracking',
+  async run(): Promise<BenchResult[]> {
+    return withScratchDatabase(async (sql, url) => {
+      const config = loadConfig();
+      const [campaign] = await sql<{ id: number }[]>`
+        insert into campaigns (name, status) values ('bench', 'sent') returning id`;
+      const campaignId = campaign!.id;
+      await sql`
+        insert into customers (external_id, email)
+        select 't' || i, 't' || i || '@example.com' from generate_series(1, ${MESSAGES}) as i`;
+      const messages = await sql<{ id: number }[]>`
+        insert into messages (campaign_id, customer_id, status, sent_at, links)
+        select ${campaignId}, id, 'sent', now() - interval '1 day',
+               jsonb_build_object('16', jsonb_build_object('url', 'https://shop.example/p/' || id, 'offer_id', null))
+        from customers order by id
+        returning id`;
+      const opens: string[] = [];
+      const clicks: string[] = [];
+      for (const { id } of messages) {
+        const links = messageLinks('', config.OFFERFLOW_SECRET, id);
+        opens.push(links.openPixelUrl);
+        clicks.push(links.offerUrl(0));
+      }
+
+      const hello = await startServer('hello');
+      const baseline = await load(hello.port, ['/']);
+      await stopServer(hello.child);
+
+      const results: BenchResult[] = [];
+      for (const [kind, paths, label] of [
+        ['opened', opens, 'tracking open pixel /t/o'],
+        ['clicked', clicks, 'tracking click redirect /t/c'],
+      ] as const) {
+        const server = await startServer('app', url);
+        const run = await load(server.port, paths);
+        await stopServer(server.child);
+        const [counted] = await sql<{ stored: number }[]>`
+          select count(*)::int as stored from contact_events where kind = ${kind}`;
+        const stored = counted!.stored;
+        results.push({
+          name: label,
+          value: run.rps,
+          unit: 'req/s',
+          baseline: 'bare Hono hello-world',
+          baseline_value: baseline.rps,
+          ratio: run.rps / baseline.rps,
+          target: 0.5,
+          notes: {
+            seconds: SECONDS,
+            connections: CONNECTIONS,
+            answered: run.answered,
+            stored,
+            // Requests still in flight when autocannon stops are served and stored but not counted.
+            all_stored: stored >= run.answered ? 'yes' : 'NO',
+            errors: run.errors,
+            non_2xx_3xx: run.bad,
+          },
+        });
+      }
+      return results;
+    });
+  },
+};
+
+export default bench;

@@ -1,0 +1,129 @@
+import type { Db } from '../db/sql.js';
+
+export interface PurchaseForAttribution {
+  id: number;
+  customer_id: number;
+  sku?: string | null;
+  category?: string | null;
+  amount: number;
+  currency?: string | null;
+  purchased_at: Date | string;
+}
+
+export interface Conversion {
+  id: number;
+  customer_id: number;
+  message_id: number;
+  campaign_id: number | null;
+  trigger_id: number | null;
+  offer_id: number | null;
+  purchase_id: number | null;
+  revenue: number;
+  currency: string | null;
+  order_ref: string | null;
+  touch: string | null;
+  at: Date;
+}
+
+const RETURNING = (sql: Db) => sql`
+  id, customer_id, message_id, campaign_id, trigger_id, offer_id, purchase_id,
+  (data ->> 'revenue')::numeric as revenue, data ->> 'currency' as currency,
+  data ->> 'order_ref' as order_ref, data ->> 'touch' as touch, at`;
+
+/**
+ * Last-touch attribution of purchase lines, set-based: for each line, the customer's latest
+ * human click (within the campaign's click window) or open (open window) before it; the
+ * conversion goes to the offer of that message whose category is the line's (the clicked offer
+ * first). A line already converted is skipped (unique index on purchase_id).
+ */
+export async function insertAttributedConversions(
+  sql: Db,
+  purchases: PurchaseForAttribution[],
+): Promise<Conversion[]> {
+  const rows = purchases.map((p) => ({
+    ...p,
+    purchased_at: p.purchased_at instanceof Date ? p.purchased_at.toISOString() : p.purchased_at,
+  }));
+  return sql<Conversion[]>`
+    with p as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
+        id bigint, customer_id bigint, sku text, category text, amount numeric, currency text,
+        purchased_at timestamptz)
+    ), touched as (
+      select p.*, t.message_id, t.campaign_id, t.trigger_id, t.touch, t.touch_at, t.clicked_offer, t.offer_ids
+      from p
+      join lateral (
+        select e.message_id, e.campaign_id, e.trigger_id, e.kind as touch, e.at as touch_at,
+               e.offer_id as clicked_offer, m.offer_ids
+        from contact_events e
+        join messages m on m.id = e.message_id
+        left join campaigns c on c.id = e.campaign_id
+        where e.customer_id = p.customer_id
+          and e.kind in ('opened', 'clicked') and not e.machine
+          and e.at <= p.purchased_at
+          and e.at > p.purchased_at - interval '366 days'
+          and e.at > p.purchased_at - make_interval(days => case when e.kind = 'clicked'
+                then coalesce((c.attribution ->> 'click_days')::int, 7)
+                else coalesce((c.attribution ->> 'open_days')::int, 1) end)
+        order by e.at desc, e.id desc
+        limit 1
+      ) t on true
+    )
+    insert into contact_events (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
+    select customer_id, 'converted', message_id, campaign_id, trigger_id,
+      (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
+         join offers o on o.id = u.offer_id
+         where o.category is not null and o.category = touched.category
+         order by (o.id = touched.clicked_offer) desc nulls last, u.pos
+         limit 1),
+      id,
+      jsonb_strip_nulls(jsonb_build_object('revenue', amount, 'currency', currency, 'touch', touch,
+        'touch_at', touch_at, 'sku', sku, 'category', category)),
+      purchased_at
+    from touched
+    on conflict (purchase_id) where kind = 'converted' do nothing
+    returning ${RETURNING(sql)}`;
+}
+
+/** A conversion reported directly (a shop's thank-you page); null when that order_ref is already recorded. */
+export async function insertDirectConversion(
+  sql: Db,
+  input: {
+    customer_id: number;
+    message_id: number;
+    campaign_id: number | null;
+    trigger_id: number | null;
+    offer_id: number | null;
+    amount: number;
+    currency: string;
+    order_ref?: string | undefined;
+    at: Date;
+  },
+): Promise<Conversion | null> {
+  const data = {
+    revenue: input.amount,
+    currency: input.currency,
+    source: 'api',
+    ...(input.order_ref !== undefined ? { order_ref: input.order_ref } : {}),
+  };
+  const [row] = await sql<Conversion[]>`
+    insert into contact_events (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, data, at)
+    values (${input.customer_id}, 'converted', ${input.message_id}, ${input.campaign_id}, ${input.trigger_id},
+            ${input.offer_id}, ${sql.json(data)}, ${input.at})
+    on conflict (message_id, (data ->> 'order_ref')) where kind = 'converted' and purchase_id is null and data ? 'order_ref'
+    do nothing
+    returning ${RETURNING(sql)}`;
+  return row ?? null;
+}
+
+/** The conversion already recorded for (message, order_ref). */
+export async function findDirectConversion(
+  sql: Db,
+  messageId: number,
+  orderRef: string,
+): Promise<Conversion | null> {
+  const [row] = await sql<Conversion[]>`
+    select ${RETURNING(sql)} from contact_events
+    where message_id = ${messageId} and kind = 'converted' and purchase_id is null and data ->> 'order_ref' = ${orderRef}`;
+  return row ?? null;
+}

@@ -1,0 +1,129 @@
+import type { Db } from '../db/sql.js';
+import { notFound } from '../http/problem.js';
+import { rate, twoProportionZTest } from './stats.js';
+import { type CountRow, campaignBreakdown, findCampaign, offerNames } from './store.js';
+
+export type AbMetric = 'open' | 'click' | 'conversion';
+
+export interface Metrics extends CountRow {
+  open_rate: number;
+  click_rate: number;
+  click_to_open_rate: number;
+  conversion_rate: number;
+  revenue_per_recipient: number;
+}
+
+export interface AbResult {
+  metric: AbMetric;
+  confidence: number;
+  leader: string;
+  runner_up: string;
+  z: number | null;
+  p_value: number | null;
+  /** The leader when the difference is significant at `confidence`, else null. */
+  winner: string | null;
+}
+
+export interface CampaignReport {
+  campaign: { id: number; name: string; status: string };
+  include_machine: boolean;
+  totals: Metrics;
+  variants: Array<{ variant: string | null } & Metrics>;
+  offers: Array<{ offer_id: number; name: string | null } & Metrics>;
+  ab: AbResult | null;
+}
+
+const ZERO: CountRow = { sent: 0, delivered: 0, bounced: 0, opens: 0, clicks: 0, conversions: 0, revenue: 0 };
+
+/** Rates over delivered messages; revenue per recipient over sent ones. */
+export function withRates(c: CountRow): Metrics {
+  return {
+    ...c,
+    revenue: Math.round(c.revenue * 100) / 100,
+    open_rate: rate(c.opens, c.delivered),
+    click_rate: rate(c.clicks, c.delivered),
+    click_to_open_rate: rate(c.clicks, c.opens),
+    conversion_rate: rate(c.conversions, c.delivered),
+    revenue_per_recipient: Math.round(rate(c.revenue, c.sent) * 10000) / 10000,
+  };
+}
+
+const successes = (m: Metrics, metric: AbMetric) =>
+  metric === 'open' ? m.opens : metric === 'click' ? m.clicks : m.conversions;
+
+/**
+ * The A/B verdict: the best variant on the metric against the runner-up (pooled two-proportion
+ * z-test over delivered messages); a winner only when p < 1 - confidence.
+ */
+export function abVerdict(
+  variants: Array<{ variant: string | null } & Metrics>,
+  metric: AbMetric,
+  confidence = 0.95,
+): AbResult | null {
+  const named = variants.filter((v): v is { variant: string } & Metrics => v.variant !== null);
+  if (named.length < 2) return null;
+  const ranked = [...named].sort(
+    (a, b) => rate(successes(b, metric), b.delivered) - rate(successes(a, metric), a.delivered),
+  );
+  const [leader, runnerUp] = ranked as [(typeof ranked)[0], (typeof ranked)[0]];
+  const test = twoProportionZTest(
+    successes(leader, metric),
+    leader.delivered,
+    successes(runnerUp, metric),
+    runnerUp.delivered,
+  );
+  const significant = test !== null && test.p_value < 1 - confidence;
+  return {
+    metric,
+    confidence,
+    leader: leader.variant,
+    runner_up: runnerUp.variant,
+    z: test?.z ?? null,
+    p_value: test?.p_value ?? null,
+    winner: significant ? leader.variant : null,
+  };
+}
+
+/** Totals and breakdowns by variant and by offer of one campaign, with the A/B verdict. */
+export async function campaignReport(
+  sql: Db,
+  campaignId: number,
+  options: { includeMachine?: boolean; abMetric?: AbMetric } = {},
+): Promise<CampaignReport> {
+  const includeMachine = options.includeMachine ?? false;
+  const [campaign, rows] = await Promise.all([
+    findCampaign(sql, campaignId),
+    campaignBreakdown(sql, campaignId, includeMachine),
+  ]);
+  if (!campaign) throw notFound(`Campaign ${campaignId}`);
+  const totals = { ...ZERO };
+  const variants: CampaignReport['variants'] = [];
+  const offerRows: Array<{ offer_id: number } & CountRow> = [];
+  for (const row of rows) {
+    const { dim, key, ...counts } = row;
+    if (dim === 'variant') {
+      for (const k of Object.keys(totals) as Array<keyof CountRow>) totals[k] += counts[k];
+      variants.push({ variant: key, ...withRates(counts) });
+    } else {
+      offerRows.push({ offer_id: Number(key), ...counts });
+    }
+  }
+  variants.sort((a, b) => String(a.variant ?? '').localeCompare(String(b.variant ?? '')));
+  offerRows.sort((a, b) => a.offer_id - b.offer_id);
+  const names = await offerNames(
+    sql,
+    offerRows.map((o) => o.offer_id),
+  );
+  return {
+    campaign: { id: campaign.id, name: campaign.name, status: campaign.status },
+    include_machine: includeMachine,
+    totals: withRates(totals),
+    variants,
+    offers: offerRows.map(({ offer_id, ...counts }) => ({
+      offer_id,
+      name: names.get(offer_id) ?? null,
+      ...withRates(counts),
+    })),
+    ab: abVerdict(variants, options.abMetric ?? 'click'),
+  };
+}

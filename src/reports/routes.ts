@@ -1,0 +1,261 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { App, AppEnv } from '../http/env.js';
+import { notFound } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
+import { campaignReport, withRates } from './campaign-report.js';
+import { toCsv } from './csv.js';
+import { campaignTimeseries, findCampaign, offersReport } from './store.js';
+
+const tags = ['reports'];
+
+const Format = z.enum(['json', 'csv']).optional().openapi({ description: 'csv also with Accept: text/csv' });
+const IncludeMachine = z
+  .stringbool()
+  .default(false)
+  .openapi({ description: 'Count proxy prefetches and link scanners as opens and clicks' });
+
+const MetricsSchema = z.object({
+  sent: z.number().int(),
+  delivered: z.number().int(),
+  bounced: z.number().int(),
+  opens: z.number().int().openapi({ description: 'Distinct messages opened (a click counts as an open)' }),
+  clicks: z.number().int().openapi({ description: 'Distinct messages clicked' }),
+  conversions: z.number().int().openapi({ description: 'Distinct messages that converted' }),
+  revenue: z.number(),
+  open_rate: z.number().openapi({ description: 'opens / delivered' }),
+  click_rate: z.number().openapi({ description: 'clicks / delivered' }),
+  click_to_open_rate: z.number(),
+  conversion_rate: z.number().openapi({ description: 'conversions / delivered' }),
+  revenue_per_recipient: z.number().openapi({ description: 'revenue / sent' }),
+});
+
+const CampaignReportSchema = z
+  .object({
+    campaign: z.object({ id: z.number().int(), name: z.string(), status: z.string() }),
+    include_machine: z.boolean(),
+    totals: MetricsSchema,
+    variants: z.array(MetricsSchema.extend({ variant: z.string().nullable() })),
+    offers: z.array(MetricsSchema.extend({ offer_id: z.number().int(), name: z.string().nullable() })),
+    ab: z
+      .object({
+        metric: z.enum(['open', 'click', 'conversion']),
+        confidence: z.number(),
+        leader: z.string(),
+        runner_up: z.string(),
+        z: z.number().nullable(),
+        p_value: z.number().nullable().openapi({ description: 'Two-sided pooled two-proportion z-test' }),
+        winner: z.string().nullable().openapi({ description: 'The leader when p < 0.05' }),
+      })
+      .nullable(),
+  })
+  .openapi('CampaignReport');
+
+const TimeseriesSchema = z
+  .object({
+    campaign_id: z.number().int(),
+    interval: z.enum(['hour', 'day']),
+    data: z.array(
+      z.object({
+        bucket: z.string(),
+        sent: z.number().int(),
+        opens: z.number().int(),
+        clicks: z.number().int(),
+        bounces: z.number().int(),
+        conversions: z.number().int(),
+        revenue: z.number(),
+        unsubscribes: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('CampaignTimeseries');
+
+const OfferReportSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        offer_id: z.number().int(),
+        name: z.string(),
+        category: z.string().nullable(),
+        campaigns: z.number().int(),
+        shown: z.number().int().openapi({ description: 'Sent messages that showed the offer' }),
+        clicks: z.number().int(),
+        conversions: z.number().int(),
+        revenue: z.number(),
+        click_rate: z.number().openapi({ description: 'clicks / shown' }),
+        conversion_rate: z.number().openapi({ description: 'conversions / shown' }),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi('OfferReport');
+
+const reportResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
+});
+
+const campaign = defineRoute({
+  method: 'get',
+  path: '/v1/reports/campaigns/{id}',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'A campaign’s totals, by variant and by offer, with the A/B verdict',
+  request: {
+    params: IdParam,
+    query: z.object({
+      format: Format,
+      include_machine: IncludeMachine,
+      ab_metric: z.enum(['open', 'click', 'conversion']).default('click'),
+    }),
+  },
+  responses: { 200: reportResponse(CampaignReportSchema, 'The report'), ...notFoundResponse },
+});
+
+const timeseries = defineRoute({
+  method: 'get',
+  path: '/v1/reports/campaigns/{id}/timeseries',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'A campaign’s activity per hour or day (UTC)',
+  request: {
+    params: IdParam,
+    query: z.object({
+      format: Format,
+      include_machine: IncludeMachine,
+      interval: z.enum(['hour', 'day']).default('day'),
+    }),
+  },
+  responses: { 200: reportResponse(TimeseriesSchema, 'The series'), ...notFoundResponse },
+});
+
+const offers = defineRoute({
+  method: 'get',
+  path: '/v1/reports/offers',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'Each offer across campaigns: shown, clicks, conversions, revenue',
+  request: { query: z.object({ format: Format, include_machine: IncludeMachine }) },
+  responses: { 200: reportResponse(OfferReportSchema, 'The report') },
+});
+
+function wantsCsv(c: Context<AppEnv>, format: string | undefined): boolean {
+  return format === 'csv' || (format === undefined && /\btext\/csv\b/.test(c.req.header('accept') ?? ''));
+}
+
+function csvResponse(body: string, filename: string): Response {
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="${filename}"`,
+    },
+  });
+}
+
+const METRIC_COLUMNS = [
+  'sent',
+  'delivered',
+  'bounced',
+  'opens',
+  'clicks',
+  'conversions',
+  'revenue',
+  'open_rate',
+  'click_rate',
+  'click_to_open_rate',
+  'conversion_rate',
+  'revenue_per_recipient',
+];
+
+/** Campaign, timeseries and offer reports (JSON, or CSV with formulas neutralized). */
+export function registerReportRoutes(app: App): void {
+  app.openapi(campaign, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const report = await campaignReport(c.var.deps.sql, id, {
+      includeMachine: q.include_machine,
+      abMetric: q.ab_metric,
+    });
+    if (wantsCsv(c, q.format)) {
+      const rows = [
+        { section: 'total', key: '', name: report.campaign.name, ...report.totals },
+        ...report.variants.map((v) => ({
+          section: 'variant',
+          key: v.variant ?? '',
+          name: v.variant ?? '',
+          ...v,
+        })),
+        ...report.offers.map(({ name, ...o }) => ({
+          section: 'offer',
+          key: String(o.offer_id),
+          name: name ?? '',
+          ...o,
+        })),
+      ];
+      return csvResponse(
+        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS], rows),
+        `campaign-${id}.csv`,
+      ) as never;
+    }
+    return c.json(report, 200);
+  });
+
+  app.openapi(timeseries, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const sql = c.var.deps.sql;
+    const [head, rows] = await Promise.all([
+      findCampaign(sql, id),
+      campaignTimeseries(sql, id, q.interval, q.include_machine),
+    ]);
+    if (!head) throw notFound(`Campaign ${id}`);
+    const data = rows.map((r) => ({ ...r, bucket: new Date(r.bucket).toISOString() }));
+    if (wantsCsv(c, q.format)) {
+      const columns = [
+        'bucket',
+        'sent',
+        'opens',
+        'clicks',
+        'bounces',
+        'conversions',
+        'revenue',
+        'unsubscribes',
+      ];
+      return csvResponse(toCsv(columns, data), `campaign-${id}-${q.interval}.csv`) as never;
+    }
+    return c.json({ campaign_id: id, interval: q.interval, data }, 200);
+  });
+
+  app.openapi(offers, async (c) => {
+    const q = c.req.valid('query');
+    const rows = await offersReport(c.var.deps.sql, q.include_machine);
+    const data = rows.map((r) => {
+      const { click_rate, conversion_rate } = withRates({
+        ...r,
+        sent: r.shown,
+        delivered: r.shown,
+        bounced: 0,
+        opens: 0,
+      });
+      return { ...r, click_rate, conversion_rate };
+    });
+    if (wantsCsv(c, q.format)) {
+      const columns = [
+        'offer_id',
+        'name',
+        'category',
+        'campaigns',
+        'shown',
+        'clicks',
+        'conversions',
+        'revenue',
+        'click_rate',
+        'conversion_rate',
+      ];
+      return csvResponse(toCsv(columns, data), 'offers.csv') as never;
+    }
+    return c.json({ data, next_cursor: null }, 200);
+  });
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { rate, twoProportionZTest } from './stats.js';
+
+describe('twoProportionZTest', () => {
+  it('matches textbook examples', () => {
+    // 140/200 vs 255/340: pooled p = 0.7314815, SE = 0.03949401, z = -1.266015.
+    expect(twoProportionZTest(140, 200, 255, 340)?.z).toBeCloseTo(-1.266015, 5);
+    // 28/254 vs 36/301 at alpha 0.05: z = -0.344, two-tailed p = 0.7307, H0 not rejected.
+    const result = twoProportionZTest(28, 254, 36, 301);
+    expect(result?.z).toBeCloseTo(-0.3441, 3);
+    expect(result?.p_value).toBeCloseTo(0.7307, 3);
+  });
+
+  it('is symmetric and finds a clear difference significant', () => {
+    const ab = twoProportionZTest(100, 1000, 150, 1000);
+    const ba = twoProportionZTest(150, 1000, 100, 1000);
+    expect(ab?.z).toBeCloseTo(-(ba?.z ?? 0), 10);
+    expect(ab?.p_value).toBeLessThan(0.001);
+  });
+
+  it('has no answer for empty groups or degenerate rates', () => {
+    expect(twoProportionZTest(0, 0, 5, 10)).toBeNull();
+    expect(twoProportionZTest(0, 10, 0, 10)).toBeNull();
+    expect(twoProportionZTest(10, 10, 10, 10)).toBeNull();
+  });
+
+  it('rates are 0 over nothing', () => {
+    expect(rate(3, 0)).toBe(0);
+    expect(rate(1, 4)).toBe(0.25);
+  });
+});

@@ -1,0 +1,178 @@
+import type { Db } from '../db/sql.js';
+
+export interface CountRow {
+  sent: number;
+  delivered: number;
+  bounced: number;
+  opens: number;
+  clicks: number;
+  conversions: number;
+  revenue: number;
+}
+
+export interface BreakdownRow extends CountRow {
+  dim: 'variant' | 'offer';
+  key: string | null;
+}
+
+export interface CampaignHead {
+  id: number;
+  name: string;
+  status: string;
+  variants: unknown;
+}
+
+/** The campaign a report is about (deleted ones too: their history stays reportable). */
+export async function findCampaign(sql: Db, id: number): Promise<CampaignHead | null> {
+  const [row] = await sql<CampaignHead[]>`select id, name, status, variants from campaigns where id = ${id}`;
+  return row ?? null;
+}
+
+/**
+ * The whole campaign report in one pass over its events: each message's outcome (human opens and
+ * clicks unless told otherwise; a click counts as an open), grouped by variant and by each offer
+ * the message showed (that offer's own clicks, conversions and revenue).
+ */
+export async function campaignBreakdown(
+  sql: Db,
+  campaignId: number,
+  includeMachine: boolean,
+): Promise<BreakdownRow[]> {
+  return sql<BreakdownRow[]>`
+    with ev as materialized (
+      select message_id, offer_id,
+        bool_or(kind in ('opened', 'clicked') and (${includeMachine} or not machine)) as opened,
+        bool_or(kind = 'clicked' and (${includeMachine} or not machine)) as clicked,
+        bool_or(kind = 'bounced') as bounced,
+        bool_or(kind = 'converted') as converted,
+        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
+      from contact_events
+      where campaign_id = ${campaignId} and message_id is not null
+        and kind in ('opened', 'clicked', 'bounced', 'converted')
+      group by message_id, offer_id
+    ), msg as (
+      select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
+             bool_or(converted) as converted, sum(revenue) as revenue
+      from ev group by message_id
+    ), sent as materialized (
+      select m.id, m.variant, m.offer_ids, x.opened, x.clicked, x.bounced, x.converted, x.revenue
+      from messages m left join msg x on x.message_id = m.id
+      where m.campaign_id = ${campaignId} and m.status = 'sent'
+    )
+    select 'variant' as dim, variant as key,
+      count(*)::int as sent,
+      count(*) filter (where bounced is not true)::int as delivered,
+      count(*) filter (where bounced)::int as bounced,
+      count(*) filter (where opened)::int as opens,
+      count(*) filter (where clicked)::int as clicks,
+      count(*) filter (where converted)::int as conversions,
+      coalesce(sum(revenue), 0)::float8 as revenue
+    from sent group by variant
+    union all
+    select 'offer', o.offer_id::text,
+      count(*)::int,
+      count(*) filter (where s.bounced is not true)::int,
+      count(*) filter (where s.bounced)::int,
+      count(*) filter (where s.opened)::int,
+      count(*) filter (where y.clicked)::int,
+      count(*) filter (where y.converted)::int,
+      coalesce(sum(y.revenue), 0)::float8
+    from sent s
+    cross join unnest(s.offer_ids) as o(offer_id)
+    left join ev y on y.message_id = s.id and y.offer_id = o.offer_id
+    group by o.offer_id`;
+}
+
+/** Names of offers, for labelling a breakdown. */
+export async function offerNames(sql: Db, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await sql<
+    { id: number; name: string }[]
+  >`select id, name from offers where id = any(${ids}::bigint[])`;
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+export interface TimeseriesRow {
+  bucket: Date;
+  sent: number;
+  opens: number;
+  clicks: number;
+  bounces: number;
+  conversions: number;
+  revenue: number;
+  unsubscribes: number;
+}
+
+/** Activity of a campaign per hour or day (UTC): messages sent, distinct messages opened and clicked. */
+export async function campaignTimeseries(
+  sql: Db,
+  campaignId: number,
+  interval: 'hour' | 'day',
+  includeMachine: boolean,
+): Promise<TimeseriesRow[]> {
+  return sql<TimeseriesRow[]>`
+    select bucket,
+      sum(sent)::int as sent, sum(opens)::int as opens, sum(clicks)::int as clicks,
+      sum(bounces)::int as bounces, sum(conversions)::int as conversions,
+      sum(revenue)::float8 as revenue, sum(unsubscribes)::int as unsubscribes
+    from (
+      select date_trunc(${interval}, sent_at, 'UTC') as bucket, count(*) as sent,
+        0 as opens, 0 as clicks, 0 as bounces, 0 as conversions, 0 as revenue, 0 as unsubscribes
+      from messages
+      where campaign_id = ${campaignId} and sent_at is not null
+      group by 1
+      union all
+      select date_trunc(${interval}, at, 'UTC'), 0,
+        count(distinct message_id) filter (where kind in ('opened', 'clicked') and (${includeMachine} or not machine)),
+        count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)),
+        count(distinct message_id) filter (where kind = 'bounced'),
+        count(*) filter (where kind = 'converted'),
+        coalesce(sum((data ->> 'revenue')::numeric) filter (where kind = 'converted'), 0),
+        count(*) filter (where kind = 'unsubscribed')
+      from contact_events
+      where campaign_id = ${campaignId}
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
+      group by 1
+    ) t
+    group by bucket
+    order by bucket`;
+}
+
+export interface OfferReportRow {
+  offer_id: number;
+  name: string;
+  category: string | null;
+  campaigns: number;
+  shown: number;
+  clicks: number;
+  conversions: number;
+  revenue: number;
+}
+
+/** Every offer that was ever sent or clicked: times shown in sent messages, human clicks, conversions. */
+export async function offersReport(sql: Db, includeMachine: boolean): Promise<OfferReportRow[]> {
+  return sql<OfferReportRow[]>`
+    with shown as (
+      select o.offer_id, count(*) as shown, count(distinct m.campaign_id) as campaigns
+      from messages m cross join unnest(m.offer_ids) as o(offer_id)
+      where m.status = 'sent'
+      group by o.offer_id
+    ), ev as (
+      select offer_id,
+        count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
+        count(distinct message_id) filter (where kind = 'converted') as conversions,
+        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
+      from contact_events
+      where offer_id is not null and kind in ('clicked', 'converted')
+      group by offer_id
+    )
+    select o.id as offer_id, o.name, o.category,
+      coalesce(s.campaigns, 0)::int as campaigns, coalesce(s.shown, 0)::int as shown,
+      coalesce(e.clicks, 0)::int as clicks, coalesce(e.conversions, 0)::int as conversions,
+      coalesce(e.revenue, 0)::float8 as revenue
+    from offers o
+    left join shown s on s.offer_id = o.id
+    left join ev e on e.offer_id = o.id
+    where s.offer_id is not null or e.offer_id is not null
+    order by o.id`;
+}

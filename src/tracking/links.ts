@@ -1,0 +1,38 @@
+import { signToken } from './tokens.js';
+
+/**
+ * Link indexes inside one message. Offers are numbered from OFFER_LINK_BASE in the order of
+ * `messages.offer_ids`, so the click route resolves `offer_ids[linkIndex - OFFER_LINK_BASE]`
+ * and redirects to that offer's stored url.
+ */
+export const LINK = { open: 0, unsubscribe: 1, preferences: 2 } as const;
+export const OFFER_LINK_BASE = 16;
+
+/** The position in `messages.offer_ids` a click link points to, or null if it is not an offer link. */
+export function offerPositionOfLink(linkIndex: number): number | null {
+  return linkIndex >= OFFER_LINK_BASE ? linkIndex - OFFER_LINK_BASE : null;
+}
+
+export interface MessageLinks {
+  openPixelUrl: string;
+  unsubscribeUrl: string;
+  preferencesUrl: string;
+  /** One-click unsubscribe address for `List-Unsubscribe` (RFC 8058 POSTs here). */
+  oneClickUrl: string;
+  offerUrl(position: number): string;
+}
+
+/** Every signed URL one message carries: `/t/o/{token}`, `/t/c/{token}`, `/u/{token}`. */
+export function messageLinks(publicUrl: string, secret: string, messageId: number): MessageLinks {
+  const base = publicUrl.replace(/\/$/, '');
+  const unsubscribe = signToken(secret, 'unsubscribe', { messageId, linkIndex: LINK.unsubscribe });
+  return {
+    openPixelUrl: `${base}/t/o/${signToken(secret, 'open', { messageId, linkIndex: LINK.open })}`,
+    unsubscribeUrl: `${base}/u/${unsubscribe}`,
+    oneClickUrl: `${base}/u/${unsubscribe}`,
+    // The preference page acts on the same subscription, so it takes the unsubscribe token.
+    preferencesUrl: `${base}/u/${unsubscribe}/preferences`,
+    offerUrl: (position: number) =>
+      `${base}/t/c/${signToken(secret, 'click', { messageId, linkIndex: OFFER_LINK_BASE + position })}`,
+  };
+}

@@ -1,0 +1,174 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { registerConversionRoutes } from '../conversions/routes.js';
+import type { App, AppEnv } from '../http/env.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { recordDeliveryFailure } from './bounces.js';
+import { confirmPage, donePage, notFoundPage, preferencesPage } from './pages.js';
+import { type RequestInfo, trackClick, trackOpen } from './track.js';
+import { loadPreferences, resolveUnsubscribe, savePreferences, unsubscribe } from './unsubscribe.js';
+
+// The smallest transparent GIF (43 bytes).
+const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (ch) =>
+  ch.charCodeAt(0),
+);
+const NO_STORE = {
+  'cache-control': 'no-store, no-cache, must-revalidate, private, max-age=0',
+  pragma: 'no-cache',
+  expires: '0',
+};
+
+function requestInfo(c: Context<AppEnv>): RequestInfo {
+  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+  return {
+    userAgent: c.req.header('user-agent'),
+    ip: c.req.header('cf-connecting-ip') ?? forwarded ?? c.req.header('x-real-ip'),
+    method: c.req.method,
+  };
+}
+
+const target = z.object({
+  message_id: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 53 - 1)
+    .optional()
+    .openapi({ description: 'The message that failed' }),
+  email: z
+    .email()
+    .max(320)
+    .optional()
+    .openapi({ description: 'The address, when the message id is unknown' }),
+  reason: z.string().max(2000).optional().openapi({ example: '550 5.1.1 user unknown' }),
+  at: z.iso.datetime({ offset: true }).optional().openapi({ description: 'When it happened (default now)' }),
+});
+const oneTarget = (v: { message_id?: number | undefined; email?: string | undefined }) =>
+  (v.message_id === undefined) !== (v.email === undefined);
+const oneTargetError = { message: 'give exactly one of message_id and email', path: ['message_id'] };
+
+const BounceBody = z
+  .strictObject({
+    ...target.shape,
+    type: z.enum(['hard', 'soft']).openapi({ description: 'hard suppresses the address' }),
+  })
+  .refine(oneTarget, oneTargetError)
+  .openapi('Bounce');
+const ComplaintBody = z
+  .strictObject({
+    ...target.shape,
+    feedback_type: z.string().max(100).optional().openapi({ example: 'abuse' }),
+  })
+  .refine(oneTarget, oneTargetError)
+  .openapi('Complaint');
+const FailureResult = z
+  .object({
+    kind: z.enum(['bounced', 'complained']),
+    events: z.number().int().openapi({ description: 'Contact events recorded' }),
+    customer_ids: z.array(z.number().int()),
+    suppressed: z.boolean().openapi({ description: 'Whether the address is now suppressed' }),
+  })
+  .openapi('DeliveryFailureResult');
+
+const bounces = defineRoute({
+  method: 'post',
+  path: '/v1/events/bounces',
+  roles: ACCESS.integration,
+  tags: ['tracking'],
+  summary: 'Record a bounce (ESP webhook, DSN parser); a hard bounce suppresses the address',
+  request: { body: jsonBody(BounceBody) },
+  responses: { 201: jsonResponse(FailureResult, 'Recorded'), ...notFoundResponse },
+});
+const complaints = defineRoute({
+  method: 'post',
+  path: '/v1/events/complaints',
+  roles: ACCESS.integration,
+  tags: ['tracking'],
+  summary: 'Record a spam complaint (feedback loop); suppresses the address',
+  request: { body: jsonBody(ComplaintBody) },
+  responses: { 201: jsonResponse(FailureResult, 'Recorded'), ...notFoundResponse },
+});
+
+/**
+ * Open pixel, click redirect, unsubscribe and preference pages (outside /v1, no key: the
+ * signed token is the credential), and the bounce and complaint webhooks.
+ */
+export function registerTrackingRoutes(app: App): void {
+  app.get('/t/o/:token', async (c) => {
+    let found: boolean;
+    try {
+      found = await trackOpen(c.var.deps, c.req.param('token'), requestInfo(c));
+    } catch (error) {
+      // A pixel is never worth an error page: the open is lost, the mail still renders.
+      c.var.log.error({ err: error }, 'open not tracked');
+      found = true;
+    }
+    if (!found) return c.body(null, 404, NO_STORE);
+    return c.body(PIXEL, 200, { ...NO_STORE, 'content-type': 'image/gif' });
+  });
+
+  app.get('/t/c/:token', async (c) => {
+    const url = await trackClick(c.var.deps, c.req.param('token'), requestInfo(c));
+    if (!url) return c.html(notFoundPage(), 404, NO_STORE);
+    return c.redirect(url, 302);
+  });
+
+  app.get('/u/:token', async (c) => {
+    const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
+    if (!resolved) return c.html(notFoundPage(), 404, NO_STORE);
+    const self = `/u/${c.req.param('token')}`;
+    return c.html(confirmPage(self, `${self}/preferences`), 200, NO_STORE);
+  });
+
+  app.post('/u/:token', async (c) => {
+    const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
+    if (!resolved) return c.html(notFoundPage(), 404, NO_STORE);
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    // RFC 8058: the one-click POST carries exactly this field; the confirmation page sends it too.
+    if (form['List-Unsubscribe'] !== 'One-Click') {
+      return c.text('Send List-Unsubscribe=One-Click (application/x-www-form-urlencoded)', 400, NO_STORE);
+    }
+    await unsubscribe(c.var.deps, resolved.recipient, 'one_click');
+    return c.html(donePage(), 200, NO_STORE);
+  });
+
+  app.get('/u/:token/preferences', async (c) => {
+    const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
+    if (!resolved?.recipient || resolved.recipient.erased) return c.html(notFoundPage(), 404, NO_STORE);
+    const prefs = await loadPreferences(c.var.deps, resolved.recipient);
+    return c.html(preferencesPage(c.req.path, prefs, false), 200, NO_STORE);
+  });
+
+  app.post('/u/:token/preferences', async (c) => {
+    const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
+    if (!resolved?.recipient || resolved.recipient.erased) return c.html(notFoundPage(), 404, NO_STORE);
+    const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
+    const raw = form.topic;
+    const topics = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(
+      (t): t is string => typeof t === 'string',
+    );
+    const prefs = await savePreferences(c.var.deps, resolved.recipient, {
+      subscribed: form.subscribed === 'on',
+      topics,
+    });
+    return c.html(preferencesPage(c.req.path, prefs, true), 200, NO_STORE);
+  });
+
+  app.openapi(bounces, async (c) => {
+    const body = c.req.valid('json');
+    const result = await recordDeliveryFailure(c.var.deps, 'bounced', body);
+    return c.json({ kind: 'bounced' as const, ...result }, 201);
+  });
+
+  app.openapi(complaints, async (c) => {
+    const { feedback_type, ...body } = c.req.valid('json');
+    const result = await recordDeliveryFailure(c.var.deps, 'complained', {
+      ...body,
+      reason: [feedback_type, body.reason].filter(Boolean).join(': ') || undefined,
+    });
+    return c.json({ kind: 'complained' as const, ...result }, 201);
+  });
+
+  registerConversionRoutes(app);
+}

@@ -1,0 +1,44 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { messageLinks, OFFER_LINK_BASE, offerPositionOfLink } from './links.js';
+import { signToken, verifyToken } from './tokens.js';
+
+const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
+
+describe('tracking tokens', () => {
+  it('round-trips any message id and link index', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (id, link) => {
+          const token = signToken(SECRET, 'click', { messageId: id, linkIndex: link });
+          expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+          expect(verifyToken(SECRET, 'click', token)).toEqual({ messageId: id, linkIndex: link });
+        },
+      ),
+    );
+  });
+
+  it('rejects tampering, other purposes, other secrets and garbage', () => {
+    const token = signToken(SECRET, 'open', { messageId: 42, linkIndex: 0 });
+    const flipped = token[3] === 'A' ? 'B' : 'A';
+    expect(verifyToken(SECRET, 'open', token.slice(0, 3) + flipped + token.slice(4))).toBeNull();
+    expect(verifyToken(SECRET, 'unsubscribe', token)).toBeNull();
+    expect(verifyToken(`${SECRET}x`, 'open', token)).toBeNull();
+    for (const bad of ['', 'x', `${token}A`, token.slice(1), '../../etc', '%00'.repeat(20)]) {
+      expect(verifyToken(SECRET, 'open', bad)).toBeNull();
+    }
+  });
+
+  it('builds signed links under PUBLIC_URL', () => {
+    const links = messageLinks('https://mail.example.com/', SECRET, 7);
+    expect(links.openPixelUrl).toMatch(/^https:\/\/mail\.example\.com\/t\/o\/[\w-]{32}$/);
+    expect(links.unsubscribeUrl).toMatch(/^https:\/\/mail\.example\.com\/u\/[\w-]{32}$/);
+    const click = links.offerUrl(2).split('/').pop() ?? '';
+    const claims = verifyToken(SECRET, 'click', click);
+    expect(claims).toEqual({ messageId: 7, linkIndex: OFFER_LINK_BASE + 2 });
+    expect(offerPositionOfLink(claims?.linkIndex ?? 0)).toBe(2);
+    expect(offerPositionOfLink(1)).toBeNull();
+  });
+});
