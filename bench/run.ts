@@ -11,6 +11,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./reports.js'),
   () => import('./segments-sql.js'),
   () => import('./rules-eval.js'),
+  () => import('./templates-render.js'),
 ];
 
 await ensureLocalServices();

@@ -1,0 +1,155 @@
+import Handlebars from 'handlebars';
+import type { FieldError } from '../http/problem.js';
+import { ALLOWED_HELPERS, ALLOWED_PARTIALS } from './environment.js';
+import type { Node } from './program.js';
+
+/** Names that lead from data to code; Handlebars already blocks them at run time, we refuse them at save. */
+const FORBIDDEN_NAMES = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+/** `{{#each}}` inside `{{#each}}` inside `{{#each}}` is as deep as a template may loop. */
+export const MAX_EACH_DEPTH = 3;
+const NEEDS_ONE_PARAM = new Set(['if', 'unless', 'each', 'with']);
+const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with', 'lang']);
+
+/**
+ * Parses a Handlebars source and checks it against what templates may do: only our helpers,
+ * only the `offers` partial, no decorators or inline partials, no prototype names, bounded
+ * loop nesting. Returns field errors with 1-based line and column; empty when all is well.
+ */
+export function checkHandlebars(source: string, path: string): FieldError[] {
+  let ast: hbs.AST.Program;
+  try {
+    ast = Handlebars.parse(source);
+  } catch (error) {
+    return [parseError(error, path)];
+  }
+  const errors: FieldError[] = [];
+  const fail = (node: Node, message: string) => {
+    const start = node.loc?.start;
+    errors.push({ path, message, ...(start ? { line: start.line, column: start.column + 1 } : {}) });
+  };
+
+  const checkPath = (node: Node) => {
+    if (node.type !== 'PathExpression') return;
+    const bad = (node.parts as string[]).find((p) => FORBIDDEN_NAMES.has(p));
+    if (bad) fail(node, `\`${bad}\` may not be used in a template`);
+  };
+  const checkCall = (node: Node, block: boolean) => {
+    const params = (node.params ?? []) as Node[];
+    const hasArgs = params.length > 0 || (node.hash?.pairs?.length ?? 0) > 0;
+    const callee = node.path as Node;
+    if (callee.type !== 'PathExpression') {
+      fail(node, 'a helper must be called by name');
+      return;
+    }
+    const name = callee.original as string;
+    const isHelper = ALLOWED_HELPERS.has(name);
+    if (hasArgs && !isHelper) fail(callee, `unknown helper \`${name}\``);
+    if (isHelper && NEEDS_ONE_PARAM.has(name) && params.length !== 1)
+      fail(callee, `\`${name}\` takes exactly one argument`);
+    if (!isHelper) checkPath(callee);
+    if (isHelper && BLOCK_HELPERS.has(name) !== block)
+      fail(
+        callee,
+        block
+          ? `\`${name}\` is not a block helper`
+          : `\`${name}\` is a block helper: {{#${name} …}}…{{/${name}}}`,
+      );
+    if (name === 'lang' && (params.length === 0 || params.some((p) => p.type !== 'StringLiteral')))
+      fail(callee, '`lang` takes one or more language codes as quoted strings: {{#lang "fr" "de"}}');
+    for (const p of params) visit(p, 0);
+    for (const pair of node.hash?.pairs ?? []) visit(pair.value, 0);
+  };
+
+  function visit(node: Node | null | undefined, eachDepth: number): void {
+    if (!node) return;
+    switch (node.type) {
+      case 'Program':
+        for (const child of node.body as Node[]) visit(child, eachDepth);
+        return;
+      case 'MustacheStatement':
+      case 'SubExpression':
+        checkCall(node, false);
+        return;
+      case 'BlockStatement': {
+        checkCall(node, true);
+        const isEach = (node.path as Node).original === 'each';
+        const depth = isEach ? eachDepth + 1 : eachDepth;
+        if (isEach && depth > MAX_EACH_DEPTH)
+          fail(node, `{{#each}} may not be nested more than ${MAX_EACH_DEPTH} deep`);
+        visit(node.program, depth);
+        visit(node.inverse, eachDepth);
+        return;
+      }
+      case 'PartialStatement': {
+        const name = node.name as Node;
+        if (name.type !== 'PathExpression' || !ALLOWED_PARTIALS.has(name.original as string))
+          fail(
+            node,
+            `unknown partial; available: ${[...ALLOWED_PARTIALS].map((p) => `{{> ${p}}}`).join(', ')}`,
+          );
+        if ((node.params?.length ?? 0) > 0 || (node.hash?.pairs?.length ?? 0) > 0)
+          fail(node, 'partials take no arguments');
+        return;
+      }
+      case 'PartialBlockStatement':
+        fail(node, 'partial blocks ({{#> …}}) are not allowed');
+        return;
+      case 'DecoratorBlock':
+      case 'Decorator':
+        fail(node, 'decorators and inline partials are not allowed');
+        return;
+      case 'PathExpression':
+        checkPath(node);
+        return;
+      case 'StringLiteral':
+        if (FORBIDDEN_NAMES.has(node.value as string))
+          fail(node, `\`${node.value}\` may not be used in a template`);
+        return;
+      default:
+        return;
+    }
+  }
+  visit(ast as unknown as Node, 0);
+  return errors;
+}
+
+/**
+ * Handlebars' own exceptions carry `lineNumber`/`column`; the generated parser's do not, but its
+ * lexer keeps the location of the token it failed on.
+ */
+function parseError(error: unknown, path: string): FieldError {
+  const e = error as { message?: string; lineNumber?: number; column?: number };
+  const firstLine = String(e.message ?? 'invalid Handlebars').split('\n')[0] ?? '';
+  if (typeof e.lineNumber === 'number') {
+    return {
+      path,
+      message: firstLine.replace(/ - \d+:\d+$/, ''),
+      line: e.lineNumber,
+      column: (e.column ?? 0) + 1,
+    };
+  }
+  const loc = (Handlebars as unknown as { Parser?: { lexer?: { yylloc?: Yylloc } } }).Parser?.lexer?.yylloc;
+  const detail = String(e.message ?? '')
+    .split('\n')
+    .slice(3)
+    .join(' ')
+    .trim();
+  return {
+    path,
+    message: `Handlebars syntax error${detail ? `: ${detail}` : ''}`,
+    ...(loc ? { line: loc.first_line, column: loc.first_column + 1 } : {}),
+  };
+}
+
+interface Yylloc {
+  first_line: number;
+  first_column: number;
+}
