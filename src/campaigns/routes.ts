@@ -1,3 +1,177 @@
+import { z } from '@hono/zod-openapi';
+import type { AppDeps } from '../deps.js';
 import type { App } from '../http/env.js';
+import { decodeCursor, PageQuery, page } from '../http/pagination.js';
+import { notFound } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import {
+  conflictResponse,
+  defineRoute,
+  IdParam,
+  jsonBody,
+  jsonResponse,
+  notFoundResponse,
+} from '../http/route.js';
+import { enqueuePlanner, enqueueUnsent } from './jobs.js';
+import {
+  campaignProgress,
+  campaignView,
+  cancelCampaign,
+  createCampaign,
+  deleteCampaign,
+  launchCampaign,
+  pauseCampaign,
+  resumeCampaign,
+  type TransitionResult,
+  updateCampaign,
+} from './lifecycle.js';
+import { CAMPAIGN_STATUSES, CampaignCreateSchema, CampaignPatchSchema, CampaignSchema } from './schema.js';
+import { findCampaign, listCampaigns } from './store.js';
 
-export function registerCampaignRoutes(_app: App): void {}
+const tags = ['Campaigns'];
+const CampaignList = z
+  .object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() })
+  .openapi('CampaignList');
+
+/** After a transition's rows are committed, hand its jobs to the queue (absent on the edge: the reconciler does it). */
+export async function dispatchTransition(deps: AppDeps, result: TransitionResult): Promise<void> {
+  if (!deps.jobs) return;
+  if (result.plan) await enqueuePlanner(deps.jobs, result.campaign, deps.clock());
+  if (result.enqueueUnsent) await enqueueUnsent(deps.sql, deps.jobs, result.campaign);
+}
+
+const transitions = {
+  launch: {
+    run: (deps: AppDeps, id: number) => launchCampaign(deps.sql, id, deps.clock()),
+    summary: 'Launch a draft: pin the template version, plan the audience and send (now or at schedule_at)',
+  },
+  pause: { run: (deps: AppDeps, id: number) => pauseCampaign(deps.sql, id), summary: 'Pause sending' },
+  resume: {
+    run: (deps: AppDeps, id: number) => resumeCampaign(deps.sql, id, deps.clock()),
+    summary: 'Resume a paused campaign',
+  },
+  cancel: {
+    run: (deps: AppDeps, id: number) => cancelCampaign(deps.sql, id, deps.clock()),
+    summary: 'Cancel: messages not sent yet are never sent',
+  },
+} as const;
+
+export function registerCampaignRoutes(app: App): void {
+  app.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/campaigns',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Create a draft campaign',
+      request: { body: jsonBody(CampaignCreateSchema) },
+      responses: { 201: jsonResponse(CampaignSchema, 'The draft') },
+    }),
+    async (c) => {
+      const row = await createCampaign(c.var.deps.sql, c.req.valid('json'));
+      return c.json(campaignView(row), 201);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/campaigns',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary: 'List campaigns, newest first',
+      request: {
+        query: z.object({ ...PageQuery, status: z.enum(CAMPAIGN_STATUSES).optional() }),
+      },
+      responses: { 200: jsonResponse(CampaignList, 'A page of campaigns') },
+    }),
+    async (c) => {
+      const { limit, cursor, status } = c.req.valid('query');
+      const position = decodeCursor(cursor, z.object({ id: z.number().int().positive() }));
+      const rows = await listCampaigns(c.var.deps.sql, {
+        limit,
+        ...(position ? { beforeId: position.id } : {}),
+        ...(status ? { status } : {}),
+      });
+      const result = page(rows, limit, (r) => ({ id: r.id }));
+      return c.json({ data: result.data.map(campaignView), next_cursor: result.next_cursor }, 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/campaigns/{id}',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary: 'A campaign with its progress: messages by status and the send rate',
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(CampaignSchema, 'The campaign'), ...notFoundResponse },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const row = await findCampaign(c.var.deps.sql, id);
+      if (!row) throw notFound(`Campaign ${id}`);
+      return c.json({ ...campaignView(row), progress: await campaignProgress(c.var.deps.sql, row) }, 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'patch',
+      path: '/v1/campaigns/{id}',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Edit a draft campaign',
+      request: { params: IdParam, body: jsonBody(CampaignPatchSchema) },
+      responses: {
+        200: jsonResponse(CampaignSchema, 'The campaign'),
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const row = await updateCampaign(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
+      return c.json(campaignView(row), 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete',
+      path: '/v1/campaigns/{id}',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Delete a campaign that is not in flight',
+      request: { params: IdParam },
+      responses: { 204: { description: 'Deleted' }, ...notFoundResponse, ...conflictResponse },
+    }),
+    async (c) => {
+      await deleteCampaign(c.var.deps.sql, c.req.valid('param').id);
+      return c.body(null, 204);
+    },
+  );
+
+  for (const [action, t] of Object.entries(transitions)) {
+    app.openapi(
+      defineRoute({
+        method: 'post',
+        path: `/v1/campaigns/{id}/${action}`,
+        roles: ACCESS.marketing,
+        tags,
+        summary: t.summary,
+        request: { params: IdParam },
+        responses: {
+          200: jsonResponse(CampaignSchema, 'The campaign after the change'),
+          ...notFoundResponse,
+          ...conflictResponse,
+        },
+      }),
+      async (c) => {
+        const result = await t.run(c.var.deps, c.req.valid('param').id);
+        await dispatchTransition(c.var.deps, result);
+        return c.json(campaignView(result.campaign), 200);
+      },
+    );
+  }
+}

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { jobOptionsFor, queuePrefix } from './queues.js';
 
 export interface BullDispatcher extends JobDispatcher {
   queue(name: string): Queue;
@@ -8,12 +9,13 @@ export interface BullDispatcher extends JobDispatcher {
 }
 
 /** Hands jobs to BullMQ queues (one Queue object per name, created on first use). */
-export function createBullDispatcher(connection: Redis, prefix = 'offerflow'): BullDispatcher {
+export function createBullDispatcher(connection: Redis, prefix = queuePrefix()): BullDispatcher {
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection, prefix });
+      const defaultJobOptions = jobOptionsFor(name);
+      q = new Queue(name, { connection, prefix, ...(defaultJobOptions ? { defaultJobOptions } : {}) });
       queues.set(name, q);
     }
     return q;

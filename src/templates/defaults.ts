@@ -4,8 +4,11 @@ import type { Sql } from '../db/sql.js';
 import { compileTemplateSource } from './compile.js';
 import { insertTemplate, insertVersion, selectExistingNames } from './store.js';
 
-/** The default templates folder: `templates/<file>.mjml` with `templates/<file>.json` beside it. */
-export const DEFAULT_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
+/**
+ * The default templates folder: `templates/<file>.mjml` with `templates/<file>.json` beside it.
+ * Resolved on use, not at import: the Workers bundle imports this module and has no file URL.
+ */
+export const defaultTemplatesDir = (): string => fileURLToPath(new URL('../../templates/', import.meta.url));
 
 export interface DefaultTemplate {
   /** The file name without extension, e.g. `welcome`. */
@@ -17,7 +20,7 @@ export interface DefaultTemplate {
 }
 
 /** Reads the shipped templates (front matter in the JSON beside each MJML file). */
-export async function readDefaultTemplates(dir = DEFAULT_TEMPLATES_DIR): Promise<DefaultTemplate[]> {
+export async function readDefaultTemplates(dir = defaultTemplatesDir()): Promise<DefaultTemplate[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.mjml')).sort();
   return Promise.all(
     files.map(async (f) => {

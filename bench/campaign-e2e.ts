@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { enqueuePlanner } from '../src/campaigns/jobs.js';
+import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql, type Sql } from '../src/db/sql.js';
+import { startSmtpSink } from '../src/dev/smtp-sink.js';
+import { createRedis } from '../src/queue/connection.js';
+import { createBullDispatcher } from '../src/queue/dispatcher.js';
+import { seedCampaignShop } from '../test/helpers/campaign-fixtures.js';
+import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
+import type { Bench, BenchResult } from './harness.js';
+
+// End to end: launch → last `sent` for a campaign (planner, offer decisions, render, SMTP to a
+// discarding sink) with real worker processes, against bare nodemailer pooled sending the same
+// number of pre-rendered messages to the same sink, in the same run.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (text.includes('workers started')) resolve(child);
+      if (process.env.BENCH_VERBOSE) process.stderr.write(text);
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+}
+
+async function runCampaign(
+  sql: Sql,
+  env: Record<string, string>,
+  processes: number,
+  input: { segmentId: number; templateId: number },
+) {
+  const workers = await Promise.all(Array.from({ length: processes }, () => startWorkerProcess(env)));
+  const config = loadConfig({ ...process.env, ...env });
+  const redis = createRedis(config.REDIS_URL);
+  const jobs = createBullDispatcher(redis, env.QUEUE_PREFIX);
+  try {
+    const campaign = await createCampaign(sql, {
+      name: `bench ${processes}`,
+      segment_id: input.segmentId,
+      template_id: input.templateId,
+      offers_per_email: 2,
+      from: { address: 'offers@shop.example' },
+    });
+    const started = Date.now();
+    const launched = await launchCampaign(sql, campaign.id, new Date());
+    await enqueuePlanner(jobs, launched.campaign, new Date());
+    for (;;) {
+      const [row] = await sql<{ status: string }[]>`select status from campaigns where id = ${campaign.id}`;
+      if (row?.status === 'sent') break;
+      await sleep(100);
+    }
+    const [stats] = await sql<{ sent: number; first: Date; last: Date; planned: Date }[]>`
+      select count(*)::int as sent, min(sent_at) as first, max(sent_at) as last,
+        (select planned_at from campaigns where id = ${campaign.id}) as planned
+      from messages where campaign_id = ${campaign.id} and status = 'sent'`;
+    if (process.env.BENCH_VERBOSE) {
+      const s = stats!;
+      process.stderr.write(
+        `first sent +${s.first.getTime() - started} ms, planned +${s.planned.getTime() - started} ms, last +${s.last.getTime() - started} ms\n`,
+      );
+    }
+    const seconds = (stats!.last.getTime() - started) / 1000;
+    return { sent: stats!.sent, seconds, rate: stats!.sent / seconds };
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(
+      workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))),
+    );
+    await jobs.close();
+    redis.disconnect();
+  }
+}
+
+async function bareNodemailer(url: string, count: number): Promise<number> {
+  const transport = nodemailer.createTransport({
+    url,
+    pool: true,
+    maxConnections: 5,
+    maxMessages: Number.POSITIVE_INFINITY,
+  } as never);
+  const html = `<html><body>${'<p>Hello, here are your offers.</p>'.repeat(60)}</body></html>`;
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await transport.sendMail({
+          from: 'offers@shop.example',
+          to: `person${i}@example.org`,
+          subject: `Your offers ${i}`,
+          html,
+          text: 'Hello, here are your offers.',
+          messageId: `<bare${i}@shop.example>`,
+        });
+      }
+    }),
+  );
+  transport.close();
+  return count / ((performance.now() - started) / 1000);
+}
+
+const bench: Bench = {
+  name: 'campaign-e2e',
+  async run(): Promise<BenchResult[]> {
+    const scale = Number(process.env.BENCH_SCALE || 1);
+    const customers = Math.max(200, Math.round(10_000 * scale));
+    const name = `offerflow_bench_${randomBytes(4).toString('hex')}`;
+    const admin = createSql(ADMIN_URL, { max: 1 });
+    await admin.unsafe(`create database "${name}"`);
+    const url = urlFor(name);
+    const sql = createSql(url, { max: 5 });
+    const sink = await startSmtpSink({ outboxDir: null, keepInMemory: process.env.BENCH_KEEP === '1' });
+    const config = loadConfig();
+    try {
+      await migrate(sql);
+      const shop = await seedCampaignShop(sql, customers, config.OFFERFLOW_SECRET);
+      const eligible = shop.eligible.size;
+      const baseline = await bareNodemailer(sink.url, eligible);
+      const env = (tag: string) => ({
+        DATABASE_URL: url,
+        SMTP_URL: sink.url,
+        QUEUE_PREFIX: `bench_${tag}_${randomBytes(3).toString('hex')}`,
+        RECONCILE_INTERVAL_MS: '1000',
+        ...(process.env.BENCH_IDLE ? { RECONCILE_IDLE_SECONDS: process.env.BENCH_IDLE } : {}),
+      });
+      const one = await runCampaign(sql, env('one'), 1, shop);
+      const two = await runCampaign(sql, env('two'), 2, shop);
+      return [
+        {
+          name: 'campaign-e2e (1 worker process)',
+          value: one.rate,
+          unit: 'messages/s',
+          baseline: 'bare nodemailer pooled, pre-rendered',
+          baseline_value: baseline,
+          ratio: one.rate / baseline,
+          target: 0.5,
+          notes: { customers, sent: one.sent, seconds: Math.round(one.seconds * 10) / 10 },
+        },
+        {
+          name: 'campaign-e2e (2 worker processes)',
+          value: two.rate,
+          unit: 'messages/s',
+          baseline: 'bare nodemailer pooled, pre-rendered',
+          baseline_value: baseline,
+          ratio: two.rate / baseline,
+          notes: { customers, sent: two.sent, seconds: Math.round(two.seconds * 10) / 10 },
+        },
+      ];
+    } finally {
+      await sink.close();
+      await sql.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end({ timeout: 5 });
+    }
+  },
+};
+
+export default bench;

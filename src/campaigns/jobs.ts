@@ -1,0 +1,72 @@
+import type { Db } from '../db/sql.js';
+import type { JobDispatcher, JobRequest } from '../deps.js';
+import { QUEUES, sendQueueFor } from '../queue/queues.js';
+import { markEnqueued, unsentMessageIds } from './store.js';
+
+export interface PlanJobData {
+  campaign_id: number;
+}
+
+export interface SendJobData {
+  message_id: number;
+  campaign_id: number | null;
+}
+
+/** The planner job of a campaign: one id per campaign, so a second launch or tick adds nothing. */
+export function planJob(campaign: { id: number; schedule_at: Date | null }, now: Date): JobRequest {
+  const delay = campaign.schedule_at ? Math.max(0, campaign.schedule_at.getTime() - now.getTime()) : 0;
+  return {
+    name: 'plan',
+    data: { campaign_id: campaign.id } satisfies PlanJobData,
+    opts: { jobId: `plan-${campaign.id}`, ...(delay > 0 ? { delay } : {}) },
+  };
+}
+
+/** The job id of a message's send job (BullMQ refuses all-digit custom ids). */
+export const sendJobId = (messageId: number) => `m${messageId}`;
+
+/** Send jobs, job id = message id: adding one whose job still lives is a no-op in BullMQ. */
+export function sendJobs(campaignId: number | null, messageIds: readonly number[]): JobRequest[] {
+  return messageIds.map((id) => ({
+    name: 'send',
+    data: { message_id: id, campaign_id: campaignId } satisfies SendJobData,
+    opts: { jobId: sendJobId(id) },
+  }));
+}
+
+export async function enqueuePlanner(
+  jobs: JobDispatcher,
+  campaign: { id: number; schedule_at: Date | null },
+  now: Date,
+): Promise<void> {
+  await jobs.enqueue(QUEUES.planner, [planJob(campaign, now)]);
+}
+
+/**
+ * Enqueues a campaign's rows still queued or sending (all, or only those idle for
+ * `idleSeconds`), page by page, and notes when. Returns how many were handed over.
+ */
+export async function enqueueUnsent(
+  sql: Db,
+  jobs: JobDispatcher,
+  campaign: { id: number; throttle_per_second: number | null },
+  options: { idleSeconds?: number; customerIds?: number[]; pageSize?: number } = {},
+): Promise<number> {
+  const queue = sendQueueFor(campaign);
+  let afterId = 0;
+  let total = 0;
+  for (;;) {
+    const ids = await unsentMessageIds(sql, campaign.id, {
+      afterId,
+      limit: options.pageSize ?? 5000,
+      ...(options.customerIds ? { customerIds: options.customerIds } : {}),
+      ...(options.idleSeconds !== undefined ? { idleSeconds: options.idleSeconds } : {}),
+    });
+    if (ids.length === 0) return total;
+    await jobs.enqueue(queue, sendJobs(campaign.id, ids));
+    await markEnqueued(sql, ids);
+    total += ids.length;
+    afterId = ids[ids.length - 1]!;
+    if (options.customerIds) return total;
+  }
+}

@@ -1,0 +1,142 @@
+import type { Config } from '../config.js';
+import type { Sql } from '../db/sql.js';
+import type { JobDispatcher } from '../deps.js';
+import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { segmentAudiencePage } from '../segments/audience.js';
+import { enqueueUnsent } from './jobs.js';
+import { effectiveVariants } from './lifecycle.js';
+import {
+  advancePlanCursor,
+  findCampaign,
+  finishCampaignIfDone,
+  insertPlannedMessages,
+  markPlanned,
+  type PlannedRow,
+  type RecipientFacts,
+  recipientFacts,
+  segmentRule,
+  startIfDue,
+  suppressionsOf,
+} from './store.js';
+import { emailHash } from './suppression.js';
+import { assignVariant } from './variant.js';
+
+export interface PlanDeps {
+  sql: Sql;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'MARKETING_LEGAL_BASIS'>;
+  jobs: JobDispatcher;
+  clock: () => Date;
+  pageSize?: number;
+}
+
+export interface PlanResult {
+  status: 'planned' | 'skipped';
+  pages: number;
+  inserted: number;
+  enqueued: number;
+}
+
+/**
+ * Why a customer may not be mailed, or null if they may. Under `consent` only an explicit
+ * opt-in counts; under `legitimate_interest` only an explicit opt-out stops the mail.
+ */
+export function suppressionReason(
+  facts: RecipientFacts,
+  suppressed: string | undefined,
+  basis: Config['MARKETING_LEGAL_BASIS'],
+): string | null {
+  if (facts.erased) return 'erased';
+  if (!facts.email) return 'no_email';
+  if (suppressed) return suppressed;
+  if (facts.marketing === false) return 'unsubscribed';
+  if (basis === 'consent' && facts.marketing !== true) return 'no_consent';
+  return null;
+}
+
+/**
+ * Plans a campaign: pages through its segment by keyset from where an earlier run stopped,
+ * writes one ledger row per customer (queued with the variant and decided offers, or suppressed
+ * with the reason), and enqueues each page's send jobs. Safe to run twice or concurrently: the
+ * unique (campaign, customer) index keeps one row each and job ids dedupe the sends.
+ */
+export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<PlanResult> {
+  const { sql } = deps;
+  await startIfDue(sql, campaignId);
+  const campaign = await findCampaign(sql, campaignId);
+  const skipped: PlanResult = { status: 'skipped', pages: 0, inserted: 0, enqueued: 0 };
+  if (!campaign) return skipped;
+  if (campaign.status !== 'sending' || campaign.segment_id === null || campaign.template_id === null)
+    return skipped;
+  const rule = await segmentRule(sql, campaign.segment_id);
+  const variants = effectiveVariants(campaign);
+  const templateId = campaign.template_id;
+  const now = deps.clock();
+  const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
+  const allocated = new Map<number, number>();
+  const pageSize = deps.pageSize ?? 1000;
+  let afterId = campaign.plan_after_id ?? 0;
+  const result: PlanResult = { status: 'planned', pages: 0, inserted: 0, enqueued: 0 };
+
+  for (;;) {
+    const ids =
+      rule === undefined ? [] : await segmentAudiencePage(sql, rule, { afterId, limit: pageSize, now });
+    if (ids.length === 0) break;
+    const facts = await recipientFacts(sql, ids);
+    const hashes = new Map<number, string>();
+    for (const f of facts)
+      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
+    const suppressed = await suppressionsOf(sql, [...hashes.values()]);
+
+    const rows: PlannedRow[] = [];
+    const eligible: number[] = [];
+    for (const f of facts) {
+      const hash = hashes.get(f.id);
+      const reason = suppressionReason(
+        f,
+        hash ? suppressed.get(hash) : undefined,
+        deps.config.MARKETING_LEGAL_BASIS,
+      );
+      const variant = assignVariant(variants, campaign.id, f.id);
+      rows.push({
+        customer_id: f.id,
+        variant: variant.name,
+        template_version: variant.template_version ?? campaign.template_version!,
+        offer_ids: [],
+        status: reason ? 'suppressed' : 'queued',
+        suppressed_reason: reason,
+      });
+      if (!reason) eligible.push(f.id);
+    }
+    if (catalogue && eligible.length > 0) {
+      const decisions = await decideOffersBatch(sql, {
+        customerIds: eligible,
+        placements: campaign.offers_per_email,
+        now,
+        catalogue,
+        allocated,
+      });
+      for (const row of rows) {
+        const decision = decisions.get(row.customer_id);
+        if (decision) row.offer_ids = decision.offers.map((o) => o.offer_id);
+      }
+    }
+    const last = ids[ids.length - 1]!;
+    result.inserted += await sql.begin(async (tx) => {
+      const n = await insertPlannedMessages(tx, { id: campaign.id, template_id: templateId }, rows);
+      await advancePlanCursor(tx, campaign.id, last);
+      return n;
+    });
+    // Enqueue every unsent row of the page, not only the new ones: a planner that died between
+    // the insert and the enqueue left rows that only this can hand over (a live job is a no-op).
+    result.enqueued += await enqueueUnsent(sql, deps.jobs, campaign, { customerIds: ids });
+    result.pages += 1;
+    afterId = last;
+    if (ids.length < pageSize) break;
+    // A pause or cancel stops the planner between pages; resume enqueues it again.
+    const current = await findCampaign(sql, campaign.id);
+    if (current?.status !== 'sending') return { ...result, status: 'skipped' };
+  }
+  await markPlanned(sql, campaign.id);
+  await finishCampaignIfDone(sql, campaign.id);
+  return result;
+}

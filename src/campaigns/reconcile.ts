@@ -1,0 +1,42 @@
+import type { Sql } from '../db/sql.js';
+import type { JobDispatcher } from '../deps.js';
+import { enqueuePlanner, enqueueUnsent } from './jobs.js';
+import { activeCampaigns, finishCampaignIfDone } from './store.js';
+
+export interface ReconcileDeps {
+  sql: Sql;
+  jobs: JobDispatcher;
+  clock: () => Date;
+  /** Rows untouched for this long are handed to the queue again (a live job makes it a no-op). */
+  idleSeconds?: number;
+}
+
+export interface ReconcileResult {
+  planners: number;
+  enqueued: number;
+  finished: number;
+}
+
+/**
+ * Makes Redis agree with PostgreSQL: every due campaign not fully planned gets its planner job,
+ * every row still queued (or left sending by a dead worker) and idle gets its send job again,
+ * and a campaign with nothing left to send is marked sent. Idempotent: job ids are fixed, so
+ * anything still live in Redis is not duplicated. This is also how launches written by the
+ * edge build (rows only, no queue) reach the workers.
+ */
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
+  const result: ReconcileResult = { planners: 0, enqueued: 0, finished: 0 };
+  const now = deps.clock();
+  for (const campaign of await activeCampaigns(deps.sql)) {
+    if (campaign.planned_at === null) {
+      await enqueuePlanner(deps.jobs, { id: campaign.id, schedule_at: null }, now);
+      result.planners += 1;
+    }
+    if (campaign.status !== 'sending') continue;
+    result.enqueued += await enqueueUnsent(deps.sql, deps.jobs, campaign, {
+      idleSeconds: deps.idleSeconds ?? 30,
+    });
+    if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
+  }
+  return result;
+}

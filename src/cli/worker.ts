@@ -1,0 +1,153 @@
+import { parseArgs } from 'node:util';
+import { type Job, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import { plannerProcessor } from '../../workers/planner.js';
+import { startReconciler } from '../../workers/reconciler.js';
+import { senderProcessor } from '../../workers/sender.js';
+import type { SendJobData } from '../campaigns/jobs.js';
+import { createSender } from '../campaigns/send.js';
+import { throttledCampaigns } from '../campaigns/store.js';
+import { createMailTransport } from '../campaigns/transport.js';
+import { type Config, loadConfig } from '../config.js';
+import { createSql } from '../db/sql.js';
+import { createLogger } from '../logger.js';
+import { assertNoEviction, createRedis } from '../queue/connection.js';
+import { createBullDispatcher } from '../queue/dispatcher.js';
+import { QUEUES, queuePrefix } from '../queue/queues.js';
+import { UsageError } from './usage-error.js';
+
+export const WORKER_ROLES = ['planner', 'sender', 'reconciler'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
+export interface WorkerOptions {
+  config: Config;
+  roles: readonly WorkerRole[];
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export interface RunningWorkers {
+  close(): Promise<void>;
+}
+
+const num = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+
+/**
+ * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
+ * the environment: SEND_CONCURRENCY (50), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
+ * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (5),
+ * QUEUE_PREFIX (offerflow), DKIM_*.
+ */
+export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
+  const env = options.env ?? process.env;
+  const { config, roles } = options;
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL, 'offerflow-worker');
+  const prefix = queuePrefix(env);
+  const concurrency = num(env.SEND_CONCURRENCY, 50);
+  const lockDuration = num(env.WORKER_LOCK_MS, 30_000);
+  const redis = createRedis(config.REDIS_URL);
+  try {
+    await assertNoEviction(redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  const sql = createSql(config.DATABASE_URL, { max: Math.min(20, 4 + Math.ceil(concurrency / 4)) });
+  const dispatcher = createBullDispatcher(redis, prefix);
+  const clock = () => new Date();
+  const workers = new Map<string, Worker>();
+  // Stopped in order: what produces work first, then the workers, then what they use.
+  const beforeWorkers: Array<() => Promise<void>> = [];
+  const afterWorkers: Array<() => Promise<void>> = [];
+  const common = {
+    connection: redis,
+    prefix,
+    lockDuration,
+    stalledInterval: Math.max(1000, lockDuration / 2),
+  };
+  const watch = (worker: Worker) => {
+    worker.on('failed', (job: Job | undefined, error: Error) =>
+      logger.warn(
+        { queue: worker.name, job: job?.id, attempts: job?.attemptsMade, err: error.message },
+        'job failed',
+      ),
+    );
+    worker.on('error', (error) => logger.error({ queue: worker.name, err: error.message }, 'worker error'));
+    return worker;
+  };
+
+  if (roles.includes('planner')) {
+    const processor = plannerProcessor({ sql, config, jobs: dispatcher, clock });
+    workers.set(QUEUES.planner, watch(new Worker(QUEUES.planner, processor, { ...common, concurrency: 2 })));
+  }
+
+  if (roles.includes('sender')) {
+    const transport = createMailTransport({ ...env, SMTP_URL: config.SMTP_URL });
+    const sender = createSender({ sql, config, transport, logger, clock, leaseSeconds: lockDuration / 1000 });
+    const processor = senderProcessor(sender);
+    const senderOptions = { ...common, concurrency, maxStalledCount: 10 };
+    workers.set(QUEUES.send, watch(new Worker<SendJobData>(QUEUES.send, processor, senderOptions)));
+    // A throttled campaign has its own queue; BullMQ's limiter on it holds across every worker
+    // process, because the limiter's counter lives in Redis per queue.
+    const syncThrottled = async () => {
+      const wanted = new Map(
+        (await throttledCampaigns(sql)).map((c) => [`send-c${c.id}`, c.throttle_per_second]),
+      );
+      for (const [name, max] of wanted) {
+        if (workers.has(name)) continue;
+        const limiter = { max, duration: 1000 };
+        workers.set(name, watch(new Worker<SendJobData>(name, processor, { ...senderOptions, limiter })));
+      }
+      for (const [name, worker] of workers) {
+        if (name.startsWith('send-c') && !wanted.has(name)) {
+          workers.delete(name);
+          await worker.close();
+        }
+      }
+    };
+    await syncThrottled();
+    const timer = setInterval(() => {
+      syncThrottled().catch((error: unknown) => logger.error({ err: error }, 'throttle sync failed'));
+    }, 2000);
+    beforeWorkers.push(async () => clearInterval(timer));
+    afterWorkers.push(async () => sender.close());
+  }
+
+  if (roles.includes('reconciler')) {
+    const reconciler = startReconciler(
+      { sql, jobs: dispatcher, clock, logger, idleSeconds: num(env.RECONCILE_IDLE_SECONDS, 30) },
+      num(env.RECONCILE_INTERVAL_MS, 10_000),
+    );
+    beforeWorkers.push(() => reconciler.stop());
+  }
+
+  logger.info({ roles, prefix, concurrency }, 'workers started');
+  return {
+    async close() {
+      for (const close of beforeWorkers) await close();
+      await Promise.all([...workers.values()].map((w) => w.close()));
+      for (const close of afterWorkers) await close();
+      await dispatcher.close();
+      redis.disconnect();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
+
+/** `offerflow worker [planner|sender|reconciler …]`: all three when none is named. */
+export async function worker(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true });
+  for (const p of positionals) {
+    if (!(WORKER_ROLES as readonly string[]).includes(p)) {
+      throw new UsageError(`unknown worker "${p}"; choose among ${WORKER_ROLES.join(', ')}`);
+    }
+  }
+  const roles = positionals.length > 0 ? (positionals as WorkerRole[]) : WORKER_ROLES;
+  const running = await startWorkers({ config: loadConfig(), roles });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await running.close();
+  return 0;
+}

@@ -1,0 +1,68 @@
+import type { Db } from '../db/sql.js';
+
+// The few queries of the demo: what is seeded already, and the summary it prints.
+
+/** How many demo customers and purchases exist. */
+export async function seededCounts(sql: Db): Promise<{ customers: number; purchases: number }> {
+  const [row] = await sql<{ customers: number; purchases: number }[]>`
+    select (select count(*) from customers where external_id like 'demo-%')::int as customers,
+      (select count(*) from purchases where source = 'demo-shop')::int as purchases`;
+  return row!;
+}
+
+/** Names of live offers already there. */
+export async function offerNames(sql: Db): Promise<Set<string>> {
+  const rows = await sql<{ name: string }[]>`select name from offers where deleted_at is null`;
+  return new Set(rows.map((r) => r.name));
+}
+
+/** The demo segment's id, created when missing. */
+export async function ensureSegment(sql: Db, segment: { name: string; rule: unknown }): Promise<number> {
+  const [found] = await sql<{ id: number }[]>`
+    select id from segments where name = ${segment.name} and deleted_at is null order by id limit 1`;
+  if (found) return found.id;
+  const [row] = await sql<{ id: number }[]>`
+    insert into segments (name, description, rule)
+    values (${segment.name}, 'Created by offerflow demo', ${sql.json(segment.rule as never)}) returning id`;
+  return row!.id;
+}
+
+/** The demo's templates (the shipped defaults), newest version each. */
+export async function templatesByName(
+  sql: Db,
+): Promise<{ id: number; name: string; latest_version: number }[]> {
+  return sql<{ id: number; name: string; latest_version: number }[]>`
+    select id, name, latest_version from templates where latest_version > 0 order by id`;
+}
+
+/** What a finished campaign did: counts by status/reason, by variant, and how many got each offer. */
+export async function campaignSummary(sql: Db, campaignId: number) {
+  const statuses = await sql<{ status: string; reason: string | null; n: number }[]>`
+    select status, suppressed_reason as reason, count(*)::int as n from messages
+    where campaign_id = ${campaignId} group by 1, 2 order by 3 desc`;
+  const variants = await sql<{ variant: string; n: number }[]>`
+    select variant, count(*)::int as n from messages
+    where campaign_id = ${campaignId} and status = 'sent' group by 1 order by 1`;
+  const offers = await sql<{ name: string; n: number }[]>`
+    select o.name, count(*)::int as n
+    from messages m cross join unnest(m.offer_ids) as x(offer_id) join offers o on o.id = x.offer_id
+    where m.campaign_id = ${campaignId} and m.status = 'sent' group by o.name order by 2 desc, 1`;
+  const [sample] = await sql<{ id: number; smtp_message_id: string; variant: string }[]>`
+    select id, smtp_message_id, variant from messages
+    where campaign_id = ${campaignId} and status = 'sent' order by id limit 1`;
+  return { statuses, variants, offers, sample };
+}
+
+/** Sent messages of a campaign, with what the simulation needs. */
+export async function sentMessages(sql: Db, campaignId: number) {
+  return sql<{ id: number; customer_id: number; offer_ids: number[]; sent_at: Date }[]>`
+    select id, customer_id, offer_ids, sent_at from messages
+    where campaign_id = ${campaignId} and status = 'sent' order by id`;
+}
+
+/** Offers' categories by id. */
+export async function offerCategories(sql: Db, ids: number[]): Promise<Map<number, string | null>> {
+  const rows = await sql<{ id: number; category: string | null }[]>`
+    select id, category from offers where id = any(${ids}::bigint[])`;
+  return new Map(rows.map((r) => [r.id, r.category]));
+}
