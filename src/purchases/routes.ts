@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, PageQuery } from '../http/pagination.js';
 import { AppError, invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
+import { firePurchaseTriggers } from '../triggers/events.js';
 import { parsePurchaseLines, recordPurchases } from './record.js';
 import { PurchaseSchema } from './schema.js';
 import type { PurchaseRow } from './store.js';
@@ -139,6 +140,7 @@ export function registerPurchaseRoutes(app: App): void {
       return recorded;
     });
     // Hooks on new purchases (triggers, conversions) are fired here from result.created.
+    await firePurchaseTriggers(c.var.deps, result.created);
     const created = result.created.length;
     return c.json(
       { data: result.lines, created, existing: result.lines.length - created },

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'bullmq';
+import nodemailer from 'nodemailer';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { startWorkers } from '../src/cli/worker.js';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql } from '../src/db/sql.js';
+import { startSmtpSink } from '../src/dev/smtp-sink.js';
+import { createApiKey } from '../src/http/api-keys.js';
+import { createRedis } from '../src/queue/connection.js';
+import { createBullDispatcher } from '../src/queue/dispatcher.js';
+import { installDefaultTemplates } from '../src/templates/render.js';
+import { TRIGGER_QUEUE } from '../src/triggers/events.js';
+import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
+import { triggerProcessor } from '../workers/trigger.js';
+import type { Bench, BenchResult } from './harness.js';
+
+// Purchase accepted by the API (POST /v1/purchases answered 201) → the thank-you email accepted
+// by the SMTP sink, with a zero delay, one purchase at a time, through the real trigger queue,
+// the real sender and SMTP. Baseline: the same sink accepting one pre-rendered nodemailer mail.
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+
+const bench: Bench = {
+  name: 'trigger-latency',
+  async run(): Promise<BenchResult[]> {
+    const n = Math.max(20, Math.round(1000 * Number(process.env.BENCH_SCALE ?? 1)));
+    const name = `offerflow_bench_trg_${randomBytes(4).toString('hex')}`;
+    const admin = createSql(ADMIN_URL, { max: 1 });
+    await admin.unsafe(`create database "${name}"`);
+    const url = urlFor(name);
+    const sql = createSql(url, { max: 10 });
+    const accepted = new Map<number, number>();
+    const sink = await startSmtpSink({
+      outboxDir: null,
+      rejectMessage: (raw) => {
+        const match = /^X-Offerflow-Message:\s*(\d+)/im.exec(raw.subarray(0, 8192).toString('latin1'));
+        if (match) accepted.set(Number(match[1]), performance.now());
+        return null;
+      },
+    });
+    const prefix = `bench_trg_${randomBytes(3).toString('hex')}`;
+    const env = {
+      ...process.env,
+      DATABASE_URL: url,
+      SMTP_URL: sink.url,
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'silent',
+    };
+    const config = loadConfig(env as Record<string, string>);
+    const redis = createRedis(config.REDIS_URL);
+    const jobs = createBullDispatcher(redis, prefix);
+    const clock = () => new Date();
+    let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
+    let triggerWorker: Worker | undefined;
+    try {
+      await migrate(sql);
+      await installDefaultTemplates(sql);
+      const [template] = await sql<{ id: number }[]>`select id from templates order by id limit 1`;
+      const customers = await sql<{ id: number }[]>`
+        insert into customers (external_id, email, first_name, timezone)
+        select 'b' || i, 'b' || i || '@example.test', 'B' || i, 'Europe/Paris' from generate_series(1, ${n}) i returning id`;
+      await sql`insert into consents (customer_id, purpose, granted, source)
+        select id, 'marketing_email', true, 'bench' from customers`;
+      await sql`insert into triggers (name, event, template_id, template_version) values ('thanks', 'purchase', ${template!.id}, 1)`;
+      await sql`update trigger_settings set cap_messages = 1000`;
+      const deps = { sql, config, logger: pino({ level: 'silent' }), redis, jobs, clock };
+      const app = createApp(deps);
+      const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
+      workers = await startWorkers({ config, roles: ['sender'], env: { ...env, SEND_CONCURRENCY: '10' } });
+      triggerWorker = new Worker(TRIGGER_QUEUE, triggerProcessor({ sql, jobs, clock, config }), {
+        connection: createRedis(config.REDIS_URL),
+        prefix,
+        concurrency: 4,
+      });
+
+      const latencies: number[] = [];
+      for (const [i, c] of customers.entries()) {
+        const res = await app.request('/v1/purchases', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            external_line_id: `p${i}`,
+            customer_id: c.id,
+            amount: 10,
+            purchased_at: new Date().toISOString(),
+          }),
+        });
+        if (res.status !== 201) throw new Error(`purchase refused: ${res.status} ${await res.text()}`);
+        const acceptedAt = performance.now();
+        const deadline = Date.now() + 30_000;
+        let messageId: number | undefined;
+        for (;;) {
+          if (messageId === undefined) {
+            const [m] = await sql<
+              { id: number }[]
+            >`select id from messages where customer_id = ${c.id} and trigger_id is not null`;
+            messageId = m?.id;
+          }
+          const at = messageId === undefined ? undefined : accepted.get(messageId);
+          if (at !== undefined) {
+            latencies.push(at - acceptedAt);
+            break;
+          }
+          if (Date.now() > deadline) throw new Error(`no mail for purchase ${i} after 30 s`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }
+
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: sink.port,
+        secure: false,
+        pool: true,
+        maxConnections: 1,
+      });
+      const raw: number[] = [];
+      for (let i = 0; i < Math.min(n, 300); i++) {
+        const started = performance.now();
+        await transport.sendMail({
+          from: 'a@example.test',
+          to: 'b@example.test',
+          subject: 'Thanks',
+          html: '<p>Thanks</p>',
+          text: 'Thanks',
+        });
+        raw.push(performance.now() - started);
+      }
+      transport.close();
+      latencies.sort((a, b) => a - b);
+      raw.sort((a, b) => a - b);
+      const median = quantile(latencies, 0.5);
+      const p99 = quantile(latencies, 0.99);
+      const rawMedian = quantile(raw, 0.5);
+      return [
+        {
+          name: 'trigger-latency median (purchase API → sink)',
+          value: median,
+          unit: 'ms',
+          baseline: 'one pre-rendered nodemailer send to the same sink',
+          baseline_value: rawMedian,
+          ratio: rawMedian / median,
+          notes: {
+            purchases: n,
+            p99_ms: Math.round(p99 * 10) / 10,
+            max_ms: Math.round(latencies.at(-1)! * 10) / 10,
+          },
+        },
+        {
+          name: 'trigger-latency p99 (purchase API → sink)',
+          value: p99,
+          unit: 'ms',
+          baseline: 'one pre-rendered nodemailer send to the same sink (p99)',
+          baseline_value: quantile(raw, 0.99),
+          ratio: quantile(raw, 0.99) / p99,
+          notes: { purchases: n },
+        },
+      ];
+    } finally {
+      await triggerWorker?.close();
+      await workers?.close();
+      await jobs.close();
+      redis.disconnect();
+      await sink.close();
+      await sql.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end({ timeout: 5 });
+    }
+  },
+};
+
+export default bench;

@@ -1,0 +1,108 @@
+import { createReadStream } from 'node:fs';
+import { stat, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import { stringify } from 'csv-stringify/sync';
+import { loadConfig } from '../config.js';
+import { createSql } from '../db/sql.js';
+import { AppError } from '../http/problem.js';
+import type { ImportKind } from '../imports/mapping.js';
+import { importLocalStream } from '../imports/run.js';
+import { selectErrors } from '../imports/store.js';
+import { createRedis } from '../queue/connection.js';
+import { createBullDispatcher } from '../queue/dispatcher.js';
+import { queuePrefix } from '../queue/queues.js';
+import { UsageError } from './usage-error.js';
+
+const USAGE =
+  'import customers|purchases FILE.csv [--separator ";"] [--encoding utf-8|windows-1252] [--decimal-comma|--no-decimal-comma] [--timezone Europe/Paris] [--map field=Header ...] [--no-triggers]';
+
+/** `offerflow import purchases FILE.csv`: streams a local file, shows a progress bar, writes FILE.errors.csv. */
+export async function importCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      separator: { type: 'string' },
+      encoding: { type: 'string' },
+      'decimal-comma': { type: 'boolean' },
+      'no-decimal-comma': { type: 'boolean' },
+      timezone: { type: 'string' },
+      map: { type: 'string', multiple: true },
+      'no-triggers': { type: 'boolean' },
+    },
+  });
+  const [kind, file] = positionals;
+  if ((kind !== 'customers' && kind !== 'purchases') || !file) throw new UsageError(USAGE);
+  if (values.encoding && values.encoding !== 'utf-8' && values.encoding !== 'windows-1252')
+    throw new UsageError(USAGE);
+  const separator = values.separator === 'tab' || values.separator === '\\t' ? '\t' : values.separator;
+  if (separator && ![',', ';', '\t'].includes(separator))
+    throw new UsageError('--separator must be , ; or tab');
+  const mapping = Object.fromEntries(
+    (values.map ?? []).map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new UsageError('--map takes field=Column header');
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  const size = (await stat(file)).size;
+  const config = loadConfig();
+  const sql = createSql(config.DATABASE_URL, { max: 4 });
+  const redis = values['no-triggers'] ? undefined : createRedis(config.REDIS_URL);
+  const jobs = redis ? createBullDispatcher(redis, queuePrefix()) : undefined;
+  const bar = new SingleBar({
+    format: ' {bar} {percentage}% | {rows} rows, {created} new, {failed} refused | ETA {eta_formatted}',
+    hideCursor: true,
+  });
+  bar.start(size, 0, { rows: 0, created: 0, failed: 0 });
+  try {
+    const { importId, progress } = await importLocalStream(
+      { sql, jobs, clock: () => new Date() },
+      {
+        kind: kind as ImportKind,
+        filename: file,
+        source: createReadStream(file, { highWaterMark: 1024 * 1024 }),
+        options: {
+          ...(separator ? { separator: separator as ',' | ';' | '\t' } : {}),
+          ...(values.encoding ? { encoding: values.encoding as 'utf-8' | 'windows-1252' } : {}),
+          ...(values['decimal-comma'] ? { decimal_comma: true } : {}),
+          ...(values['no-decimal-comma'] ? { decimal_comma: false } : {}),
+          ...(values.timezone ? { timezone: values.timezone } : {}),
+          ...(Object.keys(mapping).length > 0 ? { mapping } : {}),
+        },
+      },
+      (p) => bar.update(p.bytesDone, { rows: p.rows, created: p.created, failed: p.failed }),
+    );
+    bar.update(size);
+    bar.stop();
+    process.stdout.write(
+      `import ${importId}: ${progress.rows} rows, ${progress.created} new, ${progress.rows - progress.created - progress.failed} unchanged, ${progress.failed} refused\n`,
+    );
+    if (progress.failed > 0) {
+      const report = `${file}.errors.csv`;
+      const lines = ['line,column,reason\n'];
+      for (let after = 0; ; ) {
+        const rows = await selectErrors(sql, importId, after, 10_000);
+        if (rows.length === 0) break;
+        lines.push(stringify(rows.map((r) => [r.line, r.column ?? '', r.reason])));
+        after = rows[rows.length - 1]!.id;
+      }
+      await writeFile(report, lines.join(''));
+      process.stdout.write(`refused rows: ${report}\n`);
+    }
+    return progress.failed > 0 ? 3 : 0;
+  } catch (error) {
+    bar.stop();
+    if (error instanceof AppError) {
+      const detail = error.errors?.map((e) => `  ${e.path}: ${e.message}`).join('\n') ?? '';
+      process.stderr.write(`offerflow: ${error.message}\n${detail}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await jobs?.close();
+    redis?.disconnect();
+    await sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,158 @@
+import { parse } from 'csv-parse';
+import iconv from 'iconv-lite';
+import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js';
+import { upsertCustomers } from '../customers/upsert.js';
+import type { Sql } from '../db/sql.js';
+import { AppError, zodToFieldErrors } from '../http/problem.js';
+import { resolveMapping } from './mapping.js';
+import type { ImportProgress, ImportRunOptions } from './purchases-import.js';
+import type { OpenedCsv } from './source.js';
+import { addBatch, insertErrors } from './store.js';
+
+export interface CreatedCustomer {
+  id: number;
+}
+
+type RowError = { line: number; column: string | null; reason: string };
+
+const FRENCH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+
+/** `25/12/1980` → `1980-12-25`; anything else is left for the schema to judge. */
+function isoDate(value: string): string {
+  const match = FRENCH_DATE.exec(value);
+  return match ? `${match[3]}-${match[2]!.padStart(2, '0')}-${match[1]!.padStart(2, '0')}` : value;
+}
+
+/** Writes one batch: rows A's upsert refuses (erased, bad attributes) are reported and the rest retried. */
+async function writeBatch(
+  sql: Sql,
+  importId: number,
+  rows: { line: number; input: CustomerInput }[],
+  errors: RowError[],
+) {
+  let pending = rows;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await sql.begin(async (tx) => {
+        const results = await upsertCustomers(
+          tx,
+          pending.map((r) => r.input),
+        );
+        await insertErrors(tx, importId, errors);
+        return { results, written: pending };
+      });
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.errors || attempt === 2) throw error;
+      const bad = new Set<number>();
+      for (const e of error.errors) {
+        const index = e.index ?? Number(String(e.path).split('.')[0]);
+        if (!Number.isInteger(index) || !pending[index]) throw error;
+        bad.add(index);
+        errors.push({
+          line: pending[index]!.line,
+          column: String(e.path).split('.').slice(1).join('.') || null,
+          reason: e.message,
+        });
+      }
+      pending = pending.filter((_, i) => !bad.has(i));
+    }
+  }
+  throw new Error('unreachable');
+}
+
+/**
+ * Imports customers from a CSV stream through the same upsert as the API (by external_id),
+ * a batch per transaction; invalid rows are reported by line and column and skipped.
+ */
+export async function importCustomerCsv(
+  sql: Sql,
+  csv: OpenedCsv,
+  options: Omit<ImportRunOptions, 'onCommitted'> & {
+    onCommitted?: (created: CreatedCustomer[]) => Promise<void>;
+  },
+): Promise<ImportProgress> {
+  const map = resolveMapping('customers', csv.header, options.mapping);
+  const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
+  const size = options.batchSize ?? 1000;
+  let bytes = csv.dataOffset;
+  const counted = (async function* () {
+    for await (const chunk of csv.data) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+  })();
+  const text =
+    csv.encoding === 'utf-8'
+      ? counted
+      : (async function* () {
+          const decoder = iconv.getDecoder('win1252');
+          for await (const chunk of counted) yield Buffer.from(decoder.write(chunk), 'utf8');
+        })();
+  const parser = parse({
+    delimiter: csv.separator,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    info: true,
+  });
+  let rows: { line: number; input: CustomerInput }[] = [];
+  let errors: RowError[] = [];
+  let lastLine = 1;
+  parser.on('skip', (error: Error & { lines?: number }) => {
+    errors.push({ line: 1 + (error.lines ?? 0), column: null, reason: `malformed CSV: ${error.message}` });
+  });
+  const feed = (async () => {
+    for await (const chunk of text)
+      if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
+    parser.end();
+  })();
+  const flush = async () => {
+    const seen = rows.length + errors.length;
+    const { results } = await writeBatch(sql, options.importId, rows, errors);
+    const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
+    const failed = seen - results.length;
+    await addBatch(sql, options.importId, {
+      bytesDone: bytes,
+      lastLine,
+      rows: seen,
+      created: created.length,
+      failed,
+    });
+    total.rows += seen;
+    total.created += created.length;
+    total.failed += failed;
+    total.bytesDone = bytes;
+    rows = [];
+    errors = [];
+    if (created.length > 0) await options.onCommitted?.(created);
+    options.onProgress?.({ ...total });
+  };
+  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    const line = 1 + item.info.lines;
+    lastLine = line;
+    if (item.record.length !== csv.header.length) {
+      errors.push({
+        line,
+        column: null,
+        reason: `${item.record.length} fields, the header has ${csv.header.length}`,
+      });
+    } else {
+      const value: Record<string, string> = {};
+      for (const [field, index] of map) {
+        const cell = item.record[index]?.trim();
+        if (cell)
+          value[field] =
+            field === 'birth_date' ? isoDate(cell) : field === 'email' ? cell.toLowerCase() : cell;
+      }
+      const parsed = CustomerInputSchema.safeParse(value);
+      if (parsed.success) rows.push({ line, input: parsed.data });
+      else
+        for (const e of zodToFieldErrors(parsed.error))
+          errors.push({ line, column: e.path || null, reason: e.message });
+    }
+    if (rows.length + errors.length >= size) await flush();
+  }
+  await feed;
+  if (rows.length + errors.length > 0) await flush();
+  return total;
+}

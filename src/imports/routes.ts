@@ -1,0 +1,227 @@
+import { z } from '@hono/zod-openapi';
+import { stringify } from 'csv-stringify/sync';
+import { audit } from '../http/audit.js';
+import type { App } from '../http/env.js';
+import { invalid, notFound, zodToFieldErrors } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
+import { enqueueImport } from './jobs.js';
+import {
+  findImport,
+  type ImportRow,
+  insertChunk,
+  insertImport,
+  markUploaded,
+  selectErrors,
+} from './store.js';
+
+const CHUNK_BYTES = 1024 * 1024;
+
+const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';', tab: '\t' } as const;
+
+const FormFields = z.strictObject({
+  kind: z.enum(['customers', 'purchases']),
+  mapping: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '') return undefined;
+      try {
+        const parsed = z.record(z.string(), z.string()).parse(JSON.parse(value));
+        return parsed;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of field → column header' });
+        return z.NEVER;
+      }
+    }),
+  separator: z.enum(Object.keys(SEPARATORS) as [keyof typeof SEPARATORS]).optional(),
+  encoding: z.enum(['utf-8', 'windows-1252']).optional(),
+  decimal_comma: z.enum(['true', 'false']).optional(),
+  timezone: z.string().max(64).optional(),
+});
+
+const ImportSchema = z
+  .object({
+    id: z.number().int(),
+    kind: z.enum(['customers', 'purchases']),
+    status: z.enum(['uploading', 'queued', 'running', 'done', 'failed']),
+    filename: z.string().nullable(),
+    size_bytes: z.number().int(),
+    bytes_done: z.number().int(),
+    progress: z.number().openapi({ description: 'Fraction of the file read and committed, 0 to 1' }),
+    rows_done: z.number().int(),
+    rows_created: z.number().int(),
+    rows_unchanged: z.number().int(),
+    rows_failed: z.number().int(),
+    error: z.string().nullable(),
+    errors_url: z.string(),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+  })
+  .openapi('Import');
+
+export function importToJson(row: ImportRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    status: row.status,
+    filename: row.filename,
+    size_bytes: row.size_bytes,
+    bytes_done: row.bytes_done,
+    progress:
+      row.status === 'done' ? 1 : row.size_bytes > 0 ? Math.min(1, row.bytes_done / row.size_bytes) : 0,
+    rows_done: row.rows_done,
+    rows_created: row.rows_created,
+    rows_unchanged: row.rows_unchanged,
+    rows_failed: row.rows_failed,
+    error: row.error,
+    errors_url: `/v1/imports/${row.id}/errors.csv`,
+    created_at: row.created_at.toISOString(),
+    started_at: row.started_at?.toISOString() ?? null,
+    finished_at: row.finished_at?.toISOString() ?? null,
+  };
+}
+
+const create = defineRoute({
+  method: 'post',
+  path: '/v1/imports',
+  tags: ['imports'],
+  summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
+  description:
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. Follow progress with GET /v1/imports/{id}.',
+  roles: ACCESS.integration,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file', 'kind'],
+            properties: {
+              file: { type: 'string', format: 'binary' },
+              kind: { type: 'string', enum: ['customers', 'purchases'] },
+              mapping: { type: 'string', description: 'JSON object, e.g. {"amount": "Montant TTC"}' },
+              separator: { type: 'string', enum: Object.keys(SEPARATORS) },
+              encoding: { type: 'string', enum: ['utf-8', 'windows-1252'] },
+              decimal_comma: { type: 'string', enum: ['true', 'false'] },
+              timezone: { type: 'string', example: 'Europe/Paris' },
+            },
+          },
+        },
+      },
+    },
+  },
+  responses: { 202: jsonResponse(ImportSchema, 'Stored and queued') },
+});
+
+const get = defineRoute({
+  method: 'get',
+  path: '/v1/imports/{id}',
+  tags: ['imports'],
+  summary: 'An import’s status, progress and counts',
+  roles: ACCESS.integration,
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(ImportSchema, 'The import'), ...notFoundResponse },
+});
+
+const errors = defineRoute({
+  method: 'get',
+  path: '/v1/imports/{id}/errors.csv',
+  tags: ['imports'],
+  summary: 'The rows an import refused: line, column, reason (CSV)',
+  roles: ACCESS.integration,
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'CSV report', content: { 'text/csv': { schema: { type: 'string' } } } },
+    ...notFoundResponse,
+  },
+});
+
+export function registerImportRoutes(app: App): void {
+  app.openapi(create, async (c) => {
+    const form = await c.req.formData().catch(() => {
+      throw invalid([{ path: 'body', message: 'not a valid multipart/form-data body' }]);
+    });
+    const file = form.get('file');
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of form.entries()) if (key !== 'file') fields[key] = value;
+    const parsed = FormFields.safeParse(fields);
+    const problems = parsed.success ? [] : zodToFieldErrors(parsed.error, 'body');
+    if (!(file instanceof File))
+      problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
+    if (!parsed.success || !(file instanceof File)) throw invalid(problems);
+    const { kind, separator, decimal_comma, ...rest } = parsed.data;
+    const options = {
+      ...rest,
+      ...(separator ? { separator: SEPARATORS[separator] } : {}),
+      ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
+    };
+    const { sql, jobs } = c.var.deps;
+    const row = await sql.begin(async (tx) => {
+      const created = await insertImport(tx, {
+        kind,
+        filename: file.name || null,
+        options,
+        status: 'uploading',
+      });
+      let seq = 0;
+      let size = 0;
+      let pending: Buffer[] = [];
+      let pendingLength = 0;
+      const flush = async () => {
+        await insertChunk(tx, created.id, seq++, Buffer.concat(pending, pendingLength));
+        pending = [];
+        pendingLength = 0;
+      };
+      for await (const piece of file.stream() as unknown as AsyncIterable<Uint8Array>) {
+        pending.push(Buffer.from(piece));
+        pendingLength += piece.length;
+        size += piece.length;
+        if (pendingLength >= CHUNK_BYTES) await flush();
+      }
+      if (pendingLength > 0) await flush();
+      if (size === 0) throw invalid([{ path: 'file', message: 'the file is empty', in: 'body' }]);
+      await markUploaded(tx, created.id, size);
+      await audit(
+        c,
+        { action: 'import.create', entity: 'import', entity_id: created.id, data: { kind, size } },
+        tx,
+      );
+      return (await findImport(tx, created.id))!;
+    });
+    if (jobs) await enqueueImport(jobs, row.id);
+    return c.json(importToJson(row), 202);
+  });
+
+  app.openapi(get, async (c) => {
+    const row = await findImport(c.var.deps.sql, c.req.valid('param').id);
+    if (!row) throw notFound('import');
+    return c.json(importToJson(row), 200);
+  });
+
+  app.openapi(errors, async (c) => {
+    const id = c.req.valid('param').id;
+    const { sql } = c.var.deps;
+    if (!(await findImport(sql, id))) throw notFound('import');
+    let last = 0;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('line,column,reason\n'));
+      },
+      async pull(controller) {
+        const rows = await selectErrors(sql, id, last, 5000);
+        if (rows.length === 0) return controller.close();
+        last = rows[rows.length - 1]!.id;
+        controller.enqueue(
+          new TextEncoder().encode(stringify(rows.map((r) => [r.line, r.column ?? '', r.reason]))),
+        );
+      },
+    });
+    return c.body(body, 200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': `attachment; filename="import-${id}-errors.csv"`,
+    }) as never;
+  });
+}

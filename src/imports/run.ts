@@ -1,0 +1,122 @@
+import type { Sql } from '../db/sql.js';
+import type { JobDispatcher } from '../deps.js';
+import { AppError } from '../http/problem.js';
+import { enqueueTriggerEvents, hasEnabledTriggers } from '../triggers/events.js';
+import { importCustomerCsv } from './customers-import.js';
+import type { ImportKind } from './mapping.js';
+import { type ImportProgress, importPurchaseCsv } from './purchases-import.js';
+import { openCsv, type ReadOptions } from './source.js';
+import { finishImport, type ImportRow, insertImport, readChunks, startImport } from './store.js';
+
+export interface ImportDeps {
+  sql: Sql;
+  jobs?: JobDispatcher | undefined;
+  clock: () => Date;
+}
+
+export interface ImportOptions extends ReadOptions {
+  mapping?: Record<string, string> | undefined;
+  timezone?: string | undefined;
+  batch_size?: number | undefined;
+}
+
+/** Reads and imports one CSV stream into an existing import row, firing triggers per batch. */
+async function importStream(
+  deps: ImportDeps,
+  row: Pick<ImportRow, 'id' | 'kind' | 'bytes_done'>,
+  source: AsyncIterable<Buffer>,
+  options: ImportOptions,
+  onProgress?: (progress: ImportProgress) => void,
+): Promise<ImportProgress> {
+  const csv = await openCsv(source, options);
+  const common = {
+    importId: row.id,
+    mapping: options.mapping,
+    timezone: options.timezone,
+    batchSize: options.batch_size,
+    resumeAfterByte: row.bytes_done > 0 ? row.bytes_done : undefined,
+    now: deps.clock,
+    onProgress,
+  };
+  const jobs = deps.jobs;
+  if (row.kind === 'purchases') {
+    const fire = jobs && (await hasEnabledTriggers(deps.sql, 'purchase'));
+    return importPurchaseCsv(deps.sql, csv, {
+      ...common,
+      onCommitted: fire
+        ? (created) =>
+            enqueueTriggerEvents(
+              jobs,
+              created.map((p) => ({
+                event: 'purchase',
+                key: `purchase:${p.id}`,
+                customer_id: p.customer_id,
+                purchase_id: p.id,
+              })),
+            )
+        : undefined,
+    });
+  }
+  const fire = jobs && (await hasEnabledTriggers(deps.sql, 'customer_created'));
+  return importCustomerCsv(deps.sql, csv, {
+    ...common,
+    onCommitted: fire
+      ? (created) =>
+          enqueueTriggerEvents(
+            jobs,
+            created.map((c) => ({ event: 'customer_created', key: `customer:${c.id}`, customer_id: c.id })),
+          )
+      : undefined,
+  });
+}
+
+/** Imports a local file (the CLI): the import row and its error report are kept like an upload's. */
+export async function importLocalStream(
+  deps: ImportDeps,
+  input: { kind: ImportKind; filename: string; source: AsyncIterable<Buffer>; options: ImportOptions },
+  onProgress?: (progress: ImportProgress) => void,
+): Promise<{ importId: number; progress: ImportProgress }> {
+  const row = await insertImport(deps.sql, {
+    kind: input.kind,
+    filename: input.filename,
+    options: { ...input.options },
+    status: 'running',
+  });
+  try {
+    const progress = await importStream(deps, row, input.source, input.options, onProgress);
+    await finishImport(deps.sql, row.id, null);
+    return { importId: row.id, progress };
+  } catch (error) {
+    await finishImport(deps.sql, row.id, error instanceof Error ? error.message : String(error));
+    throw error;
+  }
+}
+
+/**
+ * Runs an uploaded import (the `import` queue's job): streams its stored file back, resumes
+ * after the last committed batch when a worker died mid-way. A file-level failure (no header,
+ * unmappable columns) ends the import `failed` with the reason; it is not retried.
+ */
+export async function runUploadedImport(deps: ImportDeps, importId: number): Promise<ImportProgress | null> {
+  const row = await startImport(deps.sql, importId);
+  if (!row) return null;
+  try {
+    const progress = await importStream(
+      deps,
+      row,
+      readChunks(deps.sql, importId),
+      row.options as ImportOptions,
+    );
+    await finishImport(deps.sql, importId, null);
+    return progress;
+  } catch (error) {
+    // Anything but bad input (a lost connection) is retried by the queue and resumes.
+    if (!(error instanceof AppError)) throw error;
+    const detail = error as { message?: string; errors?: { path?: string; message: string }[] };
+    const reason = detail.errors?.length
+      ? detail.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+      : (detail.message ?? String(error));
+    await finishImport(deps.sql, importId, reason);
+    return null;
+  }
+}

@@ -1,0 +1,118 @@
+import type { Db } from '../db/sql.js';
+
+export interface ImportRow {
+  id: number;
+  kind: 'customers' | 'purchases';
+  status: 'uploading' | 'queued' | 'running' | 'done' | 'failed';
+  filename: string | null;
+  options: Record<string, unknown>;
+  size_bytes: number;
+  bytes_done: number;
+  rows_done: number;
+  rows_created: number;
+  rows_unchanged: number;
+  rows_failed: number;
+  committed_line: number;
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface BatchCounts {
+  bytesDone: number;
+  lastLine: number;
+  rows: number;
+  created: number;
+  failed: number;
+}
+
+/** Creates an import row (the file follows in chunks when status is `uploading`). */
+export async function insertImport(
+  db: Db,
+  input: {
+    kind: string;
+    filename: string | null;
+    options: Record<string, unknown>;
+    status: 'uploading' | 'running';
+  },
+): Promise<ImportRow> {
+  const [row] = await db<ImportRow[]>`
+    insert into imports (kind, filename, options, status, started_at)
+    values (${input.kind}, ${input.filename}, ${JSON.stringify(input.options)}::jsonb, ${input.status},
+      ${input.status === 'running' ? db`now()` : null})
+    returning *`;
+  return row!;
+}
+
+/** One stored piece of an uploaded file. */
+export async function insertChunk(db: Db, importId: number, seq: number, data: Buffer): Promise<void> {
+  await db`insert into import_chunks (import_id, seq, data) values (${importId}, ${seq}, ${data})`;
+}
+
+/** Marks an upload complete and ready for a worker. */
+export async function markUploaded(db: Db, importId: number, size: number): Promise<void> {
+  await db`update imports set status = 'queued', size_bytes = ${size} where id = ${importId}`;
+}
+
+/** The stored pieces of an upload, one query per piece so memory holds one piece at a time. */
+export async function* readChunks(db: Db, importId: number): AsyncGenerator<Buffer> {
+  for (let seq = 0; ; seq++) {
+    const [row] = await db<
+      { data: Buffer }[]
+    >`select data from import_chunks where import_id = ${importId} and seq = ${seq}`;
+    if (!row) return;
+    yield row.data;
+  }
+}
+
+export async function findImport(db: Db, id: number): Promise<ImportRow | undefined> {
+  const [row] = await db<ImportRow[]>`select * from imports where id = ${id}`;
+  return row;
+}
+
+/** Claims a queued (or resumed running) import for a worker. */
+export async function startImport(db: Db, id: number): Promise<ImportRow | undefined> {
+  const [row] = await db<ImportRow[]>`
+    update imports set status = 'running', started_at = coalesce(started_at, now())
+    where id = ${id} and status in ('queued', 'running') returning *`;
+  return row;
+}
+
+/** Adds a committed batch's counts; runs in the batch's transaction so progress never lies. */
+export async function addBatch(db: Db, id: number, counts: BatchCounts): Promise<void> {
+  await db`
+    update imports set bytes_done = ${counts.bytesDone}, committed_line = ${counts.lastLine},
+      rows_done = rows_done + ${counts.rows}, rows_created = rows_created + ${counts.created},
+      rows_failed = rows_failed + ${counts.failed},
+      rows_unchanged = rows_unchanged + ${counts.rows - counts.created - counts.failed}
+    where id = ${id}`;
+}
+
+/** Records per-row errors found outside SQL (malformed CSV lines, wrong column counts). */
+export async function insertErrors(
+  db: Db,
+  importId: number,
+  errors: { line: number; column: string | null; reason: string }[],
+): Promise<void> {
+  if (errors.length === 0) return;
+  await db`
+    insert into import_errors (import_id, line, "column", reason)
+    select ${importId}, line, "column", reason
+    from jsonb_to_recordset(${JSON.stringify(errors)}::text::jsonb) as e(line bigint, "column" text, reason text)`;
+}
+
+/** Ends an import; the stored file is dropped, its report kept. */
+export async function finishImport(db: Db, id: number, error: string | null): Promise<void> {
+  await db`
+    update imports set status = ${error ? 'failed' : 'done'}, error = ${error}, finished_at = now()
+    where id = ${id}`;
+  await db`delete from import_chunks where import_id = ${id}`;
+}
+
+/** A page of an import's errors in line order. */
+export function selectErrors(db: Db, importId: number, afterId: number, limit: number) {
+  return db<{ id: number; line: number; column: string | null; reason: string }[]>`
+    select id, line, "column", reason from import_errors
+    where import_id = ${importId} and id > ${afterId} order by id limit ${limit}`;
+}

@@ -1,0 +1,89 @@
+import type { Db } from '../db/sql.js';
+import type { JobDispatcher } from '../deps.js';
+
+export const TRIGGER_QUEUE = 'trigger';
+
+export type TriggerEventType =
+  | 'purchase'
+  | 'customer_created'
+  | 'social_message'
+  | 'inactive_for'
+  | 'birthday'
+  | 'date_attribute';
+
+/** Something that happened to a customer and may fire triggers; `key` makes a firing unique. */
+export interface TriggerEvent {
+  event: TriggerEventType;
+  key: string;
+  customer_id: number;
+  purchase_id?: number;
+  data?: Record<string, unknown>;
+  /** When it happened (ISO); a purchase's is its purchased_at, looked up when absent. */
+  at?: string;
+  /** Only this trigger (scheduled scans decide per trigger). */
+  trigger_id?: number;
+}
+
+export interface TriggerJobData {
+  events: TriggerEvent[];
+}
+
+/**
+ * Whether any enabled trigger listens to this event (an import skips enqueuing otherwise).
+ * Purchases also matter to every cancel_on_purchase trigger: they cancel its pending messages.
+ */
+export async function hasEnabledTriggers(db: Db, event: TriggerEventType): Promise<boolean> {
+  const [row] = await db<{ found: boolean }[]>`
+    select exists (
+      select 1 from triggers
+      where enabled and deleted_at is null
+        and (event = ${event} or (${event} = 'purchase' and cancel_on_purchase))) as found`;
+  return row?.found ?? false;
+}
+
+/** The events of newly recorded purchases (one per line; firing groups the lines of an order). */
+export function purchaseEvents(
+  created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
+): TriggerEvent[] {
+  return created.map((p) => ({
+    event: 'purchase',
+    key: `purchase:${p.id}`,
+    customer_id: p.customer_id,
+    purchase_id: p.id,
+    ...(p.purchased_at ? { at: p.purchased_at.toISOString() } : {}),
+  }));
+}
+
+/**
+ * Hands events to the trigger queue in jobs of up to 1,000. Firing is idempotent per
+ * (trigger, event key), so a duplicate job does nothing twice.
+ */
+export async function enqueueTriggerEvents(
+  jobs: JobDispatcher,
+  events: readonly TriggerEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const requests = [];
+  for (let i = 0; i < events.length; i += 1000) {
+    const slice = events.slice(i, i + 1000);
+    requests.push({
+      name: 'events',
+      data: { events: slice } satisfies TriggerJobData as unknown as Record<string, unknown>,
+    });
+  }
+  await jobs.enqueue(TRIGGER_QUEUE, requests);
+}
+
+/**
+ * After new purchases are committed (the API, an integration): hands their events to the
+ * trigger queue when a trigger cares about purchases. Without a queue (the edge build) nothing
+ * fires here; the import path and the Node API do.
+ */
+export async function firePurchaseTriggers(
+  deps: { sql: Db; jobs?: JobDispatcher | undefined },
+  created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
+): Promise<void> {
+  if (created.length === 0 || !deps.jobs) return;
+  if (!(await hasEnabledTriggers(deps.sql, 'purchase'))) return;
+  await enqueueTriggerEvents(deps.jobs, purchaseEvents(created));
+}

@@ -1,0 +1,300 @@
+import type { Logger } from 'pino';
+import { sendJobId } from '../campaigns/jobs.js';
+import { suppressionReason } from '../campaigns/plan.js';
+import { recipientFacts, suppressionsOf } from '../campaigns/store.js';
+import { emailHash } from '../campaigns/suppression.js';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/sql.js';
+import type { JobDispatcher, JobRequest } from '../deps.js';
+import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { QUEUES } from '../queue/queues.js';
+import { compileRule } from '../rules/compile.js';
+import { buildContexts } from '../rules/context.js';
+import type { TriggerEvent } from './events.js';
+import { sendAtFor } from './schedule.js';
+import {
+  allocateMessageIds,
+  cancelSupersededByPurchase,
+  enabledTriggers,
+  existingFirings,
+  type FiringRow,
+  insertFirings,
+  markTriggerMessagesEnqueued,
+  type PurchaseFacts,
+  purchasesByIds,
+  readSettings,
+  recentTriggerMessageCounts,
+  type TriggerRow,
+} from './store.js';
+
+export interface FireDeps {
+  sql: Sql;
+  /** Absent on the edge: rows stay queued and the reconciler hands them over. */
+  jobs?: JobDispatcher | undefined;
+  clock: () => Date;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'MARKETING_LEGAL_BASIS'>;
+  logger?: Logger | undefined;
+}
+
+export interface FireResult {
+  events: number;
+  queued: number;
+  suppressed: number;
+  capped: number;
+  /** Already fired for that event key, or the filter said no. */
+  skipped: number;
+  cancelled: number;
+  /** The ids of the messages queued, in order. */
+  message_ids: number[];
+}
+
+/** An event as triggers see it: purchase lines of one order grouped, its key and time settled. */
+interface NormalEvent {
+  source: TriggerEvent;
+  key: string;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
+const purchaseView = (p: PurchaseFacts) => ({
+  id: p.id,
+  order_ref: p.order_ref,
+  sku: p.sku,
+  category: p.category,
+  quantity: p.quantity,
+  amount: p.amount,
+  currency: p.currency,
+  purchased_at: p.purchased_at.toISOString(),
+});
+
+/**
+ * Purchase lines of one order are one purchase to a customer: they fire once, keyed by the
+ * order (`order:<customer>:<ref>`), so re-importing any of its lines never fires again.
+ */
+async function normalise(sql: Sql, events: readonly TriggerEvent[], now: Date): Promise<NormalEvent[]> {
+  const purchaseIds = events
+    .filter((e) => e.event === 'purchase' && e.purchase_id)
+    .map((e) => e.purchase_id!);
+  const purchases = new Map((await purchasesByIds(sql, purchaseIds)).map((p) => [p.id, p]));
+  const out = new Map<string, NormalEvent>();
+  for (const e of events) {
+    if (e.event !== 'purchase') {
+      const key = e.trigger_id ? `${e.trigger_id}|${e.key}` : e.key;
+      out.set(key, {
+        source: e,
+        key: e.key,
+        at: e.at ? new Date(e.at) : now,
+        data: { type: e.event, key: e.key, ...e.data },
+      });
+      continue;
+    }
+    const p = e.purchase_id ? purchases.get(e.purchase_id) : undefined;
+    if (!p) continue; // erased since, or never committed
+    const key = p.order_ref ? `order:${p.customer_id}:${p.order_ref}` : e.key;
+    const known = out.get(key);
+    if (known) {
+      const lines = known.data.lines as ReturnType<typeof purchaseView>[];
+      lines.push(purchaseView(p));
+      known.data.amount = (known.data.amount as number) + p.amount;
+      if (p.purchased_at > known.at) known.at = p.purchased_at;
+      continue;
+    }
+    out.set(key, {
+      source: e,
+      key,
+      at: p.purchased_at,
+      data: {
+        type: 'purchase',
+        key,
+        purchase: purchaseView(p),
+        lines: [purchaseView(p)],
+        amount: p.amount,
+        ...e.data,
+      },
+    });
+  }
+  return [...out.values()];
+}
+
+/** Whether a trigger's filter accepts the event; a filter that throws on this data is false. */
+function accepts(trigger: TriggerRow, data: unknown, logger: Logger | undefined): boolean {
+  if (trigger.filter === null || trigger.filter === undefined) return true;
+  try {
+    return Boolean(compileRule(trigger.filter)(data));
+  } catch (error) {
+    logger?.warn(
+      { trigger: trigger.id, err: error instanceof Error ? error.message : String(error) },
+      'trigger filter failed',
+    );
+    return false;
+  }
+}
+
+/**
+ * Fires the enabled triggers that match these events: for each (trigger, event) whose filter
+ * holds for `{event, customer}` and that has not fired for the event key, writes the firing and
+ * its message (queued with decided offers and `send_at`, suppressed with the reason, or no
+ * message when over the frequency cap) in one statement, then enqueues the send jobs, delayed
+ * until `send_at` (job id = message id). Purchases also cancel pending cancel_on_purchase
+ * messages fired before them. Idempotent per (trigger, event key).
+ */
+export async function fireTriggerEvents(
+  deps: FireDeps,
+  events: readonly TriggerEvent[],
+): Promise<FireResult> {
+  const { sql } = deps;
+  const now = deps.clock();
+  const result: FireResult = {
+    events: events.length,
+    queued: 0,
+    suppressed: 0,
+    capped: 0,
+    skipped: 0,
+    cancelled: 0,
+    message_ids: [],
+  };
+  if (events.length === 0) return result;
+  const buyers = [...new Set(events.filter((e) => e.event === 'purchase').map((e) => e.customer_id))];
+  const types = [...new Set(events.map((e) => e.event))];
+  const triggers = await enabledTriggers(sql, { events: types });
+  const normal = triggers.length > 0 ? await normalise(sql, events, now) : [];
+
+  const pairs: { trigger: TriggerRow; event: NormalEvent }[] = [];
+  for (const event of normal) {
+    for (const trigger of triggers) {
+      if (trigger.event !== event.source.event) continue;
+      if (event.source.trigger_id !== undefined && event.source.trigger_id !== trigger.id) continue;
+      pairs.push({ trigger, event });
+    }
+  }
+  const fired = await existingFirings(
+    sql,
+    pairs.map((p) => ({ trigger_id: p.trigger.id, event_key: p.event.key })),
+  );
+  const fresh = pairs.filter((p) => !fired.has(`${p.trigger.id}|${p.event.key}`));
+  result.skipped += pairs.length - fresh.length;
+
+  const customerIds = [...new Set(fresh.map((p) => p.event.source.customer_id))];
+  const contexts = await buildContexts(sql, customerIds, now);
+  const matching = fresh.filter((p) => {
+    const customer = contexts.get(p.event.source.customer_id);
+    return customer !== undefined && accepts(p.trigger, { event: p.event.data, customer }, deps.logger);
+  });
+  result.skipped += fresh.length - matching.length;
+
+  const rows: FiringRow[] = [];
+  if (matching.length > 0) {
+    const ids = [...new Set(matching.map((p) => p.event.source.customer_id))];
+    const [settings, facts] = await Promise.all([readSettings(sql), recipientFacts(sql, ids)]);
+    const counts = await recentTriggerMessageCounts(sql, { customerIds: ids, days: settings.days, now });
+    const hashes = new Map<number, string>();
+    for (const f of facts)
+      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
+    const suppressed = await suppressionsOf(sql, [...hashes.values()]);
+    const factsById = new Map(facts.map((f) => [f.id, f]));
+    // Oldest events first: when the cap bites, the earlier event is the one that gets its email.
+    matching.sort((a, b) => a.event.at.getTime() - b.event.at.getTime() || a.trigger.id - b.trigger.id);
+    for (const { trigger, event } of matching) {
+      const customerId = event.source.customer_id;
+      const f = factsById.get(customerId);
+      if (!f) continue;
+      const hash = hashes.get(customerId);
+      const reason = suppressionReason(
+        f,
+        hash ? suppressed.get(hash) : undefined,
+        deps.config.MARKETING_LEGAL_BASIS,
+      );
+      let outcome: FiringRow['outcome'] = reason ? 'suppressed' : 'queued';
+      if (outcome === 'queued') {
+        const n = counts.get(customerId) ?? 0;
+        if (n >= settings.max_messages) outcome = 'capped';
+        else counts.set(customerId, n + 1);
+      }
+      rows.push({
+        trigger_id: trigger.id,
+        event_key: event.key,
+        customer_id: customerId,
+        outcome,
+        event_at: event.at.toISOString(),
+        message_id: null,
+        template_id: trigger.template_id,
+        template_version: trigger.template_version,
+        offer_ids: [],
+        suppressed_reason: reason,
+        send_at: sendAtFor(
+          now,
+          { delay_hours: Number(trigger.delay_hours), local_hour: trigger.local_hour },
+          contexts.get(customerId)?.timezone ?? null,
+        ).toISOString(),
+      });
+    }
+    await decideOffers(deps, triggers, rows, now);
+    const messageIds = await allocateMessageIds(sql, rows.filter((r) => r.outcome !== 'capped').length);
+    let next = 0;
+    for (const row of rows) if (row.outcome !== 'capped') row.message_id = messageIds[next++]!;
+  }
+
+  const { inserted, cancelled } = await sql.begin(async (tx) => ({
+    inserted: await insertFirings(tx, rows),
+    // After the insert: a reminder fired by an older line of this same batch is cancelled too.
+    cancelled: await cancelSupersededByPurchase(tx, buyers),
+  }));
+  const written = new Set(inserted.map((m) => m.id));
+  for (const row of rows) {
+    if (row.outcome === 'capped') result.capped += 1;
+    else if (!written.has(row.message_id!)) result.skipped += 1;
+    else if (row.outcome === 'suppressed') result.suppressed += 1;
+  }
+  result.cancelled = cancelled.length;
+  const cancelledIds = new Set(cancelled);
+  const queued = inserted.filter((m) => m.status === 'queued' && !cancelledIds.has(m.id));
+  result.queued = queued.length;
+  result.message_ids = queued.map((m) => m.id);
+  if (deps.jobs && queued.length > 0) {
+    await deps.jobs.enqueue(QUEUES.send, triggerSendJobs(queued, now));
+    await markTriggerMessagesEnqueued(
+      sql,
+      queued.map((m) => m.id),
+    );
+  }
+  return result;
+}
+
+/** Send jobs of trigger messages: job id = message id, delayed until the row's send_at. */
+export function triggerSendJobs(
+  messages: readonly { id: number; send_at: Date | null }[],
+  now: Date,
+): JobRequest[] {
+  return messages.map((m) => {
+    const delay = m.send_at ? Math.max(0, m.send_at.getTime() - now.getTime()) : 0;
+    return {
+      name: 'send',
+      data: { message_id: m.id, campaign_id: null },
+      opts: { jobId: sendJobId(m.id), ...(delay > 0 ? { delay } : {}) },
+    };
+  });
+}
+
+/** Offers for the queued rows, decided per trigger (its offers_per_email) in batches. */
+async function decideOffers(
+  deps: FireDeps,
+  triggers: TriggerRow[],
+  rows: FiringRow[],
+  now: Date,
+): Promise<void> {
+  const wanting = triggers.filter((t) => t.offers_per_email > 0);
+  if (wanting.length === 0) return;
+  const catalogue = await loadCatalogue(deps.sql);
+  for (const trigger of wanting) {
+    const mine = rows.filter((r) => r.trigger_id === trigger.id && r.outcome === 'queued');
+    if (mine.length === 0) continue;
+    const decisions = await decideOffersBatch(deps.sql, {
+      customerIds: mine.map((r) => r.customer_id),
+      placements: trigger.offers_per_email,
+      now,
+      catalogue,
+    });
+    for (const row of mine)
+      row.offer_ids = decisions.get(row.customer_id)?.offers.map((o) => o.offer_id) ?? [];
+  }
+}

@@ -1,0 +1,131 @@
+import { z } from '@hono/zod-openapi';
+import type { App } from '../http/env.js';
+import { decodeCursor, PageQuery, page } from '../http/pagination.js';
+import { notFound } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { createTrigger, deleteTrigger, triggerView, updateTrigger } from './manage.js';
+import { SettingsSchema, TriggerCreateSchema, TriggerPatchSchema, TriggerSchema } from './schema.js';
+import { findTrigger, listTriggers, readSettings, triggerMessageCounts, writeSettings } from './store.js';
+
+const tags = ['Triggers'];
+const TriggerList = z
+  .object({ data: z.array(TriggerSchema), next_cursor: z.string().nullable() })
+  .openapi('TriggerList');
+
+export function registerTriggerRoutes(app: App): void {
+  // Before /v1/triggers/{id}, so that `settings` is not read as an id.
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/triggers/settings',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary: 'The frequency cap across all triggers',
+      responses: { 200: jsonResponse(SettingsSchema, 'The cap') },
+    }),
+    async (c) => c.json(await readSettings(c.var.deps.sql), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'put',
+      path: '/v1/triggers/settings',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Set the frequency cap: at most max_messages automated emails per customer in days',
+      request: { body: jsonBody(SettingsSchema) },
+      responses: { 200: jsonResponse(SettingsSchema, 'The cap') },
+    }),
+    async (c) => {
+      const { sql } = c.var.deps;
+      const settings = await sql.begin((tx) => writeSettings(tx, c.req.valid('json')));
+      return c.json(settings, 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/triggers',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Create a trigger (an automated email fired by an event)',
+      request: { body: jsonBody(TriggerCreateSchema) },
+      responses: { 201: jsonResponse(TriggerSchema, 'The trigger') },
+    }),
+    async (c) => c.json(triggerView(await createTrigger(c.var.deps.sql, c.req.valid('json'))), 201),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/triggers',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary: 'List triggers, newest first',
+      request: { query: z.object(PageQuery) },
+      responses: { 200: jsonResponse(TriggerList, 'A page of triggers') },
+    }),
+    async (c) => {
+      const { limit, cursor } = c.req.valid('query');
+      const position = decodeCursor(cursor, z.object({ id: z.number().int().positive() }));
+      const rows = await listTriggers(c.var.deps.sql, {
+        limit,
+        ...(position ? { beforeId: position.id } : {}),
+      });
+      const result = page(rows, limit, (r) => ({ id: r.id }));
+      return c.json({ data: result.data.map(triggerView), next_cursor: result.next_cursor }, 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/triggers/{id}',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary: 'A trigger with its messages by status',
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(TriggerSchema, 'The trigger'), ...notFoundResponse },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const row = await findTrigger(c.var.deps.sql, id);
+      if (!row) throw notFound(`Trigger ${id}`);
+      return c.json({ ...triggerView(row), messages: await triggerMessageCounts(c.var.deps.sql, id) }, 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'patch',
+      path: '/v1/triggers/{id}',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Edit a trigger; disabling it cancels its messages not sent yet',
+      request: { params: IdParam, body: jsonBody(TriggerPatchSchema) },
+      responses: { 200: jsonResponse(TriggerSchema, 'The trigger'), ...notFoundResponse },
+    }),
+    async (c) => {
+      const row = await updateTrigger(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
+      return c.json(triggerView(row), 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete',
+      path: '/v1/triggers/{id}',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'Delete a trigger; its messages not sent yet are cancelled',
+      request: { params: IdParam },
+      responses: { 204: { description: 'Deleted' }, ...notFoundResponse },
+    }),
+    async (c) => {
+      await deleteTrigger(c.var.deps.sql, c.req.valid('param').id);
+      return c.body(null, 204);
+    },
+  );
+}

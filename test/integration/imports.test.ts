@@ -1,0 +1,202 @@
+import { Worker } from 'bullmq';
+import iconv from 'iconv-lite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importLocalStream } from '../../src/imports/run.js';
+import { importProcessor } from '../../workers/import.js';
+import { createHarness, type Harness, json } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  await h.db.sql`
+    insert into customers (external_id, email, timezone)
+    select 'c' || i, 'c' || i || '@example.test', 'Europe/Paris' from generate_series(1, 20) i`;
+});
+afterAll(async () => h.close());
+
+async function* bytes(content: Buffer | string): AsyncGenerator<Buffer> {
+  const buffer = Buffer.isBuffer(content) ? content : Buffer.from(content);
+  // Small pieces, so that records straddle chunk boundaries.
+  for (let i = 0; i < buffer.length; i += 7) yield buffer.subarray(i, i + 7);
+}
+
+const importText = (kind: 'customers' | 'purchases', content: Buffer | string, options = {}) =>
+  importLocalStream(
+    { sql: h.db.sql, clock: () => new Date() },
+    { kind, filename: 'test.csv', source: bytes(content), options: { batch_size: 3, ...options } },
+  );
+
+const errorsOf = (importId: number) =>
+  h.db.sql<{ line: number; column: string | null; reason: string }[]>`
+    select line, "column", reason from import_errors where import_id = ${importId} order by line, id`;
+
+describe('purchases import', () => {
+  it('reports each bad row (line, column, reason) and commits the rest', async () => {
+    const csv = [
+      'external_line_id,customer_external_id,sku,quantity,amount,purchased_at',
+      'b-1,c1,SKU1,1,10.50,2024-03-01T10:00:00Z',
+      'b-2,nobody,SKU1,1,10.50,2024-03-01T10:00:00Z',
+      'b-3,c2,SKU1,-2,10.50,2024-03-01T10:00:00Z',
+      'b-4,c2,SKU1,1,10.50,2999-03-01T10:00:00Z',
+      'b-1,c3,SKU1,1,3,2024-03-01',
+      'b-5,c3,SKU1,1,abc,2024-02-30',
+      'b-6,c3,"broken,1,2,2024-03-01',
+    ].join('\n');
+    const { importId, progress } = await importText(
+      'purchases',
+      `${csv}\nb-7,c4,SKU2,2,20,2024-03-02 09:30\n`,
+    );
+    const errors = await errorsOf(importId);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { line: 3, column: 'customer_external_id', reason: 'no customer has this external_id' },
+        { line: 4, column: 'quantity', reason: 'must be greater than 0' },
+        { line: 5, column: 'purchased_at', reason: 'must not be in the future' },
+        { line: 7, column: 'amount', reason: 'not a number: abc' },
+        { line: 7, column: 'purchased_at', reason: 'not a date: 2024-02-30' },
+      ]),
+    );
+    // The unclosed quote swallows the rest of the file: one malformed-record error, not a crash.
+    expect(errors.some((e) => e.line >= 8 && /malformed|fields/.test(e.reason))).toBe(true);
+    const rows = await h.db
+      .sql`select external_line_id, amount from purchases where external_line_id like 'b-%' order by 1`;
+    expect(rows.map((r) => r.external_line_id)).toEqual(['b-1']);
+    expect(progress.created).toBe(1);
+    // Each purchase landed on the contact history once.
+    const [events] = await h.db.sql`
+      select count(*)::int as n from contact_events e join purchases p on p.id = e.purchase_id
+      where p.external_line_id = 'b-1' and e.kind = 'purchase'`;
+    expect(events!.n).toBe(1);
+  });
+
+  it('reports a duplicate line within a batch', async () => {
+    const { importId } = await importText(
+      'purchases',
+      'external_line_id,customer_external_id,amount,purchased_at\nd-1,c1,5,2024-01-01\nd-1,c1,5,2024-01-01\n',
+    );
+    expect(await errorsOf(importId)).toEqual([
+      { line: 3, column: 'external_line_id', reason: 'duplicate of line 2' },
+    ]);
+  });
+
+  it('imports a Windows-1252 file with semicolons, French headers, dates and decimal commas', async () => {
+    const csv =
+      'N° ligne;Code client;Référence;Catégorie;Quantité;Montant TTC;Date commande\r\n' +
+      'fr-1;c5;CAFÉ-200;épicerie;1,5;1 234,56;25/12/2023 14h30\r\n' +
+      'fr-2;c5;THÉ;épicerie;2;7,9;01/02/2024\r\n';
+    const { progress, importId } = await importText('purchases', iconv.encode(csv, 'win1252'), {
+      timezone: 'Europe/Paris',
+      mapping: { external_line_id: 'N° ligne' },
+    });
+    expect(await errorsOf(importId)).toEqual([]);
+    expect(progress).toMatchObject({ rows: 2, created: 2, failed: 0 });
+    const rows = await h.db.sql<
+      { sku: string; category: string; quantity: number; amount: number; purchased_at: Date }[]
+    >`
+      select sku, category, quantity, amount, purchased_at from purchases where external_line_id like 'fr-%' order by external_line_id`;
+    expect(rows[0]).toMatchObject({ sku: 'CAFÉ-200', category: 'épicerie', quantity: 1.5, amount: 1234.56 });
+    expect(rows[0]!.purchased_at.toISOString()).toBe('2023-12-25T13:30:00.000Z');
+    expect(rows[1]).toMatchObject({ sku: 'THÉ', amount: 7.9 });
+    expect(rows[1]!.purchased_at.toISOString()).toBe('2024-01-31T23:00:00.000Z');
+  });
+
+  it('is idempotent: the same file twice changes nothing', async () => {
+    const csv =
+      'line_id,client,total,date\ni-1,c6,10,2024-01-01\ni-2,c6,11,2024-01-02\ni-3,c7,12,2024-01-03\ni-4,c7,13,2024-01-04\n';
+    const first = await importText('purchases', csv);
+    const before = await h.db
+      .sql`select count(*)::int as p, (select count(*)::int from contact_events) as e from purchases`;
+    const second = await importText('purchases', csv);
+    const after = await h.db
+      .sql`select count(*)::int as p, (select count(*)::int from contact_events) as e from purchases`;
+    expect(first.progress).toMatchObject({ rows: 4, created: 4 });
+    expect(second.progress).toMatchObject({ rows: 4, created: 0, failed: 0 });
+    expect(after).toEqual(before);
+  });
+
+  it('refuses a file whose header does not map, naming the missing fields', async () => {
+    await expect(importText('purchases', 'foo,bar\n1,2\n')).rejects.toMatchObject({
+      status: 422,
+      errors: expect.arrayContaining([expect.objectContaining({ path: 'mapping.amount' })]),
+    });
+  });
+});
+
+describe('customers import', () => {
+  it('upserts by external id and reports bad rows', async () => {
+    const csv =
+      'Code client;E-mail;Prénom;Date de naissance\nnew-1;A@Example.test;Zoé;12/04/1985\nnew-2;not-an-email;Léa;\n';
+    const { importId, progress } = await importText('customers', csv);
+    expect(progress).toMatchObject({ rows: 2, created: 1, failed: 1 });
+    expect(await errorsOf(importId)).toEqual([expect.objectContaining({ line: 3, column: 'email' })]);
+    const [row] = await h.db
+      .sql`select email, first_name, birth_date::text from customers where external_id = 'new-1'`;
+    expect(row).toEqual({ email: 'a@example.test', first_name: 'Zoé', birth_date: '1985-04-12' });
+  });
+});
+
+describe('POST /v1/imports', () => {
+  it('stores the upload, runs it on a real BullMQ worker and serves progress and errors.csv', async () => {
+    const worker = new Worker(
+      'import',
+      importProcessor({ sql: h.db.sql, jobs: h.dispatcher, clock: () => new Date() }),
+      {
+        connection: h.deps.redis!,
+        prefix: h.queuePrefix,
+      },
+    );
+    try {
+      const form = new FormData();
+      form.set('kind', 'purchases');
+      form.set(
+        'file',
+        new File(
+          [
+            'external_line_id,customer_external_id,amount,purchased_at\nh-1,c8,10,2024-01-01\nh-2,ghost,10,2024-01-01\n',
+          ],
+          'erp.csv',
+          {
+            type: 'text/csv',
+          },
+        ),
+      );
+      const res = await h.post('/v1/imports', form);
+      expect(res.status).toBe(202);
+      const created = await json(res);
+      expect(created).toMatchObject({ kind: 'purchases', status: 'queued', filename: 'erp.csv' });
+      let state = created;
+      for (let i = 0; i < 100 && !['done', 'failed'].includes(state.status); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = await json(await h.get(`/v1/imports/${created.id}`));
+      }
+      expect(state).toMatchObject({
+        status: 'done',
+        progress: 1,
+        rows_done: 2,
+        rows_created: 1,
+        rows_failed: 1,
+      });
+      const report = await h.get(`/v1/imports/${created.id}/errors.csv`);
+      expect(report.headers.get('content-type')).toContain('text/csv');
+      expect(await report.text()).toBe(
+        'line,column,reason\n3,customer_external_id,no customer has this external_id\n',
+      );
+      const chunks = await h.db
+        .sql`select count(*)::int as n from import_chunks where import_id = ${created.id}`;
+      expect(chunks[0]!.n).toBe(0);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('refuses a body without a file or with an unknown kind (422), and analysts (403)', async () => {
+    const form = new FormData();
+    form.set('kind', 'orders');
+    const res = await h.post('/v1/imports', form);
+    expect(res.status).toBe(422);
+    const paths = (await json(res)).errors.map((e: { path: string }) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['kind', 'file']));
+    expect((await h.post('/v1/imports', new FormData(), { role: 'analyst' })).status).toBe(403);
+    expect((await h.get('/v1/imports/999999')).status).toBe(404);
+  });
+});
