@@ -33,6 +33,10 @@ export const configSchema = z.object({
     .default(25 * 1024 * 1024),
   /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
   MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
+  /** Contact events older than this many days lose their text and non-fact data (0: never). */
+  RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
+  /** Customers without activity for this many days are flagged inactive (0: never). */
+  RETENTION_INACTIVE_DAYS: z.coerce.number().int().min(0).default(1095),
 });
 
 export type Config = z.infer<typeof configSchema> & { PUBLIC_URL: string };

@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { conflict, type FieldError, invalid } from '../http/problem.js';
+import { classifyAttribute } from '../privacy/categories.js';
 import { type AttributeRow, insertAttribute, selectAttributes } from './store.js';
 
 export type { AttributeRow } from './store.js';
@@ -18,6 +19,7 @@ export async function declareAttribute(
   db: Db,
   input: Omit<AttributeRow, 'created_at'>,
 ): Promise<AttributeRow> {
+  input = { ...input, ...classifyAttribute(input) };
   if (input.sensitive && !input.purpose) {
     throw invalid([
       { path: 'purpose', message: 'a sensitive attribute needs the consent purpose that allows it' },

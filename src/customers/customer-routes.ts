@@ -14,9 +14,10 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { erasePersonalData } from '../privacy/erase.js';
+import { purgeJobs } from '../privacy/jobs.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
-import { eraseCustomer } from './erase.js';
 import { CustomerInputSchema, CustomerPatchSchema, CustomerSchema, PROFILE_COLUMNS } from './schema.js';
 import { toCustomer } from './serialize.js';
 import { listCustomerRows, lockCustomer, patchCustomerRow, selectCustomer } from './store.js';
@@ -238,11 +239,14 @@ export function registerCustomerCrud(app: App): void {
 
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const { sql, config } = c.var.deps;
-    await sql.begin(async (tx) => {
-      if (!(await eraseCustomer(tx, { id, secret: config.OFFERFLOW_SECRET }))) throw notFound('Customer');
+    const { sql, config, clock, jobs } = c.var.deps;
+    const erased = await sql.begin(async (tx) => {
+      const result = await erasePersonalData(tx, { id, secret: config.OFFERFLOW_SECRET, at: clock() });
+      if (!result.found) throw notFound('Customer');
       await audit(c, { action: 'customer.erase', entity: 'customer', entity_id: id, customer_id: id }, tx);
+      return result;
     });
+    await purgeJobs(jobs, erased.jobs);
     return c.body(null, 204);
   });
 

@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { AppError, type FieldError, invalid, notFound } from '../http/problem.js';
+import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
 import type { OfferCreateInput, OfferJson, OfferPatchInput } from './schema.js';
 import {
@@ -187,6 +188,10 @@ export function offerToJson(row: OfferRow): OfferJson {
 export async function createOffer(tx: Db, input: OfferCreateInput): Promise<OfferRow> {
   const values = valuesFromCreate(input);
   validateOfferValues(values);
+  await assertSensitiveUseDeclared(tx, [
+    { rule: values.eligibility, field: 'eligibility' },
+    { rule: values.score, field: 'score' },
+  ]);
   return insertOffer(tx, values);
 }
 
@@ -196,6 +201,10 @@ export async function patchOffer(tx: Db, id: number, patch: OfferPatchInput): Pr
   if (!row) throw notFound(`Offer ${id}`);
   const values = valuesFromPatch(row, patch);
   validateOfferValues(values);
+  await assertSensitiveUseDeclared(tx, [
+    { rule: values.eligibility, field: 'eligibility' },
+    { rule: values.score, field: 'score' },
+  ]);
   return updateOffer(tx, id, values);
 }
 

@@ -79,8 +79,10 @@ export function compileRule(rule: unknown): CompiledRule {
     try {
       built = engine.build(rule) as (data: unknown) => unknown;
     } catch (error) {
+      // Cloudflare Workers forbid eval, which build() compiles with: interpret there instead.
       // Constant parts are folded at build time, so `{"/": [1, 0]}` already throws here.
-      throw toRuleError(error);
+      if (!(error instanceof EvalError)) throw toRuleError(error);
+      built = (data: unknown) => engine.run(rule, data) as unknown;
     }
     compiled = built;
   }

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { AppError, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -77,6 +78,7 @@ export function registerRuleRoutes(app: App): void {
     const { sql, clock } = c.var.deps;
     const context = await buildContext(sql, id, clock());
     if (!context) throw notFound('Customer');
+    await audit(c, { action: 'customer.context', entity: 'customer', entity_id: id, customer_id: id });
     return c.json(context as unknown as Record<string, unknown>, 200);
   });
 }

@@ -5,6 +5,7 @@ import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
 import { RuleSchema } from '../rules/routes.js';
 import { countAudience, evaluationOf, segmentAudiencePage } from './audience.js';
@@ -163,6 +164,7 @@ export function registerSegmentRoutes(app: App): void {
   app.openapi(createRoute, async (c) => {
     const input = c.req.valid('json');
     assertValidRule(input.rule, 'rule');
+    await assertSensitiveUseDeclared(c.var.deps.sql, [{ rule: input.rule, field: 'rule' }]);
     const { sql, clock } = c.var.deps;
     const row = await sql.begin(async (tx) => {
       const created = await insertSegment(tx, {
@@ -209,6 +211,7 @@ export function registerSegmentRoutes(app: App): void {
       throw invalid([{ path: '', in: 'body', message: 'send at least one field to change' }]);
     }
     if (input.rule !== undefined) assertValidRule(input.rule, 'rule');
+    await assertSensitiveUseDeclared(c.var.deps.sql, [{ rule: input.rule, field: 'rule' }]);
     const { sql, clock } = c.var.deps;
     const row = await sql.begin(async (tx) => {
       const updated = await updateSegment(tx, id, input);
@@ -236,6 +239,7 @@ export function registerSegmentRoutes(app: App): void {
   app.openapi(previewRoute, async (c) => {
     const { rule } = c.req.valid('json');
     assertValidRule(rule, 'rule');
+    await assertSensitiveUseDeclared(c.var.deps.sql, [{ rule, field: 'rule' }]);
     const { sql, clock } = c.var.deps;
     const now = clock();
     const [{ count, evaluation }, sampleIds] = await Promise.all([
@@ -243,6 +247,7 @@ export function registerSegmentRoutes(app: App): void {
       segmentAudiencePage(sql, rule, { limit: SAMPLE_SIZE, now }),
     ]);
     const sample = sampleIds.length ? await selectCustomerSummaries(sql, sampleIds) : [];
+    await audit(c, { action: 'segment.preview', entity: 'segment', data: { count, sample: sampleIds } });
     return c.json({ count, sample: sample.map(toSummary), evaluation }, 200);
   });
 

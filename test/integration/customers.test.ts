@@ -139,7 +139,7 @@ describe('POST /v1/customers (upsert by external_id)', () => {
     expect(rows[1]!.api_key_id).toBeTypeOf('number');
   });
 
-  it('erases: clears personal fields, keeps the row, refuses to revive it', async () => {
+  it('erases: clears personal fields, keeps the row under a pseudonym, refuses to change it', async () => {
     const { id } = await json(
       await h.post('/v1/customers', {
         external_id: 'c-erase',
@@ -159,7 +159,7 @@ describe('POST /v1/customers (upsert by external_id)', () => {
     const res = await h.delete(`/v1/customers/${id}`);
     expect(res.status).toBe(204);
     const after = await json(await h.get(`/v1/customers/${id}`));
-    expect(after).toMatchObject({ email: null, first_name: null, external_id: 'c-erase' });
+    expect(after).toMatchObject({ email: null, first_name: null, external_id: `erased:${id}` });
     expect(after.erased_at).not.toBeNull();
     const [consent] = await h.db.sql`select ip from consents where customer_id = ${id}`;
     expect(consent!.ip).toBeNull();
@@ -167,8 +167,10 @@ describe('POST /v1/customers (upsert by external_id)', () => {
       .sql`select text from contact_events where customer_id = ${id} and kind = 'note'`;
     expect(note!.text).toBeNull();
     expect(await count('suppressions')).toBe(1);
+    // The ERP may send the person again: that is a new customer (the planner suppresses the address).
     const again = await h.post('/v1/customers', { external_id: 'c-erase', email: 'back@example.com' });
-    expect(again.status).toBe(422);
+    expect(again.status).toBe(201);
+    expect((await json(again)).id).not.toBe(id);
     expect((await h.patch(`/v1/customers/${id}`, { first_name: 'x' })).status).toBe(409);
     expect((await h.delete('/v1/customers/999999')).status).toBe(404);
   });
@@ -238,16 +240,16 @@ describe('POST /v1/customers/batch', () => {
     expect(await count('customers')).toBe(before);
   });
 
-  it('refuses erased customers in a batch by index', async () => {
+  it('takes an erased customer sent again as a new customer: one erasure never blocks an ERP batch', async () => {
     const { id } = await json(await h.post('/v1/customers', { external_id: 'b-erased' }));
     expect((await h.delete(`/v1/customers/${id}`)).status).toBe(204);
     const res = await h.post('/v1/customers/batch', [
       { external_id: 'b-fresh' },
       { external_id: 'b-erased' },
     ]);
-    expect(res.status).toBe(422);
-    expect((await json(res)).errors.map((e: { path: string }) => e.path)).toEqual(['1.external_id']);
-    expect(await count("customers where external_id = 'b-fresh'")).toBe(0);
+    expect(res.status).toBe(201);
+    expect((await json(res)).data.map((r: { status: string }) => r.status)).toEqual(['created', 'created']);
+    expect(await count(`customers where id = ${id} and external_id = 'erased:${id}'`)).toBe(1);
   });
 
   it('rejects bad NDJSON lines, non-arrays, empty and oversized batches', async () => {
@@ -265,7 +267,7 @@ describe('POST /v1/customers/batch', () => {
 });
 
 describe('attributes registry', () => {
-  it('lists declared attributes; only admins declare; sensitive needs a purpose; no duplicates', async () => {
+  it('lists declared attributes; only admins declare; sensitive needs a special category; no duplicates', async () => {
     const list = await json(await h.get('/v1/attributes', { role: 'marketer' }));
     expect(list.data.map((a: { key: string }) => a.key)).toContain('loyalty_tier');
     expect((await h.post('/v1/attributes', { key: 'x', type: 'string' }, { role: 'marketer' })).status).toBe(
@@ -273,7 +275,7 @@ describe('attributes registry', () => {
     );
     const sensitive = await h.post('/v1/attributes', { key: 'diabetic', type: 'boolean', sensitive: true });
     expect(sensitive.status).toBe(422);
-    expect((await json(sensitive)).errors[0].path).toBe('purpose');
+    expect((await json(sensitive)).errors[0].path).toBe('category');
     const ok = await h.post('/v1/attributes', {
       key: 'diabetic',
       type: 'boolean',

@@ -171,7 +171,11 @@ describe('decisions', () => {
     await add('big-spender', { eligibility: { '>': [{ var: 'total_spent' }, 1000] } });
     await add('expired', { valid_from: '2026-01-01T00:00:00Z', valid_to: '2026-02-01T00:00:00Z' });
     await add('wine-again', { category: 'wine', exclude_if_bought_within_days: 7 });
-    await add('health', { eligibility: { '==': [{ var: 'attributes.diagnosis' }, 'asthma'] } });
+    await add('health', {
+      eligibility: {
+        and: [{ in: ['health', { var: 'consents' }] }, { '==': [{ var: 'attributes.diagnosis' }, 'asthma'] }],
+      },
+    });
     await add('bad-score', { score: { var: 'first_name' } });
     await add('priority', { priority: 7, category: 'books' });
     await add('low', { priority: 1, category: 'books' });
