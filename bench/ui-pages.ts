@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql, type Sql } from '../src/db/sql.js';
+import { createApiKey } from '../src/http/api-keys.js';
+import { installDefaultTemplates } from '../src/templates/render.js';
+import { type Bench, type BenchResult, time } from './harness.js';
+
+// UI pages with 100,000 customers (3 purchases and ~6 contact events each, 10 campaigns of 10,000
+// messages): each page through app.request with a signed-in session (session check, in-process API
+// calls, SQL, JSX rendering), median of 5 after a warm-up. Baseline: GET /v1/customers/{id} as JSON,
+// the cheapest authenticated read of the same stack. The budget is 200 ms per page.
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const CUSTOMERS = Math.max(2_000, Math.round(100_000 * SCALE));
+const RUNS = 5;
+const BUDGET_MS = 200;
+
+async function seed(sql: Sql) {
+  await sql`
+    insert into customers (external_id, email, first_name, last_name, locale)
+    select 'b' || i, 'person' || i || '@example.org', 'Name' || i, 'Bench', 'en-GB'
+    from generate_series(1, ${CUSTOMERS}) i`;
+  await sql`
+    insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, amount, currency, purchased_at)
+    select 'l' || c.id || '-' || k, c.id, 'o' || c.id || '-' || k, 'sku' || k, (array['garden','books','wine'])[1 + k % 3],
+           1, 10 + (c.id % 90), 'EUR', now() - make_interval(days => ((c.id + k * 17) % 300)::int)
+    from customers c cross join generate_series(1, 3) k`;
+  await sql`insert into consents (customer_id, purpose, granted, source) select id, 'marketing_email', true, 'bench' from customers`;
+  await sql`
+    insert into offers (name, title, category, priority, fallback)
+    select 'offer ' || i, 'Offer ' || i, (array['garden','books','wine'])[1 + i % 3], i, i = 1 from generate_series(1, 20) i`;
+  await installDefaultTemplates(sql);
+  const [segment] = await sql<{ id: number }[]>`
+    insert into segments (name, rule) values ('big spenders', ${sql.json({ '>': [{ var: 'total_spent' }, 100] } as never)}) returning id`;
+  const campaigns = await sql<{ id: number }[]>`
+    insert into campaigns (name, status, segment_id, launched_at, variants)
+    select 'campaign ' || i, 'sent', ${segment!.id}, now() - make_interval(days => i::int),
+           '[{"name":"A","weight":50},{"name":"B","weight":50}]'::jsonb
+    from generate_series(1, 10) i returning id`;
+  const per = Math.floor(CUSTOMERS / 10);
+  for (const [n, cmp] of campaigns.entries()) {
+    await sql`
+      insert into messages (campaign_id, customer_id, variant, offer_ids, status, sent_at)
+      select ${cmp.id}, c.id, case when c.id % 2 = 0 then 'A' else 'B' end, array[1 + c.id % 20, 1 + (c.id + 5) % 20]::bigint[],
+             'sent', now() - make_interval(days => ${n + 1}::int)
+      from customers c where c.id > ${n * per} and c.id <= ${(n + 1) * per}`;
+    await sql`
+      insert into contact_events (customer_id, kind, message_id, campaign_id, offer_id, data, at)
+      select m.customer_id, k.kind, m.id, m.campaign_id, case when k.kind <> 'sent' then m.offer_ids[1] end,
+             case when k.kind = 'converted' then jsonb_build_object('revenue', 20 + m.id % 50) else '{}'::jsonb end,
+             m.sent_at + make_interval(hours => k.h::int)
+      from messages m cross join (values ('sent', 0), ('opened', 1), ('clicked', 2), ('converted', 3)) k(kind, h)
+      where m.campaign_id = ${cmp.id}
+        and (k.kind = 'sent' or (k.kind = 'opened' and m.id % 3 = 0) or (k.kind = 'clicked' and m.id % 9 = 0)
+             or (k.kind = 'converted' and m.id % 27 = 0))`;
+  }
+  await sql`
+    insert into contact_events (customer_id, kind, text, author, at)
+    select id, 'note', 'Called about order', 'bench', now() - interval '2 days' from customers`;
+  await sql`analyze`;
+  return { segmentId: segment!.id, campaignId: campaigns[0]!.id };
+}
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) times.push(await time(fn));
+  times.sort((a, b) => a - b);
+  return times[Math.floor(RUNS / 2)]! * 1000;
+}
+
+const bench: Bench = {
+  name: 'ui-pages',
+  async run(): Promise<BenchResult[]> {
+    const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>);
+    const name = `offerflow_bench_ui_${randomBytes(4).toString('hex')}`;
+    const admin = createSql(config.DATABASE_URL, { max: 1 });
+    await admin.unsafe(`create database "${name}"`);
+    const url = new URL(config.DATABASE_URL);
+    url.pathname = `/${name}`;
+    const sql = createSql(url.toString(), { max: 8 });
+    try {
+      await migrate(sql);
+      const { segmentId, campaignId } = await seed(sql);
+      const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
+      const key = (await createApiKey(sql, { name: 'bench', role: 'admin' })).key;
+      const form = await app.request('/ui/login');
+      const login = form.headers.getSetCookie()[0]!.split(';')[0]!;
+      const signed = await app.request('/ui/login', {
+        method: 'POST',
+        headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _login: login.split('=')[1]!, key }),
+      });
+      const cookie = signed.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('offerflow_session='))!
+        .split(';')[0]!;
+      const customerId = Math.floor(CUSTOMERS / 2);
+      const get = (path: string, headers: Record<string, string>) => async () => {
+        const res = await app.request(path, { headers });
+        if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+        await res.arrayBuffer();
+      };
+      const baseline = await median(get(`/v1/customers/${customerId}`, { authorization: `Bearer ${key}` }));
+      const pages: Array<[string, string]> = [
+        ['dashboard', '/ui'],
+        ['customer search', `/ui/customers?q=Name${customerId}`],
+        ['customer search (fragment)', '/ui/customers?q=ame12'],
+        ['customer card', `/ui/customers/${customerId}`],
+        ['segment (with live count)', `/ui/segments/${segmentId}`],
+        ['campaign report', `/ui/campaigns/${campaignId}`],
+        ['campaigns list', '/ui/campaigns'],
+        ['template editor', '/ui/templates/1'],
+      ];
+      const results: BenchResult[] = [];
+      for (const [label, path] of pages) {
+        const ms = await median(get(path, { cookie }));
+        results.push({
+          name: `ui page: ${label}`,
+          value: ms,
+          unit: 'ms',
+          baseline: 'GET /v1/customers/{id} (JSON)',
+          baseline_value: baseline,
+          ratio: baseline / ms,
+          notes: { customers: CUSTOMERS, budget_ms: BUDGET_MS, within_budget: ms < BUDGET_MS ? 'yes' : 'NO' },
+        });
+      }
+      return results;
+    } finally {
+      await sql.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end({ timeout: 5 });
+    }
+  },
+};
+
+export default bench;

@@ -1,0 +1,68 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Context } from 'hono';
+import type { App } from '../http/env.js';
+import type { FieldError } from '../http/problem.js';
+import type { UiEnv } from './env.js';
+
+export interface ApiResult<T = any> {
+  status: number;
+  ok: boolean;
+  body: T;
+  /** Field errors of a problem response, empty otherwise. */
+  errors: FieldError[];
+  detail?: string;
+}
+
+/**
+ * Calls the app's own /v1 API in process with the signed-in user's key: the UI gets the API's
+ * validation (same zod schemas), roles, transactions and audit without repeating any of them.
+ */
+export async function api<T = any>(
+  app: App,
+  c: Context<UiEnv>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${c.var.session.key}`,
+    'x-request-id': c.var.requestId,
+  };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await app.request(path, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = res.status === 204 ? '' : await res.text();
+  let parsed: any = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = text;
+  }
+  const problem = !res.ok && parsed && typeof parsed === 'object' ? parsed : undefined;
+  return {
+    status: res.status,
+    ok: res.ok,
+    body: parsed as T,
+    errors: (problem?.errors as FieldError[] | undefined) ?? [],
+    ...(problem?.detail ? { detail: String(problem.detail) } : {}),
+  };
+}
+
+/** Throws the API's failure as a UI error page (for reads that must succeed). */
+export function must<T>(result: ApiResult<T>): T {
+  if (!result.ok) throw new UiError(result.status, result.detail ?? `The API answered ${result.status}`);
+  return result.body;
+}
+
+export class UiError extends Error {
+  override name = 'UiError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,251 @@
+import type { Context } from 'hono';
+import type { Child, PropsWithChildren } from 'hono/jsx';
+import type { FieldError } from '../http/problem.js';
+import type { Role } from '../http/roles.js';
+import type { UiEnv } from './env.js';
+
+const NAV: Array<{ href: string; label: string; roles: readonly Role[] }> = [
+  { href: '/ui', label: 'Dashboard', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/customers', label: 'Customers', roles: ['admin', 'marketer', 'integrator', 'sales'] },
+  { href: '/ui/segments', label: 'Segments', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/offers', label: 'Offers', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
+];
+
+export const can = (role: Role | undefined, roles: readonly Role[]) =>
+  role !== undefined && (role === 'admin' || roles.includes(role));
+
+interface ShellProps {
+  title: string;
+  role?: Role | undefined;
+  user?: string | undefined;
+  csrf?: string | undefined;
+  scripts?: string[];
+  path?: string;
+}
+
+/** The page shell: one readable column, light or dark following the system, nav by role. */
+export function Shell(props: PropsWithChildren<ShellProps>) {
+  const headers = props.csrf ? JSON.stringify({ 'X-CSRF-Token': props.csrf }) : undefined;
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="color-scheme" content="light dark" />
+        <meta name="theme-color" content="#2454d6" />
+        <title>{`${props.title} · Offerflow`}</title>
+        <link rel="stylesheet" href="/ui/static/app.css" />
+        <link rel="manifest" href="/ui/manifest.webmanifest" />
+        <link rel="icon" href="/ui/static/icon.svg" type="image/svg+xml" />
+        <script src="/ui/vendor/htmx.js" defer></script>
+        <script src="/ui/static/app.js" defer></script>
+        {(props.scripts ?? []).map((src) => (
+          <script src={src} defer></script>
+        ))}
+      </head>
+      <body hx-headers={headers} data-csrf={props.csrf}>
+        <header class="top">
+          <a class="brand" href="/ui">
+            Offerflow
+          </a>
+          {props.role && (
+            <nav>
+              {NAV.filter((n) => can(props.role, n.roles)).map((n) => (
+                <a
+                  href={n.href}
+                  aria-current={
+                    props.path && (n.href === '/ui' ? props.path === '/ui' : props.path.startsWith(n.href))
+                      ? 'page'
+                      : undefined
+                  }
+                >
+                  {n.label}
+                </a>
+              ))}
+            </nav>
+          )}
+          {props.role && (
+            <form method="post" action="/ui/logout" class="signout">
+              <input type="hidden" name="_csrf" value={props.csrf} />
+              <span class="who">
+                {props.user} · {props.role}
+              </span>
+              <button type="submit" class="link">
+                Sign out
+              </button>
+            </form>
+          )}
+        </header>
+        <main>{props.children}</main>
+        <div id="offline" class="offline" hidden>
+          Offline: notes are kept and sent when the connection returns.
+        </div>
+      </body>
+    </html>
+  );
+}
+
+/** Renders a full page for the signed-in user. */
+export function page(
+  c: Context<UiEnv>,
+  title: string,
+  body: Child,
+  options: { status?: number; scripts?: string[] } = {},
+) {
+  const auth = c.var.auth;
+  return c.html(
+    <Shell
+      title={title}
+      role={auth?.role}
+      user={auth?.name}
+      csrf={c.var.csrf}
+      path={c.req.path}
+      {...(options.scripts ? { scripts: options.scripts } : {})}
+    >
+      {body}
+    </Shell>,
+    (options.status ?? 200) as 200,
+  );
+}
+
+export type Errors = FieldError[];
+
+/** The errors that belong to a form field: its own path or anything below it. */
+export function errorsFor(errors: Errors | undefined, name: string): string[] {
+  return (errors ?? [])
+    .filter((e) => e.path === name || e.path.startsWith(`${name}.`))
+    .map((e) => {
+      const where = e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ` : '';
+      const sub = e.path !== name ? `${e.path.slice(name.length + 1)}: ` : '';
+      return `${where}${sub}${e.message}`;
+    });
+}
+
+/** Errors no field of the form shows, listed at its top. */
+export function FormErrors(props: {
+  errors?: Errors | undefined;
+  fields: string[];
+  detail?: string | undefined;
+}) {
+  const loose = (props.errors ?? []).filter(
+    (e) => !props.fields.some((f) => e.path === f || e.path.startsWith(`${f}.`)),
+  );
+  if (loose.length === 0 && !props.detail) return null;
+  return (
+    <div class="alert" role="alert">
+      {props.detail && <p>{props.detail}</p>}
+      {loose.length > 0 && (
+        <ul>
+          {loose.map((e) => (
+            <li>
+              {e.path ? <code>{e.path}</code> : null} {e.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+interface FieldProps {
+  name: string;
+  label: string;
+  value?: string | number | null | undefined;
+  errors?: Errors | undefined;
+  type?: string;
+  hint?: string;
+  required?: boolean;
+  textarea?: boolean;
+  rows?: number;
+  options?: Array<{ value: string; label: string }>;
+  attrs?: Record<string, string | number | boolean | undefined>;
+}
+
+/** A labelled input; with errors it is marked aria-invalid and says why. */
+export function Field(props: FieldProps) {
+  const messages = errorsFor(props.errors, props.name);
+  const invalid = messages.length > 0;
+  const id = `f-${props.name.replace(/[^\w-]/g, '-')}`;
+  const common = {
+    id,
+    name: props.name,
+    'aria-invalid': invalid ? 'true' : undefined,
+    'aria-describedby': invalid ? `${id}-err` : undefined,
+    required: props.required,
+    ...props.attrs,
+  };
+  const value = props.value === null || props.value === undefined ? '' : String(props.value);
+  let control: Child;
+  if (props.textarea)
+    control = (
+      <textarea {...common} rows={props.rows ?? 6}>
+        {value}
+      </textarea>
+    );
+  else if (props.options)
+    control = (
+      <select {...common}>
+        {props.options.map((o) => (
+          <option value={o.value} selected={o.value === value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    );
+  else control = <input {...common} type={props.type ?? 'text'} value={value} />;
+  return (
+    <div class={invalid ? 'field invalid' : 'field'}>
+      <label for={id}>{props.label}</label>
+      {control}
+      {props.hint && <small class="hint">{props.hint}</small>}
+      {invalid && (
+        <small class="error" id={`${id}-err`}>
+          {messages.join('; ')}
+        </small>
+      )}
+    </div>
+  );
+}
+
+export const Csrf = (props: { token: string }) => <input type="hidden" name="_csrf" value={props.token} />;
+
+export const fmtDate = (iso: string | null | undefined) =>
+  iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) : '—';
+export const pct = (n: number | null | undefined) =>
+  n === null || n === undefined ? '—' : `${(n * 100).toFixed(1)}%`;
+export const money = (n: number | null | undefined) =>
+  n === null || n === undefined
+    ? '—'
+    : n.toLocaleString('en-GB', { maximumFractionDigits: 2, minimumFractionDigits: 2 });
+
+/** A form field's string, trimmed; undefined when empty. */
+export function str(form: Record<string, unknown>, name: string): string | undefined {
+  const v = form[name];
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+/** A numeric form field: a number when it parses, else the raw text (so the API names the field). */
+export function num(form: Record<string, unknown>, name: string): number | string | undefined {
+  const v = str(form, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : v;
+}
+
+/** A JSON form field: the parsed value, or a field error for the caller to show. */
+export function jsonField(
+  form: Record<string, unknown>,
+  name: string,
+): { value?: unknown; error?: FieldError } {
+  const raw = str(form, name);
+  if (raw === undefined) return { error: { path: name, message: 'required' } };
+  try {
+    return { value: JSON.parse(raw) };
+  } catch (error) {
+    return { error: { path: name, message: `not valid JSON: ${(error as Error).message}` } };
+  }
+}

@@ -1,0 +1,601 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Context, Hono } from 'hono';
+import type { App } from '../../http/env.js';
+import type { FieldError } from '../../http/problem.js';
+import { ACCESS } from '../../http/roles.js';
+import { api, must, UiError } from '../api.js';
+import type { UiEnv } from '../env.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, num, page, pct, str } from '../kit.js';
+
+const VARIANT_ROWS = 3;
+const FIELDS = [
+  'name',
+  'segment_id',
+  'template_id',
+  'template_version',
+  'offers_per_email',
+  'variants',
+  'schedule_at',
+  'throttle_per_second',
+  'from',
+];
+
+/** A chart drawn by app.js with Chart.js (served from node_modules). */
+export const Chart = (props: { id: string; config: unknown; label: string }) => (
+  <div class="chart">
+    <canvas
+      id={props.id}
+      role="img"
+      aria-label={props.label}
+      data-chart={JSON.stringify(props.config)}
+    ></canvas>
+  </div>
+);
+
+async function choices(app: App, c: Context<UiEnv>) {
+  const [segments, templates] = await Promise.all([
+    api(app, c, 'GET', '/v1/segments?limit=500'),
+    api(app, c, 'GET', '/v1/templates?limit=500'),
+  ]);
+  return {
+    segments: [{ value: '', label: '— choose —' }].concat(
+      (segments.ok ? segments.body.data : []).map((s: any) => ({ value: String(s.id), label: s.name })),
+    ),
+    templates: [{ value: '', label: '— choose —' }].concat(
+      (templates.ok ? templates.body.data : []).map((t: any) => ({
+        value: String(t.id),
+        label: `${t.name} (v${t.version})`,
+      })),
+    ),
+  };
+}
+
+type Values = Record<string, unknown>;
+
+/** A stored campaign as form values. */
+function toValues(cmp: any): Values {
+  const v: Values = {
+    name: cmp.name,
+    segment_id: cmp.segment_id ?? '',
+    template_id: cmp.template_id ?? '',
+    template_version: cmp.template_version ?? '',
+    offers_per_email: cmp.offers_per_email,
+    schedule_at: cmp.schedule_at ? cmp.schedule_at.slice(0, 16) : '',
+    throttle_per_second: cmp.throttle_per_second ?? '',
+    from_address: cmp.from?.address ?? '',
+    from_name: cmp.from?.name ?? '',
+  };
+  (cmp.variants ?? []).forEach((variant: any, i: number) => {
+    v[`variants.${i}.name`] = variant.name;
+    v[`variants.${i}.weight`] = variant.weight;
+    v[`variants.${i}.subject`] = variant.subject ?? '';
+  });
+  return v;
+}
+
+/** The API body from the form; the API's own schema judges it. */
+function toBody(form: Values): { body: Record<string, unknown>; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const variants: Array<Record<string, unknown>> = [];
+  for (let i = 0; i < VARIANT_ROWS; i++) {
+    const name = str(form, `variants.${i}.name`);
+    const weight = num(form, `variants.${i}.weight`);
+    const subject = str(form, `variants.${i}.subject`);
+    if (!name && weight === undefined && !subject) continue;
+    variants.push({ name: name ?? '', weight: weight ?? 1, ...(subject ? { subject } : {}) });
+  }
+  const schedule = str(form, 'schedule_at');
+  let scheduleAt: string | null = null;
+  if (schedule) {
+    const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(schedule) ? schedule : `${schedule}Z`);
+    if (Number.isNaN(date.getTime())) errors.push({ path: 'schedule_at', message: 'not a date and time' });
+    else scheduleAt = date.toISOString();
+  }
+  const fromAddress = str(form, 'from_address');
+  const fromName = str(form, 'from_name');
+  const body: Record<string, unknown> = {
+    name: str(form, 'name') ?? '',
+    segment_id: num(form, 'segment_id') ?? null,
+    template_id: num(form, 'template_id') ?? null,
+    template_version: num(form, 'template_version') ?? null,
+    offers_per_email: num(form, 'offers_per_email') ?? 3,
+    variants,
+    schedule_at: scheduleAt,
+    throttle_per_second: num(form, 'throttle_per_second') ?? null,
+    from: fromAddress ? { address: fromAddress, ...(fromName ? { name: fromName } : {}) } : null,
+  };
+  return { body, errors };
+}
+
+function CampaignForm(props: {
+  csrf: string;
+  action: string;
+  values: Values;
+  errors?: Errors | undefined;
+  detail?: string | undefined;
+  segments: Array<{ value: string; label: string }>;
+  templates: Array<{ value: string; label: string }>;
+}) {
+  const v = props.values;
+  const e = props.errors;
+  return (
+    <form method="post" action={props.action} class="card stack" id="campaign-form" novalidate>
+      <Csrf token={props.csrf} />
+      <FormErrors errors={e} fields={[...FIELDS, 'from_address']} detail={props.detail} />
+      <Field name="name" label="Name" value={v.name as string} errors={e} required />
+      <div class="row">
+        <Field
+          name="segment_id"
+          label="Segment"
+          value={String(v.segment_id ?? '')}
+          options={props.segments}
+          errors={e}
+        />
+        <Field
+          name="template_id"
+          label="Template"
+          value={String(v.template_id ?? '')}
+          options={props.templates}
+          errors={e}
+        />
+        <Field
+          name="template_version"
+          label="Template version"
+          type="number"
+          value={v.template_version as string}
+          errors={e}
+          hint="Empty: the latest at launch"
+        />
+      </div>
+      <div class="row">
+        <Field
+          name="offers_per_email"
+          label="Offers per email"
+          type="number"
+          value={(v.offers_per_email as string) ?? 3}
+          errors={e}
+        />
+        <Field
+          name="schedule_at"
+          label="Send at (UTC)"
+          type="datetime-local"
+          value={v.schedule_at as string}
+          errors={e}
+          hint="Empty: at launch"
+        />
+        <Field
+          name="throttle_per_second"
+          label="Throttle (mails/second)"
+          type="number"
+          value={v.throttle_per_second as string}
+          errors={e}
+        />
+      </div>
+      <div class="row">
+        <Field
+          name="from_address"
+          label="From address"
+          type="email"
+          value={v.from_address as string}
+          errors={e}
+        />
+        <Field name="from_name" label="From name" value={v.from_name as string} errors={e} />
+      </div>
+      <fieldset class={e?.some((x) => x.path.startsWith('variants')) ? 'invalid' : undefined}>
+        <legend>Variants (A/B): name, weight, subject line</legend>
+        {Array.from({ length: VARIANT_ROWS }, (_, i) => (
+          <div class="row">
+            <Field
+              name={`variants.${i}.name`}
+              label={`Variant ${i + 1}`}
+              value={v[`variants.${i}.name`] as string}
+              errors={e}
+            />
+            <Field
+              name={`variants.${i}.weight`}
+              label="Weight"
+              type="number"
+              value={v[`variants.${i}.weight`] as string}
+              errors={e}
+            />
+            <Field
+              name={`variants.${i}.subject`}
+              label="Subject (optional)"
+              value={v[`variants.${i}.subject`] as string}
+              errors={e}
+            />
+          </div>
+        ))}
+        {errorsOnVariants(e)}
+      </fieldset>
+      <button type="submit">Save campaign</button>
+    </form>
+  );
+}
+
+const errorsOnVariants = (e: Errors | undefined) => {
+  const own = (e ?? []).filter((x) => x.path === 'variants');
+  return own.length ? <small class="error">{own.map((x) => x.message).join('; ')}</small> : null;
+};
+
+function Progress(props: { cmp: any }) {
+  const p = props.cmp.progress;
+  const live =
+    ['sending', 'scheduled'].includes(props.cmp.status) || (props.cmp.status !== 'draft' && p && !p.planned);
+  const counts = (p?.counts ?? {}) as Record<string, number>;
+  const sent = counts.sent ?? 0;
+  const total = p?.total ?? 0;
+  return (
+    <div
+      id="progress"
+      {...(live
+        ? {
+            'hx-get': `/ui/campaigns/${props.cmp.id}/progress`,
+            'hx-trigger': 'every 1s',
+            'hx-swap': 'outerHTML',
+          }
+        : {})}
+      data-status={props.cmp.status}
+    >
+      <p>
+        Status: <span class={`badge st-${props.cmp.status}`}>{props.cmp.status}</span>
+        {p ? ` · ${p.planned ? 'planned' : 'planning…'}` : ''}
+      </p>
+      {p && total > 0 && (
+        <>
+          <progress max={total} value={sent}></progress>
+          <p class="muted">
+            {Object.entries(counts)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(' · ')}{' '}
+            · {p.rate_per_second.toFixed(1)}/s
+          </p>
+        </>
+      )}
+    </div>
+  );
+}
+
+export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
+  ui.get('/ui/campaigns', async (c) => {
+    const list = must(await api(app, c, 'GET', '/v1/campaigns?limit=100'));
+    return page(
+      c,
+      'Campaigns',
+      <>
+        <div class="head">
+          <h1>Campaigns</h1>
+          {can(c.var.auth.role, ACCESS.marketing) && (
+            <a class="button" href="/ui/campaigns/new">
+              New campaign
+            </a>
+          )}
+        </div>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Status</th>
+                <th>Launched</th>
+                <th>Schedule</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((x: any) => (
+                <tr>
+                  <td>
+                    <a href={`/ui/campaigns/${x.id}`}>{x.name}</a>
+                  </td>
+                  <td>
+                    <span class={`badge st-${x.status}`}>{x.status}</span>
+                  </td>
+                  <td>{fmtDate(x.launched_at)}</td>
+                  <td>{fmtDate(x.schedule_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </>,
+    );
+  });
+
+  ui.get('/ui/campaigns/new', async (c) => {
+    const opts = await choices(app, c);
+    return page(
+      c,
+      'New campaign',
+      <>
+        <h1>New campaign</h1>
+        <CampaignForm
+          csrf={c.var.csrf}
+          action="/ui/campaigns"
+          values={{
+            'variants.0.name': 'A',
+            'variants.0.weight': 50,
+            'variants.1.name': 'B',
+            'variants.1.weight': 50,
+          }}
+          {...opts}
+        />
+      </>,
+    );
+  });
+
+  const save = async (c: Context<UiEnv>, id?: number) => {
+    const form = (await c.req.parseBody()) as Values;
+    const { body, errors } = toBody(form);
+    const res =
+      errors.length === 0
+        ? await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/campaigns/${id}` : '/v1/campaigns', body)
+        : undefined;
+    if (!res?.ok) {
+      const opts = await choices(app, c);
+      const fieldErrors = (errors.length ? errors : (res?.errors ?? [])).map((x) =>
+        x.path.startsWith('from.address') ? { ...x, path: 'from_address' } : x,
+      );
+      return page(
+        c,
+        id ? 'Edit campaign' : 'New campaign',
+        <>
+          <h1>{id ? 'Edit campaign' : 'New campaign'}</h1>
+          <CampaignForm
+            csrf={c.var.csrf}
+            action={id ? `/ui/campaigns/${id}` : '/ui/campaigns'}
+            values={form}
+            errors={fieldErrors}
+            detail={fieldErrors.length ? undefined : res?.detail}
+            {...opts}
+          />
+        </>,
+        { status: res?.status ?? 422 },
+      );
+    }
+    return c.redirect(`/ui/campaigns/${res.body.id}`, 303);
+  };
+  ui.post('/ui/campaigns', (c) => save(c));
+  ui.post('/ui/campaigns/:id{[0-9]+}', (c) => save(c, Number(c.req.param('id'))));
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/edit', async (c) => {
+    const id = Number(c.req.param('id'));
+    const [cmp, opts] = await Promise.all([
+      api(app, c, 'GET', `/v1/campaigns/${id}`).then(must),
+      choices(app, c),
+    ]);
+    return page(
+      c,
+      `Edit ${cmp.name}`,
+      <>
+        <h1>Edit {cmp.name}</h1>
+        <CampaignForm csrf={c.var.csrf} action={`/ui/campaigns/${id}`} values={toValues(cmp)} {...opts} />
+      </>,
+    );
+  });
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/progress', async (c) => {
+    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${Number(c.req.param('id'))}`));
+    return c.html(<Progress cmp={cmp} />);
+  });
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/launch', async (c) => {
+    const id = Number(c.req.param('id'));
+    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${id}`));
+    if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
+    let count: number | undefined;
+    if (cmp.segment_id) {
+      const seg = await api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`);
+      if (seg.ok) {
+        const preview = await api(app, c, 'POST', '/v1/segments/preview', { rule: seg.body.rule });
+        if (preview.ok) count = preview.body.count;
+      }
+    }
+    return page(
+      c,
+      `Launch ${cmp.name}`,
+      <div class="card narrow">
+        <h1>Launch “{cmp.name}”?</h1>
+        <p class="big">
+          It will go to{' '}
+          <strong id="audience-count">{count === undefined ? '?' : count.toLocaleString('en-GB')}</strong>{' '}
+          customers of the segment (before suppressions: no consent, unsubscribed, bounced)
+          {cmp.schedule_at ? `, at ${fmtDate(cmp.schedule_at)} UTC` : ', now'}.
+        </p>
+        <form method="post" action={`/ui/campaigns/${id}/launch`}>
+          <Csrf token={c.var.csrf} />
+          <button type="submit" class="danger">
+            Launch
+          </button>{' '}
+          <a href={`/ui/campaigns/${id}`}>Cancel</a>
+        </form>
+      </div>,
+    );
+  });
+
+  ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const res = await api(app, c, 'POST', `/v1/campaigns/${id}/${c.req.param('action')}`);
+    if (!res.ok) throw new UiError(res.status, res.detail ?? 'The campaign could not change');
+    return c.redirect(`/ui/campaigns/${id}`, 303);
+  });
+
+  ui.get('/ui/campaigns/:id{[0-9]+}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const role = c.var.auth.role;
+    const [cmpRes, report, series] = await Promise.all([
+      api(app, c, 'GET', `/v1/campaigns/${id}`),
+      can(role, ACCESS.reports)
+        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`)
+        : undefined,
+      can(role, ACCESS.reports)
+        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`)
+        : undefined,
+    ]);
+    const cmp = must(cmpRes);
+    const marketer = can(role, ACCESS.marketing);
+    const r = report?.ok ? report.body : undefined;
+    const points = (series?.ok ? series.body.data : []) as any[];
+    return page(
+      c,
+      cmp.name,
+      <>
+        <p class="crumbs">
+          <a href="/ui/campaigns">Campaigns</a> /
+        </p>
+        <div class="head">
+          <h1>{cmp.name}</h1>
+          {marketer && cmp.status === 'draft' && (
+            <span>
+              <a class="button secondary" href={`/ui/campaigns/${id}/edit`}>
+                Edit
+              </a>{' '}
+              <a class="button" href={`/ui/campaigns/${id}/launch`}>
+                Launch…
+              </a>
+            </span>
+          )}
+          {marketer && ['sending', 'scheduled', 'paused'].includes(cmp.status) && (
+            <form
+              method="post"
+              action={`/ui/campaigns/${id}/${cmp.status === 'paused' ? 'resume' : 'pause'}`}
+            >
+              <Csrf token={c.var.csrf} />
+              <button type="submit" class="secondary">
+                {cmp.status === 'paused' ? 'Resume' : 'Pause'}
+              </button>
+            </form>
+          )}
+        </div>
+        <section class="card">
+          <Progress cmp={cmp} />
+          <dl class="kv">
+            <dt>Segment</dt>
+            <dd>{cmp.segment_id ? <a href={`/ui/segments/${cmp.segment_id}`}>#{cmp.segment_id}</a> : '—'}</dd>
+            <dt>Template</dt>
+            <dd>
+              {cmp.template_id ? <a href={`/ui/templates/${cmp.template_id}`}>#{cmp.template_id}</a> : '—'}
+              {cmp.template_version ? ` v${cmp.template_version}` : ''}
+            </dd>
+            <dt>Offers per email</dt>
+            <dd>{cmp.offers_per_email}</dd>
+            <dt>Variants</dt>
+            <dd>{cmp.variants.map((v: any) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
+            <dt>Throttle</dt>
+            <dd>{cmp.throttle_per_second ? `${cmp.throttle_per_second}/s` : 'none'}</dd>
+          </dl>
+        </section>
+        {r && r.totals.sent > 0 && <Report r={r} points={points} />}
+      </>,
+      { scripts: ['/ui/vendor/chart.js'] },
+    );
+  });
+}
+
+const FUNNEL: Array<[string, string]> = [
+  ['sent', 'Sent'],
+  ['delivered', 'Delivered'],
+  ['opens', 'Opened'],
+  ['clicks', 'Clicked'],
+  ['conversions', 'Converted'],
+];
+
+function Report(props: { r: any; points: any[] }) {
+  const { r, points } = props;
+  const t = r.totals;
+  return (
+    <section class="card report" id="report">
+      <h2>Report</h2>
+      <div class="funnel">
+        {FUNNEL.map(([key, label]) => (
+          <div class="step">
+            <span class="n">{Number(t[key]).toLocaleString('en-GB')}</span>
+            <span class="muted">{label}</span>
+            <span class="bar" style={`width:${t.sent ? Math.max(2, (100 * t[key]) / t.sent) : 0}%`}></span>
+          </div>
+        ))}
+        <div class="step">
+          <span class="n">{money(t.revenue)}</span>
+          <span class="muted">Revenue</span>
+        </div>
+      </div>
+      <h3>Variants</h3>
+      {r.ab && (
+        <p class={r.ab.winner ? 'notice' : 'muted'} id="ab-verdict">
+          {r.ab.winner
+            ? `Variant ${r.ab.winner} wins on ${r.ab.metric} rate (p = ${r.ab.p_value?.toFixed(4)}, ${Math.round(r.ab.confidence * 100)}% confidence).`
+            : `No significant difference yet on ${r.ab.metric} rate between ${r.ab.leader} and ${r.ab.runner_up}${r.ab.p_value !== null ? ` (p = ${r.ab.p_value.toFixed(3)})` : ''}.`}
+        </p>
+      )}
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Variant</th>
+              <th class="num">Sent</th>
+              <th class="num">Open</th>
+              <th class="num">Click</th>
+              <th class="num">Conversion</th>
+              <th class="num">Revenue</th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.variants.map((v: any) => (
+              <tr class={r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined}>
+                <td>{v.variant ?? '—'}</td>
+                <td class="num">{v.sent}</td>
+                <td class="num">{pct(v.open_rate)}</td>
+                <td class="num">{pct(v.click_rate)}</td>
+                <td class="num">{pct(v.conversion_rate)}</td>
+                <td class="num">{money(v.revenue)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h3>Offers, by conversions and revenue</h3>
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr>
+              <th>Offer</th>
+              <th class="num">Shown</th>
+              <th class="num">Clicks</th>
+              <th class="num">Conversions</th>
+              <th class="num">Revenue</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...r.offers]
+              .sort((a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue)
+              .map((o: any) => (
+                <tr>
+                  <td>{o.name ?? `#${o.offer_id}`}</td>
+                  <td class="num">{o.sent}</td>
+                  <td class="num">{o.clicks}</td>
+                  <td class="num">{o.conversions}</td>
+                  <td class="num">{money(o.revenue)}</td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      </div>
+      <h3>Over time (UTC, per hour)</h3>
+      <Chart
+        id="timeseries"
+        label="Sent, opens, clicks and conversions per hour"
+        config={{
+          type: 'line',
+          data: {
+            labels: points.map((p) => p.bucket.slice(5, 16).replace('T', ' ')),
+            datasets: [
+              { label: 'Sent', data: points.map((p) => p.sent) },
+              { label: 'Opens', data: points.map((p) => p.opens) },
+              { label: 'Clicks', data: points.map((p) => p.clicks) },
+              { label: 'Conversions', data: points.map((p) => p.conversions) },
+            ],
+          },
+        }}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,309 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Context, Hono } from 'hono';
+import type { App } from '../../http/env.js';
+import { ACCESS } from '../../http/roles.js';
+import { api, must, UiError } from '../api.js';
+import type { UiEnv } from '../env.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str } from '../kit.js';
+import { searchCustomers } from '../store.js';
+
+const KINDS = ['note', 'call', 'visit', 'email', 'meeting', 'complaint', 'social'];
+const CHANNELS = ['', 'phone', 'visit', 'email', 'facebook', 'instagram', 'whatsapp', 'sms', 'other'];
+
+const fullName = (c: { first_name: string | null; last_name: string | null; email?: string | null }) =>
+  [c.first_name, c.last_name].filter(Boolean).join(' ') || c.email || '(no name)';
+
+function NoteForm(props: { id: number; csrf: string; errors?: Errors; values?: Record<string, unknown> }) {
+  const v = props.values ?? {};
+  return (
+    <form
+      method="post"
+      action={`/ui/customers/${props.id}/notes`}
+      class="stack"
+      data-offline-queue="notes"
+      id="note-form"
+    >
+      <Csrf token={props.csrf} />
+      <FormErrors errors={props.errors} fields={['kind', 'channel', 'text', 'author', 'at']} />
+      <div class="row">
+        <Field
+          name="kind"
+          label="Kind"
+          value={(v.kind as string) ?? 'note'}
+          options={KINDS.map((k) => ({ value: k, label: k }))}
+          errors={props.errors}
+        />
+        <Field
+          name="channel"
+          label="Channel"
+          value={(v.channel as string) ?? ''}
+          options={CHANNELS.map((k) => ({ value: k, label: k || '—' }))}
+          errors={props.errors}
+        />
+      </div>
+      <Field
+        name="text"
+        label="What happened"
+        textarea
+        rows={3}
+        value={v.text as string}
+        errors={props.errors}
+        required
+      />
+      <button type="submit">Add to history</button>
+      <ul class="pending" id="pending-notes" aria-live="polite"></ul>
+    </form>
+  );
+}
+
+/** Customer search and the 360° card. */
+export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
+  ui.get('/ui/customers', async (c) => {
+    if (!can(c.var.auth.role, ACCESS.customerRead))
+      throw new UiError(403, 'Your role may not read customers');
+    const q = c.req.query('q') ?? '';
+    const hits = await searchCustomers(c.var.deps.sql, q.slice(0, 200));
+    return page(
+      c,
+      'Customers',
+      <>
+        <h1>Customers</h1>
+        <form method="get" action="/ui/customers" class="search">
+          <input
+            type="search"
+            name="q"
+            value={q}
+            placeholder="Name, email, external id or id"
+            aria-label="Search customers"
+          />
+          <button type="submit">Search</button>
+        </form>
+        <ul class="list">
+          {hits.map((h) => (
+            <li>
+              <a href={`/ui/customers/${h.id}`} class="tap">
+                <strong>{fullName(h)}</strong>
+                <span class="muted">
+                  {h.email ?? ''} · {h.external_id}
+                </span>
+              </a>
+            </li>
+          ))}
+        </ul>
+        {hits.length === 0 && <p class="muted">No customer matches.</p>}
+      </>,
+    );
+  });
+
+  const card = async (c: Context<UiEnv>, errors?: Errors, values?: Record<string, unknown>) => {
+    const id = Number(c.req.param('id') ?? '');
+    if (!Number.isSafeInteger(id) || id <= 0) throw new UiError(404, 'No such customer');
+    const role = c.var.auth.role;
+    const before = c.req.query('before');
+    const [customer, consents, purchases, timeline, decision] = await Promise.all([
+      api(app, c, 'GET', `/v1/customers/${id}`),
+      api(app, c, 'GET', `/v1/customers/${id}/consents`),
+      api(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
+      api(
+        app,
+        c,
+        'GET',
+        `/v1/customers/${id}/timeline?limit=100${before ? `&cursor=${encodeURIComponent(before)}` : ''}`,
+      ),
+      can(role, ACCESS.decisions)
+        ? api(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
+        : Promise.resolve(undefined),
+    ]);
+    const p = must(customer);
+    const current = (consents.ok ? consents.body.current : {}) as Record<
+      string,
+      { granted: boolean; source: string; at: string }
+    >;
+    const events = (timeline.ok ? timeline.body.data : []) as any[];
+    const lines = (purchases.ok ? purchases.body.data : []) as any[];
+    const d = decision?.ok ? decision.body : undefined;
+    return page(
+      c,
+      fullName(p),
+      <>
+        <p class="crumbs">
+          <a href="/ui/customers">Customers</a> /
+        </p>
+        <h1>{fullName(p)}</h1>
+        <div class="cards">
+          <section class="card">
+            <h2>Profile</h2>
+            <dl class="kv">
+              <dt>Email</dt>
+              <dd>{p.email ?? '—'}</dd>
+              <dt>External id</dt>
+              <dd>{p.external_id}</dd>
+              <dt>Locale</dt>
+              <dd>{p.locale ?? '—'}</dd>
+              <dt>Birth date</dt>
+              <dd>{p.birth_date ?? '—'}</dd>
+              <dt>City</dt>
+              <dd>{(p.address?.city as string) ?? '—'}</dd>
+              <dt>Occupation</dt>
+              <dd>{p.occupation ?? '—'}</dd>
+              <dt>Likes</dt>
+              <dd>{[...(p.preferred_categories ?? []), ...(p.hobbies ?? [])].join(', ') || '—'}</dd>
+              <dt>Family</dt>
+              <dd>{(p.family ?? []).map((f: any) => f.relation ?? f.name ?? '').join(', ') || '—'}</dd>
+            </dl>
+          </section>
+          <section class="card">
+            <h2>Consents</h2>
+            {Object.keys(current).length === 0 ? (
+              <p class="muted">None recorded.</p>
+            ) : (
+              <ul class="plain">
+                {Object.entries(current).map(([purpose, cur]) => (
+                  <li>
+                    <span class={cur.granted ? 'badge ok' : 'badge no'}>
+                      {cur.granted ? 'granted' : 'refused'}
+                    </span>{' '}
+                    {purpose}{' '}
+                    <span class="muted">
+                      ({cur.source}, {fmtDate(cur.at)})
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+          {d && (
+            <section class="card">
+              <h2>Offers now</h2>
+              {d.offers.length === 0 ? (
+                <p class="muted">No offer fits.</p>
+              ) : (
+                <ol class="offers">
+                  {d.offers.map((o: any) => (
+                    <li>
+                      <strong>{o.title}</strong> <span class="muted">{o.name}</span>
+                      <br />
+                      <small>
+                        score {Number(o.score).toFixed(2)}
+                        {o.fallback ? ' · fallback' : ''}
+                        {o.code ? ` · code ${o.code}` : ''}
+                      </small>
+                    </li>
+                  ))}
+                </ol>
+              )}
+              {(d.excluded ?? []).length > 0 && (
+                <details>
+                  <summary>Why not the others ({d.excluded.length})</summary>
+                  <ul class="plain small">
+                    {d.excluded.map((x: any) => (
+                      <li>
+                        <strong>{x.name}</strong>: {x.reasons.map((r: any) => r.message).join('; ')}
+                      </li>
+                    ))}
+                  </ul>
+                </details>
+              )}
+            </section>
+          )}
+        </div>
+        {can(role, ACCESS.interactions) && (
+          <section class="card">
+            <h2>Add a note or interaction</h2>
+            <NoteForm
+              id={id}
+              csrf={c.var.csrf}
+              {...(errors ? { errors } : {})}
+              {...(values ? { values } : {})}
+            />
+          </section>
+        )}
+        <section class="card">
+          <h2>Purchases</h2>
+          {lines.length === 0 ? (
+            <p class="muted">No purchases.</p>
+          ) : (
+            <div class="scroll">
+              <table>
+                <thead>
+                  <tr>
+                    <th>Date</th>
+                    <th>Order</th>
+                    <th>Item</th>
+                    <th>Category</th>
+                    <th class="num">Amount</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {lines.map((l) => (
+                    <tr>
+                      <td>{fmtDate(l.purchased_at)}</td>
+                      <td>{l.order_ref}</td>
+                      <td>{l.sku}</td>
+                      <td>{l.category}</td>
+                      <td class="num">
+                        {money(l.amount)} {l.currency}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </section>
+        <section class="card">
+          <h2>Contact history</h2>
+          <ol class="timeline" id="timeline">
+            {events.map((e) => (
+              <li class={`ev ev-${e.kind}`}>
+                <span class="badge">{e.kind}</span> <time>{fmtDate(e.at)}</time>
+                {e.channel ? <span class="muted"> · {e.channel}</span> : null}
+                {e.author ? <span class="muted"> · {e.author}</span> : null}
+                {e.campaign_id ? (
+                  <span class="muted">
+                    {' '}
+                    · <a href={`/ui/campaigns/${e.campaign_id}`}>campaign {e.campaign_id}</a>
+                  </span>
+                ) : null}
+                {e.text ? <p>{e.text}</p> : null}
+                {e.kind === 'converted' && e.data?.revenue ? (
+                  <p>revenue {money(Number(e.data.revenue))}</p>
+                ) : null}
+              </li>
+            ))}
+          </ol>
+          {events.length === 0 && <p class="muted">Nothing yet.</p>}
+          {timeline.ok && timeline.body.next_cursor && (
+            <a
+              class="button secondary"
+              href={`/ui/customers/${id}?before=${encodeURIComponent(timeline.body.next_cursor)}`}
+            >
+              Older events
+            </a>
+          )}
+        </section>
+      </>,
+      { status: errors ? 422 : 200 },
+    );
+  };
+
+  ui.get('/ui/customers/:id{[0-9]+}', (c) => card(c));
+
+  ui.post('/ui/customers/:id{[0-9]+}/notes', async (c) => {
+    const id = Number(c.req.param('id'));
+    const form = await c.req.parseBody();
+    const body: Record<string, unknown> = {
+      kind: str(form, 'kind') ?? 'note',
+      text: str(form, 'text') ?? '',
+      author: c.var.auth.name,
+    };
+    const channel = str(form, 'channel');
+    if (channel) body.channel = channel;
+    const at = str(form, 'at');
+    if (at) body.at = at;
+    const res = await api(app, c, 'POST', `/v1/customers/${id}/interactions`, body);
+    if (res.status === 422) return card(c, res.errors, form);
+    must(res);
+    return c.redirect(`/ui/customers/${id}#timeline`, 303);
+  });
+}

@@ -1,0 +1,126 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Hono } from 'hono';
+import type { App } from '../../http/env.js';
+import { ACCESS } from '../../http/roles.js';
+import { api, must } from '../api.js';
+import type { UiEnv } from '../env.js';
+import { can, fmtDate, money, page, pct } from '../kit.js';
+import { conversionsPerDay, recentCampaignRates } from '../store.js';
+import { Chart } from './campaigns.js';
+
+const rate = (n: number, d: number) => (d > 0 ? n / d : null);
+
+export function registerDashboard(ui: Hono<UiEnv>, app: App): void {
+  ui.get('/ui', async (c) => {
+    const role = c.var.auth.role;
+    // Sales staff and integrators live on the customer card.
+    if (!can(role, ACCESS.reports)) return c.redirect('/ui/customers', 303);
+    const { sql, clock } = c.var.deps;
+    const campaigns = await recentCampaignRates(sql, 10);
+    const days = await conversionsPerDay(
+      sql,
+      campaigns.map((x) => x.id),
+      clock(),
+      30,
+    );
+    return page(
+      c,
+      'Dashboard',
+      <>
+        <h1>Dashboard</h1>
+        <section class="card">
+          <h2>Recent campaigns</h2>
+          <div class="scroll">
+            <table id="recent-campaigns">
+              <thead>
+                <tr>
+                  <th>Campaign</th>
+                  <th>Status</th>
+                  <th>Launched</th>
+                  <th class="num">Sent</th>
+                  <th class="num">Open</th>
+                  <th class="num">Click</th>
+                  <th class="num">Conversion</th>
+                  <th class="num">Revenue</th>
+                </tr>
+              </thead>
+              <tbody>
+                {campaigns.map((x) => (
+                  <tr>
+                    <td>
+                      <a href={`/ui/campaigns/${x.id}`}>{x.name}</a>
+                    </td>
+                    <td>
+                      <span class={`badge st-${x.status}`}>{x.status}</span>
+                    </td>
+                    <td>{fmtDate(x.launched_at?.toISOString())}</td>
+                    <td class="num">{x.sent.toLocaleString('en-GB')}</td>
+                    <td class="num">{pct(rate(x.opened, x.sent))}</td>
+                    <td class="num">{pct(rate(x.clicked, x.sent))}</td>
+                    <td class="num">{pct(rate(x.converted, x.sent))}</td>
+                    <td class="num">{money(x.revenue)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {campaigns.length === 0 && <p class="muted">No campaign yet.</p>}
+        </section>
+        <section class="card">
+          <h2>Conversions, last 30 days</h2>
+          <Chart
+            id="conversions"
+            label="Conversions and revenue per day"
+            config={{
+              type: 'bar',
+              data: {
+                labels: days.map((d) => d.day.slice(5)),
+                datasets: [
+                  { label: 'Conversions', data: days.map((d) => d.conversions), yAxisID: 'y' },
+                  { label: 'Revenue', data: days.map((d) => d.revenue), type: 'line', yAxisID: 'y1' },
+                ],
+              },
+              options: { scales: { y: { beginAtZero: true }, y1: { beginAtZero: true, position: 'right' } } },
+            }}
+          />
+        </section>
+      </>,
+      { scripts: ['/ui/vendor/chart.js'] },
+    );
+  });
+
+  ui.get('/ui/offers', async (c) => {
+    const list = must(await api(app, c, 'GET', '/v1/offers?limit=200'));
+    return page(
+      c,
+      'Offers',
+      <>
+        <h1>Offers</h1>
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Title</th>
+                <th>Category</th>
+                <th>Valid</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((o: any) => (
+                <tr>
+                  <td>{o.name}</td>
+                  <td>{o.title}</td>
+                  <td>{o.category ?? '—'}</td>
+                  <td>
+                    {fmtDate(o.valid_from)} → {fmtDate(o.valid_to)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </>,
+    );
+  });
+}

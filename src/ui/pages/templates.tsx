@@ -1,0 +1,302 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Context, Hono } from 'hono';
+import type { App } from '../../http/env.js';
+import { AppError, type FieldError } from '../../http/problem.js';
+import { ACCESS } from '../../http/roles.js';
+import { compileTemplateSource } from '../../templates/compile.js';
+import { previewData } from '../../templates/preview.js';
+import { compileVersion, renderForCustomer } from '../../templates/render.js';
+import { api, must, UiError } from '../api.js';
+import type { UiEnv } from '../env.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, page, str } from '../kit.js';
+
+const STARTER = `<mjml>
+  <mj-body>
+    <mj-section>
+      <mj-column>
+        <mj-text font-size="20px">{{greeting}}</mj-text>
+        <mj-text>Picked for you:</mj-text>
+        <mj-text>{{> offers}}</mj-text>
+      </mj-column>
+    </mj-section>
+  </mj-body>
+</mjml>`;
+
+type Values = Record<string, unknown>;
+
+function TemplateForm(props: {
+  csrf: string;
+  action: string;
+  values: Values;
+  errors?: Errors | undefined;
+  detail?: string | undefined;
+  id?: number;
+}) {
+  const v = props.values;
+  const e = props.errors;
+  return (
+    <form method="post" action={props.action} class="editor" id="template-form" novalidate>
+      <div class="stack">
+        <Csrf token={props.csrf} />
+        <FormErrors errors={e} fields={['name', 'subject', 'preheader', 'mjml']} detail={props.detail} />
+        <Field name="name" label="Name" value={v.name as string} errors={e} required />
+        <Field name="subject" label="Subject" value={v.subject as string} errors={e} required />
+        <Field name="preheader" label="Preheader" value={v.preheader as string} errors={e} />
+        <Field
+          name="mjml"
+          label="MJML"
+          textarea
+          rows={24}
+          value={(v.mjml as string) ?? STARTER}
+          errors={e}
+          attrs={{
+            class: 'code',
+            spellcheck: false,
+            'hx-post': '/ui/templates/preview',
+            'hx-trigger': 'load, input changed delay:500ms',
+            'hx-include': '#template-form',
+            'hx-target': '#preview',
+          }}
+        />
+        <div class="row">
+          <Field
+            name="preview_customer_id"
+            label="Preview for customer id"
+            type="number"
+            value={v.preview_customer_id as string}
+          />
+          <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
+        </div>
+        <div class="row buttons">
+          <button type="submit">Save as a new version</button>
+          <button
+            type="button"
+            class="secondary"
+            hx-post="/ui/templates/preview"
+            hx-include="#template-form"
+            hx-target="#preview"
+          >
+            Refresh preview
+          </button>
+          {props.id && (
+            <button
+              type="button"
+              class="secondary"
+              hx-post={`/ui/templates/${props.id}/test-send`}
+              hx-include="#template-form"
+              hx-target="#test-send-result"
+            >
+              Test-send saved version
+            </button>
+          )}
+        </div>
+        <output id="test-send-result" aria-live="polite"></output>
+      </div>
+      <div class="preview" id="preview" aria-live="polite"></div>
+    </form>
+  );
+}
+
+/** The MJML source's errors, each at its line, with that line quoted. */
+function SourceErrors(props: { errors: FieldError[]; mjml: string }) {
+  const lines = props.mjml.split('\n');
+  return (
+    <div class="alert" role="alert" id="mjml-errors">
+      <strong>The template has errors</strong>
+      <ul>
+        {props.errors.map((e) => (
+          <li data-line={e.line}>
+            {e.line ? (
+              <>
+                <span class="lineno">
+                  {e.path} line {e.line}
+                  {e.column ? `:${e.column}` : ''}
+                </span>{' '}
+              </>
+            ) : (
+              <span class="lineno">{e.path}</span>
+            )}{' '}
+            {e.message}
+            {e.line && lines[e.line - 1] !== undefined ? <pre class="quote">{lines[e.line - 1]}</pre> : null}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+async function renderPreview(c: Context<UiEnv>, form: Values) {
+  const source = {
+    subject: str(form, 'subject') ?? '(no subject)',
+    preheader: str(form, 'preheader') ?? null,
+    mjml: String(form.mjml ?? ''),
+  };
+  const customer = str(form, 'preview_customer_id');
+  try {
+    const compiled = await compileTemplateSource(source);
+    const version = compileVersion({
+      template_id: 0,
+      version: 0,
+      subject: source.subject,
+      preheader: source.preheader,
+      ...compiled,
+    });
+    const data = await previewData(c.var.deps, customer ? { customer_id: Number(customer) } : {});
+    const mail = renderForCustomer(version, data);
+    return (
+      <>
+        <p class="subject">
+          <span class="muted">Subject:</span> <strong>{mail.subject}</strong>
+        </p>
+        <div class="frames">
+          <figure>
+            <figcaption>Desktop (600px)</figcaption>
+            <iframe title="Desktop preview" class="desktop" sandbox="" srcdoc={mail.html}></iframe>
+          </figure>
+          <figure>
+            <figcaption>Phone (390px)</figcaption>
+            <iframe title="Phone preview" class="phone" sandbox="" srcdoc={mail.html}></iframe>
+          </figure>
+        </div>
+      </>
+    );
+  } catch (error) {
+    if (error instanceof AppError && error.errors)
+      return <SourceErrors errors={error.errors} mjml={source.mjml} />;
+    if (error instanceof AppError) return <p class="alert">{error.message}</p>;
+    throw error;
+  }
+}
+
+export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
+  ui.get('/ui/templates', async (c) => {
+    const list = must(await api(app, c, 'GET', '/v1/templates?limit=200'));
+    return page(
+      c,
+      'Templates',
+      <>
+        <div class="head">
+          <h1>Templates</h1>
+          {can(c.var.auth.role, ACCESS.marketing) && (
+            <a class="button" href="/ui/templates/new">
+              New template
+            </a>
+          )}
+        </div>
+        <table>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Version</th>
+              <th>Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.map((t: any) => (
+              <tr>
+                <td>
+                  <a href={`/ui/templates/${t.id}`}>{t.name}</a>
+                </td>
+                <td>v{t.version}</td>
+                <td>{fmtDate(t.updated_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </>,
+    );
+  });
+
+  ui.get('/ui/templates/new', (c) =>
+    page(
+      c,
+      'New template',
+      <>
+        <h1>New template</h1>
+        <TemplateForm
+          csrf={c.var.csrf}
+          action="/ui/templates"
+          values={{ subject: '{{customer.first_name}}, your offers' }}
+        />
+      </>,
+    ),
+  );
+
+  ui.get('/ui/templates/:id{[0-9]+}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const t = must(await api(app, c, 'GET', `/v1/templates/${id}`));
+    return page(
+      c,
+      t.name,
+      <>
+        <p class="crumbs">
+          <a href="/ui/templates">Templates</a> /
+        </p>
+        <h1>
+          {t.name} <span class="muted">v{t.version}</span>
+        </h1>
+        {c.req.query('saved') && <p class="notice">Saved as version {t.version}.</p>}
+        <TemplateForm
+          csrf={c.var.csrf}
+          action={`/ui/templates/${id}`}
+          id={id}
+          values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}
+        />
+      </>,
+    );
+  });
+
+  const save = async (c: Context<UiEnv>, id?: number) => {
+    if (!can(c.var.auth.role, ACCESS.marketing)) throw new UiError(403, 'Your role may not edit templates');
+    const form = (await c.req.parseBody()) as Values;
+    const body = {
+      name: str(form, 'name') ?? '',
+      subject: str(form, 'subject') ?? '',
+      preheader: str(form, 'preheader') ?? null,
+      mjml: String(form.mjml ?? ''),
+    };
+    const res = await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/templates/${id}` : '/v1/templates', body);
+    if (!res.ok) {
+      return page(
+        c,
+        'Template',
+        <>
+          <h1>{id ? 'Edit template' : 'New template'}</h1>
+          <TemplateForm
+            csrf={c.var.csrf}
+            action={id ? `/ui/templates/${id}` : '/ui/templates'}
+            values={form}
+            errors={res.errors}
+            detail={res.errors.length ? undefined : res.detail}
+            {...(id ? { id } : {})}
+          />
+        </>,
+        { status: res.status },
+      );
+    }
+    return c.redirect(`/ui/templates/${res.body.id}?saved=1`, 303);
+  };
+  ui.post('/ui/templates', (c) => save(c));
+  ui.post('/ui/templates/preview', async (c) => {
+    if (!can(c.var.auth.role, ACCESS.marketing))
+      throw new UiError(403, 'Your role may not preview templates');
+    return c.html(await renderPreview(c, (await c.req.parseBody()) as Values));
+  });
+  ui.post('/ui/templates/:id{[0-9]+}', (c) => save(c, Number(c.req.param('id'))));
+
+  ui.post('/ui/templates/:id{[0-9]+}/test-send', async (c) => {
+    const form = (await c.req.parseBody()) as Values;
+    const customer = str(form, 'preview_customer_id');
+    const res = await api(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
+      to: str(form, 'test_to') ?? '',
+      ...(customer ? { customer_id: Number(customer) } : {}),
+    });
+    if (!res.ok) {
+      const msg = res.errors.length
+        ? res.errors.map((e) => `${e.path === 'to' ? 'Test-send to' : e.path}: ${e.message}`).join('; ')
+        : res.detail;
+      return c.html(<span class="error">{msg}</span>);
+    }
+    return c.html(<span class="notice">Sent to {res.body.accepted.join(', ')}.</span>);
+  });
+}

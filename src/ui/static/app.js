@@ -1,0 +1,140 @@
+// Offerflow UI: charts, the offline note queue and the service worker. No build step.
+(() => {
+  const csrf = () => document.body.dataset.csrf || '';
+
+  const PALETTE = ['#2454d6', '#e8710a', '#1e8e3e', '#d93025', '#9334e6', '#12b5cb'];
+  // Charts: each canvas carries its Chart.js config as JSON.
+  const drawCharts = () => {
+    if (!window.Chart) return;
+    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    Chart.defaults.color = dark ? '#c9d1db' : '#3b4350';
+    Chart.defaults.borderColor = dark ? '#2d343d' : '#e3e7ec';
+    Chart.defaults.maintainAspectRatio = false;
+    for (const canvas of document.querySelectorAll('canvas[data-chart]')) {
+      if (canvas.dataset.drawn) continue;
+      canvas.dataset.drawn = '1';
+      const config = JSON.parse(canvas.dataset.chart);
+      config.data.datasets.forEach((d, i) => {
+        const color = PALETTE[i % PALETTE.length];
+        d.borderColor ??= color;
+        d.backgroundColor ??= `${color}99`;
+      });
+      config.options = { animation: false, responsive: true, ...(config.options || {}) };
+      new Chart(canvas, config);
+    }
+  };
+
+  // Notes typed offline wait in localStorage and are sent, in order, when the connection returns.
+  const KEY = 'offerflow:pending-notes';
+  const pending = () => JSON.parse(localStorage.getItem(KEY) || '[]');
+  const save = (items) => localStorage.setItem(KEY, JSON.stringify(items));
+  const showPending = () => {
+    const list = document.getElementById('pending-notes');
+    if (!list) return;
+    const here = pending().filter((n) => n.action === list.closest('form').getAttribute('action'));
+    list.replaceChildren(
+      ...here.map((n) => {
+        const li = document.createElement('li');
+        li.textContent = `Waiting to send: ${n.fields.text}`;
+        return li;
+      }),
+    );
+  };
+  let flushing = false;
+  // Every open tab shares the queue: a Web Lock lets only one of them send it.
+  const mine = () => {
+    const list = document.getElementById('pending-notes');
+    const action = list?.closest('form')?.getAttribute('action');
+    return action ? pending().filter((n) => n.action === action).length : 0;
+  };
+  const flush = async () => {
+    const before = mine();
+    await (navigator.locks ? navigator.locks.request('offerflow-notes', sendQueued) : sendQueued());
+    // Another tab may have sent this page's notes: show them in the history.
+    if (before > mine()) location.reload();
+  };
+  const sendQueued = async () => {
+    if (flushing || !navigator.onLine) return;
+    flushing = true;
+    let sent = 0;
+    try {
+      for (let items = pending(); items.length > 0; items = pending()) {
+        const note = items[0];
+        let res;
+        try {
+          res = await fetch(note.action, {
+            method: 'POST',
+            headers: { 'X-CSRF-Token': csrf() || note.csrf },
+            body: new URLSearchParams(note.fields),
+            credentials: 'same-origin',
+          });
+        } catch {
+          break; // still offline
+        }
+        // A note the server refuses (422, 403) is dropped rather than retried for ever.
+        save(pending().slice(1));
+        if (res.ok) sent++;
+      }
+    } finally {
+      flushing = false;
+    }
+    showPending();
+    return sent;
+  };
+  addEventListener('storage', (event) => {
+    if (event.key === KEY) showPending();
+  });
+  const queue = (form) => {
+    const fields = Object.fromEntries(new FormData(form));
+    delete fields._csrf;
+    fields.at = new Date().toISOString(); // when it was typed, not when it reached the server
+    save([...pending(), { action: form.getAttribute('action'), fields, csrf: csrf() }]);
+    form.reset();
+    showPending();
+  };
+  document.addEventListener('submit', async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.offlineQueue || form.dataset.native) return;
+    event.preventDefault();
+    if (!navigator.onLine) return queue(form);
+    let res;
+    try {
+      res = await fetch(form.action, {
+        method: 'POST',
+        body: new URLSearchParams(new FormData(form)),
+        credentials: 'same-origin',
+      });
+    } catch {
+      return queue(form);
+    }
+    if (res.ok && res.redirected) {
+      location.href = res.url;
+      location.reload();
+      return;
+    }
+    // Refused (e.g. an empty note): let the server render its errors.
+    form.dataset.native = '1';
+    form.submit();
+  });
+
+  const offlineBanner = () => {
+    const el = document.getElementById('offline');
+    if (el) el.hidden = navigator.onLine;
+  };
+  addEventListener('online', () => {
+    offlineBanner();
+    flush();
+  });
+  addEventListener('offline', offlineBanner);
+
+  document.addEventListener('DOMContentLoaded', () => {
+    drawCharts();
+    showPending();
+    offlineBanner();
+    flush();
+  });
+  document.addEventListener('htmx:afterSwap', drawCharts);
+
+  if ('serviceWorker' in navigator)
+    navigator.serviceWorker.register('/ui/sw.js', { scope: '/ui/' }).catch(() => {});
+})();

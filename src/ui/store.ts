@@ -1,0 +1,99 @@
+import type { Db } from '../db/sql.js';
+
+export interface CustomerHit {
+  id: number;
+  external_id: string;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+}
+
+/**
+ * Finds customers for the search box: an exact id, external id or email (indexed), else a name
+ * or email fragment (a bounded scan, newest first).
+ */
+export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<CustomerHit[]> {
+  const text = q.trim();
+  if (text === '') {
+    // The newest customers, for an empty search.
+    return sql<CustomerHit[]>`
+      select id, external_id, email, first_name, last_name from customers
+      where erased_at is null order by id desc limit ${limit}`;
+  }
+  const id = /^\d{1,15}$/.test(text) ? Number(text) : 0;
+  // Exact matches first: id, external id, email.
+  const exact = await sql<CustomerHit[]>`
+    select id, external_id, email, first_name, last_name from customers
+    where erased_at is null
+      and (id = ${id} or external_id = ${text} or lower(email) = lower(${text}))
+    limit ${limit}`;
+  if (exact.length > 0) return exact;
+  const like = `%${text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+  // Fragments of a name or an email.
+  return sql<CustomerHit[]>`
+    select id, external_id, email, first_name, last_name from customers
+    where erased_at is null
+      and (email ilike ${like} or first_name ilike ${like} or last_name ilike ${like}
+           or (coalesce(first_name, '') || ' ' || coalesce(last_name, '')) ilike ${like})
+    order by id desc limit ${limit}`;
+}
+
+export interface CampaignRates {
+  id: number;
+  name: string;
+  status: string;
+  launched_at: Date | null;
+  sent: number;
+  opened: number;
+  clicked: number;
+  converted: number;
+  revenue: number;
+}
+
+/** The dashboard's recent campaigns with their counts, in one query (no query per campaign). */
+export async function recentCampaignRates(sql: Db, limit: number): Promise<CampaignRates[]> {
+  return sql<CampaignRates[]>`
+    with recent as (
+      select id, name, status, launched_at from campaigns
+      where deleted_at is null order by id desc limit ${limit}
+    ), sent as (
+      select m.campaign_id, count(*)::int as sent from messages m
+      where m.campaign_id in (select id from recent) and m.status = 'sent' group by 1
+    ), ev as (
+      select e.campaign_id,
+        count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and not e.machine)::int as opened,
+        count(distinct e.message_id) filter (where e.kind = 'clicked' and not e.machine)::int as clicked,
+        count(distinct e.message_id) filter (where e.kind = 'converted')::int as converted,
+        coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0)::float8 as revenue
+      from contact_events e
+      where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted')
+      group by 1
+    )
+    select r.id, r.name, r.status, r.launched_at,
+      coalesce(s.sent, 0) as sent, coalesce(ev.opened, 0) as opened, coalesce(ev.clicked, 0) as clicked,
+      coalesce(ev.converted, 0) as converted, coalesce(ev.revenue, 0) as revenue
+    from recent r left join sent s on s.campaign_id = r.id left join ev on ev.campaign_id = r.id
+    order by r.id desc`;
+}
+
+/** Conversions and revenue per day over the last `days` days, of the given campaigns (index on campaign_id). */
+export async function conversionsPerDay(
+  sql: Db,
+  campaignIds: number[],
+  now: Date,
+  days: number,
+): Promise<Array<{ day: string; conversions: number; revenue: number }>> {
+  return sql<Array<{ day: string; conversions: number; revenue: number }>>`
+    select to_char(d.day, 'YYYY-MM-DD') as day, coalesce(c.conversions, 0)::int as conversions,
+      coalesce(c.revenue, 0)::float8 as revenue
+    from generate_series(date_trunc('day', ${now}::timestamptz - make_interval(days => ${days - 1}::int), 'UTC'),
+                         date_trunc('day', ${now}::timestamptz, 'UTC'), interval '1 day') as d(day)
+    left join (
+      select date_trunc('day', at, 'UTC') as day, count(*) as conversions,
+        sum((data ->> 'revenue')::numeric) as revenue
+      from contact_events
+      where campaign_id = any(${campaignIds}::bigint[]) and kind = 'converted' and at >= ${now}::timestamptz - make_interval(days => ${days}::int)
+      group by 1
+    ) c on c.day = d.day
+    order by d.day`;
+}
