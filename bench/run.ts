@@ -12,6 +12,9 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./segments-sql.js'),
   () => import('./rules-eval.js'),
   () => import('./templates-render.js'),
+  () => import('./ui-pages.js'),
+  () => import('./campaign-e2e.js'),
+  () => import('./imports.js'),
 ];
 
 await ensureLocalServices();

@@ -10,13 +10,18 @@ import { httpMetrics } from './http/metrics.js';
 import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
+import { registerImportRoutes } from './imports/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
+import { registerPrivacyRoutes } from './privacy/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
 import { registerReportRoutes } from './reports/routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
+import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
+import { registerTriggerRoutes } from './triggers/routes.js';
+import { registerUiRoutes } from './ui/routes.js';
 
 export interface AppOptions {
   /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */
@@ -103,6 +108,11 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
   registerReportRoutes(app);
+  registerUiRoutes(app);
+  registerImportRoutes(app);
+  registerPrivacyRoutes(app);
+  registerTriggerRoutes(app);
+  registerSocialRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

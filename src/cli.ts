@@ -17,6 +17,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'create, list or revoke API keys',
     load: async () => (await import('./cli/keys.js')).keys,
   },
+  worker: {
+    summary: 'run queue workers: planner, sender, reconciler (all when none is named)',
+    load: async () => (await import('./cli/worker.js')).worker,
+  },
+  campaign: {
+    summary: 'launch a campaign or watch its progress (campaign launch ID --watch)',
+    load: async () => (await import('./cli/campaign.js')).campaign,
+  },
+  import: {
+    summary: 'import customers or purchases from a CSV file (import purchases FILE.csv)',
+    load: async () => (await import('./cli/import.js')).importCommand,
+  },
+  demo: {
+    summary: 'run a whole campaign on a sample shop, end to end, on local services',
+    load: async () => (await import('./cli/demo.js')).demo,
+  },
 };
 
 function usage(): string {
