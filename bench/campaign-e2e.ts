@@ -20,7 +20,9 @@ import type { Bench, BenchResult } from './harness.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], {
+  // BENCH_WORKER_ARGS: extra node flags for the workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const extra = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', 'src/cli.ts', 'worker'], {
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -69,6 +71,14 @@ async function runCampaign(
       process.stderr.write(
         `first sent +${s.first.getTime() - started} ms, planned +${s.planned.getTime() - started} ms, last +${s.last.getTime() - started} ms\n`,
       );
+      // Where the time goes: latency from the row's insert to `sent`, and how many tries it took.
+      const [lat] = await sql<{ p50: number; p99: number; max: number; retried: number }[]>`
+        select percentile_cont(0.5) within group (order by ms) as p50,
+          percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max,
+          count(*) filter (where attempts > 1)::int as retried
+        from (select extract(epoch from sent_at - created_at) * 1000 as ms, attempts
+          from messages where campaign_id = ${campaign.id} and status = 'sent') t`;
+      process.stderr.write(`created→sent ms ${JSON.stringify(lat)}\n`);
     }
     const seconds = (stats!.last.getTime() - started) / 1000;
     return { sent: stats!.sent, seconds, rate: stats!.sent / seconds };

@@ -15,6 +15,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./ui-pages.js'),
   () => import('./campaign-e2e.js'),
   () => import('./imports.js'),
+  () => import('./trigger-latency.js'),
 ];
 
 await ensureLocalServices();

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { Worker } from 'bullmq';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
@@ -12,9 +11,7 @@ import { createApiKey } from '../src/http/api-keys.js';
 import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
 import { installDefaultTemplates } from '../src/templates/render.js';
-import { TRIGGER_QUEUE } from '../src/triggers/events.js';
 import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
-import { triggerProcessor } from '../workers/trigger.js';
 import type { Bench, BenchResult } from './harness.js';
 
 // Purchase accepted by the API (POST /v1/purchases answered 201) → the thank-you email accepted
@@ -55,7 +52,6 @@ const bench: Bench = {
     const jobs = createBullDispatcher(redis, prefix);
     const clock = () => new Date();
     let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
-    let triggerWorker: Worker | undefined;
     try {
       await migrate(sql);
       await installDefaultTemplates(sql);
@@ -70,11 +66,11 @@ const bench: Bench = {
       const deps = { sql, config, logger: pino({ level: 'silent' }), redis, jobs, clock };
       const app = createApp(deps);
       const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
-      workers = await startWorkers({ config, roles: ['sender'], env: { ...env, SEND_CONCURRENCY: '10' } });
-      triggerWorker = new Worker(TRIGGER_QUEUE, triggerProcessor({ sql, jobs, clock, config }), {
-        connection: createRedis(config.REDIS_URL),
-        prefix,
-        concurrency: 4,
+      // The worker roles as deployed (`offerflow worker trigger sender`), in this process.
+      workers = await startWorkers({
+        config,
+        roles: ['trigger', 'sender'],
+        env: { ...env, SEND_CONCURRENCY: '10', TRIGGER_CONCURRENCY: '4' },
       });
 
       const latencies: number[] = [];
@@ -160,7 +156,6 @@ const bench: Bench = {
         },
       ];
     } finally {
-      await triggerWorker?.close();
       await workers?.close();
       await jobs.close();
       redis.disconnect();

@@ -18,7 +18,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./cli/keys.js')).keys,
   },
   worker: {
-    summary: 'run queue workers: planner, sender, reconciler (all when none is named)',
+    summary:
+      'run queue workers: planner, sender, reconciler, trigger, import, retention (all when none is named)',
     load: async () => (await import('./cli/worker.js')).worker,
   },
   campaign: {

@@ -13,6 +13,8 @@ export interface JobRequest {
 
 export interface JobDispatcher {
   enqueue(queue: string, jobs: JobRequest[]): Promise<void>;
+  /** Of these job ids, those with no job in the queue (any state); absent where it cannot tell. */
+  missing?(queue: string, jobIds: readonly string[]): Promise<string[]>;
 }
 
 /** Everything the app and the domain functions need, built once by an entry point and passed in. */

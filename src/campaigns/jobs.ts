@@ -44,13 +44,15 @@ export async function enqueuePlanner(
 
 /**
  * Enqueues a campaign's rows still queued or sending (all, or only those idle for
- * `idleSeconds`), page by page, and notes when. Returns how many were handed over.
+ * `idleSeconds`), page by page, and notes when. Returns how many were handed over. With
+ * `onlyMissing` (the reconciler), rows whose job is still in the queue are left alone: neither
+ * re-added nor written, so the reconciler never mass-updates rows that senders are working on.
  */
 export async function enqueueUnsent(
   sql: Db,
   jobs: JobDispatcher,
   campaign: { id: number; throttle_per_second: number | null },
-  options: { idleSeconds?: number; customerIds?: number[]; pageSize?: number } = {},
+  options: { idleSeconds?: number; customerIds?: number[]; pageSize?: number; onlyMissing?: boolean } = {},
 ): Promise<number> {
   const queue = sendQueueFor(campaign);
   let afterId = 0;
@@ -63,10 +65,16 @@ export async function enqueueUnsent(
       ...(options.idleSeconds !== undefined ? { idleSeconds: options.idleSeconds } : {}),
     });
     if (ids.length === 0) return total;
-    await jobs.enqueue(queue, sendJobs(campaign.id, ids));
-    await markEnqueued(sql, ids);
-    total += ids.length;
     afterId = ids[ids.length - 1]!;
+    const handOver =
+      options.onlyMissing && jobs.missing
+        ? (await jobs.missing(queue, ids.map(sendJobId))).map((jobId) => Number(jobId.slice(1)))
+        : ids;
+    if (handOver.length > 0) {
+      await jobs.enqueue(queue, sendJobs(campaign.id, handOver));
+      await markEnqueued(sql, handOver);
+    }
+    total += handOver.length;
     if (options.customerIds) return total;
   }
 }

@@ -1,5 +1,8 @@
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { reconcileQueuedImports } from '../imports/jobs.js';
+import { rollUpShownCounts } from '../offers/impressions.js';
+import { reconcileTriggerMessages } from '../triggers/reconcile.js';
 import { enqueuePlanner, enqueueUnsent } from './jobs.js';
 import { activeCampaigns, finishCampaignIfDone } from './store.js';
 
@@ -20,7 +23,8 @@ export interface ReconcileResult {
 /**
  * Makes Redis agree with PostgreSQL: every due campaign not fully planned gets its planner job,
  * every row still queued (or left sending by a dead worker) and idle gets its send job again,
- * and a campaign with nothing left to send is marked sent. Idempotent: job ids are fixed, so
+ * and a campaign with nothing left to send is marked sent; recorded offer impressions are
+ * folded into the offers' counts. Idempotent: job ids are fixed, so
  * anything still live in Redis is not duplicated. This is also how launches written by the
  * edge build (rows only, no queue) reach the workers.
  */
@@ -35,8 +39,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     if (campaign.status !== 'sending') continue;
     result.enqueued += await enqueueUnsent(deps.sql, deps.jobs, campaign, {
       idleSeconds: deps.idleSeconds ?? 30,
+      onlyMissing: true,
     });
     if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
   }
+  result.enqueued += await reconcileTriggerMessages(deps, { idleSeconds: deps.idleSeconds ?? 30 });
+  result.enqueued += await reconcileQueuedImports(deps);
+  await rollUpShownCounts(deps.sql);
   return result;
 }

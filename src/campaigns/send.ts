@@ -7,6 +7,7 @@ import type { Sql } from '../db/sql.js';
 import { recordOfferImpressions } from '../offers/impressions.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
+import { suppressionReason } from './plan.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -18,12 +19,13 @@ import {
   type OfferContent,
   offerContents,
   releaseForRetry,
+  suppressionsOf,
 } from './store.js';
 import { emailHash } from './suppression.js';
 
 export interface SenderDeps {
   sql: Sql;
-  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL'>;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS'>;
   transport: Transporter;
   logger: Logger;
   clock: () => Date;
@@ -131,17 +133,37 @@ export function createSender(deps: SenderDeps) {
     return { subject, html, text: rendered.text, links };
   }
 
+  /**
+   * Why a trigger's message may no longer go out, or null: its customer may have unsubscribed,
+   * withdrawn consent or bounced during the delay. (A campaign's rows are checked when planned.)
+   */
+  async function suppressedNow(m: ClaimedMessage, email: string): Promise<string | null> {
+    const hash = emailHash(deps.config.OFFERFLOW_SECRET, email).toString('hex');
+    const listed = await suppressionsOf(deps.sql, [hash]);
+    return suppressionReason(
+      { id: m.customer_id, email, erased: false, marketing: m.marketing },
+      listed.get(hash),
+      deps.config.MARKETING_LEGAL_BASIS,
+    );
+  }
+
   /** What to do when the row could not be claimed. */
   async function explainUnclaimed(id: number): Promise<SendOutcome> {
     const state = await messageState(deps.sql, id);
     if (!state) return { outcome: 'skipped', reason: 'no such message' };
     if (!['queued', 'sending'].includes(state.status))
       return { outcome: 'skipped', reason: `already ${state.status}` };
+    if (state.campaign_id === null && state.status === 'queued' && state.due_in_seconds > 0) {
+      // A clock a little ahead of PostgreSQL's: try again shortly. Otherwise its delayed job, or
+      // the reconciler, brings the row back when it is due.
+      if (state.due_in_seconds < 60) throw new RetryableSendError(`message ${id} is not due yet`);
+      return { outcome: 'skipped', reason: 'not due yet' };
+    }
     if (state.campaign_status === 'cancelled') {
       await markUnsendable(deps.sql, id, 'cancelled', null);
       return { outcome: 'skipped', reason: 'campaign cancelled' };
     }
-    if (state.campaign_status !== 'sending') {
+    if (state.campaign_id !== null && state.campaign_status !== 'sending') {
       // Paused or not started: the row stays queued and resume enqueues it again.
       return { outcome: 'skipped', reason: `campaign ${state.campaign_status}` };
     }
@@ -162,6 +184,13 @@ export function createSender(deps: SenderDeps) {
       await markUnsendable(deps.sql, id, 'suppressed', m.customer.erased_at ? 'erased' : 'no_email');
       return { outcome: 'skipped', reason: 'no address' };
     }
+    if (m.trigger_id !== null) {
+      const reason = await suppressedNow(m, email);
+      if (reason) {
+        await markUnsendable(deps.sql, id, 'suppressed', reason);
+        return { outcome: 'skipped', reason };
+      }
+    }
     let mail: Awaited<ReturnType<typeof render>>;
     try {
       mail = await render(m);
@@ -173,7 +202,8 @@ export function createSender(deps: SenderDeps) {
     const fromAddress = m.from_address ?? `no-reply@${new URL(deps.config.PUBLIC_URL).hostname}`;
     const domain = fromAddress.split('@')[1] ?? 'localhost';
     // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
-    const smtpMessageId = `<m${id}.c${m.campaign_id}@${domain}>`;
+    const source = m.campaign_id !== null ? `c${m.campaign_id}` : `t${m.trigger_id}`;
+    const smtpMessageId = `<m${id}.${source}@${domain}>`;
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
     let reply: string | null = null;
     try {
@@ -188,7 +218,8 @@ export function createSender(deps: SenderDeps) {
           'List-Unsubscribe': `<${mail.links.oneClickUrl}>, <mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}>`,
           'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
           'X-Offerflow-Message': String(id),
-          'X-Offerflow-Campaign': String(m.campaign_id),
+          ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
+          ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
         },
       });
       reply = typeof info.response === 'string' ? info.response : null;
@@ -223,6 +254,7 @@ export function createSender(deps: SenderDeps) {
           channel: 'email',
           message_id: id,
           campaign_id: m.campaign_id,
+          trigger_id: m.trigger_id,
           data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
           at,
         });
@@ -232,6 +264,7 @@ export function createSender(deps: SenderDeps) {
           message_id: id,
           offer_ids: offerIds,
           campaign_id: m.campaign_id,
+          trigger_id: m.trigger_id,
           at,
         });
       }),
@@ -252,6 +285,7 @@ export function createSender(deps: SenderDeps) {
         channel: 'email',
         message_id: m.id,
         campaign_id: m.campaign_id,
+        trigger_id: m.trigger_id,
         data: { type: 'hard', reply },
       });
     });

@@ -296,7 +296,9 @@ export async function activeCampaigns(sql: Db): Promise<CampaignRow[]> {
 export interface ClaimedMessage {
   id: number;
   customer_id: number;
-  campaign_id: number;
+  /** Null for a trigger's message. */
+  campaign_id: number | null;
+  trigger_id: number | null;
   variant: string | null;
   template_id: number;
   template_version: number;
@@ -306,12 +308,15 @@ export interface ClaimedMessage {
   campaign_variants: Variant[];
   from_address: string | null;
   from_name: string | null;
+  /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
+  marketing: boolean | null;
   customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
 }
 
 /**
  * Claims a ledger row for sending: queued, or `sending` with a lease older than `leaseSeconds`
- * (its worker died), and only while the campaign is sending. Returns what rendering needs.
+ * (its worker died); a campaign's row only while the campaign is sending, a trigger's row only
+ * once its send_at has come. Returns what rendering needs.
  */
 export async function claimMessage(
   sql: Db,
@@ -321,30 +326,48 @@ export async function claimMessage(
   const [row] = await sql<ClaimedMessage[]>`
     with claimed as (
       update messages m set status = 'sending', attempts = m.attempts + 1, updated_at = now()
-      from campaigns c
-      where m.id = ${id} and c.id = m.campaign_id and c.status = 'sending'
+      where m.id = ${id}
         and (m.status = 'queued'
           or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ${leaseSeconds})))
+        and (m.send_at is null or m.send_at <= now())
+        and (m.campaign_id is null
+          or exists (select 1 from campaigns c where c.id = m.campaign_id and c.status = 'sending'))
       returning m.*
     )
-    select k.id, k.customer_id, k.campaign_id, k.variant, k.template_id, k.template_version, k.offer_ids, k.attempts,
-      c.name as campaign_name, c.variants as campaign_variants, c.from_address, c.from_name,
+    select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.variant, k.template_id, k.template_version,
+      k.offer_ids, k.attempts,
+      coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
+      c.from_address, c.from_name,
+      -- Consent can change during a trigger's delay: it is read again at send time.
+      case when k.trigger_id is not null then (
+        select g.granted from consents g
+        where g.customer_id = k.customer_id and g.purpose = 'marketing_email'
+        order by g.at desc, g.id desc limit 1) end as marketing,
       jsonb_build_object(
         'id', cu.id, 'external_id', cu.external_id, 'email', cu.email, 'first_name', cu.first_name,
         'last_name', cu.last_name, 'locale', cu.locale, 'timezone', cu.timezone, 'address', cu.address,
         'preferred_categories', cu.preferred_categories, 'hobbies', cu.hobbies, 'erased_at', cu.erased_at
       ) as customer
-    from claimed k join campaigns c on c.id = k.campaign_id join customers cu on cu.id = k.customer_id`;
+    from claimed k
+      left join campaigns c on c.id = k.campaign_id
+      left join triggers t on t.id = k.trigger_id
+      join customers cu on cu.id = k.customer_id`;
   return row;
 }
 
-/** Why a row could not be claimed: its own status and its campaign's. */
+/** Why a row could not be claimed: its own status, its campaign's, and how far off its send_at is. */
 export async function messageState(
   sql: Db,
   id: number,
-): Promise<{ status: string; campaign_status: string | null } | undefined> {
-  const [row] = await sql<{ status: string; campaign_status: string | null }[]>`
-    select m.status, c.status as campaign_status
+): Promise<
+  | { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }
+  | undefined
+> {
+  const [row] = await sql<
+    { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }[]
+  >`
+    select m.status, m.campaign_id, c.status as campaign_status,
+      greatest(0, extract(epoch from coalesce(m.send_at, now()) - now()))::float8 as due_in_seconds
     from messages m left join campaigns c on c.id = m.campaign_id where m.id = ${id}`;
   return row;
 }

@@ -1,22 +1,31 @@
 import { parseArgs } from 'node:util';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { importProcessor } from '../../workers/import.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { startReconciler } from '../../workers/reconciler.js';
+import { RETENTION_QUEUE, RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
+import {
+  TRIGGER_QUEUE,
+  TRIGGER_SCAN_SCHEDULE,
+  TRIGGER_SCAN_SCHEDULER,
+  triggerProcessor,
+} from '../../workers/trigger.js';
 import type { SendJobData } from '../campaigns/jobs.js';
 import { createSender } from '../campaigns/send.js';
 import { throttledCampaigns } from '../campaigns/store.js';
 import { createMailTransport } from '../campaigns/transport.js';
 import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
+import { IMPORT_QUEUE } from '../imports/jobs.js';
 import { createLogger } from '../logger.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
-import { QUEUES, queuePrefix } from '../queue/queues.js';
+import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { UsageError } from './usage-error.js';
 
-export const WORKER_ROLES = ['planner', 'sender', 'reconciler'] as const;
+export const WORKER_ROLES = ['planner', 'sender', 'reconciler', 'trigger', 'import', 'retention'] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export interface WorkerOptions {
@@ -36,7 +45,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (50), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (5),
- * QUEUE_PREFIX (offerflow), DKIM_*.
+ * TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   const env = options.env ?? process.env;
@@ -64,6 +73,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     prefix,
     lockDuration,
     stalledInterval: Math.max(1000, lockDuration / 2),
+    settings: { backoffStrategy },
   };
   const watch = (worker: Worker) => {
     worker.on('failed', (job: Job | undefined, error: Error) =>
@@ -121,6 +131,33 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     beforeWorkers.push(() => reconciler.stop());
   }
 
+  if (roles.includes('trigger')) {
+    const processor = triggerProcessor({ sql, jobs: dispatcher, clock, config, logger });
+    const options = { ...common, concurrency: num(env.TRIGGER_CONCURRENCY, 4) };
+    workers.set(TRIGGER_QUEUE, watch(new Worker(TRIGGER_QUEUE, processor, options)));
+    // Upserting the same scheduler id from every worker process keeps exactly one schedule.
+    await dispatcher
+      .queue(TRIGGER_QUEUE)
+      .upsertJobScheduler(TRIGGER_SCAN_SCHEDULER, TRIGGER_SCAN_SCHEDULE, { name: 'scan', data: {} });
+  }
+
+  if (roles.includes('import')) {
+    const processor = importProcessor({ sql, jobs: dispatcher, clock });
+    const options = { ...common, concurrency: num(env.IMPORT_CONCURRENCY, 1) };
+    workers.set(IMPORT_QUEUE, watch(new Worker(IMPORT_QUEUE, processor, options)));
+  }
+
+  if (roles.includes('retention')) {
+    const processor = retentionProcessor({ sql, config, clock });
+    workers.set(
+      RETENTION_QUEUE,
+      watch(new Worker(RETENTION_QUEUE, processor, { ...common, concurrency: 1 })),
+    );
+    await dispatcher
+      .queue(RETENTION_QUEUE)
+      .upsertJobScheduler('retention', RETENTION_SCHEDULE, { name: 'retention', data: {} });
+  }
+
   logger.info({ roles, prefix, concurrency }, 'workers started');
   return {
     async close() {
@@ -134,7 +171,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler …]`: all three when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

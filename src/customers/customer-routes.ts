@@ -16,6 +16,7 @@ import {
 } from '../http/route.js';
 import { erasePersonalData } from '../privacy/erase.js';
 import { purgeJobs } from '../privacy/jobs.js';
+import { fireCustomerCreatedTriggers } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
 import { CustomerInputSchema, CustomerPatchSchema, CustomerSchema, PROFILE_COLUMNS } from './schema.js';
@@ -160,6 +161,7 @@ export function registerCustomerCrud(app: App): void {
       );
       return { status: result!.status, customer: (await selectCustomer(tx, result!.id))! };
     });
+    if (row.status === 'created') await fireCustomerCreatedTriggers(c.var.deps, [row.customer.id]);
     return c.json(toCustomer(row.customer), row.status === 'created' ? 201 : 200);
   });
 
@@ -182,7 +184,9 @@ export function registerCustomerCrud(app: App): void {
       );
       return written;
     });
-    const created = results.filter((r) => r.status === 'created').length;
+    const createdIds = results.filter((r) => r.status === 'created').map((r) => r.id);
+    await fireCustomerCreatedTriggers(c.var.deps, createdIds);
+    const created = createdIds.length;
     return c.json({ data: results, created, updated: results.length - created }, created > 0 ? 201 : 200);
   });
 

@@ -250,7 +250,7 @@ export function demoPurchases(customers: readonly DemoCustomer[], now: Date): De
   const out: DemoPurchase[] = [];
   const span = 730 * 86_400_000;
   for (const c of customers) {
-    const orders = Math.floor(rand() * rand() * 30) + 1;
+    const orders = Math.floor(rand() * rand() * 38) + 1;
     for (let o = 1; o <= orders; o++) {
       const at = new Date(now.getTime() - 3_600_000 - Math.floor(rand() * span));
       const lines = 1 + Math.floor(rand() * 3);

@@ -1,4 +1,6 @@
+import type { Db } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { queuedImportIds } from './store.js';
 
 export const IMPORT_QUEUE = 'import';
 
@@ -15,4 +17,15 @@ export async function enqueueImport(jobs: JobDispatcher, importId: number): Prom
       opts: { jobId: `import-${importId}`, attempts: 5 },
     },
   ]);
+}
+
+/**
+ * Hands every upload still `queued` to the import queue (the reconciler's part for imports):
+ * an upload stored by the edge build, or one whose job Redis lost. Its fixed job id makes a
+ * live job absorb the repeat. Returns how many were handed over.
+ */
+export async function reconcileQueuedImports(deps: { sql: Db; jobs: JobDispatcher }): Promise<number> {
+  const ids = await queuedImportIds(deps.sql, 1000);
+  for (const id of ids) await enqueueImport(deps.jobs, id);
+  return ids.length;
 }

@@ -71,6 +71,14 @@ export async function findImport(db: Db, id: number): Promise<ImportRow | undefi
   return row;
 }
 
+/** Uploads waiting for a worker (the edge build stores them without a queue), oldest first. */
+export async function queuedImportIds(db: Db, limit: number): Promise<number[]> {
+  const rows = await db<
+    { id: number }[]
+  >`select id from imports where status = 'queued' order by id limit ${limit}`;
+  return rows.map((r) => r.id);
+}
+
 /** Claims a queued (or resumed running) import for a worker. */
 export async function startImport(db: Db, id: number): Promise<ImportRow | undefined> {
   const [row] = await db<ImportRow[]>`

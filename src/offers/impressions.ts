@@ -1,5 +1,5 @@
 import type { Db } from '../db/sql.js';
-import { insertImpressions } from './store.js';
+import { insertImpressions, rollUpImpressionCounts } from './store.js';
 
 export interface ImpressionInput {
   customer_id: number;
@@ -12,9 +12,11 @@ export interface ImpressionInput {
 
 /**
  * Records that a sent message showed these offers: one `offer_impressions` row per (message,
- * offer), idempotent, and `offers.shown_count` raised once per new row, in one statement. Caps
- * count these rows, so they hold across campaigns and triggers. Call it in the transaction that
- * marks the message sent. Returns the offer ids newly recorded (empty on a retry).
+ * offer), idempotent. Caps count these rows, so they hold across campaigns and triggers; an
+ * offer's `shown_count` includes them at once (it is read as the rolled-up column plus the rows
+ * not folded in yet), and the offer row itself is not touched, so concurrent senders never
+ * queue or deadlock on a popular offer. Call it in the transaction that marks the message sent.
+ * Returns the offer ids newly recorded (empty on a retry).
  *
  * No contact event is appended here: the sender's one `sent` event carries the offer ids, which
  * keeps the timeline at one line per mail; this table is the per-offer ledger.
@@ -30,4 +32,12 @@ export async function recordOfferImpressions(sql: Db, input: ImpressionInput): P
     triggerId: input.trigger_id ?? null,
     at: input.at,
   });
+}
+
+/**
+ * Folds recorded impressions into `offers.shown_count` in one batched statement (the reconciler
+ * runs it each tick). Only an optimisation: reads are exact without it. Returns how many.
+ */
+export function rollUpShownCounts(sql: Db): Promise<number> {
+  return rollUpImpressionCounts(sql);
 }

@@ -29,6 +29,18 @@ export interface OfferRow {
 /** The writable columns of an offer. */
 export type OfferValues = Omit<OfferRow, 'id' | 'shown_count' | 'version' | 'created_at' | 'updated_at'>;
 
+// An offer's columns. Its shown_count is the rolled-up count plus the impressions not folded in
+// yet (rollUpShownCounts), so that a send never updates the offer row itself.
+const OFFER = (db: Db) =>
+  db.unsafe(`
+  offers.id, offers.name, offers.title, offers.text, offers.image_url, offers.url, offers.code,
+  offers.category, offers.eligibility, offers.score, offers.priority, offers.valid_from,
+  offers.valid_to, offers.cap_per_customer_count, offers.cap_per_customer_days, offers.global_cap,
+  offers.shown_count + (select count(*)::int from offer_impressions i
+    where i.offer_id = offers.id and not i.counted) as shown_count,
+  offers.exclude_if_bought_within_days, offers.fallback, offers.version, offers.created_at,
+  offers.updated_at`);
+
 const rule = (db: Db, value: unknown) =>
   value === null || value === undefined ? null : db.json(value as Parameters<Db['json']>[0]);
 
@@ -40,15 +52,15 @@ const columns = (db: Db, v: OfferValues) => ({
 
 // Creates an offer.
 export async function insertOffer(db: Db, values: OfferValues): Promise<OfferRow> {
-  const [row] = await db<OfferRow[]>`insert into offers ${db(columns(db, values))} returning *`;
+  const [row] = await db<OfferRow[]>`insert into offers ${db(columns(db, values))} returning ${OFFER(db)}`;
   return row!;
 }
 
 // One live offer; `lock` for read-modify-write in a transaction.
 export async function findOffer(db: Db, id: number, lock = false): Promise<OfferRow | undefined> {
   const [row] = lock
-    ? await db<OfferRow[]>`select * from offers where id = ${id} and deleted_at is null for update`
-    : await db<OfferRow[]>`select * from offers where id = ${id} and deleted_at is null`;
+    ? await db<OfferRow[]>`select ${OFFER(db)} from offers where id = ${id} and deleted_at is null for update`
+    : await db<OfferRow[]>`select ${OFFER(db)} from offers where id = ${id} and deleted_at is null`;
   return row;
 }
 
@@ -56,7 +68,7 @@ export async function findOffer(db: Db, id: number, lock = false): Promise<Offer
 export async function updateOffer(db: Db, id: number, values: OfferValues): Promise<OfferRow> {
   const [row] = await db<OfferRow[]>`
     update offers set ${db(columns(db, values))}, version = version + 1, updated_at = now()
-    where id = ${id} returning *`;
+    where id = ${id} returning ${OFFER(db)}`;
   return row!;
 }
 
@@ -74,7 +86,7 @@ export async function listOffers(
   opts: { afterId: number; limit: number; category?: string | undefined },
 ): Promise<OfferRow[]> {
   return db<OfferRow[]>`
-    select * from offers
+    select ${OFFER(db)} from offers
     where deleted_at is null and id > ${opts.afterId}
       ${opts.category !== undefined ? db`and category = ${opts.category}` : db``}
     order by id limit ${opts.limit}`;
@@ -82,7 +94,7 @@ export async function listOffers(
 
 // The whole live catalogue, in id order (the order explain lists offers in).
 export async function loadLiveOffers(db: Db): Promise<OfferRow[]> {
-  return db<OfferRow[]>`select * from offers where deleted_at is null order by id`;
+  return db<OfferRow[]>`select ${OFFER(db)} from offers where deleted_at is null order by id`;
 }
 
 // Sensitive attributes of the registry and the consent purpose each needs.
@@ -107,7 +119,7 @@ export async function countRecentImpressions(
     group by 1, 2`;
 }
 
-// Records impressions once per (message, offer) and counts the new ones on their offers, atomically.
+// Records impressions once per (message, offer); the offers' counts see them at once (OFFER).
 export async function insertImpressions(
   db: Db,
   input: {
@@ -119,16 +131,31 @@ export async function insertImpressions(
     at: Date;
   },
 ): Promise<number[]> {
-  const rows = await db<Array<{ id: number }>>`
-    with ins as (
-      insert into offer_impressions (offer_id, customer_id, message_id, campaign_id, trigger_id, at)
-      select o, ${input.customerId}, ${input.messageId}, ${input.campaignId}, ${input.triggerId}, ${input.at}
-      from unnest(${input.offerIds}::bigint[]) as o
-      on conflict (message_id, offer_id) where message_id is not null do nothing
+  const rows = await db<Array<{ offer_id: number }>>`
+    insert into offer_impressions (offer_id, customer_id, message_id, campaign_id, trigger_id, at)
+    select o, ${input.customerId}, ${input.messageId}, ${input.campaignId}, ${input.triggerId}, ${input.at}
+    from unnest(${input.offerIds}::bigint[]) as o
+    on conflict (message_id, offer_id) where message_id is not null do nothing
+    returning offer_id`;
+  return rows.map((r) => r.offer_id).sort((a, b) => a - b);
+}
+
+// Folds uncounted impressions into offers.shown_count in one statement. The advisory lock lets one roll-up run at a time (others return 0: readers add the
+// uncounted rows anyway, so skipping is harmless). Returns how many impressions were folded in.
+export async function rollUpImpressionCounts(db: Db): Promise<number> {
+  const [row] = await db<Array<{ n: number }>>`
+    with go as (select pg_try_advisory_xact_lock(hashtext('offerflow:shown_count')) as locked),
+    folded as (
+      update offer_impressions set counted = true
+      where not counted and (select locked from go)
       returning offer_id
+    ),
+    per_offer as (select offer_id, count(*)::int as n from folded group by offer_id),
+    bumped as (
+      update offers set shown_count = offers.shown_count + p.n
+      from per_offer p where offers.id = p.offer_id
+      returning p.n
     )
-    update offers set shown_count = shown_count + 1
-    from ins where offers.id = ins.offer_id
-    returning offers.id`;
-  return rows.map((r) => r.id).sort((a, b) => a - b);
+    select coalesce(sum(n), 0)::int as n from bumped`;
+  return row?.n ?? 0;
 }

@@ -30,6 +30,20 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
         );
       }
     },
+    async missing(name: string, jobIds: readonly string[]) {
+      if (jobIds.length === 0) return [];
+      const q = queue(name);
+      // A job's hash lives at the queue's key plus its id until it is removed, whatever its state.
+      // A hash without `data` is the remnant of a job that was being processed when Redis was
+      // wiped (BullMQ's finishing scripts write a few fields back): it would never run, and its
+      // id blocks a new add, so it is removed and counted as missing.
+      const pipeline = connection.pipeline();
+      for (const id of jobIds) pipeline.hexists(q.toKey(id), 'data');
+      const replies = (await pipeline.exec()) ?? [];
+      const missing = jobIds.filter((_, i) => replies[i]?.[1] === 0);
+      for (const id of missing) await q.remove(id).catch(() => 0);
+      return missing;
+    },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
     },

@@ -1,4 +1,5 @@
 import type { DefaultJobOptions } from 'bullmq';
+import { TRIGGER_QUEUE } from '../triggers/events.js';
 
 /** Queue names. A throttled campaign gets its own send queue so its rate limit binds only it. */
 export const QUEUES = {
@@ -24,18 +25,44 @@ export function queuePrefix(env: Record<string, string | undefined> = process.en
   return env.QUEUE_PREFIX || 'offerflow';
 }
 
+/** The send queues' backoff type: exponential from `delay`, jittered, never above SEND_BACKOFF_CAP_MS. */
+export const CAPPED_BACKOFF = 'capped-exponential';
+export const SEND_BACKOFF_CAP_MS = 30_000;
+
+/**
+ * BullMQ's custom backoff strategy (give it to every Worker as `settings.backoffStrategy`).
+ * Plain exponential from 2 s reaches 8 minutes by the 9th try, which left a few messages of a
+ * campaign waiting minutes after the rest; capped, a 4xx or a busy row is tried again within
+ * 30 s (±30 %), and ten attempts still span about three minutes of a relay's trouble.
+ */
+export function backoffStrategy(attemptsMade: number, type?: string): number {
+  if (type !== CAPPED_BACKOFF) throw new Error(`unknown backoff strategy ${type}`);
+  const base = Math.min(SEND_BACKOFF_CAP_MS, 2000 * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(base * (0.7 + 0.3 * Math.random()));
+}
+
 /**
  * Job defaults. Finished jobs are removed so that the reconciler can enqueue a message again
  * under the same job id (BullMQ ignores an add whose id still exists); the messages table, not
- * Redis, is the record of what happened. A 4xx SMTP reply retries with exponential backoff.
+ * Redis, is the record of what happened. A 4xx SMTP reply retries with capped backoff.
  */
 export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
   if (queue === QUEUES.send || campaignOfSendQueue(queue) !== null) {
     return {
       attempts: 10,
-      backoff: { type: 'exponential', delay: 2000, jitter: 0.3 },
+      backoff: { type: CAPPED_BACKOFF, delay: 2000 },
       removeOnComplete: true,
       removeOnFail: true,
+    };
+  }
+  if (queue === TRIGGER_QUEUE) {
+    // Event jobs have no fixed id and firing is idempotent per (trigger, event key): retry
+    // freely, keep nothing finished (the firings table is the record).
+    return {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: true,
+      removeOnFail: { count: 1000 },
     };
   }
   if (queue === QUEUES.planner) {

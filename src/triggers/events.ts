@@ -87,3 +87,20 @@ export async function firePurchaseTriggers(
   if (!(await hasEnabledTriggers(deps.sql, 'purchase'))) return;
   await enqueueTriggerEvents(deps.jobs, purchaseEvents(created));
 }
+
+/**
+ * After new customers are committed (the API): hands their `customer_created` events to the
+ * trigger queue when a trigger listens. Keyed `customer:<id>` like the import's, so a customer
+ * fires once whichever way they arrived.
+ */
+export async function fireCustomerCreatedTriggers(
+  deps: { sql: Db; jobs?: JobDispatcher | undefined },
+  customerIds: readonly number[],
+): Promise<void> {
+  if (customerIds.length === 0 || !deps.jobs) return;
+  if (!(await hasEnabledTriggers(deps.sql, 'customer_created'))) return;
+  await enqueueTriggerEvents(
+    deps.jobs,
+    customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id })),
+  );
+}
