@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -6,10 +5,8 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql, type Sql } from '../src/db/sql.js';
 import { createApiKey } from '../src/http/api-keys.js';
-import type { Bench, BenchResult } from './harness.js';
+import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
 // Batch customer upsert through the real HTTP API (a node server on an ephemeral port, one
 // POST /v1/customers/batch of 10,000 rows) against a raw COPY of the same rows into a scratch
@@ -71,28 +68,10 @@ const toCsv = (rows: ReturnType<typeof customers>) =>
 
 const best = (xs: number[]) => Math.min(...xs);
 
-async function withScratchDatabase<T>(fn: (sql: Sql, url: string) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const name = `offerflow_bench_customers_${randomBytes(4).toString('hex')}`;
-  const admin = createSql(config.DATABASE_URL, { max: 1 });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(config.DATABASE_URL);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 10 });
-  try {
-    await migrate(sql);
-    return await fn(sql, url.toString());
-  } finally {
-    await sql.end({ timeout: 5 });
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end({ timeout: 5 });
-  }
-}
-
 const bench: Bench = {
   name: 'customers-upsert',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase(async (sql) => {
+    return withScratchDatabase('customers', 10, async (sql) => {
       const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
       const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
       const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });

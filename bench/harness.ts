@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql, type Sql } from '../src/db/sql.js';
 
 export interface BenchResult {
   name: string;
@@ -38,4 +42,30 @@ export async function time(fn: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await fn();
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * Runs fn against a freshly created and migrated database (`offerflow_bench_<tag>_<random>`,
+ * a pool of `max` connections), then drops it. fn also gets the database's URL.
+ */
+export async function withScratchDatabase<T>(
+  tag: string,
+  max: number,
+  fn: (sql: Sql, url: string) => Promise<T>,
+): Promise<T> {
+  const config = loadConfig();
+  const name = `offerflow_bench_${tag}_${randomBytes(4).toString('hex')}`;
+  const admin = createSql(config.DATABASE_URL, { max: 1 });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(config.DATABASE_URL);
+  url.pathname = `/${name}`;
+  const sql = createSql(url.toString(), { max });
+  try {
+    await migrate(sql);
+    return await fn(sql, url.toString());
+  } finally {
+    await sql.end({ timeout: 5 });
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end({ timeout: 5 });
+  }
 }

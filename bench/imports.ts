@@ -1,14 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql } from '../src/db/sql.js';
 import { importLocalStream } from '../src/imports/run.js';
-import type { Bench, BenchResult } from './harness.js';
+import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
 // Importing N purchase lines (default 1,000,000) from a CSV file through the real import path
 // (offerflow import purchases: validation, customer lookup, purchases + contact events, conversion
@@ -40,75 +36,66 @@ async function writeCsv(path: string): Promise<void> {
 const bench: Bench = {
   name: 'imports',
   async run(): Promise<BenchResult[]> {
-    const config = loadConfig();
-    const name = `offerflow_bench_imp_${randomBytes(4).toString('hex')}`;
-    const admin = createSql(config.DATABASE_URL, { max: 1 });
-    await admin.unsafe(`create database "${name}"`);
-    const url = new URL(config.DATABASE_URL);
-    url.pathname = `/${name}`;
-    const sql = createSql(url.toString(), { max: 4 });
-    const dir = await mkdtemp(join(tmpdir(), 'offerflow-bench-'));
-    const file = join(dir, 'purchases.csv');
-    try {
-      await migrate(sql);
-      await sql`insert into customers (external_id, email) select 'c' || i, 'c' || i || '@example.com' from generate_series(0, ${CUSTOMERS - 1}) i`;
-      await writeCsv(file);
-      const size = (await stat(file)).size;
+    return withScratchDatabase('imp', 4, async (sql) => {
+      const dir = await mkdtemp(join(tmpdir(), 'offerflow-bench-'));
+      const file = join(dir, 'purchases.csv');
+      try {
+        await sql`insert into customers (external_id, email) select 'c' || i, 'c' || i || '@example.com' from generate_series(0, ${CUSTOMERS - 1}) i`;
+        await writeCsv(file);
+        const size = (await stat(file)).size;
 
-      // Baseline: PostgreSQL's COPY of the same bytes into a scratch table.
-      await sql`create table scratch_copy (a text, b text, c text, d text, e text, f text, g text, h text, i text)`;
-      const copyStarted = performance.now();
-      const writable = await sql`copy scratch_copy from stdin with (format csv, header true)`.writable();
-      await new Promise<void>((resolve, reject) => {
-        createReadStream(file, { highWaterMark: 1024 * 1024 })
-          .pipe(writable as unknown as Writable)
-          .on('finish', resolve)
-          .on('error', reject);
-      });
-      const copySeconds = (performance.now() - copyStarted) / 1000;
+        // Baseline: PostgreSQL's COPY of the same bytes into a scratch table.
+        await sql`create table scratch_copy (a text, b text, c text, d text, e text, f text, g text, h text, i text)`;
+        const copyStarted = performance.now();
+        const writable = await sql`copy scratch_copy from stdin with (format csv, header true)`.writable();
+        await new Promise<void>((resolve, reject) => {
+          createReadStream(file, { highWaterMark: 1024 * 1024 })
+            .pipe(writable as unknown as Writable)
+            .on('finish', resolve)
+            .on('error', reject);
+        });
+        const copySeconds = (performance.now() - copyStarted) / 1000;
 
-      let peak = process.memoryUsage().rss;
-      const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-      }, 50);
-      const started = performance.now();
-      const { progress } = await importLocalStream(
-        { sql, clock: () => new Date() },
-        {
-          kind: 'purchases',
-          filename: file,
-          source: createReadStream(file, { highWaterMark: 1024 * 1024 }),
-          options: {},
-        },
-      );
-      const seconds = (performance.now() - started) / 1000;
-      clearInterval(sampler);
-      if (progress.created !== N) throw new Error(`imported ${progress.created} of ${N} lines`);
-      const rate = N / seconds;
-      const copyRate = N / copySeconds;
-      return [
-        {
-          name: `import ${N} purchase lines from CSV`,
-          value: rate,
-          unit: 'rows/s',
-          baseline: 'raw COPY into a scratch table',
-          baseline_value: copyRate,
-          ratio: rate / copyRate,
-          target: 0.4,
-          notes: {
-            seconds: Math.round(seconds * 100) / 100,
-            copy_seconds: Math.round(copySeconds * 100) / 100,
-            file_mb: Math.round(size / 1e5) / 10,
-            peak_rss_mb: Math.round(peak / 1e6),
+        let peak = process.memoryUsage().rss;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }, 50);
+        const started = performance.now();
+        const { progress } = await importLocalStream(
+          { sql, clock: () => new Date() },
+          {
+            kind: 'purchases',
+            filename: file,
+            source: createReadStream(file, { highWaterMark: 1024 * 1024 }),
+            options: {},
           },
-        },
-      ];
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end({ timeout: 5 });
-    }
+        );
+        const seconds = (performance.now() - started) / 1000;
+        clearInterval(sampler);
+        if (progress.created !== N) throw new Error(`imported ${progress.created} of ${N} lines`);
+        const rate = N / seconds;
+        const copyRate = N / copySeconds;
+        return [
+          {
+            name: `import ${N} purchase lines from CSV`,
+            value: rate,
+            unit: 'rows/s',
+            baseline: 'raw COPY into a scratch table',
+            baseline_value: copyRate,
+            ratio: rate / copyRate,
+            target: 0.4,
+            notes: {
+              seconds: Math.round(seconds * 100) / 100,
+              copy_seconds: Math.round(copySeconds * 100) / 100,
+              file_mb: Math.round(size / 1e5) / 10,
+              peak_rss_mb: Math.round(peak / 1e6),
+            },
+          },
+        ];
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   },
 };
 

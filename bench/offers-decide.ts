@@ -1,10 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql, type Sql } from '../src/db/sql.js';
+import type { Sql } from '../src/db/sql.js';
 import { decideOffersBatch, loadCatalogue, loadCustomerFacts } from '../src/offers/decide.js';
 import { type CustomerFacts, decideForCustomer } from '../src/offers/rank.js';
-import type { Bench, BenchResult } from './harness.js';
+import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
 // Batch offer decisions: 100,000 customers × 50 offers, 3 placements (BENCH_SCALE shrinks the
 // customers). The baseline evaluates the same compiled rules (eligibility and score of every
@@ -18,24 +15,6 @@ const PLACEMENTS = 3;
 const PAGE = 1000;
 const NOW = new Date('2026-06-01T00:00:00Z');
 const CATEGORIES = ['garden', 'wine', 'books', 'toys', 'sport', 'kitchen', 'fashion', 'music'];
-
-async function withScratchDatabase<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const name = `offerflow_bench_offers_${randomBytes(4).toString('hex')}`;
-  const admin = createSql(config.DATABASE_URL, { max: 1 });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(config.DATABASE_URL);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 8 });
-  try {
-    await migrate(sql);
-    return await fn(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end({ timeout: 5 });
-  }
-}
 
 async function seed(sql: Sql): Promise<void> {
   await sql`
@@ -95,7 +74,7 @@ const pages = (ids: number[]) => {
 const bench: Bench = {
   name: 'offers-decide',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase(async (sql) => {
+    return withScratchDatabase('offers', 8, async (sql) => {
       const seedStarted = performance.now();
       await seed(sql);
       const seedSeconds = (performance.now() - seedStarted) / 1000;

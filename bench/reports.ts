@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql, type Sql } from '../src/db/sql.js';
+import type { Sql } from '../src/db/sql.js';
 import { createApiKey } from '../src/http/api-keys.js';
 import { campaignBreakdown } from '../src/reports/store.js';
-import { type Bench, type BenchResult, time } from './harness.js';
+import { type Bench, type BenchResult, time, withScratchDatabase } from './harness.js';
 
 // The campaign report over 1,000,000 contact events of one campaign (200,000 sent messages,
 // two variants, three offers each; 100,000 events of another campaign as noise), through
@@ -17,24 +15,6 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const EVENTS = Math.max(20_000, Math.round(1_000_000 * SCALE));
 const MESSAGES = EVENTS / 5;
 const RUNS = 5;
-
-async function withScratchDatabase<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const name = `offerflow_bench_reports_${randomBytes(4).toString('hex')}`;
-  const admin = createSql(config.DATABASE_URL, { max: 1 });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(config.DATABASE_URL);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 4 });
-  try {
-    await migrate(sql);
-    return await fn(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end({ timeout: 5 });
-  }
-}
 
 async function seed(sql: Sql): Promise<number> {
   await sql`insert into offers (name, title, category) select 'offer ' || i, 'Offer ' || i, 'c' || (i % 4) from generate_series(1, 10) i`;
@@ -91,7 +71,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const bench: Bench = {
   name: 'reports',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase(async (sql) => {
+    return withScratchDatabase('reports', 4, async (sql) => {
       const id = await seed(sql);
       const [counted] = await sql<{ events: number }[]>`
         select count(*)::int as events from contact_events where campaign_id = ${id}`;

@@ -1,12 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql, type Sql } from '../src/db/sql.js';
 import { messageLinks } from '../src/tracking/links.js';
-import type { Bench, BenchResult } from './harness.js';
+import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
 // Tracking throughput: autocannon (in this process) against /t/o and /t/c of the whole app,
 // served by a child process over a database of 10,000 sent messages with distinct tokens per
@@ -19,24 +16,6 @@ const MESSAGES = 10_000;
 const CONNECTIONS = 50;
 const UA =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
-
-async function withScratchDatabase<T>(fn: (sql: Sql, url: string) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const name = `offerflow_bench_tracking_${randomBytes(4).toString('hex')}`;
-  const admin = createSql(config.DATABASE_URL, { max: 1 });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(config.DATABASE_URL);
-  url.pathname = `/${name}`;
-  const sql = createSql(url.toString(), { max: 4 });
-  try {
-    await migrate(sql);
-    return await fn(sql, url.toString());
-  } finally {
-    await sql.end({ timeout: 5 });
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end({ timeout: 5 });
-  }
-}
 
 async function startServer(
   mode: 'hello' | 'app',
@@ -90,7 +69,7 @@ async function load(port: number, paths: string[]): Promise<Load> {
 const bench: Bench = {
   name: 'tracking',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase(async (sql, url) => {
+    return withScratchDatabase('tracking', 4, async (sql, url) => {
       const config = loadConfig();
       const [campaign] = await sql<{ id: number }[]>`
         insert into campaigns (name, status) values ('bench', 'sent') returning id`;

@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql, type Sql } from '../src/db/sql.js';
+import type { Sql } from '../src/db/sql.js';
 import { createApiKey } from '../src/http/api-keys.js';
 import { installDefaultTemplates } from '../src/templates/render.js';
-import { type Bench, type BenchResult, time } from './harness.js';
+import { type Bench, type BenchResult, time, withScratchDatabase } from './harness.js';
 
 // UI pages with 100,000 customers (3 purchases and ~6 contact events each, 10 campaigns of 10,000
 // messages): each page through app.request with a signed-in session (session check, in-process API
@@ -75,14 +73,7 @@ const bench: Bench = {
   name: 'ui-pages',
   async run(): Promise<BenchResult[]> {
     const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>);
-    const name = `offerflow_bench_ui_${randomBytes(4).toString('hex')}`;
-    const admin = createSql(config.DATABASE_URL, { max: 1 });
-    await admin.unsafe(`create database "${name}"`);
-    const url = new URL(config.DATABASE_URL);
-    url.pathname = `/${name}`;
-    const sql = createSql(url.toString(), { max: 8 });
-    try {
-      await migrate(sql);
+    return withScratchDatabase('ui', 8, async (sql) => {
       const { segmentId, campaignId } = await seed(sql);
       const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
       const key = (await createApiKey(sql, { name: 'bench', role: 'admin' })).key;
@@ -128,11 +119,7 @@ const bench: Bench = {
         });
       }
       return results;
-    } finally {
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end({ timeout: 5 });
-    }
+    });
   },
 };
 

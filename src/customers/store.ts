@@ -156,29 +156,6 @@ export function listCustomerRows(
     limit ${filter.limit + 1}`;
 }
 
-/**
- * Erasure: clears every personal field but keeps the row (purchases and reports still add up),
- * forgets consent IPs and free text on the contact history.
- */
-export async function eraseCustomerRow(db: Db, id: number): Promise<{ email: string | null } | undefined> {
-  const [before] = await db<{ email: string | null }[]>`
-    select email from customers where id = ${id} for update`;
-  if (!before) return undefined;
-  await db`
-    update customers set
-      email = null, first_name = null, last_name = null, locale = null, timezone = null,
-      birth_date = null, address = '{}', family = '[]', occupation = null, income_band = null,
-      education = null, preferences = '{}', preferred_categories = '{}', hobbies = '{}',
-      social_handles = '{}', attributes = '{}', updated_at = now(),
-      erased_at = coalesce(erased_at, now())
-    where id = ${id}`;
-  await db`update consents set ip = null where customer_id = ${id} and ip is not null`;
-  await db`
-    update contact_events set text = null, author = null
-    where customer_id = ${id} and (text is not null or author is not null)`;
-  return before;
-}
-
 export interface AttributeRow {
   key: string;
   type: 'string' | 'number' | 'boolean' | 'date' | 'string_array';

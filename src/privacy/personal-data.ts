@@ -1,28 +1,13 @@
+import { PROFILE_COLUMNS } from '../customers/schema.js';
+
 /**
  * What Offerflow holds on a person that identifies them or describes them, per table. Erasure
  * clears exactly these columns and the export lists exactly these (plus the pseudonymous facts
  * kept for reports): one list, so the two cannot drift apart (a test checks both against it).
  */
 export const PERSONAL_FIELDS = {
-  customers: [
-    'external_id',
-    'email',
-    'first_name',
-    'last_name',
-    'locale',
-    'timezone',
-    'birth_date',
-    'address',
-    'family',
-    'occupation',
-    'income_band',
-    'education',
-    'preferences',
-    'preferred_categories',
-    'hobbies',
-    'social_handles',
-    'attributes',
-  ],
+  /** external_id and every profile column a client may write: a new column is personal until argued otherwise. */
+  customers: ['external_id', ...PROFILE_COLUMNS],
   consents: ['ip'],
   contact_events: ['text', 'author', 'data'],
   messages: ['error', 'smtp_reply'],

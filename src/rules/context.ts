@@ -1,37 +1,13 @@
 import type { Db } from '../db/sql.js';
-import { type ContextRow, selectContextRows } from './store.js';
+import { type ContextProfile, type ContextRow, type RecentPurchaseRow, selectContextRows } from './store.js';
 
-export interface ContextPurchase {
-  order_ref: string | null;
-  sku: string | null;
-  category: string | null;
-  quantity: number;
-  amount: number;
-  purchased_at: string;
-}
+export type ContextPurchase = RecentPurchaseRow;
 
 /**
  * What a rule sees for one customer: `var` paths address these fields (docs/rules.md).
  * Dates are ISO strings; `now` is the evaluation time the custom operators use.
  */
-export interface CustomerContext {
-  id: number;
-  external_id: string;
-  email: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  locale: string | null;
-  timezone: string | null;
-  birth_date: string | null;
-  age: number | null;
-  address: Record<string, unknown>;
-  family: unknown[];
-  occupation: string | null;
-  income_band: string | null;
-  education: string | null;
-  preferences: Record<string, unknown>;
-  preferred_categories: string[];
-  hobbies: string[];
+export interface CustomerContext extends ContextProfile {
   /** Free attributes; sensitive ones only with a granted consent for their purpose. */
   attributes: Record<string, unknown>;
   created_at: string;

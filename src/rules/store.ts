@@ -3,7 +3,8 @@ import type { Db } from '../db/sql.js';
 /** How many recent purchase lines a context carries, and how far back. */
 export const RECENT_PURCHASES = { limit: 100, days: 730 } as const;
 
-export interface ContextRow {
+/** The profile fields a context carries as stored; rules/context.ts's CustomerContext shares them. */
+export interface ContextProfile {
   id: number;
   external_id: string;
   email: string | null;
@@ -21,6 +22,9 @@ export interface ContextRow {
   preferences: Record<string, unknown>;
   preferred_categories: string[];
   hobbies: string[];
+}
+
+export interface ContextRow extends ContextProfile {
   attributes: Record<string, unknown>;
   created_at: Date;
   days_since_signup: number;
@@ -40,6 +44,7 @@ export interface ContextRow {
   sensitive_attributes: Record<string, string> | null;
 }
 
+/** One recent purchase line, as stored and as a context shows it (purchased_at already a string). */
 export interface RecentPurchaseRow {
   order_ref: string | null;
   sku: string | null;

@@ -209,6 +209,20 @@ export function Field(props: FieldProps) {
   );
 }
 
+/** The head of a list page: its title and, when the user may create one, a "New …" button. */
+export function ListHead(props: { title: string; newHref: string; newLabel: string; canCreate: boolean }) {
+  return (
+    <div class="head">
+      <h1>{props.title}</h1>
+      {props.canCreate && (
+        <a class="button" href={props.newHref}>
+          {props.newLabel}
+        </a>
+      )}
+    </div>
+  );
+}
+
 export const Csrf = (props: { token: string }) => <input type="hidden" name="_csrf" value={props.token} />;
 
 export const fmtDate = (iso: string | null | undefined) =>

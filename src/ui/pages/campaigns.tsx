@@ -5,7 +5,20 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, num, page, pct, str } from '../kit.js';
+import {
+  Csrf,
+  can,
+  type Errors,
+  Field,
+  FormErrors,
+  fmtDate,
+  ListHead,
+  money,
+  num,
+  page,
+  pct,
+  str,
+} from '../kit.js';
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -263,14 +276,12 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
       c,
       'Campaigns',
       <>
-        <div class="head">
-          <h1>Campaigns</h1>
-          {can(c.var.auth.role, ACCESS.marketing) && (
-            <a class="button" href="/ui/campaigns/new">
-              New campaign
-            </a>
-          )}
-        </div>
+        <ListHead
+          title="Campaigns"
+          newHref="/ui/campaigns/new"
+          newLabel="New campaign"
+          canCreate={can(c.var.auth.role, ACCESS.marketing)}
+        />
         <div class="scroll">
           <table>
             <thead>

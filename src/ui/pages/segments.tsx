@@ -5,7 +5,18 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, jsonField, page, str } from '../kit.js';
+import {
+  Csrf,
+  can,
+  type Errors,
+  Field,
+  FormErrors,
+  fmtDate,
+  jsonField,
+  ListHead,
+  page,
+  str,
+} from '../kit.js';
 
 const EXAMPLE_RULE = JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }, null, 2);
 
@@ -97,14 +108,12 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
       c,
       'Segments',
       <>
-        <div class="head">
-          <h1>Segments</h1>
-          {can(c.var.auth.role, ACCESS.marketing) && (
-            <a class="button" href="/ui/segments/new">
-              New segment
-            </a>
-          )}
-        </div>
+        <ListHead
+          title="Segments"
+          newHref="/ui/segments/new"
+          newLabel="New segment"
+          canCreate={can(c.var.auth.role, ACCESS.marketing)}
+        />
         <table>
           <thead>
             <tr>

@@ -8,7 +8,7 @@ import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, page, str } from '../kit.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
 
 const STARTER = `<mjml>
   <mj-body>
@@ -175,14 +175,12 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
       c,
       'Templates',
       <>
-        <div class="head">
-          <h1>Templates</h1>
-          {can(c.var.auth.role, ACCESS.marketing) && (
-            <a class="button" href="/ui/templates/new">
-              New template
-            </a>
-          )}
-        </div>
+        <ListHead
+          title="Templates"
+          newHref="/ui/templates/new"
+          newLabel="New template"
+          canCreate={can(c.var.auth.role, ACCESS.marketing)}
+        />
         <table>
           <thead>
             <tr>
