@@ -24,16 +24,7 @@ export async function api<T = any>(
   path: string,
   body?: unknown,
 ): Promise<ApiResult<T>> {
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${c.var.session.key}`,
-    'x-request-id': c.var.requestId,
-  };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await app.request(path, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
+  const res = await apiResponse(app, c, method, path, body);
   const text = res.status === 204 ? '' : await res.text();
   let parsed: any = null;
   try {
@@ -49,6 +40,32 @@ export async function api<T = any>(
     errors: (problem?.errors as FieldError[] | undefined) ?? [],
     ...(problem?.detail ? { detail: String(problem.detail) } : {}),
   };
+}
+
+/**
+ * The raw response of an in-process API call with the user's key: a FormData body goes as
+ * multipart, anything else as JSON. For bodies the UI passes through (CSV downloads).
+ */
+export function apiResponse(
+  app: App,
+  c: Context<UiEnv>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Response> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${c.var.session.key}`,
+    'x-request-id': c.var.requestId,
+  };
+  const multipart = body instanceof FormData;
+  if (body !== undefined && !multipart) headers['content-type'] = 'application/json';
+  return Promise.resolve(
+    app.request(path, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: multipart ? body : JSON.stringify(body) }),
+    }),
+  );
 }
 
 /** Throws the API's failure as a UI error page (for reads that must succeed). */

@@ -10,6 +10,8 @@ import { Csrf, Shell } from './kit.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
+import { registerImportPages } from './pages/imports.js';
+import { registerOfferPages } from './pages/offers.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
 import {
@@ -147,8 +149,10 @@ export function registerUiRoutes(app: App): void {
   registerDashboard(ui, app);
   registerCustomerPages(ui, app);
   registerSegmentPages(ui, app);
+  registerOfferPages(ui, app);
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
+  registerImportPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

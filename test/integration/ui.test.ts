@@ -18,7 +18,7 @@ const cookieOf = (res: Response, name: string) =>
     .map((c) => c.split(';')[0]!)
     .find((c) => c.startsWith(`${name}=`) && c.length > name.length + 1);
 
-async function signIn(role: 'admin' | 'analyst' | 'sales' = 'admin') {
+async function signIn(role: 'admin' | 'analyst' | 'sales' | 'marketer' | 'integrator' = 'admin') {
   const form = await h.app.request('/ui/login');
   const login = cookieOf(form, 'offerflow_login')!;
   const token = login.split('=')[1]!;
@@ -116,5 +116,144 @@ describe('roles', () => {
     const sales = await signIn('sales');
     const home = await h.app.request('/ui', { headers: { cookie: sales.session } });
     expect(home.headers.get('location')).toBe('/ui/customers');
+  });
+});
+
+describe('offers', () => {
+  const offer = (csrf: string, extra: Record<string, string> = {}) => ({
+    _csrf: csrf,
+    name: 'Garden -20%',
+    title: '20% off garden tools',
+    text: 'Spring is here',
+    image_url: 'https://shop.example/garden.png',
+    url: 'https://shop.example/garden',
+    code: 'GARDEN20',
+    category: 'garden',
+    eligibility: JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }),
+    score: '',
+    priority: '5',
+    valid_from: '2026-01-01T00:00',
+    valid_to: '2026-12-31T23:59',
+    'cap_per_customer.count': '2',
+    'cap_per_customer.days': '7',
+    global_cap: '1000',
+    exclude_if_bought_within_days: '30',
+    fallback: 'on',
+    ...extra,
+  });
+
+  it('creates an offer through the form with every field, and edits it', async () => {
+    const { session, csrf } = await signIn('marketer');
+    const res = await post('/ui/offers', session, offer(csrf));
+    expect(res.status).toBe(303);
+    const id = Number(/\/ui\/offers\/(\d+)/.exec(res.headers.get('location')!)?.[1]);
+    const saved = await json(await h.get(`/v1/offers/${id}`));
+    expect(saved).toMatchObject({
+      name: 'Garden -20%',
+      code: 'GARDEN20',
+      priority: 5,
+      score: null,
+      valid_from: '2026-01-01T00:00:00.000Z',
+      cap_per_customer: { count: 2, days: 7 },
+      global_cap: 1000,
+      exclude_if_bought_within_days: 30,
+      fallback: true,
+      eligibility: { '>': [{ var: 'total_spent' }, 100] },
+    });
+    const edit = await h.app.request(`/ui/offers/${id}`, { headers: { cookie: session } });
+    const html = await edit.text();
+    expect(html).toContain('value="GARDEN20"');
+    expect(html).toContain('hx-post="/ui/rules/test"');
+    const tested = await post('/ui/rules/test', session, {
+      _csrf: csrf,
+      eligibility: JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }),
+      test_data: JSON.stringify({ total_spent: 150 }),
+    });
+    expect(await tested.text()).toMatch(/<code data-result[^>]*>true<\/code>/);
+    const list = await h.app.request('/ui/offers', { headers: { cookie: session } });
+    expect(await list.text()).toContain(`href="/ui/offers/${id}"`);
+    const patched = await post(`/ui/offers/${id}`, session, offer(csrf, { code: '', fallback: '' }));
+    expect(patched.status).toBe(303);
+    expect(await json(await h.get(`/v1/offers/${id}`))).toMatchObject({ code: null, fallback: false });
+  });
+
+  it('re-renders a bad offer with the field marked and saves nothing', async () => {
+    const { session, csrf } = await signIn('marketer');
+    const before = (await json(await h.get('/v1/offers?limit=1000'))).data.length;
+    const res = await post('/ui/offers', session, offer(csrf, { name: 'Bad', url: 'ftp://nope' }));
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toMatch(/id="f-url"[^>]*aria-invalid="true"/);
+    expect(html).toContain('must be an http(s) URL');
+    const badJson = await post('/ui/offers', session, offer(csrf, { name: 'Bad', eligibility: '{nope' }));
+    expect(badJson.status).toBe(422);
+    expect(await badJson.text()).toMatch(/id="f-eligibility"[^>]*aria-invalid="true"/);
+    const after = (await json(await h.get('/v1/offers?limit=1000'))).data;
+    expect(after).toHaveLength(before);
+  });
+
+  it('refuses an offer form without the CSRF token', async () => {
+    const { session, csrf } = await signIn('marketer');
+    const { _csrf, ...fields } = offer(csrf, { name: 'No token' });
+    expect(_csrf).toBe(csrf);
+    const res = await post('/ui/offers', session, fields);
+    expect(res.status).toBe(403);
+    const list = await json(await h.get('/v1/offers?limit=1000'));
+    expect(list.data.map((o: { name: string }) => o.name)).not.toContain('No token');
+  });
+});
+
+describe('imports', () => {
+  it('uploads a CSV through the page, shows its progress and proxies the error report', async () => {
+    const { session, csrf } = await signIn('integrator');
+    const nav = await h.app.request('/ui/imports', { headers: { cookie: session } });
+    expect(nav.status).toBe(200);
+    expect(await nav.text()).toContain('href="/ui/imports"');
+    const form = new FormData();
+    form.append('_csrf', csrf);
+    form.append('kind', 'customers');
+    form.append('mapping', '');
+    form.append(
+      'file',
+      new File(['external_id,email\nc1,a@example.com\n'], 'people.csv', { type: 'text/csv' }),
+    );
+    const res = await h.app.request('/ui/imports', {
+      method: 'POST',
+      headers: { cookie: session },
+      body: form,
+    });
+    expect(res.status).toBe(303);
+    const location = res.headers.get('location')!;
+    const id = Number(/\/ui\/imports\/(\d+)$/.exec(location)?.[1]);
+    const row = await json(await h.get(`/v1/imports/${id}`, { role: 'integrator' }));
+    expect(row).toMatchObject({ kind: 'customers', filename: 'people.csv' });
+    const pageRes = await h.app.request(location, { headers: { cookie: session } });
+    expect(await pageRes.text()).toContain(`hx-get="/ui/imports/${id}/progress"`);
+    const report = await h.app.request(`/ui/imports/${id}/errors.csv`, { headers: { cookie: session } });
+    expect(report.status).toBe(200);
+    expect(await report.text()).toContain('line,column,reason');
+  });
+
+  it('shows a missing file at its field and refuses an upload without the CSRF token', async () => {
+    const { session, csrf } = await signIn('integrator');
+    const form = new FormData();
+    form.append('_csrf', csrf);
+    form.append('kind', 'customers');
+    const res = await h.app.request('/ui/imports', {
+      method: 'POST',
+      headers: { cookie: session },
+      body: form,
+    });
+    expect(res.status).toBe(422);
+    expect(await res.text()).toMatch(/id="f-file"[^>]*aria-invalid="true"/);
+    const noToken = new FormData();
+    noToken.append('kind', 'customers');
+    noToken.append('file', new File(['external_id\nc2\n'], 'x.csv'));
+    const refused = await h.app.request('/ui/imports', {
+      method: 'POST',
+      headers: { cookie: session },
+      body: noToken,
+    });
+    expect(refused.status).toBe(403);
   });
 });

@@ -2,7 +2,6 @@
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
-import { api, must } from '../api.js';
 import type { UiEnv } from '../env.js';
 import { can, fmtDate, money, page, pct } from '../kit.js';
 import { conversionsPerDay, recentCampaignRates } from '../store.js';
@@ -10,7 +9,7 @@ import { Chart } from './campaigns.js';
 
 const rate = (n: number, d: number) => (d > 0 ? n / d : null);
 
-export function registerDashboard(ui: Hono<UiEnv>, app: App): void {
+export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
   ui.get('/ui', async (c) => {
     const role = c.var.auth.role;
     // Sales staff and integrators live on the customer card.
@@ -86,41 +85,6 @@ export function registerDashboard(ui: Hono<UiEnv>, app: App): void {
         </section>
       </>,
       { scripts: ['/ui/vendor/chart.js'] },
-    );
-  });
-
-  ui.get('/ui/offers', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/offers?limit=200'));
-    return page(
-      c,
-      'Offers',
-      <>
-        <h1>Offers</h1>
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Title</th>
-                <th>Category</th>
-                <th>Valid</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((o: any) => (
-                <tr>
-                  <td>{o.name}</td>
-                  <td>{o.title}</td>
-                  <td>{o.category ?? '—'}</td>
-                  <td>
-                    {fmtDate(o.valid_from)} → {fmtDate(o.valid_to)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </>,
     );
   });
 }

@@ -1,0 +1,357 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { Hono } from 'hono';
+import type { App } from '../../http/env.js';
+import type { FieldError } from '../../http/problem.js';
+import { ACCESS } from '../../http/roles.js';
+import { api, must } from '../api.js';
+import type { UiEnv } from '../env.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, num, page, str } from '../kit.js';
+import { RuleTools } from './segments.js';
+
+const FIELDS = [
+  'name',
+  'title',
+  'text',
+  'image_url',
+  'url',
+  'code',
+  'category',
+  'eligibility',
+  'score',
+  'priority',
+  'valid_from',
+  'valid_to',
+  'cap_per_customer',
+  'global_cap',
+  'exclude_if_bought_within_days',
+  'fallback',
+];
+
+type Values = Record<string, unknown>;
+
+function OfferForm(props: {
+  csrf: string;
+  action: string;
+  values: Values;
+  errors?: Errors | undefined;
+  detail?: string | undefined;
+}) {
+  const v = props.values;
+  const e = props.errors;
+  const s = (name: string) => v[name] as string | undefined;
+  const fallbackErrors = (e ?? []).filter((x) => x.path === 'fallback');
+  return (
+    <form method="post" action={props.action} class="card stack" id="offer-form" novalidate>
+      <Csrf token={props.csrf} />
+      <FormErrors errors={e} fields={FIELDS} detail={props.detail} />
+      <div class="row">
+        <Field name="name" label="Name" value={s('name')} errors={e} required />
+        <Field name="title" label="Title (shown to customers)" value={s('title')} errors={e} required />
+      </div>
+      <Field name="text" label="Text" value={s('text')} errors={e} textarea rows={3} />
+      <div class="row">
+        <Field name="image_url" label="Image URL" type="url" value={s('image_url')} errors={e} />
+        <Field name="url" label="Link URL" type="url" value={s('url')} errors={e} />
+      </div>
+      <div class="row">
+        <Field name="code" label="Code" value={s('code')} errors={e} />
+        <Field name="category" label="Category" value={s('category')} errors={e} />
+      </div>
+      <Field
+        name="eligibility"
+        label="Eligibility rule (JSON Logic)"
+        textarea
+        rows={6}
+        value={s('eligibility')}
+        errors={e}
+        hint="Empty: every customer is eligible. Variables as for segments (docs/rules.md)."
+        attrs={{ class: 'code', spellcheck: false }}
+      />
+      <RuleTools ruleField="eligibility" />
+      <div class="row">
+        <Field
+          name="score"
+          label="Score rule (JSON Logic, numeric)"
+          textarea
+          rows={3}
+          value={s('score')}
+          errors={e}
+          hint="Empty: the priority is the score."
+          attrs={{ class: 'code', spellcheck: false }}
+        />
+        <Field name="priority" label="Priority" type="number" value={s('priority')} errors={e} />
+      </div>
+      <div class="row">
+        <Field
+          name="valid_from"
+          label="Valid from (UTC)"
+          type="datetime-local"
+          value={s('valid_from')}
+          errors={e}
+        />
+        <Field
+          name="valid_to"
+          label="Valid to (UTC)"
+          type="datetime-local"
+          value={s('valid_to')}
+          errors={e}
+        />
+      </div>
+      <div class="row">
+        <Field
+          name="cap_per_customer.count"
+          label="Per customer: at most"
+          type="number"
+          value={s('cap_per_customer.count')}
+          errors={e}
+          attrs={{ min: 0 }}
+        />
+        <Field
+          name="cap_per_customer.days"
+          label="…times in days"
+          type="number"
+          value={s('cap_per_customer.days')}
+          errors={e}
+          attrs={{ min: 1 }}
+        />
+      </div>
+      <div class="row">
+        <Field
+          name="global_cap"
+          label="Global cap"
+          type="number"
+          value={s('global_cap')}
+          errors={e}
+          attrs={{ min: 0 }}
+        />
+        <Field
+          name="exclude_if_bought_within_days"
+          label="Skip if its category was bought within (days)"
+          type="number"
+          value={s('exclude_if_bought_within_days')}
+          errors={e}
+          attrs={{ min: 0 }}
+        />
+      </div>
+      <div class={fallbackErrors.length ? 'field invalid' : 'field'}>
+        <label>
+          <input
+            type="checkbox"
+            name="fallback"
+            value="on"
+            checked={v.fallback === 'on' || v.fallback === true}
+            aria-invalid={fallbackErrors.length ? 'true' : undefined}
+          />{' '}
+          Fallback: fills places left when too few targeted offers are eligible
+        </label>
+        {fallbackErrors.length > 0 && (
+          <small class="error">{fallbackErrors.map((x) => x.message).join('; ')}</small>
+        )}
+      </div>
+      <button type="submit">Save offer</button>
+    </form>
+  );
+}
+
+/** An optional JSON rule field: null when empty, the parsed value, or a field error. */
+function optionalRule(form: Values, name: string, errors: FieldError[]): unknown {
+  const raw = str(form, name);
+  if (raw === undefined) return null;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    errors.push({ path: name, message: `not valid JSON: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/** A datetime-local value is taken as UTC; anything else goes as typed so the API names the field. */
+function timestamp(form: Values, name: string): string | null {
+  const raw = str(form, name);
+  if (raw === undefined) return null;
+  return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(raw)
+    ? `${raw.length === 16 ? `${raw}:00` : raw}Z`
+    : raw;
+}
+
+/** The form's JSON body for the API (every field, so an edit can clear one), or the errors found first. */
+function offerBody(form: Values): { body?: Record<string, unknown>; errors?: FieldError[] } {
+  const errors: FieldError[] = [];
+  const eligibility = optionalRule(form, 'eligibility', errors);
+  const score = optionalRule(form, 'score', errors);
+  if (errors.length) return { errors };
+  const count = num(form, 'cap_per_customer.count');
+  const days = num(form, 'cap_per_customer.days');
+  return {
+    body: {
+      name: str(form, 'name') ?? '',
+      title: str(form, 'title') ?? '',
+      text: str(form, 'text') ?? null,
+      image_url: str(form, 'image_url') ?? null,
+      url: str(form, 'url') ?? null,
+      code: str(form, 'code') ?? null,
+      category: str(form, 'category') ?? null,
+      eligibility,
+      score,
+      priority: num(form, 'priority') ?? 0,
+      valid_from: timestamp(form, 'valid_from'),
+      valid_to: timestamp(form, 'valid_to'),
+      cap_per_customer: count === undefined && days === undefined ? null : { count, days },
+      global_cap: num(form, 'global_cap') ?? null,
+      exclude_if_bought_within_days: num(form, 'exclude_if_bought_within_days') ?? null,
+      fallback: form.fallback === 'on' || form.fallback === 'true',
+    },
+  };
+}
+
+const pretty = (rule: unknown) => (rule === null || rule === undefined ? '' : JSON.stringify(rule, null, 2));
+const local = (iso: string | null) => (iso ? new Date(iso).toISOString().slice(0, 16) : '');
+
+/** An offer from the API as the form's string values. */
+function offerValues(o: any): Values {
+  return {
+    name: o.name,
+    title: o.title,
+    text: o.text,
+    image_url: o.image_url,
+    url: o.url,
+    code: o.code,
+    category: o.category,
+    eligibility: pretty(o.eligibility),
+    score: pretty(o.score),
+    priority: String(o.priority),
+    valid_from: local(o.valid_from),
+    valid_to: local(o.valid_to),
+    'cap_per_customer.count': o.cap_per_customer ? String(o.cap_per_customer.count) : '',
+    'cap_per_customer.days': o.cap_per_customer ? String(o.cap_per_customer.days) : '',
+    global_cap: o.global_cap === null ? '' : String(o.global_cap),
+    exclude_if_bought_within_days:
+      o.exclude_if_bought_within_days === null ? '' : String(o.exclude_if_bought_within_days),
+    fallback: o.fallback,
+  };
+}
+
+export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
+  ui.get('/ui/offers', async (c) => {
+    const list = must(await api(app, c, 'GET', '/v1/offers?limit=200'));
+    return page(
+      c,
+      'Offers',
+      <>
+        <ListHead
+          title="Offers"
+          newHref="/ui/offers/new"
+          newLabel="New offer"
+          canCreate={can(c.var.auth.role, ACCESS.marketing)}
+        />
+        <div class="scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Title</th>
+                <th>Category</th>
+                <th>Valid</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((o: any) => (
+                <tr>
+                  <td>
+                    <a href={`/ui/offers/${o.id}`}>{o.name}</a>
+                  </td>
+                  <td>{o.title}</td>
+                  <td>{o.category ?? '—'}</td>
+                  <td>
+                    {fmtDate(o.valid_from)} → {fmtDate(o.valid_to)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </>,
+    );
+  });
+
+  ui.get('/ui/offers/new', (c) =>
+    page(
+      c,
+      'New offer',
+      <>
+        <h1>New offer</h1>
+        <OfferForm csrf={c.var.csrf} action="/ui/offers" values={{ priority: '0' }} />
+      </>,
+    ),
+  );
+
+  ui.post('/ui/offers', async (c) => {
+    const form = await c.req.parseBody();
+    const { body, errors } = offerBody(form);
+    const res = body ? await api(app, c, 'POST', '/v1/offers', body) : undefined;
+    if (!res?.ok) {
+      return page(
+        c,
+        'New offer',
+        <>
+          <h1>New offer</h1>
+          <OfferForm
+            csrf={c.var.csrf}
+            action="/ui/offers"
+            values={form}
+            errors={errors ?? res?.errors}
+            detail={res?.errors.length ? undefined : res?.detail}
+          />
+        </>,
+        { status: res?.status ?? 422 },
+      );
+    }
+    return c.redirect(`/ui/offers/${res.body.id}?saved=1`, 303);
+  });
+
+  ui.get('/ui/offers/:id{[0-9]+}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const o = must(await api(app, c, 'GET', `/v1/offers/${id}`));
+    return page(
+      c,
+      o.name,
+      <>
+        <p class="crumbs">
+          <a href="/ui/offers">Offers</a> /
+        </p>
+        <h1>{o.name}</h1>
+        {c.req.query('saved') && <p class="notice">Saved.</p>}
+        <p class="muted">
+          Version {o.version} · shown {o.shown_count.toLocaleString('en-GB')} times · updated{' '}
+          {fmtDate(o.updated_at)}
+        </p>
+        <OfferForm csrf={c.var.csrf} action={`/ui/offers/${id}`} values={offerValues(o)} />
+      </>,
+    );
+  });
+
+  ui.post('/ui/offers/:id{[0-9]+}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const form = await c.req.parseBody();
+    const { body, errors } = offerBody(form);
+    const res = body ? await api(app, c, 'PATCH', `/v1/offers/${id}`, body) : undefined;
+    if (!res?.ok) {
+      return page(
+        c,
+        'Edit offer',
+        <>
+          <h1>Edit offer</h1>
+          <OfferForm
+            csrf={c.var.csrf}
+            action={`/ui/offers/${id}`}
+            values={form}
+            errors={errors ?? res?.errors}
+            detail={res?.errors.length ? undefined : res?.detail}
+          />
+        </>,
+        { status: res?.status ?? 422 },
+      );
+    }
+    return c.redirect(`/ui/offers/${id}?saved=1`, 303);
+  });
+}
