@@ -257,3 +257,18 @@ describe('imports', () => {
     expect(refused.status).toBe(403);
   });
 });
+
+describe('installable web app', () => {
+  it('lists PNG icons at 192 and 512 px, served as PNG', async () => {
+    const manifest = await json(await h.get('/ui/manifest.webmanifest', { role: null }));
+    const pngs = manifest.icons.filter((icon: { type: string }) => icon.type === 'image/png');
+    expect(pngs.map((icon: { sizes: string }) => icon.sizes).sort()).toEqual(['192x192', '512x512']);
+    for (const icon of pngs) {
+      const res = await h.get(icon.src, { role: null });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/png');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect([...bytes.slice(1, 4)].map((b) => String.fromCharCode(b)).join('')).toBe('PNG');
+    }
+  });
+});
