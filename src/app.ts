@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     metrics?.duration.observe({ method: c.req.method, route }, seconds);
     log.info(
       {
-        req_id: c.var.requestId,
+        req_id: c.get('requestId'),
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,

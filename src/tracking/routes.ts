@@ -18,6 +18,7 @@ const NO_STORE = {
   pragma: 'no-cache',
   expires: '0',
 };
+const PIXEL_HEADERS = { ...NO_STORE, 'content-type': 'image/gif' };
 
 function requestInfo(c: Context<AppEnv>): RequestInfo {
   const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
@@ -98,18 +99,18 @@ export function registerTrackingRoutes(app: App): void {
   app.get('/t/o/:token', async (c) => {
     let found: boolean;
     try {
-      found = await trackOpen(c.var.deps, c.req.param('token'), requestInfo(c));
+      found = await trackOpen(c.get('deps'), c.req.param('token'), requestInfo(c));
     } catch (error) {
       // A pixel is never worth an error page: the open is lost, the mail still renders.
-      c.var.log.error({ err: error }, 'open not tracked');
+      c.get('log').error({ err: error, req_id: c.get('requestId') }, 'open not tracked');
       found = true;
     }
     if (!found) return c.body(null, 404, NO_STORE);
-    return c.body(PIXEL, 200, { ...NO_STORE, 'content-type': 'image/gif' });
+    return c.body(PIXEL, 200, PIXEL_HEADERS);
   });
 
   app.get('/t/c/:token', async (c) => {
-    const url = await trackClick(c.var.deps, c.req.param('token'), requestInfo(c));
+    const url = await trackClick(c.get('deps'), c.req.param('token'), requestInfo(c));
     if (!url) return c.html(notFoundPage(), 404, NO_STORE);
     return c.redirect(url, 302);
   });
