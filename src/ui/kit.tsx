@@ -224,6 +224,44 @@ export function ListHead(props: { title: string; newHref: string; newLabel: stri
   );
 }
 
+export interface Column<T> {
+  label: string;
+  /** Right-aligned numbers. */
+  num?: boolean;
+  cell: (row: T) => Child;
+}
+
+/** A scrollable table: one header cell and one body cell per column, one row per item. */
+export function Table<T>(props: {
+  columns: Column<T>[];
+  rows: T[];
+  rowClass?: (row: T) => string | undefined;
+}) {
+  const numClass = (column: Column<T>) => (column.num ? 'num' : undefined);
+  return (
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th class={numClass(column)}>{column.label}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row) => (
+            <tr class={props.rowClass?.(row)}>
+              {props.columns.map((column) => (
+                <td class={numClass(column)}>{column.cell(row)}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export const Csrf = (props: { token: string }) => <input type="hidden" name="_csrf" value={props.token} />;
 
 export const fmtDate = (iso: string | null | undefined) =>

@@ -18,6 +18,7 @@ import {
   page,
   pct,
   str,
+  Table,
 } from '../kit.js';
 
 const VARIANT_ROWS = 3;
@@ -282,32 +283,15 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           newLabel="New campaign"
           canCreate={can(c.var.auth.role, ACCESS.marketing)}
         />
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Status</th>
-                <th>Launched</th>
-                <th>Schedule</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((x: any) => (
-                <tr>
-                  <td>
-                    <a href={`/ui/campaigns/${x.id}`}>{x.name}</a>
-                  </td>
-                  <td>
-                    <span class={`badge st-${x.status}`}>{x.status}</span>
-                  </td>
-                  <td>{fmtDate(x.launched_at)}</td>
-                  <td>{fmtDate(x.schedule_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={list.data}
+          columns={[
+            { label: 'Name', cell: (x: any) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
+            { label: 'Status', cell: (x: any) => <span class={`badge st-${x.status}`}>{x.status}</span> },
+            { label: 'Launched', cell: (x: any) => fmtDate(x.launched_at) },
+            { label: 'Schedule', cell: (x: any) => fmtDate(x.schedule_at) },
+          ]}
+        />
       </>,
     );
   });

@@ -5,7 +5,19 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, num, page, str } from '../kit.js';
+import {
+  Csrf,
+  can,
+  type Errors,
+  Field,
+  FormErrors,
+  fmtDate,
+  ListHead,
+  num,
+  page,
+  str,
+  Table,
+} from '../kit.js';
 import { RuleTools } from './segments.js';
 
 const FIELDS = [
@@ -244,32 +256,15 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
           newLabel="New offer"
           canCreate={can(c.var.auth.role, ACCESS.marketing)}
         />
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Title</th>
-                <th>Category</th>
-                <th>Valid</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((o: any) => (
-                <tr>
-                  <td>
-                    <a href={`/ui/offers/${o.id}`}>{o.name}</a>
-                  </td>
-                  <td>{o.title}</td>
-                  <td>{o.category ?? '—'}</td>
-                  <td>
-                    {fmtDate(o.valid_from)} → {fmtDate(o.valid_to)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          rows={list.data}
+          columns={[
+            { label: 'Name', cell: (o: any) => <a href={`/ui/offers/${o.id}`}>{o.name}</a> },
+            { label: 'Title', cell: (o: any) => o.title },
+            { label: 'Category', cell: (o: any) => o.category ?? '—' },
+            { label: 'Valid', cell: (o: any) => `${fmtDate(o.valid_from)} → ${fmtDate(o.valid_to)}` },
+          ]}
+        />
       </>,
     );
   });

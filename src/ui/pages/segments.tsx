@@ -16,6 +16,7 @@ import {
   ListHead,
   page,
   str,
+  Table,
 } from '../kit.js';
 
 const EXAMPLE_RULE = JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }, null, 2);
@@ -114,26 +115,14 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
           newLabel="New segment"
           canCreate={can(c.var.auth.role, ACCESS.marketing)}
         />
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Evaluation</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.map((s: any) => (
-              <tr>
-                <td>
-                  <a href={`/ui/segments/${s.id}`}>{s.name}</a>
-                </td>
-                <td>{s.evaluation}</td>
-                <td>{fmtDate(s.updated_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          rows={list.data}
+          columns={[
+            { label: 'Name', cell: (s: any) => <a href={`/ui/segments/${s.id}`}>{s.name}</a> },
+            { label: 'Evaluation', cell: (s: any) => s.evaluation },
+            { label: 'Updated', cell: (s: any) => fmtDate(s.updated_at) },
+          ]}
+        />
       </>,
     );
   });
