@@ -521,59 +521,29 @@ function Report(props: { r: any; points: any[] }) {
             : `No significant difference yet on ${r.ab.metric} rate between ${r.ab.leader} and ${r.ab.runner_up}${r.ab.p_value !== null ? ` (p = ${r.ab.p_value.toFixed(3)})` : ''}.`}
         </p>
       )}
-      <div class="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th>Variant</th>
-              <th class="num">Sent</th>
-              <th class="num">Open</th>
-              <th class="num">Click</th>
-              <th class="num">Conversion</th>
-              <th class="num">Revenue</th>
-            </tr>
-          </thead>
-          <tbody>
-            {r.variants.map((v: any) => (
-              <tr class={r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined}>
-                <td>{v.variant ?? '—'}</td>
-                <td class="num">{v.sent}</td>
-                <td class="num">{pct(v.open_rate)}</td>
-                <td class="num">{pct(v.click_rate)}</td>
-                <td class="num">{pct(v.conversion_rate)}</td>
-                <td class="num">{money(v.revenue)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        rows={r.variants}
+        rowClass={(v: any) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
+        columns={[
+          { label: 'Variant', cell: (v: any) => v.variant ?? '—' },
+          { label: 'Sent', num: true, cell: (v: any) => v.sent },
+          { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
+          { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
+          { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
+          { label: 'Revenue', num: true, cell: (v: any) => money(v.revenue) },
+        ]}
+      />
       <h3>Offers, by conversions and revenue</h3>
-      <div class="scroll">
-        <table>
-          <thead>
-            <tr>
-              <th>Offer</th>
-              <th class="num">Shown</th>
-              <th class="num">Clicks</th>
-              <th class="num">Conversions</th>
-              <th class="num">Revenue</th>
-            </tr>
-          </thead>
-          <tbody>
-            {[...r.offers]
-              .sort((a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue)
-              .map((o: any) => (
-                <tr>
-                  <td>{o.name ?? `#${o.offer_id}`}</td>
-                  <td class="num">{o.sent}</td>
-                  <td class="num">{o.clicks}</td>
-                  <td class="num">{o.conversions}</td>
-                  <td class="num">{money(o.revenue)}</td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        rows={[...r.offers].sort((a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue)}
+        columns={[
+          { label: 'Offer', cell: (o: any) => o.name ?? `#${o.offer_id}` },
+          { label: 'Shown', num: true, cell: (o: any) => o.sent },
+          { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
+          { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
+          { label: 'Revenue', num: true, cell: (o: any) => money(o.revenue) },
+        ]}
+      />
       <h3>Over time (UTC, per hour)</h3>
       <Chart
         id="timeseries"
