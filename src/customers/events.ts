@@ -1,5 +1,10 @@
 import type { Db } from '../db/sql.js';
-import { type ContactEventRow, insertContactEvents, selectTimeline } from './store.js';
+import {
+  type ContactEventRow,
+  insertContactEvents,
+  selectEventByClientRef,
+  selectTimeline,
+} from './store.js';
 
 export type { ContactEventRow } from './store.js';
 
@@ -61,6 +66,15 @@ export async function recordContactEvent(
 ): Promise<ContactEventRow | undefined> {
   const [row] = await recordContactEvents(db, [event]);
   return row;
+}
+
+/** The interaction a client recorded earlier under its idempotency key, if any. */
+export async function eventByClientRef(
+  db: Db,
+  customerId: number,
+  clientRef: string,
+): Promise<ContactEventRow | undefined> {
+  return selectEventByClientRef(db, customerId, clientRef);
 }
 
 /** A page of a customer's history, newest first; `before` is the keyset position of the last row seen. */

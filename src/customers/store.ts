@@ -271,6 +271,18 @@ export function insertContactEvents(db: Db, json: string) {
     returning *`;
 }
 
+/** The event recorded under a client's idempotency key (uses contact_events_client_ref_idx). */
+export async function selectEventByClientRef(
+  db: Db,
+  customerId: number,
+  clientRef: string,
+): Promise<ContactEventRow | undefined> {
+  const [row] = await db<ContactEventRow[]>`
+    select * from contact_events
+    where customer_id = ${customerId} and data ? 'client_ref' and data ->> 'client_ref' = ${clientRef}`;
+  return row;
+}
+
 /** A page of a customer's contact history, newest first, keyset on (at, id). */
 export function selectTimeline(
   db: Db,

@@ -13,7 +13,13 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
-import { INTERACTION_CHANNELS, INTERACTION_KINDS, recordContactEvent, timelinePage } from './events.js';
+import {
+  eventByClientRef,
+  INTERACTION_CHANNELS,
+  INTERACTION_KINDS,
+  recordContactEvent,
+  timelinePage,
+} from './events.js';
 import { toContactEvent } from './serialize.js';
 import { customerState, lockCustomer } from './store.js';
 
@@ -46,6 +52,16 @@ const InteractionInput = z
     text: requiredText(10_000).openapi({ example: 'Agreed to call back on Monday about the sofa delivery' }),
     author: requiredText(200).openapi({ example: 'marie@shop.example' }),
     at: isoDateTime().optional().openapi({ description: 'When it happened; defaults to now' }),
+    client_ref: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({
+        description:
+          'An idempotency key chosen by the client: a retry with the same key answers 200 with the event ' +
+          'recorded the first time instead of recording it again',
+      }),
   })
   .openapi('InteractionInput');
 
@@ -80,7 +96,12 @@ const interactionRoute = defineRoute({
   summary: 'Record what happened with the customer (a call, a visit, a complaint, a note…)',
   roles: ACCESS.interactions,
   request: { params: IdParam, body: jsonBody(InteractionInput) },
-  responses: { 201: jsonResponse(ContactEventSchema, 'Recorded'), ...notFoundResponse, ...conflictResponse },
+  responses: {
+    200: jsonResponse(ContactEventSchema, 'Already recorded under the same client_ref'),
+    201: jsonResponse(ContactEventSchema, 'Recorded'),
+    ...notFoundResponse,
+    ...conflictResponse,
+  },
 });
 
 const CursorShape = z.object({
@@ -131,10 +152,15 @@ export function registerTimelineRoutes(app: App): void {
     if (input.at && Date.parse(input.at) > now.getTime() + CLOCK_SKEW_MS) {
       throw invalid([{ path: 'at', in: 'body', message: 'must not be in the future' }]);
     }
-    const event = await sql.begin(async (tx) => {
+    const result = await sql.begin(async (tx) => {
       const state = await lockCustomer(tx, id);
       if (!state) throw notFound('Customer');
       if (state.erased) throw conflict('This customer was erased', 'erased');
+      // The customer row is locked, so a concurrent retry with the same key waits and finds this one.
+      if (input.client_ref) {
+        const earlier = await eventByClientRef(tx, id, input.client_ref);
+        if (earlier) return { row: earlier, created: false };
+      }
       const row = await recordContactEvent(tx, {
         customer_id: id,
         kind: input.kind,
@@ -142,6 +168,7 @@ export function registerTimelineRoutes(app: App): void {
         text: input.text,
         author: input.author,
         at: input.at ?? now,
+        ...(input.client_ref ? { data: { client_ref: input.client_ref } } : {}),
       });
       await audit(
         c,
@@ -154,8 +181,8 @@ export function registerTimelineRoutes(app: App): void {
         },
         tx,
       );
-      return row!;
+      return { row: row!, created: true };
     });
-    return c.json(toContactEvent(event), 201);
+    return c.json(toContactEvent(result.row), result.created ? 201 : 200);
   });
 }

@@ -117,3 +117,31 @@ describe('GET /v1/customers/{id}/timeline', () => {
     ).toBe(404);
   });
 });
+
+describe('POST /v1/customers/{id}/interactions with client_ref', () => {
+  it('records a retried interaction once and answers the retry with the first event', async () => {
+    const created = await h.post('/v1/customers', { external_id: 'idem-1', first_name: 'Iris' });
+    const { id } = await json(created);
+    const note = {
+      kind: 'note',
+      text: 'Typed offline in the car park',
+      author: 'sam',
+      client_ref: 'phone-7f3a',
+    };
+    const first = await h.post(`/v1/customers/${id}/interactions`, note);
+    expect(first.status).toBe(201);
+    const [again, concurrent] = await Promise.all([
+      h.post(`/v1/customers/${id}/interactions`, note),
+      h.post(`/v1/customers/${id}/interactions`, note),
+    ]);
+    expect([again.status, concurrent.status]).toEqual([200, 200]);
+    const firstEvent = await json(first);
+    expect((await json(again)).id).toBe(firstEvent.id);
+    expect((await json(concurrent)).id).toBe(firstEvent.id);
+    const other = await h.post(`/v1/customers/${id}/interactions`, { ...note, client_ref: 'phone-8b1c' });
+    expect(other.status).toBe(201);
+    const rows = await h.db.sql`
+      select data ->> 'client_ref' as ref from contact_events where customer_id = ${id} and kind = 'note' order by id`;
+    expect(rows.map((r) => r.ref)).toEqual(['phone-7f3a', 'phone-8b1c']);
+  });
+});

@@ -301,6 +301,8 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     if (channel) body.channel = channel;
     const at = str(form, 'at');
     if (at) body.at = at;
+    const clientRef = str(form, 'client_ref');
+    if (clientRef) body.client_ref = clientRef;
     const res = await api(app, c, 'POST', `/v1/customers/${id}/interactions`, body);
     if (res.status === 422) return card(c, res.errors, form);
     must(res);

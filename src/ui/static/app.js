@@ -88,6 +88,8 @@
     const fields = Object.fromEntries(new FormData(form));
     delete fields._csrf;
     fields.at = new Date().toISOString(); // when it was typed, not when it reached the server
+    // A retry after a lost response must not record the note twice: the server keys on this.
+    fields.client_ref = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
     save([...pending(), { action: form.getAttribute('action'), fields, csrf: csrf() }]);
     form.reset();
     showPending();
