@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { jobOptionsFor, queuePrefix } from './queues.js';
 
+const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
 export interface BullDispatcher extends JobDispatcher {
   queue(name: string): Queue;
   close(): Promise<void>;
@@ -40,7 +42,12 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
       const pipeline = connection.pipeline();
       for (const id of jobIds) pipeline.hexists(q.toKey(id), 'data');
       const replies = (await pipeline.exec()) ?? [];
-      const missing = jobIds.filter((_, i) => replies[i]?.[1] === 0);
+      const present = jobIds.filter((_, i) => replies[i]?.[1] !== 0);
+      // A whole hash can also survive a wipe outside every list (state "unknown"), or a job can
+      // have finished while its row is still unsent: such a job will never run again either.
+      const states = await Promise.all(present.map((id) => q.getJobState(id).catch(() => 'unknown')));
+      const dead = present.filter((_, i) => !LIVE_STATES.has(states[i] as string));
+      const missing = [...jobIds.filter((_, i) => replies[i]?.[1] === 0), ...dead];
       for (const id of missing) await q.remove(id).catch(() => 0);
       return missing;
     },
