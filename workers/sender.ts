@@ -8,7 +8,21 @@ import type { Sender, SendOutcome } from '../src/campaigns/send.js';
  */
 export const senderProcessor =
   (sender: Sender) =>
-  (job: Job<SendJobData>): Promise<SendOutcome> => {
+  async (job: Job<SendJobData>): Promise<SendOutcome> => {
+    const id = messageIdOf(job);
+    if (id === null) return { outcome: 'skipped', reason: `job ${job.id} names no message` };
     const attempts = job.opts.attempts ?? 1;
-    return sender.send(job.data.message_id, { finalAttempt: job.attemptsMade + 1 >= attempts });
+    return sender.send(id, { finalAttempt: job.attemptsMade + 1 >= attempts });
   };
+
+/**
+ * The message a send job is for. Its id says it (`m<id>`) even when its data does not: a job
+ * that was in flight when Redis was wiped can come back as a hash holding only the fields
+ * BullMQ's scripts wrote afterwards, and an undefined id must never reach a query.
+ */
+export function messageIdOf(job: Pick<Job<SendJobData>, 'id' | 'data'>): number | null {
+  const fromData = job.data?.message_id;
+  if (Number.isSafeInteger(fromData) && fromData > 0) return fromData;
+  const match = /^m(\d+)$/.exec(job.id ?? '');
+  return match ? Number(match[1]) : null;
+}
