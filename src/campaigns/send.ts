@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
-import { recordOfferImpressions } from '../offers/impressions.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
 import { suppressionReason } from './plan.js';
@@ -13,11 +12,11 @@ import {
   claimMessage,
   insertSuppression,
   markFailed,
-  markSent,
   markUnsendable,
   messageState,
   type OfferContent,
   offerContents,
+  recordSent,
   releaseForRetry,
   suppressionsOf,
 } from './store.js';
@@ -244,29 +243,13 @@ export function createSender(deps: SenderDeps) {
     const at = deps.clock();
     // The mail is out: from here on, retry the bookkeeping rather than the send, so that a
     // deadlock or a lost connection does not turn into a second copy.
-    const offerIds = [...m.offer_ids].sort((a, b) => a - b);
     await withTransientRetry(() =>
-      deps.sql.begin(async (tx) => {
-        if (!(await markSent(tx, id, { smtpMessageId, reply, at }))) return;
-        await recordContactEvent(tx, {
-          customer_id: m.customer_id,
-          kind: 'sent',
-          channel: 'email',
-          message_id: id,
-          campaign_id: m.campaign_id,
-          trigger_id: m.trigger_id,
-          data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
-          at,
-        });
-        // Sorted ids lock the offers' counters in one order across concurrent senders.
-        await recordOfferImpressions(tx, {
-          customer_id: m.customer_id,
-          message_id: id,
-          offer_ids: offerIds,
-          campaign_id: m.campaign_id,
-          trigger_id: m.trigger_id,
-          at,
-        });
+      recordSent(deps.sql, {
+        id,
+        smtpMessageId,
+        reply,
+        at,
+        data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
       }),
     );
     return { outcome: 'sent', messageId: smtpMessageId };

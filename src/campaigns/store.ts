@@ -372,17 +372,42 @@ export async function messageState(
   return row;
 }
 
-/** Marks a claimed row sent, unless something (a cancel) moved it meanwhile. */
-export async function markSent(
+/**
+ * Everything that follows an accepted mail, as one statement (so one round trip and atomic
+ * without a transaction): the row becomes `sent` unless something (a cancel) moved it meanwhile,
+ * the `sent` contact event is appended, and one offer impression per (message, offer) is
+ * recorded so that caps hold across campaigns and triggers. The event and impressions are
+ * written only when the row was marked here, so a retry adds nothing. Returns whether it was.
+ */
+export async function recordSent(
   sql: Db,
-  id: number,
-  input: { smtpMessageId: string; reply: string | null; at: Date },
+  input: {
+    id: number;
+    smtpMessageId: string;
+    reply: string | null;
+    at: Date;
+    data: Record<string, unknown>;
+  },
 ): Promise<boolean> {
-  const rows = await sql`
-    update messages set status = 'sent', sent_at = ${input.at}, smtp_message_id = ${input.smtpMessageId},
-      smtp_reply = ${input.reply}, error = null, updated_at = now()
-    where id = ${id} and status in ('queued', 'sending') returning id`;
-  return rows.length > 0;
+  const [row] = await sql<{ marked: number }[]>`
+    with sent as (
+      update messages set status = 'sent', sent_at = ${input.at}, smtp_message_id = ${input.smtpMessageId},
+        smtp_reply = ${input.reply}, error = null, updated_at = now()
+      where id = ${input.id} and status in ('queued', 'sending')
+      returning id, customer_id, campaign_id, trigger_id, offer_ids
+    ), event as (
+      insert into contact_events (customer_id, kind, channel, message_id, campaign_id, trigger_id, machine, data, at)
+      select customer_id, 'sent', 'email', id, campaign_id, trigger_id, false, ${sql.json(input.data as never)}, ${input.at}
+      from sent
+      on conflict do nothing
+    ), impressions as (
+      insert into offer_impressions (offer_id, customer_id, message_id, campaign_id, trigger_id, at)
+      select distinct o, s.customer_id, s.id, s.campaign_id, s.trigger_id, ${input.at}::timestamptz
+      from sent s, unnest(s.offer_ids) as o
+      on conflict (message_id, offer_id) where message_id is not null do nothing
+    )
+    select count(*)::int as marked from sent`;
+  return (row?.marked ?? 0) > 0;
 }
 
 /** Ends a row for good with the reason (a 5xx reply, a template that cannot render). */
