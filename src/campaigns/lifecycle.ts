@@ -1,7 +1,16 @@
 import Handlebars from 'handlebars';
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
-import type { CampaignCreate, CampaignPatch, CampaignStatus, CampaignView, Variant } from './schema.js';
+import { cancelHeldMessages } from './ab-store.js';
+import { abTestErrors } from './ab-test.js';
+import type {
+  AbTest,
+  CampaignCreate,
+  CampaignPatch,
+  CampaignStatus,
+  CampaignView,
+  Variant,
+} from './schema.js';
 import {
   type CampaignRow,
   type CampaignWrite,
@@ -16,6 +25,7 @@ import {
   templateLatestVersion,
   updateCampaignFields,
 } from './store.js';
+import { abStateOf } from './winner.js';
 
 // The campaign lifecycle: draft → scheduled → sending → sent, with paused and cancelled.
 // Each change is one transaction that only writes rows; enqueueing the jobs it implies is the
@@ -30,13 +40,7 @@ const TRANSITIONS: Record<string, readonly CampaignStatus[]> = {
 
 export type Transition = keyof typeof TRANSITIONS;
 
-const DEFAULT_VARIANTS: Variant[] = [{ name: 'A', weight: 1 }];
-
-/** The variants a campaign sends with: its own, or a single implicit one. */
-export function effectiveVariants(row: Pick<CampaignRow, 'variants'>): Variant[] {
-  const live = row.variants.filter((v) => v.weight > 0);
-  return live.length > 0 ? live : DEFAULT_VARIANTS;
-}
+export { effectiveVariants } from './variant.js';
 
 function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
   const pick = <K extends keyof CampaignCreate>(key: K, fallback: unknown) =>
@@ -68,12 +72,13 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     ) as CampaignWrite['attribution'],
     from_address: from?.address ?? null,
     from_name: from?.name ?? null,
+    ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
   };
 }
 
-/** Checks that what a campaign refers to exists; names each bad field. */
-async function checkReferences(sql: Db, w: CampaignWrite): Promise<void> {
-  const errors: FieldError[] = [];
+/** Checks that what a campaign refers to exists, and its A/B test; names each bad field. */
+async function checkReferences(sql: Db, w: CampaignWrite, input: Partial<CampaignCreate>): Promise<void> {
+  const errors: FieldError[] = abTestErrors(w, { ab_test: input.ab_test !== undefined });
   w.variants.forEach((v, i) => {
     if (v.subject === undefined) return;
     try {
@@ -144,6 +149,8 @@ export function campaignView(row: CampaignRow): CampaignView {
     from: row.from_address
       ? { address: row.from_address, ...(row.from_name ? { name: row.from_name } : {}) }
       : null,
+    ab_test: row.ab_test,
+    ab_state: abStateOf(row),
     status: row.status,
     launched_at: iso(row.launched_at),
     planned_at: iso(row.planned_at),
@@ -156,20 +163,28 @@ export function campaignView(row: CampaignRow): CampaignView {
 export async function createCampaign(sql: Sql, input: CampaignCreate): Promise<CampaignRow> {
   return sql.begin(async (tx) => {
     const w = toWrite(input);
-    await checkReferences(tx, w);
+    await checkReferences(tx, w, input);
     return insertCampaign(tx, w);
   });
 }
 
-/** Edits a campaign; only a draft may change (a launched campaign is what was sent). */
+/**
+ * Edits a campaign; only a draft may change (a launched campaign is what was sent), except its
+ * A/B test, which may change until the campaign starts (scheduled: nothing is planned yet).
+ */
 export async function updateCampaign(sql: Sql, id: number, patch: CampaignPatch): Promise<CampaignRow> {
   return sql.begin(async (tx) => {
     const row = await findCampaign(tx, id, true);
     if (!row) throw notFound(`Campaign ${id}`);
-    if (row.status !== 'draft')
-      throw conflict(`Campaign ${id} is ${row.status}; only a draft can be edited`, 'invalid-transition');
+    const onlyAbTest = 'ab_test' in patch && Object.keys(patch).every((key) => key === 'ab_test');
+    if (row.status !== 'draft' && !(row.status === 'scheduled' && onlyAbTest)) {
+      const detail = onlyAbTest
+        ? `Campaign ${id} is ${row.status}; its A/B test can be edited only while draft or scheduled`
+        : `Campaign ${id} is ${row.status}; only a draft can be edited`;
+      throw conflict(detail, 'invalid-transition');
+    }
     const w = toWrite({ ...patch, name: patch.name ?? row.name }, row);
-    await checkReferences(tx, w);
+    await checkReferences(tx, w, patch);
     return updateCampaignFields(tx, id, w);
   });
 }
@@ -268,6 +283,8 @@ export async function cancelCampaign(sql: Sql, id: number, now: Date): Promise<T
     if (!row) throw notFound(`Campaign ${id}`);
     assertTransition(row, 'cancel');
     await cancelQueuedMessages(tx, id);
+    // The rest of an A/B test's audience never gets the winner.
+    await cancelHeldMessages(tx, id);
     return {
       campaign: await setCampaignStatus(tx, id, 'cancelled', { finished_at: now }),
       plan: false,
@@ -293,6 +310,7 @@ export async function campaignProgress(sql: Db, row: CampaignRow): Promise<Progr
     failed: 0,
     suppressed: 0,
     cancelled: 0,
+    held: 0,
   };
   const reasons: Record<string, number> = {};
   let total = 0;

@@ -3,8 +3,8 @@ import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { segmentAudiencePage } from '../segments/audience.js';
+import { dispatchAbTest } from './ab-test.js';
 import { enqueueUnsent } from './jobs.js';
-import { effectiveVariants } from './lifecycle.js';
 import {
   advancePlanCursor,
   findCampaign,
@@ -19,7 +19,7 @@ import {
   suppressionsOf,
 } from './store.js';
 import { emailHash } from './suppression.js';
-import { assignVariant } from './variant.js';
+import { assignVariant, effectiveVariants, inTestCell } from './variant.js';
 
 export interface PlanDeps {
   sql: Sql;
@@ -58,6 +58,8 @@ export function suppressionReason(
  * writes one ledger row per customer (queued with the variant and decided offers, or suppressed
  * with the reason), and enqueues each page's send jobs. Safe to run twice or concurrently: the
  * unique (campaign, customer) index keeps one row each and job ids dedupe the sends.
+ * With an A/B test only the test cell is queued; the rest are `held` for the winner
+ * (ab-send.ts), their offers decided then.
  */
 export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<PlanResult> {
   const { sql } = deps;
@@ -69,6 +71,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     return skipped;
   const rule = await segmentRule(sql, campaign.segment_id);
   const variants = effectiveVariants(campaign);
+  const abTest = campaign.ab_test;
   const templateId = campaign.template_id;
   const now = deps.clock();
   const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
@@ -96,16 +99,19 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
         hash ? suppressed.get(hash) : undefined,
         deps.config.MARKETING_LEGAL_BASIS,
       );
-      const variant = assignVariant(variants, campaign.id, f.id);
+      const variant =
+        !abTest || inTestCell(campaign.id, f.id, abTest.test_percent)
+          ? assignVariant(variants, campaign.id, f.id)
+          : null;
       rows.push({
         customer_id: f.id,
-        variant: variant.name,
-        template_version: variant.template_version ?? campaign.template_version!,
+        variant: variant?.name ?? null,
+        template_version: variant?.template_version ?? campaign.template_version!,
         offer_ids: [],
-        status: reason ? 'suppressed' : 'queued',
+        status: reason ? 'suppressed' : variant ? 'queued' : 'held',
         suppressed_reason: reason,
       });
-      if (!reason) eligible.push(f.id);
+      if (!reason && variant) eligible.push(f.id);
     }
     if (catalogue && eligible.length > 0) {
       const decisions = await decideOffersBatch(sql, {
@@ -137,6 +143,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     if (current?.status !== 'sending') return { ...result, status: 'skipped' };
   }
   await markPlanned(sql, campaign.id);
+  if (abTest) await dispatchAbTest(deps, campaign.id);
   await finishCampaignIfDone(sql, campaign.id);
   return result;
 }

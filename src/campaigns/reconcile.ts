@@ -2,7 +2,8 @@ import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { reconcileQueuedImports } from '../imports/jobs.js';
 import { rollUpShownCounts } from '../offers/impressions.js';
-import { reconcileTriggerMessages } from '../triggers/reconcile.js';
+import { drainTriggerOutbox, reconcileTriggerMessages } from '../triggers/reconcile.js';
+import { reconcileAbTests } from './ab-test.js';
 import { enqueuePlanner, enqueueUnsent } from './jobs.js';
 import { activeCampaigns, finishCampaignIfDone } from './store.js';
 
@@ -43,6 +44,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     });
     if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
   }
+  // A/B tests: open windows of fully sent test cells; keep each decision or send-out job in Redis.
+  result.planners += await reconcileAbTests(deps);
+  result.enqueued += await drainTriggerOutbox(deps);
   result.enqueued += await reconcileTriggerMessages(deps, { idleSeconds: deps.idleSeconds ?? 30 });
   result.enqueued += await reconcileQueuedImports(deps);
   await rollUpShownCounts(deps.sql);

@@ -12,6 +12,8 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { QUEUES } from '../queue/queues.js';
+import { abSendOutJob, dispatchAbTest, sendWinnerNow } from './ab-test.js';
 import { enqueuePlanner, enqueueUnsent } from './jobs.js';
 import {
   campaignProgress,
@@ -25,7 +27,13 @@ import {
   type TransitionResult,
   updateCampaign,
 } from './lifecycle.js';
-import { CAMPAIGN_STATUSES, CampaignCreateSchema, CampaignPatchSchema, CampaignSchema } from './schema.js';
+import {
+  CAMPAIGN_STATUSES,
+  CampaignCreateSchema,
+  CampaignPatchSchema,
+  CampaignSchema,
+  SendWinnerSchema,
+} from './schema.js';
 import { findCampaign, listCampaigns } from './store.js';
 
 const tags = ['Campaigns'];
@@ -38,6 +46,9 @@ export async function dispatchTransition(deps: AppDeps, result: TransitionResult
   if (!deps.jobs) return;
   if (result.plan) await enqueuePlanner(deps.jobs, result.campaign, deps.clock());
   if (result.enqueueUnsent) await enqueueUnsent(deps.sql, deps.jobs, result.campaign);
+  // A resumed A/B test may owe its decision or its winner send-out.
+  if (result.campaign.ab_test && result.campaign.status === 'sending')
+    await dispatchAbTest({ sql: deps.sql, jobs: deps.jobs, clock: deps.clock }, result.campaign.id);
 }
 
 const transitions = {
@@ -122,7 +133,7 @@ export function registerCampaignRoutes(app: App): void {
       path: '/v1/campaigns/{id}',
       roles: ACCESS.marketing,
       tags,
-      summary: 'Edit a draft campaign',
+      summary: 'Edit a draft campaign (only its ab_test while scheduled)',
       request: { params: IdParam, body: jsonBody(CampaignPatchSchema) },
       responses: {
         200: jsonResponse(CampaignSchema, 'The campaign'),
@@ -149,6 +160,35 @@ export function registerCampaignRoutes(app: App): void {
     async (c) => {
       await deleteCampaign(c.var.deps.sql, c.req.valid('param').id);
       return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/campaigns/{id}/send-winner',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'End an A/B test’s window now: send the winner (or the given variant) to the rest',
+      description:
+        'Chooses the winner as the window’s end would (or takes `variant`), records it with the reason, and sends it to the held rest of the audience (when the campaign resumes, if paused). 409 unless the test cell is planned and no winner was chosen yet.',
+      request: {
+        params: IdParam,
+        body: { ...jsonBody(SendWinnerSchema), required: false },
+      },
+      responses: {
+        200: jsonResponse(CampaignSchema, 'The campaign with the winner chosen'),
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const deps = c.var.deps;
+      const { variant } = c.req.valid('json');
+      const row = await sendWinnerNow(deps.sql, c.req.valid('param').id, { now: deps.clock(), variant });
+      if (deps.jobs && row.status === 'sending')
+        await deps.jobs.enqueue(QUEUES.planner, [abSendOutJob(row.id)]);
+      return c.json(campaignView(row), 200);
     },
   );
 

@@ -42,6 +42,42 @@ export const FromSchema = z
   })
   .openapi('Sender');
 
+export const AB_METRICS = ['open_rate', 'click_rate', 'conversion_rate', 'revenue_per_recipient'] as const;
+export type AbMetric = (typeof AB_METRICS)[number];
+
+export const AbTestSchema = z
+  .strictObject({
+    test_percent: z.number().min(1, 'must be between 1 and 50').max(50, 'must be between 1 and 50').openapi({
+      description:
+        'Share of the audience (%) in the test cell, chosen by a hash of (campaign, customer) and split across the variants by weight; the rest get the winner',
+      example: 20,
+    }),
+    window_hours: z
+      .number()
+      .positive('must be more than 0')
+      .max(720, 'must be at most 720 (30 days)')
+      .openapi({
+        description:
+          'How long to wait after the last test message went out before choosing the winner (fractions allowed)',
+        example: 4,
+      }),
+    metric: z.enum(AB_METRICS).openapi({
+      description:
+        'What the winner is chosen on, with human (non-machine) opens and clicks: the rates are over delivered messages, revenue per recipient over sent ones',
+      example: 'click_rate',
+    }),
+    fallback_variant: requiredText(50).optional().openapi({
+      description:
+        'Sent to the rest when no variant is better at 95 % confidence; without it the best observed value wins',
+    }),
+  })
+  .openapi('AbTest', {
+    description:
+      'Send the variants to a test cell only, then the winning variant to the rest of the audience after a window',
+  });
+
+export type AbTest = z.infer<typeof AbTestSchema>;
+
 const fields = {
   name: requiredText(200).openapi({ example: 'Spring sale' }),
   segment_id: z.number().int().positive().nullable().optional().openapi({ example: 1 }),
@@ -83,6 +119,9 @@ const fields = {
     .openapi({ description: 'At most this many messages per second, across all workers' }),
   attribution: AttributionSchema.optional(),
   from: FromSchema.nullable().optional(),
+  ab_test: AbTestSchema.nullable().optional().openapi({
+    description: 'A/B test with winner send-out; needs two variants. Editable while draft or scheduled',
+  }),
 };
 
 export const CampaignCreateSchema = z.strictObject(fields).openapi('CampaignCreate');
@@ -95,7 +134,73 @@ export type Variant = z.infer<typeof VariantSchema>;
 export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'sent', 'paused', 'cancelled'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
-export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'failed', 'suppressed', 'cancelled'] as const;
+export const MESSAGE_STATUSES = [
+  'queued',
+  'sending',
+  'sent',
+  'failed',
+  'suppressed',
+  'cancelled',
+  'held',
+] as const;
+
+export const AB_PHASES = ['pending', 'testing', 'winner_chosen', 'cancelled'] as const;
+export const AB_REASONS = [
+  'significant',
+  'not_significant',
+  'fallback',
+  'no_difference',
+  'marketer_choice',
+] as const;
+
+export const AbStateSchema = z
+  .object({
+    phase: z.enum(AB_PHASES).openapi({
+      description:
+        'pending: not started; testing: the test cell is being sent or the window runs; winner_chosen: the rest get the winner',
+    }),
+    window_started_at: z
+      .string()
+      .nullable()
+      .openapi({ description: 'When the last message of the test cell went out' }),
+    window_ends_at: z.string().nullable(),
+    winner: z.string().nullable(),
+    reason: z.enum(AB_REASONS).nullable().openapi({
+      description:
+        'significant: better at 95 %; not_significant: no variant is, the best observed value won; fallback: no variant is, fallback_variant was sent; no_difference: the values were equal; marketer_choice: chosen with send-winner',
+    }),
+    detail: z.string().nullable().openapi({ example: 'B: click rate 12.0 % vs A 8.0 % (p = 0.012)' }),
+    decided_at: z.string().nullable(),
+    decided_by: z.enum(['window', 'marketer']).nullable(),
+    p_value: z
+      .number()
+      .nullable()
+      .openapi({ description: 'Leader against runner-up: two-proportion z-test, or Welch’s for revenue' }),
+    observed: z
+      .array(
+        z.object({
+          variant: z.string(),
+          sent: z.number().int(),
+          delivered: z.number().int(),
+          value: z
+            .number()
+            .openapi({ description: 'The metric in the test cell when the winner was chosen' }),
+        }),
+      )
+      .nullable(),
+  })
+  .openapi('AbState');
+
+export type AbState = z.infer<typeof AbStateSchema>;
+
+export const SendWinnerSchema = z
+  .strictObject({
+    variant: requiredText(50).optional().openapi({
+      description:
+        'Send this variant to the rest; without it the winner is chosen now as at the window’s end',
+    }),
+  })
+  .openapi('SendWinner');
 
 export const ProgressSchema = z
   .object({
@@ -120,6 +225,8 @@ export const CampaignSchema = z
     throttle_per_second: z.number().int().nullable(),
     attribution: AttributionSchema,
     from: FromSchema.nullable(),
+    ab_test: AbTestSchema.nullable(),
+    ab_state: AbStateSchema.nullable(),
     status: z.enum(CAMPAIGN_STATUSES),
     launched_at: z.string().nullable(),
     planned_at: z.string().nullable(),

@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
-import type { CampaignStatus, Variant } from './schema.js';
+import type { AbTest, CampaignStatus, Variant } from './schema.js';
+import type { AbDecision } from './winner.js';
 
 // Every query of the campaigns module: campaigns, the messages ledger, suppressions.
 
@@ -23,6 +24,11 @@ export interface CampaignRow {
   finished_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  ab_test: AbTest | null;
+  ab_window_started_at: Date | null;
+  ab_window_ends_at: Date | null;
+  ab_decided_at: Date | null;
+  ab_decision: AbDecision | null;
 }
 
 export interface CampaignWrite {
@@ -37,6 +43,7 @@ export interface CampaignWrite {
   attribution: { click_days: number; open_days: number };
   from_address: string | null;
   from_name: string | null;
+  ab_test: AbTest | null;
 }
 
 const COLUMNS = [
@@ -51,12 +58,15 @@ const COLUMNS = [
   'attribution',
   'from_address',
   'from_name',
+  'ab_test',
 ] as const;
 
 const toDb = (sql: Db, w: CampaignWrite) => ({
   ...w,
   variants: sql.json(w.variants as never),
   attribution: sql.json(w.attribution as never),
+  // sql.json(null) would store a jsonb null, not SQL NULL.
+  ab_test: w.ab_test ? sql.json(w.ab_test as never) : null,
 });
 
 /** Inserts a draft campaign. */
@@ -168,8 +178,10 @@ export async function finishCampaignIfDone(sql: Db, campaignId: number): Promise
   const rows = await sql`
     update campaigns set status = 'sent', finished_at = now(), updated_at = now()
     where id = ${campaignId} and status = 'sending' and planned_at is not null
+      -- An A/B test is done once its winner is chosen and the rest (held rows) are sent.
+      and (ab_test is null or ab_decided_at is not null)
       and not exists (
-        select 1 from messages where campaign_id = ${campaignId} and status in ('queued', 'sending'))
+        select 1 from messages where campaign_id = ${campaignId} and status in ('queued', 'sending', 'held'))
     returning id`;
   return rows.length > 0;
 }
@@ -241,10 +253,11 @@ export async function insertSuppression(
 
 export interface PlannedRow {
   customer_id: number;
-  variant: string;
+  /** Null for a row held for an A/B test's winner. */
+  variant: string | null;
   template_version: number;
   offer_ids: number[];
-  status: 'queued' | 'suppressed';
+  status: 'queued' | 'suppressed' | 'held';
   suppressed_reason: string | null;
 }
 

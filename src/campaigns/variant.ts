@@ -1,4 +1,13 @@
 import { createHash } from 'node:crypto';
+import type { Variant } from './schema.js';
+
+const DEFAULT_VARIANTS: Variant[] = [{ name: 'A', weight: 1 }];
+
+/** The variants a campaign sends with: its own with a positive weight, or a single implicit one. */
+export function effectiveVariants(row: { variants: readonly Variant[] }): Variant[] {
+  const live = row.variants.filter((v) => v.weight > 0);
+  return live.length > 0 ? live : DEFAULT_VARIANTS;
+}
 
 export interface VariantWeight {
   name: string;
@@ -24,4 +33,14 @@ export function assignVariant<V extends VariantWeight>(
     if (point < cumulative) return variant;
   }
   return variants[variants.length - 1]!;
+}
+
+/**
+ * Whether a customer is in the test cell of a campaign's A/B test: a hash of (campaign,
+ * customer), salted apart from assignVariant's so that cell and variant are independent, under
+ * `percent` of the range. Deterministic, so a re-planned campaign keeps the same cell.
+ */
+export function inTestCell(campaignId: number, customerId: number, percent: number): boolean {
+  const digest = createHash('sha256').update(`ab:${campaignId}:${customerId}`).digest();
+  return (digest.readUInt32BE(0) / 2 ** 32) * 100 < percent;
 }

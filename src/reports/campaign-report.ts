@@ -1,7 +1,9 @@
+import type { AbState } from '../campaigns/schema.js';
+import { abStateOf } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
 import { rate, twoProportionZTest } from './stats.js';
-import { type CountRow, campaignBreakdown, findCampaign, offerNames } from './store.js';
+import { abCellBreakdown, type CountRow, campaignBreakdown, findCampaign, offerNames } from './store.js';
 
 export type AbMetric = 'open' | 'click' | 'conversion';
 
@@ -24,16 +26,73 @@ export interface AbResult {
   winner: string | null;
 }
 
+/** An A/B test with winner send-out: where it stands, and the test cell against the send-out. */
+export interface AbTestReport extends Pick<AbState, 'phase' | 'winner' | 'reason' | 'detail' | 'p_value'> {
+  metric: string;
+  test_percent: number;
+  window_ends_at: string | null;
+  decided_at: string | null;
+  decided_by: AbState['decided_by'];
+  test_cell: { totals: Metrics; variants: Array<{ variant: string | null } & Metrics> };
+  winner_send_out: ({ variant: string | null } & Metrics) | null;
+}
+
 export interface CampaignReport {
   campaign: { id: number; name: string; status: string };
   include_machine: boolean;
   totals: Metrics;
   variants: Array<{ variant: string | null } & Metrics>;
   offers: Array<{ offer_id: number; name: string | null } & Metrics>;
+  /** Over the test cell when the campaign has an A/B test (the send-out is not randomised). */
   ab: AbResult | null;
+  ab_test: AbTestReport | null;
 }
 
 const ZERO: CountRow = { sent: 0, delivered: 0, bounced: 0, opens: 0, clicks: 0, conversions: 0, revenue: 0 };
+const COUNT_KEYS = Object.keys(ZERO) as Array<keyof CountRow>;
+
+function addCounts(into: CountRow, from: CountRow): void {
+  for (const k of COUNT_KEYS) into[k] += from[k];
+}
+
+/** The A/B section of a campaign with an A/B test: the test cell by variant, the winner send-out. */
+async function abTestReport(
+  sql: Db,
+  campaign: NonNullable<Awaited<ReturnType<typeof findCampaign>>>,
+  includeMachine: boolean,
+): Promise<AbTestReport | null> {
+  const state = abStateOf(campaign);
+  if (!state || !campaign.ab_test) return null;
+  const rows = await abCellBreakdown(sql, campaign.id, includeMachine);
+  const cellTotals = { ...ZERO };
+  const sendOut = { ...ZERO };
+  const variants: AbTestReport['test_cell']['variants'] = [];
+  let sendOutVariant: string | null = null;
+  for (const { remainder, variant, revenue_sq: _sq, ...counts } of rows) {
+    if (remainder) {
+      addCounts(sendOut, counts);
+      sendOutVariant = variant;
+    } else {
+      addCounts(cellTotals, counts);
+      variants.push({ variant, ...withRates(counts) });
+    }
+  }
+  return {
+    phase: state.phase,
+    metric: campaign.ab_test.metric,
+    test_percent: campaign.ab_test.test_percent,
+    window_ends_at: state.window_ends_at,
+    winner: state.winner,
+    decided_at: state.decided_at,
+    decided_by: state.decided_by,
+    reason: state.reason,
+    detail: state.detail,
+    p_value: state.p_value,
+    test_cell: { totals: withRates(cellTotals), variants },
+    winner_send_out:
+      sendOut.sent > 0 ? { variant: sendOutVariant ?? state.winner, ...withRates(sendOut) } : null,
+  };
+}
 
 /** Rates over delivered messages; revenue per recipient over sent ones. */
 export function withRates(c: CountRow): Metrics {
@@ -114,6 +173,7 @@ export async function campaignReport(
     sql,
     offerRows.map((o) => o.offer_id),
   );
+  const abTest = await abTestReport(sql, campaign, includeMachine);
   return {
     campaign: { id: campaign.id, name: campaign.name, status: campaign.status },
     include_machine: includeMachine,
@@ -124,6 +184,7 @@ export async function campaignReport(
       name: names.get(offer_id) ?? null,
       ...withRates(counts),
     })),
-    ab: abVerdict(variants, options.abMetric ?? 'click'),
+    ab: abVerdict(abTest ? abTest.test_cell.variants : variants, options.abMetric ?? 'click'),
+    ab_test: abTest,
   };
 }

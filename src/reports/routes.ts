@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { AbStateSchema } from '../campaigns/schema.js';
 import type { App, AppEnv } from '../http/env.js';
 import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -10,13 +11,16 @@ import { campaignTimeseries, findCampaign, offersReport } from './store.js';
 
 const tags = ['reports'];
 
-const Format = z.enum(['json', 'csv']).optional().openapi({ description: 'csv also with Accept: text/csv' });
-const IncludeMachine = z
+export const Format = z
+  .enum(['json', 'csv'])
+  .optional()
+  .openapi({ description: 'csv also with Accept: text/csv' });
+export const IncludeMachine = z
   .stringbool()
   .default(false)
   .openapi({ description: 'Count proxy prefetches and link scanners as opens and clicks' });
 
-const MetricsSchema = z.object({
+export const MetricsSchema = z.object({
   sent: z.number().int(),
   delivered: z.number().int(),
   bounced: z.number().int(),
@@ -48,7 +52,34 @@ const CampaignReportSchema = z
         p_value: z.number().nullable().openapi({ description: 'Two-sided pooled two-proportion z-test' }),
         winner: z.string().nullable().openapi({ description: 'The leader when p < 0.05' }),
       })
-      .nullable(),
+      .nullable()
+      .openapi({ description: 'Over the test cell when the campaign has an A/B test' }),
+    ab_test: AbStateSchema.pick({
+      phase: true,
+      winner: true,
+      reason: true,
+      detail: true,
+      p_value: true,
+      window_ends_at: true,
+      decided_at: true,
+      decided_by: true,
+    })
+      .extend({
+        metric: z.string(),
+        test_percent: z.number(),
+        test_cell: z.object({
+          totals: MetricsSchema,
+          variants: z.array(MetricsSchema.extend({ variant: z.string().nullable() })),
+        }),
+        winner_send_out: MetricsSchema.extend({ variant: z.string().nullable() })
+          .nullable()
+          .openapi({ description: 'The rest of the audience, sent the winner; null until it is sent' }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          'A/B test with winner send-out: where it stands, why the winner won, the test cell against the send-out',
+      }),
   })
   .openapi('CampaignReport');
 
@@ -91,7 +122,7 @@ const OfferReportSchema = z
   })
   .openapi('OfferReport');
 
-const reportResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+export const reportResponse = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { 'application/json': { schema }, 'text/csv': { schema: z.string() } },
 });
@@ -140,11 +171,11 @@ const offers = defineRoute({
   responses: { 200: reportResponse(OfferReportSchema, 'The report') },
 });
 
-function wantsCsv(c: Context<AppEnv>, format: string | undefined): boolean {
+export function wantsCsv(c: Context<AppEnv>, format: string | undefined): boolean {
   return format === 'csv' || (format === undefined && /\btext\/csv\b/.test(c.req.header('accept') ?? ''));
 }
 
-function csvResponse(body: string, filename: string): Response {
+export function csvResponse(body: string, filename: string): Response {
   return new Response(body, {
     status: 200,
     headers: {
@@ -154,7 +185,7 @@ function csvResponse(body: string, filename: string): Response {
   });
 }
 
-const METRIC_COLUMNS = [
+export const METRIC_COLUMNS = [
   'sent',
   'delivered',
   'bounced',
@@ -193,6 +224,22 @@ export function registerReportRoutes(app: App): void {
           name: name ?? '',
           ...o,
         })),
+        ...(report.ab_test?.test_cell.variants ?? []).map((v) => ({
+          section: 'ab_test_cell',
+          key: v.variant ?? '',
+          name: v.variant ?? '',
+          ...v,
+        })),
+        ...(report.ab_test?.winner_send_out
+          ? [
+              {
+                section: 'ab_winner_send_out',
+                key: report.ab_test.winner_send_out.variant ?? '',
+                name: report.ab_test.winner_send_out.variant ?? '',
+                ...report.ab_test.winner_send_out,
+              },
+            ]
+          : []),
       ];
       return csvResponse(
         toCsv(['section', 'key', 'name', ...METRIC_COLUMNS], rows),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rate, twoProportionZTest } from './stats.js';
+import { meanDifferenceZTest, rate, twoProportionZTest } from './stats.js';
 
 describe('twoProportionZTest', () => {
   it('matches textbook examples', () => {
@@ -27,5 +27,19 @@ describe('twoProportionZTest', () => {
   it('rates are 0 over nothing', () => {
     expect(rate(3, 0)).toBe(0);
     expect(rate(1, 4)).toBe(0.25);
+  });
+});
+
+describe('meanDifferenceZTest', () => {
+  it('matches a hand computation of Welch’s statistic', () => {
+    // [1..5] vs [2,4,..,10]: means 3 and 6, variances 2.5 and 10, SE = √(0.5 + 2), z = −1.897367.
+    const result = meanDifferenceZTest({ n: 5, sum: 15, sum_sq: 55 }, { n: 5, sum: 30, sum_sq: 220 });
+    expect(result?.z).toBeCloseTo(-1.897367, 5);
+    expect(result?.p_value).toBeCloseTo(0.05778, 4);
+  });
+
+  it('has no answer without variance or with fewer than two values', () => {
+    expect(meanDifferenceZTest({ n: 10, sum: 0, sum_sq: 0 }, { n: 10, sum: 0, sum_sq: 0 })).toBeNull();
+    expect(meanDifferenceZTest({ n: 1, sum: 5, sum_sq: 25 }, { n: 10, sum: 3, sum_sq: 9 })).toBeNull();
   });
 });

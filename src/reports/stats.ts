@@ -22,3 +22,25 @@ export function twoProportionZTest(x1: number, n1: number, x2: number, n2: numbe
 /** numerator / denominator, 0 when nothing was counted (a rate of an empty group). */
 export const rate = (numerator: number, denominator: number): number =>
   denominator > 0 ? numerator / denominator : 0;
+
+/** A sample summarised by its size, sum and sum of squares. */
+export interface Moments {
+  n: number;
+  sum: number;
+  sum_sq: number;
+}
+
+/**
+ * Welch's test of two means in its large-sample form (z against the normal distribution), for
+ * revenue per recipient: each recipient's revenue, mostly zeros. Two-sided. Null when a side has
+ * fewer than two values or both have no variance.
+ */
+export function meanDifferenceZTest(a: Moments, b: Moments): ZTest | null {
+  if (a.n < 2 || b.n < 2) return null;
+  const mean = (s: Moments) => s.sum / s.n;
+  const variance = (s: Moments) => Math.max(0, (s.sum_sq - s.n * mean(s) ** 2) / (s.n - 1));
+  const se = Math.sqrt(variance(a) / a.n + variance(b) / b.n);
+  if (!(se > 0)) return null;
+  const z = (mean(a) - mean(b)) / se;
+  return { z, p_value: 2 * normalCdf(-Math.abs(z), 0, 1) };
+}

@@ -1,3 +1,4 @@
+import type { AbColumns } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
 
 export interface CountRow {
@@ -15,16 +16,17 @@ export interface BreakdownRow extends CountRow {
   key: string | null;
 }
 
-export interface CampaignHead {
+export interface CampaignHead extends AbColumns {
   id: number;
   name: string;
-  status: string;
   variants: unknown;
 }
 
 /** The campaign a report is about (deleted ones too: their history stays reportable). */
 export async function findCampaign(sql: Db, id: number): Promise<CampaignHead | null> {
-  const [row] = await sql<CampaignHead[]>`select id, name, status, variants from campaigns where id = ${id}`;
+  const [row] = await sql<CampaignHead[]>`
+    select id, name, status, variants, ab_test, ab_window_started_at, ab_window_ends_at, ab_decided_at, ab_decision
+    from campaigns where id = ${id}`;
   return row ?? null;
 }
 
@@ -81,6 +83,51 @@ export async function campaignBreakdown(
     cross join unnest(s.offer_ids) as o(offer_id)
     left join ev y on y.message_id = s.id and y.offer_id = o.offer_id
     group by o.offer_id`;
+}
+
+export interface AbCellRow extends CountRow {
+  /** False: the test cell; true: the winner send-out. */
+  remainder: boolean;
+  variant: string | null;
+  /** Σ over messages of (the message's revenue)², for a test of revenue per recipient. */
+  revenue_sq: number;
+}
+
+/**
+ * A campaign's sent messages by A/B cell and variant, counted as campaignBreakdown counts them
+ * (a click counts as an open; machine events only when asked).
+ */
+export async function abCellBreakdown(
+  sql: Db,
+  campaignId: number,
+  includeMachine: boolean,
+): Promise<AbCellRow[]> {
+  return sql<AbCellRow[]>`
+    with msg as (
+      select message_id,
+        bool_or(kind in ('opened', 'clicked') and (${includeMachine} or not machine)) as opened,
+        bool_or(kind = 'clicked' and (${includeMachine} or not machine)) as clicked,
+        bool_or(kind = 'bounced') as bounced,
+        bool_or(kind = 'converted') as converted,
+        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
+      from contact_events
+      where campaign_id = ${campaignId} and message_id is not null
+        and kind in ('opened', 'clicked', 'bounced', 'converted')
+      group by message_id
+    )
+    select m.ab_remainder as remainder, m.variant,
+      count(*)::int as sent,
+      count(*) filter (where x.bounced is not true)::int as delivered,
+      count(*) filter (where x.bounced)::int as bounced,
+      count(*) filter (where x.opened)::int as opens,
+      count(*) filter (where x.clicked)::int as clicks,
+      count(*) filter (where x.converted)::int as conversions,
+      coalesce(sum(x.revenue), 0)::float8 as revenue,
+      coalesce(sum(x.revenue * x.revenue), 0)::float8 as revenue_sq
+    from messages m left join msg x on x.message_id = m.id
+    where m.campaign_id = ${campaignId} and m.status = 'sent'
+    group by m.ab_remainder, m.variant
+    order by m.ab_remainder, m.variant`;
 }
 
 /** Names of offers, for labelling a breakdown. */

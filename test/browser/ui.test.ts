@@ -159,6 +159,13 @@ describe('the web UI in Chromium', () => {
     await page.click('button.danger');
     await page.waitForSelector('#progress[data-status="sent"]', { timeout: 120_000 });
     expect(sink.accepted).toBe(shop.eligible.size);
+    // The bar ends full although part of the audience was suppressed, not sent.
+    expect(shop.suppressed.size).toBeGreaterThan(0);
+    const bar = await page.$eval('#progress progress', (el) => [
+      el.getAttribute('value'),
+      el.getAttribute('max'),
+    ]);
+    expect(bar[0]).toBe(bar[1]);
     await page.reload();
     await page.waitForSelector('#report canvas#timeseries[data-drawn]');
     expect(await page.textContent('#report .funnel')).toContain(String(shop.eligible.size));

@@ -32,6 +32,14 @@ const FIELDS = [
   'schedule_at',
   'throttle_per_second',
   'from',
+  'ab_test',
+];
+
+const AB_METRIC_OPTIONS = [
+  { value: 'click_rate', label: 'Click rate' },
+  { value: 'open_rate', label: 'Open rate' },
+  { value: 'conversion_rate', label: 'Conversion rate' },
+  { value: 'revenue_per_recipient', label: 'Revenue per recipient' },
 ];
 
 /** A chart drawn by app.js with Chart.js (served from node_modules). */
@@ -78,6 +86,10 @@ function toValues(cmp: any): Values {
     throttle_per_second: cmp.throttle_per_second ?? '',
     from_address: cmp.from?.address ?? '',
     from_name: cmp.from?.name ?? '',
+    'ab_test.test_percent': cmp.ab_test?.test_percent ?? '',
+    'ab_test.window_hours': cmp.ab_test?.window_hours ?? '',
+    'ab_test.metric': cmp.ab_test?.metric ?? 'click_rate',
+    'ab_test.fallback_variant': cmp.ab_test?.fallback_variant ?? '',
   };
   (cmp.variants ?? []).forEach((variant: any, i: number) => {
     v[`variants.${i}.name`] = variant.name;
@@ -105,6 +117,19 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
     if (Number.isNaN(date.getTime())) errors.push({ path: 'schedule_at', message: 'not a date and time' });
     else scheduleAt = date.toISOString();
   }
+  const testPercent = num(form, 'ab_test.test_percent');
+  const windowHours = num(form, 'ab_test.window_hours');
+  const fallback = str(form, 'ab_test.fallback_variant');
+  // Either number makes it a test; the API names whatever else is missing or wrong.
+  const abTest =
+    testPercent !== undefined || windowHours !== undefined
+      ? {
+          test_percent: testPercent,
+          window_hours: windowHours,
+          metric: str(form, 'ab_test.metric') ?? 'click_rate',
+          ...(fallback ? { fallback_variant: fallback } : {}),
+        }
+      : null;
   const fromAddress = str(form, 'from_address');
   const fromName = str(form, 'from_name');
   const body: Record<string, unknown> = {
@@ -117,6 +142,7 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
     schedule_at: scheduleAt,
     throttle_per_second: num(form, 'throttle_per_second') ?? null,
     from: fromAddress ? { address: fromAddress, ...(fromName ? { name: fromName } : {}) } : null,
+    ab_test: abTest,
   };
   return { body, errors };
 }
@@ -222,6 +248,45 @@ function CampaignForm(props: {
         ))}
         {errorsOnVariants(e)}
       </fieldset>
+      <fieldset class={e?.some((x) => x.path.startsWith('ab_test')) ? 'invalid' : undefined}>
+        <legend>A/B test with winner send-out (optional)</legend>
+        <div class="row">
+          <Field
+            name="ab_test.test_percent"
+            label="Test cell (% of audience)"
+            type="number"
+            value={v['ab_test.test_percent'] as string}
+            errors={e}
+            hint="1–50; empty: every customer gets a variant"
+          />
+          <Field
+            name="ab_test.window_hours"
+            label="Window (hours)"
+            type="number"
+            value={v['ab_test.window_hours'] as string}
+            errors={e}
+            attrs={{ step: 'any' }}
+          />
+          <Field
+            name="ab_test.metric"
+            label="Winner on"
+            value={(v['ab_test.metric'] as string) ?? 'click_rate'}
+            options={AB_METRIC_OPTIONS}
+            errors={e}
+          />
+          <Field
+            name="ab_test.fallback_variant"
+            label="Fallback variant"
+            value={v['ab_test.fallback_variant'] as string}
+            errors={e}
+            hint="Sent when no variant wins at 95 %"
+          />
+        </div>
+        {(() => {
+          const own = (e ?? []).filter((x) => x.path === 'ab_test');
+          return own.length ? <small class="error">{own.map((x) => x.message).join('; ')}</small> : null;
+        })()}
+      </fieldset>
       <button type="submit">Save campaign</button>
     </form>
   );
@@ -232,13 +297,46 @@ const errorsOnVariants = (e: Errors | undefined) => {
   return own.length ? <small class="error">{own.map((x) => x.message).join('; ')}</small> : null;
 };
 
+/** The A/B test's settings and where it stands, with "send the winner now" while it runs. */
+function AbTestSummary(props: { cmp: any; csrf: string; marketer: boolean }) {
+  const { ab_test: t, ab_state: st, id, status } = props.cmp;
+  const metric = AB_METRIC_OPTIONS.find((o) => o.value === t.metric)?.label ?? t.metric;
+  return (
+    <>
+      <dt>A/B test</dt>
+      <dd id="ab-test">
+        {`${t.test_percent} % test cell, ${t.window_hours} h window, winner on ${metric.toLowerCase()}`}
+        {t.fallback_variant ? `, fallback ${t.fallback_variant}` : ''}
+        <br />
+        <span class={st.winner ? 'notice' : 'muted'}>
+          {st.winner
+            ? `Winner ${st.winner} (${st.decided_by === 'marketer' ? 'chosen early' : 'at the window’s end'}, ${fmtDate(st.decided_at)}): ${st.detail}`
+            : st.window_ends_at
+              ? `${st.phase}: window ends ${fmtDate(st.window_ends_at)}`
+              : st.phase}
+        </span>
+        {props.marketer && !st.winner && st.phase === 'testing' && ['sending', 'paused'].includes(status) && (
+          <form method="post" action={`/ui/campaigns/${id}/send-winner`}>
+            <Csrf token={props.csrf} />
+            <button type="submit" class="secondary">
+              Send the winner now
+            </button>
+          </form>
+        )}
+      </dd>
+    </>
+  );
+}
+
 function Progress(props: { cmp: any }) {
   const p = props.cmp.progress;
   const live =
     ['sending', 'scheduled'].includes(props.cmp.status) || (props.cmp.status !== 'draft' && p && !p.planned);
   const counts = (p?.counts ?? {}) as Record<string, number>;
-  const sent = counts.sent ?? 0;
   const total = p?.total ?? 0;
+  // Suppressed, failed and cancelled rows are finished too: counting only `sent` left the bar
+  // short of the end on every campaign that suppressed anyone.
+  const done = total - ['queued', 'sending', 'held'].reduce((n, k) => n + (counts[k] ?? 0), 0);
   return (
     <div
       id="progress"
@@ -257,7 +355,7 @@ function Progress(props: { cmp: any }) {
       </p>
       {p && total > 0 && (
         <>
-          <progress max={total} value={sent}></progress>
+          <progress max={total} value={done}></progress>
           <p class="muted">
             {Object.entries(counts)
               .map(([k, n]) => `${k} ${n}`)
@@ -407,7 +505,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     );
   });
 
-  ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel}', async (c) => {
+  ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel|send-winner}', async (c) => {
     const id = Number(c.req.param('id'));
     const res = await api(app, c, 'POST', `/v1/campaigns/${id}/${c.req.param('action')}`);
     if (!res.ok) throw new UiError(res.status, res.detail ?? 'The campaign could not change');
@@ -477,6 +575,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             <dd>{cmp.variants.map((v: any) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
             <dt>Throttle</dt>
             <dd>{cmp.throttle_per_second ? `${cmp.throttle_per_second}/s` : 'none'}</dd>
+            {cmp.ab_test && <AbTestSummary cmp={cmp} csrf={c.var.csrf} marketer={marketer} />}
           </dl>
         </section>
         {r && r.totals.sent > 0 && <Report r={r} points={points} />}

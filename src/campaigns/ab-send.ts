@@ -1,0 +1,98 @@
+import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
+import { enqueueUnsent } from './jobs.js';
+import { type PlanDeps, suppressionReason } from './plan.js';
+import { findCampaign, finishCampaignIfDone, recipientFacts, suppressionsOf } from './store.js';
+import { emailHash } from './suppression.js';
+
+export interface SendOutResult {
+  status: 'sent_out' | 'skipped';
+  pages: number;
+  queued: number;
+  suppressed: number;
+}
+
+/**
+ * The winner send-out: pages through a decided campaign's held rows, checks each customer again
+ * (consent, unsubscribe, bounce, erasure may have changed during the window), decides their
+ * offers now, and turns each row into the winner's queued message or a suppressed row; then
+ * enqueues the page's sends. Stops between pages when the campaign is paused or cancelled.
+ * Safe to run twice or concurrently: a row is released only while it is still held.
+ */
+export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise<SendOutResult> {
+  const { sql } = deps;
+  const result: SendOutResult = { status: 'skipped', pages: 0, queued: 0, suppressed: 0 };
+  const campaign = await findCampaign(sql, campaignId);
+  if (!campaign?.ab_decision || campaign.status !== 'sending' || campaign.template_version === null)
+    return result;
+  const winner = campaign.variants.find((v) => v.name === campaign.ab_decision!.winner);
+  if (!winner)
+    throw new Error(`campaign ${campaignId}: winner ${campaign.ab_decision.winner} is not a variant`);
+  const templateVersion = winner.template_version ?? campaign.template_version;
+  const now = deps.clock();
+  const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
+  const allocated = new Map<number, number>();
+  const pageSize = deps.pageSize ?? 1000;
+  let afterId = 0;
+  for (;;) {
+    const held = await heldMessages(sql, campaignId, { afterId, limit: pageSize });
+    if (held.length === 0) break;
+    const facts = new Map(
+      (
+        await recipientFacts(
+          sql,
+          held.map((h) => h.customer_id),
+        )
+      ).map((f) => [f.id, f]),
+    );
+    const hashes = new Map<number, string>();
+    for (const f of facts.values())
+      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
+    const listed = await suppressionsOf(sql, [...hashes.values()]);
+    const rows: ReleasedRow[] = [];
+    const eligible: number[] = [];
+    const byCustomer = new Map<number, ReleasedRow>();
+    for (const h of held) {
+      const f = facts.get(h.customer_id);
+      const hash = hashes.get(h.customer_id);
+      // A customer deleted meanwhile has no facts: erased is the closest reason.
+      const reason = f
+        ? suppressionReason(f, hash ? listed.get(hash) : undefined, deps.config.MARKETING_LEGAL_BASIS)
+        : 'erased';
+      const row: ReleasedRow = {
+        id: h.id,
+        variant: winner.name,
+        template_version: templateVersion,
+        offer_ids: [],
+        status: reason ? 'suppressed' : 'queued',
+        suppressed_reason: reason,
+      };
+      rows.push(row);
+      byCustomer.set(h.customer_id, row);
+      if (!reason) eligible.push(h.customer_id);
+    }
+    if (catalogue && eligible.length > 0) {
+      const decisions = await decideOffersBatch(sql, {
+        customerIds: eligible,
+        placements: campaign.offers_per_email,
+        now,
+        catalogue,
+        allocated,
+      });
+      for (const [customerId, decision] of decisions) {
+        const row = byCustomer.get(customerId);
+        if (row) row.offer_ids = decision.offers.map((o) => o.offer_id);
+      }
+    }
+    const queued = await sql.begin((tx) => releaseHeldMessages(tx, rows));
+    if (queued.length > 0) await enqueueUnsent(sql, deps.jobs, campaign, { customerIds: queued });
+    result.queued += queued.length;
+    result.suppressed += rows.filter((r) => r.status === 'suppressed').length;
+    result.pages += 1;
+    afterId = held[held.length - 1]!.id;
+    const current = await findCampaign(sql, campaignId);
+    if (current?.status !== 'sending') return result;
+  }
+  await finishCampaignIfDone(sql, campaignId);
+  return { ...result, status: 'sent_out' };
+}
