@@ -1,6 +1,7 @@
 // Child process for bench/tracking.ts: serves either a bare Hono hello-world or the whole
 // Offerflow app on an ephemeral port, prints `PORT n`, and on SIGTERM flushes the tracking
-// buffer (as a real shutdown would) before exiting.
+// buffer (as a real shutdown would), prints `STATS {json}` (cache hits, events written, the
+// process's CPU time) and exits.
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -11,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createSql } from '../src/db/sql.js';
 import type { AppDeps } from '../src/deps.js';
 import { flushTrackingEvents } from '../src/tracking/event-buffer.js';
+import { tracker } from '../src/tracking/track.js';
 
 const [mode, databaseUrl] = process.argv.slice(2);
 let deps: AppDeps | undefined;
@@ -30,16 +32,23 @@ if (mode === 'hello') {
   };
   fetch = createApp(deps).fetch;
 }
+let listening = process.cpuUsage();
 const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+  listening = process.cpuUsage();
   process.stdout.write(`PORT ${info.port}\n`);
 });
 process.on('SIGTERM', () => {
   server.close();
   void (async () => {
+    const stats: Record<string, number> = {};
     if (deps) {
       await flushTrackingEvents(deps);
+      Object.assign(stats, tracker(deps).stats());
       await deps.sql.end({ timeout: 5 });
     }
-    process.exit(0);
+    // CPU spent serving (and writing the events), not starting up.
+    const cpu = process.cpuUsage(listening);
+    stats.cpu_ms = Math.round((cpu.user + cpu.system) / 1000);
+    process.stdout.write(`STATS ${JSON.stringify(stats)}\n`, () => process.exit(0));
   })();
 });

@@ -10,15 +10,17 @@ import { httpMetrics } from './http/metrics.js';
 import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
-import { registerImportRoutes } from './imports/routes.js';
+import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
 import { registerReportRoutes } from './reports/routes.js';
+import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
+import { withTrackingFastPath } from './tracking/fast-path.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
 import { registerTriggerRoutes } from './triggers/routes.js';
 import { registerUiRoutes } from './ui/routes.js';
@@ -73,8 +75,13 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
       throw new AppError(413, 'too-large', `The request body is over ${deps.config.BODY_LIMIT_BYTES} bytes`);
     },
   });
-  // Only requests that carry a body pay for the limit (it wraps the request stream).
-  app.use('*', (c, next) => (BODY_METHODS.has(c.req.method) ? limitBody(c, next) : next()));
+  // Only requests that carry a body pay for the limit (it wraps the request stream). A CSV
+  // upload streams to the database under its own, larger limit (IMPORT_MAX_BYTES).
+  const streamsItsBody = (method: string, path: string) =>
+    method === IMPORT_UPLOAD.method && path === IMPORT_UPLOAD.path;
+  app.use('*', (c, next) =>
+    BODY_METHODS.has(c.req.method) && !streamsItsBody(c.req.method, c.req.path) ? limitBody(c, next) : next(),
+  );
   app.use('/v1/*', async (c, next) => {
     const type = c.req.header('content-type');
     const hasBody =
@@ -108,6 +115,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
   registerReportRoutes(app);
+  registerTriggerReportRoutes(app);
   registerUiRoutes(app);
   registerImportRoutes(app);
   registerPrivacyRoutes(app);
@@ -129,5 +137,6 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     throw new AppError(404, 'not-found', `No route for ${c.req.method} ${c.req.path}`);
   });
   app.onError(onError);
-  return app;
+  // Open pixels and clicks skip the app-wide middleware above (see tracking/fast-path.ts).
+  return withTrackingFastPath(app, deps);
 }

@@ -12,9 +12,9 @@
  *   hides their address), so its opens are human; the proxy name is kept in `data.proxy`.
  */
 export interface MachineSignal {
-  machine: boolean;
-  reason?: string;
-  proxy?: string;
+  readonly machine: boolean;
+  readonly reason?: string;
+  readonly proxy?: string;
 }
 
 export interface RequestFacts {
@@ -40,26 +40,75 @@ function secondsSinceSent(facts: RequestFacts): number | null {
   return facts.sentAt ? (facts.at.getTime() - facts.sentAt.getTime()) / 1000 : null;
 }
 
+/** What a user agent alone says, with the signals it can lead to (shared, frozen: never mutate). */
+interface Agent {
+  appleAgent: boolean;
+  /** Set when the agent alone makes an open a machine one (Yahoo prefetch, tools). */
+  openByAgent: MachineSignal | null;
+  tool: boolean;
+  apple: MachineSignal;
+  onDelivery: MachineSignal;
+  human: MachineSignal;
+}
+
+const signal = (machine: boolean, reason?: string, proxy?: string): MachineSignal =>
+  Object.freeze({ machine, ...(reason ? { reason } : {}), ...(proxy ? { proxy } : {}) });
+
+function readAgent(raw: string): Agent {
+  const ua = raw.trim();
+  const proxy = /GoogleImageProxy/i.test(ua) ? 'gmail' : /YahooMailProxy/i.test(ua) ? 'yahoo' : undefined;
+  const tool = ua === '' || TOOL_AGENT.test(ua);
+  return {
+    appleAgent: ua === 'Mozilla/5.0',
+    openByAgent:
+      proxy === 'yahoo'
+        ? signal(true, 'yahoo_prefetch', proxy)
+        : tool
+          ? signal(true, 'tool_agent', proxy)
+          : null,
+    tool,
+    apple: signal(true, 'apple_mpp', proxy),
+    onDelivery: signal(true, 'on_delivery', proxy),
+    human: signal(false, undefined, proxy),
+  };
+}
+
+// Pixels and links are fetched by a few distinct clients over and over: reading the user agent
+// (a long regular expression) once per distinct string keeps it off the per-request cost.
+const agents = new Map<string, Agent>();
+const MAX_AGENTS = 1000;
+
+function agentOf(userAgent: string | undefined): Agent {
+  const key = userAgent ?? '';
+  let agent = agents.get(key);
+  if (!agent) {
+    if (agents.size >= MAX_AGENTS) agents.clear();
+    agent = readAgent(key);
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+const HEAD_REQUEST = signal(true, 'head_request');
+const TOOL_CLICK = signal(true, 'tool_agent');
+const SCAN_CLICK = signal(true, 'on_delivery');
+const HUMAN_CLICK = signal(false);
+
 /** Whether a pixel fetch was a proxy's prefetch or a person opening the mail. */
 export function classifyOpen(facts: RequestFacts): MachineSignal {
-  const ua = facts.userAgent?.trim() ?? '';
-  const proxy = /GoogleImageProxy/i.test(ua) ? 'gmail' : /YahooMailProxy/i.test(ua) ? 'yahoo' : undefined;
-  const withProxy = (signal: MachineSignal): MachineSignal => (proxy ? { ...signal, proxy } : signal);
-  if (ua === 'Mozilla/5.0' || isApple(facts.ip)) return withProxy({ machine: true, reason: 'apple_mpp' });
-  if (proxy === 'yahoo') return withProxy({ machine: true, reason: 'yahoo_prefetch' });
-  if (ua === '' || TOOL_AGENT.test(ua)) return withProxy({ machine: true, reason: 'tool_agent' });
+  const agent = agentOf(facts.userAgent);
+  if (agent.appleAgent || isApple(facts.ip)) return agent.apple;
+  if (agent.openByAgent) return agent.openByAgent;
   const since = secondsSinceSent(facts);
-  if (since !== null && since < OPEN_PREFETCH_SECONDS)
-    return withProxy({ machine: true, reason: 'on_delivery' });
-  return withProxy({ machine: false });
+  if (since !== null && since < OPEN_PREFETCH_SECONDS) return agent.onDelivery;
+  return agent.human;
 }
 
 /** Whether a click was a link scanner or a person. */
 export function classifyClick(facts: RequestFacts): MachineSignal {
-  const ua = facts.userAgent?.trim() ?? '';
-  if (facts.method === 'HEAD') return { machine: true, reason: 'head_request' };
-  if (ua === '' || TOOL_AGENT.test(ua)) return { machine: true, reason: 'tool_agent' };
+  if (facts.method === 'HEAD') return HEAD_REQUEST;
+  if (agentOf(facts.userAgent).tool) return TOOL_CLICK;
   const since = secondsSinceSent(facts);
-  if (since !== null && since < CLICK_SCAN_SECONDS) return { machine: true, reason: 'on_delivery' };
-  return { machine: false };
+  if (since !== null && since < CLICK_SCAN_SECONDS) return SCAN_CLICK;
+  return HUMAN_CLICK;
 }

@@ -59,4 +59,44 @@ describe('MessageLookup', () => {
     await short.get(1);
     expect(expiring.queries).toEqual([[1], [1]]);
   });
+
+  it('keeps at most two queries in flight; ids arriving meanwhile go in one later batch', async () => {
+    const started: number[][] = [];
+    const release: Array<() => void> = [];
+    const sql = ((_strings: TemplateStringsArray, ...values: unknown[]) => {
+      const ids = values.find(Array.isArray) as number[];
+      started.push(ids);
+      return new Promise((resolve) => {
+        release.push(() =>
+          resolve(
+            ids.map((id) => ({
+              id,
+              customer_id: id,
+              campaign_id: 1,
+              trigger_id: null,
+              sent_at: new Date(),
+              links: {},
+            })),
+          ),
+        );
+      });
+    }) as unknown as Db;
+    const lookup = new MessageLookup(sql, { cacheSize: 0 });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const all = [lookup.get(1)];
+    await turn();
+    all.push(lookup.get(2));
+    await turn();
+    all.push(lookup.get(3), lookup.get(4));
+    await turn();
+    all.push(lookup.get(5));
+    await turn();
+    expect(started).toEqual([[1], [2]]);
+    release.shift()!();
+    await turn();
+    await turn();
+    expect(started).toEqual([[1], [2], [3, 4, 5]]);
+    for (const done of release.splice(0)) done();
+    expect((await Promise.all(all)).map((m) => m?.id)).toEqual([1, 2, 3, 4, 5]);
+  });
 });

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/sql.js';
 import type { AppDeps } from '../deps.js';
 import { OFFER_LINK_BASE } from './links.js';
@@ -12,11 +13,13 @@ export interface MessageLookupOptions {
   cacheTtlMs?: number;
 }
 
+const MAX_IN_FLIGHT = 2;
+
 /**
  * Coalesces the message lookups of concurrent tracking requests into one primary-key query
- * per turn of the event loop (`where id = any(...)`): each request still costs one indexed
- * lookup, but a burst of pixel fetches costs a few round trips instead of one each, which
- * keeps the pool and the database free for the API.
+ * (`where id = any(...)`) per turn of the event loop, with at most two such queries in flight:
+ * each request still costs one indexed lookup, but a burst of pixel fetches costs a few round
+ * trips instead of one each, which keeps the pool and the database free for the API.
  *
  * Sent messages are also remembered in a small LRU with a TTL, shared by all requests: what a
  * tracking request reads of a sent message (recipient, campaign, sent_at, links) does not change
@@ -27,11 +30,10 @@ export class MessageLookup {
   private pending = new Map<number, Array<(m: TrackedMessage | null) => void>>();
   private failures = new Map<number, Array<(e: unknown) => void>>();
   private scheduled = false;
-  /** Insertion order is recency order: a hit is deleted and set again. */
-  private cache = new Map<number, { message: TrackedMessage; expires: number }>();
+  private inFlight = 0;
+  /** Absent when remembering is turned off (a size or TTL of 0). */
+  private readonly cache: LRUCache<number, TrackedMessage> | undefined;
   private readonly maxBatch: number;
-  private readonly cacheSize: number;
-  private readonly cacheTtlMs: number;
   hits = 0;
   misses = 0;
 
@@ -40,20 +42,21 @@ export class MessageLookup {
     options: MessageLookupOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 500;
-    this.cacheSize = options.cacheSize ?? 10_000;
-    this.cacheTtlMs = options.cacheTtlMs ?? 60_000;
+    const size = options.cacheSize ?? 10_000;
+    const ttl = options.cacheTtlMs ?? 60_000;
+    this.cache = size > 0 && ttl > 0 ? new LRUCache({ max: size, ttl }) : undefined;
+  }
+
+  /** The remembered message, without waiting: undefined when it must be looked up with `get`. */
+  peek(id: number): TrackedMessage | undefined {
+    const cached = this.cache?.get(id);
+    if (cached) this.hits++;
+    return cached;
   }
 
   get(id: number): Promise<TrackedMessage | null> {
-    const cached = this.cache.get(id);
-    if (cached) {
-      this.cache.delete(id);
-      if (cached.expires > performance.now()) {
-        this.cache.set(id, cached);
-        this.hits++;
-        return Promise.resolve(cached.message);
-      }
-    }
+    const cached = this.peek(id);
+    if (cached) return Promise.resolve(cached);
     this.misses++;
     return new Promise((resolve, reject) => {
       const waiting = this.pending.get(id);
@@ -65,44 +68,48 @@ export class MessageLookup {
         this.failures.set(id, [reject]);
       }
       if (this.pending.size >= this.maxBatch) this.run();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.run());
-      }
+      else this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.run());
   }
 
   private run(): void {
     this.scheduled = false;
-    if (this.pending.size === 0) return;
+    // At most MAX_IN_FLIGHT queries at once: ids that arrive meanwhile wait for the next one, so
+    // under load the batches grow instead of the round trips, and a flood of pixel fetches never
+    // holds more than two of the pool's connections (the API keeps the rest).
+    if (this.pending.size === 0 || this.inFlight >= MAX_IN_FLIGHT) return;
     const pending = this.pending;
     const failures = this.failures;
     this.pending = new Map();
     this.failures = new Map();
-    findTrackedMessages(this.sql, [...pending.keys()], OFFER_LINK_BASE).then(
-      (rows) => {
-        const byId = new Map(rows.map((r) => [r.id, r]));
-        this.remember(rows);
-        for (const [id, resolvers] of pending) for (const resolve of resolvers) resolve(byId.get(id) ?? null);
-      },
-      (error) => {
-        for (const rejects of failures.values()) for (const reject of rejects) reject(error);
-      },
-    );
+    this.inFlight++;
+    findTrackedMessages(this.sql, [...pending.keys()], OFFER_LINK_BASE)
+      .then(
+        (rows) => {
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          this.remember(rows);
+          for (const [id, resolvers] of pending)
+            for (const resolve of resolvers) resolve(byId.get(id) ?? null);
+        },
+        (error) => {
+          for (const rejects of failures.values()) for (const reject of rejects) reject(error);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.pending.size > 0) this.schedule();
+      });
   }
 
   private remember(rows: TrackedMessage[]): void {
-    if (this.cacheSize <= 0) return;
-    const expires = performance.now() + this.cacheTtlMs;
-    for (const message of rows) {
-      if (!message.sent_at) continue;
-      this.cache.delete(message.id);
-      this.cache.set(message.id, { message, expires });
-    }
-    for (const id of this.cache.keys()) {
-      if (this.cache.size <= this.cacheSize) break;
-      this.cache.delete(id);
-    }
+    if (!this.cache) return;
+    for (const message of rows) if (message.sent_at) this.cache.set(message.id, message);
   }
 }
 

@@ -1,33 +1,12 @@
 import { z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { registerConversionRoutes } from '../conversions/routes.js';
-import type { App, AppEnv } from '../http/env.js';
+import type { App } from '../http/env.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { recordDeliveryFailure } from './bounces.js';
+import { NO_STORE } from './fast-path.js';
 import { confirmPage, donePage, notFoundPage, preferencesPage } from './pages.js';
-import { type RequestInfo, trackClick, trackOpen } from './track.js';
 import { loadPreferences, resolveUnsubscribe, savePreferences, unsubscribe } from './unsubscribe.js';
-
-// The smallest transparent GIF (43 bytes).
-const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (ch) =>
-  ch.charCodeAt(0),
-);
-const NO_STORE = {
-  'cache-control': 'no-store, no-cache, must-revalidate, private, max-age=0',
-  pragma: 'no-cache',
-  expires: '0',
-};
-const PIXEL_HEADERS = { ...NO_STORE, 'content-type': 'image/gif' };
-
-function requestInfo(c: Context<AppEnv>): RequestInfo {
-  const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-  return {
-    userAgent: c.req.header('user-agent'),
-    ip: c.req.header('cf-connecting-ip') ?? forwarded ?? c.req.header('x-real-ip'),
-    method: c.req.method,
-  };
-}
 
 const target = z.object({
   message_id: z
@@ -92,29 +71,11 @@ const complaints = defineRoute({
 });
 
 /**
- * Open pixel, click redirect, unsubscribe and preference pages (outside /v1, no key: the
- * signed token is the credential), and the bounce and complaint webhooks.
+ * Unsubscribe and preference pages (outside /v1, no key: the signed token is the credential),
+ * and the bounce and complaint webhooks. The open pixel and click redirect are served before
+ * the app by `withTrackingFastPath` (fast-path.ts).
  */
 export function registerTrackingRoutes(app: App): void {
-  app.get('/t/o/:token', async (c) => {
-    let found: boolean;
-    try {
-      found = await trackOpen(c.get('deps'), c.req.param('token'), requestInfo(c));
-    } catch (error) {
-      // A pixel is never worth an error page: the open is lost, the mail still renders.
-      c.get('log').error({ err: error, req_id: c.get('requestId') }, 'open not tracked');
-      found = true;
-    }
-    if (!found) return c.body(null, 404, NO_STORE);
-    return c.body(PIXEL, 200, PIXEL_HEADERS);
-  });
-
-  app.get('/t/c/:token', async (c) => {
-    const url = await trackClick(c.get('deps'), c.req.param('token'), requestInfo(c));
-    if (!url) return c.html(notFoundPage(), 404, NO_STORE);
-    return c.redirect(url, 302);
-  });
-
   app.get('/u/:token', async (c) => {
     const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
     if (!resolved) return c.html(notFoundPage(), 404, NO_STORE);

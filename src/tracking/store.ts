@@ -39,23 +39,25 @@ export interface ClickTarget extends TrackedMessage {
 /** Appends many contact events in one statement (the tracking buffer's flush). */
 export async function insertEvents(sql: Db, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  const rows = events.map((e) => ({
-    customer_id: e.customer_id,
-    kind: e.kind,
-    message_id: e.message_id ?? null,
-    campaign_id: e.campaign_id ?? null,
-    trigger_id: e.trigger_id ?? null,
-    offer_id: e.offer_id ?? null,
-    purchase_id: e.purchase_id ?? null,
-    machine: e.machine ?? false,
-    data: e.data ?? {},
-    at: e.at.toISOString(),
-  }));
+  // Only the fields an event has: an open is half the JSON of a row with every column, and the
+  // database parses less (missing keys read as null; machine and data get their defaults).
+  const rows = events.map((e) => {
+    const row: Record<string, unknown> = { customer_id: e.customer_id, kind: e.kind, at: e.at.toISOString() };
+    if (e.message_id != null) row.message_id = e.message_id;
+    if (e.campaign_id != null) row.campaign_id = e.campaign_id;
+    if (e.trigger_id != null) row.trigger_id = e.trigger_id;
+    if (e.offer_id != null) row.offer_id = e.offer_id;
+    if (e.purchase_id != null) row.purchase_id = e.purchase_id;
+    if (e.machine) row.machine = true;
+    if (e.data && Object.keys(e.data).length > 0) row.data = e.data;
+    return row;
+  });
   // Insert the batch from one JSON document: one parameter whatever the batch size.
   await sql`
     insert into contact_events
       (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at)
-    select customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at
+    select customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id,
+      coalesce(machine, false), coalesce(data, '{}'::jsonb), at
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
       customer_id bigint, kind text, message_id bigint, campaign_id bigint, trigger_id bigint,
       offer_id bigint, purchase_id bigint, machine boolean, data jsonb, at timestamptz)

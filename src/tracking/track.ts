@@ -1,8 +1,10 @@
+import { LRUCache } from 'lru-cache';
 import type { AppDeps } from '../deps.js';
-import { trackingBuffer } from './event-buffer.js';
+import { type EventBuffer, trackingBuffer } from './event-buffer.js';
 import { classifyClick, classifyOpen, type MachineSignal } from './machine.js';
-import { messageLookup } from './message-lookup.js';
-import { verifyToken } from './tokens.js';
+import { type MessageLookup, messageLookup } from './message-lookup.js';
+import type { StoredLink, TrackedMessageWithLinks } from './store.js';
+import { type TokenClaims, type TokenPurpose, verifyToken } from './tokens.js';
 
 export interface RequestInfo {
   userAgent: string | undefined;
@@ -10,56 +12,143 @@ export interface RequestInfo {
   method: string;
 }
 
+/** A value now when everything needed is in memory, else a promise of it. */
+export type Maybe<T> = T | Promise<T>;
+
+const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 function signalData(signal: MachineSignal): Record<string, unknown> {
+  if (!signal.reason && !signal.proxy) return NO_DATA;
   const data: Record<string, unknown> = {};
   if (signal.reason) data.machine_reason = signal.reason;
   if (signal.proxy) data.proxy = signal.proxy;
   return data;
 }
 
-/** Records an open for a valid pixel token; false when the token or its message is unknown. */
-export async function trackOpen(deps: AppDeps, token: string, request: RequestInfo): Promise<boolean> {
-  const claims = verifyToken(deps.config.OFFERFLOW_SECRET, 'open', token);
-  if (!claims) return false;
-  const message = await messageLookup(deps).get(claims.messageId);
-  if (!message) return false;
-  const at = deps.clock();
-  const signal = classifyOpen({ ...request, sentAt: message.sent_at, at });
-  trackingBuffer(deps).push({
-    customer_id: message.customer_id,
-    kind: 'opened',
-    message_id: message.id,
-    campaign_id: message.campaign_id,
-    trigger_id: message.trigger_id,
-    machine: signal.machine,
-    data: signalData(signal),
-    at,
-  });
-  return true;
+/**
+ * Verified tokens, remembered by their exact string: a token verifies the same way every time
+ * (the secret is fixed for the app's life), and a message's pixel and links are fetched many
+ * times (proxies, scanners, the reader). Only tokens that verified are kept, so a guessed token
+ * always pays the full HMAC check.
+ */
+const TOKEN_CACHE_SIZE = 10_000;
+
+/** What the tracking routes of one app share: verified tokens, the message lookup, the buffer. */
+export class Tracker {
+  private readonly tokens: Record<'open' | 'click', LRUCache<string, TokenClaims>> = {
+    open: new LRUCache({ max: TOKEN_CACHE_SIZE }),
+    click: new LRUCache({ max: TOKEN_CACHE_SIZE }),
+  };
+  readonly lookup: MessageLookup;
+  readonly buffer: EventBuffer;
+  tokenHits = 0;
+  tokenMisses = 0;
+
+  constructor(private readonly deps: AppDeps) {
+    this.lookup = messageLookup(deps);
+    this.buffer = trackingBuffer(deps);
+  }
+
+  /** The claims of a valid open or click token, or null. */
+  verify(purpose: Extract<TokenPurpose, 'open' | 'click'>, token: string): TokenClaims | null {
+    const cache = this.tokens[purpose];
+    const known = cache.get(token);
+    if (known) {
+      this.tokenHits++;
+      return known;
+    }
+    this.tokenMisses++;
+    const claims = verifyToken(this.deps.config.OFFERFLOW_SECRET, purpose, token);
+    if (claims) cache.set(token, claims);
+    return claims;
+  }
+
+  /** Cache and buffer counters, for benchmarks and diagnostics. */
+  stats() {
+    return {
+      token_hits: this.tokenHits,
+      token_misses: this.tokenMisses,
+      message_hits: this.lookup.hits,
+      message_misses: this.lookup.misses,
+      events_written: this.buffer.written,
+      events_dropped: this.buffer.dropped,
+    };
+  }
+
+  /** The message a token names: at once when remembered, else through the batched lookup. */
+  message(id: number): Maybe<TrackedMessageWithLinks | null> {
+    return this.lookup.peek(id) ?? this.lookup.get(id);
+  }
+
+  /** Queues the `opened` event of a message. */
+  recordOpen(message: TrackedMessageWithLinks, request: RequestInfo): void {
+    const at = this.deps.clock();
+    const signal = classifyOpen({
+      userAgent: request.userAgent,
+      ip: request.ip,
+      method: request.method,
+      sentAt: message.sent_at,
+      at,
+    });
+    this.buffer.push({
+      customer_id: message.customer_id,
+      kind: 'opened',
+      message_id: message.id,
+      campaign_id: message.campaign_id,
+      trigger_id: message.trigger_id,
+      machine: signal.machine,
+      data: signalData(signal),
+      at,
+    });
+  }
+
+  /** Queues the `clicked` event of a message's link, with the offer the link belongs to. */
+  recordClick(
+    message: TrackedMessageWithLinks,
+    linkIndex: number,
+    link: StoredLink & { url: string },
+    request: RequestInfo,
+  ): void {
+    const at = this.deps.clock();
+    const signal = classifyClick({
+      userAgent: request.userAgent,
+      ip: request.ip,
+      method: request.method,
+      sentAt: message.sent_at,
+      at,
+    });
+    this.buffer.push({
+      customer_id: message.customer_id,
+      kind: 'clicked',
+      message_id: message.id,
+      campaign_id: message.campaign_id,
+      trigger_id: message.trigger_id,
+      offer_id: link.offer_id ?? null,
+      machine: signal.machine,
+      data: { link: linkIndex, url: link.url, ...signalData(signal) },
+      at,
+    });
+  }
 }
 
-/**
- * Records a click and returns the URL stored for that link of that message, or null (unknown
- * or tampered token, or a link the message does not have): the caller then answers 404.
- */
-export async function trackClick(deps: AppDeps, token: string, request: RequestInfo): Promise<string | null> {
-  const claims = verifyToken(deps.config.OFFERFLOW_SECRET, 'click', token);
-  if (!claims) return null;
-  const message = await messageLookup(deps).get(claims.messageId);
-  const link = message?.links[String(claims.linkIndex)];
-  if (!message || !link?.url || !/^https?:\/\//i.test(link.url)) return null;
-  const at = deps.clock();
-  const signal = classifyClick({ ...request, sentAt: message.sent_at, at });
-  trackingBuffer(deps).push({
-    customer_id: message.customer_id,
-    kind: 'clicked',
-    message_id: message.id,
-    campaign_id: message.campaign_id,
-    trigger_id: message.trigger_id,
-    offer_id: link.offer_id ?? null,
-    machine: signal.machine,
-    data: { link: claims.linkIndex, url: link.url, ...signalData(signal) },
-    at,
-  });
-  return link.url;
+const trackers = new WeakMap<AppDeps, Tracker>();
+
+/** The tracker of an app's dependencies, created on first use. */
+export function tracker(deps: AppDeps): Tracker {
+  let found = trackers.get(deps);
+  if (!found) {
+    found = new Tracker(deps);
+    trackers.set(deps, found);
+  }
+  return found;
+}
+
+/** The stored target of a message's link: only http(s) urls the message was sent with. */
+export function clickTarget(
+  message: TrackedMessageWithLinks | null,
+  linkIndex: number,
+): (StoredLink & { url: string }) | null {
+  const link = message?.links[linkIndex];
+  if (!link?.url || !/^https?:\/\//i.test(link.url)) return null;
+  return link as StoredLink & { url: string };
 }

@@ -11,6 +11,7 @@ const NAV: Array<{ href: string; label: string; roles: readonly Role[] }> = [
   { href: '/ui/offers', label: 'Offers', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/imports', label: 'Imports', roles: ['admin', 'integrator'] },
 ];
 

@@ -14,6 +14,7 @@ import { registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
+import { registerTriggerReportPages } from './pages/trigger-reports.js';
 import {
   checkCsrf,
   csrfToken,
@@ -153,6 +154,7 @@ export function registerUiRoutes(app: App): void {
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
   registerImportPages(ui, app);
+  registerTriggerReportPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

@@ -170,6 +170,73 @@ describe('click redirect', () => {
   });
 });
 
+describe('tracking fast path', () => {
+  it('serves repeated fetches of a remembered message the same way, each one recorded', async () => {
+    const offerId = await offer('Cap', 'caps', 'https://shop.example/cap');
+    const id = await message({
+      campaignId: await campaign(),
+      customerId: await customer(),
+      offerIds: [offerId],
+      links: { [OFFER_LINK_BASE]: { url: 'https://shop.example/käppi', offer_id: offerId } },
+    });
+    const click = `/t/c/${token('click', id, OFFER_LINK_BASE)}`;
+    for (let i = 0; i < 3; i++) {
+      const res = await h.get(click, { role: null, headers: { 'user-agent': BROWSER } });
+      expect(res.status).toBe(302);
+      // Latin-1 passes as it is, like Hono's c.redirect.
+      expect(res.headers.get('location')).toBe('https://shop.example/käppi');
+    }
+    const head = await h.request('HEAD', click, { role: null, headers: { 'user-agent': BROWSER } });
+    expect(head.status).toBe(302);
+    const pixel = `/t/o/${token('open', id)}`;
+    for (let i = 0; i < 2; i++) {
+      expect((await h.get(pixel, { role: null, headers: { 'user-agent': BROWSER } })).status).toBe(200);
+    }
+    const rows = await events(id);
+    expect(rows.map((r) => [r.kind, r.machine, r.data.machine_reason ?? null])).toEqual([
+      ['clicked', false, null],
+      ['clicked', false, null],
+      ['clicked', false, null],
+      ['clicked', true, 'head_request'],
+      ['opened', false, null],
+      ['opened', false, null],
+    ]);
+  });
+
+  it('percent-encodes a stored location outside Latin-1', async () => {
+    const id = await message({
+      campaignId: await campaign(),
+      customerId: await customer(),
+      links: { [OFFER_LINK_BASE]: { url: 'https://shop.example/€', offer_id: null } },
+    });
+    const res = await h.get(`/t/c/${token('click', id, OFFER_LINK_BASE)}`, { role: null });
+    expect(res.headers.get('location')).toBe('https://shop.example/%E2%82%AC');
+  });
+
+  it('leaves other methods and paths to the app: problem+json 404', async () => {
+    const id = await message({ campaignId: await campaign(), customerId: await customer() });
+    for (const [method, path] of [
+      ['POST', `/t/o/${token('open', id)}`],
+      ['GET', `/t/o/${token('open', id)}/extra`],
+      ['GET', '/t/x/anything'],
+    ] as const) {
+      const res = await h.request(method, path, { role: null });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.headers.get('content-type'), `${method} ${path}`).toBe('application/problem+json');
+    }
+    expect(await events(id)).toHaveLength(0);
+  });
+
+  it('counts its requests in /metrics without the app-wide request log', async () => {
+    const id = await message({ campaignId: await campaign(), customerId: await customer() });
+    await h.get(`/t/o/${token('open', id)}`, { role: null, headers: { 'user-agent': BROWSER } });
+    await h.get(`/t/o/${token('click', id)}`, { role: null });
+    const text = await (await h.get('/metrics', { role: null })).text();
+    expect(text).toMatch(/offerflow_tracking_requests_total\{route="\/t\/o\/:token",status="200"\} [1-9]/);
+    expect(text).toMatch(/offerflow_tracking_requests_total\{route="\/t\/o\/:token",status="404"\} [1-9]/);
+  });
+});
+
 describe('unsubscribe', () => {
   const oneClick = (path: string, body = 'List-Unsubscribe=One-Click') =>
     h.app.request(path, {

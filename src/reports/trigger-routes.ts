@@ -1,0 +1,202 @@
+import { z } from '@hono/zod-openapi';
+import type { App } from '../http/env.js';
+import { invalid, notFound } from '../http/problem.js';
+import { ACCESS } from '../http/roles.js';
+import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
+import { toCsv } from './csv.js';
+import {
+  csvResponse,
+  Format,
+  IncludeMachine,
+  METRIC_COLUMNS,
+  MetricsSchema,
+  reportResponse,
+  wantsCsv,
+} from './routes.js';
+import { triggerReport, triggersReport } from './trigger-report.js';
+import { findTrigger, type SentWindow, triggerTimeseries } from './trigger-store.js';
+
+const tags = ['reports'];
+
+const Window = {
+  from: z.iso.datetime({ offset: true }).optional().openapi({
+    description: 'Only messages sent at or after this time (activity at or after, for a series)',
+  }),
+  to: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: 'Only messages sent before this time (activity before, for a series)' }),
+};
+
+const TriggerInfoSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  event: z.string(),
+  enabled: z.boolean(),
+  deleted: z.boolean(),
+});
+
+const TriggerReportSchema = z
+  .object({
+    trigger: TriggerInfoSchema,
+    include_machine: z.boolean(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    totals: MetricsSchema,
+    offers: z.array(MetricsSchema.extend({ offer_id: z.number().int(), name: z.string().nullable() })),
+  })
+  .openapi('TriggerReport');
+
+const TriggersReportSchema = z
+  .object({
+    data: z.array(TriggerInfoSchema.extend(MetricsSchema.shape)),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi('TriggersReport');
+
+const TriggerTimeseriesSchema = z
+  .object({
+    trigger_id: z.number().int(),
+    interval: z.enum(['hour', 'day']),
+    data: z.array(
+      z.object({
+        bucket: z.string(),
+        sent: z.number().int(),
+        opens: z.number().int(),
+        clicks: z.number().int(),
+        bounces: z.number().int(),
+        conversions: z.number().int(),
+        revenue: z.number(),
+        unsubscribes: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('TriggerTimeseries');
+
+const one = defineRoute({
+  method: 'get',
+  path: '/v1/reports/triggers/{id}',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'What one trigger’s messages earned: totals and by offer',
+  request: {
+    params: IdParam,
+    query: z.object({ format: Format, include_machine: IncludeMachine, ...Window }),
+  },
+  responses: { 200: reportResponse(TriggerReportSchema, 'The report'), ...notFoundResponse },
+});
+
+const all = defineRoute({
+  method: 'get',
+  path: '/v1/reports/triggers',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'Each trigger’s totals: sent, opens, clicks, conversions, revenue, rates',
+  request: { query: z.object({ format: Format, include_machine: IncludeMachine, ...Window }) },
+  responses: { 200: reportResponse(TriggersReportSchema, 'The report') },
+});
+
+const timeseries = defineRoute({
+  method: 'get',
+  path: '/v1/reports/triggers/{id}/timeseries',
+  roles: ACCESS.reports,
+  tags,
+  summary: 'A trigger’s activity per hour or day (UTC)',
+  request: {
+    params: IdParam,
+    query: z.object({
+      format: Format,
+      include_machine: IncludeMachine,
+      interval: z.enum(['hour', 'day']).default('day'),
+      ...Window,
+    }),
+  },
+  responses: { 200: reportResponse(TriggerTimeseriesSchema, 'The series'), ...notFoundResponse },
+});
+
+/** The sent-time window of a query, 422 when it ends before it starts. */
+function sentWindow(q: { from?: string | undefined; to?: string | undefined }): SentWindow {
+  const window: SentWindow = {
+    from: q.from === undefined ? undefined : new Date(q.from),
+    to: q.to === undefined ? undefined : new Date(q.to),
+  };
+  if (window.from && window.to && window.to < window.from) {
+    throw invalid([{ path: 'to', in: 'query', message: 'must not be before from' }]);
+  }
+  return window;
+}
+
+const TRIGGER_COLUMNS = ['id', 'name', 'event', 'enabled', 'deleted', ...METRIC_COLUMNS];
+
+/** Reports grouped by trigger (JSON, or CSV with formulas neutralized). */
+export function registerTriggerReportRoutes(app: App): void {
+  app.openapi(all, async (c) => {
+    const q = c.req.valid('query');
+    const data = await triggersReport(c.var.deps.sql, {
+      includeMachine: q.include_machine,
+      window: sentWindow(q),
+    });
+    if (wantsCsv(c, q.format)) {
+      return csvResponse(
+        toCsv(
+          TRIGGER_COLUMNS,
+          data.map((row) => ({ ...row })),
+        ),
+        'triggers.csv',
+      ) as never;
+    }
+    return c.json({ data, next_cursor: null }, 200);
+  });
+
+  app.openapi(one, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const report = await triggerReport(c.var.deps.sql, id, {
+      includeMachine: q.include_machine,
+      window: sentWindow(q),
+    });
+    if (wantsCsv(c, q.format)) {
+      const rows = [
+        { section: 'total', key: '', name: report.trigger.name, ...report.totals },
+        ...report.offers.map(({ name, ...o }) => ({
+          section: 'offer',
+          key: String(o.offer_id),
+          name: name ?? '',
+          ...o,
+        })),
+      ];
+      return csvResponse(
+        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS], rows),
+        `trigger-${id}.csv`,
+      ) as never;
+    }
+    return c.json(report, 200);
+  });
+
+  app.openapi(timeseries, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const sql = c.var.deps.sql;
+    const window = sentWindow(q);
+    const [head, rows] = await Promise.all([
+      findTrigger(sql, id),
+      triggerTimeseries(sql, id, q.interval, q.include_machine, window),
+    ]);
+    if (!head) throw notFound(`Trigger ${id}`);
+    const data = rows.map((r) => ({ ...r, bucket: new Date(r.bucket).toISOString() }));
+    if (wantsCsv(c, q.format)) {
+      const columns = [
+        'bucket',
+        'sent',
+        'opens',
+        'clicks',
+        'bounces',
+        'conversions',
+        'revenue',
+        'unsubscribes',
+      ];
+      return csvResponse(toCsv(columns, data), `trigger-${id}-${q.interval}.csv`) as never;
+    }
+    return c.json({ trigger_id: id, interval: q.interval, data }, 200);
+  });
+}

@@ -1,0 +1,196 @@
+import { type Context, Hono } from 'hono';
+import { Counter, type Registry } from 'prom-client';
+import type { AppDeps } from '../deps.js';
+import type { App, AppEnv } from '../http/env.js';
+import { onError } from '../http/on-error.js';
+import { AppError } from '../http/problem.js';
+import { notFoundPage } from './pages.js';
+import type { TrackedMessageWithLinks } from './store.js';
+import { clickTarget, type RequestInfo, type Tracker, tracker } from './track.js';
+
+// The smallest transparent GIF (43 bytes), shared by every response.
+const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (ch) =>
+  ch.charCodeAt(0),
+);
+export const NO_STORE = Object.freeze({
+  'cache-control': 'no-store, no-cache, must-revalidate, private, max-age=0',
+  pragma: 'no-cache',
+  expires: '0',
+});
+// Plain objects with the length given: the Node adapter writes them as they are, with no
+// Headers object built per request.
+const PIXEL_HEADERS = Object.freeze({
+  ...NO_STORE,
+  'content-type': 'image/gif',
+  'content-length': String(PIXEL.byteLength),
+});
+const EMPTY_404_HEADERS = Object.freeze({ ...NO_STORE, 'content-length': '0' });
+// Shared response inits: nothing downstream writes to them.
+const PIXEL_INIT = Object.freeze({ status: 200, headers: PIXEL_HEADERS });
+const NOT_FOUND_INIT = Object.freeze({ status: 404, headers: EMPTY_404_HEADERS });
+
+/** Requests answered by the tracking routes, counted in plain numbers and read at scrape time. */
+interface RouteCounts {
+  open: Record<'200' | '404' | '500', number>;
+  click: Record<'302' | '404' | '500', number>;
+}
+
+const countsByRegistry = new WeakMap<Registry, RouteCounts>();
+
+function routeCounts(registry: Registry | undefined): RouteCounts {
+  const fresh = (): RouteCounts => ({ open: { 200: 0, 404: 0, 500: 0 }, click: { 302: 0, 404: 0, 500: 0 } });
+  if (!registry) return fresh();
+  let counts = countsByRegistry.get(registry);
+  if (counts) return counts;
+  const pending = fresh();
+  counts = pending;
+  countsByRegistry.set(registry, counts);
+  new Counter({
+    name: 'offerflow_tracking_requests_total',
+    help: 'Open pixel and click requests by route and status (not in offerflow_http_requests_total)',
+    labelNames: ['route', 'status'],
+    registers: [registry],
+    collect() {
+      for (const [route, statuses] of Object.entries(pending) as Array<[string, Record<string, number>]>) {
+        for (const status of Object.keys(statuses)) {
+          const n = statuses[status]!;
+          statuses[status] = 0;
+          if (n > 0) this.inc({ route: `/t/${route[0]}/:token`, status }, n);
+        }
+      }
+    },
+  });
+  return counts;
+}
+
+function requestInfo(
+  req: { header(name: string): string | undefined; method: string },
+  withIp: boolean,
+): RequestInfo {
+  const info: RequestInfo = { userAgent: req.header('user-agent'), ip: undefined, method: req.method };
+  // Only opens read the address (Apple's proxies); a click is judged by its agent and timing.
+  if (withIp) {
+    info.ip =
+      req.header('cf-connecting-ip') ??
+      req.header('x-forwarded-for')?.split(',')[0]?.trim() ??
+      req.header('x-real-ip');
+  }
+  return info;
+}
+
+function pixel(): Response {
+  return new Response(PIXEL, PIXEL_INIT);
+}
+
+function redirect(url: string): Response {
+  // Same rule as Hono's c.redirect: a location outside Latin-1 is percent-encoded.
+  const location = /[\u0100-\uffff]/.test(url) ? encodeURI(url) : url;
+  return new Response(null, { status: 302, headers: { location } });
+}
+
+function openNotFound(counts: RouteCounts): Response {
+  counts.open[404]++;
+  return new Response(null, NOT_FOUND_INIT);
+}
+
+// Module-level functions rather than closures: the answer of a remembered message is built
+// without allocating a function per request.
+function answerOpen(
+  t: Tracker,
+  counts: RouteCounts,
+  message: TrackedMessageWithLinks | null,
+  info: RequestInfo,
+): Response {
+  if (!message) return openNotFound(counts);
+  t.recordOpen(message, info);
+  counts.open[200]++;
+  return pixel();
+}
+
+function clickNotFound(c: Context<AppEnv>, counts: RouteCounts): Response | Promise<Response> {
+  counts.click[404]++;
+  return c.html(notFoundPage(), 404, NO_STORE);
+}
+
+function answerClick(
+  c: Context<AppEnv>,
+  t: Tracker,
+  counts: RouteCounts,
+  message: TrackedMessageWithLinks | null,
+  linkIndex: number,
+  info: RequestInfo,
+): Response | Promise<Response> {
+  const link = clickTarget(message, linkIndex);
+  if (!message || !link) return clickNotFound(c, counts);
+  t.recordClick(message, linkIndex, link, info);
+  counts.click[302]++;
+  return redirect(link.url);
+}
+
+/**
+ * The open pixel and the click redirect as a small app of their own, answered before the main
+ * app: they are most of the traffic of a mail campaign, and the main app's request id, logging,
+ * metrics and body-limit middleware cost more per request than the tracking does. They keep
+ * their own counters (offerflow_tracking_requests_total) and log only failures. A request is
+ * served from memory when its token and message are remembered; otherwise it waits for the
+ * one batched primary-key lookup.
+ */
+export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
+  const t: Tracker = tracker(deps);
+  const counts = routeCounts(deps.metrics);
+  const fast = new Hono<AppEnv>();
+
+  fast.get('/t/o/:token', (c) => {
+    const claims = t.verify('open', c.req.param('token'));
+    if (!claims) return openNotFound(counts);
+    const info = requestInfo(c.req, true);
+    const message = t.message(claims.messageId);
+    if (!(message instanceof Promise)) return answerOpen(t, counts, message, info);
+    return message.then(
+      (found) => answerOpen(t, counts, found, info),
+      (error: unknown) => {
+        // A pixel is never worth an error page: the open is lost, the mail still renders.
+        deps.logger.error({ err: error }, 'open not tracked');
+        counts.open[500]++;
+        return pixel();
+      },
+    );
+  });
+
+  fast.get('/t/c/:token', (c): Response | Promise<Response> => {
+    const claims = t.verify('click', c.req.param('token'));
+    if (!claims) return clickNotFound(c, counts);
+    const info = requestInfo(c.req, false);
+    const message = t.message(claims.messageId);
+    if (!(message instanceof Promise)) return answerClick(c, t, counts, message, claims.linkIndex, info);
+    return message.then((found) => answerClick(c, t, counts, found, claims.linkIndex, info));
+  });
+
+  fast.notFound((c) => {
+    throw new AppError(404, 'not-found', `No route for ${c.req.method} ${c.req.path}`);
+  });
+  fast.onError((error, c) => {
+    if (!(error instanceof AppError)) {
+      deps.logger.error({ err: error }, 'tracking request failed');
+      if (c.req.path.startsWith('/t/c/')) counts.click[500]++;
+    }
+    return onError(error, c);
+  });
+  return fast;
+}
+
+function isTrackingPath(url: string): boolean {
+  const path = url.indexOf('/', url.indexOf('//') + 2);
+  return path > 0 && (url.startsWith('/t/o/', path) || url.startsWith('/t/c/', path));
+}
+
+/** Serves GET/HEAD /t/o/* and /t/c/* with the tracking fast path, everything else with the app. */
+export function withTrackingFastPath(app: App, deps: AppDeps): App {
+  const fast = trackingFastPath(deps);
+  const main = app.fetch;
+  app.fetch = (request, env, executionCtx) =>
+    (request.method === 'GET' || request.method === 'HEAD') && isTrackingPath(request.url)
+      ? fast.fetch(request, env, executionCtx)
+      : main(request, env, executionCtx);
+  return app;
+}
