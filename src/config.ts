@@ -31,6 +31,12 @@ export const configSchema = z.object({
     .int()
     .positive()
     .default(25 * 1024 * 1024),
+  /** Largest CSV file POST /v1/imports accepts; it streams to the database, so it is not held in memory. */
+  IMPORT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024 * 1024),
   /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
   MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
   /** Contact events older than this many days lose their text and non-fact data (0: never). */

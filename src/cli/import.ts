@@ -1,5 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { stringify } from 'csv-stringify/sync';
@@ -8,14 +10,14 @@ import { createSql } from '../db/sql.js';
 import { AppError } from '../http/problem.js';
 import type { ImportKind } from '../imports/mapping.js';
 import { importLocalStream } from '../imports/run.js';
-import { selectErrors } from '../imports/store.js';
+import { type ImportError, selectErrors } from '../imports/store.js';
 import { createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { queuePrefix } from '../queue/queues.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE =
-  'import customers|purchases FILE.csv [--separator ";"] [--encoding utf-8|windows-1252] [--decimal-comma|--no-decimal-comma] [--timezone Europe/Paris] [--map field=Header ...] [--no-triggers]';
+  'import customers|purchases FILE.csv [--separator ";"] [--encoding utf-8|windows-1252] [--decimal-comma|--no-decimal-comma] [--timezone Europe/Paris] [--map field=Header ...] [--concurrency 2] [--no-triggers]';
 
 /** `offerflow import purchases FILE.csv`: streams a local file, shows a progress bar, writes FILE.errors.csv. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -29,6 +31,7 @@ export async function importCommand(args: string[]): Promise<number> {
       'no-decimal-comma': { type: 'boolean' },
       timezone: { type: 'string' },
       map: { type: 'string', multiple: true },
+      concurrency: { type: 'string' },
       'no-triggers': { type: 'boolean' },
     },
   });
@@ -39,6 +42,9 @@ export async function importCommand(args: string[]): Promise<number> {
   const separator = values.separator === 'tab' || values.separator === '\\t' ? '\t' : values.separator;
   if (separator && ![',', ';', '\t'].includes(separator))
     throw new UsageError('--separator must be , ; or tab');
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 8))
+    throw new UsageError('--concurrency must be a whole number from 1 to 8');
   const mapping = Object.fromEntries(
     (values.map ?? []).map((pair) => {
       const at = pair.indexOf('=');
@@ -48,7 +54,8 @@ export async function importCommand(args: string[]): Promise<number> {
   );
   const size = (await stat(file)).size;
   const config = loadConfig();
-  const sql = createSql(config.DATABASE_URL, { max: 4 });
+  // One connection per batch in flight, and one for the import's own row.
+  const sql = createSql(config.DATABASE_URL, { max: (concurrency ?? 2) + 2 });
   const redis = values['no-triggers'] ? undefined : createRedis(config.REDIS_URL);
   const jobs = redis ? createBullDispatcher(redis, queuePrefix()) : undefined;
   const bar = new SingleBar({
@@ -69,6 +76,7 @@ export async function importCommand(args: string[]): Promise<number> {
           ...(values['decimal-comma'] ? { decimal_comma: true } : {}),
           ...(values['no-decimal-comma'] ? { decimal_comma: false } : {}),
           ...(values.timezone ? { timezone: values.timezone } : {}),
+          ...(concurrency ? { concurrency } : {}),
           ...(Object.keys(mapping).length > 0 ? { mapping } : {}),
         },
       },
@@ -81,14 +89,18 @@ export async function importCommand(args: string[]): Promise<number> {
     );
     if (progress.failed > 0) {
       const report = `${file}.errors.csv`;
-      const lines = ['line,column,reason\n'];
-      for (let after = 0; ; ) {
+      // Page by page to the file: a file of a million bad rows must not be held in memory.
+      const out = createWriteStream(report);
+      out.write('line,column,reason\n');
+      for (let after: ImportError | null = null; ; ) {
         const rows = await selectErrors(sql, importId, after, 10_000);
         if (rows.length === 0) break;
-        lines.push(stringify(rows.map((r) => [r.line, r.column ?? '', r.reason])));
-        after = rows[rows.length - 1]!.id;
+        if (!out.write(stringify(rows.map((r) => [r.line, r.column ?? '', r.reason]))))
+          await once(out, 'drain');
+        after = rows[rows.length - 1]!;
       }
-      await writeFile(report, lines.join(''));
+      out.end();
+      await finished(out);
       process.stdout.write(`refused rows: ${report}\n`);
     }
     return progress.failed > 0 ? 3 : 0;

@@ -75,6 +75,7 @@ export async function importCustomerCsv(
   const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
   const size = options.batchSize ?? 1000;
   let bytes = csv.dataOffset;
+  let reported = csv.dataOffset;
   const counted = (async function* () {
     for await (const chunk of csv.data) {
       bytes += chunk.length;
@@ -112,7 +113,8 @@ export async function importCustomerCsv(
     const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
     const failed = seen - results.length;
     await addBatch(sql, options.importId, {
-      bytesDone: bytes,
+      dataOffset: csv.dataOffset,
+      bytes: bytes - reported,
       lastLine,
       rows: seen,
       created: created.length,
@@ -122,6 +124,7 @@ export async function importCustomerCsv(
     total.created += created.length;
     total.failed += failed;
     total.bytesDone = bytes;
+    reported = bytes;
     rows = [];
     errors = [];
     if (created.length > 0) await options.onCommitted?.(created);

@@ -2,6 +2,7 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { attributePurchases } from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
+import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
 import { resolveMapping } from './mapping.js';
 import { purchaseBatchSql } from './purchase-sql.js';
@@ -27,8 +28,12 @@ export interface ImportRunOptions {
   /** Time zone of dates without an offset (ERP exports are usually local time). */
   timezone?: string | undefined;
   batchSize?: number | undefined;
+  /** Batches run at once, each in its own transaction on its own connection (default 2). */
+  concurrency?: number | undefined;
   /** Batches whose end is at or before this file offset were committed by an earlier run. */
   resumeAfterByte?: number | undefined;
+  /** File offsets where batches committed by an earlier run end: those are skipped. */
+  committedBatches?: ReadonlySet<number> | undefined;
   now: () => Date;
   onProgress?: ((progress: ImportProgress) => void) | undefined;
   /** Called after each batch commits with the lines it created (to fire triggers). */
@@ -102,11 +107,60 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
   return { lineStarts, errors };
 }
 
+/** Rows the batch statement answers: one summary, then the new lines the caller acts on. */
+interface BatchRow {
+  kind: 'summary' | 'touch' | 'created';
+  id: number;
+  customer_id: number;
+  sku: string | null;
+  category: string | null;
+  amount: number;
+  currency: string;
+  purchased_at: Date;
+  rows: number | null;
+  failed: number | null;
+  created: number | null;
+}
+
+interface BatchOutcome {
+  rows: number;
+  created: CreatedPurchase[];
+  createdCount: number;
+  failed: number;
+}
+
+/** Records per batch: big enough that per-batch costs (a temp table, a plan, a commit) vanish. */
+const BATCH_RECORDS = 50_000;
+/** And at most this many bytes, so memory stays bounded on files with very wide rows. */
+const BATCH_BYTES = 16 * 1024 * 1024;
+/**
+ * Batches in flight. The work is in PostgreSQL (checks, two indexed inserts and two foreign-key
+ * checks per line), one core per connection: a second batch keeps a second core busy while the
+ * first one runs, and costs a single core little.
+ */
+const CONCURRENCY = 2;
+/** Deadlock (two batches of one file inserting the same lines crosswise) and serialization failure. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/** A 422 naming the option, rather than a failed job, for a time zone PostgreSQL does not know. */
+async function checkTimezone(sql: Sql, timezone: string): Promise<void> {
+  try {
+    await sql`select timezone(${timezone}::text, now())`;
+  } catch (error) {
+    if ((error as { code?: string }).code === '22023')
+      throw invalid([{ path: 'timezone', message: `unknown time zone "${timezone}"` }]);
+    throw error;
+  }
+}
+
 /**
  * Imports order lines from a CSV stream: each batch of records is copied by PostgreSQL's own
- * CSV parser into a temporary table, checked and inserted in one statement, in one transaction
- * with its errors, contact events, conversion attribution and the import's progress. A bad row
- * is reported (line, column, reason) and skipped; a line already present changes nothing.
+ * CSV parser into a temporary table, then checked, converted and inserted (purchases and their
+ * contact events) by one set-based statement, in one transaction with its errors, conversion
+ * attribution and the import's progress. A bad row is reported (line, column, reason) and
+ * skipped; a line already present changes nothing. Batches run `concurrency` at a time and may
+ * commit out of order; each records itself in the import row, so a resumed run skips exactly
+ * the committed ones.
  */
 export async function importPurchaseCsv(
   sql: Sql,
@@ -118,11 +172,13 @@ export async function importPurchaseCsv(
   const width = csv.header.length;
   const stageColumns = Array.from({ length: width }, (_, i) => `c${i + 1} text`).join(', ');
   const timezone = options.timezone ?? 'UTC';
-  const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
-  for await (const batch of splitRecords(csv.data, options.batchSize ?? 20_000, 2)) {
-    const bytesDone = csv.dataOffset + batch.bytesEnd;
-    if (options.resumeAfterByte !== undefined && bytesDone <= options.resumeAfterByte) continue;
-    const created = await sql.begin(async (tx) => {
+  await checkTimezone(sql, timezone);
+  const wantCreated = options.onCommitted !== undefined;
+
+  const runBatch = (batch: RecordBatch, end: number): Promise<BatchOutcome> =>
+    sql.begin(async (tx) => {
+      // The statement's hash tables and CTEs hold one batch: keep them off disk.
+      await tx`select set_config('work_mem', '64MB', true)`;
       await tx.unsafe(
         `create temp table import_stage (n int generated always as identity, ${stageColumns}) on commit drop`,
       );
@@ -134,46 +190,86 @@ export async function importPurchaseCsv(
       } catch {
         staged = await stageRecordByRecord(tx, csv, batch);
       }
-      const rows = await tx.unsafe<
-        {
-          id: number | null;
-          customer_id: number;
-          sku: string | null;
-          category: string | null;
-          amount: number;
-          currency: string;
-          purchased_at: Date;
-          failed: number | null;
-          rows: number | null;
-        }[]
-      >(statement, [
+      const rows = await tx.unsafe<BatchRow[]>(statement, [
         options.importId,
         batch.firstLine,
         staged.lineStarts as never,
         timezone,
         csv.decimalComma,
         new Date(options.now().getTime() + CLOCK_SKEW_MS),
+        wantCreated,
       ]);
       await insertErrors(tx, options.importId, staged.errors);
-      const summary = rows[rows.length - 1]!;
-      const lines = rows.slice(0, -1) as ((typeof rows)[number] & { id: number })[];
-      await attributePurchases(tx, lines);
-      const counts = {
-        bytesDone,
-        lastLine: batch.firstLine + batch.records,
+      await attributePurchases(
+        tx,
+        rows.filter((r) => r.kind === 'touch'),
+      );
+      const summary = rows.find((r) => r.kind === 'summary')!;
+      const outcome: BatchOutcome = {
         rows: (summary.rows ?? 0) + staged.errors.length,
-        created: lines.length,
+        createdCount: summary.created ?? 0,
         failed: (summary.failed ?? 0) + staged.errors.length,
+        created: rows
+          .filter((r) => r.kind === 'created')
+          .map((r) => ({ id: r.id, customer_id: r.customer_id })),
       };
-      await addBatch(tx, options.importId, counts);
-      total.rows += counts.rows;
-      total.created += counts.created;
-      total.failed += counts.failed;
-      return lines.map((l) => ({ id: l.id, customer_id: l.customer_id }));
+      // Last, so that the import row is locked only for the commit that follows.
+      await addBatch(tx, options.importId, {
+        dataOffset: csv.dataOffset,
+        bytes: batch.bytes.length,
+        end,
+        lastLine: batch.firstLine + batch.records,
+        rows: outcome.rows,
+        created: outcome.createdCount,
+        failed: outcome.failed,
+      });
+      return outcome;
     });
-    total.bytesDone = bytesDone;
-    if (created.length > 0) await options.onCommitted?.(created);
-    options.onProgress?.({ ...total });
+
+  const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const launch = (batch: RecordBatch, end: number) => {
+    const task = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const outcome = await runBatch(batch, end);
+          total.bytesDone += batch.bytes.length;
+          total.rows += outcome.rows;
+          total.created += outcome.createdCount;
+          total.failed += outcome.failed;
+          if (outcome.created.length > 0) await options.onCommitted?.(outcome.created);
+          options.onProgress?.({ ...total });
+          return;
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (!code || !RETRYABLE.has(code) || attempt >= 5) throw error;
+        }
+      }
+    })()
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => running.delete(task));
+    running.add(task);
+  };
+
+  const lanes = Math.max(1, options.concurrency ?? CONCURRENCY);
+  const batches = splitRecords(csv.data, options.batchSize ?? BATCH_RECORDS, 2, BATCH_BYTES);
+  for await (const batch of batches) {
+    const end = csv.dataOffset + batch.bytesEnd;
+    const committed =
+      options.committedBatches?.has(end) ||
+      (options.resumeAfterByte !== undefined && end <= options.resumeAfterByte);
+    if (committed) {
+      total.bytesDone += batch.bytes.length;
+      continue;
+    }
+    while (running.size >= lanes && !failure) await Promise.race(running);
+    if (failure) break;
+    launch(batch, end);
   }
+  await Promise.all(running);
+  if (failure) throw failure.error;
   return total;
 }

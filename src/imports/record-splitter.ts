@@ -14,14 +14,16 @@ const QUOTE = 0x22;
 const NEWLINE = 0x0a;
 
 /**
- * Cuts a CSV byte stream into batches of about `size` records without parsing fields: a newline
- * ends a record when the quotes seen before it are balanced (an escaped quote `""` counts twice,
- * so parity holds). Memory stays bounded by one batch whatever the file size.
+ * Cuts a CSV byte stream into batches of `size` records, or fewer when they reach `maxBytes`,
+ * without parsing fields: a newline ends a record when the quotes seen before it are balanced
+ * (an escaped quote `""` counts twice, so parity holds). Memory stays bounded by one batch (and
+ * one record) whatever the file size.
  */
 export async function* splitRecords(
   source: AsyncIterable<Buffer>,
   size: number,
   startLine = 1,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): AsyncGenerator<RecordBatch> {
   let pending: Buffer[] = [];
   let pendingLength = 0;
@@ -76,7 +78,7 @@ export async function* splitRecords(
       records++;
       starts.push(recordStart);
       recordStart = line;
-      if (records >= size) {
+      if (records >= size || pendingLength + position - batchStart >= maxBytes) {
         yield take(chunk.subarray(batchStart, position));
         batchStart = position;
       }

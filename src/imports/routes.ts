@@ -4,18 +4,24 @@ import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
-import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
+import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
 import { enqueueImport } from './jobs.js';
+import { receiveMultipart } from './multipart.js';
 import {
   findImport,
+  type ImportError,
   type ImportRow,
-  insertChunk,
   insertImport,
   markUploaded,
   selectErrors,
 } from './store.js';
+import { spoolUpload, tooLarge } from './upload.js';
 
-const CHUNK_BYTES = 1024 * 1024;
+/** Room for the form's fields and part headers on top of the file, in a declared Content-Length. */
+const FORM_OVERHEAD_BYTES = 1024 * 1024;
+
+/** The upload route streams its body itself, under IMPORT_MAX_BYTES: the app-wide body limit skips it. */
+export const IMPORT_UPLOAD = { method: 'POST', path: '/v1/imports' } as const;
 
 const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';', tab: '\t' } as const;
 
@@ -89,7 +95,7 @@ const create = defineRoute({
   tags: ['imports'],
   summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
   description:
-    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. Follow progress with GET /v1/imports/{id}.',
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Follow progress with GET /v1/imports/{id}.',
   roles: ACCESS.integration,
   request: {
     body: {
@@ -113,7 +119,13 @@ const create = defineRoute({
       },
     },
   },
-  responses: { 202: jsonResponse(ImportSchema, 'Stored and queued') },
+  responses: {
+    202: jsonResponse(ImportSchema, 'Stored and queued'),
+    413: {
+      description: 'The file is larger than IMPORT_MAX_BYTES; nothing was stored',
+      content: { 'application/problem+json': { schema: ProblemSchema } },
+    },
+  },
 });
 
 const get = defineRoute({
@@ -141,55 +153,46 @@ const errors = defineRoute({
 
 export function registerImportRoutes(app: App): void {
   app.openapi(create, async (c) => {
-    const form = await c.req.formData().catch(() => {
-      throw invalid([{ path: 'body', message: 'not a valid multipart/form-data body' }]);
-    });
-    const file = form.get('file');
-    const fields: Record<string, unknown> = {};
-    for (const [key, value] of form.entries()) if (key !== 'file') fields[key] = value;
-    const parsed = FormFields.safeParse(fields);
-    const problems = parsed.success ? [] : zodToFieldErrors(parsed.error, 'body');
-    if (!(file instanceof File))
-      problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
-    if (!parsed.success || !(file instanceof File)) throw invalid(problems);
-    const { kind, separator, decimal_comma, ...rest } = parsed.data;
-    const options = {
-      ...rest,
-      ...(separator ? { separator: SEPARATORS[separator] } : {}),
-      ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
-    };
-    const { sql, jobs } = c.var.deps;
+    const { sql, jobs, config } = c.var.deps;
+    const maxBytes = config.IMPORT_MAX_BYTES;
+    // A declared length already past the limit is refused before a byte is read.
+    if (Number(c.req.header('content-length') ?? 0) > maxBytes + FORM_OVERHEAD_BYTES)
+      throw tooLarge(maxBytes);
     const row = await sql.begin(async (tx) => {
-      const created = await insertImport(tx, {
-        kind,
-        filename: file.name || null,
-        options,
-        status: 'uploading',
-      });
-      let seq = 0;
-      let size = 0;
-      let pending: Buffer[] = [];
-      let pendingLength = 0;
-      const flush = async () => {
-        await insertChunk(tx, created.id, seq++, Buffer.concat(pending, pendingLength));
-        pending = [];
-        pendingLength = 0;
-      };
-      for await (const piece of file.stream() as unknown as AsyncIterable<Uint8Array>) {
-        pending.push(Buffer.from(piece));
-        pendingLength += piece.length;
-        size += piece.length;
-        if (pendingLength >= CHUNK_BYTES) await flush();
-      }
-      if (pendingLength > 0) await flush();
-      if (size === 0) throw invalid([{ path: 'file', message: 'the file is empty', in: 'body' }]);
-      await markUploaded(tx, created.id, size);
-      await audit(
-        c,
-        { action: 'import.create', entity: 'import', entity_id: created.id, data: { kind, size } },
-        tx,
+      const form = await receiveMultipart(
+        c.req.raw.body as AsyncIterable<Uint8Array> | null,
+        c.req.header('content-type') ?? '',
+        'file',
+        async ({ filename, stream }, fieldsSoFar) => {
+          // Options sent before the file are checked before it is read; the others (the form
+          // may put them after the file) once all are read, and the row is completed then.
+          const early = FormFields.partial().safeParse(fieldsSoFar);
+          if (!early.success) throw invalid(zodToFieldErrors(early.error, 'body'));
+          const created = await insertImport(tx, {
+            kind: 'purchases',
+            filename: filename || null,
+            options: {},
+            status: 'uploading',
+          });
+          return { id: created.id, filename, size: await spoolUpload(tx, created.id, stream, maxBytes) };
+        },
       );
-      return (await findImport(tx, created.id))!;
+      const parsed = FormFields.safeParse(form.fields);
+      const problems = [...form.problems, ...(parsed.success ? [] : zodToFieldErrors(parsed.error, 'body'))];
+      if (!form.file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
+      else if (form.file.size === 0)
+        problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
+      if (!parsed.success || !form.file || problems.length > 0) throw invalid(problems);
+      const { kind, separator, decimal_comma, ...rest } = parsed.data;
+      const options = {
+        ...rest,
+        ...(separator ? { separator: SEPARATORS[separator] } : {}),
+        ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
+      };
+      const { id, filename, size } = form.file;
+      await markUploaded(tx, id, { kind, filename: filename || null, options, size });
+      await audit(c, { action: 'import.create', entity: 'import', entity_id: id, data: { kind, size } }, tx);
+      return (await findImport(tx, id))!;
     });
     if (jobs) await enqueueImport(jobs, row.id);
     return c.json(importToJson(row), 202);
@@ -205,7 +208,7 @@ export function registerImportRoutes(app: App): void {
     const id = c.req.valid('param').id;
     const { sql } = c.var.deps;
     if (!(await findImport(sql, id))) throw notFound('import');
-    let last = 0;
+    let last: ImportError | null = null;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('line,column,reason\n'));
@@ -213,7 +216,7 @@ export function registerImportRoutes(app: App): void {
       async pull(controller) {
         const rows = await selectErrors(sql, id, last, 5000);
         if (rows.length === 0) return controller.close();
-        last = rows[rows.length - 1]!.id;
+        last = rows[rows.length - 1]!;
         controller.enqueue(
           new TextEncoder().encode(stringify(rows.map((r) => [r.line, r.column ?? '', r.reason]))),
         );

@@ -18,12 +18,14 @@ export interface ImportOptions extends ReadOptions {
   mapping?: Record<string, string> | undefined;
   timezone?: string | undefined;
   batch_size?: number | undefined;
+  /** Purchases batches in flight at once (default 2). */
+  concurrency?: number | undefined;
 }
 
 /** Reads and imports one CSV stream into an existing import row, firing triggers per batch. */
 async function importStream(
   deps: ImportDeps,
-  row: Pick<ImportRow, 'id' | 'kind' | 'bytes_done'>,
+  row: Pick<ImportRow, 'id' | 'kind' | 'bytes_done' | 'committed_batches'>,
   source: AsyncIterable<Buffer>,
   options: ImportOptions,
   onProgress?: (progress: ImportProgress) => void,
@@ -34,7 +36,10 @@ async function importStream(
     mapping: options.mapping,
     timezone: options.timezone,
     batchSize: options.batch_size,
-    resumeAfterByte: row.bytes_done > 0 ? row.bytes_done : undefined,
+    concurrency: options.concurrency,
+    committedBatches: new Set(row.committed_batches),
+    // An import started before batches were recorded one by one resumes after its last offset.
+    resumeAfterByte: row.committed_batches.length === 0 && row.bytes_done > 0 ? row.bytes_done : undefined,
     now: deps.clock,
     onProgress,
   };

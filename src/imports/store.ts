@@ -13,6 +13,8 @@ export interface ImportRow {
   rows_unchanged: number;
   rows_failed: number;
   committed_line: number;
+  /** File offsets where the committed batches end (a purchases import commits out of order). */
+  committed_batches: number[];
   error: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -20,7 +22,12 @@ export interface ImportRow {
 }
 
 export interface BatchCounts {
-  bytesDone: number;
+  /** Where the file's data starts (after the header), counted as read with the first batch. */
+  dataOffset: number;
+  /** Bytes of the file this batch read. */
+  bytes: number;
+  /** The file offset where the batch ends, recorded so that a resumed job skips it. */
+  end?: number | undefined;
   lastLine: number;
   rows: number;
   created: number;
@@ -39,7 +46,7 @@ export async function insertImport(
 ): Promise<ImportRow> {
   const [row] = await db<ImportRow[]>`
     insert into imports (kind, filename, options, status, started_at)
-    values (${input.kind}, ${input.filename}, ${JSON.stringify(input.options)}::jsonb, ${input.status},
+    values (${input.kind}, ${input.filename}, ${JSON.stringify(input.options)}::text::jsonb, ${input.status},
       ${input.status === 'running' ? db`now()` : null})
     returning *`;
   return row!;
@@ -50,9 +57,16 @@ export async function insertChunk(db: Db, importId: number, seq: number, data: B
   await db`insert into import_chunks (import_id, seq, data) values (${importId}, ${seq}, ${data})`;
 }
 
-/** Marks an upload complete and ready for a worker. */
-export async function markUploaded(db: Db, importId: number, size: number): Promise<void> {
-  await db`update imports set status = 'queued', size_bytes = ${size} where id = ${importId}`;
+/** Completes an upload with what its form said (the file may come before the fields), ready for a worker. */
+export async function markUploaded(
+  db: Db,
+  importId: number,
+  upload: { kind: string; filename: string | null; options: Record<string, unknown>; size: number },
+): Promise<void> {
+  await db`
+    update imports set status = 'queued', kind = ${upload.kind}, filename = ${upload.filename},
+      options = ${JSON.stringify(upload.options)}::text::jsonb, size_bytes = ${upload.size}
+    where id = ${importId}`;
 }
 
 /** The stored pieces of an upload, one query per piece so memory holds one piece at a time. */
@@ -90,7 +104,10 @@ export async function startImport(db: Db, id: number): Promise<ImportRow | undef
 /** Adds a committed batch's counts; runs in the batch's transaction so progress never lies. */
 export async function addBatch(db: Db, id: number, counts: BatchCounts): Promise<void> {
   await db`
-    update imports set bytes_done = ${counts.bytesDone}, committed_line = ${counts.lastLine},
+    update imports set bytes_done = greatest(bytes_done, ${counts.dataOffset}) + ${counts.bytes},
+      committed_line = greatest(committed_line, ${counts.lastLine}),
+      committed_batches = case when ${counts.end ?? null}::bigint is null then committed_batches
+        else committed_batches || ${counts.end ?? null}::bigint end,
       rows_done = rows_done + ${counts.rows}, rows_created = rows_created + ${counts.created},
       rows_failed = rows_failed + ${counts.failed},
       rows_unchanged = rows_unchanged + ${counts.rows - counts.created - counts.failed}
@@ -118,9 +135,25 @@ export async function finishImport(db: Db, id: number, error: string | null): Pr
   await db`delete from import_chunks where import_id = ${id}`;
 }
 
-/** A page of an import's errors in line order. */
-export function selectErrors(db: Db, importId: number, afterId: number, limit: number) {
-  return db<{ id: number; line: number; column: string | null; reason: string }[]>`
+export interface ImportError {
+  id: number;
+  line: number;
+  column: string | null;
+  reason: string;
+}
+
+/**
+ * A page of an import's errors in line order (batches commit out of order, so ids are not),
+ * after the keyset position of the last error seen.
+ */
+export function selectErrors(
+  db: Db,
+  importId: number,
+  after: Pick<ImportError, 'line' | 'id'> | null,
+  limit: number,
+) {
+  return db<ImportError[]>`
     select id, line, "column", reason from import_errors
-    where import_id = ${importId} and id > ${afterId} order by id limit ${limit}`;
+    where import_id = ${importId} and (line, id) > (${after?.line ?? -1}, ${after?.id ?? 0})
+    order by line, id limit ${limit}`;
 }

@@ -1,7 +1,8 @@
 import { Worker } from 'bullmq';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importLocalStream } from '../../src/imports/run.js';
+import { importLocalStream, runUploadedImport } from '../../src/imports/run.js';
+import { insertChunk, insertImport, markUploaded } from '../../src/imports/store.js';
 import { importProcessor } from '../../workers/import.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
@@ -100,6 +101,66 @@ describe('purchases import', () => {
     expect(rows[1]!.purchased_at.toISOString()).toBe('2024-01-31T23:00:00.000Z');
   });
 
+  it('reads each date and number shape alike, whether the common shape or the general parser takes it', async () => {
+    // Paris is UTC+1 in February and March 2024. Pairs: a common shape and a rarer spelling.
+    const cases: [string, string | null][] = [
+      ['2024-03-01T10:00:00Z', '2024-03-01T10:00:00.000Z'],
+      ['2024-03-01T10:00:00.000Z', '2024-03-01T10:00:00.000Z'],
+      ['2024-03-01 10:00:00', '2024-03-01T09:00:00.000Z'],
+      ['2024-03-01 10:00', '2024-03-01T09:00:00.000Z'],
+      ['2024-03-01T10:00:00.5', '2024-03-01T09:00:00.500Z'],
+      ['2024-03-01', '2024-02-29T23:00:00.000Z'],
+      ['2024-03-01T10:00:00+05:30', '2024-03-01T04:30:00.000Z'],
+      ['2024-03-01T10:00:00+0530', '2024-03-01T04:30:00.000Z'],
+      ['2024-03-01T10:00:00-03:00', '2024-03-01T13:00:00.000Z'],
+      ['2024-02-29', '2024-02-28T23:00:00.000Z'],
+      ['01/03/2024', '2024-02-29T23:00:00.000Z'],
+      ['01/03/2024 10:00', '2024-03-01T09:00:00.000Z'],
+      ['01/03/2024 10h00', '2024-03-01T09:00:00.000Z'],
+      ['1/3/2024 10:00', '2024-03-01T09:00:00.000Z'],
+      ['29/02/2024 10:00:00', '2024-02-29T09:00:00.000Z'],
+      ['2023-02-29', null],
+      ['2024-13-01', null],
+      ['2024-01-10T24:00:00Z', null],
+      ['31/04/2024', null],
+      ['yesterday', null],
+    ];
+    const amounts: [string, number | null][] = [
+      ['12.5', 12.5],
+      ['+12.5', 12.5],
+      ['1,234.50', 1234.5],
+      ['-3', -3],
+      ['12.345', null],
+      ['1e3', null],
+    ];
+    const lines = [
+      ...cases.map(([date], i) => `shape-d${i},c10,1,${date}`),
+      ...amounts.map(([amount], i) => `shape-a${i},c10,"${amount}",2024-01-01`),
+    ];
+    const { importId } = await importText(
+      'purchases',
+      `external_line_id,customer_external_id,amount,purchased_at\n${lines.join('\n')}\n`,
+      { timezone: 'Europe/Paris', batch_size: 1000 },
+    );
+    const stored = new Map(
+      (
+        await h.db.sql<{ external_line_id: string; purchased_at: Date; amount: number }[]>`
+          select external_line_id, purchased_at, amount from purchases where external_line_id like 'shape-%'`
+      ).map((r) => [r.external_line_id, r]),
+    );
+    const errors = await errorsOf(importId);
+    cases.forEach(([date, expected], i) => {
+      if (expected)
+        expect([date, stored.get(`shape-d${i}`)?.purchased_at.toISOString()]).toEqual([date, expected]);
+      else
+        expect(errors).toContainEqual({ line: i + 2, column: 'purchased_at', reason: `not a date: ${date}` });
+    });
+    amounts.forEach(([amount, expected], i) => {
+      if (expected !== null) expect([amount, stored.get(`shape-a${i}`)?.amount]).toEqual([amount, expected]);
+      else expect(errors.some((e) => e.line === cases.length + i + 2 && e.column === 'amount')).toBe(true);
+    });
+  });
+
   it('is idempotent: the same file twice changes nothing', async () => {
     const csv =
       'line_id,client,total,date\ni-1,c6,10,2024-01-01\ni-2,c6,11,2024-01-02\ni-3,c7,12,2024-01-03\ni-4,c7,13,2024-01-04\n';
@@ -114,11 +175,81 @@ describe('purchases import', () => {
     expect(after).toEqual(before);
   });
 
+  it('resumes an interrupted upload, skipping exactly the batches already committed', async () => {
+    // Batches commit in parallel, so out of order: a worker died after committing the second.
+    const header = 'external_line_id,customer_external_id,amount,purchased_at\n';
+    const lines = Array.from({ length: 6 }, (_, i) => `r-${i},c9,${i + 1},2024-01-0${i + 1}\n`);
+    const csv = header + lines.join('');
+    const options = { batch_size: 2 };
+    const row = await insertImport(h.db.sql, {
+      kind: 'purchases',
+      filename: 'r.csv',
+      options,
+      status: 'uploading',
+    });
+    await insertChunk(h.db.sql, row.id, 0, Buffer.from(csv));
+    await markUploaded(h.db.sql, row.id, { kind: 'purchases', filename: 'r.csv', options, size: csv.length });
+    const secondEnds = header.length + lines.slice(0, 4).join('').length;
+    await h.db.sql`
+      update imports set status = 'running', committed_batches = array[${secondEnds}::bigint],
+        rows_done = 2, rows_created = 2
+      where id = ${row.id}`;
+    const progress = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, row.id);
+    expect(progress).toMatchObject({ rows: 4, created: 4 });
+    const ids = await h.db
+      .sql`select external_line_id from purchases where external_line_id like 'r-%' order by 1`;
+    expect(ids.map((r) => r.external_line_id)).toEqual(['r-0', 'r-1', 'r-4', 'r-5']);
+    expect(await json(await h.get(`/v1/imports/${row.id}`))).toMatchObject({
+      status: 'done',
+      rows_done: 6,
+      rows_created: 6,
+      rows_failed: 0,
+    });
+  });
+
+  it('runs batches side by side: lines repeated crosswise in two batches go in once', async () => {
+    // Batch 1 inserts x-a first and x-b last, batch 2 the other way round: concurrently, each
+    // may wait for the other (PostgreSQL then aborts one as a deadlock and it is retried).
+    const middle = (from: number) =>
+      Array.from({ length: 2998 }, (_, i) => `x-${from + i},c${1 + (i % 20)},1,2024-01-01`);
+    const csv = [
+      'external_line_id,customer_external_id,amount,purchased_at',
+      'x-a,c1,1,2024-01-01',
+      ...middle(0),
+      'x-b,c2,1,2024-01-01',
+      'x-b,c2,1,2024-01-01',
+      ...middle(10_000),
+      'x-a,c1,1,2024-01-01',
+    ].join('\n');
+    const { progress, importId } = await importText('purchases', `${csv}\n`, {
+      batch_size: 3000,
+      concurrency: 2,
+    });
+    expect(progress).toMatchObject({ rows: 6000, created: 5998, failed: 0 });
+    expect(await errorsOf(importId)).toEqual([]);
+    const [row] = await h.db.sql<{ n: number; events: number }[]>`
+      select count(*)::int as n,
+        (select count(*)::int from contact_events e join purchases p on p.id = e.purchase_id
+         where p.external_line_id like 'x-%' and e.kind = 'purchase') as events
+      from purchases where external_line_id like 'x-%'`;
+    expect(row).toEqual({ n: 5998, events: 5998 });
+  });
+
   it('refuses a file whose header does not map, naming the missing fields', async () => {
     await expect(importText('purchases', 'foo,bar\n1,2\n')).rejects.toMatchObject({
       status: 422,
       errors: expect.arrayContaining([expect.objectContaining({ path: 'mapping.amount' })]),
     });
+  });
+
+  it('refuses an unknown time zone (422) before reading a row', async () => {
+    await expect(
+      importText('purchases', 'line_id,client,total,date\ntz-1,c6,10,2024-01-01\n', {
+        timezone: 'Mars/Olympus',
+      }),
+    ).rejects.toMatchObject({ status: 422, errors: [expect.objectContaining({ path: 'timezone' })] });
+    const [row] = await h.db.sql`select count(*)::int as n from purchases where external_line_id = 'tz-1'`;
+    expect(row!.n).toBe(0);
   });
 });
 

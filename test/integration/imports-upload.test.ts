@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { runUploadedImport } from '../../src/imports/run.js';
+import { createHarness, type Harness, json } from '../helpers/harness.js';
+
+// The upload route streams its body to the database: it takes files far over the API-wide body
+// limit (set tiny here), refuses one over IMPORT_MAX_BYTES with a 413, and stores nothing then.
+const BODY_LIMIT_BYTES = 4096;
+const IMPORT_MAX_BYTES = 1_500_000;
+
+let h: Harness;
+beforeAll(async () => {
+  const config = {
+    ...loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>),
+    BODY_LIMIT_BYTES,
+    IMPORT_MAX_BYTES,
+  };
+  h = await createHarness({ config });
+  await h.db.sql`
+    insert into customers (external_id, email)
+    select 'u' || i, 'u' || i || '@example.test' from generate_series(1, 100) i`;
+});
+afterAll(async () => h.close());
+
+/** A purchases CSV of `lines` lines (about 40 bytes each) with ids prefixed by `prefix`, dated in local time. */
+function purchasesCsv(prefix: string, lines: number): string {
+  const rows = ['external_line_id,customer_external_id,amount,purchased_at'];
+  for (let i = 0; i < lines; i++)
+    rows.push(`${prefix}-${i},u${1 + (i % 100)},${(i % 90) + 1}.50,2024-05-01 10:00`);
+  return `${rows.join('\n')}\n`;
+}
+
+const counts = async () => {
+  const [row] = await h.db.sql<{ imports: number; chunks: number }[]>`
+    select (select count(*)::int from imports) as imports, (select count(*)::int from import_chunks) as chunks`;
+  return row!;
+};
+
+const upload = (parts: [string, string | File][]) => {
+  const form = new FormData();
+  for (const [name, value] of parts) form.append(name, value);
+  return h.post('/v1/imports', form);
+};
+
+describe('POST /v1/imports streams the file', () => {
+  it('takes a file far over the body limit, in 1 MB pieces, and imports every line', async () => {
+    const csv = purchasesCsv('big', 30_000);
+    expect(csv.length).toBeGreaterThan(1024 * 1024);
+    expect(csv.length).toBeLessThan(IMPORT_MAX_BYTES);
+    // The file before the fields: the row is completed once the whole form is read.
+    const res = await upload([
+      ['file', new File([csv], 'erp.csv', { type: 'text/csv' })],
+      ['kind', 'purchases'],
+      ['timezone', 'Europe/Paris'],
+    ]);
+    expect(res.status).toBe(202);
+    const created = await json(res);
+    expect(created).toMatchObject({
+      kind: 'purchases',
+      status: 'queued',
+      filename: 'erp.csv',
+      size_bytes: csv.length,
+    });
+    const [pieces] = await h.db.sql<{ n: number; bytes: number }[]>`
+      select count(*)::int as n, sum(length(data))::int as bytes from import_chunks where import_id = ${created.id}`;
+    expect(pieces).toEqual({ n: 2, bytes: csv.length });
+    const [stored] = await h.db.sql<{ options: Record<string, unknown> }[]>`
+      select options from imports where id = ${created.id}`;
+    expect(stored!.options).toEqual({ timezone: 'Europe/Paris' });
+
+    const progress = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, created.id);
+    expect(progress).toMatchObject({ rows: 30_000, created: 30_000, failed: 0 });
+    const state = await json(await h.get(`/v1/imports/${created.id}`));
+    expect(state).toMatchObject({ status: 'done', progress: 1, rows_done: 30_000, rows_created: 30_000 });
+    const [imported] = await h.db.sql<{ n: number; at: Date }[]>`
+      select count(*)::int as n, min(purchased_at) as at from purchases where external_line_id like 'big-%'`;
+    // The form's time zone reached the worker: 10:00 in Paris is 08:00 UTC in May.
+    expect(imported).toEqual({ n: 30_000, at: new Date('2024-05-01T08:00:00Z') });
+    expect((await counts()).chunks).toBe(0);
+  });
+
+  it('still applies the body limit to every other route', async () => {
+    const res = await h.post('/v1/customers', {
+      external_id: 'x',
+      attributes: { note: 'y'.repeat(BODY_LIMIT_BYTES) },
+    });
+    expect(res.status).toBe(413);
+  });
+
+  it('refuses a file over IMPORT_MAX_BYTES with a 413 and stores nothing', async () => {
+    const before = await counts();
+    const csv = purchasesCsv('huge', 40_000);
+    expect(csv.length).toBeGreaterThan(IMPORT_MAX_BYTES);
+    const res = await upload([
+      ['kind', 'purchases'],
+      ['file', new File([csv], 'huge.csv', { type: 'text/csv' })],
+    ]);
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const problem = await json(res);
+    expect(problem).toMatchObject({ status: 413, type: expect.stringContaining('too-large') });
+    expect(problem.detail).toContain('IMPORT_MAX_BYTES');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a declared Content-Length over the limit before reading the body', async () => {
+    const before = await counts();
+    const res = await h.request('POST', '/v1/imports', {
+      body: 'x',
+      headers: {
+        'content-type': 'multipart/form-data; boundary=abc',
+        'content-length': String(IMPORT_MAX_BYTES * 2),
+      },
+    });
+    expect(res.status).toBe(413);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a bad option sent before the file without storing the file (422)', async () => {
+    const before = await counts();
+    const res = await upload([
+      ['kind', 'orders'],
+      ['file', new File([purchasesCsv('early', 10)], 'a.csv')],
+    ]);
+    expect(res.status).toBe(422);
+    expect((await json(res)).errors).toEqual([expect.objectContaining({ path: 'kind' })]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a bad option after the file, a second file, and an empty file, storing nothing (422)', async () => {
+    const before = await counts();
+    const late = await upload([
+      ['file', new File([purchasesCsv('late', 10)], 'a.csv')],
+      ['kind', 'purchases'],
+      ['encoding', 'latin-9'],
+    ]);
+    expect(late.status).toBe(422);
+    expect((await json(late)).errors).toEqual([expect.objectContaining({ path: 'encoding' })]);
+    const two = await upload([
+      ['kind', 'purchases'],
+      ['file', new File([purchasesCsv('one', 10)], 'a.csv')],
+      ['other', new File(['x'], 'b.csv')],
+    ]);
+    expect(two.status).toBe(422);
+    expect((await json(two)).errors).toEqual([expect.objectContaining({ path: 'other' })]);
+    const empty = await upload([
+      ['kind', 'purchases'],
+      ['file', new File([], 'empty.csv')],
+    ]);
+    expect(empty.status).toBe(422);
+    expect((await json(empty)).errors).toEqual([
+      expect.objectContaining({ path: 'file', message: 'the file is empty' }),
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('refuses a truncated body (no closing boundary) with a 400 and stores nothing', async () => {
+    const before = await counts();
+    const body = [
+      '--abc',
+      'Content-Disposition: form-data; name="kind"',
+      '',
+      'purchases',
+      '--abc',
+      'Content-Disposition: form-data; name="file"; filename="cut.csv"',
+      'Content-Type: text/csv',
+      '',
+      purchasesCsv('cut', 50),
+    ].join('\r\n');
+    const res = await h.request('POST', '/v1/imports', {
+      body,
+      headers: { 'content-type': 'multipart/form-data; boundary=abc' },
+    });
+    expect(res.status).toBe(400);
+    expect((await json(res)).errors).toEqual([expect.objectContaining({ path: 'body' })]);
+    expect(await counts()).toEqual(before);
+  });
+});
