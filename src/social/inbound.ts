@@ -1,7 +1,7 @@
 import { recordContactEvent } from '../customers/events.js';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-import { enqueueTriggerEvents, hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
+import { handOverTriggerEvents, hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
 import { customerByHandle, upsertLead } from './store.js';
 
 export interface SocialMessage {
@@ -76,11 +76,11 @@ export async function recordSocialMessage(
   return { result, event };
 }
 
-/** Hands the message's event to the trigger queue when a social_message trigger is enabled. */
+/** Hands the message's event on (queue or outbox) when a social_message trigger is enabled. */
 export async function fireSocialEvent(
   deps: { sql: Sql; jobs?: JobDispatcher | undefined },
   event: TriggerEvent,
 ): Promise<void> {
-  if (!deps.jobs || !(await hasEnabledTriggers(deps.sql, 'social_message'))) return;
-  await enqueueTriggerEvents(deps.jobs, [event]);
+  if (!(await hasEnabledTriggers(deps.sql, 'social_message'))) return;
+  await handOverTriggerEvents(deps, [event]);
 }

@@ -75,32 +75,50 @@ export async function enqueueTriggerEvents(
 }
 
 /**
- * After new purchases are committed (the API, an integration): hands their events to the
- * trigger queue when a trigger cares about purchases. Without a queue (the edge build) nothing
- * fires here; the import path and the Node API do.
+ * Hands committed events on: to the trigger queue when there is one, otherwise (the edge build)
+ * to `trigger_outbox` rows of up to 1,000 events that the Node reconciler drains
+ * (`drainTriggerOutbox`). Callers check `hasEnabledTriggers` first, so an unused event costs no row.
+ */
+export async function handOverTriggerEvents(
+  deps: { sql: Db; jobs?: JobDispatcher | undefined },
+  events: readonly TriggerEvent[],
+): Promise<void> {
+  if (events.length === 0) return;
+  if (deps.jobs) return enqueueTriggerEvents(deps.jobs, events);
+  const rows = [];
+  for (let i = 0; i < events.length; i += 1000) {
+    rows.push({ events: deps.sql.json(events.slice(i, i + 1000) as never) });
+  }
+  // Records events for the reconciler to hand to the trigger queue (one statement, all chunks).
+  await deps.sql`insert into trigger_outbox ${deps.sql(rows)}`;
+}
+
+/**
+ * After new purchases are committed (the API, an integration): hands their events on when a
+ * trigger cares about purchases.
  */
 export async function firePurchaseTriggers(
   deps: { sql: Db; jobs?: JobDispatcher | undefined },
   created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
 ): Promise<void> {
-  if (created.length === 0 || !deps.jobs) return;
+  if (created.length === 0) return;
   if (!(await hasEnabledTriggers(deps.sql, 'purchase'))) return;
-  await enqueueTriggerEvents(deps.jobs, purchaseEvents(created));
+  await handOverTriggerEvents(deps, purchaseEvents(created));
 }
 
 /**
- * After new customers are committed (the API): hands their `customer_created` events to the
- * trigger queue when a trigger listens. Keyed `customer:<id>` like the import's, so a customer
- * fires once whichever way they arrived.
+ * After new customers are committed (the API): hands their `customer_created` events on when a
+ * trigger listens. Keyed `customer:<id>` like the import's, so a customer fires once whichever
+ * way they arrived.
  */
 export async function fireCustomerCreatedTriggers(
   deps: { sql: Db; jobs?: JobDispatcher | undefined },
   customerIds: readonly number[],
 ): Promise<void> {
-  if (customerIds.length === 0 || !deps.jobs) return;
+  if (customerIds.length === 0) return;
   if (!(await hasEnabledTriggers(deps.sql, 'customer_created'))) return;
-  await enqueueTriggerEvents(
-    deps.jobs,
+  await handOverTriggerEvents(
+    deps,
     customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id })),
   );
 }

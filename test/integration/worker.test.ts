@@ -22,6 +22,7 @@ let adminKey: string;
 let shop: ShopFixture;
 let sink: SmtpSink | undefined;
 let nodeWorkers: RunningWorkers | undefined;
+let triggerWorkers: RunningWorkers | undefined;
 const secret = randomBytes(24).toString('hex');
 
 beforeAll(async () => {
@@ -55,6 +56,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await triggerWorkers?.close();
   await nodeWorkers?.close();
   await sink?.close();
   await worker?.dispose();
@@ -287,5 +289,57 @@ describe('a campaign launched on Workers', () => {
       (count) => count >= shop.eligible.size,
     );
     expect(mails).toBe(shop.eligible.size);
+  });
+});
+
+describe('a purchase posted on Workers', () => {
+  it('lands in the trigger outbox; the Node reconciler and workers send the thank-you once', async () => {
+    const trigger = await edge('POST', '/v1/triggers', {
+      name: 'Edge thanks',
+      event: 'purchase',
+      template_id: shop.templateId,
+    });
+    expect(trigger.status).toBe(201);
+    const triggerId = (await json(trigger)).id;
+    const [customerId, customer] = [...shop.eligible.entries()][0]!;
+    const line = {
+      external_line_id: 'edge-purchase-1',
+      customer_id: customerId,
+      order_ref: 'EDGE-1',
+      amount: 42,
+      purchased_at: new Date().toISOString(),
+    };
+    const res = await edge('POST', '/v1/purchases', line);
+    expect(res.status).toBe(201);
+    // The Worker has no queue: only the outbox row (drained by the running reconciler, so not
+    // asserted here; test/integration/trigger-outbox.test.ts does) can bring it to Node.
+    expect((await edge('POST', '/v1/purchases', line)).status).toBe(200);
+
+    // The campaign test left the planner, sender and reconciler running; a trigger worker joins.
+    triggerWorkers = await startWorkers({
+      config: { ...h.deps.config, OFFERFLOW_SECRET: secret, DATABASE_URL: h.db.url, SMTP_URL: sink!.url },
+      roles: ['trigger'],
+      env: { QUEUE_PREFIX: h.queuePrefix },
+      logger: h.deps.logger,
+    });
+    const sent = await eventually(
+      () => h.db.sql<{ status: string }[]>`select status from messages where trigger_id = ${triggerId}`,
+      (rows) => rows[0]?.status === 'sent',
+    );
+    expect(sent).toEqual([{ status: 'sent' }]);
+    expect(await h.db.sql`select 1 from trigger_outbox`).toHaveLength(0);
+    const firings = await h.db.sql`
+      select event_key from trigger_firings where trigger_id = ${triggerId}`;
+    // One firing for the order, however often its line was posted.
+    expect(firings).toHaveLength(1);
+    const thanks = await eventually(
+      async () =>
+        sink!.messages
+          .map(String)
+          .filter((raw) => /^x-offerflow-trigger: (\d+)\r?$/im.exec(raw)?.[1] === String(triggerId)),
+      (found) => found.length > 0,
+    );
+    expect(thanks).toHaveLength(1);
+    expect(thanks[0]).toContain(customer.email);
   });
 });

@@ -1,0 +1,226 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcile } from '../../src/campaigns/reconcile.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import { createRedis } from '../../src/queue/connection.js';
+import { createBullDispatcher } from '../../src/queue/dispatcher.js';
+import { QUEUES } from '../../src/queue/queues.js';
+import { installDefaultTemplates } from '../../src/templates/render.js';
+import { handOverTriggerEvents, TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
+import { drainTriggerOutbox } from '../../src/triggers/reconcile.js';
+import { createHarness, type Harness, json } from '../helpers/harness.js';
+
+// The app as the edge build runs it (no queue, no Redis in its deps) writes trigger events to
+// trigger_outbox; the reconciler, a real trigger worker and a real sender on Node then mail them
+// to an SMTP sink. No reconciler role runs here: the test calls reconcile() itself.
+
+let h: Harness;
+let sink: SmtpSink;
+let workers: RunningWorkers | undefined;
+let redis: Redis;
+let sendQueue: Queue;
+let triggerQueue: Queue;
+let templateId: number;
+
+beforeAll(async () => {
+  h = await createHarness({ jobs: undefined, redis: undefined });
+  redis = createRedis(h.deps.config.REDIS_URL);
+  sendQueue = new Queue(QUEUES.send, { connection: redis, prefix: h.queuePrefix });
+  triggerQueue = new Queue(TRIGGER_QUEUE, { connection: redis, prefix: h.queuePrefix });
+  await installDefaultTemplates(h.db.sql);
+  const [t] = await h.db.sql<{ id: number }[]>`select id from templates order by id limit 1`;
+  templateId = t!.id;
+  sink = await startSmtpSink({ keepInMemory: true });
+  workers = await startWorkers({
+    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
+    roles: ['trigger', 'sender'],
+    env: { QUEUE_PREFIX: h.queuePrefix, SEND_CONCURRENCY: '5', WORKER_LOCK_MS: '5000' },
+    logger: h.deps.logger,
+  });
+});
+afterAll(async () => {
+  await workers?.close();
+  await sink?.close();
+  await sendQueue?.close();
+  await triggerQueue?.close();
+  redis?.disconnect();
+  await h?.close();
+});
+
+async function until<T>(probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until neither the trigger queue nor the send queue has work that could still mail. */
+async function drained(): Promise<void> {
+  await until(async () => {
+    const t = await triggerQueue.getJobCounts('waiting', 'active', 'prioritized');
+    const s = await sendQueue.getJobCounts('waiting', 'active', 'prioritized');
+    return Object.values(t).every((n) => n === 0) && Object.values(s).every((n) => n === 0);
+  });
+}
+
+const reconcileNow = () => reconcile({ sql: h.db.sql, jobs: h.dispatcher, clock: () => new Date() });
+
+const outboxKeys = async (): Promise<string[]> => {
+  const rows = await h.db.sql<{ events: TriggerEvent[] }[]>`select events from trigger_outbox order by id`;
+  return rows.flatMap((r) => r.events.map((e) => e.key));
+};
+
+/** Jobs carrying events on the trigger queue, whatever their state (the scan scheduler aside). */
+const eventJobs = async () =>
+  (await triggerQueue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'])).filter(
+    (j) => j.name === 'events',
+  );
+
+const mailsTo = async (address: string): Promise<ParsedMail[]> => {
+  const mails = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+  return mails.filter((m) => (m.to as { text: string } | undefined)?.text === address);
+};
+
+const messagesOf = (triggerId: number) =>
+  h.db.sql<{ status: string }[]>`select status from messages where trigger_id = ${triggerId} order by id`;
+
+async function trigger(body: Record<string, unknown>): Promise<number> {
+  const res = await h.post('/v1/triggers', { name: 'Edge', template_id: templateId, ...body });
+  expect(res.status, JSON.stringify(await res.clone().json())).toBe(201);
+  return (await json(res)).id;
+}
+
+describe('trigger events posted where there is no queue (the edge build)', () => {
+  it('a purchase goes to the outbox, and the reconciler has it mailed exactly once', async () => {
+    const id = await trigger({ event: 'purchase' });
+    const [buyer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email, first_name) values ('edge-buyer', 'edge-buyer@example.test', 'Ada')
+      returning id`;
+    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
+      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const line = {
+      external_line_id: 'edge-line-1',
+      customer_id: buyer!.id,
+      order_ref: 'E-1',
+      amount: 30,
+      purchased_at: new Date().toISOString(),
+    };
+    const res = await h.post('/v1/purchases', line);
+    expect(res.status).toBe(201);
+    const purchaseId = (await json(res)).data[0].id;
+    expect(await outboxKeys()).toEqual([`purchase:${purchaseId}`]);
+    expect(await eventJobs()).toHaveLength(0);
+    // The same line again is no new purchase: no second row.
+    expect((await h.post('/v1/purchases', line)).status).toBe(200);
+    expect(await outboxKeys()).toHaveLength(1);
+
+    const first = await reconcileNow();
+    expect(first.enqueued).toBeGreaterThanOrEqual(1);
+    expect(await outboxKeys()).toEqual([]);
+    await until(async () => (await mailsTo('edge-buyer@example.test')).length === 1);
+
+    // A hand-over repeated (a reconciler that enqueued but lost its commit) mails nothing more.
+    await handOverTriggerEvents({ sql: h.db.sql }, [
+      { event: 'purchase', key: `purchase:${purchaseId}`, customer_id: buyer!.id, purchase_id: purchaseId },
+    ]);
+    await reconcileNow();
+    await reconcileNow();
+    expect(await outboxKeys()).toEqual([]);
+    await drained();
+    expect(await mailsTo('edge-buyer@example.test')).toHaveLength(1);
+    expect((await messagesOf(id)).map((m) => m.status)).toEqual(['sent']);
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
+  });
+
+  it('a new customer goes to the outbox and gets the customer_created mail once', async () => {
+    const id = await trigger({ event: 'customer_created' });
+    const body = {
+      external_id: 'edge-new',
+      email: 'edge-new@example.test',
+      first_name: 'Bo',
+      consents: { marketing_email: true },
+    };
+    const res = await h.post('/v1/customers', body);
+    expect(res.status).toBe(201);
+    const customerId = (await json(res)).id;
+    // An update is no creation: it adds nothing.
+    expect((await h.post('/v1/customers', { ...body, first_name: 'Bob' })).status).toBe(200);
+    expect(await outboxKeys()).toEqual([`customer:${customerId}`]);
+    expect(await eventJobs()).toHaveLength(0);
+
+    await reconcileNow();
+    await until(async () => (await mailsTo('edge-new@example.test')).length === 1);
+    await reconcileNow();
+    await drained();
+    expect(await mailsTo('edge-new@example.test')).toHaveLength(1);
+    expect((await messagesOf(id)).map((m) => m.status)).toEqual(['sent']);
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
+  });
+
+  it('a social message goes to the outbox and fires its trigger', async () => {
+    const id = await trigger({ event: 'social_message', delay: { hours: 2 } });
+    const res = await h.post('/v1/inbound/social', { channel: 'instagram', handle: '@edge_fan', text: 'Hi' });
+    expect(res.status).toBe(201);
+    const { event_id, customer_id } = await json(res);
+    expect(await outboxKeys()).toEqual([`social:${event_id}`]);
+    expect((await reconcileNow()).enqueued).toBeGreaterThanOrEqual(1);
+    expect(await outboxKeys()).toEqual([]);
+    const [m] = await until(async () => {
+      const rows = await h.db.sql<{ customer_id: number; status: string }[]>`
+        select customer_id, status from messages where trigger_id = ${id}`;
+      return rows.length > 0 && rows;
+    });
+    // The lead has no email or consent: the trigger fired for them, and the row says why nothing goes.
+    expect(m).toEqual({ customer_id, status: 'suppressed' });
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
+  });
+
+  it('nothing is written when no trigger listens', async () => {
+    const res = await h.post('/v1/customers', { external_id: 'edge-quiet', email: 'quiet@example.test' });
+    expect(res.status).toBe(201);
+    expect(await outboxKeys()).toEqual([]);
+  });
+});
+
+describe('drainTriggerOutbox', () => {
+  const events = (n: number, prefix: string): TriggerEvent[] =>
+    Array.from({ length: n }, (_, i) => ({ event: 'birthday', key: `${prefix}:${i}`, customer_id: 1 }));
+
+  it('stores events in rows of at most 1,000', async () => {
+    await handOverTriggerEvents({ sql: h.db.sql }, events(2500, 'chunk'));
+    const rows = await h.db.sql<{ n: number }[]>`
+      select jsonb_array_length(events) as n from trigger_outbox order by id`;
+    expect(rows.map((r) => r.n)).toEqual([1000, 1000, 500]);
+    await h.db.sql`delete from trigger_outbox`;
+  });
+
+  it('keeps the rows when Redis is unreachable, and hands them all over once it is back', async () => {
+    await handOverTriggerEvents({ sql: h.db.sql }, events(3, 'kept'));
+    const closed = createRedis(h.deps.config.REDIS_URL);
+    closed.disconnect();
+    const down = createBullDispatcher(closed, `${h.queuePrefix}_down`);
+    await expect(drainTriggerOutbox({ sql: h.db.sql, jobs: down })).rejects.toThrow();
+    await down.close().catch(() => {});
+    expect(await outboxKeys()).toEqual(['kept:0', 'kept:1', 'kept:2']);
+
+    // A prefix no worker reads, so the handed-over jobs stay there to be looked at.
+    const up = createBullDispatcher(redis, `${h.queuePrefix}_up`);
+    try {
+      await handOverTriggerEvents({ sql: h.db.sql }, events(2, 'more'));
+      expect(await drainTriggerOutbox({ sql: h.db.sql, jobs: up }, { pageSize: 1 })).toBe(5);
+      const jobs = await up.queue(TRIGGER_QUEUE).getJobs(['waiting']);
+      const keys = jobs.flatMap((j) => (j.data as { events: TriggerEvent[] }).events.map((e) => e.key));
+      expect(keys.sort()).toEqual(['kept:0', 'kept:1', 'kept:2', 'more:0', 'more:1']);
+      expect(await outboxKeys()).toEqual([]);
+      await up.queue(TRIGGER_QUEUE).obliterate({ force: true });
+    } finally {
+      await up.close();
+    }
+  });
+});
