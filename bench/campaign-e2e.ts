@@ -184,7 +184,6 @@ const bench: Bench = {
     try {
       await migrate(sql);
       const shop = await seedCampaignShop(sql, customers, config.OFFERFLOW_SECRET);
-      const eligible = shop.eligible.size;
       const baseline = await bareNodemailer(sink.url, await preRender(sql, shop, config.OFFERFLOW_SECRET));
       const env = (tag: string) => ({
         DATABASE_URL: url,

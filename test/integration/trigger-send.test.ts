@@ -59,7 +59,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function until<T>(probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+async function until<T>(probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await probe();

@@ -259,6 +259,9 @@ describe('firing', () => {
       prefix: h.queuePrefix,
     });
     expect(await sendQueue.getJobState(`m${m!.id}`)).toBe('delayed');
+    // Closing a worker whose connection is still being set up rejects inside ioredis
+    // (taskforcesh/bullmq#2437, #3546): let it get ready first.
+    await w2.waitUntilReady();
     await w2.close();
     // Redis loses it: the row is still queued and the reconciliation hands it over again, delayed.
     await (await sendQueue.getJob(`m${m!.id}`))!.remove();
