@@ -239,19 +239,11 @@ async function printReport(deps: AppDeps, campaignId: number, out: (line: string
   if (res.ok) {
     const report = (await res.json()) as Record<string, unknown>;
     const totals = (report.totals ?? report) as Record<string, unknown>;
-    const pick = [
-      'sent',
-      'unique_opens',
-      'unique_clicks',
-      'conversions',
-      'revenue',
-      'open_rate',
-      'click_rate',
-    ];
+    const pick = ['sent', 'opens', 'clicks', 'conversions', 'revenue', 'open_rate', 'click_rate'];
     out(
       `Report: ${pick
         .filter((k) => k in totals)
-        .map((k) => `${k} ${fmt(totals[k])}`)
+        .map((k) => `${k} ${k === 'revenue' ? Number(totals[k]).toFixed(2) : fmt(totals[k])}`)
         .join(', ')}`,
     );
   }
