@@ -37,7 +37,7 @@ export function createMailTransport(env: TransportEnv): Transporter {
       ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }
       : {}),
     pool: true,
-    maxConnections: Number(env.SMTP_POOL_SIZE || 5),
+    maxConnections: Number(env.SMTP_POOL_SIZE || 10),
     maxMessages: Number.POSITIVE_INFINITY,
     // A local sink or relay without a certificate: STARTTLS is used when offered, not required.
     tls: { rejectUnauthorized: url.searchParams.get('tls_verify') !== 'false' },

@@ -43,8 +43,8 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
 
 /**
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
- * the environment: SEND_CONCURRENCY (50), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
- * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (5),
+ * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
+ * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
  * TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -52,7 +52,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const { config, roles } = options;
   const logger = options.logger ?? createLogger(config.LOG_LEVEL, 'offerflow-worker');
   const prefix = queuePrefix(env);
-  const concurrency = num(env.SEND_CONCURRENCY, 50);
+  const concurrency = num(env.SEND_CONCURRENCY, 100);
   const lockDuration = num(env.WORKER_LOCK_MS, 30_000);
   const redis = createRedis(config.REDIS_URL);
   try {
