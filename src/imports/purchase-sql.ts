@@ -201,6 +201,11 @@ with typed as materialized (
   select external_line_id, customer_id, order_ref, sku, category, coalesce(quantity_n, 1), amount_n,
     upper(coalesce(currency, 'EUR')), purchased_at_t, coalesce(source, 'import')
   from checked where good
+  -- Three of purchases' and contact_events' indexes, and the customers rows the foreign keys
+  -- lock, are keyed by customer: inserting in that order walks each once, front to back, instead
+  -- of jumping around them (8 % less time per batch for a file in order number order; the bench's
+  -- file is already in customer order, so there it costs only the sort).
+  order by customer_id, purchased_at_t
   on conflict (external_line_id) do nothing
   returning id, customer_id, order_ref, sku, category, quantity, amount, currency, purchased_at, source
 ), events as (
