@@ -22,6 +22,21 @@ export interface CampaignHead extends AbColumns {
   variants: unknown;
 }
 
+/**
+ * What became of a message, aggregated over its contact events aliased `e` (group by message,
+ * or by message and offer): every report counts the same way. A click counts as an open; opens
+ * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
+ * conversions.
+ */
+export function messageOutcomes(sql: Db, includeMachine: boolean) {
+  return sql`
+    bool_or(e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)) as opened,
+    bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
+    bool_or(e.kind = 'bounced') as bounced,
+    bool_or(e.kind = 'converted') as converted,
+    sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue`;
+}
+
 /** The campaign a report is about (deleted ones too: their history stays reportable). */
 export async function findCampaign(sql: Db, id: number): Promise<CampaignHead | null> {
   const [row] = await sql<CampaignHead[]>`
@@ -43,12 +58,8 @@ export async function campaignBreakdown(
   return sql<BreakdownRow[]>`
     with ev as materialized (
       select message_id, offer_id,
-        bool_or(kind in ('opened', 'clicked') and (${includeMachine} or not machine)) as opened,
-        bool_or(kind = 'clicked' and (${includeMachine} or not machine)) as clicked,
-        bool_or(kind = 'bounced') as bounced,
-        bool_or(kind = 'converted') as converted,
-        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
-      from contact_events
+        ${messageOutcomes(sql, includeMachine)}
+      from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
         and kind in ('opened', 'clicked', 'bounced', 'converted')
       group by message_id, offer_id
@@ -105,12 +116,8 @@ export async function abCellBreakdown(
   return sql<AbCellRow[]>`
     with msg as (
       select message_id,
-        bool_or(kind in ('opened', 'clicked') and (${includeMachine} or not machine)) as opened,
-        bool_or(kind = 'clicked' and (${includeMachine} or not machine)) as clicked,
-        bool_or(kind = 'bounced') as bounced,
-        bool_or(kind = 'converted') as converted,
-        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
-      from contact_events
+        ${messageOutcomes(sql, includeMachine)}
+      from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
         and kind in ('opened', 'clicked', 'bounced', 'converted')
       group by message_id

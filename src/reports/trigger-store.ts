@@ -1,5 +1,5 @@
 import type { Db } from '../db/sql.js';
-import type { CountRow, TimeseriesRow } from './store.js';
+import { type CountRow, messageOutcomes, type TimeseriesRow } from './store.js';
 
 // SQL of the trigger reports. A trigger's messages are found by messages.trigger_id (indexed)
 // and their events by contact_events.message_id (indexed), so a report reads only its own rows.
@@ -50,11 +50,7 @@ export async function triggerBreakdown(
         and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
     ), ev as materialized (
       select e.message_id, e.offer_id,
-        bool_or(e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)) as opened,
-        bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
-        bool_or(e.kind = 'bounced') as bounced,
-        bool_or(e.kind = 'converted') as converted,
-        sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue
+        ${messageOutcomes(sql, includeMachine)}
       from sent s
       join contact_events e on e.message_id = s.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted')
@@ -115,11 +111,7 @@ export async function triggerTotals(
         and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
     ), msg as (
       select e.message_id,
-        bool_or(e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)) as opened,
-        bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
-        bool_or(e.kind = 'bounced') as bounced,
-        bool_or(e.kind = 'converted') as converted,
-        sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue
+        ${messageOutcomes(sql, includeMachine)}
       from sent s
       join contact_events e on e.message_id = s.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted')
