@@ -83,22 +83,23 @@ const CampaignReportSchema = z
   })
   .openapi('CampaignReport');
 
+/** One bucket of a timeseries, for campaigns and triggers alike. */
+export const TimeseriesBucketSchema = z.object({
+  bucket: z.string(),
+  sent: z.number().int(),
+  opens: z.number().int(),
+  clicks: z.number().int(),
+  bounces: z.number().int(),
+  conversions: z.number().int(),
+  revenue: z.number(),
+  unsubscribes: z.number().int(),
+});
+
 const TimeseriesSchema = z
   .object({
     campaign_id: z.number().int(),
     interval: z.enum(['hour', 'day']),
-    data: z.array(
-      z.object({
-        bucket: z.string(),
-        sent: z.number().int(),
-        opens: z.number().int(),
-        clicks: z.number().int(),
-        bounces: z.number().int(),
-        conversions: z.number().int(),
-        revenue: z.number(),
-        unsubscribes: z.number().int(),
-      }),
-    ),
+    data: z.array(TimeseriesBucketSchema),
   })
   .openapi('CampaignTimeseries');
 

@@ -11,6 +11,7 @@ import {
   METRIC_COLUMNS,
   MetricsSchema,
   reportResponse,
+  TimeseriesBucketSchema,
   wantsCsv,
 } from './routes.js';
 import { triggerReport, triggersReport } from './trigger-report.js';
@@ -58,18 +59,7 @@ const TriggerTimeseriesSchema = z
   .object({
     trigger_id: z.number().int(),
     interval: z.enum(['hour', 'day']),
-    data: z.array(
-      z.object({
-        bucket: z.string(),
-        sent: z.number().int(),
-        opens: z.number().int(),
-        clicks: z.number().int(),
-        bounces: z.number().int(),
-        conversions: z.number().int(),
-        revenue: z.number(),
-        unsubscribes: z.number().int(),
-      }),
-    ),
+    data: z.array(TimeseriesBucketSchema),
   })
   .openapi('TriggerTimeseries');
 
