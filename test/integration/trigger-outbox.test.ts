@@ -12,6 +12,7 @@ import { installDefaultTemplates } from '../../src/templates/render.js';
 import { handOverTriggerEvents, TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
 import { drainTriggerOutbox } from '../../src/triggers/reconcile.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { until } from '../helpers/until.js';
 
 // The app as the edge build runs it (no queue, no Redis in its deps) writes trigger events to
 // trigger_outbox; the reconciler, a real trigger worker and a real sender on Node then mail them
@@ -49,16 +50,6 @@ afterAll(async () => {
   redis?.disconnect();
   await h?.close();
 });
-
-async function until<T>(probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Waits until neither the trigger queue nor the send queue has work that could still mail. */
 async function drained(): Promise<void> {

@@ -10,6 +10,7 @@ import { QUEUES } from '../../src/queue/queues.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
 import { TRIGGER_QUEUE } from '../../src/triggers/events.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { until } from '../helpers/until.js';
 
 // Trigger messages through the real worker roles (trigger queue, sender, reconciler, import)
 // started in-process, and an SMTP sink: what arrives there is what a customer would get.
@@ -58,16 +59,6 @@ afterAll(async () => {
   redis?.disconnect();
   await h?.close();
 });
-
-async function until<T>(probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Waits until neither the trigger queue nor the send queue has work that could still mail. */
 async function drained(): Promise<void> {

@@ -11,6 +11,7 @@ import { reconcileTriggerMessages } from '../../src/triggers/reconcile.js';
 import { scanScheduledTriggers } from '../../src/triggers/scan.js';
 import { triggerProcessor } from '../../workers/trigger.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { until } from '../helpers/until.js';
 
 let h: Harness;
 let redis: Redis;
@@ -62,16 +63,6 @@ const messagesOf = (triggerId: number) =>
     { id: number; customer_id: number; status: string; suppressed_reason: string | null; send_at: Date }[]
   >`
     select id, customer_id, status, suppressed_reason, send_at from messages where trigger_id = ${triggerId} order by id`;
-
-async function until<T>(probe: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function setCap(max_messages: number, days: number) {
   const res = await h.request('PUT', '/v1/triggers/settings', { body: { max_messages, days } });
