@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { stringify } from 'csv-stringify/sync';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
-import { invalid, notFound, zodToFieldErrors } from '../http/problem.js';
+import { type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
 import { enqueueImport } from './jobs.js';
@@ -22,6 +22,9 @@ const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
 /** The upload route streams its body itself, under IMPORT_MAX_BYTES: the app-wide body limit skips it. */
 export const IMPORT_UPLOAD = { method: 'POST', path: '/v1/imports' } as const;
+
+/** A body that is the CSV file itself (options in the query string) rather than a form. */
+const RAW_CSV = /^(text\/csv|application\/octet-stream)\b/i;
 
 const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';', tab: '\t' } as const;
 
@@ -95,12 +98,15 @@ const create = defineRoute({
   tags: ['imports'],
   summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
   description:
-    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Follow progress with GET /v1/imports/{id}.',
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
   roles: ACCESS.integration,
   request: {
     body: {
       required: true,
       content: {
+        'text/csv': {
+          schema: { type: 'string', format: 'binary' },
+        },
         'multipart/form-data': {
           schema: {
             type: 'object',
@@ -158,38 +164,62 @@ export function registerImportRoutes(app: App): void {
     // A declared length already past the limit is refused before a byte is read.
     if (Number(c.req.header('content-length') ?? 0) > maxBytes + FORM_OVERHEAD_BYTES)
       throw tooLarge(maxBytes);
+    const contentType = c.req.header('content-type') ?? '';
     const row = await sql.begin(async (tx) => {
-      const form = await receiveMultipart(
-        c.req.raw.body as AsyncIterable<Uint8Array> | null,
-        c.req.header('content-type') ?? '',
-        'file',
-        async ({ filename, stream }, fieldsSoFar) => {
-          // Options sent before the file are checked before it is read; the others (the form
-          // may put them after the file) once all are read, and the row is completed then.
-          const early = FormFields.partial().safeParse(fieldsSoFar);
-          if (!early.success) throw invalid(zodToFieldErrors(early.error, 'body'));
-          const created = await insertImport(tx, {
-            kind: 'purchases',
-            filename: filename || null,
-            options: {},
-            status: 'uploading',
-          });
-          return { id: created.id, filename, size: await spoolUpload(tx, created.id, stream, maxBytes) };
-        },
-      );
-      const parsed = FormFields.safeParse(form.fields);
-      const problems = [...form.problems, ...(parsed.success ? [] : zodToFieldErrors(parsed.error, 'body'))];
-      if (!form.file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
-      else if (form.file.size === 0)
-        problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
-      if (!parsed.success || !form.file || problems.length > 0) throw invalid(problems);
+      let fields: Record<string, unknown>;
+      let file: { id: number; filename: string; size: number } | undefined;
+      const problems: FieldError[] = [];
+      if (RAW_CSV.test(contentType)) {
+        // The file itself is the body; its options are in the query string, checked before a
+        // byte of it is read.
+        const { filename = '', ...query } = c.req.query();
+        const early = FormFields.safeParse(query);
+        if (!early.success) throw invalid(zodToFieldErrors(early.error, 'query'));
+        fields = query;
+        const created = await insertImport(tx, {
+          kind: 'purchases',
+          filename: filename || null,
+          options: {},
+          status: 'uploading',
+        });
+        const body = (c.req.raw.body ?? []) as AsyncIterable<Buffer>;
+        file = { id: created.id, filename, size: await spoolUpload(tx, created.id, body, maxBytes) };
+      } else {
+        const form = await receiveMultipart(
+          c.req.raw.body as AsyncIterable<Uint8Array> | null,
+          contentType,
+          'file',
+          async ({ filename, stream }, fieldsSoFar) => {
+            // Options sent before the file are checked before it is read; the others (the form
+            // may put them after the file) once all are read, and the row is completed then.
+            const early = FormFields.partial().safeParse(fieldsSoFar);
+            if (!early.success) throw invalid(zodToFieldErrors(early.error, 'body'));
+            const created = await insertImport(tx, {
+              kind: 'purchases',
+              filename: filename || null,
+              options: {},
+              status: 'uploading',
+            });
+            return { id: created.id, filename, size: await spoolUpload(tx, created.id, stream, maxBytes) };
+          },
+        );
+        fields = form.fields;
+        file = form.file;
+        problems.push(...form.problems);
+      }
+      const where = RAW_CSV.test(contentType) ? 'query' : 'body';
+      const parsed = FormFields.safeParse(fields);
+      if (!parsed.success) problems.push(...zodToFieldErrors(parsed.error, where));
+      if (!file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
+      else if (file.size === 0) problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
+      if (!parsed.success || !file || problems.length > 0) throw invalid(problems);
       const { kind, separator, decimal_comma, ...rest } = parsed.data;
       const options = {
         ...rest,
         ...(separator ? { separator: SEPARATORS[separator] } : {}),
         ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
       };
-      const { id, filename, size } = form.file;
+      const { id, filename, size } = file;
       await markUploaded(tx, id, { kind, filename: filename || null, options, size });
       await audit(c, { action: 'import.create', entity: 'import', entity_id: id, data: { kind, size } }, tx);
       return (await findImport(tx, id))!;

@@ -43,6 +43,41 @@ const upload = (parts: [string, string | File][]) => {
 };
 
 describe('POST /v1/imports streams the file', () => {
+  it('takes the file itself as a text/csv body, with its options in the query string', async () => {
+    const csv = purchasesCsv('raw', 2_000);
+    expect(csv.length).toBeGreaterThan(BODY_LIMIT_BYTES);
+    const res = await h.post('/v1/imports?kind=purchases&filename=raw.csv&timezone=Europe%2FParis', csv, {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.status).toBe(202);
+    const created = await json(res);
+    expect(created).toMatchObject({ kind: 'purchases', filename: 'raw.csv', size_bytes: csv.length });
+    const progress = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, created.id);
+    expect(progress).toMatchObject({ rows: 2_000, created: 2_000, failed: 0 });
+    const [imported] = await h.db.sql<{ n: number; at: Date }[]>`
+      select count(*)::int as n, min(purchased_at) as at from purchases where external_line_id like 'raw-%'`;
+    expect(imported).toEqual({ n: 2_000, at: new Date('2024-05-01T08:00:00Z') });
+  });
+
+  it('refuses a text/csv body without a kind, or with an unknown option, naming it in the query; nothing stored', async () => {
+    const before = await counts();
+    for (const [query, path] of [
+      ['', 'kind'],
+      ['?kind=orders', 'kind'],
+      ['?kind=purchases&colour=red', 'colour'],
+    ] as const) {
+      const res = await h.post(`/v1/imports${query}`, purchasesCsv('bad', 3), {
+        headers: { 'content-type': 'text/csv' },
+      });
+      expect(res.status).toBe(422);
+      const problem = await json(res);
+      expect(
+        problem.errors.some((e: { path: string; in: string }) => e.in === 'query' && e.path === path),
+      ).toBe(true);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('takes a file far over the body limit, in 1 MB pieces, and imports every line', async () => {
     const csv = purchasesCsv('big', 30_000);
     expect(csv.length).toBeGreaterThan(1024 * 1024);
