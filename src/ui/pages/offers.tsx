@@ -18,6 +18,7 @@ import {
   str,
   Table,
 } from '../kit.js';
+import { submitForm } from '../submit.js';
 import { RuleTools } from './segments.js';
 
 const FIELDS = [
@@ -280,29 +281,16 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
     ),
   );
 
-  ui.post('/ui/offers', async (c) => {
-    const form = await c.req.parseBody();
-    const { body, errors } = offerBody(form);
-    const res = body ? await api(app, c, 'POST', '/v1/offers', body) : undefined;
-    if (!res?.ok) {
-      return page(
-        c,
-        'New offer',
-        <>
-          <h1>New offer</h1>
-          <OfferForm
-            csrf={c.var.csrf}
-            action="/ui/offers"
-            values={form}
-            errors={errors ?? res?.errors}
-            detail={res?.errors.length ? undefined : res?.detail}
-          />
-        </>,
-        { status: res?.status ?? 422 },
-      );
-    }
-    return c.redirect(`/ui/offers/${res.body.id}?saved=1`, 303);
-  });
+  ui.post('/ui/offers', (c) =>
+    submitForm(c, app, {
+      method: 'POST',
+      path: '/v1/offers',
+      build: offerBody,
+      title: 'New offer',
+      render: (state) => <OfferForm csrf={c.var.csrf} action="/ui/offers" {...state} />,
+      redirect: (created) => `/ui/offers/${created.id}?saved=1`,
+    }),
+  );
 
   ui.get('/ui/offers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
@@ -327,26 +315,13 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.post('/ui/offers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const form = await c.req.parseBody();
-    const { body, errors } = offerBody(form);
-    const res = body ? await api(app, c, 'PATCH', `/v1/offers/${id}`, body) : undefined;
-    if (!res?.ok) {
-      return page(
-        c,
-        'Edit offer',
-        <>
-          <h1>Edit offer</h1>
-          <OfferForm
-            csrf={c.var.csrf}
-            action={`/ui/offers/${id}`}
-            values={form}
-            errors={errors ?? res?.errors}
-            detail={res?.errors.length ? undefined : res?.detail}
-          />
-        </>,
-        { status: res?.status ?? 422 },
-      );
-    }
-    return c.redirect(`/ui/offers/${id}?saved=1`, 303);
+    return submitForm(c, app, {
+      method: 'PATCH',
+      path: `/v1/offers/${id}`,
+      build: offerBody,
+      title: 'Edit offer',
+      render: (state) => <OfferForm csrf={c.var.csrf} action={`/ui/offers/${id}`} {...state} />,
+      redirect: () => `/ui/offers/${id}?saved=1`,
+    });
   });
 }

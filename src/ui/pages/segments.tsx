@@ -18,6 +18,7 @@ import {
   str,
   Table,
 } from '../kit.js';
+import { submitForm } from '../submit.js';
 
 const EXAMPLE_RULE = JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }, null, 2);
 
@@ -138,29 +139,16 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
     ),
   );
 
-  ui.post('/ui/segments', async (c) => {
-    const form = await c.req.parseBody();
-    const { body, errors } = segmentBody(form);
-    const res = body ? await api(app, c, 'POST', '/v1/segments', body) : undefined;
-    if (!res?.ok) {
-      return page(
-        c,
-        'New segment',
-        <>
-          <h1>New segment</h1>
-          <SegmentForm
-            csrf={c.var.csrf}
-            action="/ui/segments"
-            values={form}
-            errors={errors ?? res?.errors}
-            detail={res?.errors.length ? undefined : res?.detail}
-          />
-        </>,
-        { status: res?.status ?? 422 },
-      );
-    }
-    return c.redirect(`/ui/segments/${res.body.id}?saved=1`, 303);
-  });
+  ui.post('/ui/segments', (c) =>
+    submitForm(c, app, {
+      method: 'POST',
+      path: '/v1/segments',
+      build: segmentBody,
+      title: 'New segment',
+      render: (state) => <SegmentForm csrf={c.var.csrf} action="/ui/segments" {...state} />,
+      redirect: (created) => `/ui/segments/${created.id}?saved=1`,
+    }),
+  );
 
   ui.get('/ui/segments/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
@@ -194,27 +182,14 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.post('/ui/segments/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const form = await c.req.parseBody();
-    const { body, errors } = segmentBody(form);
-    const res = body ? await api(app, c, 'PATCH', `/v1/segments/${id}`, body) : undefined;
-    if (!res?.ok) {
-      return page(
-        c,
-        'Edit segment',
-        <>
-          <h1>Edit segment</h1>
-          <SegmentForm
-            csrf={c.var.csrf}
-            action={`/ui/segments/${id}`}
-            values={form}
-            errors={errors ?? res?.errors}
-            detail={res?.errors.length ? undefined : res?.detail}
-          />
-        </>,
-        { status: res?.status ?? 422 },
-      );
-    }
-    return c.redirect(`/ui/segments/${id}?saved=1`, 303);
+    return submitForm(c, app, {
+      method: 'PATCH',
+      path: `/v1/segments/${id}`,
+      build: segmentBody,
+      title: 'Edit segment',
+      render: (state) => <SegmentForm csrf={c.var.csrf} action={`/ui/segments/${id}`} {...state} />,
+      redirect: () => `/ui/segments/${id}?saved=1`,
+    });
   });
 
   ui.post('/ui/segments/count', async (c) => {
