@@ -95,6 +95,16 @@ export const TimeseriesBucketSchema = z.object({
   unsubscribes: z.number().int(),
 });
 
+/** The timeseries CSV's columns: the bucket schema's fields, in order. */
+export const TIMESERIES_COLUMNS = Object.keys(TimeseriesBucketSchema.shape);
+
+/** Timeseries rows as the API answers them: buckets as ISO 8601 strings. */
+export const timeseriesData = <T extends { bucket: string | Date }>(rows: readonly T[]) =>
+  rows.map((r): Record<string, unknown> & Omit<T, 'bucket'> & { bucket: string } => ({
+    ...r,
+    bucket: new Date(r.bucket).toISOString(),
+  }));
+
 const TimeseriesSchema = z
   .object({
     campaign_id: z.number().int(),
@@ -259,19 +269,9 @@ export function registerReportRoutes(app: App): void {
       campaignTimeseries(sql, id, q.interval, q.include_machine),
     ]);
     if (!head) throw notFound(`Campaign ${id}`);
-    const data = rows.map((r) => ({ ...r, bucket: new Date(r.bucket).toISOString() }));
+    const data = timeseriesData(rows);
     if (wantsCsv(c, q.format)) {
-      const columns = [
-        'bucket',
-        'sent',
-        'opens',
-        'clicks',
-        'bounces',
-        'conversions',
-        'revenue',
-        'unsubscribes',
-      ];
-      return csvResponse(toCsv(columns, data), `campaign-${id}-${q.interval}.csv`) as never;
+      return csvResponse(toCsv(TIMESERIES_COLUMNS, data), `campaign-${id}-${q.interval}.csv`) as never;
     }
     return c.json({ campaign_id: id, interval: q.interval, data }, 200);
   });

@@ -37,6 +37,33 @@ export function messageOutcomes(sql: Db, includeMachine: boolean) {
     sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue`;
 }
 
+/** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
+export function outcomeCounts(sql: Db) {
+  return sql`
+    count(*)::int as sent,
+    count(*) filter (where x.bounced is not true)::int as delivered,
+    count(*) filter (where x.bounced)::int as bounced,
+    count(*) filter (where x.opened)::int as opens,
+    count(*) filter (where x.clicked)::int as clicks,
+    count(*) filter (where x.converted)::int as conversions,
+    coalesce(sum(x.revenue), 0)::float8 as revenue`;
+}
+
+/**
+ * A timeseries bucket's event counts over contact events aliased `e` (group by bucket): distinct
+ * messages opened (a click counts), clicked and bounced, conversions with their revenue,
+ * unsubscribes. In the same column order as the sent-count branch they are unioned with.
+ */
+export function bucketEventCounts(sql: Db, includeMachine: boolean) {
+  return sql`
+    count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)),
+    count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
+    count(distinct e.message_id) filter (where e.kind = 'bounced'),
+    count(*) filter (where e.kind = 'converted'),
+    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0),
+    count(*) filter (where e.kind = 'unsubscribed')`;
+}
+
 /** The campaign a report is about (deleted ones too: their history stays reportable). */
 export async function findCampaign(sql: Db, id: number): Promise<CampaignHead | null> {
   const [row] = await sql<CampaignHead[]>`
@@ -72,15 +99,8 @@ export async function campaignBreakdown(
       from messages m left join msg x on x.message_id = m.id
       where m.campaign_id = ${campaignId} and m.status = 'sent'
     )
-    select 'variant' as dim, variant as key,
-      count(*)::int as sent,
-      count(*) filter (where bounced is not true)::int as delivered,
-      count(*) filter (where bounced)::int as bounced,
-      count(*) filter (where opened)::int as opens,
-      count(*) filter (where clicked)::int as clicks,
-      count(*) filter (where converted)::int as conversions,
-      coalesce(sum(revenue), 0)::float8 as revenue
-    from sent group by variant
+    select 'variant' as dim, x.variant as key, ${outcomeCounts(sql)}
+    from sent x group by x.variant
     union all
     select 'offer', o.offer_id::text,
       count(*)::int,
@@ -122,14 +142,7 @@ export async function abCellBreakdown(
         and kind in ('opened', 'clicked', 'bounced', 'converted')
       group by message_id
     )
-    select m.ab_remainder as remainder, m.variant,
-      count(*)::int as sent,
-      count(*) filter (where x.bounced is not true)::int as delivered,
-      count(*) filter (where x.bounced)::int as bounced,
-      count(*) filter (where x.opened)::int as opens,
-      count(*) filter (where x.clicked)::int as clicks,
-      count(*) filter (where x.converted)::int as conversions,
-      coalesce(sum(x.revenue), 0)::float8 as revenue,
+    select m.ab_remainder as remainder, m.variant, ${outcomeCounts(sql)},
       coalesce(sum(x.revenue * x.revenue), 0)::float8 as revenue_sq
     from messages m left join msg x on x.message_id = m.id
     where m.campaign_id = ${campaignId} and m.status = 'sent'
@@ -176,14 +189,8 @@ export async function campaignTimeseries(
       where campaign_id = ${campaignId} and sent_at is not null
       group by 1
       union all
-      select date_trunc(${interval}, at, 'UTC'), 0,
-        count(distinct message_id) filter (where kind in ('opened', 'clicked') and (${includeMachine} or not machine)),
-        count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)),
-        count(distinct message_id) filter (where kind = 'bounced'),
-        count(*) filter (where kind = 'converted'),
-        coalesce(sum((data ->> 'revenue')::numeric) filter (where kind = 'converted'), 0),
-        count(*) filter (where kind = 'unsubscribed')
-      from contact_events
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
+      from contact_events e
       where campaign_id = ${campaignId}
         and kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
       group by 1

@@ -11,7 +11,9 @@ import {
   METRIC_COLUMNS,
   MetricsSchema,
   reportResponse,
+  TIMESERIES_COLUMNS,
   TimeseriesBucketSchema,
+  timeseriesData,
   wantsCsv,
 } from './routes.js';
 import { triggerReport, triggersReport } from './trigger-report.js';
@@ -173,19 +175,9 @@ export function registerTriggerReportRoutes(app: App): void {
       triggerTimeseries(sql, id, q.interval, q.include_machine, window),
     ]);
     if (!head) throw notFound(`Trigger ${id}`);
-    const data = rows.map((r) => ({ ...r, bucket: new Date(r.bucket).toISOString() }));
+    const data = timeseriesData(rows);
     if (wantsCsv(c, q.format)) {
-      const columns = [
-        'bucket',
-        'sent',
-        'opens',
-        'clicks',
-        'bounces',
-        'conversions',
-        'revenue',
-        'unsubscribes',
-      ];
-      return csvResponse(toCsv(columns, data), `trigger-${id}-${q.interval}.csv`) as never;
+      return csvResponse(toCsv(TIMESERIES_COLUMNS, data), `trigger-${id}-${q.interval}.csv`) as never;
     }
     return c.json({ trigger_id: id, interval: q.interval, data }, 200);
   });

@@ -1,5 +1,11 @@
 import type { Db } from '../db/sql.js';
-import { type CountRow, messageOutcomes, type TimeseriesRow } from './store.js';
+import {
+  bucketEventCounts,
+  type CountRow,
+  messageOutcomes,
+  outcomeCounts,
+  type TimeseriesRow,
+} from './store.js';
 
 // SQL of the trigger reports. A trigger's messages are found by messages.trigger_id (indexed)
 // and their events by contact_events.message_id (indexed), so a report reads only its own rows.
@@ -60,14 +66,7 @@ export async function triggerBreakdown(
              bool_or(converted) as converted, sum(revenue) as revenue
       from ev group by message_id
     )
-    select 'total' as dim, null as key,
-      count(*)::int as sent,
-      count(*) filter (where x.bounced is not true)::int as delivered,
-      count(*) filter (where x.bounced)::int as bounced,
-      count(*) filter (where x.opened)::int as opens,
-      count(*) filter (where x.clicked)::int as clicks,
-      count(*) filter (where x.converted)::int as conversions,
-      coalesce(sum(x.revenue), 0)::float8 as revenue
+    select 'total' as dim, null as key, ${outcomeCounts(sql)}
     from sent s left join msg x on x.message_id = s.id
     union all
     select 'offer', o.offer_id::text,
@@ -170,13 +169,7 @@ export async function triggerTimeseries(
         and (${to}::timestamptz is null or sent_at < ${to}::timestamptz)
       group by 1
       union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0,
-        count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)),
-        count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
-        count(distinct e.message_id) filter (where e.kind = 'bounced'),
-        count(*) filter (where e.kind = 'converted'),
-        coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0),
-        count(*) filter (where e.kind = 'unsubscribed')
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
       from mine m
       join contact_events e on e.message_id = m.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
