@@ -4,6 +4,7 @@ import {
   insertContactEvents,
   selectEventByClientRef,
   selectTimeline,
+  type TimelinePosition,
 } from './store.js';
 
 export type { ContactEventRow } from './store.js';
@@ -49,7 +50,7 @@ export interface ContactEventInput {
 
 /**
  * Appends events to the one contact history, in one statement. Events that duplicate a unique
- * one (the purchase event of a purchase) are skipped: only the new rows come back.
+ * one (the conversion of a purchase) are skipped: only the new rows come back.
  */
 export async function recordContactEvents(
   db: Db,
@@ -80,14 +81,19 @@ export async function eventByClientRef(
 /** A page of a customer's history, newest first; `before` is the keyset position of the last row seen. */
 export async function timelinePage(
   db: Db,
-  input: { customerId: number; limit: number; before?: { at: string; id: number }; kinds?: string[] },
-): Promise<{ rows: ContactEventRow[]; next: { at: string; id: number } | null }> {
+  input: {
+    customerId: number;
+    limit: number;
+    before?: TimelinePosition | undefined;
+    kinds?: string[] | undefined;
+  },
+): Promise<{ rows: ContactEventRow[]; next: TimelinePosition | null }> {
   const rows = await selectTimeline(db, input);
   const hasMore = rows.length > input.limit;
   const data = hasMore ? rows.slice(0, input.limit) : rows;
   const last = data[data.length - 1];
   return {
-    rows: data.map(({ at_key: _key, ...row }) => row),
-    next: hasMore && last ? { at: last.at_key, id: last.id } : null,
+    rows: data.map(({ at_key: _key, source: _source, ...row }) => row),
+    next: hasMore && last ? { at: last.at_key, id: last.id, source: last.source } : null,
   };
 }

@@ -254,8 +254,8 @@ export interface ContactEventRow {
 }
 
 /**
- * Appends contact events in one statement. A duplicate of a unique event (the purchase event of a
- * purchase already recorded) is skipped, so recording is idempotent.
+ * Appends contact events in one statement. A duplicate of a unique event (the conversion of a
+ * purchase already attributed) is skipped, so recording is idempotent.
  */
 export function insertContactEvents(db: Db, json: string) {
   return db<ContactEventRow[]>`
@@ -283,21 +283,62 @@ export async function selectEventByClientRef(
   return row;
 }
 
-/** A page of a customer's contact history, newest first, keyset on (at, id). */
+/**
+ * Where a timeline page starts: after the entry at `at` with this `id`, read from contact_events
+ * or from purchases (their ids are separate sequences, so the source is part of the position).
+ */
+export type TimelinePosition = { at: string; id: number; source: 'events' | 'purchases' };
+
+/**
+ * A page of a customer's contact history, newest first: contact_events and the customer's
+ * purchases (read from their own table as `purchase` entries, not copied into contact_events;
+ * see docs/architecture.md), keyset on (at, source, id). At one instant, events come before
+ * purchases, so a conversion shows above the purchase it records. Each side is read over its
+ * customer index and cut to the page before they are merged.
+ */
 export function selectTimeline(
   db: Db,
   input: {
     customerId: number;
     limit: number;
-    before?: { at: string; id: number } | undefined;
+    before?: TimelinePosition | undefined;
     kinds?: string[] | undefined;
   },
 ) {
-  return db<(ContactEventRow & { at_key: string })[]>`
-    select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at_key from contact_events
-    where customer_id = ${input.customerId}
-      ${input.kinds ? db`and kind = any(${input.kinds})` : db``}
-      ${input.before ? db`and (at, id) < (${input.before.at}::timestamptz, ${input.before.id})` : db``}
-    order by at desc, id desc
+  const { before, kinds } = input;
+  const withPurchases = !kinds || kinds.includes('purchase');
+  const eventsAfter = !before
+    ? db``
+    : before.source === 'events'
+      ? db`and (at, id) < (${before.at}::timestamptz, ${before.id})`
+      : db`and at < ${before.at}::timestamptz`;
+  const purchasesAfter = !before
+    ? db``
+    : before.source === 'events'
+      ? db`and purchased_at <= ${before.at}::timestamptz`
+      : db`and (purchased_at, id) < (${before.at}::timestamptz, ${before.id})`;
+  return db<(ContactEventRow & { at_key: string; source: TimelinePosition['source'] })[]>`
+    select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at_key from (
+      (select id, customer_id, kind, channel, text, author, message_id, campaign_id, trigger_id, offer_id,
+          purchase_id, machine, data, at, 'events' as source
+        from contact_events
+        where customer_id = ${input.customerId} ${kinds ? db`and kind = any(${kinds})` : db``} ${eventsAfter}
+        order by at desc, id desc
+        limit ${input.limit + 1})
+      ${
+        withPurchases
+          ? db`union all
+      (select id, customer_id, 'purchase', null, null, null, null, null, null, null, id, false,
+          jsonb_build_object('order_ref', order_ref, 'sku', sku, 'category', category, 'quantity', quantity,
+            'amount', amount, 'currency', currency, 'source', source),
+          purchased_at, 'purchases'
+        from purchases
+        where customer_id = ${input.customerId} ${purchasesAfter}
+        order by purchased_at desc, id desc
+        limit ${input.limit + 1})`
+          : db``
+      }
+    ) entries
+    order by at desc, source, id desc
     limit ${input.limit + 1}`;
 }

@@ -28,7 +28,9 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 
 export const ContactEventSchema = z
   .object({
-    id: z.number().int(),
+    id: z.number().int().openapi({
+      description: "The event's id; for a `purchase` entry, the purchase's id (the same as `purchase_id`)",
+    }),
     customer_id: z.number().int(),
     kind: z.string().openapi({ example: 'call' }),
     channel: z.string().nullable(),
@@ -110,6 +112,8 @@ const CursorShape = z.object({
     .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/)
     .refine((at) => !Number.isNaN(Date.parse(at))),
   id: z.number().int().positive(),
+  // Cursors issued before purchases were read from their own table name no source: events.
+  source: z.enum(['events', 'purchases']).default('events'),
 });
 const Kind = slug(40);
 

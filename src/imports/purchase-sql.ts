@@ -4,7 +4,7 @@ import type { ColumnMap } from './mapping.js';
 // over the rows COPY put in `pg_temp.import_stage` (all text) and, in one statement: converts
 // numbers and dates without a cast that could throw (shape and range guards first), checks every
 // row, records the errors of the bad ones, inserts the good lines (idempotent on
-// external_line_id) with their `purchase` contact events, and answers one summary row plus the
+// external_line_id; the timeline reads them from purchases), and answers one summary row plus the
 // new lines the caller needs: those with a touch to attribute (kind 'touch') and, when asked,
 // every new line for the triggers (kind 'created').
 //
@@ -201,19 +201,13 @@ with typed as materialized (
   select external_line_id, customer_id, order_ref, sku, category, coalesce(quantity_n, 1), amount_n,
     upper(coalesce(currency, 'EUR')), purchased_at_t, coalesce(source, 'import')
   from checked where good
-  -- Three of purchases' and contact_events' indexes, and the customers rows the foreign keys
-  -- lock, are keyed by customer: inserting in that order walks each once, front to back, instead
-  -- of jumping around them (8 % less time per batch for a file in order number order; the bench's
-  -- file is already in customer order, so there it costs only the sort).
+  -- Two of purchases' indexes, and the customers rows the foreign key locks, are keyed by
+  -- customer: inserting in that order walks each once, front to back, instead of jumping around
+  -- them (8 % less time per batch for a file in order number order, measured when each line was
+  -- also copied to contact_events; the bench's file is already in customer order).
   order by customer_id, purchased_at_t
   on conflict (external_line_id) do nothing
   returning id, customer_id, order_ref, sku, category, quantity, amount, currency, purchased_at, source
-), events as (
-  insert into contact_events (customer_id, kind, purchase_id, at, data)
-  select customer_id, 'purchase', id, purchased_at,
-    jsonb_build_object('order_ref', order_ref, 'sku', sku, 'category', category, 'quantity', quantity,
-      'amount', amount, 'currency', currency, 'source', source)
-  from inserted
 )
 select 'summary' as kind, null::bigint as id, null::bigint as customer_id, null::text as sku,
   null::text as category, null::numeric as amount, null::text as currency, null::timestamptz as purchased_at,

@@ -1,5 +1,4 @@
 import { attributePurchases } from '../conversions/attribute.js';
-import { recordContactEvents } from '../customers/events.js';
 import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
 import { type PurchaseInput, PurchaseInputSchema } from './schema.js';
@@ -94,7 +93,7 @@ async function checkLines(
 
 /**
  * Records order lines, idempotent on external_line_id: a line already present changes nothing and
- * is answered as `existing`. Each new line also appends a `purchase` event to the contact history.
+ * is answered as `existing`. The timeline shows each line as a `purchase` entry (read from purchases).
  * Throws a 422 listing every bad line (nothing written). Run it inside the caller's transaction.
  */
 export async function recordPurchases(
@@ -114,24 +113,6 @@ export async function recordPurchases(
     return { ...rest, customer_id: customerOf(line)! };
   });
   const created = await insertNewPurchases(db, JSON.stringify(rows));
-  await recordContactEvents(
-    db,
-    created.map((p) => ({
-      customer_id: p.customer_id,
-      kind: 'purchase',
-      purchase_id: p.id,
-      at: p.purchased_at,
-      data: {
-        order_ref: p.order_ref,
-        sku: p.sku,
-        category: p.category,
-        quantity: p.quantity,
-        amount: p.amount,
-        currency: p.currency,
-        source: p.source,
-      },
-    })),
-  );
   await attributePurchases(db, created);
   const createdIds = new Map(created.map((p) => [p.external_line_id, p.id]));
   const missing = rows.filter((r) => !createdIds.has(r.external_line_id)).map((r) => r.external_line_id);

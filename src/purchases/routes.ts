@@ -35,7 +35,7 @@ const postRoute = defineRoute({
   tags: ['purchases'],
   summary: 'Record order lines (one line object, or an array of up to 10,000)',
   description:
-    'Idempotent on `external_line_id`: a line already recorded changes nothing and is answered `existing`. Validated as a whole: any bad line → 422 listing each by index, nothing written. Each new line appends a `purchase` event to the contact history.',
+    'Idempotent on `external_line_id`: a line already recorded changes nothing and is answered `existing`. Validated as a whole: any bad line → 422 listing each by index, nothing written. Each line shows on the customer timeline as a `purchase` entry (read from purchases, not copied).',
   roles: ACCESS.integration,
   request: {
     body: {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
@@ -89,6 +90,122 @@ describe('GET /v1/customers/{id}/timeline', () => {
     expect((await h.get(`/v1/customers/${id}/timeline?kinds=Bad Kind`)).status).toBe(422);
     expect((await h.get(`/v1/customers/${id}/timeline?cursor=eyJ4IjoxfQ`)).status).toBe(400);
     expect((await h.get('/v1/customers/999999/timeline')).status).toBe(404);
+  });
+
+  it('pages over events and purchases sharing instants: every entry once, newest first', async () => {
+    // Purchases are read from their own table (their ids are another sequence), so the position
+    // of a page is (at, source, id): at one instant events come first, then purchases.
+    const instants = ['2025-03-01T08:00:00Z', '2025-03-02T08:00:00Z', '2025-03-03T08:00:00Z'];
+    const entry = fc.record({ purchase: fc.boolean(), instant: fc.integer({ min: 0, max: 2 }) });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(entry, { maxLength: 9 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (entries, limit) => {
+          run++;
+          const ext = `mix-${run}`;
+          const { id } = await json(await h.post('/v1/customers', { external_id: ext }));
+          const expected: Array<[string, string, string]> = [];
+          for (const [i, e] of entries.entries()) {
+            const at = instants[e.instant]!;
+            if (e.purchase) {
+              const line = {
+                external_line_id: `${ext}-${i}`,
+                customer_id: id,
+                amount: i + 1,
+                purchased_at: at,
+              };
+              expect((await h.post('/v1/purchases', line)).status).toBe(201);
+              expect((await h.post('/v1/purchases', line)).status).toBe(200);
+            } else {
+              const note = { kind: 'note', text: `${ext}-${i}`, author: 'a', at };
+              expect((await h.post(`/v1/customers/${id}/interactions`, note)).status).toBe(201);
+            }
+            expected.push([at.replace('Z', '.000Z'), e.purchase ? 'purchase' : 'note', `${ext}-${i}`]);
+          }
+          // Newest first; at one instant notes before purchases, each side newest id first.
+          expected.sort(
+            (a, b) =>
+              b[0].localeCompare(a[0]) ||
+              a[1].localeCompare(b[1]) ||
+              b[2].localeCompare(a[2], undefined, { numeric: true }),
+          );
+          const seen: Array<[string, string, string]> = [];
+          let cursor: string | null = null;
+          let pages = 0;
+          do {
+            const res = await h.get(
+              `/v1/customers/${id}/timeline?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+            );
+            expect(res.status).toBe(200);
+            const body = await json(res);
+            expect(body.data.length).toBeLessThanOrEqual(limit);
+            for (const e of body.data) {
+              const label = e.kind === 'purchase' ? `${ext}-${e.data.amount - 1}` : e.text;
+              seen.push([e.at, e.kind, label]);
+            }
+            cursor = body.next_cursor;
+            pages++;
+          } while (cursor && pages < 20);
+          expect(seen).toEqual(expected);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('shows purchases only when the kinds asked for include them, with the line as data', async () => {
+    const { id } = await json(await h.post('/v1/customers', { external_id: 'tl-kinds' }));
+    const line = {
+      external_line_id: 'K-1',
+      customer_id: id,
+      order_ref: 'O-9',
+      sku: 'SKU-1',
+      category: 'shoes',
+      quantity: 2,
+      amount: 59.9,
+      purchased_at: '2025-04-01T10:00:00Z',
+    };
+    const [purchase] = (await json(await h.post('/v1/purchases', line))).data;
+    await h.post(`/v1/customers/${id}/interactions`, { kind: 'call', text: 'about K-1', author: 'a' });
+    const calls = await json(await h.get(`/v1/customers/${id}/timeline?kinds=call`));
+    expect(calls.data.map((e: { kind: string }) => e.kind)).toEqual(['call']);
+    const both = await json(await h.get(`/v1/customers/${id}/timeline?kinds=purchase,call`));
+    expect(both.data.map((e: { kind: string }) => e.kind)).toEqual(['call', 'purchase']);
+    expect(both.data[1]).toEqual({
+      id: purchase.id,
+      customer_id: id,
+      kind: 'purchase',
+      channel: null,
+      text: null,
+      author: null,
+      message_id: null,
+      campaign_id: null,
+      trigger_id: null,
+      offer_id: null,
+      purchase_id: purchase.id,
+      machine: false,
+      data: {
+        order_ref: 'O-9',
+        sku: 'SKU-1',
+        category: 'shoes',
+        quantity: 2,
+        amount: 59.9,
+        currency: 'EUR',
+        source: null,
+      },
+      at: '2025-04-01T10:00:00.000Z',
+    });
+    // Nothing is copied: the contact history table holds the call alone.
+    const [copies] = await h.db.sql`select count(*)::int as n from contact_events where customer_id = ${id}`;
+    expect(copies!.n).toBe(1);
+    // A cursor issued before purchases had their own source still reads (as an event position).
+    const old = Buffer.from(JSON.stringify({ at: '2025-04-01T10:00:00.000000Z', id: 1 })).toString(
+      'base64url',
+    );
+    const rest = await json(await h.get(`/v1/customers/${id}/timeline?cursor=${old}`));
+    expect(rest.data.map((e: { kind: string }) => e.kind)).toEqual(['purchase']);
   });
 
   it('rejects bad interactions and roles that may not write them', async () => {

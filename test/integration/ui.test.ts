@@ -119,6 +119,38 @@ describe('roles', () => {
   });
 });
 
+describe('customer card', () => {
+  it('shows purchases in the contact history with what was bought, next to the calls', async () => {
+    const { id } = await json(await h.post('/v1/customers', { external_id: 'card-1', first_name: 'Ada' }));
+    await h.post('/v1/purchases', {
+      external_line_id: 'card-1-a',
+      customer_id: id,
+      order_ref: 'ORD-77',
+      sku: 'KETTLE-2',
+      category: 'kitchen',
+      quantity: 2,
+      amount: 79.5,
+      purchased_at: '2025-06-01T09:00:00Z',
+    });
+    await h.post(`/v1/customers/${id}/interactions`, {
+      kind: 'call',
+      text: 'Asked about descaling',
+      author: 'sam',
+    });
+    const sales = await signIn('sales');
+    const res = await h.app.request(`/ui/customers/${id}`, { headers: { cookie: sales.session } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const history = html.slice(html.indexOf('id="timeline"'));
+    expect(history).toMatch(/class="ev ev-call"/);
+    const purchase = /<li class="ev ev-purchase">([\s\S]*?)<\/li>/.exec(history)?.[1] ?? '';
+    expect(purchase).toContain('2 × KETTLE-2 kitchen');
+    expect(purchase).toContain('79.50 EUR');
+    expect(purchase).toContain('order ORD-77');
+    expect(history.indexOf('ev-call')).toBeLessThan(history.indexOf('ev-purchase'));
+  });
+});
+
 describe('offers', () => {
   const offer = (csrf: string, extra: Record<string, string> = {}) => ({
     _csrf: csrf,

@@ -266,6 +266,15 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                   </span>
                 ) : null}
                 {e.text ? <p>{e.text}</p> : null}
+                {e.kind === 'purchase' ? (
+                  <p>
+                    {[e.data?.quantity > 1 ? `${e.data.quantity} ×` : '', e.data?.sku, e.data?.category]
+                      .filter(Boolean)
+                      .join(' ')}{' '}
+                    {money(Number(e.data?.amount))} {e.data?.currency}
+                    {e.data?.order_ref ? <span class="muted"> · order {e.data.order_ref}</span> : null}
+                  </p>
+                ) : null}
                 {e.kind === 'converted' && e.data?.revenue ? (
                   <p>revenue {money(Number(e.data.revenue))}</p>
                 ) : null}
