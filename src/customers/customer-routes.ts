@@ -16,7 +16,7 @@ import {
 } from '../http/route.js';
 import { erasePersonalData } from '../privacy/erase.js';
 import { purgeJobs } from '../privacy/jobs.js';
-import { fireCustomerCreatedTriggers } from '../triggers/events.js';
+import { fireCustomerCreatedTriggers, inTransactionThenFire } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
 import { CustomerInputSchema, CustomerPatchSchema, CustomerSchema, PROFILE_COLUMNS } from './schema.js';
@@ -141,52 +141,58 @@ const listRoute = defineRoute({
 
 const CursorShape = z.object({ id: z.number().int().positive() });
 
+const createdIdsOf = (written: readonly { id: number; status: string }[]) =>
+  written.filter((r) => r.status === 'created').map((r) => r.id);
+
 export function registerCustomerCrud(app: App): void {
   app.openapi(upsertRoute, async (c) => {
     const input = c.req.valid('json');
-    const { sql } = c.var.deps;
-    const row = await sql.begin(async (tx) => {
-      const [result] = await upsertCustomers(tx, [input], singlePath);
-      const fields = PROFILE_COLUMNS.filter((k) => input[k] !== undefined);
-      await audit(
-        c,
-        {
-          action: result!.status === 'created' ? 'customer.create' : 'customer.update',
-          entity: 'customer',
-          entity_id: result!.id,
-          customer_id: result!.id,
-          data: { fields, ...(input.consents ? { consents: input.consents } : {}) },
-        },
-        tx,
-      );
-      return { status: result!.status, customer: (await selectCustomer(tx, result!.id))! };
-    });
-    if (row.status === 'created') await fireCustomerCreatedTriggers(c.var.deps, [row.customer.id]);
+    const row = await inTransactionThenFire(
+      c.var.deps,
+      async (tx) => {
+        const [result] = await upsertCustomers(tx, [input], singlePath);
+        const fields = PROFILE_COLUMNS.filter((k) => input[k] !== undefined);
+        await audit(
+          c,
+          {
+            action: result!.status === 'created' ? 'customer.create' : 'customer.update',
+            entity: 'customer',
+            entity_id: result!.id,
+            customer_id: result!.id,
+            data: { fields, ...(input.consents ? { consents: input.consents } : {}) },
+          },
+          tx,
+        );
+        return { status: result!.status, customer: (await selectCustomer(tx, result!.id))! };
+      },
+      (deps, done) => fireCustomerCreatedTriggers(deps, done.status === 'created' ? [done.customer.id] : []),
+    );
     return c.json(toCustomer(row.customer), row.status === 'created' ? 201 : 200);
   });
 
   app.openapi(batchRoute, async (c) => {
     const values = await readBatchBody(c, { max: MAX_BATCH });
-    const { sql } = c.var.deps;
-    const results = await sql.begin(async (tx) => {
-      const written = await upsertCustomerBatch(tx, values);
-      // One audit row per batch (the ids are in it): per-customer rows would double the write.
-      const ids = (status: 'created' | 'updated') =>
-        written.filter((r) => r.status === status).map((r) => r.id);
-      await audit(
-        c,
-        {
-          action: 'customer.batch_upsert',
-          entity: 'customer',
-          data: { created: ids('created'), updated: ids('updated') },
-        },
-        tx,
-      );
-      return written;
-    });
-    const createdIds = results.filter((r) => r.status === 'created').map((r) => r.id);
-    await fireCustomerCreatedTriggers(c.var.deps, createdIds);
-    const created = createdIds.length;
+    const results = await inTransactionThenFire(
+      c.var.deps,
+      async (tx) => {
+        const written = await upsertCustomerBatch(tx, values);
+        // One audit row per batch (the ids are in it): per-customer rows would double the write.
+        const ids = (status: 'created' | 'updated') =>
+          written.filter((r) => r.status === status).map((r) => r.id);
+        await audit(
+          c,
+          {
+            action: 'customer.batch_upsert',
+            entity: 'customer',
+            data: { created: ids('created'), updated: ids('updated') },
+          },
+          tx,
+        );
+        return written;
+      },
+      (deps, written) => fireCustomerCreatedTriggers(deps, createdIdsOf(written)),
+    );
+    const created = createdIdsOf(results).length;
     return c.json({ data: results, created, updated: results.length - created }, created > 0 ? 201 : 200);
   });
 

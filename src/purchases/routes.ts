@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, PageQuery } from '../http/pagination.js';
 import { AppError, invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
-import { firePurchaseTriggers } from '../triggers/events.js';
+import { firePurchaseTriggers, inTransactionThenFire } from '../triggers/events.js';
 import { parsePurchaseLines, recordPurchases } from './record.js';
 import { PurchaseSchema } from './schema.js';
 import type { PurchaseRow } from './store.js';
@@ -124,23 +124,25 @@ export function registerPurchaseRoutes(app: App): void {
   app.openapi(postRoute, async (c) => {
     const values = await readLines(await c.req.text());
     const { lines, errors } = parsePurchaseLines(values);
-    const { sql, clock } = c.var.deps;
-    const result = await sql.begin(async (tx) => {
-      const recorded = await recordPurchases(tx, lines, clock(), errors);
-      await audit(
-        c,
-        recorded.created.map((p) => ({
-          action: 'purchase.create',
-          entity: 'purchase',
-          entity_id: p.id,
-          customer_id: p.customer_id,
-        })),
-        tx,
-      );
-      return recorded;
-    });
-    // Hooks on new purchases (triggers, conversions) are fired here from result.created.
-    await firePurchaseTriggers(c.var.deps, result.created);
+    const { clock } = c.var.deps;
+    const result = await inTransactionThenFire(
+      c.var.deps,
+      async (tx) => {
+        const recorded = await recordPurchases(tx, lines, clock(), errors);
+        await audit(
+          c,
+          recorded.created.map((p) => ({
+            action: 'purchase.create',
+            entity: 'purchase',
+            entity_id: p.id,
+            customer_id: p.customer_id,
+          })),
+          tx,
+        );
+        return recorded;
+      },
+      (deps, recorded) => firePurchaseTriggers(deps, recorded.created),
+    );
     const created = result.created.length;
     return c.json(
       { data: result.lines, created, existing: result.lines.length - created },

@@ -1,5 +1,5 @@
 import { recordContactEvent } from '../customers/events.js';
-import type { Db, Sql } from '../db/sql.js';
+import type { Db } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { handOverTriggerEvents, hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
 import { customerByHandle, upsertLead } from './store.js';
@@ -78,7 +78,7 @@ export async function recordSocialMessage(
 
 /** Hands the message's event on (queue or outbox) when a social_message trigger is enabled. */
 export async function fireSocialEvent(
-  deps: { sql: Sql; jobs?: JobDispatcher | undefined },
+  deps: { sql: Db; jobs?: JobDispatcher | undefined },
   event: TriggerEvent,
 ): Promise<void> {
   if (!(await hasEnabledTriggers(deps.sql, 'social_message'))) return;

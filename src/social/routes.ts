@@ -5,6 +5,7 @@ import type { App } from '../http/env.js';
 import { isoDateTime, requiredText, slug, text } from '../http/fields.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse } from '../http/route.js';
+import { inTransactionThenFire } from '../triggers/events.js';
 import { fireSocialEvent, recordSocialMessage } from './inbound.js';
 
 const SocialInboundSchema = z
@@ -48,22 +49,25 @@ export function registerSocialRoutes(app: App): void {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const { result, event } = await c.var.deps.sql.begin(async (tx) => {
-        const recorded = await recordSocialMessage(tx, body);
-        await audit(
-          c,
-          {
-            action: 'social.inbound',
-            entity: 'contact_event',
-            entity_id: recorded.result.event_id,
-            customer_id: recorded.result.customer_id,
-            data: { channel: body.channel, lead_created: recorded.result.lead_created },
-          },
-          tx,
-        );
-        return recorded;
-      });
-      await fireSocialEvent(c.var.deps, event);
+      const { result } = await inTransactionThenFire(
+        c.var.deps,
+        async (tx) => {
+          const recorded = await recordSocialMessage(tx, body);
+          await audit(
+            c,
+            {
+              action: 'social.inbound',
+              entity: 'contact_event',
+              entity_id: recorded.result.event_id,
+              customer_id: recorded.result.customer_id,
+              data: { channel: body.channel, lead_created: recorded.result.lead_created },
+            },
+            tx,
+          );
+          return recorded;
+        },
+        (deps, recorded) => fireSocialEvent(deps, recorded.event),
+      );
       return c.json(result, 201);
     },
   );

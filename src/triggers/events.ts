@@ -1,4 +1,4 @@
-import type { Db } from '../db/sql.js';
+import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 
 export const TRIGGER_QUEUE = 'trigger';
@@ -91,6 +91,29 @@ export async function handOverTriggerEvents(
   }
   // Records events for the reconciler to hand to the trigger queue (one statement, all chunks).
   await deps.sql`insert into trigger_outbox ${deps.sql(rows)}`;
+}
+
+/**
+ * Runs `work` in a transaction and hands on the trigger events of what it wrote (`fire`): without
+ * a queue (the edge build) into trigger_outbox inside the same transaction, so the events commit
+ * with their cause or not at all (an isolate that dies after the commit loses nothing); with a
+ * queue, after the commit, so a worker never reads a row that is not committed yet.
+ */
+export async function inTransactionThenFire<T>(
+  deps: { sql: Sql; jobs?: JobDispatcher | undefined },
+  work: (tx: Db) => Promise<T>,
+  fire: (deps: { sql: Db; jobs?: JobDispatcher | undefined }, result: T) => Promise<void>,
+): Promise<T> {
+  if (!deps.jobs) {
+    return deps.sql.begin(async (tx) => {
+      const result = await work(tx);
+      await fire({ sql: tx }, result);
+      return result;
+    }) as Promise<T>;
+  }
+  const result = (await deps.sql.begin((tx) => work(tx))) as T;
+  await fire(deps, result);
+  return result;
 }
 
 /**

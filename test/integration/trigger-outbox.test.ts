@@ -172,6 +172,58 @@ describe('trigger events posted where there is no queue (the edge build)', () =>
     await h.patch(`/v1/triggers/${id}`, { enabled: false });
   });
 
+  it('the outbox row commits with the purchase, the customer or the message, or none of them does', async () => {
+    const id = await trigger({ event: 'purchase' });
+    const customerTrigger = await trigger({ event: 'customer_created' });
+    const socialTrigger = await trigger({ event: 'social_message' });
+    const [buyer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email) values ('edge-atomic', 'edge-atomic@example.test') returning id`;
+    // The outbox refuses writes, as if the isolate died between the cause and its event.
+    await h.db.sql.unsafe(`
+      create function refuse_outbox() returns trigger language plpgsql as $$
+        begin raise exception 'outbox unavailable'; end $$;
+      create trigger refuse_outbox before insert on trigger_outbox
+        for each row execute function refuse_outbox();`);
+    const line = {
+      external_line_id: 'edge-atomic-1',
+      customer_id: buyer!.id,
+      amount: 12,
+      purchased_at: new Date().toISOString(),
+    };
+    const newCustomer = { external_id: 'edge-atomic-new', email: 'edge-atomic-new@example.test' };
+    const social = { channel: 'facebook', handle: 'edge.atomic', text: 'Hello?' };
+    try {
+      expect((await h.post('/v1/purchases', line)).status).toBe(500);
+      expect((await h.post('/v1/customers', newCustomer)).status).toBe(500);
+      expect((await h.post('/v1/customers/batch', [newCustomer])).status).toBe(500);
+      expect((await h.post('/v1/inbound/social', social)).status).toBe(500);
+    } finally {
+      await h.db.sql.unsafe('drop trigger refuse_outbox on trigger_outbox; drop function refuse_outbox()');
+    }
+    const [left] = await h.db.sql<{ purchases: number; customers: number; social: number }[]>`
+      select (select count(*)::int from purchases where external_line_id = 'edge-atomic-1') as purchases,
+        (select count(*)::int from customers where external_id = 'edge-atomic-new') as customers,
+        (select count(*)::int from contact_events where kind = 'social' and text = 'Hello?') as social`;
+    expect(left).toEqual({ purchases: 0, customers: 0, social: 0 });
+    expect(await outboxKeys()).toEqual([]);
+
+    // The integration's retry goes through whole: each cause with its event.
+    const purchase = await h.post('/v1/purchases', line);
+    expect(purchase.status).toBe(201);
+    const customer = await h.post('/v1/customers', newCustomer);
+    expect(customer.status).toBe(201);
+    const message = await h.post('/v1/inbound/social', social);
+    expect(message.status).toBe(201);
+    expect(await outboxKeys()).toEqual([
+      `purchase:${(await json(purchase)).data[0].id}`,
+      `customer:${(await json(customer)).id}`,
+      `social:${(await json(message)).event_id}`,
+    ]);
+    await h.db.sql`delete from trigger_outbox`;
+    for (const t of [id, customerTrigger, socialTrigger])
+      await h.patch(`/v1/triggers/${t}`, { enabled: false });
+  });
+
   it('nothing is written when no trigger listens', async () => {
     const res = await h.post('/v1/customers', { external_id: 'edge-quiet', email: 'quiet@example.test' });
     expect(res.status).toBe(201);
