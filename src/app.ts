@@ -23,6 +23,7 @@ import { registerTemplateRoutes } from './templates/routes.js';
 import { withTrackingFastPath } from './tracking/fast-path.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
 import { registerTriggerRoutes } from './triggers/routes.js';
+import { IMPORT_UPLOAD_PAGE } from './ui/pages/imports.js';
 import { registerUiRoutes } from './ui/routes.js';
 
 export interface AppOptions {
@@ -78,7 +79,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   // Only requests that carry a body pay for the limit (it wraps the request stream). A CSV
   // upload streams to the database under its own, larger limit (IMPORT_MAX_BYTES).
   const streamsItsBody = (method: string, path: string) =>
-    method === IMPORT_UPLOAD.method && path === IMPORT_UPLOAD.path;
+    [IMPORT_UPLOAD, IMPORT_UPLOAD_PAGE].some((route) => method === route.method && path === route.path);
   app.use('*', (c, next) =>
     BODY_METHODS.has(c.req.method) && !streamsItsBody(c.req.method, c.req.path) ? limitBody(c, next) : next(),
   );

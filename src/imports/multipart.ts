@@ -7,6 +7,8 @@ export interface MultipartFile {
   filename: string;
   /** The part's bytes, in order, as they arrive (backpressure reaches the client). */
   stream: AsyncIterable<Buffer>;
+  /** Every text field of the form, once the whole body is read (fields may follow the file). */
+  complete: Promise<Readonly<Record<string, string>>>;
 }
 
 export interface ReceivedForm<T> {
@@ -75,7 +77,15 @@ export async function receiveMultipart<T>(
     file = stream;
     // Listening at once: a body cut short errors the part even before onFile reads it.
     stream.on('error', (error) => fail(badBody(error.message)));
-    fileTask = onFile({ filename, stream }, { ...fields });
+    // A form that breaks after its file never completes: whoever waits for it fails too.
+    const whole = Promise.race([
+      complete,
+      failed.then(() => {
+        throw failure?.error;
+      }),
+    ]);
+    whole.catch(noop);
+    fileTask = onFile({ filename, stream, complete: whole }, { ...fields });
     fileTask.catch(fail);
   });
   parser.on('partsLimit', () => problems.push({ path: 'body', in: 'body', message: 'too many parts' }));
@@ -86,6 +96,8 @@ export async function receiveMultipart<T>(
     parser.once('error', reject);
   });
   finished.catch((error: unknown) => fail(badBody(error instanceof Error ? error.message : String(error))));
+  const complete = finished.then(() => ({ ...fields }));
+  complete.catch(noop);
 
   try {
     for await (const chunk of body ?? []) {

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import type { App } from '../http/env.js';
 import type { FieldError } from '../http/problem.js';
+import type { StreamedForm } from '../imports/multipart-body.js';
 import type { UiEnv } from './env.js';
 
 export interface ApiResult<T = any> {
@@ -42,9 +43,15 @@ export async function api<T = any>(
   };
 }
 
+/** A body the UI streams to the API as it arrives (an upload), rather than JSON. */
+export class Streamed {
+  constructor(readonly form: StreamedForm) {}
+}
+
 /**
  * The raw response of an in-process API call with the user's key: a FormData body goes as
- * multipart, anything else as JSON. For bodies the UI passes through (CSV downloads).
+ * multipart, a Streamed one as its stream, anything else as JSON. For bodies the UI passes
+ * through (CSV downloads).
  */
 export function apiResponse(
   app: App,
@@ -57,15 +64,17 @@ export function apiResponse(
     authorization: `Bearer ${c.var.session.key}`,
     'x-request-id': c.var.requestId,
   };
-  const multipart = body instanceof FormData;
-  if (body !== undefined && !multipart) headers['content-type'] = 'application/json';
-  return Promise.resolve(
-    app.request(path, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: multipart ? body : JSON.stringify(body) }),
-    }),
-  );
+  let init: RequestInit & { duplex?: 'half' } = {};
+  if (body instanceof Streamed) {
+    headers['content-type'] = body.form.contentType;
+    init = { body: body.form.body, duplex: 'half' };
+  } else if (body instanceof FormData) {
+    init = { body };
+  } else if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    init = { body: JSON.stringify(body) };
+  }
+  return Promise.resolve(app.request(path, { method, headers, ...init }));
 }
 
 /** Throws the API's failure as a UI error page (for reads that must succeed). */

@@ -10,7 +10,7 @@ import { Csrf, Shell } from './kit.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
-import { registerImportPages } from './pages/imports.js';
+import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
@@ -126,7 +126,12 @@ export function registerUiRoutes(app: App): void {
     c.set('session', session);
     c.set('csrf', csrfToken(secret, session));
     c.set('auth', { keyId: record.id, name: record.name, role: record.role });
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    // The import form streams its upload and checks the token itself, before reading the file.
+    const streamsItsBody =
+      c.req.method === IMPORT_UPLOAD_PAGE.method &&
+      c.req.path === IMPORT_UPLOAD_PAGE.path &&
+      (c.req.header('content-type') ?? '').startsWith('multipart/form-data');
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && !streamsItsBody) {
       let token = c.req.header('x-csrf-token');
       if (!token) {
         const type = c.req.header('content-type') ?? '';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 
 // The campaign form's A/B test fields and the campaign page's A/B summary, through app.request.
 
@@ -12,25 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const cookieOf = (res: Response, name: string) =>
-  res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0]!)
-    .find((c) => c.startsWith(`${name}=`) && c.length > name.length + 1);
-
-async function signIn() {
-  const form = await h.app.request('/ui/login');
-  const login = cookieOf(form, 'offerflow_login')!;
-  const res = await h.app.request('/ui/login', {
-    method: 'POST',
-    headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _login: login.split('=')[1]!, key: await h.keyFor('marketer'), next: '/ui' }),
-  });
-  const session = cookieOf(res, 'offerflow_session')!;
-  const page = await h.app.request('/ui/campaigns/new', { headers: { cookie: session } });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  return { session, csrf };
-}
+const signIn = () => signInToUi(h, 'marketer');
 
 describe('the campaign form’s A/B test', () => {
   it('marks a bad field and saves nothing, then saves the test and shows it', async () => {

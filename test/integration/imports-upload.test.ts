@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { runUploadedImport } from '../../src/imports/run.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 
 // The upload route streams its body to the database: it takes files far over the API-wide body
 // limit (set tiny here), refuses one over IMPORT_MAX_BYTES with a 413, and stores nothing then.
@@ -208,6 +209,82 @@ describe('POST /v1/imports streams the file', () => {
     });
     expect(res.status).toBe(400);
     expect((await json(res)).errors).toEqual([expect.objectContaining({ path: 'body' })]);
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe('the import page (POST /ui/imports) streams the upload on to the API', () => {
+  /** The form as a browser sends it: fields in page order, so the file comes before the options. */
+  const postForm = async (parts: [string, string | File][]) => {
+    const { session } = await signIn;
+    const form = new FormData();
+    for (const [name, value] of parts) form.append(name, value);
+    return h.app.request('/ui/imports', { method: 'POST', headers: { cookie: session }, body: form });
+  };
+  let signIn: ReturnType<typeof signInToUi>;
+  beforeAll(() => {
+    signIn = signInToUi(h, 'integrator');
+  });
+
+  it('takes a file far over the body limit, with the options that follow it, and imports every line', async () => {
+    const { csrf } = await signIn;
+    const csv = purchasesCsv('page', 3_000).replaceAll(',', ';');
+    expect(csv.length).toBeGreaterThan(BODY_LIMIT_BYTES * 20);
+    const res = await postForm([
+      ['_csrf', csrf],
+      ['file', new File([csv], 'erp-page.csv', { type: 'text/csv' })],
+      ['kind', 'purchases'],
+      ['mapping', ''],
+      ['separator', 'semicolon'],
+      ['encoding', 'utf-8'],
+    ]);
+    expect(res.status).toBe(303);
+    const id = Number(/\/ui\/imports\/(\d+)$/.exec(res.headers.get('location') ?? '')?.[1]);
+    const row = await json(await h.get(`/v1/imports/${id}`));
+    expect(row).toMatchObject({ kind: 'purchases', filename: 'erp-page.csv', size_bytes: csv.length });
+    const progress = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, id);
+    expect(progress).toMatchObject({ rows: 3_000, created: 3_000, failed: 0 });
+  });
+
+  it('refuses a form whose CSRF token is missing or comes after the file, storing nothing (403)', async () => {
+    const { csrf } = await signIn;
+    const before = await counts();
+    const file = new File([purchasesCsv('tok', 500)], 'tok.csv');
+    const late = await postForm([
+      ['file', file],
+      ['_csrf', csrf],
+      ['kind', 'purchases'],
+    ]);
+    expect(late.status).toBe(403);
+    const wrong = await postForm([
+      ['_csrf', `${csrf}x`],
+      ['kind', 'purchases'],
+    ]);
+    expect(wrong.status).toBe(403);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('shows a bad option sent after the file at its field, and a file over IMPORT_MAX_BYTES, storing nothing', async () => {
+    const { csrf } = await signIn;
+    const before = await counts();
+    const bad = await postForm([
+      ['_csrf', csrf],
+      ['file', new File([purchasesCsv('opt', 2_000)], 'opt.csv')],
+      ['kind', 'purchases'],
+      ['separator', 'pipe'],
+    ]);
+    expect(bad.status).toBe(422);
+    const html = await bad.text();
+    expect(html).toMatch(/id="f-separator"[^>]*aria-invalid="true"/);
+    // What was chosen stays chosen.
+    expect(html).toMatch(/<option value="purchases" selected="">/);
+    const huge = await postForm([
+      ['_csrf', csrf],
+      ['kind', 'purchases'],
+      ['file', new File([purchasesCsv('huge-page', 40_000)], 'huge.csv')],
+    ]);
+    expect(huge.status).toBe(413);
+    expect(await huge.text()).toContain('IMPORT_MAX_BYTES');
     expect(await counts()).toEqual(before);
   });
 });

@@ -3,6 +3,7 @@ import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
 import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
 import { signToken } from '../../src/tracking/tokens.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 
 let h: Harness;
 let o1: number;
@@ -342,23 +343,7 @@ describe('conversions of trigger messages', () => {
 });
 
 describe('trigger report pages', () => {
-  const cookieOf = (res: Response, name: string) =>
-    res.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith(`${name}=`) && c.length > name.length + 1);
-
-  async function signIn(role: 'analyst' | 'sales'): Promise<string> {
-    const form = await h.app.request('/ui/login');
-    const login = cookieOf(form, 'offerflow_login')!;
-    const res = await h.app.request('/ui/login', {
-      method: 'POST',
-      headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _login: login.split('=')[1]!, key: await h.keyFor(role), next: '/ui' }),
-    });
-    expect(res.status).toBe(303);
-    return cookieOf(res, 'offerflow_session')!;
-  }
+  const signIn = async (role: 'analyst' | 'sales') => (await signInToUi(h, role)).session;
 
   it('lists the triggers and shows one’s report to a role with reports, not to others', async () => {
     const analyst = await signIn('analyst');

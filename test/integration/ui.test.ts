@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/http/roles.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { cookieOf, signInToUi } from '../helpers/ui-session.js';
 
 // The web UI through app.request: sign-in, CSRF, roles and form validation. The browser suite
 // (test/browser/) drives the same pages in Chromium.
@@ -12,28 +14,7 @@ afterAll(async () => {
   await h.close();
 });
 
-const cookieOf = (res: Response, name: string) =>
-  res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0]!)
-    .find((c) => c.startsWith(`${name}=`) && c.length > name.length + 1);
-
-async function signIn(role: 'admin' | 'analyst' | 'sales' | 'marketer' | 'integrator' = 'admin') {
-  const form = await h.app.request('/ui/login');
-  const login = cookieOf(form, 'offerflow_login')!;
-  const token = login.split('=')[1]!;
-  const res = await h.app.request('/ui/login', {
-    method: 'POST',
-    headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _login: token, key: await h.keyFor(role), next: '/ui' }),
-  });
-  expect(res.status).toBe(303);
-  const session = cookieOf(res, 'offerflow_session')!;
-  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith('offerflow_session='))!;
-  const page = await h.app.request('/ui/segments/new', { headers: { cookie: session } });
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1];
-  return { session, csrf: csrf!, setCookie };
-}
+const signIn = (role: Role = 'admin') => signInToUi(h, role);
 
 const post = (path: string, cookie: string, fields: Record<string, string>) =>
   h.app.request(path, {

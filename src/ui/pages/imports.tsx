@@ -1,9 +1,12 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
-import { api, apiResponse, must, UiError } from '../api.js';
+import { type ReceivedForm, receiveMultipart } from '../../imports/multipart.js';
+import { multipartBody } from '../../imports/multipart-body.js';
+import { type ApiResult, api, apiResponse, must, Streamed, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, str } from '../kit.js';
+import { checkCsrf } from '../session.js';
 
 const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding'];
 const OPTIONAL = ['mapping', 'separator', 'encoding'] as const;
@@ -119,6 +122,52 @@ function ImportProgress(props: { imp: any }) {
   );
 }
 
+/** The import form's post: it streams its body itself (exempt from the UI's form parsing). */
+export const IMPORT_UPLOAD_PAGE = { method: 'POST', path: '/ui/imports' } as const;
+
+/** The API's answer to a relayed upload it refused, carried out of the multipart reader. */
+class Refused extends Error {
+  constructor(
+    readonly result: ApiResult,
+    readonly fields: Readonly<Record<string, string>>,
+  ) {
+    super('refused');
+  }
+}
+
+/** The form's options as the API takes them: the kind, and the optional fields left non-empty ("detect"). */
+function forwarded(fields: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = fields.kind === undefined ? {} : { kind: fields.kind };
+  for (const name of OPTIONAL) {
+    const value = fields[name]?.trim();
+    if (value) out[name] = value;
+  }
+  return out;
+}
+
+function toFormData(fields: Record<string, string>): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  return form;
+}
+
+function redisplay(c: Context<UiEnv>, values: Record<string, unknown>, res: ApiResult) {
+  return page(
+    c,
+    'Imports',
+    <>
+      <h1>Import a CSV</h1>
+      <ImportForm
+        csrf={c.var.csrf}
+        values={values}
+        errors={res.errors}
+        detail={res.errors.length ? undefined : res.detail}
+      />
+    </>,
+    { status: res.status },
+  );
+}
+
 export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/imports', (c) =>
     page(
@@ -131,33 +180,41 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
     ),
   );
 
-  ui.post('/ui/imports', async (c) => {
-    const form = await c.req.parseBody();
-    // Forward the upload as the API's multipart body; empty optional fields mean "detect".
-    const body = new FormData();
-    if (form.file instanceof File && form.file.size > 0) body.append('file', form.file, form.file.name);
-    body.append('kind', str(form, 'kind') ?? '');
-    for (const name of OPTIONAL) {
-      const value = str(form, name);
-      if (value !== undefined) body.append(name, value);
+  ui.post(IMPORT_UPLOAD_PAGE.path, async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    if (!type.startsWith('multipart/form-data')) throw new UiError(415, 'Upload the file with the form');
+    const secret = c.var.deps.config.OFFERFLOW_SECRET;
+    const checkToken = (fields: Readonly<Record<string, string>>) => {
+      if (!checkCsrf(secret, c.var.session, fields._csrf)) {
+        throw new UiError(403, 'The form’s CSRF token is missing or wrong (it must come before the file)');
+      }
+    };
+    // The file goes on to the API as it arrives (re-encoded without the CSRF token), so an
+    // upload of any size streams to storage; the API answers once it has stored all of it.
+    let received: ReceivedForm<ApiResult>;
+    try {
+      received = await receiveMultipart(c.req.raw.body, type, 'file', async (file, before) => {
+        checkToken(before);
+        let all: Readonly<Record<string, string>> = before;
+        file.complete.then((fields) => (all = fields)).catch(() => undefined);
+        const form = multipartBody({
+          before: forwarded(before),
+          file: { name: 'file', filename: file.filename, stream: file.stream },
+          after: file.complete.then(forwarded),
+        });
+        const res = await api(app, c, 'POST', '/v1/imports', new Streamed(form));
+        // Refused part-way (a bad option, too large): stop reading the rest of the upload.
+        if (!res.ok) throw new Refused(res, all);
+        return res;
+      });
+    } catch (error) {
+      if (!(error instanceof Refused)) throw error;
+      return redisplay(c, error.fields, error.result);
     }
-    const res = await api(app, c, 'POST', '/v1/imports', body);
-    if (!res.ok) {
-      return page(
-        c,
-        'Imports',
-        <>
-          <h1>Import a CSV</h1>
-          <ImportForm
-            csrf={c.var.csrf}
-            values={form}
-            errors={res.errors}
-            detail={res.errors.length ? undefined : res.detail}
-          />
-        </>,
-        { status: res.status },
-      );
-    }
+    const { fields } = received;
+    if (!received.file) checkToken(fields);
+    const res = received.file ?? (await api(app, c, 'POST', '/v1/imports', toFormData(forwarded(fields))));
+    if (!res.ok) return redisplay(c, fields, res);
     return c.redirect(`/ui/imports/${res.body.id}`, 303);
   });
 
