@@ -5,7 +5,7 @@ import { type ReceivedForm, receiveMultipart } from '../../imports/multipart.js'
 import { multipartBody } from '../../imports/multipart-body.js';
 import { type ApiResult, api, apiResponse, must, Streamed, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, str } from '../kit.js';
+import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct } from '../kit.js';
 import { checkCsrf } from '../session.js';
 
 const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding'];
