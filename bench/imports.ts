@@ -21,7 +21,8 @@ import { type Bench, type BenchResult, withScratchDatabase } from './harness.js'
 // attribution, progress, per-batch transactions) against a raw COPY of the same file into a
 // scratch table created `like purchases including all` (same column types, defaults and indexes),
 // in the same run and database, before and after the import (the mean counts). Peak RSS sampled
-// every 50 ms, for the import and for the same file uploaded through POST /v1/imports.
+// every 50 ms, for the import and for the same file uploaded through POST /v1/imports and through
+// the web UI's import form (which relays it to the API as it arrives).
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const N = Math.max(1000, Math.round(1_000_000 * SCALE));
 const CUSTOMERS = 50_000;
@@ -88,22 +89,31 @@ function peakRss() {
  * disk (the file is far over the default BODY_LIMIT_BYTES): time and peak RSS of client and
  * server together, which must not grow with the file. The stored upload is then dropped.
  */
-async function uploadOverHttp(sql: Sql, file: string): Promise<{ seconds: number; peak: number }> {
+async function uploadOverHttp(
+  sql: Sql,
+  file: string,
+  via: 'api' | 'ui',
+): Promise<{ seconds: number; peak: number }> {
   const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
   const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   try {
     const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
+    const port = (server.address() as AddressInfo).port;
+    // The page's form: signed in with the key, its CSRF token first, the options after the file.
+    const page = via === 'ui' ? await signInToUi(`http://127.0.0.1:${port}`, key) : undefined;
     const boundary = 'offerflow-bench-boundary';
+    const field = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
     async function* body() {
       yield Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\npurchases\r\n` +
+        (page ? field('_csrf', page.csrf) : field('kind', 'purchases')) +
           `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="purchases.csv"\r\n` +
           'Content-Type: text/csv\r\n\r\n',
       );
       yield* createReadStream(file, { highWaterMark: 256 * 1024 });
-      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+      yield Buffer.from(`\r\n${page ? field('kind', 'purchases') : ''}--${boundary}--\r\n`);
     }
     const sampler = peakRss();
     const started = performance.now();
@@ -111,11 +121,11 @@ async function uploadOverHttp(sql: Sql, file: string): Promise<{ seconds: number
     // stream body, read the file far ahead of the server here, which would blur the figure).
     const request = httpRequest({
       host: '127.0.0.1',
-      port: (server.address() as AddressInfo).port,
-      path: '/v1/imports',
+      port,
+      path: page ? '/ui/imports' : '/v1/imports',
       method: 'POST',
       headers: {
-        authorization: `Bearer ${key}`,
+        ...(page ? { cookie: page.cookie } : { authorization: `Bearer ${key}` }),
         'content-type': `multipart/form-data; boundary=${boundary}`,
       },
     });
@@ -124,15 +134,40 @@ async function uploadOverHttp(sql: Sql, file: string): Promise<{ seconds: number
     const [res] = await answered;
     let text = '';
     for await (const piece of res) text += piece;
-    const created = JSON.parse(text) as { id?: number };
     const seconds = (performance.now() - started) / 1000;
     const peak = sampler.stop();
-    if (res.statusCode !== 202) throw new Error(`upload answered ${res.statusCode}: ${text}`);
-    await sql`delete from imports where id = ${created.id!}`;
+    const id = page
+      ? Number(/\/ui\/imports\/(\d+)$/.exec(String(res.headers.location))?.[1])
+      : (JSON.parse(text) as { id?: number }).id;
+    if (res.statusCode !== (page ? 303 : 202) || !id) {
+      throw new Error(`upload answered ${res.statusCode}: ${text.slice(0, 500)}`);
+    }
+    await sql`delete from imports where id = ${id}`;
     return { seconds, peak };
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+/** Signs in to the web UI with `key`: the session cookie and the import form's CSRF token. */
+async function signInToUi(base: string, key: string): Promise<{ cookie: string; csrf: string }> {
+  const cookieOf = (res: Response, name: string) =>
+    res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .find((c) => c.startsWith(`${name}=`));
+  const login = cookieOf(await fetch(`${base}/ui/login`), 'offerflow_login')!;
+  const signedIn = await fetch(`${base}/ui/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _login: login.split('=')[1]!, key, next: '/ui' }),
+  });
+  const cookie = cookieOf(signedIn, 'offerflow_session')!;
+  const form = await (await fetch(`${base}/ui/imports`, { headers: { cookie } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(form)?.[1];
+  if (!cookie || !csrf) throw new Error('could not sign in to the UI');
+  return { cookie, csrf };
 }
 
 const bench: Bench = {
@@ -166,7 +201,8 @@ const bench: Bench = {
         if (progress.created !== N) throw new Error(`imported ${progress.created} of ${N} lines`);
 
         const copyAfter = await copyBaseline(sql, file);
-        const upload = await uploadOverHttp(sql, file);
+        const upload = await uploadOverHttp(sql, file, 'api');
+        const uploadUi = await uploadOverHttp(sql, file, 'ui');
         const copySeconds = (copyBefore + copyAfter) / 2;
         const rate = N / seconds;
         const copyRate = N / copySeconds;
@@ -189,6 +225,8 @@ const bench: Bench = {
               peak_rss_mb: Math.round(importPeak / 1e6),
               upload_seconds: Math.round(upload.seconds * 100) / 100,
               upload_peak_rss_mb: Math.round(upload.peak / 1e6),
+              upload_ui_seconds: Math.round(uploadUi.seconds * 100) / 100,
+              upload_ui_peak_rss_mb: Math.round(uploadUi.peak / 1e6),
             },
           },
         ];

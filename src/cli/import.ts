@@ -65,7 +65,7 @@ export async function importCommand(args: string[]): Promise<number> {
   bar.start(size, 0, { rows: 0, created: 0, failed: 0 });
   try {
     const { importId, progress } = await importLocalStream(
-      { sql, jobs, clock: () => new Date() },
+      { sql, jobs, clock: () => new Date(), fireTriggers: !values['no-triggers'] },
       {
         kind: kind as ImportKind,
         filename: file,

@@ -16,7 +16,7 @@ import {
 } from '../http/route.js';
 import { erasePersonalData } from '../privacy/erase.js';
 import { purgeJobs } from '../privacy/jobs.js';
-import { fireCustomerCreatedTriggers, inTransactionThenFire } from '../triggers/events.js';
+import { customerCreatedTriggerEvents, inTransactionThenFire } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
 import { CustomerInputSchema, CustomerPatchSchema, CustomerSchema, PROFILE_COLUMNS } from './schema.js';
@@ -165,7 +165,7 @@ export function registerCustomerCrud(app: App): void {
         );
         return { status: result!.status, customer: (await selectCustomer(tx, result!.id))! };
       },
-      (deps, done) => fireCustomerCreatedTriggers(deps, done.status === 'created' ? [done.customer.id] : []),
+      (tx, done) => customerCreatedTriggerEvents(tx, done.status === 'created' ? [done.customer.id] : []),
     );
     return c.json(toCustomer(row.customer), row.status === 'created' ? 201 : 200);
   });
@@ -190,7 +190,7 @@ export function registerCustomerCrud(app: App): void {
         );
         return written;
       },
-      (deps, written) => fireCustomerCreatedTriggers(deps, createdIdsOf(written)),
+      (tx, written) => customerCreatedTriggerEvents(tx, createdIdsOf(written)),
     );
     const created = createdIdsOf(results).length;
     return c.json({ data: results, created, updated: results.length - created }, created > 0 ? 201 : 200);

@@ -4,8 +4,9 @@ import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js'
 import { upsertCustomers } from '../customers/upsert.js';
 import type { Sql } from '../db/sql.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
+import { recordTriggerEvents } from '../triggers/events.js';
 import { resolveMapping } from './mapping.js';
-import type { ImportProgress, ImportRunOptions } from './purchases-import.js';
+import type { BatchTriggers, ImportProgress, ImportRunOptions } from './purchases-import.js';
 import type { OpenedCsv } from './source.js';
 import { addBatch, insertErrors } from './store.js';
 
@@ -29,6 +30,7 @@ async function writeBatch(
   importId: number,
   rows: { line: number; input: CustomerInput }[],
   errors: RowError[],
+  triggers: BatchTriggers<CreatedCustomer> | undefined,
 ) {
   let pending = rows;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -39,7 +41,9 @@ async function writeBatch(
           pending.map((r) => r.input),
         );
         await insertErrors(tx, importId, errors);
-        return { results, written: pending };
+        const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
+        const recorded = await recordTriggerEvents(tx, triggers?.eventsOf(created) ?? []);
+        return { results, created, recorded };
       });
     } catch (error) {
       if (!(error instanceof AppError) || !error.errors || attempt === 2) throw error;
@@ -67,9 +71,7 @@ async function writeBatch(
 export async function importCustomerCsv(
   sql: Sql,
   csv: OpenedCsv,
-  options: Omit<ImportRunOptions, 'onCommitted'> & {
-    onCommitted?: (created: CreatedCustomer[]) => Promise<void>;
-  },
+  options: Omit<ImportRunOptions, 'triggers'> & { triggers?: BatchTriggers<CreatedCustomer> | undefined },
 ): Promise<ImportProgress> {
   const map = resolveMapping('customers', csv.header, options.mapping);
   const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
@@ -109,8 +111,13 @@ export async function importCustomerCsv(
   })();
   const flush = async () => {
     const seen = rows.length + errors.length;
-    const { results } = await writeBatch(sql, options.importId, rows, errors);
-    const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
+    const { results, created, recorded } = await writeBatch(
+      sql,
+      options.importId,
+      rows,
+      errors,
+      options.triggers,
+    );
     const failed = seen - results.length;
     await addBatch(sql, options.importId, {
       dataOffset: csv.dataOffset,
@@ -127,7 +134,7 @@ export async function importCustomerCsv(
     reported = bytes;
     rows = [];
     errors = [];
-    if (created.length > 0) await options.onCommitted?.(created);
+    await options.triggers?.release(recorded);
     options.onProgress?.({ ...total });
   };
   for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {

@@ -4,6 +4,7 @@ import { attributePurchases } from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
+import { type RecordedTriggerEvents, recordTriggerEvents, type TriggerEvent } from '../triggers/events.js';
 import { resolveMapping } from './mapping.js';
 import { purchaseBatchSql } from './purchase-sql.js';
 import { type RecordBatch, splitRecords } from './record-splitter.js';
@@ -36,8 +37,18 @@ export interface ImportRunOptions {
   committedBatches?: ReadonlySet<number> | undefined;
   now: () => Date;
   onProgress?: ((progress: ImportProgress) => void) | undefined;
-  /** Called after each batch commits with the lines it created (to fire triggers). */
-  onCommitted?: ((created: CreatedPurchase[]) => Promise<void>) | undefined;
+  /** The trigger events of the lines a batch created: recorded in its transaction, handed on after. */
+  triggers?: BatchTriggers<CreatedPurchase> | undefined;
+}
+
+/**
+ * How a batch hands on the trigger events of what it created: `eventsOf` gives them, the batch's
+ * transaction records them in trigger_outbox (so a crash after the commit loses none), and
+ * `release` hands them to the queue once the batch has committed.
+ */
+export interface BatchTriggers<Row> {
+  eventsOf: (created: Row[]) => TriggerEvent[];
+  release: (recorded: RecordedTriggerEvents) => Promise<void>;
 }
 
 interface StagedBatch {
@@ -124,9 +135,9 @@ interface BatchRow {
 
 interface BatchOutcome {
   rows: number;
-  created: CreatedPurchase[];
   createdCount: number;
   failed: number;
+  recorded: RecordedTriggerEvents;
 }
 
 /** Records per batch: big enough that per-batch costs (a temp table, a plan, a commit) vanish. */
@@ -173,7 +184,7 @@ export async function importPurchaseCsv(
   const stageColumns = Array.from({ length: width }, (_, i) => `c${i + 1} text`).join(', ');
   const timezone = options.timezone ?? 'UTC';
   await checkTimezone(sql, timezone);
-  const wantCreated = options.onCommitted !== undefined;
+  const wantCreated = options.triggers !== undefined;
 
   const runBatch = (batch: RecordBatch, end: number): Promise<BatchOutcome> =>
     sql.begin(async (tx) => {
@@ -182,9 +193,8 @@ export async function importPurchaseCsv(
       // A batch need not wait for its WAL to reach the disk at commit: a database crash loses at
       // most the last moments of commits (whole batches, never part of one), and the import is
       // idempotent and resumable: a lost batch is not in committed_batches, so the resumed run
-      // imports it again. Trigger events still go out only after the commit returns; one naming
-      // a purchase that a crash then lost is skipped by the trigger worker (it reads the line
-      // first), and the re-imported line fires under its order key as usual.
+      // imports it again. Its trigger events are in the same transaction (trigger_outbox), so
+      // they are lost with it and recorded again by the resumed run.
       await tx`select set_config('synchronous_commit', 'off', true)`;
       await tx.unsafe(
         `create temp table import_stage (n int generated always as identity, ${stageColumns}) on commit drop`,
@@ -212,13 +222,14 @@ export async function importPurchaseCsv(
         rows.filter((r) => r.kind === 'touch'),
       );
       const summary = rows.find((r) => r.kind === 'summary')!;
+      const created = rows
+        .filter((r) => r.kind === 'created')
+        .map((r) => ({ id: r.id, customer_id: r.customer_id }));
       const outcome: BatchOutcome = {
         rows: (summary.rows ?? 0) + staged.errors.length,
         createdCount: summary.created ?? 0,
         failed: (summary.failed ?? 0) + staged.errors.length,
-        created: rows
-          .filter((r) => r.kind === 'created')
-          .map((r) => ({ id: r.id, customer_id: r.customer_id })),
+        recorded: await recordTriggerEvents(tx, options.triggers?.eventsOf(created) ?? []),
       };
       // Last, so that the import row is locked only for the commit that follows.
       await addBatch(tx, options.importId, {
@@ -245,7 +256,7 @@ export async function importPurchaseCsv(
           total.rows += outcome.rows;
           total.created += outcome.createdCount;
           total.failed += outcome.failed;
-          if (outcome.created.length > 0) await options.onCommitted?.(outcome.created);
+          await options.triggers?.release(outcome.recorded);
           options.onProgress?.({ ...total });
           return;
         } catch (error) {

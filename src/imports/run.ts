@@ -1,7 +1,13 @@
+import type { Logger } from 'pino';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { AppError } from '../http/problem.js';
-import { enqueueTriggerEvents, hasEnabledTriggers } from '../triggers/events.js';
+import {
+  hasEnabledTriggers,
+  purchaseEvents,
+  type RecordedTriggerEvents,
+  releaseTriggerEvents,
+} from '../triggers/events.js';
 import { importCustomerCsv } from './customers-import.js';
 import type { ImportKind } from './mapping.js';
 import { type ImportProgress, importPurchaseCsv } from './purchases-import.js';
@@ -12,6 +18,9 @@ export interface ImportDeps {
   sql: Sql;
   jobs?: JobDispatcher | undefined;
   clock: () => Date;
+  logger?: Pick<Logger, 'warn'> | undefined;
+  /** False: the import fires no trigger (`offerflow import --no-triggers`). */
+  fireTriggers?: boolean | undefined;
 }
 
 export interface ImportOptions extends ReadOptions {
@@ -43,34 +52,25 @@ async function importStream(
     now: deps.clock,
     onProgress,
   };
-  const jobs = deps.jobs;
+  // Events are recorded with each batch (trigger_outbox) and handed to the queue after its commit;
+  // without a queue (or Redis), the reconciler hands them over.
+  const release = (recorded: RecordedTriggerEvents) => releaseTriggerEvents(deps, recorded);
   if (row.kind === 'purchases') {
-    const fire = jobs && (await hasEnabledTriggers(deps.sql, 'purchase'));
+    const fire = deps.fireTriggers !== false && (await hasEnabledTriggers(deps.sql, 'purchase'));
     return importPurchaseCsv(deps.sql, csv, {
       ...common,
-      onCommitted: fire
-        ? (created) =>
-            enqueueTriggerEvents(
-              jobs,
-              created.map((p) => ({
-                event: 'purchase',
-                key: `purchase:${p.id}`,
-                customer_id: p.customer_id,
-                purchase_id: p.id,
-              })),
-            )
-        : undefined,
+      triggers: fire ? { eventsOf: (created) => purchaseEvents(created), release } : undefined,
     });
   }
-  const fire = jobs && (await hasEnabledTriggers(deps.sql, 'customer_created'));
+  const fire = deps.fireTriggers !== false && (await hasEnabledTriggers(deps.sql, 'customer_created'));
   return importCustomerCsv(deps.sql, csv, {
     ...common,
-    onCommitted: fire
-      ? (created) =>
-          enqueueTriggerEvents(
-            jobs,
+    triggers: fire
+      ? {
+          eventsOf: (created) =>
             created.map((c) => ({ event: 'customer_created', key: `customer:${c.id}`, customer_id: c.id })),
-          )
+          release,
+        }
       : undefined,
   });
 }

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, PageQuery } from '../http/pagination.js';
 import { AppError, invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
-import { firePurchaseTriggers, inTransactionThenFire } from '../triggers/events.js';
+import { inTransactionThenFire, purchaseTriggerEvents } from '../triggers/events.js';
 import { parsePurchaseLines, recordPurchases } from './record.js';
 import { PurchaseSchema } from './schema.js';
 import type { PurchaseRow } from './store.js';
@@ -141,7 +141,7 @@ export function registerPurchaseRoutes(app: App): void {
         );
         return recorded;
       },
-      (deps, recorded) => firePurchaseTriggers(deps, recorded.created),
+      (tx, recorded) => purchaseTriggerEvents(tx, recorded.created),
     );
     const created = result.created.length;
     return c.json(

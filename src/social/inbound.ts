@@ -1,7 +1,7 @@
 import { recordContactEvent } from '../customers/events.js';
 import type { Db } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-import { handOverTriggerEvents, hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
+import { hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
 import { customerByHandle, upsertLead } from './store.js';
 
 export interface SocialMessage {
@@ -76,11 +76,7 @@ export async function recordSocialMessage(
   return { result, event };
 }
 
-/** Hands the message's event on (queue or outbox) when a social_message trigger is enabled. */
-export async function fireSocialEvent(
-  deps: { sql: Db; jobs?: JobDispatcher | undefined },
-  event: TriggerEvent,
-): Promise<void> {
-  if (!(await hasEnabledTriggers(deps.sql, 'social_message'))) return;
-  await handOverTriggerEvents(deps, [event]);
+/** The message's trigger event, when a social_message trigger is enabled (none otherwise). */
+export async function socialTriggerEvents(db: Db, event: TriggerEvent): Promise<TriggerEvent[]> {
+  return (await hasEnabledTriggers(db, 'social_message')) ? [event] : [];
 }

@@ -6,7 +6,7 @@ import { isoDateTime, requiredText, slug, text } from '../http/fields.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse } from '../http/route.js';
 import { inTransactionThenFire } from '../triggers/events.js';
-import { fireSocialEvent, recordSocialMessage } from './inbound.js';
+import { recordSocialMessage, socialTriggerEvents } from './inbound.js';
 
 const SocialInboundSchema = z
   .strictObject({
@@ -66,7 +66,7 @@ export function registerSocialRoutes(app: App): void {
           );
           return recorded;
         },
-        (deps, recorded) => fireSocialEvent(deps, recorded.event),
+        (tx, recorded) => socialTriggerEvents(tx, recorded.event),
       );
       return c.json(result, 201);
     },

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 
@@ -74,74 +75,83 @@ export async function enqueueTriggerEvents(
   await jobs.enqueue(TRIGGER_QUEUE, requests);
 }
 
-/**
- * Hands committed events on: to the trigger queue when there is one, otherwise (the edge build)
- * to `trigger_outbox` rows of up to 1,000 events that the Node reconciler drains
- * (`drainTriggerOutbox`). Callers check `hasEnabledTriggers` first, so an unused event costs no row.
- */
-export async function handOverTriggerEvents(
-  deps: { sql: Db; jobs?: JobDispatcher | undefined },
-  events: readonly TriggerEvent[],
-): Promise<void> {
-  if (events.length === 0) return;
-  if (deps.jobs) return enqueueTriggerEvents(deps.jobs, events);
-  const rows = [];
-  for (let i = 0; i < events.length; i += 1000) {
-    rows.push({ events: deps.sql.json(events.slice(i, i + 1000) as never) });
-  }
-  // Records events for the reconciler to hand to the trigger queue (one statement, all chunks).
-  await deps.sql`insert into trigger_outbox ${deps.sql(rows)}`;
+/** Events recorded in trigger_outbox by a transaction, to hand to the queue once it commits. */
+export interface RecordedTriggerEvents {
+  ids: number[];
+  events: TriggerEvent[];
 }
 
 /**
- * Runs `work` in a transaction and hands on the trigger events of what it wrote (`fire`): without
- * a queue (the edge build) into trigger_outbox inside the same transaction, so the events commit
- * with their cause or not at all (an isolate that dies after the commit loses nothing); with a
- * queue, after the commit, so a worker never reads a row that is not committed yet.
+ * Records events in trigger_outbox, in rows of up to 1,000, inside the caller's transaction: they
+ * commit with what caused them, or not at all. Callers check `hasEnabledTriggers` first, so an
+ * event nobody listens to costs no row.
+ */
+export async function recordTriggerEvents(
+  db: Db,
+  events: readonly TriggerEvent[],
+): Promise<RecordedTriggerEvents> {
+  if (events.length === 0) return { ids: [], events: [] };
+  const rows = [];
+  for (let i = 0; i < events.length; i += 1000) {
+    rows.push({ events: db.json(events.slice(i, i + 1000) as never) });
+  }
+  const inserted = await db<{ id: number }[]>`insert into trigger_outbox ${db(rows)} returning id`;
+  return { ids: inserted.map((r) => r.id), events: [...events] };
+}
+
+/**
+ * After the commit: enqueues the recorded events at once and deletes their rows. Without a queue
+ * (the edge build), or if Redis refuses, the rows stay and the reconciler hands them over
+ * (`drainTriggerOutbox`); a repeat is harmless, a firing being unique per (trigger, event key).
+ */
+export async function releaseTriggerEvents(
+  deps: { sql: Db; jobs?: JobDispatcher | undefined; logger?: Pick<Logger, 'warn'> | undefined },
+  recorded: RecordedTriggerEvents,
+): Promise<void> {
+  if (!deps.jobs || recorded.ids.length === 0) return;
+  try {
+    await enqueueTriggerEvents(deps.jobs, recorded.events);
+    await deps.sql`delete from trigger_outbox where id = any(${recorded.ids}::bigint[])`;
+  } catch (error) {
+    deps.logger?.warn({ err: error, outbox_ids: recorded.ids }, 'trigger events left to the reconciler');
+  }
+}
+
+/**
+ * Runs `work` in a transaction that also records the trigger events of what it wrote
+ * (`eventsOf`), then hands them on after the commit: a crash or a lost Redis between the two
+ * loses no event, and a worker never reads a row that is not committed yet.
  */
 export async function inTransactionThenFire<T>(
-  deps: { sql: Sql; jobs?: JobDispatcher | undefined },
+  deps: { sql: Sql; jobs?: JobDispatcher | undefined; logger?: Pick<Logger, 'warn'> | undefined },
   work: (tx: Db) => Promise<T>,
-  fire: (deps: { sql: Db; jobs?: JobDispatcher | undefined }, result: T) => Promise<void>,
+  eventsOf: (tx: Db, result: T) => Promise<TriggerEvent[]>,
 ): Promise<T> {
-  if (!deps.jobs) {
-    return deps.sql.begin(async (tx) => {
-      const result = await work(tx);
-      await fire({ sql: tx }, result);
-      return result;
-    }) as Promise<T>;
-  }
-  const result = (await deps.sql.begin((tx) => work(tx))) as T;
-  await fire(deps, result);
+  const { result, recorded } = (await deps.sql.begin(async (tx) => {
+    const result = await work(tx);
+    return { result, recorded: await recordTriggerEvents(tx, await eventsOf(tx, result)) };
+  })) as { result: T; recorded: RecordedTriggerEvents };
+  await releaseTriggerEvents(deps, recorded);
   return result;
 }
 
-/**
- * After new purchases are committed (the API, an integration): hands their events on when a
- * trigger cares about purchases.
- */
-export async function firePurchaseTriggers(
-  deps: { sql: Db; jobs?: JobDispatcher | undefined },
+/** The events of new purchases, when a trigger cares about purchases (none otherwise). */
+export async function purchaseTriggerEvents(
+  db: Db,
   created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
-): Promise<void> {
-  if (created.length === 0) return;
-  if (!(await hasEnabledTriggers(deps.sql, 'purchase'))) return;
-  await handOverTriggerEvents(deps, purchaseEvents(created));
+): Promise<TriggerEvent[]> {
+  if (created.length === 0 || !(await hasEnabledTriggers(db, 'purchase'))) return [];
+  return purchaseEvents(created);
 }
 
 /**
- * After new customers are committed (the API): hands their `customer_created` events on when a
- * trigger listens. Keyed `customer:<id>` like the import's, so a customer fires once whichever
- * way they arrived.
+ * The `customer_created` events of new customers, when a trigger listens. Keyed
+ * `customer:<id>` like the import's, so a customer fires once whichever way they arrived.
  */
-export async function fireCustomerCreatedTriggers(
-  deps: { sql: Db; jobs?: JobDispatcher | undefined },
+export async function customerCreatedTriggerEvents(
+  db: Db,
   customerIds: readonly number[],
-): Promise<void> {
-  if (customerIds.length === 0) return;
-  if (!(await hasEnabledTriggers(deps.sql, 'customer_created'))) return;
-  await handOverTriggerEvents(
-    deps,
-    customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id })),
-  );
+): Promise<TriggerEvent[]> {
+  if (customerIds.length === 0 || !(await hasEnabledTriggers(db, 'customer_created'))) return [];
+  return customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id }));
 }

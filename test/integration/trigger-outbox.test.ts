@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
 import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
@@ -9,7 +10,7 @@ import { createRedis } from '../../src/queue/connection.js';
 import { createBullDispatcher } from '../../src/queue/dispatcher.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
-import { handOverTriggerEvents, TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
+import { recordTriggerEvents, TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
 import { drainTriggerOutbox } from '../../src/triggers/reconcile.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
@@ -117,7 +118,7 @@ describe('trigger events posted where there is no queue (the edge build)', () =>
     await until(async () => (await mailsTo('edge-buyer@example.test')).length === 1);
 
     // A hand-over repeated (a reconciler that enqueued but lost its commit) mails nothing more.
-    await handOverTriggerEvents({ sql: h.db.sql }, [
+    await recordTriggerEvents(h.db.sql, [
       { event: 'purchase', key: `purchase:${purchaseId}`, customer_id: buyer!.id, purchase_id: purchaseId },
     ]);
     await reconcileNow();
@@ -236,7 +237,7 @@ describe('drainTriggerOutbox', () => {
     Array.from({ length: n }, (_, i) => ({ event: 'birthday', key: `${prefix}:${i}`, customer_id: 1 }));
 
   it('stores events in rows of at most 1,000', async () => {
-    await handOverTriggerEvents({ sql: h.db.sql }, events(2500, 'chunk'));
+    await recordTriggerEvents(h.db.sql, events(2500, 'chunk'));
     const rows = await h.db.sql<{ n: number }[]>`
       select jsonb_array_length(events) as n from trigger_outbox order by id`;
     expect(rows.map((r) => r.n)).toEqual([1000, 1000, 500]);
@@ -244,7 +245,7 @@ describe('drainTriggerOutbox', () => {
   });
 
   it('keeps the rows when Redis is unreachable, and hands them all over once it is back', async () => {
-    await handOverTriggerEvents({ sql: h.db.sql }, events(3, 'kept'));
+    await recordTriggerEvents(h.db.sql, events(3, 'kept'));
     const closed = createRedis(h.deps.config.REDIS_URL);
     closed.disconnect();
     const down = createBullDispatcher(closed, `${h.queuePrefix}_down`);
@@ -255,7 +256,7 @@ describe('drainTriggerOutbox', () => {
     // A prefix no worker reads, so the handed-over jobs stay there to be looked at.
     const up = createBullDispatcher(redis, `${h.queuePrefix}_up`);
     try {
-      await handOverTriggerEvents({ sql: h.db.sql }, events(2, 'more'));
+      await recordTriggerEvents(h.db.sql, events(2, 'more'));
       expect(await drainTriggerOutbox({ sql: h.db.sql, jobs: up }, { pageSize: 1 })).toBe(5);
       const jobs = await up.queue(TRIGGER_QUEUE).getJobs(['waiting']);
       const keys = jobs.flatMap((j) => (j.data as { events: TriggerEvent[] }).events.map((e) => e.key));
@@ -265,5 +266,55 @@ describe('drainTriggerOutbox', () => {
     } finally {
       await up.close();
     }
+  });
+});
+
+describe('trigger events where there is a queue (Node)', () => {
+  it('go to the queue after the commit, and stay for the reconciler when Redis refuses', async () => {
+    const id = await trigger({ event: 'purchase' });
+    const [buyer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email, first_name) values ('node-buyer', 'node-buyer@example.test', 'Cy')
+      returning id`;
+    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
+      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const key = await h.keyFor('integrator');
+    const postLine = (app: ReturnType<typeof createApp>, n: number) =>
+      app.request('/v1/purchases', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          external_line_id: `node-line-${n}`,
+          customer_id: buyer!.id,
+          order_ref: `N-${n}`,
+          amount: 10 + n,
+          purchased_at: new Date().toISOString(),
+        }),
+      });
+
+    // Redis answering: the event is enqueued at once and its outbox row is gone.
+    const first = await postLine(createApp({ ...h.deps, jobs: h.dispatcher }), 1);
+    expect(first.status).toBe(201);
+    expect(await outboxKeys()).toEqual([]);
+    await until(async () => (await mailsTo('node-buyer@example.test')).length === 1);
+
+    // Redis refusing: the purchase is stored all the same, its event kept in the outbox...
+    const closed = createRedis(h.deps.config.REDIS_URL);
+    closed.disconnect();
+    const down = createBullDispatcher(closed, `${h.queuePrefix}_down2`);
+    try {
+      const second = await postLine(createApp({ ...h.deps, jobs: down }), 2);
+      expect(second.status).toBe(201);
+      const purchaseId = (await json(second)).data[0].id;
+      expect(await outboxKeys()).toEqual([`purchase:${purchaseId}`]);
+    } finally {
+      await down.close().catch(() => {});
+    }
+    // ...until the reconciler hands it over: the second order is thanked too, once.
+    await reconcileNow();
+    expect(await outboxKeys()).toEqual([]);
+    await until(async () => (await mailsTo('node-buyer@example.test')).length === 2);
+    await drained();
+    expect((await messagesOf(id)).map((m) => m.status)).toEqual(['sent', 'sent']);
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
   });
 });
