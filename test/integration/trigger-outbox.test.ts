@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type ParsedMail, simpleParser } from 'mailparser';
@@ -6,6 +7,7 @@ import { createApp } from '../../src/app.js';
 import { reconcile } from '../../src/campaigns/reconcile.js';
 import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import { importLocalStream } from '../../src/imports/run.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { createBullDispatcher } from '../../src/queue/dispatcher.js';
 import { QUEUES } from '../../src/queue/queues.js';
@@ -315,6 +317,37 @@ describe('trigger events where there is a queue (Node)', () => {
     await until(async () => (await mailsTo('node-buyer@example.test')).length === 2);
     await drained();
     expect((await messagesOf(id)).map((m) => m.status)).toEqual(['sent', 'sent']);
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
+  });
+
+  it('an import batch records its events with its rows: Redis down during the import loses none', async () => {
+    const id = await trigger({ event: 'purchase' });
+    const [buyer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email) values ('import-buyer', 'import-buyer@example.test') returning id`;
+    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
+      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const closed = createRedis(h.deps.config.REDIS_URL);
+    closed.disconnect();
+    const down = createBullDispatcher(closed, `${h.queuePrefix}_down3`);
+    const today = new Date().toISOString();
+    const csv = `external_line_id,customer_external_id,order_ref,amount,purchased_at\nimp-1,import-buyer,IMP-1,5,${today}\n`;
+    try {
+      const { progress } = await importLocalStream(
+        { sql: h.db.sql, jobs: down, clock: () => new Date() },
+        { kind: 'purchases', filename: 'erp.csv', source: Readable.from([Buffer.from(csv)]), options: {} },
+      );
+      expect(progress).toMatchObject({ created: 1, failed: 0 });
+    } finally {
+      await down.close().catch(() => {});
+    }
+    const [line] = await h.db.sql<
+      { id: number }[]
+    >`select id from purchases where external_line_id = 'imp-1'`;
+    expect(await outboxKeys()).toEqual([`purchase:${line!.id}`]);
+    await reconcileNow();
+    await until(async () => (await mailsTo('import-buyer@example.test')).length === 1);
+    await drained();
+    expect((await messagesOf(id)).map((m) => m.status)).toEqual(['sent']);
     await h.patch(`/v1/triggers/${id}`, { enabled: false });
   });
 });
