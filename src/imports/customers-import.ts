@@ -2,7 +2,7 @@ import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js';
 import { upsertCustomers } from '../customers/upsert.js';
-import type { Sql } from '../db/sql.js';
+import type { Db, Sql } from '../db/sql.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
 import { recordTriggerEvents } from '../triggers/events.js';
 import { resolveMapping } from './mapping.js';
@@ -24,13 +24,18 @@ function isoDate(value: string): string {
   return match ? `${match[3]}-${match[2]!.padStart(2, '0')}-${match[1]!.padStart(2, '0')}` : value;
 }
 
-/** Writes one batch: rows A's upsert refuses (erased, bad attributes) are reported and the rest retried. */
+/**
+ * Writes one batch: rows the upsert refuses (erased, bad attributes) are reported and the rest
+ * retried. The rows, their errors, their trigger events and the import's progress (`record`)
+ * commit together, so a resumed import neither skips nor repeats any of them.
+ */
 async function writeBatch(
   sql: Sql,
   importId: number,
   rows: { line: number; input: CustomerInput }[],
   errors: RowError[],
   triggers: BatchTriggers<CreatedCustomer> | undefined,
+  record: (tx: Db, written: { results: unknown[]; created: CreatedCustomer[] }) => Promise<void>,
 ) {
   let pending = rows;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -43,6 +48,7 @@ async function writeBatch(
         await insertErrors(tx, importId, errors);
         const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
         const recorded = await recordTriggerEvents(tx, triggers?.eventsOf(created) ?? []);
+        await record(tx, { results, created });
         return { results, created, recorded };
       });
     } catch (error) {
@@ -71,13 +77,16 @@ async function writeBatch(
 export async function importCustomerCsv(
   sql: Sql,
   csv: OpenedCsv,
-  options: Omit<ImportRunOptions, 'triggers'> & { triggers?: BatchTriggers<CreatedCustomer> | undefined },
+  options: Omit<ImportRunOptions, 'triggers'> & {
+    triggers?: BatchTriggers<CreatedCustomer> | undefined;
+    /** The last line of the batches an earlier run committed (`imports.committed_line`). */
+    resumeAfterLine?: number | undefined;
+  },
 ): Promise<ImportProgress> {
   const map = resolveMapping('customers', csv.header, options.mapping);
   const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
   const size = options.batchSize ?? 1000;
   let bytes = csv.dataOffset;
-  let reported = csv.dataOffset;
   const counted = (async function* () {
     for await (const chunk of csv.data) {
       bytes += chunk.length;
@@ -101,8 +110,12 @@ export async function importCustomerCsv(
   let rows: { line: number; input: CustomerInput }[] = [];
   let errors: RowError[] = [];
   let lastLine = 1;
+  // A resumed import (its worker died) skips the records of the batches already committed.
+  const resumeAfterLine = options.resumeAfterLine ?? 0;
   parser.on('skip', (error: Error & { lines?: number }) => {
-    errors.push({ line: 1 + (error.lines ?? 0), column: null, reason: `malformed CSV: ${error.message}` });
+    const line = 1 + (error.lines ?? 0);
+    if (line > resumeAfterLine)
+      errors.push({ line, column: null, reason: `malformed CSV: ${error.message}` });
   });
   const feed = (async () => {
     for await (const chunk of text)
@@ -117,21 +130,22 @@ export async function importCustomerCsv(
       rows,
       errors,
       options.triggers,
+      (tx, written) =>
+        addBatch(tx, options.importId, {
+          // The position read so far, absolute (a resumed run reads the file from its start).
+          dataOffset: bytes,
+          bytes: 0,
+          lastLine,
+          rows: seen,
+          created: written.created.length,
+          failed: seen - written.results.length,
+        }),
     );
     const failed = seen - results.length;
-    await addBatch(sql, options.importId, {
-      dataOffset: csv.dataOffset,
-      bytes: bytes - reported,
-      lastLine,
-      rows: seen,
-      created: created.length,
-      failed,
-    });
     total.rows += seen;
     total.created += created.length;
     total.failed += failed;
     total.bytesDone = bytes;
-    reported = bytes;
     rows = [];
     errors = [];
     await options.triggers?.release(recorded);
@@ -139,6 +153,7 @@ export async function importCustomerCsv(
   };
   for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
     const line = 1 + item.info.lines;
+    if (line <= resumeAfterLine) continue;
     lastLine = line;
     if (item.record.length !== csv.header.length) {
       errors.push({

@@ -34,7 +34,7 @@ export interface ImportOptions extends ReadOptions {
 /** Reads and imports one CSV stream into an existing import row, firing triggers per batch. */
 async function importStream(
   deps: ImportDeps,
-  row: Pick<ImportRow, 'id' | 'kind' | 'bytes_done' | 'committed_batches'>,
+  row: Pick<ImportRow, 'id' | 'kind' | 'bytes_done' | 'committed_batches' | 'committed_line'>,
   source: AsyncIterable<Buffer>,
   options: ImportOptions,
   onProgress?: (progress: ImportProgress) => void,
@@ -65,6 +65,7 @@ async function importStream(
   const fire = deps.fireTriggers !== false && (await hasEnabledTriggers(deps.sql, 'customer_created'));
   return importCustomerCsv(deps.sql, csv, {
     ...common,
+    resumeAfterLine: row.committed_line,
     triggers: fire
       ? {
           eventsOf: (created) =>

@@ -206,6 +206,57 @@ describe('purchases import', () => {
     });
   });
 
+  it('resumes an interrupted customers import after its last committed batch: no row or error twice', async () => {
+    const header = 'external_id,email,birth_date\n';
+    const lines = Array.from({ length: 9 }, (_, i) =>
+      i === 1 ? 'k-1,not-an-email,1980-01-01\n' : `k-${i},k${i}@example.test,1980-01-0${i + 1}\n`,
+    );
+    const csv = header + lines.join('');
+    const options = { batch_size: 3 };
+    const row = await insertImport(h.db.sql, {
+      kind: 'customers',
+      filename: 'k.csv',
+      options,
+      status: 'uploading',
+    });
+    await insertChunk(h.db.sql, row.id, 0, Buffer.from(csv));
+    await markUploaded(h.db.sql, row.id, { kind: 'customers', filename: 'k.csv', options, size: csv.length });
+    // The database fails the third batch once, as a worker dying there would leave it.
+    await h.db.sql.unsafe(`
+      create sequence k_crash;
+      create function k_crash() returns trigger language plpgsql as $$
+        begin
+          if new.external_id = 'k-7' and nextval('k_crash') = 1 then raise exception 'worker died'; end if;
+          return new;
+        end $$;
+      create trigger k_crash before insert on customers for each row execute function k_crash();`);
+    try {
+      await expect(runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, row.id)).rejects.toThrow(
+        'worker died',
+      );
+      const interrupted = await json(await h.get(`/v1/imports/${row.id}`));
+      expect(interrupted).toMatchObject({ status: 'running', rows_done: 6, rows_created: 5, rows_failed: 1 });
+      const resumed = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, row.id);
+      expect(resumed).toMatchObject({ rows: 3, created: 3, failed: 0 });
+    } finally {
+      await h.db.sql.unsafe(
+        'drop trigger k_crash on customers; drop function k_crash(); drop sequence k_crash',
+      );
+    }
+    expect(await json(await h.get(`/v1/imports/${row.id}`))).toMatchObject({
+      status: 'done',
+      rows_done: 9,
+      rows_created: 8,
+      rows_unchanged: 0,
+      rows_failed: 1,
+      bytes_done: csv.length,
+      progress: 1,
+    });
+    expect(await errorsOf(row.id)).toEqual([{ line: 3, column: 'email', reason: expect.any(String) }]);
+    const ids = await h.db.sql`select external_id from customers where external_id like 'k-%' order by 1`;
+    expect(ids.map((r) => r.external_id)).toEqual(['k-0', 'k-2', 'k-3', 'k-4', 'k-5', 'k-6', 'k-7', 'k-8']);
+  });
+
   it('runs batches side by side: lines repeated crosswise in two batches go in once', async () => {
     // Batch 1 inserts x-a first and x-b last, batch 2 the other way round: concurrently, each
     // may wait for the other (PostgreSQL then aborts one as a deadlock and it is retried).
