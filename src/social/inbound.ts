@@ -1,6 +1,5 @@
 import { recordContactEvent } from '../customers/events.js';
 import type { Db } from '../db/sql.js';
-import type { JobDispatcher } from '../deps.js';
 import { hasEnabledTriggers, type TriggerEvent } from '../triggers/events.js';
 import { customerByHandle, upsertLead } from './store.js';
 

@@ -27,6 +27,19 @@ const importText = (kind: 'customers' | 'purchases', content: Buffer | string, o
     { kind, filename: 'test.csv', source: bytes(content), options: { batch_size: 3, ...options } },
   );
 
+/** An import uploaded and waiting for its worker: the file stored in one chunk. */
+async function storedUpload(
+  kind: 'customers' | 'purchases',
+  filename: string,
+  csv: string,
+  options: Record<string, unknown>,
+) {
+  const row = await insertImport(h.db.sql, { kind, filename, options, status: 'uploading' });
+  await insertChunk(h.db.sql, row.id, 0, Buffer.from(csv));
+  await markUploaded(h.db.sql, row.id, { kind, filename, options, size: csv.length });
+  return row;
+}
+
 const errorsOf = (importId: number) =>
   h.db.sql<{ line: number; column: string | null; reason: string }[]>`
     select line, "column", reason from import_errors where import_id = ${importId} order by line, id`;
@@ -180,14 +193,7 @@ describe('purchases import', () => {
     const lines = Array.from({ length: 6 }, (_, i) => `r-${i},c9,${i + 1},2024-01-0${i + 1}\n`);
     const csv = header + lines.join('');
     const options = { batch_size: 2 };
-    const row = await insertImport(h.db.sql, {
-      kind: 'purchases',
-      filename: 'r.csv',
-      options,
-      status: 'uploading',
-    });
-    await insertChunk(h.db.sql, row.id, 0, Buffer.from(csv));
-    await markUploaded(h.db.sql, row.id, { kind: 'purchases', filename: 'r.csv', options, size: csv.length });
+    const row = await storedUpload('purchases', 'r.csv', csv, options);
     const secondEnds = header.length + lines.slice(0, 4).join('').length;
     await h.db.sql`
       update imports set status = 'running', committed_batches = array[${secondEnds}::bigint],
@@ -213,14 +219,7 @@ describe('purchases import', () => {
     );
     const csv = header + lines.join('');
     const options = { batch_size: 3 };
-    const row = await insertImport(h.db.sql, {
-      kind: 'customers',
-      filename: 'k.csv',
-      options,
-      status: 'uploading',
-    });
-    await insertChunk(h.db.sql, row.id, 0, Buffer.from(csv));
-    await markUploaded(h.db.sql, row.id, { kind: 'customers', filename: 'k.csv', options, size: csv.length });
+    const row = await storedUpload('customers', 'k.csv', csv, options);
     // The database fails the third batch once, as a worker dying there would leave it.
     await h.db.sql.unsafe(`
       create sequence k_crash;

@@ -84,6 +84,16 @@ const mailsTo = async (address: string): Promise<ParsedMail[]> => {
 const messagesOf = (triggerId: number) =>
   h.db.sql<{ status: string }[]>`select status from messages where trigger_id = ${triggerId} order by id`;
 
+/** A customer with an address and marketing consent: the one a trigger mails. */
+async function consentingCustomer(externalId: string): Promise<{ id: number }> {
+  const [customer] = await h.db.sql<{ id: number }[]>`
+    insert into customers (external_id, email, first_name)
+    values (${externalId}, ${`${externalId}@example.test`}, 'Ada') returning id`;
+  await h.db.sql`insert into consents (customer_id, purpose, granted, source)
+    values (${customer!.id}, 'marketing_email', true, 'test')`;
+  return customer!;
+}
+
 async function trigger(body: Record<string, unknown>): Promise<number> {
   const res = await h.post('/v1/triggers', { name: 'Edge', template_id: templateId, ...body });
   expect(res.status, JSON.stringify(await res.clone().json())).toBe(201);
@@ -93,14 +103,10 @@ async function trigger(body: Record<string, unknown>): Promise<number> {
 describe('trigger events posted where there is no queue (the edge build)', () => {
   it('a purchase goes to the outbox, and the reconciler has it mailed exactly once', async () => {
     const id = await trigger({ event: 'purchase' });
-    const [buyer] = await h.db.sql<{ id: number }[]>`
-      insert into customers (external_id, email, first_name) values ('edge-buyer', 'edge-buyer@example.test', 'Ada')
-      returning id`;
-    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
-      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const buyer = await consentingCustomer('edge-buyer');
     const line = {
       external_line_id: 'edge-line-1',
-      customer_id: buyer!.id,
+      customer_id: buyer.id,
       order_ref: 'E-1',
       amount: 30,
       purchased_at: new Date().toISOString(),
@@ -121,7 +127,7 @@ describe('trigger events posted where there is no queue (the edge build)', () =>
 
     // A hand-over repeated (a reconciler that enqueued but lost its commit) mails nothing more.
     await recordTriggerEvents(h.db.sql, [
-      { event: 'purchase', key: `purchase:${purchaseId}`, customer_id: buyer!.id, purchase_id: purchaseId },
+      { event: 'purchase', key: `purchase:${purchaseId}`, customer_id: buyer.id, purchase_id: purchaseId },
     ]);
     await reconcileNow();
     await reconcileNow();
@@ -274,11 +280,7 @@ describe('drainTriggerOutbox', () => {
 describe('trigger events where there is a queue (Node)', () => {
   it('go to the queue after the commit, and stay for the reconciler when Redis refuses', async () => {
     const id = await trigger({ event: 'purchase' });
-    const [buyer] = await h.db.sql<{ id: number }[]>`
-      insert into customers (external_id, email, first_name) values ('node-buyer', 'node-buyer@example.test', 'Cy')
-      returning id`;
-    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
-      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const buyer = await consentingCustomer('node-buyer');
     const key = await h.keyFor('integrator');
     const postLine = (app: ReturnType<typeof createApp>, n: number) =>
       app.request('/v1/purchases', {
@@ -286,7 +288,7 @@ describe('trigger events where there is a queue (Node)', () => {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({
           external_line_id: `node-line-${n}`,
-          customer_id: buyer!.id,
+          customer_id: buyer.id,
           order_ref: `N-${n}`,
           amount: 10 + n,
           purchased_at: new Date().toISOString(),
@@ -322,10 +324,7 @@ describe('trigger events where there is a queue (Node)', () => {
 
   it('an import batch records its events with its rows: Redis down during the import loses none', async () => {
     const id = await trigger({ event: 'purchase' });
-    const [buyer] = await h.db.sql<{ id: number }[]>`
-      insert into customers (external_id, email) values ('import-buyer', 'import-buyer@example.test') returning id`;
-    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
-      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    await consentingCustomer('import-buyer');
     const closed = createRedis(h.deps.config.REDIS_URL);
     closed.disconnect();
     const down = createBullDispatcher(closed, `${h.queuePrefix}_down3`);
