@@ -49,6 +49,9 @@ const FormFields = z.strictObject({
   timezone: z.string().max(64).optional(),
 });
 
+/** Errors shown in an import's JSON; the CSV report has them all. */
+const ERRORS_SHOWN = 100;
+
 const ImportSchema = z
   .object({
     id: z.number().int(),
@@ -63,6 +66,11 @@ const ImportSchema = z
     rows_unchanged: z.number().int(),
     rows_failed: z.number().int(),
     error: z.string().nullable(),
+    errors: z
+      .array(z.object({ line: z.number().int(), column: z.string().nullable(), reason: z.string() }))
+      .openapi({
+        description: `The first ${ERRORS_SHOWN} refused rows' errors in line order; all of them at errors_url (CSV)`,
+      }),
     errors_url: z.string(),
     created_at: z.string(),
     started_at: z.string().nullable(),
@@ -70,7 +78,7 @@ const ImportSchema = z
   })
   .openapi('Import');
 
-export function importToJson(row: ImportRow) {
+export function importToJson(row: ImportRow, errors: readonly ImportError[] = []) {
   return {
     id: row.id,
     kind: row.kind,
@@ -85,6 +93,7 @@ export function importToJson(row: ImportRow) {
     rows_unchanged: row.rows_unchanged,
     rows_failed: row.rows_failed,
     error: row.error,
+    errors: errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })),
     errors_url: `/v1/imports/${row.id}/errors.csv`,
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
@@ -231,7 +240,8 @@ export function registerImportRoutes(app: App): void {
   app.openapi(get, async (c) => {
     const row = await findImport(c.var.deps.sql, c.req.valid('param').id);
     if (!row) throw notFound('import');
-    return c.json(importToJson(row), 200);
+    const errors = row.rows_failed > 0 ? await selectErrors(c.var.deps.sql, row.id, null, ERRORS_SHOWN) : [];
+    return c.json(importToJson(row, errors), 200);
   });
 
   app.openapi(errors, async (c) => {

@@ -72,6 +72,14 @@ describe('purchases import', () => {
     );
     // The unclosed quote swallows the rest of the file: one malformed-record error, not a crash.
     expect(errors.some((e) => e.line >= 8 && /malformed|fields/.test(e.reason))).toBe(true);
+    // GET /v1/imports/{id} shows them in line order, next to the counts and the report's URL.
+    const shown = await json(await h.get(`/v1/imports/${importId}`));
+    expect(shown).toMatchObject({
+      rows_failed: 5,
+      rows_unchanged: 1,
+      errors_url: `/v1/imports/${importId}/errors.csv`,
+    });
+    expect(shown.errors).toEqual(errors);
     const rows = await h.db
       .sql`select external_line_id, amount from purchases where external_line_id like 'b-%' order by 1`;
     expect(rows.map((r) => r.external_line_id)).toEqual(['b-1']);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/http/roles.js';
+import { runUploadedImport } from '../../src/imports/run.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { cookieOf, signInToUi } from '../helpers/ui-session.js';
 
@@ -245,6 +246,24 @@ describe('imports', () => {
     const report = await h.app.request(`/ui/imports/${id}/errors.csv`, { headers: { cookie: session } });
     expect(report.status).toBe(200);
     expect(await report.text()).toContain('line,column,reason');
+  });
+
+  it("lists a finished import's refused rows on its page", async () => {
+    const { session, csrf } = await signIn('integrator');
+    const form = new FormData();
+    form.append('_csrf', csrf);
+    form.append('kind', 'customers');
+    form.append('file', new File(['external_id,email\nok-1,ok@example.com\nbad-1,not-an-email\n'], 'p.csv'));
+    const res = await h.app.request('/ui/imports', {
+      method: 'POST',
+      headers: { cookie: session },
+      body: form,
+    });
+    const location = res.headers.get('location')!;
+    await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, Number(location.split('/').pop()));
+    const html = await (await h.app.request(location, { headers: { cookie: session } })).text();
+    expect(html).toContain('data-status="done"');
+    expect(html).toMatch(/<td class="num">3<\/td><td>email<\/td><td>[^<]+<\/td>/);
   });
 
   it('shows a missing file at its field and refuses an upload without the CSRF token', async () => {

@@ -5,7 +5,7 @@ import { type ReceivedForm, receiveMultipart } from '../../imports/multipart.js'
 import { multipartBody } from '../../imports/multipart-body.js';
 import { type ApiResult, api, apiResponse, must, Streamed, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct } from '../kit.js';
+import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, Table } from '../kit.js';
 import { checkCsrf } from '../session.js';
 
 const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding'];
@@ -117,6 +117,19 @@ function ImportProgress(props: { imp: any }) {
             Download the error report (CSV)
           </a>
         </p>
+      )}
+      {imp.errors.length > 0 && (
+        <>
+          <h3>{imp.errors.length < imp.rows_failed ? `First ${imp.errors.length} errors` : 'Errors'}</h3>
+          <Table
+            rows={imp.errors}
+            columns={[
+              { label: 'Line', num: true, cell: (e: any) => e.line },
+              { label: 'Column', cell: (e: any) => e.column ?? '—' },
+              { label: 'Reason', cell: (e: any) => e.reason },
+            ]}
+          />
+        </>
       )}
     </div>
   );
