@@ -218,24 +218,24 @@ describe('offers', () => {
 });
 
 describe('imports', () => {
+  /** Posts the import form as a browser would: the given fields, then the file when there is one. */
+  const postImportForm = (session: string, fields: Record<string, string>, file?: File) => {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    if (file) form.append('file', file);
+    return h.app.request('/ui/imports', { method: 'POST', headers: { cookie: session }, body: form });
+  };
+
   it('uploads a CSV through the page, shows its progress and proxies the error report', async () => {
     const { session, csrf } = await signIn('integrator');
     const nav = await h.app.request('/ui/imports', { headers: { cookie: session } });
     expect(nav.status).toBe(200);
     expect(await nav.text()).toContain('href="/ui/imports"');
-    const form = new FormData();
-    form.append('_csrf', csrf);
-    form.append('kind', 'customers');
-    form.append('mapping', '');
-    form.append(
-      'file',
+    const res = await postImportForm(
+      session,
+      { _csrf: csrf, kind: 'customers', mapping: '' },
       new File(['external_id,email\nc1,a@example.com\n'], 'people.csv', { type: 'text/csv' }),
     );
-    const res = await h.app.request('/ui/imports', {
-      method: 'POST',
-      headers: { cookie: session },
-      body: form,
-    });
     expect(res.status).toBe(303);
     const location = res.headers.get('location')!;
     const id = Number(/\/ui\/imports\/(\d+)$/.exec(location)?.[1]);
@@ -250,15 +250,11 @@ describe('imports', () => {
 
   it("lists a finished import's refused rows on its page", async () => {
     const { session, csrf } = await signIn('integrator');
-    const form = new FormData();
-    form.append('_csrf', csrf);
-    form.append('kind', 'customers');
-    form.append('file', new File(['external_id,email\nok-1,ok@example.com\nbad-1,not-an-email\n'], 'p.csv'));
-    const res = await h.app.request('/ui/imports', {
-      method: 'POST',
-      headers: { cookie: session },
-      body: form,
-    });
+    const res = await postImportForm(
+      session,
+      { _csrf: csrf, kind: 'customers' },
+      new File(['external_id,email\nok-1,ok@example.com\nbad-1,not-an-email\n'], 'p.csv'),
+    );
     const location = res.headers.get('location')!;
     await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, Number(location.split('/').pop()));
     const html = await (await h.app.request(location, { headers: { cookie: session } })).text();
@@ -268,24 +264,14 @@ describe('imports', () => {
 
   it('shows a missing file at its field and refuses an upload without the CSRF token', async () => {
     const { session, csrf } = await signIn('integrator');
-    const form = new FormData();
-    form.append('_csrf', csrf);
-    form.append('kind', 'customers');
-    const res = await h.app.request('/ui/imports', {
-      method: 'POST',
-      headers: { cookie: session },
-      body: form,
-    });
+    const res = await postImportForm(session, { _csrf: csrf, kind: 'customers' });
     expect(res.status).toBe(422);
     expect(await res.text()).toMatch(/id="f-file"[^>]*aria-invalid="true"/);
-    const noToken = new FormData();
-    noToken.append('kind', 'customers');
-    noToken.append('file', new File(['external_id\nc2\n'], 'x.csv'));
-    const refused = await h.app.request('/ui/imports', {
-      method: 'POST',
-      headers: { cookie: session },
-      body: noToken,
-    });
+    const refused = await postImportForm(
+      session,
+      { kind: 'customers' },
+      new File(['external_id\nc2\n'], 'x.csv'),
+    );
     expect(refused.status).toBe(403);
   });
 });
