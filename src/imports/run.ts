@@ -3,6 +3,7 @@ import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { AppError } from '../http/problem.js';
 import {
+  customerCreatedEvents,
   hasEnabledTriggers,
   purchaseEvents,
   type RecordedTriggerEvents,
@@ -67,11 +68,7 @@ async function importStream(
     ...common,
     resumeAfterLine: row.committed_line,
     triggers: fire
-      ? {
-          eventsOf: (created) =>
-            created.map((c) => ({ event: 'customer_created', key: `customer:${c.id}`, customer_id: c.id })),
-          release,
-        }
+      ? { eventsOf: (created) => customerCreatedEvents(created.map((c) => c.id)), release }
       : undefined,
   });
 }

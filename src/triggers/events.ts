@@ -56,6 +56,14 @@ export function purchaseEvents(
 }
 
 /**
+ * The events of new customers. Keyed `customer:<id>`, so a customer fires once whichever way they
+ * arrived (the API, an import, a social message's lead).
+ */
+export function customerCreatedEvents(customerIds: readonly number[]): TriggerEvent[] {
+  return customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id }));
+}
+
+/**
  * Hands events to the trigger queue in jobs of up to 1,000. Firing is idempotent per
  * (trigger, event key), so a duplicate job does nothing twice.
  */
@@ -144,14 +152,11 @@ export async function purchaseTriggerEvents(
   return purchaseEvents(created);
 }
 
-/**
- * The `customer_created` events of new customers, when a trigger listens. Keyed
- * `customer:<id>` like the import's, so a customer fires once whichever way they arrived.
- */
+/** The `customer_created` events of new customers, when a trigger listens (none otherwise). */
 export async function customerCreatedTriggerEvents(
   db: Db,
   customerIds: readonly number[],
 ): Promise<TriggerEvent[]> {
   if (customerIds.length === 0 || !(await hasEnabledTriggers(db, 'customer_created'))) return [];
-  return customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id }));
+  return customerCreatedEvents(customerIds);
 }
