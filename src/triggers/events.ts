@@ -57,7 +57,7 @@ export function purchaseEvents(
 
 /**
  * The events of new customers. Keyed `customer:<id>`, so a customer fires once whichever way they
- * arrived (the API, an import, a social message's lead).
+ * arrived (the API or an import).
  */
 export function customerCreatedEvents(customerIds: readonly number[]): TriggerEvent[] {
   return customerIds.map((id) => ({ event: 'customer_created', key: `customer:${id}`, customer_id: id }));
