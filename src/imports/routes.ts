@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { stringify } from 'csv-stringify/sync';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
+import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
@@ -12,6 +13,7 @@ import {
   type ImportError,
   type ImportRow,
   insertImport,
+  listImports,
   markUploaded,
   selectErrors,
 } from './store.js';
@@ -49,10 +51,12 @@ const FormFields = z.strictObject({
   timezone: z.string().max(64).optional(),
 });
 
+const CursorShape = z.object({ id: z.number().int().positive() });
+
 /** Errors shown in an import's JSON; the CSV report has them all. */
 const ERRORS_SHOWN = 100;
 
-const ImportSchema = z
+const ImportSummarySchema = z
   .object({
     id: z.number().int(),
     kind: z.enum(['customers', 'purchases']),
@@ -66,19 +70,34 @@ const ImportSchema = z
     rows_unchanged: z.number().int(),
     rows_failed: z.number().int(),
     error: z.string().nullable(),
-    errors: z
-      .array(z.object({ line: z.number().int(), column: z.string().nullable(), reason: z.string() }))
-      .openapi({
-        description: `The first ${ERRORS_SHOWN} refused rows' errors in line order; all of them at errors_url (CSV)`,
-      }),
     errors_url: z.string(),
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
   })
-  .openapi('Import');
+  .openapi('ImportSummary');
 
+const ImportSchema = ImportSummarySchema.extend({
+  errors: z
+    .array(z.object({ line: z.number().int(), column: z.string().nullable(), reason: z.string() }))
+    .openapi({
+      description: `The first ${ERRORS_SHOWN} refused rows' errors in line order; all of them at errors_url (CSV)`,
+    }),
+}).openapi('Import');
+
+const ImportPage = z
+  .object({ data: z.array(ImportSummarySchema), next_cursor: z.string().nullable() })
+  .openapi('ImportPage');
+
+/** An import as the API shows it; `errors` (the first ones) only for a single import. */
 export function importToJson(row: ImportRow, errors: readonly ImportError[] = []) {
+  return {
+    ...importSummary(row),
+    errors: errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })),
+  };
+}
+
+function importSummary(row: ImportRow) {
   return {
     id: row.id,
     kind: row.kind,
@@ -93,7 +112,6 @@ export function importToJson(row: ImportRow, errors: readonly ImportError[] = []
     rows_unchanged: row.rows_unchanged,
     rows_failed: row.rows_failed,
     error: row.error,
-    errors: errors.map((e) => ({ line: e.line, column: e.column, reason: e.reason })),
     errors_url: `/v1/imports/${row.id}/errors.csv`,
     created_at: row.created_at.toISOString(),
     started_at: row.started_at?.toISOString() ?? null,
@@ -140,6 +158,24 @@ const create = defineRoute({
       description: 'The file is larger than IMPORT_MAX_BYTES; nothing was stored',
       content: { 'application/problem+json': { schema: ProblemSchema } },
     },
+  },
+});
+
+const list = defineRoute({
+  method: 'get',
+  path: '/v1/imports',
+  tags: ['imports'],
+  summary: 'Imports, newest first (the ERP’s daily files, uploads in progress, failures)',
+  roles: ACCESS.integration,
+  request: {
+    query: z.object({
+      ...PageQuery,
+      kind: z.enum(['customers', 'purchases']).optional(),
+      status: z.enum(['uploading', 'queued', 'running', 'done', 'failed']).optional(),
+    }),
+  },
+  responses: {
+    200: jsonResponse(ImportPage, 'A page of imports (without their errors; see GET /v1/imports/{id})'),
   },
 });
 
@@ -235,6 +271,19 @@ export function registerImportRoutes(app: App): void {
     });
     if (jobs) await enqueueImport(jobs, row.id);
     return c.json(importToJson(row), 202);
+  });
+
+  app.openapi(list, async (c) => {
+    const query = c.req.valid('query');
+    const cursor = decodeCursor(query.cursor, CursorShape);
+    const rows = await listImports(c.var.deps.sql, {
+      limit: query.limit,
+      beforeId: cursor?.id,
+      kind: query.kind,
+      status: query.status,
+    });
+    const { data, next_cursor } = page(rows, query.limit, (row) => ({ id: row.id }));
+    return c.json({ data: data.map(importSummary), next_cursor }, 200);
   });
 
   app.openapi(get, async (c) => {

@@ -85,6 +85,26 @@ export async function findImport(db: Db, id: number): Promise<ImportRow | undefi
   return row;
 }
 
+/** Imports newest first, keyset on id, optionally of one kind or status; one row more than `limit`. */
+export function listImports(
+  db: Db,
+  input: {
+    limit: number;
+    beforeId?: number | undefined;
+    kind?: string | undefined;
+    status?: string | undefined;
+  },
+) {
+  return db<ImportRow[]>`
+    select * from imports
+    where true
+      ${input.beforeId === undefined ? db`` : db`and id < ${input.beforeId}`}
+      ${input.kind === undefined ? db`` : db`and kind = ${input.kind}`}
+      ${input.status === undefined ? db`` : db`and status = ${input.status}`}
+    order by id desc
+    limit ${input.limit + 1}`;
+}
+
 /** Uploads waiting for a worker (the edge build stores them without a queue), oldest first. */
 export async function queuedImportIds(db: Db, limit: number): Promise<number[]> {
   const rows = await db<

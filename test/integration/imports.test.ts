@@ -385,3 +385,67 @@ describe('POST /v1/imports', () => {
     expect((await h.get('/v1/imports/999999')).status).toBe(404);
   });
 });
+
+describe('GET /v1/imports', () => {
+  it('lists imports newest first, page by page, filtered by kind and status', async () => {
+    const customers = await importText('customers', 'external_id,email\nlist-1,l1@example.com\n');
+    const purchases = await importText(
+      'purchases',
+      'external_line_id,customer_external_id,amount,purchased_at\nlist-p1,c1,5,2024-01-01\nlist-p2,nobody,5,2024-01-01\n',
+    );
+    const waiting = await storedUpload('purchases', 'waiting.csv', 'external_line_id\n', {});
+    const stored = await h.db.sql<{ id: number; kind: string; status: string }[]>`
+      select id, kind, status from imports order by id desc`;
+    expect(stored.length).toBeGreaterThanOrEqual(3);
+
+    const walk = async (query: string) => {
+      const ids: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await h.get(`/v1/imports?limit=2${query}${cursor ? `&cursor=${cursor}` : ''}`, {
+          role: 'integrator',
+        });
+        expect(res.status).toBe(200);
+        const body = await json(res);
+        expect(body.data.length).toBeLessThanOrEqual(2);
+        ids.push(...body.data.map((i: { id: number }) => i.id));
+        cursor = body.next_cursor;
+      } while (cursor);
+      return ids;
+    };
+    expect(await walk('')).toEqual(stored.map((r) => r.id));
+    expect(await walk('&kind=customers')).toEqual(
+      stored.filter((r) => r.kind === 'customers').map((r) => r.id),
+    );
+    expect(await walk('&status=queued')).toEqual(
+      stored.filter((r) => r.status === 'queued').map((r) => r.id),
+    );
+    expect(await walk('&status=queued')).toContain(waiting.id);
+
+    const first = await json(await h.get('/v1/imports?limit=3'));
+    expect(first.data.map((i: { id: number }) => i.id)).toEqual([
+      waiting.id,
+      purchases.importId,
+      customers.importId,
+    ]);
+    expect(first.data[1]).toMatchObject({
+      kind: 'purchases',
+      status: 'done',
+      rows_done: 2,
+      rows_created: 1,
+      rows_failed: 1,
+      errors_url: `/v1/imports/${purchases.importId}/errors.csv`,
+    });
+    expect(first.data[1]).not.toHaveProperty('errors');
+  });
+
+  it('refuses a bad filter or cursor naming the parameter, and analysts', async () => {
+    const badKind = await h.get('/v1/imports?kind=orders');
+    expect(badKind.status).toBe(422);
+    expect((await json(badKind)).errors.map((e: { path: string }) => e.path)).toContain('kind');
+    const badCursor = await h.get('/v1/imports?cursor=nonsense');
+    expect(badCursor.status).toBe(400);
+    expect((await json(badCursor)).errors[0]).toMatchObject({ path: 'cursor', in: 'query' });
+    expect((await h.get('/v1/imports', { role: 'analyst' })).status).toBe(403);
+  });
+});

@@ -260,6 +260,13 @@ describe('imports', () => {
     const html = await (await h.app.request(location, { headers: { cookie: session } })).text();
     expect(html).toContain('data-status="done"');
     expect(html).toMatch(/<td class="num">3<\/td><td>email<\/td><td>[^<]+<\/td>/);
+    // The imports page lists it among the recent ones: its file, status and counts.
+    const list = await (await h.app.request('/ui/imports', { headers: { cookie: session } })).text();
+    expect(list).toMatch(
+      new RegExp(
+        `<a href="${location}">p\\.csv</a></td><td>customers</td><td><span class="badge st-done">done</span></td><td class="num">2</td><td class="num">1</td><td class="num">1</td>`,
+      ),
+    );
   });
 
   it('shows a missing file at its field and refuses an upload without the CSRF token', async () => {

@@ -135,6 +135,39 @@ function ImportProgress(props: { imp: any }) {
   );
 }
 
+/** Earlier imports, newest first: what each file gave, and a link to its page and error report. */
+function RecentImports(props: { data: any[]; next: string | null }) {
+  return (
+    <section>
+      <h2>Recent imports</h2>
+      {props.data.length === 0 ? (
+        <p class="muted">None yet.</p>
+      ) : (
+        <Table
+          rows={props.data}
+          columns={[
+            {
+              label: 'File',
+              cell: (i: any) => <a href={`/ui/imports/${i.id}`}>{i.filename ?? `#${i.id}`}</a>,
+            },
+            { label: 'Kind', cell: (i: any) => i.kind },
+            { label: 'Status', cell: (i: any) => <span class={`badge st-${i.status}`}>{i.status}</span> },
+            { label: 'Rows', num: true, cell: (i: any) => i.rows_done.toLocaleString('en-GB') },
+            { label: 'Created', num: true, cell: (i: any) => i.rows_created.toLocaleString('en-GB') },
+            { label: 'Refused', num: true, cell: (i: any) => i.rows_failed.toLocaleString('en-GB') },
+            { label: 'Uploaded', cell: (i: any) => fmtDate(i.created_at) },
+          ]}
+        />
+      )}
+      {props.next && (
+        <a class="button secondary" href={`/ui/imports?cursor=${encodeURIComponent(props.next)}`}>
+          Older imports
+        </a>
+      )}
+    </section>
+  );
+}
+
 /** The import form's post: it streams its body itself (exempt from the UI's form parsing). */
 export const IMPORT_UPLOAD_PAGE = { method: 'POST', path: '/ui/imports' } as const;
 
@@ -182,16 +215,26 @@ function redisplay(c: Context<UiEnv>, values: Record<string, unknown>, res: ApiR
 }
 
 export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
-  ui.get('/ui/imports', (c) =>
-    page(
+  ui.get('/ui/imports', async (c) => {
+    const cursor = c.req.query('cursor');
+    const recent = must(
+      await api(
+        app,
+        c,
+        'GET',
+        `/v1/imports?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      ),
+    );
+    return page(
       c,
       'Imports',
       <>
         <h1>Import a CSV</h1>
         <ImportForm csrf={c.var.csrf} values={{}} />
+        <RecentImports data={recent.data} next={recent.next_cursor} />
       </>,
-    ),
-  );
+    );
+  });
 
   ui.post(IMPORT_UPLOAD_PAGE.path, async (c) => {
     const type = c.req.header('content-type') ?? '';
