@@ -348,72 +348,90 @@ export function decideForCustomer(
   options: DecideOptions,
 ): Decision {
   const k = Math.max(0, Math.floor(options.placements));
-  const explain = options.explain === true;
+  if (options.explain === true) return decideExplained(offers, facts, options, k);
   const { now, allocated } = options;
   const top: Candidate[] = [];
   const fallbacks: Candidate[] = [];
-  const reasonsById = explain ? new Map<number, Reason[]>() : undefined;
-  const outranked: Candidate[] = [];
-
-  if (!explain) {
-    if (k > 0) {
-      const s = split(offers);
-      rankFast(s.targeted, s.targetedChecks, top, facts, k, now, allocated);
-      // Fallbacks are only evaluated when places are left.
-      if (top.length < k && s.fallback.length > 0) {
-        rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - top.length, now, allocated);
-      }
-    }
-  } else {
-    // Targeted offers first, then fallbacks, each offer with every reason that applies.
-    for (let pass = 0; pass < 2; pass++) {
-      const wantFallback = pass === 1;
-      const list = wantFallback ? fallbacks : top;
-      for (const offer of offers) {
-        if (offer.fallback !== wantFallback) continue;
-        const reasons = hardReasons(offer, facts, now, allocated);
-        // Rules are not run when a consent is missing: their answer would rest on absent data.
-        if (!reasons.some((r) => r.code === 'consent')) {
-          const result = evaluate(offer, facts.context);
-          if (typeof result !== 'number') reasons.push(result);
-          else if (reasons.length === 0) {
-            const dropped = pushTop(list, { offer, score: result }, k);
-            if (dropped) outranked.push(dropped);
-            continue;
-          }
-        }
-        reasonsById?.set(offer.id, reasons);
-      }
+  if (k > 0) {
+    const s = split(offers);
+    rankFast(s.targeted, s.targetedChecks, top, facts, k, now, allocated);
+    // Fallbacks are only evaluated when places are left.
+    if (top.length < k && s.fallback.length > 0) {
+      rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - top.length, now, allocated);
     }
   }
+  return { offers: choose(top, fallbacks, k, allocated) };
+}
 
-  const usedFallbacks = Math.min(fallbacks.length, Math.max(0, k - top.length));
-  const chosen: DecidedOffer[] = [];
-  for (let i = 0; i < top.length + usedFallbacks; i++) {
+/** The chosen offers: the top targeted ones, then fallbacks for the places left; counts global caps. */
+function choose(
+  top: readonly Candidate[],
+  fallbacks: readonly Candidate[],
+  k: number,
+  allocated: Map<number, number> | undefined,
+): DecidedOffer[] {
+  // Sized up front: this runs once per customer of a campaign.
+  const chosen: DecidedOffer[] = new Array(Math.min(k, top.length + fallbacks.length));
+  for (let i = 0; i < chosen.length; i++) {
     const c = i < top.length ? top[i]! : fallbacks[i - top.length]!;
-    chosen.push(toDecided(c));
+    chosen[i] = toDecided(c);
     if (allocated && c.offer.globalCap !== null) {
       allocated.set(c.offer.id, (allocated.get(c.offer.id) ?? 0) + 1);
     }
   }
-  const decision: Decision = { offers: chosen };
-  if (reasonsById) {
-    for (const c of outranked) {
-      reasonsById.set(c.offer.id, [
-        { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
-      ]);
+  return chosen;
+}
+
+/** `decideForCustomer` with every other offer of the catalogue listed with all its reasons. */
+function decideExplained(
+  offers: readonly PreparedOffer[],
+  facts: CustomerFacts,
+  options: DecideOptions,
+  k: number,
+): Decision {
+  const { now, allocated } = options;
+  const top: Candidate[] = [];
+  const fallbacks: Candidate[] = [];
+  const reasonsById = new Map<number, Reason[]>();
+  const outranked: Candidate[] = [];
+  // Targeted offers first, then fallbacks, each offer with every reason that applies.
+  for (let pass = 0; pass < 2; pass++) {
+    const wantFallback = pass === 1;
+    const list = wantFallback ? fallbacks : top;
+    for (const offer of offers) {
+      if (offer.fallback !== wantFallback) continue;
+      const reasons = hardReasons(offer, facts, now, allocated);
+      // Rules are not run when a consent is missing: their answer would rest on absent data.
+      if (!reasons.some((r) => r.code === 'consent')) {
+        const result = evaluate(offer, facts.context);
+        if (typeof result !== 'number') reasons.push(result);
+        else if (reasons.length === 0) {
+          const dropped = pushTop(list, { offer, score: result }, k);
+          if (dropped) outranked.push(dropped);
+          continue;
+        }
+      }
+      reasonsById.set(offer.id, reasons);
     }
-    for (const c of fallbacks.slice(usedFallbacks)) {
-      reasonsById.set(c.offer.id, [
-        {
-          code: 'fallback_not_needed',
-          message: `eligible fallback (score ${c.score}); the places were filled`,
-        },
-      ]);
-    }
-    decision.excluded = offers
-      .filter((o) => reasonsById.has(o.id))
-      .map((o) => ({ offer_id: o.id, name: o.name, reasons: reasonsById.get(o.id)! }));
   }
-  return decision;
+  const chosen = choose(top, fallbacks, k, allocated);
+  for (const c of outranked) {
+    reasonsById.set(c.offer.id, [
+      { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
+    ]);
+  }
+  for (const c of fallbacks.slice(chosen.length - top.length)) {
+    reasonsById.set(c.offer.id, [
+      {
+        code: 'fallback_not_needed',
+        message: `eligible fallback (score ${c.score}); the places were filled`,
+      },
+    ]);
+  }
+  return {
+    offers: chosen,
+    excluded: offers
+      .filter((o) => reasonsById.has(o.id))
+      .map((o) => ({ offer_id: o.id, name: o.name, reasons: reasonsById.get(o.id)! })),
+  };
 }
