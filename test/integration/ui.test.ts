@@ -269,6 +269,23 @@ describe('imports', () => {
     );
   });
 
+  it('pages the recent imports, 20 at a time', async () => {
+    const { session } = await signIn('integrator');
+    await h.db.sql`
+      insert into imports (kind, filename, options, status)
+      select 'purchases', 'day-' || i || '.csv', '{}', 'failed' from generate_series(1, 21) i`;
+    const first = await (await h.app.request('/ui/imports', { headers: { cookie: session } })).text();
+    expect(first).toContain('day-21.csv');
+    expect(first).not.toContain('day-1.csv<');
+    const older = /href="(\/ui\/imports\?cursor=[^"]+)"/.exec(first)?.[1];
+    expect(older).toBeDefined();
+    const second = await (
+      await h.app.request(older!.replaceAll('&amp;', '&'), { headers: { cookie: session } })
+    ).text();
+    expect(second).toContain('day-1.csv<');
+    expect(second).not.toContain('day-21.csv');
+  });
+
   it('shows a missing file at its field and refuses an upload without the CSRF token', async () => {
     const { session, csrf } = await signIn('integrator');
     const res = await postImportForm(session, { _csrf: csrf, kind: 'customers' });
