@@ -3,11 +3,12 @@ import { stringify } from 'csv-stringify/sync';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
-import { type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
+import { AppError, type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
 import { enqueueImport } from './jobs.js';
 import { receiveMultipart } from './multipart.js';
+import { PREVIEW_ROWS, previewCsv } from './preview.js';
 import {
   findImport,
   type ImportError,
@@ -179,6 +180,39 @@ const list = defineRoute({
   },
 });
 
+const ImportPreviewSchema = z
+  .object({
+    kind: z.enum(['customers', 'purchases']),
+    separator: z.string(),
+    encoding: z.enum(['utf-8', 'windows-1252']),
+    decimal_comma: z.boolean(),
+    header: z.array(z.string()),
+    required: z.array(z.string()),
+    columns: z.array(z.object({ header: z.string(), field: z.string().nullable() })),
+    sample: z.array(z.object({ line: z.number().int(), values: z.record(z.string(), z.string()) })),
+  })
+  .openapi('ImportPreview');
+
+const preview = defineRoute({
+  method: 'post',
+  path: '/v1/imports/preview',
+  tags: ['imports'],
+  summary: 'How a CSV would be imported, from its first bytes; nothing is stored',
+  description: `The body is the file, or only its first lines (\`Content-Type: text/csv\`), with the options of POST /v1/imports in the query string. Answers the separator and encoding (sniffed unless given), which column feeds which field, and the first ${PREVIEW_ROWS} records as the import will read them. A header that does not map is a 422 naming \`mapping.<field>\`, as the import would end.`,
+  roles: ACCESS.integration,
+  request: {
+    query: FormFields,
+    body: { required: true, content: { 'text/csv': { schema: { type: 'string', format: 'binary' } } } },
+  },
+  responses: {
+    200: jsonResponse(ImportPreviewSchema, 'How the file reads'),
+    415: {
+      description: 'The body is not CSV (send the file as text/csv or application/octet-stream)',
+      content: { 'application/problem+json': { schema: ProblemSchema } },
+    },
+  },
+});
+
 const get = defineRoute({
   method: 'get',
   path: '/v1/imports/{id}',
@@ -271,6 +305,23 @@ export function registerImportRoutes(app: App): void {
     });
     if (jobs) await enqueueImport(jobs, row.id);
     return c.json(importToJson(row), 202);
+  });
+
+  app.openapi(preview, async (c) => {
+    if (!RAW_CSV.test(c.req.header('content-type') ?? '')) {
+      throw new AppError(415, 'unsupported-media-type', 'Send the file (or its first lines) as text/csv', [
+        { path: 'content-type', in: 'header', message: 'must be text/csv or application/octet-stream' },
+      ]);
+    }
+    const { kind, separator, decimal_comma, encoding, mapping } = c.req.valid('query');
+    const body = (c.req.raw.body ?? []) as AsyncIterable<Buffer>;
+    const result = await previewCsv(kind, body, {
+      ...(separator ? { separator: SEPARATORS[separator] } : {}),
+      ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
+      encoding,
+      mapping,
+    });
+    return c.json({ kind, ...result }, 200);
   });
 
   app.openapi(list, async (c) => {

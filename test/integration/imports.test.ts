@@ -449,3 +449,97 @@ describe('GET /v1/imports', () => {
     expect((await h.get('/v1/imports', { role: 'analyst' })).status).toBe(403);
   });
 });
+
+describe('POST /v1/imports/preview', () => {
+  const previewOf = (
+    query: string,
+    body: string | Uint8Array,
+    role: 'integrator' | 'analyst' = 'integrator',
+  ) => h.post(`/v1/imports/preview${query}`, body, { headers: { 'content-type': 'text/csv' }, role });
+  const importCount = async () => (await h.db.sql`select count(*)::int as n from imports`)[0]!.n;
+
+  it('shows how a Windows-1252 semicolon file reads: columns to fields and the first records', async () => {
+    const lines = Array.from({ length: 15 }, (_, i) => `pv-${i};c1;THÉ ${i};épicerie;1 234,5${i};25/12/2023`);
+    const csv = iconv.encode(
+      `N° ligne;Code client;Référence;Catégorie;Montant TTC;Date commande;Remarque\r\n${lines.join('\r\n')}\r\n`,
+      'win1252',
+    );
+    const before = await importCount();
+    const res = await previewOf(
+      '?kind=purchases&mapping=%7B%22external_line_id%22%3A%22N%C2%B0%20ligne%22%7D',
+      csv,
+    );
+    expect(res.status).toBe(200);
+    const preview = await json(res);
+    expect(preview).toMatchObject({
+      kind: 'purchases',
+      separator: ';',
+      encoding: 'windows-1252',
+      decimal_comma: true,
+      header: [
+        'N° ligne',
+        'Code client',
+        'Référence',
+        'Catégorie',
+        'Montant TTC',
+        'Date commande',
+        'Remarque',
+      ],
+      required: ['external_line_id', 'customer_external_id', 'amount', 'purchased_at'],
+    });
+    expect(
+      Object.fromEntries(
+        preview.columns.map((c: { header: string; field: string | null }) => [c.header, c.field]),
+      ),
+    ).toEqual({
+      'N° ligne': 'external_line_id',
+      'Code client': 'customer_external_id',
+      Référence: 'sku',
+      Catégorie: 'category',
+      'Montant TTC': 'amount',
+      'Date commande': 'purchased_at',
+      Remarque: null,
+    });
+    expect(preview.sample).toHaveLength(10);
+    expect(preview.sample[0]).toEqual({
+      line: 2,
+      values: {
+        external_line_id: 'pv-0',
+        customer_external_id: 'c1',
+        sku: 'THÉ 0',
+        category: 'épicerie',
+        amount: '1 234,50',
+        purchased_at: '25/12/2023',
+      },
+    });
+    expect(preview.sample.map((r: { line: number }) => r.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(await importCount()).toBe(before);
+  });
+
+  it('refuses a header that does not map (422 naming mapping.<field>), a non-CSV body (415), a bad option, analysts', async () => {
+    const noAmount = await previewOf(
+      '?kind=purchases',
+      'external_line_id,customer_external_id,purchased_at\nx,c1,2024-01-01\n',
+    );
+    expect(noAmount.status).toBe(422);
+    expect((await json(noAmount)).errors).toEqual([
+      expect.objectContaining({
+        path: 'mapping.amount',
+        message: expect.stringContaining('no column for required field'),
+      }),
+    ]);
+    const unknownField = await previewOf(
+      `?kind=customers&mapping=${encodeURIComponent('{"shoe_size":"Size"}')}`,
+      'external_id,Size\nk1,42\n',
+    );
+    expect(unknownField.status).toBe(422);
+    expect((await json(unknownField)).errors[0]).toMatchObject({ path: 'mapping.shoe_size' });
+    const badKind = await previewOf('?kind=orders', 'a\n1\n');
+    expect(badKind.status).toBe(422);
+    expect((await json(badKind)).errors[0]).toMatchObject({ path: 'kind', in: 'query' });
+    const json415 = await h.post('/v1/imports/preview?kind=customers', { external_id: 'k1' });
+    expect(json415.status).toBe(415);
+    expect((await json(json415)).errors[0]).toMatchObject({ path: 'content-type', in: 'header' });
+    expect((await previewOf('?kind=customers', 'external_id\nk1\n', 'analyst')).status).toBe(403);
+  });
+});
