@@ -50,7 +50,7 @@ export class Streamed {
 
 /**
  * The raw response of an in-process API call with the user's key: a FormData body goes as
- * multipart, a Streamed one as its stream, anything else as JSON. For bodies the UI passes
+ * multipart, a Streamed one as its stream, bytes as CSV, anything else as JSON. For bodies the UI passes
  * through (CSV downloads).
  */
 export function apiResponse(
@@ -69,6 +69,10 @@ export function apiResponse(
     headers['content-type'] = body.form.contentType;
     init = { body: body.form.body, duplex: 'half' };
   } else if (body instanceof FormData) {
+    init = { body };
+  } else if (body instanceof Uint8Array) {
+    // Bytes the UI relays are the head of a CSV file (the import preview).
+    headers['content-type'] = 'text/csv';
     init = { body };
   } else if (body !== undefined) {
     headers['content-type'] = 'application/json';

@@ -248,4 +248,27 @@ describe('the web UI in Chromium', () => {
     expect(await page.textContent('#mjml-errors')).toContain('mj-bogus');
     await shot(page, '11-template-error');
   });
+
+  it('shows how a chosen CSV will read before it is uploaded, and a header that does not map', async () => {
+    await page.goto(`${base}/ui/imports`);
+    await page.selectOption('#f-kind', 'purchases');
+    await page.setInputFiles('#f-file', {
+      name: 'erp.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        'Ligne;Code client;Montant TTC;Date commande;Remarque\nL-1;c1;12,50;25/12/2023;rien\n',
+      ),
+    });
+    await page.waitForSelector('#import-preview [data-preview="ok"]');
+    const preview = (await page.textContent('#import-preview')) ?? '';
+    expect(preview).toContain('semicolon-separated');
+    expect(preview).toContain('customer_external_id');
+    expect(preview).toContain('12,50');
+    expect(preview).toContain('ignored');
+    await shot(page, '12-import-preview');
+    await page.fill('#f-mapping', '{"shoe_size": "Remarque"}');
+    await page.dispatchEvent('#f-mapping', 'change');
+    await page.waitForSelector('#import-preview [data-preview="refused"]');
+    expect(await page.textContent('#import-preview')).toContain('mapping.shoe_size');
+  });
 });

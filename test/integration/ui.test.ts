@@ -269,6 +269,26 @@ describe('imports', () => {
     );
   });
 
+  it('previews the head of a chosen file as a fragment, and refuses it without the CSRF header', async () => {
+    const { session, csrf } = await signIn('integrator');
+    const post = (query: string, body: string, token?: string) =>
+      h.app.request(`/ui/imports/preview${query}`, {
+        method: 'POST',
+        headers: { cookie: session, 'content-type': 'text/csv', ...(token ? { 'x-csrf-token': token } : {}) },
+        body,
+      });
+    const ok = await post('?kind=customers', 'Code client;Courriel\nk1;k1@example.com\n', csrf);
+    expect(ok.status).toBe(200);
+    const html = await ok.text();
+    expect(html).toContain('data-preview="ok"');
+    expect(html).toContain('semicolon-separated');
+    expect(html).toMatch(/<td>Code client<\/td><td>external_id<\/td>/);
+    expect(html).toMatch(/<td class="num">2<\/td><td>k1<\/td><td>k1@example.com<\/td>/);
+    const refused = await post('?kind=purchases', 'a,b\n1,2\n', csrf);
+    expect(await refused.text()).toMatch(/data-preview="refused"[\s\S]*mapping\.external_line_id/);
+    expect((await post('?kind=customers', 'external_id\nk1\n')).status).toBe(403);
+  });
+
   it('pages the recent imports, 20 at a time', async () => {
     const { session } = await signIn('integrator');
     await h.db.sql`

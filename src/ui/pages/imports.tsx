@@ -83,6 +83,7 @@ function ImportForm(props: {
           ]}
         />
       </div>
+      <div id="import-preview" aria-live="polite"></div>
       <button type="submit">Upload</button>
     </form>
   );
@@ -127,6 +128,58 @@ function ImportProgress(props: { imp: any }) {
               { label: 'Line', num: true, cell: (e: any) => e.line },
               { label: 'Column', cell: (e: any) => e.column ?? '—' },
               { label: 'Reason', cell: (e: any) => e.reason },
+            ]}
+          />
+        </>
+      )}
+    </div>
+  );
+}
+
+const SEPARATOR_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab' };
+
+/** How the chosen file will read (POST /v1/imports/preview): columns to fields, first records. */
+function ImportPreview(props: { preview: ApiResult }) {
+  const { preview } = props;
+  if (!preview.ok) {
+    return (
+      <div class="alert" role="alert" data-preview="refused">
+        <p>{preview.detail ?? `The preview failed (${preview.status})`}</p>
+        {preview.errors.length > 0 && (
+          <ul>
+            {preview.errors.map((e) => (
+              <li>
+                {e.path ? <code>{e.path}</code> : null} {e.message}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    );
+  }
+  const p = preview.body;
+  const fields: string[] = p.columns.filter((col: any) => col.field).map((col: any) => col.field);
+  return (
+    <div data-preview="ok">
+      <p class="muted">
+        Read as {SEPARATOR_NAMES[p.separator] ?? p.separator}-separated, {p.encoding}
+        {p.decimal_comma ? ', decimal comma' : ''}.
+      </p>
+      <Table
+        rows={p.columns}
+        columns={[
+          { label: 'Column', cell: (col: any) => col.header },
+          { label: 'Imported as', cell: (col: any) => col.field ?? <span class="muted">ignored</span> },
+        ]}
+      />
+      {p.sample.length > 0 && (
+        <>
+          <h3>First rows</h3>
+          <Table
+            rows={p.sample}
+            columns={[
+              { label: 'Line', num: true, cell: (r: any) => r.line },
+              ...fields.map((field) => ({ label: field, cell: (r: any) => r.values[field] ?? '' })),
             ]}
           />
         </>
@@ -294,6 +347,18 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
         </section>
       </>,
     );
+  });
+
+  // The form's script posts the head of the chosen file here (with the CSRF header) on each change.
+  ui.post('/ui/imports/preview', async (c) => {
+    const query = new URLSearchParams();
+    for (const name of ['kind', ...OPTIONAL]) {
+      const value = c.req.query(name)?.trim();
+      if (value) query.set(name, value);
+    }
+    const head = new Uint8Array(await c.req.arrayBuffer());
+    const preview = await api(app, c, 'POST', `/v1/imports/preview?${query}`, head);
+    return c.html(<ImportPreview preview={preview} />);
   });
 
   ui.get('/ui/imports/:id{[0-9]+}/progress', async (c) => {

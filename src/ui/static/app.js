@@ -119,6 +119,38 @@
     form.submit();
   });
 
+  // The import form: how the chosen file will read, from its first 64 KB, whenever the file or
+  // an option changes (the server answers an HTML fragment).
+  const PREVIEW_BYTES = 64 * 1024;
+  const previewImport = async (form) => {
+    const file = form.querySelector('input[type=file]')?.files?.[0];
+    const target = document.getElementById('import-preview');
+    if (!file || !target) return;
+    const query = new URLSearchParams();
+    for (const name of ['kind', 'separator', 'encoding', 'mapping']) {
+      const value = form.elements[name]?.value?.trim();
+      if (value) query.set(name, value);
+    }
+    try {
+      let head = new Uint8Array(await file.slice(0, PREVIEW_BYTES).arrayBuffer());
+      // Whole lines only: a record cut at the limit would show as a short one.
+      if (file.size > PREVIEW_BYTES) head = head.subarray(0, head.lastIndexOf(10) + 1);
+      const res = await fetch(`/ui/imports/preview?${query}`, {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': csrf() || form.elements._csrf?.value || '', 'Content-Type': 'text/csv' },
+        body: head,
+        credentials: 'same-origin',
+      });
+      target.innerHTML = await res.text();
+    } catch {
+      target.textContent = '';
+    }
+  };
+  document.addEventListener('change', (event) => {
+    const form = event.target?.closest?.('#import-form');
+    if (form) previewImport(form);
+  });
+
   const offlineBanner = () => {
     const el = document.getElementById('offline');
     if (el) el.hidden = navigator.onLine;
