@@ -31,8 +31,10 @@ const RAW_CSV = /^(text\/csv|application\/octet-stream)\b/i;
 
 const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';', tab: '\t' } as const;
 
+const ImportKindSchema = z.enum(['customers', 'purchases']);
+
 const FormFields = z.strictObject({
-  kind: z.enum(['customers', 'purchases']),
+  kind: ImportKindSchema,
   mapping: z
     .string()
     .optional()
@@ -52,6 +54,16 @@ const FormFields = z.strictObject({
   timezone: z.string().max(64).optional(),
 });
 
+/** The form's (or query string's) options as the import reads them: separators and booleans decoded. */
+function importOptions(fields: Omit<z.infer<typeof FormFields>, 'kind'>) {
+  const { separator, decimal_comma, ...rest } = fields;
+  return {
+    ...rest,
+    ...(separator ? { separator: SEPARATORS[separator] } : {}),
+    ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
+  };
+}
+
 const CursorShape = z.object({ id: z.number().int().positive() });
 
 /** Errors shown in an import's JSON; the CSV report has them all. */
@@ -60,7 +72,7 @@ const ERRORS_SHOWN = 100;
 const ImportSummarySchema = z
   .object({
     id: z.number().int(),
-    kind: z.enum(['customers', 'purchases']),
+    kind: ImportKindSchema,
     status: z.enum(['uploading', 'queued', 'running', 'done', 'failed']),
     filename: z.string().nullable(),
     size_bytes: z.number().int(),
@@ -171,7 +183,7 @@ const list = defineRoute({
   request: {
     query: z.object({
       ...PageQuery,
-      kind: z.enum(['customers', 'purchases']).optional(),
+      kind: ImportKindSchema.optional(),
       status: z.enum(['uploading', 'queued', 'running', 'done', 'failed']).optional(),
     }),
   },
@@ -182,7 +194,7 @@ const list = defineRoute({
 
 const ImportPreviewSchema = z
   .object({
-    kind: z.enum(['customers', 'purchases']),
+    kind: ImportKindSchema,
     separator: z.string(),
     encoding: z.enum(['utf-8', 'windows-1252']),
     decimal_comma: z.boolean(),
@@ -292,12 +304,8 @@ export function registerImportRoutes(app: App): void {
       if (!file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
       else if (file.size === 0) problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
       if (!parsed.success || !file || problems.length > 0) throw invalid(problems);
-      const { kind, separator, decimal_comma, ...rest } = parsed.data;
-      const options = {
-        ...rest,
-        ...(separator ? { separator: SEPARATORS[separator] } : {}),
-        ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
-      };
+      const { kind, ...given } = parsed.data;
+      const options = importOptions(given);
       const { id, filename, size } = file;
       await markUploaded(tx, id, { kind, filename: filename || null, options, size });
       await audit(c, { action: 'import.create', entity: 'import', entity_id: id, data: { kind, size } }, tx);
@@ -313,14 +321,9 @@ export function registerImportRoutes(app: App): void {
         { path: 'content-type', in: 'header', message: 'must be text/csv or application/octet-stream' },
       ]);
     }
-    const { kind, separator, decimal_comma, encoding, mapping } = c.req.valid('query');
+    const { kind, ...fields } = c.req.valid('query');
     const body = (c.req.raw.body ?? []) as AsyncIterable<Buffer>;
-    const result = await previewCsv(kind, body, {
-      ...(separator ? { separator: SEPARATORS[separator] } : {}),
-      ...(decimal_comma ? { decimal_comma: decimal_comma === 'true' } : {}),
-      encoding,
-      mapping,
-    });
+    const result = await previewCsv(kind, body, importOptions(fields));
     return c.json({ kind, ...result }, 200);
   });
 
