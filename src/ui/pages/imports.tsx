@@ -143,17 +143,12 @@ function ImportPreview(props: { preview: ApiResult }) {
   const { preview } = props;
   if (!preview.ok) {
     return (
-      <div class="alert" role="alert" data-preview="refused">
-        <p>{preview.detail ?? `The preview failed (${preview.status})`}</p>
-        {preview.errors.length > 0 && (
-          <ul>
-            {preview.errors.map((e) => (
-              <li>
-                {e.path ? <code>{e.path}</code> : null} {e.message}
-              </li>
-            ))}
-          </ul>
-        )}
+      <div data-preview="refused">
+        <FormErrors
+          errors={preview.errors}
+          fields={[]}
+          detail={preview.detail ?? `The preview failed (${preview.status})`}
+        />
       </div>
     );
   }
@@ -351,11 +346,7 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
 
   // The form's script posts the head of the chosen file here (with the CSRF header) on each change.
   ui.post('/ui/imports/preview', async (c) => {
-    const query = new URLSearchParams();
-    for (const name of ['kind', ...OPTIONAL]) {
-      const value = c.req.query(name)?.trim();
-      if (value) query.set(name, value);
-    }
+    const query = new URLSearchParams(forwarded(c.req.query()));
     const head = new Uint8Array(await c.req.arrayBuffer());
     const preview = await api(app, c, 'POST', `/v1/imports/preview?${query}`, head);
     return c.html(<ImportPreview preview={preview} />);
