@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.js';
 import type { Sql } from '../src/db/sql.js';
 import { createApiKey } from '../src/http/api-keys.js';
 import { importLocalStream } from '../src/imports/run.js';
+import { signInWithKey } from '../test/helpers/ui-login.js';
 import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
 // Importing N purchase lines (default 1,000,000) from a CSV file through the real import path
@@ -149,25 +150,15 @@ async function uploadOverHttp(
   }
 }
 
-/** Signs in to the web UI with `key`: the session cookie and the import form's CSRF token. */
+/** Signs in to the web UI at `base` with `key`: the session cookie and the import form's CSRF token. */
 async function signInToUi(base: string, key: string): Promise<{ cookie: string; csrf: string }> {
-  const cookieOf = (res: Response, name: string) =>
-    res.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith(`${name}=`));
-  const login = cookieOf(await fetch(`${base}/ui/login`), 'offerflow_login')!;
-  const signedIn = await fetch(`${base}/ui/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: login, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _login: login.split('=')[1]!, key, next: '/ui' }),
-  });
-  const cookie = cookieOf(signedIn, 'offerflow_session')!;
-  const form = await (await fetch(`${base}/ui/imports`, { headers: { cookie } })).text();
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(form)?.[1];
-  if (!cookie || !csrf) throw new Error('could not sign in to the UI');
-  return { cookie, csrf };
+  const { session, csrf } = await signInWithKey(
+    (path, init) => fetch(`${base}${path}`, init),
+    key,
+    '/ui/imports',
+  );
+  if (!session || !csrf) throw new Error('could not sign in to the UI');
+  return { cookie: session, csrf };
 }
 
 const bench: Bench = {
