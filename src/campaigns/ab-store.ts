@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from './store.js';
 import type { AbDecision } from './winner.js';
 
 // The queries of A/B tests with winner send-out: the test window, the decision, the held rows.
@@ -92,9 +93,10 @@ export async function releaseHeldMessages(sql: Db, rows: ReleasedRow[]): Promise
   const released = await sql<{ customer_id: number; status: string }[]>`
     update messages m set status = r.status, variant = r.variant, template_version = r.template_version,
       offer_ids = r.offer_ids, suppressed_reason = r.suppressed_reason, ab_remainder = true, updated_at = now()
-    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
+    from ${lockedInIdOrder(sql, sql`id = any(${rows.map((r) => r.id)}::bigint[]) and status = 'held'`)},
+      jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
       as r(id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text)
-    where m.id = r.id and m.status = 'held'
+    where m.id = locked.id and r.id = locked.id
     returning m.customer_id, m.status`;
   return released.filter((r) => r.status === 'queued').map((r) => r.customer_id);
 }
@@ -102,7 +104,8 @@ export async function releaseHeldMessages(sql: Db, rows: ReleasedRow[]): Promise
 /** Cancels a campaign's held rows (the campaign is cancelled: the rest never get the winner). */
 export async function cancelHeldMessages(sql: Db, campaignId: number): Promise<number> {
   const rows = await sql`
-    update messages set status = 'cancelled', updated_at = now()
-    where campaign_id = ${campaignId} and status = 'held' returning id`;
+    update messages m set status = 'cancelled', updated_at = now()
+    from ${lockedInIdOrder(sql, sql`campaign_id = ${campaignId} and status = 'held'`)}
+    where m.id = locked.id returning m.id`;
   return rows.length;
 }

@@ -205,10 +205,30 @@ export async function unsentMessageIds(
   return rows.map((r) => r.id);
 }
 
-/** Notes that these rows were handed to the queue. */
+/**
+ * The ids of the ledger rows matching `where`, locked in id order, as a `locked` relation for an
+ * update's FROM. Statements that update many rows at once lock them in their plan's order (index
+ * or heap, which updates reshuffle), so two of them over the same rows can deadlock; in id order
+ * they cannot. With `skipLocked`, a row another transaction holds is left out instead of waited on.
+ */
+export function lockedInIdOrder(sql: Db, where: ReturnType<Db>, options: { skipLocked?: boolean } = {}) {
+  return sql`(
+    select id from messages where ${where}
+    order by id for update ${options.skipLocked ? sql`skip locked` : sql``}
+  ) locked`;
+}
+
+/**
+ * Notes that these ledger rows (a campaign's or a trigger's) were handed to the queue. Concurrent
+ * planners note overlapping pages; a row another one holds is skipped: that one notes it, or a
+ * sender is claiming it, which marks it busy as well.
+ */
 export async function markEnqueued(sql: Db, ids: number[]): Promise<void> {
   if (ids.length === 0) return;
-  await sql`update messages set enqueued_at = now() where id = any(${ids}::bigint[])`;
+  await sql`
+    update messages m set enqueued_at = now()
+    from ${lockedInIdOrder(sql, sql`id = any(${ids}::bigint[])`, { skipLocked: true })}
+    where m.id = locked.id`;
 }
 
 export interface RecipientFacts {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sendJobId } from '../campaigns/jobs.js';
 import { suppressionReason } from '../campaigns/plan.js';
-import { recipientFacts, suppressionsOf } from '../campaigns/store.js';
+import { markEnqueued, recipientFacts, suppressionsOf } from '../campaigns/store.js';
 import { emailHash } from '../campaigns/suppression.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
@@ -19,7 +19,6 @@ import {
   existingFirings,
   type FiringRow,
   insertFirings,
-  markTriggerMessagesEnqueued,
   type PurchaseFacts,
   purchasesByIds,
   readSettings,
@@ -252,7 +251,7 @@ export async function fireTriggerEvents(
   result.message_ids = queued.map((m) => m.id);
   if (deps.jobs && queued.length > 0) {
     await deps.jobs.enqueue(QUEUES.send, triggerSendJobs(queued, now));
-    await markTriggerMessagesEnqueued(
+    await markEnqueued(
       sql,
       queued.map((m) => m.id),
     );

@@ -1,9 +1,10 @@
+import { markEnqueued } from '../campaigns/store.js';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { QUEUES } from '../queue/queues.js';
 import { enqueueTriggerEvents, type TriggerEvent } from './events.js';
 import { triggerSendJobs } from './fire.js';
-import { markTriggerMessagesEnqueued, unsentTriggerMessages } from './store.js';
+import { unsentTriggerMessages } from './store.js';
 
 /**
  * Hands every trigger message still queued (or left sending by a dead worker) and idle for
@@ -25,7 +26,7 @@ export async function reconcileTriggerMessages(
     });
     if (rows.length === 0) return total;
     await deps.jobs.enqueue(QUEUES.send, triggerSendJobs(rows, deps.clock()));
-    await markTriggerMessagesEnqueued(
+    await markEnqueued(
       deps.sql,
       rows.map((r) => r.id),
     );

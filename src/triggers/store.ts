@@ -275,12 +275,6 @@ export async function cancelSupersededByPurchase(sql: Db, customerIds: number[])
   return rows.map((r) => r.id);
 }
 
-/** Notes that these rows were handed to the queue. */
-export async function markTriggerMessagesEnqueued(sql: Db, ids: number[]): Promise<void> {
-  if (ids.length === 0) return;
-  await sql`update messages set enqueued_at = now() where id = any(${ids}::bigint[])`;
-}
-
 /** Trigger messages still queued whose job may be lost: idle for `idleSeconds`, keyset by id. */
 export async function unsentTriggerMessages(
   sql: Db,
