@@ -137,6 +137,33 @@ export function resolveMapping(
   header: string[],
   mapping: Record<string, string> = {},
 ): ColumnMap {
+  const { columns, errors } = mapColumns(kind, header, mapping);
+  if (errors.length > 0) throw invalid(errors, 'The file’s header does not map to the fields');
+  return columns;
+}
+
+/**
+ * The kind of file a header (and mapping) reads as, when the caller did not say: purchases when
+ * it has their fields (a line id, a customer, an amount, a date), else customers when it has an
+ * id column. A purchases file also has a customer id column, so purchases are tried first.
+ */
+export function inferKind(header: string[], mapping: Record<string, string> = {}): ImportKind | undefined {
+  return (['purchases', 'customers'] as const).find(
+    (kind) => mapColumns(kind, header, mapping).errors.length === 0,
+  );
+}
+
+/** Why no kind fits a header, for the 422 naming `kind`. */
+export function noKindMessage(header: string[]): string {
+  const needs = (kind: ImportKind) => REQUIRED[kind].join(', ');
+  return `required: the header (${header.join(', ')}) has the columns of neither purchases (${needs('purchases')}) nor customers (${needs('customers')})`;
+}
+
+function mapColumns(
+  kind: ImportKind,
+  header: string[],
+  mapping: Record<string, string>,
+): { columns: ColumnMap; errors: FieldError[] } {
   const normalised = header.map(normaliseHeader);
   const result: ColumnMap = new Map();
   const errors: FieldError[] = [];
@@ -174,6 +201,5 @@ export function resolveMapping(
       });
     }
   }
-  if (errors.length > 0) throw invalid(errors, 'The file’s header does not map to the fields');
-  return result;
+  return { columns: result, errors };
 }

@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
-import { type ImportKind, REQUIRED, resolveMapping } from './mapping.js';
+import { invalid } from '../http/problem.js';
+import { type ImportKind, inferKind, noKindMessage, REQUIRED, resolveMapping } from './mapping.js';
 import { decode, openCsv, type ReadOptions } from './source.js';
 
 /** Records shown in a preview. */
@@ -8,6 +9,8 @@ export const PREVIEW_ROWS = 10;
 const PREVIEW_BYTES = 256 * 1024;
 
 export interface ImportPreview {
+  /** As given, or as the header reads when the caller did not say. */
+  kind: ImportKind;
   separator: ',' | ';' | '\t';
   encoding: 'utf-8' | 'windows-1252';
   decimal_comma: boolean;
@@ -21,16 +24,19 @@ export interface ImportPreview {
 }
 
 /**
- * How an import would read a file, from its first bytes: the sniffed (or given) separator and
- * encoding, which column feeds which field, and the first records. A header that does not map
- * throws the same 422 the import would end with, naming `mapping.<field>`.
+ * How an import would read a file, from its first bytes: the kind (inferred from the header when
+ * not given), the sniffed (or given) separator and encoding, which column feeds which field,
+ * and the first records. A header that does not map throws the same 422 the import would end
+ * with, naming `mapping.<field>` (or `kind` when none was given and none fits).
  */
 export async function previewCsv(
-  kind: ImportKind,
+  given: ImportKind | undefined,
   source: AsyncIterable<Buffer>,
   options: ReadOptions & { mapping?: Record<string, string> | undefined },
 ): Promise<ImportPreview> {
   const csv = await openCsv(source, options);
+  const kind = given ?? inferKind(csv.header, options.mapping);
+  if (!kind) throw invalid([{ path: 'kind', in: 'query', message: noKindMessage(csv.header) }]);
   const map = resolveMapping(kind, csv.header, options.mapping);
   const fieldOf = new Map([...map].map(([field, index]) => [index, field]));
   const pieces: Buffer[] = [];
@@ -53,6 +59,7 @@ export async function previewCsv(
     info: true,
   }) as unknown as { record: string[]; info: { lines: number } }[];
   return {
+    kind,
     separator: csv.separator,
     encoding: csv.encoding,
     decimal_comma: csv.decimalComma,

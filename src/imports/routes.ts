@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { stringify } from 'csv-stringify/sync';
+import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
@@ -7,8 +8,10 @@ import { AppError, type FieldError, invalid, notFound, zodToFieldErrors } from '
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
 import { enqueueImport } from './jobs.js';
+import { type ImportKind, inferKind, noKindMessage } from './mapping.js';
 import { receiveMultipart } from './multipart.js';
 import { PREVIEW_ROWS, previewCsv } from './preview.js';
+import { openCsv } from './source.js';
 import {
   findImport,
   type ImportError,
@@ -16,6 +19,7 @@ import {
   insertImport,
   listImports,
   markUploaded,
+  readChunks,
   selectErrors,
 } from './store.js';
 import { spoolUpload, tooLarge } from './upload.js';
@@ -34,7 +38,7 @@ const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';',
 const ImportKindSchema = z.enum(['customers', 'purchases']);
 
 const FormFields = z.strictObject({
-  kind: ImportKindSchema,
+  kind: ImportKindSchema.optional(),
   mapping: z
     .string()
     .optional()
@@ -138,7 +142,7 @@ const create = defineRoute({
   tags: ['imports'],
   summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
   description:
-    'Multipart form: `file` (the CSV), `kind` (customers | purchases), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases; when absent, purchases if the header has their columns, else customers if it has an id column, else a 422 naming `kind`), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
   roles: ACCESS.integration,
   request: {
     body: {
@@ -150,10 +154,14 @@ const create = defineRoute({
         'multipart/form-data': {
           schema: {
             type: 'object',
-            required: ['file', 'kind'],
+            required: ['file'],
             properties: {
               file: { type: 'string', format: 'binary' },
-              kind: { type: 'string', enum: ['customers', 'purchases'] },
+              kind: {
+                type: 'string',
+                enum: ['customers', 'purchases'],
+                description: 'Read from the header when absent (purchases when it has their columns)',
+              },
               mapping: { type: 'string', description: 'JSON object, e.g. {"amount": "Montant TTC"}' },
               separator: { type: 'string', enum: Object.keys(SEPARATORS) },
               encoding: { type: 'string', enum: ['utf-8', 'windows-1252'] },
@@ -248,6 +256,19 @@ const errors = defineRoute({
   },
 });
 
+/** The kind a stored upload's header reads as, or the 422 naming `kind` when none fits. */
+async function kindOfStoredFile(
+  tx: Db,
+  id: number,
+  options: ReturnType<typeof importOptions>,
+  where: 'query' | 'body',
+): Promise<ImportKind> {
+  const { header } = await openCsv(readChunks(tx, id), options);
+  const kind = inferKind(header, options.mapping);
+  if (!kind) throw invalid([{ path: 'kind', in: where, message: noKindMessage(header) }]);
+  return kind;
+}
+
 export function registerImportRoutes(app: App): void {
   app.openapi(create, async (c) => {
     const { sql, jobs, config } = c.var.deps;
@@ -304,9 +325,10 @@ export function registerImportRoutes(app: App): void {
       if (!file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
       else if (file.size === 0) problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
       if (!parsed.success || !file || problems.length > 0) throw invalid(problems);
-      const { kind, ...given } = parsed.data;
+      const { kind: givenKind, ...given } = parsed.data;
       const options = importOptions(given);
       const { id, filename, size } = file;
+      const kind = givenKind ?? (await kindOfStoredFile(tx, id, options, where));
       await markUploaded(tx, id, { kind, filename: filename || null, options, size });
       await audit(c, { action: 'import.create', entity: 'import', entity_id: id, data: { kind, size } }, tx);
       return (await findImport(tx, id))!;
@@ -323,8 +345,7 @@ export function registerImportRoutes(app: App): void {
     }
     const { kind, ...fields } = c.req.valid('query');
     const body = (c.req.raw.body ?? []) as AsyncIterable<Buffer>;
-    const result = await previewCsv(kind, body, importOptions(fields));
-    return c.json({ kind, ...result }, 200);
+    return c.json(await previewCsv(kind, body, importOptions(fields)), 200);
   });
 
   app.openapi(list, async (c) => {

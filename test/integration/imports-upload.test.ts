@@ -60,14 +60,15 @@ describe('POST /v1/imports streams the file', () => {
     expect(imported).toEqual({ n: 2_000, at: new Date('2024-05-01T08:00:00Z') });
   });
 
-  it('refuses a text/csv body without a kind, or with an unknown option, naming it in the query; nothing stored', async () => {
+  it('refuses a text/csv body with an unknown kind, no kind its header tells, or an unknown option, naming it in the query; nothing stored', async () => {
     const before = await counts();
-    for (const [query, path] of [
-      ['', 'kind'],
-      ['?kind=orders', 'kind'],
-      ['?kind=purchases&colour=red', 'colour'],
+    const neither = 'sku,colour\nS1,red\n';
+    for (const [query, path, csv] of [
+      ['', 'kind', neither],
+      ['?kind=orders', 'kind', purchasesCsv('bad', 3)],
+      ['?kind=purchases&colour=red', 'colour', purchasesCsv('bad', 3)],
     ] as const) {
-      const res = await h.post(`/v1/imports${query}`, purchasesCsv('bad', 3), {
+      const res = await h.post(`/v1/imports${query}`, csv, {
         headers: { 'content-type': 'text/csv' },
       });
       expect(res.status).toBe(422);
@@ -76,6 +77,53 @@ describe('POST /v1/imports streams the file', () => {
         problem.errors.some((e: { path: string; in: string }) => e.in === 'query' && e.path === path),
       ).toBe(true);
     }
+    expect(await counts()).toEqual(before);
+  });
+
+  it('reads the kind from the header when none is given: purchases, customers, or per the mapping', async () => {
+    const run = async (res: Response, kind: string) => {
+      expect(res.status).toBe(202);
+      const created = await json(res);
+      expect(created.kind).toBe(kind);
+      return runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, created.id);
+    };
+    const form = await run(
+      await upload([['file', new File([purchasesCsv('nokind', 5)], 'erp.csv', { type: 'text/csv' })]]),
+      'purchases',
+    );
+    expect(form).toMatchObject({ rows: 5, created: 5, failed: 0 });
+    const raw = await run(
+      await h.post('/v1/imports?filename=crm.csv', 'Code client;Courriel\nnk-1;nk1@example.test\n', {
+        headers: { 'content-type': 'text/csv' },
+      }),
+      'customers',
+    );
+    expect(raw).toMatchObject({ rows: 1, created: 1, failed: 0 });
+    const mapped = await run(
+      await h.post(
+        `/v1/imports?mapping=${encodeURIComponent('{"external_id":"Numéro"}')}`,
+        'Numéro,Courriel\nnk-2,nk2@example.test\n',
+        { headers: { 'content-type': 'text/csv' } },
+      ),
+      'customers',
+    );
+    expect(mapped).toMatchObject({ rows: 1, created: 1, failed: 0 });
+    const [stored] = await h.db.sql<{ n: number }[]>`
+      select count(*)::int as n from customers where external_id in ('nk-1', 'nk-2')`;
+    expect(stored!.n).toBe(2);
+  });
+
+  it('refuses a form without a kind whose header tells none, naming kind and the columns; nothing stored', async () => {
+    const before = await counts();
+    const res = await upload([['file', new File(['sku,colour\nS1,red\n'], 'odd.csv', { type: 'text/csv' })]]);
+    expect(res.status).toBe(422);
+    expect((await json(res)).errors).toEqual([
+      expect.objectContaining({
+        path: 'kind',
+        in: 'body',
+        message: expect.stringContaining('the header (sku, colour) has the columns of neither purchases'),
+      }),
+    ]);
     expect(await counts()).toEqual(before);
   });
 

@@ -516,6 +516,26 @@ describe('POST /v1/imports/preview', () => {
     expect(await importCount()).toBe(before);
   });
 
+  it('reads the kind from the header when none is given', async () => {
+    const purchases = await json(await previewOf('', 'Ligne;Client;Montant;Date\nl1;c1;12,50;01/02/2024\n'));
+    expect(purchases).toMatchObject({
+      kind: 'purchases',
+      required: ['external_line_id', 'customer_external_id', 'amount', 'purchased_at'],
+    });
+    expect(purchases.sample[0].values).toEqual({
+      external_line_id: 'l1',
+      customer_external_id: 'c1',
+      amount: '12,50',
+      purchased_at: '01/02/2024',
+    });
+    const customers = await json(await previewOf('', 'customer_id,email\nc1,c1@example.test\n'));
+    expect(customers).toMatchObject({ kind: 'customers', required: ['external_id'] });
+    expect(customers.columns).toEqual([
+      { header: 'customer_id', field: 'external_id' },
+      { header: 'email', field: 'email' },
+    ]);
+  });
+
   it('refuses a header that does not map (422 naming mapping.<field>), a non-CSV body (415), a bad option, analysts', async () => {
     const noAmount = await previewOf(
       '?kind=purchases',
@@ -537,6 +557,15 @@ describe('POST /v1/imports/preview', () => {
     const badKind = await previewOf('?kind=orders', 'a\n1\n');
     expect(badKind.status).toBe(422);
     expect((await json(badKind)).errors[0]).toMatchObject({ path: 'kind', in: 'query' });
+    const noKind = await previewOf('', 'sku,colour\nS1,red\n');
+    expect(noKind.status).toBe(422);
+    expect((await json(noKind)).errors).toEqual([
+      expect.objectContaining({
+        path: 'kind',
+        in: 'query',
+        message: expect.stringContaining('(sku, colour)'),
+      }),
+    ]);
     const json415 = await h.post('/v1/imports/preview?kind=customers', { external_id: 'k1' });
     expect(json415.status).toBe(415);
     expect((await json(json415)).errors[0]).toMatchObject({ path: 'content-type', in: 'header' });

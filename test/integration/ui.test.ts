@@ -284,6 +284,12 @@ describe('imports', () => {
     expect(html).toContain('semicolon-separated');
     expect(html).toMatch(/<td>Code client<\/td><td>external_id<\/td>/);
     expect(html).toMatch(/<td class="num">2<\/td><td>k1<\/td><td>k1@example.com<\/td>/);
+    expect(html).toContain('Read as customers, semicolon-separated');
+    // Kind left to "Detect from the header": the header says purchases.
+    const detected = await (
+      await post('', 'line_id,client,total,date\nl1,k1,9.90,2024-03-01\n', csrf)
+    ).text();
+    expect(detected).toContain('Read as purchases, comma-separated');
     const refused = await post('?kind=purchases', 'a,b\n1,2\n', csrf);
     expect(await refused.text()).toMatch(/data-preview="refused"[\s\S]*mapping\.external_line_id/);
     expect((await post('?kind=customers', 'external_id\nk1\n')).status).toBe(403);

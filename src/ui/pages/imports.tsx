@@ -9,7 +9,8 @@ import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, Table } from 
 import { checkCsrf } from '../session.js';
 
 const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding'];
-const OPTIONAL = ['mapping', 'separator', 'encoding'] as const;
+/** Left empty, the API detects them: the kind and the separator from the header, the encoding from the bytes. */
+const OPTIONAL = ['kind', 'mapping', 'separator', 'encoding'] as const;
 
 function ImportForm(props: {
   csrf: string;
@@ -44,6 +45,7 @@ function ImportForm(props: {
         value={v.kind as string}
         errors={e}
         options={[
+          { value: '', label: 'Detect from the header' },
           { value: 'customers', label: 'Customers' },
           { value: 'purchases', label: 'Purchases' },
         ]}
@@ -157,7 +159,7 @@ function ImportPreview(props: { preview: ApiResult }) {
   return (
     <div data-preview="ok">
       <p class="muted">
-        Read as {SEPARATOR_NAMES[p.separator] ?? p.separator}-separated, {p.encoding}
+        Read as {p.kind}, {SEPARATOR_NAMES[p.separator] ?? p.separator}-separated, {p.encoding}
         {p.decimal_comma ? ', decimal comma' : ''}.
       </p>
       <Table
@@ -229,9 +231,9 @@ class Refused extends Error {
   }
 }
 
-/** The form's options as the API takes them: the kind, and the optional fields left non-empty ("detect"). */
+/** The form's options as the API takes them: the fields left empty ("detect") are not sent. */
 function forwarded(fields: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = fields.kind === undefined ? {} : { kind: fields.kind };
+  const out: Record<string, string> = {};
   for (const name of OPTIONAL) {
     const value = fields[name]?.trim();
     if (value) out[name] = value;
