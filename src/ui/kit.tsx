@@ -290,6 +290,47 @@ export function num(form: Record<string, unknown>, name: string): number | strin
   return Number.isFinite(n) ? n : v;
 }
 
+/** An optional JSON form field: null when empty, else the parsed value (or an error pushed on `errors`). */
+export function optionalJsonField(
+  form: Record<string, unknown>,
+  name: string,
+  errors: FieldError[],
+): unknown {
+  const raw = str(form, name);
+  if (raw === undefined) return null;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    errors.push({ path: name, message: `not valid JSON: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/** A labelled checkbox (sent as `on` when ticked); with errors it says why. */
+export function Checkbox(props: {
+  name: string;
+  label: Child;
+  checked: boolean;
+  errors?: Errors | undefined;
+}) {
+  const messages = errorsFor(props.errors, props.name);
+  return (
+    <div class={messages.length ? 'field invalid' : 'field'}>
+      <label class="check">
+        <input
+          type="checkbox"
+          name={props.name}
+          value="on"
+          checked={props.checked}
+          aria-invalid={messages.length ? 'true' : undefined}
+        />
+        {props.label}
+      </label>
+      {messages.length > 0 && <small class="error">{messages.join('; ')}</small>}
+    </div>
+  );
+}
+
 /** A JSON form field: the parsed value, or a field error for the caller to show. */
 export function jsonField(
   form: Record<string, unknown>,

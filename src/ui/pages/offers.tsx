@@ -6,6 +6,7 @@ import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
 import type { UiEnv } from '../env.js';
 import {
+  Checkbox,
   Csrf,
   can,
   type Errors,
@@ -14,6 +15,7 @@ import {
   fmtDate,
   ListHead,
   num,
+  optionalJsonField,
   page,
   str,
   Table,
@@ -52,7 +54,6 @@ function OfferForm(props: {
   const v = props.values;
   const e = props.errors;
   const s = (name: string) => v[name] as string | undefined;
-  const fallbackErrors = (e ?? []).filter((x) => x.path === 'fallback');
   return (
     <form method="post" action={props.action} class="card stack" id="offer-form" novalidate>
       <Csrf token={props.csrf} />
@@ -146,36 +147,15 @@ function OfferForm(props: {
           attrs={{ min: 0 }}
         />
       </div>
-      <div class={fallbackErrors.length ? 'field invalid' : 'field'}>
-        <label>
-          <input
-            type="checkbox"
-            name="fallback"
-            value="on"
-            checked={v.fallback === 'on' || v.fallback === true}
-            aria-invalid={fallbackErrors.length ? 'true' : undefined}
-          />{' '}
-          Fallback: fills places left when too few targeted offers are eligible
-        </label>
-        {fallbackErrors.length > 0 && (
-          <small class="error">{fallbackErrors.map((x) => x.message).join('; ')}</small>
-        )}
-      </div>
+      <Checkbox
+        name="fallback"
+        label="Fallback: fills places left when too few targeted offers are eligible"
+        checked={v.fallback === 'on' || v.fallback === true}
+        errors={e}
+      />
       <button type="submit">Save offer</button>
     </form>
   );
-}
-
-/** An optional JSON rule field: null when empty, the parsed value, or a field error. */
-function optionalRule(form: Values, name: string, errors: FieldError[]): unknown {
-  const raw = str(form, name);
-  if (raw === undefined) return null;
-  try {
-    return JSON.parse(raw);
-  } catch (error) {
-    errors.push({ path: name, message: `not valid JSON: ${(error as Error).message}` });
-    return undefined;
-  }
 }
 
 /** A datetime-local value is taken as UTC; anything else goes as typed so the API names the field. */
@@ -190,8 +170,8 @@ function timestamp(form: Values, name: string): string | null {
 /** The form's JSON body for the API (every field, so an edit can clear one), or the errors found first. */
 function offerBody(form: Values): { body?: Record<string, unknown>; errors?: FieldError[] } {
   const errors: FieldError[] = [];
-  const eligibility = optionalRule(form, 'eligibility', errors);
-  const score = optionalRule(form, 'score', errors);
+  const eligibility = optionalJsonField(form, 'eligibility', errors);
+  const score = optionalJsonField(form, 'score', errors);
   if (errors.length) return { errors };
   const count = num(form, 'cap_per_customer.count');
   const days = num(form, 'cap_per_customer.days');
