@@ -14,7 +14,7 @@ import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
-import { registerTriggerReportPages } from './pages/trigger-reports.js';
+import { registerTriggerPages } from './pages/triggers.js';
 import {
   checkCsrf,
   csrfToken,
@@ -159,7 +159,7 @@ export function registerUiRoutes(app: App): void {
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
   registerImportPages(ui, app);
-  registerTriggerReportPages(ui, app);
+  registerTriggerPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

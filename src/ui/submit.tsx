@@ -24,7 +24,7 @@ export async function submitForm(
   c: Context<UiEnv>,
   app: App,
   options: {
-    method: 'POST' | 'PATCH';
+    method: 'POST' | 'PATCH' | 'PUT';
     path: string;
     build: (form: Record<string, unknown>) => { body?: unknown; errors?: FieldError[] | undefined };
     title: string;

@@ -1,55 +1,432 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
-import { api, must } from '../api.js';
+import type { FieldError } from '../../http/problem.js';
+import { ACCESS } from '../../http/roles.js';
+import { TRIGGER_EVENTS } from '../../triggers/schema.js';
+import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { money, page, pct, Table } from '../kit.js';
+import {
+  Checkbox,
+  Csrf,
+  can,
+  Field,
+  FormErrors,
+  ListHead,
+  money,
+  num,
+  optionalJsonField,
+  page,
+  pct,
+  str,
+  Table,
+} from '../kit.js';
+import { type FormState, submitForm } from '../submit.js';
 import { Chart } from './campaigns.js';
 
-// What each automation earned: the trigger reports of /v1/reports/triggers, read-only.
+// Automated emails: what each earned (/v1/reports/triggers), and for marketers the triggers
+// themselves (/v1/triggers): create, edit, switch on and off, delete, and the frequency cap.
 
-export function registerTriggerReportPages(ui: Hono<UiEnv>, app: App): void {
+const EVENT_LABELS: Record<(typeof TRIGGER_EVENTS)[number], string> = {
+  purchase: 'A purchase',
+  customer_created: 'A new customer',
+  inactive_for: 'No purchase for some days',
+  birthday: 'Birthday',
+  date_attribute: 'A date in the profile (e.g. contract end)',
+  social_message: 'A social message',
+};
+
+const FIELDS = [
+  'name',
+  'event',
+  'params',
+  'filter',
+  'delay',
+  'template_id',
+  'template_version',
+  'offers_per_email',
+  'cancel_on_purchase',
+  'enabled',
+];
+
+type Values = Record<string, unknown>;
+type Option = { value: string; label: string };
+
+async function templateOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
+  const templates = await api(app, c, 'GET', '/v1/templates?limit=500');
+  return [{ value: '', label: '— choose —' }].concat(
+    (templates.ok ? templates.body.data : []).map((t: any) => ({
+      value: String(t.id),
+      label: `${t.name} (v${t.version})`,
+    })),
+  );
+}
+
+/** A stored trigger as form values. */
+function toValues(t: any): Values {
+  return {
+    name: t.name,
+    event: t.event,
+    'params.days': t.params.days ?? '',
+    'params.attribute': t.params.attribute ?? '',
+    'params.offset_days': t.params.offset_days ?? '',
+    filter: t.filter === null ? '' : JSON.stringify(t.filter, null, 2),
+    'delay.hours': t.delay.hours,
+    'delay.at_local_hour': t.delay.at_local_hour ?? '',
+    template_id: t.template_id,
+    template_version: t.template_version ?? '',
+    offers_per_email: t.offers_per_email,
+    cancel_on_purchase: t.cancel_on_purchase,
+    enabled: t.enabled,
+  };
+}
+
+/** The API body from the form (every field, so an edit can clear one); the API's schema judges it. */
+function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: FieldError[] } {
+  const errors: FieldError[] = [];
+  const filter = optionalJsonField(form, 'filter', errors);
+  if (errors.length) return { errors };
+  const params: Record<string, unknown> = {};
+  for (const name of ['days', 'offset_days'] as const) {
+    const value = num(form, `params.${name}`);
+    if (value !== undefined) params[name] = value;
+  }
+  const attribute = str(form, 'params.attribute');
+  if (attribute) params.attribute = attribute;
+  const version = num(form, 'template_version');
+  return {
+    body: {
+      name: str(form, 'name') ?? '',
+      event: str(form, 'event') ?? '',
+      params,
+      filter,
+      delay: {
+        hours: num(form, 'delay.hours') ?? 0,
+        at_local_hour: num(form, 'delay.at_local_hour') ?? null,
+      },
+      template_id: num(form, 'template_id') ?? null,
+      ...(version !== undefined ? { template_version: version } : {}),
+      offers_per_email: num(form, 'offers_per_email') ?? 0,
+      cancel_on_purchase: form.cancel_on_purchase === 'on',
+      enabled: form.enabled === 'on',
+    },
+  };
+}
+
+const ticked = (value: unknown) => value === true || value === 'on';
+
+function TriggerForm(props: FormState & { csrf: string; action: string; templates: Option[] }) {
+  const v = props.values;
+  const e = props.errors;
+  const s = (name: string) => v[name] as string | undefined;
+  return (
+    <form method="post" action={props.action} class="card stack" id="trigger-form" novalidate>
+      <Csrf token={props.csrf} />
+      <FormErrors errors={e} fields={FIELDS} detail={props.detail} />
+      <Field name="name" label="Name" value={s('name')} errors={e} required />
+      <div class="row">
+        <Field
+          name="event"
+          label="When"
+          value={s('event') ?? 'purchase'}
+          errors={e}
+          options={TRIGGER_EVENTS.map((event) => ({ value: event, label: EVENT_LABELS[event] }))}
+        />
+        <Field
+          name="params.days"
+          label="Days without a purchase"
+          type="number"
+          value={s('params.days')}
+          errors={e}
+          hint="For “No purchase for some days”"
+          attrs={{ min: 1 }}
+        />
+        <Field
+          name="params.attribute"
+          label="Date attribute"
+          value={s('params.attribute')}
+          errors={e}
+          hint="For “A date in the profile”: the attribute’s key"
+        />
+        <Field
+          name="params.offset_days"
+          label="Days after the date"
+          type="number"
+          value={s('params.offset_days')}
+          errors={e}
+          hint="Negative: before it"
+        />
+      </div>
+      <Field
+        name="filter"
+        label="Only if (JSON Logic, optional)"
+        textarea
+        rows={5}
+        value={s('filter')}
+        errors={e}
+        hint='Over {event, customer}, e.g. {">=": [{"var": "event.amount"}, 50]} or {"in": ["garden", {"var": "customer.preferred_categories"}]}. Empty: always.'
+        attrs={{ class: 'code', spellcheck: false }}
+      />
+      <div class="row">
+        <Field
+          name="delay.hours"
+          label="Send after (hours)"
+          type="number"
+          value={s('delay.hours') ?? 0}
+          errors={e}
+          attrs={{ min: 0, step: 'any' }}
+        />
+        <Field
+          name="delay.at_local_hour"
+          label="Then at (local hour)"
+          type="number"
+          value={s('delay.at_local_hour')}
+          errors={e}
+          hint="0–23 in the customer’s timezone; empty: right away"
+          attrs={{ min: 0, max: 23 }}
+        />
+      </div>
+      <div class="row">
+        <Field
+          name="template_id"
+          label="Template"
+          value={String(v.template_id ?? '')}
+          options={props.templates}
+          errors={e}
+        />
+        <Field
+          name="template_version"
+          label="Template version"
+          type="number"
+          value={s('template_version')}
+          errors={e}
+          hint="Pinned when saved; empty: the latest"
+        />
+        <Field
+          name="offers_per_email"
+          label="Offers per email"
+          type="number"
+          value={s('offers_per_email') ?? 2}
+          errors={e}
+          attrs={{ min: 0, max: 20 }}
+        />
+      </div>
+      <Checkbox
+        name="cancel_on_purchase"
+        label="A later purchase cancels it while it waits (replenish reminders, win-back)"
+        checked={ticked(v.cancel_on_purchase)}
+        errors={e}
+      />
+      <Checkbox name="enabled" label="On" checked={ticked(v.enabled ?? true)} errors={e} />
+      <button type="submit">Save trigger</button>
+    </form>
+  );
+}
+
+function CapForm(props: FormState & { csrf: string }) {
+  const e = props.errors;
+  return (
+    <form method="post" action="/ui/triggers/settings" class="card stack" id="cap-form" novalidate>
+      <Csrf token={props.csrf} />
+      <h2>Frequency cap</h2>
+      <p class="muted">
+        Across all triggers: at most this many automated emails per customer in this many days.
+      </p>
+      <FormErrors errors={e} fields={['max_messages', 'days']} detail={props.detail} />
+      <div class="row">
+        <Field
+          name="max_messages"
+          label="At most (emails)"
+          type="number"
+          value={props.values.max_messages as string}
+          errors={e}
+          attrs={{ min: 0 }}
+        />
+        <Field
+          name="days"
+          label="In (days)"
+          type="number"
+          value={props.values.days as string}
+          errors={e}
+          attrs={{ min: 1 }}
+        />
+      </div>
+      <button type="submit" class="secondary">
+        Save the cap
+      </button>
+    </form>
+  );
+}
+
+/** How the trigger is set, in words. */
+function Settings(props: { t: any }) {
+  const { t } = props;
+  const when = [
+    EVENT_LABELS[t.event as keyof typeof EVENT_LABELS] ?? t.event,
+    t.params.days ? `: ${t.params.days} days` : '',
+    t.params.attribute
+      ? `: ${t.params.attribute}${t.params.offset_days ? ` ${t.params.offset_days > 0 ? '+' : ''}${t.params.offset_days} days` : ''}`
+      : '',
+  ].join('');
+  const delay =
+    (t.delay.hours ? `${t.delay.hours} h after` : 'right away') +
+    (t.delay.at_local_hour !== null ? `, then at ${t.delay.at_local_hour}:00 local time` : '');
+  const counts = Object.entries(t.messages ?? {}) as [string, number][];
+  return (
+    <dl class="kv" id="trigger-settings">
+      <dt>Status</dt>
+      <dd>
+        <span class={`badge ${t.enabled ? 'st-sending' : 'st-paused'}`}>{t.enabled ? 'on' : 'off'}</span>
+      </dd>
+      <dt>When</dt>
+      <dd>{when}</dd>
+      <dt>Only if</dt>
+      <dd>{t.filter === null ? 'always' : <code>{JSON.stringify(t.filter)}</code>}</dd>
+      <dt>Sends</dt>
+      <dd>
+        {`${delay}: template `}
+        <a href={`/ui/templates/${t.template_id}`}>{`#${t.template_id} v${t.template_version}`}</a>
+        {`, ${t.offers_per_email} offers${t.cancel_on_purchase ? '; a later purchase cancels it' : ''}`}
+      </dd>
+      <dt>Messages</dt>
+      <dd id="trigger-messages">
+        {counts.length ? counts.map(([status, n]) => `${status} ${n}`).join(' · ') : 'none yet'}
+      </dd>
+    </dl>
+  );
+}
+
+export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/triggers', async (c) => {
-    const { data } = must(await api(app, c, 'GET', '/v1/reports/triggers'));
+    const marketer = can(c.var.auth.role, ACCESS.marketing);
+    const [report, settings] = await Promise.all([
+      api(app, c, 'GET', '/v1/reports/triggers'),
+      api(app, c, 'GET', '/v1/triggers/settings'),
+    ]);
+    const { data } = must(report);
     return page(
       c,
       'Triggers',
       <>
-        <h1>Triggers</h1>
+        <ListHead title="Triggers" newHref="/ui/triggers/new" newLabel="New trigger" canCreate={marketer} />
+        {c.req.query('saved') && <p class="notice">Saved.</p>}
         <p class="muted">Automated emails and what they earned (human opens and clicks).</p>
-        <Table
-          rows={data as any[]}
-          columns={[
-            {
-              label: 'Trigger',
-              cell: (t: any) => (
-                <a href={`/ui/triggers/${t.id}`}>
-                  {t.name}
-                  {t.deleted ? ' (deleted)' : t.enabled ? '' : ' (off)'}
-                </a>
-              ),
-            },
-            { label: 'Event', cell: (t: any) => t.event },
-            { label: 'Sent', num: true, cell: (t: any) => t.sent },
-            { label: 'Open', num: true, cell: (t: any) => pct(t.open_rate) },
-            { label: 'Click', num: true, cell: (t: any) => pct(t.click_rate) },
-            { label: 'Conversion', num: true, cell: (t: any) => pct(t.conversion_rate) },
-            { label: 'Revenue', num: true, cell: (t: any) => money(t.revenue) },
-          ]}
-        />
+        <div class="stack">
+          <Table
+            rows={data as any[]}
+            columns={[
+              {
+                label: 'Trigger',
+                cell: (t: any) => (
+                  <a href={`/ui/triggers/${t.id}`}>
+                    {t.name}
+                    {t.deleted ? ' (deleted)' : t.enabled ? '' : ' (off)'}
+                  </a>
+                ),
+              },
+              { label: 'Event', cell: (t: any) => t.event },
+              { label: 'Sent', num: true, cell: (t: any) => t.sent },
+              { label: 'Open', num: true, cell: (t: any) => pct(t.open_rate) },
+              { label: 'Click', num: true, cell: (t: any) => pct(t.click_rate) },
+              { label: 'Conversion', num: true, cell: (t: any) => pct(t.conversion_rate) },
+              { label: 'Revenue', num: true, cell: (t: any) => money(t.revenue) },
+            ]}
+          />
+          {marketer && settings.ok ? (
+            <CapForm csrf={c.var.csrf} values={settings.body} />
+          ) : (
+            settings.ok && (
+              <p class="muted" id="cap">
+                Frequency cap: at most {settings.body.max_messages} automated emails per customer in{' '}
+                {settings.body.days} days.
+              </p>
+            )
+          )}
+        </div>
       </>,
     );
   });
 
+  ui.post('/ui/triggers/settings', (c) =>
+    submitForm(c, app, {
+      method: 'PUT',
+      path: '/v1/triggers/settings',
+      build: (form) => ({ body: { max_messages: num(form, 'max_messages'), days: num(form, 'days') } }),
+      title: 'Frequency cap',
+      render: (state) => <CapForm csrf={c.var.csrf} {...state} />,
+      redirect: () => '/ui/triggers?saved=1',
+    }),
+  );
+
+  ui.get('/ui/triggers/new', async (c) =>
+    page(
+      c,
+      'New trigger',
+      <>
+        <h1>New trigger</h1>
+        <TriggerForm
+          csrf={c.var.csrf}
+          action="/ui/triggers"
+          values={{}}
+          templates={await templateOptions(app, c)}
+        />
+      </>,
+    ),
+  );
+
+  ui.post('/ui/triggers', async (c) => {
+    const templates = await templateOptions(app, c);
+    return submitForm(c, app, {
+      method: 'POST',
+      path: '/v1/triggers',
+      build: triggerBody,
+      title: 'New trigger',
+      render: (state) => (
+        <TriggerForm csrf={c.var.csrf} action="/ui/triggers" templates={templates} {...state} />
+      ),
+      redirect: (created) => `/ui/triggers/${created.id}?saved=1`,
+    });
+  });
+
+  ui.post('/ui/triggers/:id{[0-9]+}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const templates = await templateOptions(app, c);
+    return submitForm(c, app, {
+      method: 'PATCH',
+      path: `/v1/triggers/${id}`,
+      build: triggerBody,
+      title: 'Edit trigger',
+      render: (state) => (
+        <TriggerForm csrf={c.var.csrf} action={`/ui/triggers/${id}`} templates={templates} {...state} />
+      ),
+      redirect: () => `/ui/triggers/${id}?saved=1`,
+    });
+  });
+
+  ui.post('/ui/triggers/:id{[0-9]+}/:action{on|off|delete}', async (c) => {
+    const id = Number(c.req.param('id'));
+    const action = c.req.param('action');
+    const res =
+      action === 'delete'
+        ? await api(app, c, 'DELETE', `/v1/triggers/${id}`)
+        : await api(app, c, 'PATCH', `/v1/triggers/${id}`, { enabled: action === 'on' });
+    if (!res.ok) throw new UiError(res.status, res.detail ?? 'The trigger could not change');
+    return c.redirect(action === 'delete' ? '/ui/triggers?saved=1' : `/ui/triggers/${id}`, 303);
+  });
+
   ui.get('/ui/triggers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const [report, series] = await Promise.all([
+    const [report, series, trigger] = await Promise.all([
       api(app, c, 'GET', `/v1/reports/triggers/${id}`),
       api(app, c, 'GET', `/v1/reports/triggers/${id}/timeseries?interval=day`),
+      api(app, c, 'GET', `/v1/triggers/${id}`),
     ]);
     const r = must(report);
     const points = (series.ok ? series.body.data : []) as any[];
     const t = r.totals;
+    // A deleted trigger keeps its report; only a live one has settings to show and edit.
+    const live = trigger.ok ? trigger.body : undefined;
+    const marketer = can(c.var.auth.role, ACCESS.marketing);
     return page(
       c,
       r.trigger.name,
@@ -58,6 +435,32 @@ export function registerTriggerReportPages(ui: Hono<UiEnv>, app: App): void {
           <a href="/ui/triggers">Triggers</a> /
         </p>
         <h1>{r.trigger.name}</h1>
+        {c.req.query('saved') && <p class="notice">Saved.</p>}
+        {live && (
+          <section class="card">
+            <Settings t={live} />
+            {marketer && (
+              <div class="row buttons">
+                <form method="post" action={`/ui/triggers/${id}/${live.enabled ? 'off' : 'on'}`}>
+                  <Csrf token={c.var.csrf} />
+                  <button type="submit" class="secondary">
+                    {live.enabled ? 'Switch off (cancels its waiting emails)' : 'Switch on'}
+                  </button>
+                </form>
+                <details>
+                  <summary>Delete…</summary>
+                  <form method="post" action={`/ui/triggers/${id}/delete`}>
+                    <Csrf token={c.var.csrf} />
+                    <p class="muted">Its emails not sent yet are cancelled; its report stays.</p>
+                    <button type="submit" class="danger">
+                      Delete this trigger
+                    </button>
+                  </form>
+                </details>
+              </div>
+            )}
+          </section>
+        )}
         <section class="card report" id="report">
           <div class="funnel">
             {(
@@ -114,6 +517,17 @@ export function registerTriggerReportPages(ui: Hono<UiEnv>, app: App): void {
             }}
           />
         </section>
+        {live && marketer && (
+          <details class="card" id="edit">
+            <summary>Edit</summary>
+            <TriggerForm
+              csrf={c.var.csrf}
+              action={`/ui/triggers/${id}`}
+              values={toValues(live)}
+              templates={await templateOptions(app, c)}
+            />
+          </details>
+        )}
       </>,
       { scripts: ['/ui/vendor/chart.js'] },
     );
