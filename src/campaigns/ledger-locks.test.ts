@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCampaignShop } from '../../test/helpers/campaign-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-db.js';
 import type { Db } from '../db/sql.js';
+import { cancelPendingOfTrigger, cancelSupersededByPurchase } from '../triggers/store.js';
 import { cancelHeldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
 import { markEnqueued } from './store.js';
 
@@ -14,6 +15,9 @@ import { markEnqueued } from './store.js';
 let db: TestDatabase;
 let campaignId: number;
 let ids: number[];
+let triggerId: number;
+let triggerMessageIds: number[];
+let customerIds: number[];
 
 beforeAll(async () => {
   db = await createTestDatabase({ max: 8 });
@@ -28,6 +32,22 @@ beforeAll(async () => {
       select ${campaignId}, id, ${shop.templateId}, 1, 'queued' from customers order by id
       returning id`
   ).map((r) => r.id);
+  // A replenish reminder per customer, waiting, each fired by a purchase older than a later one.
+  const [trigger] = await db.sql<{ id: number }[]>`
+    insert into triggers (name, event, template_id, template_version, cancel_on_purchase)
+    values ('replenish', 'purchase', ${shop.templateId}, 1, true) returning id`;
+  triggerId = trigger!.id;
+  customerIds = (await db.sql<{ id: number }[]>`select id from customers order by id`).map((r) => r.id);
+  triggerMessageIds = (
+    await db.sql<{ id: number }[]>`
+      insert into messages (trigger_id, customer_id, template_id, template_version, status, send_at)
+      select ${triggerId}, id, ${shop.templateId}, 1, 'queued', now() + interval '30 days'
+      from customers order by id returning id`
+  ).map((r) => r.id);
+  await db.sql`
+    insert into trigger_firings (trigger_id, event_key, customer_id, message_id, outcome, event_at)
+    select ${triggerId}, 'purchase:old-' || m.customer_id, m.customer_id, m.id, 'queued', now() - interval '400 days'
+    from messages m where m.trigger_id = ${triggerId}`;
 }, 60_000);
 afterAll(async () => db?.drop());
 
@@ -55,6 +75,28 @@ describe('ledger rows updated concurrently', () => {
         select count(*)::int as missing from messages
         where id = any(${[...new Set(pages.flat())]}::bigint[]) and enqueued_at is null`;
       expect(row!.missing).toBe(0);
+    }
+  });
+
+  it('purchases cancelling reminders and the trigger switched off at once never deadlock; each reminder is cancelled once', async () => {
+    for (let round = 0; round < 10; round++) {
+      await db.sql`
+        update messages set status = 'queued', suppressed_reason = null where trigger_id = ${triggerId}`;
+      // Purchase batches name their customers in any order.
+      const batches = [0, 1, 2].map((k) =>
+        customerIds.filter((_, i) => (i + k + round) % 3 !== 0).sort(() => (k % 2 ? -1 : 1)),
+      );
+      const [cancelled, switchedOff] = await Promise.all([
+        Promise.all(
+          batches.map((batch, k) => withPlan(k % 2, (tx) => cancelSupersededByPurchase(tx, batch))),
+        ),
+        withPlan(round % 2, (tx) => cancelPendingOfTrigger(tx, triggerId)),
+      ]);
+      expect(new Set(cancelled.flat()).size + switchedOff).toBe(triggerMessageIds.length);
+      const [left] = await db.sql<{ n: number }[]>`
+        select count(*)::int as n from messages
+        where trigger_id = ${triggerId} and status = 'queued'`;
+      expect(left!.n).toBe(0);
     }
   });
 

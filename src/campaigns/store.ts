@@ -1,4 +1,4 @@
-import type { Db } from '../db/sql.js';
+import type { Db, Fragment } from '../db/sql.js';
 import type { AbTest, CampaignStatus, Variant } from './schema.js';
 import type { AbDecision } from './winner.js';
 
@@ -156,8 +156,9 @@ export async function existingTemplateVersions(
 /** Cancels the rows of a campaign that were not sent yet. */
 export async function cancelQueuedMessages(sql: Db, campaignId: number): Promise<number> {
   const rows = await sql`
-    update messages set status = 'cancelled', updated_at = now()
-    where campaign_id = ${campaignId} and status = 'queued' returning id`;
+    update messages m set status = 'cancelled', updated_at = now()
+    from ${lockedInIdOrder(sql, sql`campaign_id = ${campaignId} and status = 'queued'`)}
+    where m.id = locked.id returning m.id`;
   return rows.length;
 }
 
@@ -211,7 +212,7 @@ export async function unsentMessageIds(
  * or heap, which updates reshuffle), so two of them over the same rows can deadlock; in id order
  * they cannot. With `skipLocked`, a row another transaction holds is left out instead of waited on.
  */
-export function lockedInIdOrder(sql: Db, where: ReturnType<Db>, options: { skipLocked?: boolean } = {}) {
+export function lockedInIdOrder(sql: Db, where: Fragment, options: { skipLocked?: boolean } = {}): Fragment {
   return sql`(
     select id from messages where ${where}
     order by id for update ${options.skipLocked ? sql`skip locked` : sql``}

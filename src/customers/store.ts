@@ -1,5 +1,4 @@
-import type postgres from 'postgres';
-import type { Db } from '../db/sql.js';
+import type { Db, Fragment } from '../db/sql.js';
 import type { ProfileColumn } from './schema.js';
 
 export interface CustomerRow {
@@ -38,8 +37,6 @@ const recordset = (db: Db, json: string) => db`
 
 /** Joins fragments with commas (postgres.js nests fragments but has no join helper). */
 const commaJoin = (db: Db, parts: Fragment[]): Fragment => parts.reduce((acc, part) => db`${acc}, ${part}`);
-
-type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /** The SET clause for the profile columns a client sent; attributes merge, a null value removes a key. */
 function setClause(db: Db, columns: readonly ProfileColumn[], source: 'excluded' | 'r') {

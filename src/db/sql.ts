@@ -3,6 +3,8 @@ import postgres from 'postgres';
 export type Sql = postgres.Sql<Record<string, unknown>>;
 /** A handle that may be the pool or a transaction: every store function accepts either. */
 export type Db = Sql | postgres.TransactionSql<Record<string, unknown>>;
+/** A piece of SQL built with a handle's template tag, to be nested in another query. */
+export type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 export interface SqlOptions {
   max?: number;

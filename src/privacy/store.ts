@@ -1,3 +1,4 @@
+import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
 import { erasedExternalId, FACT_DATA_KEYS } from './personal-data.js';
 
@@ -59,7 +60,8 @@ export async function clearMessageReplies(db: Db, id: number): Promise<void> {
 export function cancelCustomerMessages(db: Db, id: number) {
   return db<{ id: number; campaign_id: number | null; throttle_per_second: number | null }[]>`
     update messages m set status = 'cancelled', suppressed_reason = 'erased', updated_at = now()
-    where m.customer_id = ${id} and m.status in ('queued', 'sending')
+    from ${lockedInIdOrder(db, db`customer_id = ${id} and status in ('queued', 'sending')`)}
+    where m.id = locked.id
     returning m.id, m.campaign_id,
       (select c.throttle_per_second from campaigns c where c.id = m.campaign_id) as throttle_per_second`;
 }

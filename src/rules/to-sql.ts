@@ -1,7 +1,4 @@
-import type postgres from 'postgres';
-import type { Db } from '../db/sql.js';
-
-type Fragment = postgres.PendingQuery<postgres.Row[]>;
+import type { Db, Fragment } from '../db/sql.js';
 
 /*
  * Rule → SQL, for the subset whose meaning we can reproduce exactly in PostgreSQL. Anything

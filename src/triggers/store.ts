@@ -1,3 +1,4 @@
+import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
 import type { TriggerEventType } from './events.js';
 
@@ -97,8 +98,9 @@ export async function markTriggerDeleted(sql: Db, id: number): Promise<boolean> 
 /** Cancels a trigger's messages not sent yet (deleted or disabled trigger). */
 export async function cancelPendingOfTrigger(sql: Db, triggerId: number): Promise<number> {
   const rows = await sql`
-    update messages set status = 'cancelled', suppressed_reason = 'trigger_disabled', updated_at = now()
-    where trigger_id = ${triggerId} and status = 'queued' returning id`;
+    update messages m set status = 'cancelled', suppressed_reason = 'trigger_disabled', updated_at = now()
+    from ${lockedInIdOrder(sql, sql`trigger_id = ${triggerId} and status = 'queued'`)}
+    where m.id = locked.id returning m.id`;
   return rows.length;
 }
 
@@ -231,12 +233,18 @@ export async function allocateMessageIds(sql: Db, n: number): Promise<number[]> 
 /**
  * Records firings and their messages in one statement: a firing that exists already (the same
  * purchase imported twice, a second worker) inserts nothing, and then neither does its message.
+ * Rows go in key order: two workers firing overlapping events then wait on each other's keys in
+ * the same order instead of deadlocking.
  */
 export async function insertFirings(
   sql: Db,
-  rows: FiringRow[],
+  unordered: FiringRow[],
 ): Promise<{ id: number; status: string; send_at: Date; customer_id: number }[]> {
-  if (rows.length === 0) return [];
+  if (unordered.length === 0) return [];
+  const rows = [...unordered].sort(
+    (a, b) =>
+      a.trigger_id - b.trigger_id || (a.event_key < b.event_key ? -1 : a.event_key > b.event_key ? 1 : 0),
+  );
   return sql<{ id: number; status: string; send_at: Date; customer_id: number }[]>`
     with input as (
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
@@ -264,13 +272,17 @@ export async function insertFirings(
  */
 export async function cancelSupersededByPurchase(sql: Db, customerIds: number[]): Promise<number[]> {
   if (customerIds.length === 0) return [];
+  const superseded = sql`
+    customer_id = any(${customerIds}::bigint[]) and status = 'queued' and trigger_id is not null
+    and exists (
+      select 1 from trigger_firings f join triggers t on t.id = f.trigger_id
+      where f.message_id = messages.id and t.cancel_on_purchase
+        and exists (
+          select 1 from purchases p where p.customer_id = messages.customer_id and p.purchased_at > f.event_at))`;
   const rows = await sql<{ id: number }[]>`
     update messages m set status = 'cancelled', suppressed_reason = 'purchased_since', updated_at = now()
-    from trigger_firings f join triggers t on t.id = f.trigger_id
-    where f.message_id = m.id and t.cancel_on_purchase
-      and m.customer_id = any(${customerIds}::bigint[]) and m.status = 'queued'
-      and exists (
-        select 1 from purchases p where p.customer_id = m.customer_id and p.purchased_at > f.event_at)
+    from ${lockedInIdOrder(sql, superseded)}
+    where m.id = locked.id
     returning m.id`;
   return rows.map((r) => r.id);
 }
