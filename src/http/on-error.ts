@@ -37,6 +37,18 @@ function fromPostgres(error: PostgresLikeError): AppError | undefined {
     case '22P02':
     case '22023':
       return new AppError(422, 'validation', error.message, [{ path: field, message: error.message }]);
+    case '40P01':
+    case '40001': {
+      // A deadlock or serialization failure rolled the whole transaction back: nothing was
+      // written, and the same request may well succeed now.
+      const retry = new AppError(
+        503,
+        'retry',
+        'The request collided with a concurrent one and was rolled back; nothing was saved. Retry it.',
+      );
+      retry.retryAfterSeconds = 1;
+      return retry;
+    }
     default:
       return undefined;
   }
@@ -75,6 +87,7 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
   if (c.var.requestId) body.request_id = c.var.requestId;
   const headers: Record<string, string> = {};
   if (appError.status === 401) headers['www-authenticate'] = 'Bearer realm="offerflow"';
+  if (appError.retryAfterSeconds !== undefined) headers['retry-after'] = String(appError.retryAfterSeconds);
   if (c.var.requestId) headers['x-request-id'] = c.var.requestId;
   return problemResponse(body, headers);
 }

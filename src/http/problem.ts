@@ -43,6 +43,8 @@ const TITLES: Record<number, string> = {
  */
 export class AppError extends Error {
   override name = 'AppError';
+  /** Sent as Retry-After: when the same request may succeed (a 429, a 503). */
+  retryAfterSeconds?: number;
   constructor(
     readonly status: number,
     readonly code: string,
