@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { stringify } from 'csv-stringify/sync';
+import type { Context } from 'hono';
 import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
-import type { App } from '../http/env.js';
+import type { App, AppEnv } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { AppError, type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -179,6 +180,11 @@ const create = defineRoute({
       description: 'The file is larger than IMPORT_MAX_BYTES; nothing was stored',
       content: { 'application/problem+json': { schema: ProblemSchema } },
     },
+    429: {
+      description:
+        'IMPORT_CONCURRENT_UPLOADS uploads are streaming already; nothing was read (see Retry-After)',
+      content: { 'application/problem+json': { schema: ProblemSchema } },
+    },
   },
 });
 
@@ -269,13 +275,38 @@ async function kindOfStoredFile(
   return kind;
 }
 
+/** The 429 of an upload past IMPORT_CONCURRENT_UPLOADS. */
+function tooManyUploads(limit: number): AppError {
+  const error = new AppError(
+    429,
+    'too-many-uploads',
+    `${limit} upload(s) are streaming already (IMPORT_CONCURRENT_UPLOADS); retry when one is done`,
+  );
+  error.retryAfterSeconds = 30;
+  return error;
+}
+
 export function registerImportRoutes(app: App): void {
+  // Uploads streaming now, in this app: each holds a database connection until it is stored.
+  let uploading = 0;
   app.openapi(create, async (c) => {
-    const { sql, jobs, config } = c.var.deps;
+    const { config } = c.var.deps;
     const maxBytes = config.IMPORT_MAX_BYTES;
     // A declared length already past the limit is refused before a byte is read.
     if (Number(c.req.header('content-length') ?? 0) > maxBytes + FORM_OVERHEAD_BYTES)
       throw tooLarge(maxBytes);
+    if (uploading >= config.IMPORT_CONCURRENT_UPLOADS) throw tooManyUploads(config.IMPORT_CONCURRENT_UPLOADS);
+    uploading += 1;
+    try {
+      return await storeUpload(c);
+    } finally {
+      uploading -= 1;
+    }
+  });
+
+  async function storeUpload(c: Context<AppEnv>) {
+    const { sql, jobs, config } = c.var.deps;
+    const maxBytes = config.IMPORT_MAX_BYTES;
     const contentType = c.req.header('content-type') ?? '';
     const row = await sql.begin(async (tx) => {
       let fields: Record<string, unknown>;
@@ -335,7 +366,7 @@ export function registerImportRoutes(app: App): void {
     });
     if (jobs) await enqueueImport(jobs, row.id);
     return c.json(importToJson(row), 202);
-  });
+  }
 
   app.openapi(preview, async (c) => {
     if (!RAW_CSV.test(c.req.header('content-type') ?? '')) {

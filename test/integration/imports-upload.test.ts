@@ -15,6 +15,7 @@ beforeAll(async () => {
     ...loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>),
     BODY_LIMIT_BYTES,
     IMPORT_MAX_BYTES,
+    IMPORT_CONCURRENT_UPLOADS: 1,
   };
   h = await createHarness({ config });
   await h.db.sql`
@@ -111,6 +112,66 @@ describe('POST /v1/imports streams the file', () => {
     const [stored] = await h.db.sql<{ n: number }[]>`
       select count(*)::int as n from customers where external_id in ('nk-1', 'nk-2')`;
     expect(stored!.n).toBe(2);
+  });
+
+  it('takes IMPORT_CONCURRENT_UPLOADS uploads at once; one more gets a 429 with Retry-After, unread', async () => {
+    const key = await h.keyFor('integrator');
+    // An upload whose body arrives when the test says: its first piece, then the rest.
+    let reading!: () => void;
+    const started = new Promise<void>((resolve) => {
+      reading = resolve;
+    });
+    let finish!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const csv = new TextEncoder().encode(purchasesCsv('slow', 50));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 0) {
+          controller.enqueue(csv.subarray(0, 100));
+          sent = 100;
+          reading();
+          return;
+        }
+        await gate;
+        controller.enqueue(csv.subarray(sent));
+        controller.close();
+      },
+    });
+    const slow = h.app.request('/v1/imports?kind=purchases&filename=slow.csv', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'text/csv' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    await started;
+    const before = await counts();
+    const refused = await h.post('/v1/imports?kind=purchases', purchasesCsv('second', 3), {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(await json(refused)).toMatchObject({
+      status: 429,
+      detail: expect.stringContaining('IMPORT_CONCURRENT_UPLOADS'),
+    });
+    finish();
+    const first = await slow;
+    expect(first.status).toBe(202);
+    expect(await json(first.clone())).toMatchObject({ filename: 'slow.csv', size_bytes: csv.length });
+    expect((await counts()).imports).toBe(before.imports + 1);
+    // The slot is free again.
+    const next = await h.post('/v1/imports?kind=purchases', purchasesCsv('third', 3), {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(next.status).toBe(202);
+    // Both stored whole: they import every line (and leave no stored pieces behind).
+    const run = (id: number) => runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, id);
+    expect(await run((await json(first.clone())).id)).toMatchObject({ rows: 50, created: 50, failed: 0 });
+    expect(await run((await json(next)).id)).toMatchObject({ rows: 3, created: 3, failed: 0 });
   });
 
   it('refuses a form without a kind whose header tells none, naming kind and the columns; nothing stored', async () => {
