@@ -271,4 +271,36 @@ describe('the web UI in Chromium', () => {
     await page.waitForSelector('#import-preview [data-preview="refused"]');
     expect(await page.textContent('#import-preview')).toContain('mapping.shoe_size');
   });
+
+  it('creates a win-back trigger on a phone: only its event’s fields, its refusal at the field, then off', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.goto(`${base}/ui/triggers/new`);
+      // A purchase needs no parameter: the others are hidden until their event is chosen.
+      expect(await page.isVisible('#f-params-days')).toBe(false);
+      expect(await page.isVisible('#f-params-attribute')).toBe(false);
+      await page.selectOption('#f-event', 'inactive_for');
+      expect(await page.isVisible('#f-params-days')).toBe(true);
+      expect(await page.isVisible('#f-params-attribute')).toBe(false);
+      await page.fill('#f-name', 'Win-back (browser)');
+      await page.selectOption('#f-template_id', { index: 1 });
+      await page.check('input[name=cancel_on_purchase]');
+      await page.click('#trigger-form button[type=submit]');
+      // No days: the API's refusal, at the field, still visible after the round trip.
+      await page.waitForSelector('#f-params-days-err');
+      expect(await page.textContent('#f-params-days-err')).toContain('inactive_for needs days');
+      expect(await page.isVisible('#f-params-days')).toBe(true);
+      await shot(page, '13-trigger-refused');
+      await page.fill('#f-params-days', '45');
+      await page.click('#trigger-form button[type=submit]');
+      await page.waitForSelector('#trigger-settings');
+      expect(await page.textContent('#trigger-settings')).toContain('No purchase for some days: 45 days');
+      await shot(page, '14-trigger');
+      await page.click('button:has-text("Switch off")');
+      await page.waitForSelector('button:has-text("Switch on")');
+      expect(await page.textContent('#trigger-settings')).toContain('off');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
 });

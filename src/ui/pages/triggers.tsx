@@ -132,30 +132,34 @@ function TriggerForm(props: FormState & { csrf: string; action: string; template
           errors={e}
           options={TRIGGER_EVENTS.map((event) => ({ value: event, label: EVENT_LABELS[event] }))}
         />
-        <Field
-          name="params.days"
-          label="Days without a purchase"
-          type="number"
-          value={s('params.days')}
-          errors={e}
-          hint="For “No purchase for some days”"
-          attrs={{ min: 1 }}
-        />
-        <Field
-          name="params.attribute"
-          label="Date attribute"
-          value={s('params.attribute')}
-          errors={e}
-          hint="For “A date in the profile”: the attribute’s key"
-        />
-        <Field
-          name="params.offset_days"
-          label="Days after the date"
-          type="number"
-          value={s('params.offset_days')}
-          errors={e}
-          hint="Negative: before it"
-        />
+        <div data-event="inactive_for">
+          <Field
+            name="params.days"
+            label="Days without a purchase"
+            type="number"
+            value={s('params.days')}
+            errors={e}
+            hint="For “No purchase for some days”"
+            attrs={{ min: 1 }}
+          />
+        </div>
+        <div class="row" data-event="date_attribute">
+          <Field
+            name="params.attribute"
+            label="Date attribute"
+            value={s('params.attribute')}
+            errors={e}
+            hint="For “A date in the profile”: the attribute’s key"
+          />
+          <Field
+            name="params.offset_days"
+            label="Days after the date"
+            type="number"
+            value={s('params.offset_days')}
+            errors={e}
+            hint="Negative: before it"
+          />
+        </div>
       </div>
       <Field
         name="filter"

@@ -151,6 +151,17 @@
     if (form) previewImport(form);
   });
 
+  // The trigger form: only the parameters of the chosen event are shown (all, without script).
+  const showEventParams = (form) => {
+    const event = form.elements.event?.value;
+    for (const el of form.querySelectorAll('[data-event]'))
+      el.hidden = !el.dataset.event.split(' ').includes(event);
+  };
+  document.addEventListener('change', (event) => {
+    const form = event.target?.closest?.('#trigger-form');
+    if (form && event.target.name === 'event') showEventParams(form);
+  });
+
   const offlineBanner = () => {
     const el = document.getElementById('offline');
     if (el) el.hidden = navigator.onLine;
@@ -162,6 +173,7 @@
   addEventListener('offline', offlineBanner);
 
   document.addEventListener('DOMContentLoaded', () => {
+    for (const form of document.querySelectorAll('#trigger-form')) showEventParams(form);
     drawCharts();
     showPending();
     offlineBanner();
