@@ -20,6 +20,7 @@ import {
   str,
   Table,
 } from '../kit.js';
+import { Activity, Funnel, OfferResults } from './report-parts.js';
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -41,18 +42,6 @@ const AB_METRIC_OPTIONS = [
   { value: 'conversion_rate', label: 'Conversion rate' },
   { value: 'revenue_per_recipient', label: 'Revenue per recipient' },
 ];
-
-/** A chart drawn by app.js with Chart.js (served from node_modules). */
-export const Chart = (props: { id: string; config: unknown; label: string }) => (
-  <div class="chart">
-    <canvas
-      id={props.id}
-      role="img"
-      aria-label={props.label}
-      data-chart={JSON.stringify(props.config)}
-    ></canvas>
-  </div>
-);
 
 async function choices(app: App, c: Context<UiEnv>) {
   const [segments, templates] = await Promise.all([
@@ -585,33 +574,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   });
 }
 
-const FUNNEL: Array<[string, string]> = [
-  ['sent', 'Sent'],
-  ['delivered', 'Delivered'],
-  ['opens', 'Opened'],
-  ['clicks', 'Clicked'],
-  ['conversions', 'Converted'],
-];
-
 function Report(props: { r: any; points: any[] }) {
   const { r, points } = props;
   const t = r.totals;
   return (
     <section class="card report" id="report">
       <h2>Report</h2>
-      <div class="funnel">
-        {FUNNEL.map(([key, label]) => (
-          <div class="step">
-            <span class="n">{Number(t[key]).toLocaleString('en-GB')}</span>
-            <span class="muted">{label}</span>
-            <span class="bar" style={`width:${t.sent ? Math.max(2, (100 * t[key]) / t.sent) : 0}%`}></span>
-          </div>
-        ))}
-        <div class="step">
-          <span class="n">{money(t.revenue)}</span>
-          <span class="muted">Revenue</span>
-        </div>
-      </div>
+      <Funnel totals={t} />
       <h3>Variants</h3>
       {r.ab && (
         <p class={r.ab.winner ? 'notice' : 'muted'} id="ab-verdict">
@@ -632,34 +601,8 @@ function Report(props: { r: any; points: any[] }) {
           { label: 'Revenue', num: true, cell: (v: any) => money(v.revenue) },
         ]}
       />
-      <h3>Offers, by conversions and revenue</h3>
-      <Table
-        rows={[...r.offers].sort((a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue)}
-        columns={[
-          { label: 'Offer', cell: (o: any) => o.name ?? `#${o.offer_id}` },
-          { label: 'Shown', num: true, cell: (o: any) => o.sent },
-          { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
-          { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
-          { label: 'Revenue', num: true, cell: (o: any) => money(o.revenue) },
-        ]}
-      />
-      <h3>Over time (UTC, per hour)</h3>
-      <Chart
-        id="timeseries"
-        label="Sent, opens, clicks and conversions per hour"
-        config={{
-          type: 'line',
-          data: {
-            labels: points.map((p) => p.bucket.slice(5, 16).replace('T', ' ')),
-            datasets: [
-              { label: 'Sent', data: points.map((p) => p.sent) },
-              { label: 'Opens', data: points.map((p) => p.opens) },
-              { label: 'Clicks', data: points.map((p) => p.clicks) },
-              { label: 'Conversions', data: points.map((p) => p.conversions) },
-            ],
-          },
-        }}
-      />
+      <OfferResults offers={r.offers} />
+      <Activity points={points} interval="hour" />
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { ACCESS } from '../../http/roles.js';
 import type { UiEnv } from '../env.js';
 import { can, fmtDate, money, page, pct } from '../kit.js';
 import { conversionsPerDay, recentCampaignRates } from '../store.js';
-import { Chart } from './campaigns.js';
+import { Chart } from './report-parts.js';
 
 const rate = (n: number, d: number) => (d > 0 ? n / d : null);
 

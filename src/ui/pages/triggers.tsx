@@ -22,7 +22,7 @@ import {
   Table,
 } from '../kit.js';
 import { type FormState, submitForm } from '../submit.js';
-import { Chart } from './campaigns.js';
+import { Activity, Funnel, OfferResults } from './report-parts.js';
 
 // Automated emails: what each earned (/v1/reports/triggers), and for marketers the triggers
 // themselves (/v1/triggers): create, edit, switch on and off, delete, and the frequency cap.
@@ -427,7 +427,6 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
     ]);
     const r = must(report);
     const points = (series.ok ? series.body.data : []) as any[];
-    const t = r.totals;
     // A deleted trigger keeps its report; only a live one has settings to show and edit.
     const live = trigger.ok ? trigger.body : undefined;
     const marketer = can(c.var.auth.role, ACCESS.marketing);
@@ -466,60 +465,9 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           </section>
         )}
         <section class="card report" id="report">
-          <div class="funnel">
-            {(
-              [
-                ['sent', 'Sent'],
-                ['delivered', 'Delivered'],
-                ['opens', 'Opened'],
-                ['clicks', 'Clicked'],
-                ['conversions', 'Converted'],
-              ] as const
-            ).map(([key, label]) => (
-              <div class="step">
-                <span class="n">{Number(t[key]).toLocaleString('en-GB')}</span>
-                <span class="muted">{label}</span>
-                <span
-                  class="bar"
-                  style={`width:${t.sent ? Math.max(2, (100 * t[key]) / t.sent) : 0}%`}
-                ></span>
-              </div>
-            ))}
-            <div class="step">
-              <span class="n">{money(t.revenue)}</span>
-              <span class="muted">Revenue</span>
-            </div>
-          </div>
-          <h3>Offers, by conversions and revenue</h3>
-          <Table
-            rows={[...r.offers].sort(
-              (a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue,
-            )}
-            columns={[
-              { label: 'Offer', cell: (o: any) => o.name ?? `#${o.offer_id}` },
-              { label: 'Shown', num: true, cell: (o: any) => o.sent },
-              { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
-              { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
-              { label: 'Revenue', num: true, cell: (o: any) => money(o.revenue) },
-            ]}
-          />
-          <h3>Over time (UTC, per day)</h3>
-          <Chart
-            id="timeseries"
-            label="Sent, opens, clicks and conversions per day"
-            config={{
-              type: 'line',
-              data: {
-                labels: points.map((p) => p.bucket.slice(0, 10)),
-                datasets: [
-                  { label: 'Sent', data: points.map((p) => p.sent) },
-                  { label: 'Opens', data: points.map((p) => p.opens) },
-                  { label: 'Clicks', data: points.map((p) => p.clicks) },
-                  { label: 'Conversions', data: points.map((p) => p.conversions) },
-                ],
-              },
-            }}
-          />
+          <Funnel totals={r.totals} />
+          <OfferResults offers={r.offers} />
+          <Activity points={points} interval="day" />
         </section>
         {live && marketer && (
           <details class="card" id="edit">

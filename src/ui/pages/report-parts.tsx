@@ -1,0 +1,94 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import { money, Table } from '../kit.js';
+
+// The pieces a campaign's report and a trigger's report share: the funnel, the offers by
+// result, and the activity over time.
+
+/** A chart drawn by app.js with Chart.js (served from node_modules). */
+export const Chart = (props: { id: string; config: unknown; label: string }) => (
+  <div class="chart">
+    <canvas
+      id={props.id}
+      role="img"
+      aria-label={props.label}
+      data-chart={JSON.stringify(props.config)}
+    ></canvas>
+  </div>
+);
+
+const FUNNEL: Array<[string, string]> = [
+  ['sent', 'Sent'],
+  ['delivered', 'Delivered'],
+  ['opens', 'Opened'],
+  ['clicks', 'Clicked'],
+  ['conversions', 'Converted'],
+];
+
+/** Sent → delivered → opened → clicked → converted, each with a bar relative to sent, and the revenue. */
+export function Funnel(props: { totals: any }) {
+  const t = props.totals;
+  return (
+    <div class="funnel">
+      {FUNNEL.map(([key, label]) => (
+        <div class="step">
+          <span class="n">{Number(t[key]).toLocaleString('en-GB')}</span>
+          <span class="muted">{label}</span>
+          <span class="bar" style={`width:${t.sent ? Math.max(2, (100 * t[key]) / t.sent) : 0}%`}></span>
+        </div>
+      ))}
+      <div class="step">
+        <span class="n">{money(t.revenue)}</span>
+        <span class="muted">Revenue</span>
+      </div>
+    </div>
+  );
+}
+
+/** The offers sent, best first by conversions then revenue. */
+export function OfferResults(props: { offers: any[] }) {
+  return (
+    <>
+      <h3>Offers, by conversions and revenue</h3>
+      <Table
+        rows={[...props.offers].sort(
+          (a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue,
+        )}
+        columns={[
+          { label: 'Offer', cell: (o: any) => o.name ?? `#${o.offer_id}` },
+          { label: 'Shown', num: true, cell: (o: any) => o.sent },
+          { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
+          { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
+          { label: 'Revenue', num: true, cell: (o: any) => money(o.revenue) },
+        ]}
+      />
+    </>
+  );
+}
+
+/** Sent, opens, clicks and conversions per hour or per day (UTC buckets of a timeseries report). */
+export function Activity(props: { points: any[]; interval: 'hour' | 'day' }) {
+  const { points, interval } = props;
+  const label = (bucket: string) =>
+    interval === 'hour' ? bucket.slice(5, 16).replace('T', ' ') : bucket.slice(0, 10);
+  return (
+    <>
+      <h3>Over time (UTC, per {interval})</h3>
+      <Chart
+        id="timeseries"
+        label={`Sent, opens, clicks and conversions per ${interval}`}
+        config={{
+          type: 'line',
+          data: {
+            labels: points.map((p) => label(p.bucket)),
+            datasets: [
+              { label: 'Sent', data: points.map((p) => p.sent) },
+              { label: 'Opens', data: points.map((p) => p.opens) },
+              { label: 'Clicks', data: points.map((p) => p.clicks) },
+              { label: 'Conversions', data: points.map((p) => p.conversions) },
+            ],
+          },
+        }}
+      />
+    </>
+  );
+}
