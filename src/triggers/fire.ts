@@ -48,7 +48,7 @@ export interface FireResult {
 }
 
 /** An event as triggers see it: purchase lines of one order grouped, its key and time settled. */
-interface NormalEvent {
+export interface NormalEvent {
   source: TriggerEvent;
   key: string;
   at: Date;
@@ -70,7 +70,11 @@ const purchaseView = (p: PurchaseFacts) => ({
  * Purchase lines of one order are one purchase to a customer: they fire once, keyed by the
  * order (`order:<customer>:<ref>`), so re-importing any of its lines never fires again.
  */
-async function normalise(sql: Sql, events: readonly TriggerEvent[], now: Date): Promise<NormalEvent[]> {
+export async function normalise(
+  sql: Sql,
+  events: readonly TriggerEvent[],
+  now: Date,
+): Promise<NormalEvent[]> {
   const purchaseIds = events
     .filter((e) => e.event === 'purchase' && e.purchase_id)
     .map((e) => e.purchase_id!);

@@ -5,7 +5,15 @@ import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { createTrigger, deleteTrigger, triggerView, updateTrigger } from './manage.js';
-import { SettingsSchema, TriggerCreateSchema, TriggerPatchSchema, TriggerSchema } from './schema.js';
+import { previewTrigger } from './preview.js';
+import {
+  PreviewInputSchema,
+  PreviewSchema,
+  SettingsSchema,
+  TriggerCreateSchema,
+  TriggerPatchSchema,
+  TriggerSchema,
+} from './schema.js';
 import { findTrigger, listTriggers, readSettings, triggerMessageCounts, writeSettings } from './store.js';
 
 const tags = ['Triggers'];
@@ -110,6 +118,26 @@ export function registerTriggerRoutes(app: App): void {
     async (c) => {
       const row = await updateTrigger(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
       return c.json(triggerView(row), 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/triggers/{id}/preview',
+      roles: ACCESS.marketing,
+      tags,
+      summary: 'What the trigger would do for a customer and an event, without sending or writing anything',
+      description:
+        'The event is `event` (its fields, as the filter sees them under `event`), or for a purchase trigger the customer’s latest order. Answers whether a message would be queued and, if not, why (`disabled`, `filter`, `already_fired`, a suppression reason such as `no_consent`, `capped`), with the filter’s verdict, the frequency cap, when it would be sent and the offers it would carry.',
+      request: { params: IdParam, body: jsonBody(PreviewInputSchema) },
+      responses: { 200: jsonResponse(PreviewSchema, 'The dry run'), ...notFoundResponse },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const row = await findTrigger(c.var.deps.sql, id);
+      if (!row) throw notFound(`Trigger ${id}`);
+      return c.json(await previewTrigger(c.var.deps, row, c.req.valid('json')), 200);
     },
   );
 

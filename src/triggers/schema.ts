@@ -140,3 +140,39 @@ export const SettingsSchema = z
       .openapi({ description: '…per customer in this many days', example: 7 }),
   })
   .openapi('TriggerSettings');
+
+export const PreviewInputSchema = z
+  .strictObject({
+    customer_id: z.number().int().positive().openapi({ example: 42 }),
+    event: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({
+        description: 'The event’s fields; absent for a purchase trigger: the customer’s latest order',
+        example: { amount: 80 },
+      }),
+  })
+  .openapi('TriggerPreviewInput');
+
+export const PreviewSchema = z
+  .object({
+    fires: z.boolean().openapi({ description: 'A message would be queued' }),
+    reasons: z.array(z.string()).openapi({
+      description:
+        'Why not, in the order checked: disabled, filter, already_fired, a suppression reason, capped',
+    }),
+    event_key: z.string(),
+    event: z.record(z.string(), z.unknown()),
+    filter: z.object({ passed: z.boolean(), error: z.string().nullable() }),
+    already_fired: z.boolean(),
+    suppressed_reason: z.string().nullable(),
+    cap: z.object({
+      recent: z.number().int(),
+      max_messages: z.number().int(),
+      days: z.number().int(),
+      capped: z.boolean(),
+    }),
+    send_at: z.string(),
+    offers: z.array(z.object({ offer_id: z.number().int(), name: z.string(), title: z.string() })),
+  })
+  .openapi('TriggerPreview');

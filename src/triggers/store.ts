@@ -179,6 +179,18 @@ export async function purchasesByIds(sql: Db, ids: number[]): Promise<PurchaseFa
     from purchases where id = any(${ids}::bigint[]) order by id`;
 }
 
+/** The lines of a customer's latest order (its latest purchase and the lines sharing its order_ref). */
+export async function latestOrderLineIds(sql: Db, customerId: number): Promise<number[]> {
+  const rows = await sql<{ id: number }[]>`
+    with latest as (
+      select id, order_ref from purchases where customer_id = ${customerId}
+      order by purchased_at desc, id desc limit 1)
+    select p.id from purchases p, latest l
+    where p.customer_id = ${customerId} and (p.id = l.id or (l.order_ref is not null and p.order_ref = l.order_ref))
+    order by p.id`;
+  return rows.map((r) => r.id);
+}
+
 /** Which (trigger, event key) pairs already fired, as `trigger|key` strings. */
 export async function existingFirings(
   sql: Db,
