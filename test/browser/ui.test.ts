@@ -299,6 +299,13 @@ describe('the web UI in Chromium', () => {
       await page.click('button:has-text("Switch off")');
       await page.waitForSelector('button:has-text("Switch on")');
       expect(await page.textContent('#trigger-settings')).toContain('off');
+      // Tried on a customer, in place: a switched-off trigger sends nothing, and says so.
+      const [someone] = await h.db.sql<{ id: number }[]>`select id from customers order by id limit 1`;
+      await page.click('#try summary');
+      await page.fill('#f-preview_customer_id', String(someone!.id));
+      await page.click('#try button:has-text("Try")');
+      await page.waitForSelector('#trigger-preview [data-fires="false"]');
+      expect(await page.textContent('#trigger-preview')).toContain('Would not send: disabled');
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }

@@ -124,6 +124,52 @@ describe('trigger pages', () => {
     expect(reportHtml).not.toContain('id="trigger-form"');
   });
 
+  it('tries a trigger on a customer in place: would send when, or why not; nothing written', async () => {
+    const [customer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email) values ('try-1', 'try@example.test') returning id`;
+    await h.db.sql`
+      insert into consents (customer_id, purpose, granted, source) values (${customer!.id}, 'marketing_email', true, 'test')`;
+    await h.db.sql`
+      insert into purchases (external_line_id, customer_id, order_ref, amount, purchased_at)
+      values ('try-l1', ${customer!.id}, 'try-o1', 120, now() - interval '1 hour')`;
+    const created = await post('/ui/triggers', {
+      ...winBack(),
+      name: 'Big order thanks',
+      event: 'purchase',
+      'params.days': '',
+      filter: '{">=": [{"var": "event.amount"}, 100]}',
+      'delay.at_local_hour': '',
+      cancel_on_purchase: '',
+    });
+    const id = Number(/(\d+)\?saved=1$/.exec(created.headers.get('location')!)?.[1]);
+    expect(await html(`/ui/triggers/${id}`)).toContain('Try it on a customer');
+    const before = (await h.db.sql`select count(*)::int as n from messages`)[0]!.n;
+    const yes = await (
+      await post(`/ui/triggers/${id}/preview`, { _csrf: csrf, preview_customer_id: String(customer!.id) })
+    ).text();
+    expect(yes).toContain('data-fires="true"');
+    expect(yes).toMatch(/Would send [^<]+/);
+    expect(yes).toContain('&quot;amount&quot;: 120');
+    const no = await (
+      await post(`/ui/triggers/${id}/preview`, {
+        _csrf: csrf,
+        preview_customer_id: String(customer!.id),
+        preview_event: '{"amount": 20}',
+      })
+    ).text();
+    expect(no).toContain('data-fires="false"');
+    expect(no).toContain('Would not send: filter.');
+    const badJson = await (
+      await post(`/ui/triggers/${id}/preview`, { _csrf: csrf, preview_customer_id: '1', preview_event: '{' })
+    ).text();
+    expect(badJson).toMatch(/<span class="error">event: not valid JSON/);
+    const unknown = await (
+      await post(`/ui/triggers/${id}/preview`, { _csrf: csrf, preview_customer_id: '999999' })
+    ).text();
+    expect(unknown).toContain('customer_id: no such customer');
+    expect((await h.db.sql`select count(*)::int as n from messages`)[0]!.n).toBe(before);
+  });
+
   it('sets the frequency cap, refusing a bad one at its field', async () => {
     const saved = await post('/ui/triggers/settings', { _csrf: csrf, max_messages: '2', days: '14' });
     expect(saved.status).toBe(303);

@@ -12,6 +12,7 @@ import {
   can,
   Field,
   FormErrors,
+  fmtDate,
   ListHead,
   money,
   num,
@@ -300,7 +301,84 @@ function Settings(props: { t: any }) {
   );
 }
 
+/** "Try it on a customer": the dry run of POST /v1/triggers/{id}/preview, answered in place. */
+function TryOnCustomer(props: { id: number; event: string }) {
+  return (
+    <details class="card" id="try">
+      <summary>Try it on a customer</summary>
+      <div class="stack">
+        <div class="row">
+          <Field name="preview_customer_id" label="Customer id" type="number" attrs={{ min: 1 }} />
+          <Field
+            name="preview_event"
+            label="Event (JSON, optional)"
+            hint={
+              props.event === 'purchase'
+                ? 'Empty: their latest order. E.g. {"amount": 80}'
+                : 'The event’s fields the filter reads under event'
+            }
+            attrs={{ class: 'code', spellcheck: false }}
+          />
+        </div>
+        <button
+          type="button"
+          class="secondary"
+          hx-post={`/ui/triggers/${props.id}/preview`}
+          hx-include="[name='preview_customer_id'], [name='preview_event']"
+          hx-target="#trigger-preview"
+        >
+          Try
+        </button>
+        <output id="trigger-preview" aria-live="polite"></output>
+      </div>
+    </details>
+  );
+}
+
+/** A dry run's answer in words. */
+function PreviewResult(props: { p: any }) {
+  const { p } = props;
+  return (
+    <div data-fires={String(p.fires)}>
+      {p.fires ? (
+        <p class="notice">
+          {`Would send ${fmtDate(p.send_at)}`}
+          {p.offers.length ? ` with ${p.offers.map((o: any) => o.title).join(', ')}` : ''}.
+        </p>
+      ) : (
+        <p class="alert">Would not send: {p.reasons.join(', ')}.</p>
+      )}
+      <p class="muted small">
+        {`Filter ${p.filter.passed ? 'passes' : p.filter.error ? `fails (${p.filter.error})` : 'says no'}; `}
+        {`${p.cap.recent} of ${p.cap.max_messages} automated emails in ${p.cap.days} days`}
+        {p.already_fired ? '; this event fired it already' : ''}.
+      </p>
+      <pre class="code small">{JSON.stringify(p.event, null, 2)}</pre>
+    </div>
+  );
+}
+
 export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
+  ui.post('/ui/triggers/:id{[0-9]+}/preview', async (c) => {
+    const form = (await c.req.parseBody()) as Values;
+    const errors: FieldError[] = [];
+    const event = optionalJsonField(form, 'preview_event', errors);
+    if (errors.length) return c.html(<span class="error">event: {errors[0]!.message}</span>);
+    const res = await api(app, c, 'POST', `/v1/triggers/${Number(c.req.param('id'))}/preview`, {
+      customer_id: num(form, 'preview_customer_id') ?? null,
+      ...(event === null ? {} : { event }),
+    });
+    if (!res.ok)
+      return c.html(
+        <span class="error">
+          {res.errors.length
+            ? res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')
+            : (res.detail ?? `failed (${res.status})`)}
+        </span>,
+      );
+    return c.html(<PreviewResult p={res.body} />);
+  });
+
   ui.get('/ui/triggers', async (c) => {
     const marketer = can(c.var.auth.role, ACCESS.marketing);
     const [report, settings] = await Promise.all([
@@ -469,6 +547,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           <OfferResults offers={r.offers} />
           <Activity points={points} interval="day" />
         </section>
+        {live && marketer && <TryOnCustomer id={id} event={live.event} />}
         {live && marketer && (
           <details class="card" id="edit">
             <summary>Edit</summary>
