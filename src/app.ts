@@ -11,6 +11,7 @@ import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
+import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
@@ -122,6 +123,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerPrivacyRoutes(app);
   registerTriggerRoutes(app);
   registerSocialRoutes(app);
+  registerMessageRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

@@ -57,6 +57,48 @@ function NoteForm(props: { id: number; csrf: string; errors?: Errors; values?: R
 }
 
 /** Customer search and the 360° card. */
+/** Emails the customer is due to get (automated ones with their date), each cancellable by staff. */
+function ComingUp(props: { messages: any[]; csrf: string; canCancel: boolean }) {
+  return (
+    <section class="card" id="coming-up">
+      <h2>Coming up</h2>
+      <ul class="plain">
+        {props.messages.map((m) => (
+          <li data-message={m.id}>
+            <strong>{m.trigger_name ?? m.campaign_name ?? `message ${m.id}`}</strong>{' '}
+            <span class="muted">
+              {m.trigger_id ? 'automated' : 'campaign'} ·{' '}
+              {m.status === 'held'
+                ? 'waits for the A/B winner'
+                : m.status === 'sending'
+                  ? 'being sent'
+                  : m.send_at
+                    ? `due ${fmtDate(m.send_at)}`
+                    : 'due now'}
+            </span>
+            {props.canCancel && m.status !== 'sending' && (
+              <details>
+                <summary>Don’t send it…</summary>
+                <form
+                  method="post"
+                  action={`/ui/customers/${m.customer_id}/messages/${m.id}/cancel`}
+                  class="stack"
+                >
+                  <Csrf token={props.csrf} />
+                  <Field name="reason" label="Why (kept on the contact history)" />
+                  <button type="submit" class="danger">
+                    Cancel this email
+                  </button>
+                </form>
+              </details>
+            )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/customers', async (c) => {
     if (!can(c.var.auth.role, ACCESS.customerRead))
@@ -100,7 +142,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new UiError(404, 'No such customer');
     const role = c.var.auth.role;
     const before = c.req.query('before');
-    const [customer, consents, purchases, timeline, decision] = await Promise.all([
+    const [customer, consents, purchases, timeline, decision, coming] = await Promise.all([
       api(app, c, 'GET', `/v1/customers/${id}`),
       api(app, c, 'GET', `/v1/customers/${id}/consents`),
       api(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
@@ -113,6 +155,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
       can(role, ACCESS.decisions)
         ? api(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
         : Promise.resolve(undefined),
+      api(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
     ]);
     const p = must(customer);
     const current = (consents.ok ? consents.body.current : {}) as Record<
@@ -218,6 +261,13 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             />
           </section>
         )}
+        {coming.ok && coming.body.data.length > 0 && (
+          <ComingUp
+            messages={coming.body.data}
+            csrf={c.var.csrf}
+            canCancel={can(role, ACCESS.interactions)}
+          />
+        )}
         <section class="card">
           <h2>Purchases</h2>
           {lines.length === 0 ? (
@@ -297,6 +347,17 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
   };
 
   ui.get('/ui/customers/:id{[0-9]+}', (c) => card(c));
+
+  ui.post('/ui/customers/:id{[0-9]+}/messages/:message{[0-9]+}/cancel', async (c) => {
+    const id = Number(c.req.param('id'));
+    const form = (await c.req.parseBody()) as Record<string, unknown>;
+    const reason = str(form, 'reason');
+    const res = await api(app, c, 'POST', `/v1/messages/${Number(c.req.param('message'))}/cancel`, {
+      ...(reason ? { reason } : {}),
+    });
+    if (!res.ok) throw new UiError(res.status, res.detail ?? 'The email could not be cancelled');
+    return c.redirect(`/ui/customers/${id}`, 303);
+  });
 
   ui.post('/ui/customers/:id{[0-9]+}/notes', async (c) => {
     const id = Number(c.req.param('id'));
