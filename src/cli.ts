@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'import customers or purchases from a CSV file (import purchases FILE.csv)',
     load: async () => (await import('./cli/import.js')).importCommand,
   },
+  sink: {
+    summary: 'a local SMTP server keeping every mail as an .eml file (for trying things by hand)',
+    load: async () => (await import('./cli/sink.js')).sink,
+  },
   demo: {
     summary: 'run a whole campaign on a sample shop, end to end, on local services',
     load: async () => (await import('./cli/demo.js')).demo,
