@@ -9,16 +9,18 @@ import { findCampaign } from '../campaigns/store.js';
 import { startWorkers } from '../cli/worker.js';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
-import { createSql } from '../db/sql.js';
+import { createSql, type Sql } from '../db/sql.js';
 import type { AppDeps } from '../deps.js';
 import { startSmtpSink } from '../dev/smtp-sink.js';
 import { createApiKey } from '../http/api-keys.js';
 import { createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
+import { flushTrackingEvents } from '../tracking/event-buffer.js';
 import { messageLinks } from '../tracking/links.js';
+import { createTrigger } from '../triggers/manage.js';
 import { seedShop } from './seed.js';
 import { random } from './shop.js';
-import { campaignSummary, offerCategories, sentMessages } from './store.js';
+import { campaignSummary, findTriggerByName, offerCategories, sentMessages, triggerSince } from './store.js';
 
 export interface DemoOptions {
   config: Config;
@@ -70,9 +72,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const template = seed.templates.find((t) => /offer/i.test(t.name)) ?? seed.templates[0];
     if (!template) throw new Error('installDefaultTemplates installed no template');
 
+    // Purchases fire this automated email: the simulated ones below show it at work.
+    const thankYouTemplate = seed.templates.find((t) => /purchase/i.test(t.name)) ?? template;
+    const thankYou =
+      (await findTriggerByName(sql, THANK_YOU)) ??
+      (
+        await createTrigger(sql, {
+          name: THANK_YOU,
+          event: 'purchase',
+          template_id: thankYouTemplate.id,
+          offers_per_email: 2,
+          delay: { hours: 0 },
+        })
+      ).id;
+
     workers = await startWorkers({
       config,
-      roles: ['planner', 'sender', 'reconciler'],
+      roles: ['planner', 'sender', 'reconciler', 'trigger'],
       env: {
         ...process.env,
         QUEUE_PREFIX,
@@ -128,11 +144,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       await sleep(300);
     }
     bar?.stop();
-    await workers.close();
-    workers = undefined;
 
     const deps: AppDeps = { sql, config, logger: silent, redis, jobs, clock: () => new Date() };
-    await simulate(deps, created.id, out);
+    const simulated = new Date();
+    const purchases = await simulate(deps, created.id, out);
+    const automated = await awaitTrigger(sql, thankYou, simulated, purchases, out);
+    await workers.close();
+    workers = undefined;
 
     const summary = await campaignSummary(sql, created.id);
     const count = (status: string) =>
@@ -154,6 +172,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         )
       : null;
     if (sampleEml) out(`A sample email (variant ${summary.sample!.variant}): ${sampleEml}`);
+    out(automated);
     out(`All ${sink.accepted} mails of this run are in ${outboxDir}`);
     await printReport(deps, created.id, out);
     return { campaignId: created.id, sent, outboxDir, sampleEml };
@@ -166,12 +185,45 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   }
 }
 
+const THANK_YOU = 'Demo: thank you for your order';
+
+/**
+ * Waits (30 s at most) until each simulated purchase has fired the thank-you trigger and its
+ * email left the queue, and says what happened: sent, suppressed and why, capped.
+ */
+async function awaitTrigger(
+  sql: Sql,
+  triggerId: number,
+  since: Date,
+  purchases: number,
+  out: (line: string) => void,
+): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { firings, messages } = await triggerSince(sql, triggerId, since);
+    const fired = firings.reduce((n, f) => n + f.n, 0);
+    const pending = messages.filter((m) => m.status === 'queued' || m.status === 'sending');
+    const done = fired >= purchases && pending.length === 0;
+    if (done || Date.now() > deadline) {
+      const sent = messages.filter((m) => m.status === 'sent').reduce((n, m) => n + m.n, 0);
+      const others = messages
+        .filter((m) => m.status !== 'sent')
+        .map((m) => `${m.n} ${m.status}${m.reason ? ` (${m.reason})` : ''}`);
+      const capped = firings.find((f) => f.outcome === 'capped')?.n ?? 0;
+      if (!done)
+        out(`(the thank-you emails were still on their way after 30 s: ${fired} of ${purchases} fired)`);
+      return `Automated "${THANK_YOU}": ${purchases} purchases fired it, ${sent} emails sent${[...others, ...(capped ? [`${capped} over the frequency cap`] : [])].map((x) => `, ${x}`).join('')}`;
+    }
+    await sleep(200);
+  }
+}
+
 /** Some opens, clicks and purchases, through the same HTTP endpoints a mail client would hit. */
-async function simulate(deps: AppDeps, campaignId: number, out: (line: string) => void): Promise<void> {
+async function simulate(deps: AppDeps, campaignId: number, out: (line: string) => void): Promise<number> {
   const app = createApp(deps);
   const { key } = await createApiKey(deps.sql, { name: `demo ${new Date().toISOString()}`, role: 'admin' });
   const messages = await sentMessages(deps.sql, campaignId);
-  if (messages.length === 0) return;
+  if (messages.length === 0) return 0;
   // The tracking endpoints flag clicks within seconds of delivery as link scanners: wait them out.
   const lastSent = Math.max(...messages.map((m) => m.sent_at.getTime()));
   const wait = lastSent + 11_000 - Date.now();
@@ -189,6 +241,7 @@ async function simulate(deps: AppDeps, campaignId: number, out: (line: string) =
   let clicks = 0;
   let purchases = 0;
   let missing = false;
+  const orders: Record<string, unknown>[] = [];
   for (const m of messages) {
     if (rand() > 0.45) continue;
     const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
@@ -202,20 +255,25 @@ async function simulate(deps: AppDeps, campaignId: number, out: (line: string) =
     if (click.status === 302) clicks += 1;
     if (rand() > 0.35) continue;
     const category = categories.get(m.offer_ids[position]!) ?? 'garden';
+    orders.push({
+      external_line_id: `demo-conversion-${m.id}`,
+      customer_id: m.customer_id,
+      order_ref: `demo-conversion-${m.id}`,
+      sku: `${(category ?? 'misc').toUpperCase().slice(0, 4)}-PROMO`,
+      category,
+      amount: Math.round((20 + rand() * 150) * 100) / 100,
+      currency: 'EUR',
+      source: 'demo-shop',
+    });
+  }
+  // Opens and clicks are written in batches: the purchases come after them, as they would, so
+  // that each is attributed to the click before it.
+  await flushTrackingEvents(deps);
+  for (const order of orders) {
     const res = await app.request('/v1/purchases', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        external_line_id: `demo-conversion-${m.id}`,
-        customer_id: m.customer_id,
-        order_ref: `demo-conversion-${m.id}`,
-        sku: `${(category ?? 'misc').toUpperCase().slice(0, 4)}-PROMO`,
-        category,
-        amount: Math.round((20 + rand() * 150) * 100) / 100,
-        currency: 'EUR',
-        purchased_at: new Date().toISOString(),
-        source: 'demo-shop',
-      }),
+      body: JSON.stringify({ ...order, purchased_at: new Date().toISOString() }),
     });
     if (res.status < 300) purchases += 1;
   }
@@ -224,6 +282,7 @@ async function simulate(deps: AppDeps, campaignId: number, out: (line: string) =
     out(
       `simulated ${opens} opens, ${clicks} clicks and ${purchases} purchases through /t/o, /t/c and /v1/purchases`,
     );
+  return purchases;
 }
 
 /** The campaign report, when the reports module answers. */

@@ -66,3 +66,21 @@ export async function offerCategories(sql: Db, ids: number[]): Promise<Map<numbe
     select id, category from offers where id = any(${ids}::bigint[])`;
   return new Map(rows.map((r) => [r.id, r.category]));
 }
+
+/** The demo's thank-you trigger's id, when it exists (live). */
+export async function findTriggerByName(sql: Db, name: string): Promise<number | undefined> {
+  const [row] = await sql<{ id: number }[]>`
+    select id from triggers where name = ${name} and deleted_at is null order by id limit 1`;
+  return row?.id;
+}
+
+/** What a trigger did since a moment: its firings by outcome and its messages by status and reason. */
+export async function triggerSince(sql: Db, triggerId: number, since: Date) {
+  const firings = await sql<{ outcome: string; n: number }[]>`
+    select outcome, count(*)::int as n from trigger_firings
+    where trigger_id = ${triggerId} and at >= ${since} group by 1 order by 2 desc`;
+  const messages = await sql<{ status: string; reason: string | null; n: number }[]>`
+    select status, suppressed_reason as reason, count(*)::int as n from messages
+    where trigger_id = ${triggerId} and created_at >= ${since} group by 1, 2 order by 3 desc`;
+  return { firings, messages };
+}
