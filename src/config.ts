@@ -41,7 +41,7 @@ export const configSchema = z.object({
    * Uploads POST /v1/imports takes at once per process; past it, a 429 with Retry-After. Each
    * upload holds a database connection while it streams, so this keeps the pool for the API.
    */
-  IMPORT_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(2),
+  IMPORT_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(4),
   /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
   MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
   /** Contact events older than this many days lose their text and non-fact data (0: never). */
