@@ -6,7 +6,12 @@ import { AppError, problemResponse } from '../http/problem.js';
  * Node sender anyway; only these interactive renders are affected. They answer 501 at the edge
  * instead of a 500, naming the Node API as the place to call.
  */
-export const NODE_ONLY_ROUTES = ['/v1/templates/:id/preview', '/v1/templates/:id/test-send'] as const;
+export const NODE_ONLY_ROUTES = [
+  '/v1/templates/:id/preview',
+  '/v1/templates/:id/test-send',
+  // Reads the shipped files and compiles them: no file system, no Handlebars compiler at the edge.
+  '/v1/templates/defaults',
+] as const;
 
 export function nodeOnlyResponse(path: string): Response {
   const error = new AppError(

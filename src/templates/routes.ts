@@ -11,6 +11,7 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { installDefaultTemplates, readDefaultTemplates } from './defaults.js';
 import { previewTemplate, testSendTemplate } from './preview.js';
 import {
   PreviewBody,
@@ -106,6 +107,25 @@ const testSend = defineRoute({
   responses: { 200: jsonResponse(TestSendResult, 'What the SMTP server accepted'), ...notFoundResponse },
 });
 
+const DefaultsResult = z
+  .object({
+    created: z.array(z.string()).openapi({ description: 'The shipped templates added now, by name' }),
+    existing: z.array(z.string()).openapi({ description: 'Those already there (kept as they are)' }),
+  })
+  .openapi('DefaultTemplatesResult');
+
+const defaults = defineRoute({
+  method: 'post',
+  path: '/v1/templates/defaults',
+  roles: ACCESS.marketing,
+  tags,
+  summary:
+    'Add the shipped templates (welcome, offers digest, post-purchase, win-back, birthday) that are missing',
+  description:
+    'Each is created as version 1 unless a template of its name exists, edited or not; run it again and nothing changes. A fresh install has no template until this (or the demo) runs.',
+  responses: { 200: jsonResponse(DefaultsResult, 'What was added and what was there') },
+});
+
 const Cursor = z.object({ id: z.number().int().nonnegative() });
 
 export function registerTemplateRoutes(app: App): void {
@@ -117,6 +137,14 @@ export function registerTemplateRoutes(app: App): void {
       return created;
     });
     return c.json(templateView(row), 201);
+  });
+
+  app.openapi(defaults, async (c) => {
+    const names = (await readDefaultTemplates()).map((d) => d.name);
+    const created = await installDefaultTemplates(c.var.deps.sql);
+    if (created.length > 0)
+      await audit(c, { action: 'template.defaults', entity: 'template', data: { created } });
+    return c.json({ created, existing: names.filter((n) => !created.includes(n)) }, 200);
   });
 
   app.openapi(list, async (c) => {

@@ -171,6 +171,10 @@ describe('templates on Workers', () => {
       status: 501,
       type: 'https://offerflow.dev/problems/node-only',
     });
+    // The shipped templates are files the Worker does not have.
+    const defaults = await edge('POST', '/v1/templates/defaults');
+    expect(defaults.status).toBe(501);
+    expect((await json(defaults)).type).toBe('https://offerflow.dev/problems/node-only');
   });
 });
 

@@ -201,8 +201,34 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
             ))}
           </tbody>
         </table>
+        {list.data.length === 0 && <p class="muted">No template yet.</p>}
+        {can(c.var.auth.role, ACCESS.marketing) && (
+          <form method="post" action="/ui/templates/defaults" id="install-defaults">
+            <Csrf token={c.var.csrf} />
+            {c.req.query('added') !== undefined && (
+              <p class="notice">
+                {c.req.query('added') === '0'
+                  ? 'The shipped templates are all here already.'
+                  : `Added ${c.req.query('added')} shipped template(s).`}
+              </p>
+            )}
+            <button type="submit" class="secondary">
+              Add the shipped templates that are missing
+            </button>
+            <small class="hint">
+              {' '}
+              Welcome, offers digest, post-purchase, win-back, birthday (fr, en, de)
+            </small>
+          </form>
+        )}
       </>,
     );
+  });
+
+  ui.post('/ui/templates/defaults', async (c) => {
+    const res = await api(app, c, 'POST', '/v1/templates/defaults');
+    if (!res.ok) throw new UiError(res.status, res.detail ?? 'The shipped templates could not be added');
+    return c.redirect(`/ui/templates?added=${res.body.created.length}`, 303);
   });
 
   ui.get('/ui/templates/new', (c) =>
