@@ -4,6 +4,7 @@ import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
+import { segmentOptions, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Csrf,
@@ -44,21 +45,8 @@ const AB_METRIC_OPTIONS = [
 ];
 
 async function choices(app: App, c: Context<UiEnv>) {
-  const [segments, templates] = await Promise.all([
-    api(app, c, 'GET', '/v1/segments?limit=500'),
-    api(app, c, 'GET', '/v1/templates?limit=500'),
-  ]);
-  return {
-    segments: [{ value: '', label: '— choose —' }].concat(
-      (segments.ok ? segments.body.data : []).map((s: any) => ({ value: String(s.id), label: s.name })),
-    ),
-    templates: [{ value: '', label: '— choose —' }].concat(
-      (templates.ok ? templates.body.data : []).map((t: any) => ({
-        value: String(t.id),
-        label: `${t.name} (v${t.version})`,
-      })),
-    ),
-  };
+  const [segments, templates] = await Promise.all([segmentOptions(app, c), templateOptions(app, c)]);
+  return { segments, templates };
 }
 
 type Values = Record<string, unknown>;

@@ -1,10 +1,11 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { TRIGGER_EVENTS } from '../../triggers/schema.js';
 import { api, must, UiError } from '../api.js';
+import { type Option, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Checkbox,
@@ -51,17 +52,6 @@ const FIELDS = [
 ];
 
 type Values = Record<string, unknown>;
-type Option = { value: string; label: string };
-
-async function templateOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
-  const templates = await api(app, c, 'GET', '/v1/templates?limit=500');
-  return [{ value: '', label: '— choose —' }].concat(
-    (templates.ok ? templates.body.data : []).map((t: any) => ({
-      value: String(t.id),
-      label: `${t.name} (v${t.version})`,
-    })),
-  );
-}
 
 /** A stored trigger as form values. */
 function toValues(t: any): Values {
