@@ -75,10 +75,14 @@ describe('trigger pages', () => {
     const badJson = await post('/ui/triggers', { ...winBack(), filter: '{nope' });
     expect(badJson.status).toBe(422);
     expect(await badJson.text()).toMatch(/id="f-filter-err">not valid JSON/);
-    const noDays = await post('/ui/triggers', { ...winBack(), 'params.days': '' });
+    const { enabled: _on, ...switchedOff } = winBack();
+    const noDays = await post('/ui/triggers', { ...switchedOff, 'params.days': '' });
     expect(noDays.status).toBe(422);
     const noDaysHtml = await noDays.text();
     expect(noDaysHtml).toMatch(/id="f-params-days-err">[^<]*inactive_for needs days/);
+    // "On" left unticked stays unticked when the form comes back; the rest as typed.
+    expect(noDaysHtml).toMatch(/<input type="checkbox" name="enabled" value="on"(?! checked)[^>]*\/?>/);
+    expect(noDaysHtml).toMatch(/<input type="checkbox" name="cancel_on_purchase" value="on" checked/);
     // What was typed comes back.
     expect(noDaysHtml).toContain(
       '{&quot;&gt;&quot;: [{&quot;var&quot;: &quot;customer.order_count&quot;}, 1]}',

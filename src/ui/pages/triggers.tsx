@@ -104,6 +104,7 @@ function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: F
   };
 }
 
+/** A checkbox's state in form values: a stored boolean, or `on` as the browser sends it (absent: off). */
 const ticked = (value: unknown) => value === true || value === 'on';
 
 function TriggerForm(props: FormState & { csrf: string; action: string; templates: Option[] }) {
@@ -212,7 +213,12 @@ function TriggerForm(props: FormState & { csrf: string; action: string; template
         checked={ticked(v.cancel_on_purchase)}
         errors={e}
       />
-      <Checkbox name="enabled" label="On" checked={ticked(v.enabled ?? true)} errors={e} />
+      <Checkbox
+        name="enabled"
+        label="On"
+        checked={Object.keys(v).length === 0 || ticked(v.enabled)}
+        errors={e}
+      />
       <button type="submit">Save trigger</button>
     </form>
   );
