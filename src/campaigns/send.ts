@@ -121,6 +121,8 @@ export function createSender(deps: SenderDeps) {
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       campaign: { name: m.campaign_name },
+      ...(m.order ? { order: m.order } : {}),
+      ...(m.last_order ? { last_order: m.last_order } : {}),
     };
     const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
     const variant = m.campaign_variants.find((v) => v.name === m.variant);

@@ -130,6 +130,59 @@ describe('trigger messages through the sender', () => {
     await h.patch(`/v1/triggers/${id}`, { enabled: false });
   });
 
+  it('a thank-you email says which order it thanks for: its ref, date and total', async () => {
+    const [postPurchase] = await h.db.sql<{ id: number }[]>`
+      select id from templates where name ilike '%post-purchase%' limit 1`;
+    const id = await trigger({ event: 'purchase', template_id: postPurchase!.id });
+    const [buyer] = await h.db.sql<{ id: number }[]>`
+      insert into customers (external_id, email, first_name, locale)
+      values ('buyer-order', 'order@example.test', 'Olga', 'en-GB') returning id`;
+    await h.db.sql`insert into consents (customer_id, purpose, granted, source)
+      values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const at = '2026-03-14T10:00:00Z';
+    const lines = [
+      {
+        external_line_id: 'ord-1',
+        customer_id: buyer!.id,
+        order_ref: 'O-7781',
+        amount: 50,
+        purchased_at: at,
+      },
+      {
+        external_line_id: 'ord-2',
+        customer_id: buyer!.id,
+        order_ref: 'O-7781',
+        amount: 30.5,
+        purchased_at: at,
+      },
+    ];
+    expect((await h.post('/v1/purchases', lines)).status).toBe(201);
+    await until(async () => (await messagesOf(id))[0]?.status === 'sent');
+    const [mail] = await mailsTo('order@example.test');
+    expect(mail!.subject).toContain('O-7781');
+    // One email for the two lines of the order, with its total.
+    expect(mail!.text).toMatch(/Your order O-7781 of .*2026.* for €80\.50 is confirmed\./);
+    await h.patch(`/v1/triggers/${id}`, { enabled: false });
+
+    // Any automated email can say when the latest order was (the win-back template does).
+    const [winBack] = await h.db.sql<
+      { id: number }[]
+    >`select id from templates where name ilike '%win-back%' limit 1`;
+    const reminder = await trigger({ event: 'purchase', template_id: winBack!.id });
+    const later = {
+      ...lines[0]!,
+      external_line_id: 'ord-3',
+      order_ref: 'O-7790',
+      purchased_at: '2026-04-02T09:00:00Z',
+    };
+    expect((await h.post('/v1/purchases', later)).status).toBe(201);
+    await until(async () => (await messagesOf(reminder))[0]?.status === 'sent');
+    const mails = await mailsTo('order@example.test');
+    expect(mails).toHaveLength(2);
+    expect(mails.map((m) => m.text).join('\n')).toMatch(/Your last order was on .*2 Apr.* 2026/);
+    await h.patch(`/v1/triggers/${reminder}`, { enabled: false });
+  });
+
   it('a customer who unsubscribes during the delay gets nothing; the row says why', async () => {
     const id = await trigger({ event: 'customer_created', delay: { hours: 1 } });
     const res = await h.post('/v1/customers', {
@@ -168,9 +221,10 @@ describe('trigger messages through the sender', () => {
     await h.db
       .sql`update messages set send_at = now(), enqueued_at = null, updated_at = now() - interval '1 hour'
       where id = ${m!.id}`;
+    // Claimed (`sending`) first, then the sender's consent check decides: wait for a final state.
     const [row] = await until(async () => {
       const rows = await messagesOf(id);
-      return rows[0]?.status !== 'queued' && rows;
+      return !['queued', 'sending'].includes(rows[0]?.status ?? 'queued') && rows;
     });
     expect(row).toMatchObject({ status: 'suppressed', suppressed_reason: 'unsubscribed' });
     await drained();
