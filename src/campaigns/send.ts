@@ -6,6 +6,7 @@ import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
+import { triggerMessageOrders } from '../triggers/store.js';
 import { suppressionReason } from './plan.js';
 import {
   type ClaimedMessage,
@@ -107,6 +108,8 @@ export function createSender(deps: SenderDeps) {
     const version = await loadTemplateVersion(deps.sql, m.template_id, m.template_version);
     const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
     const content = await loadOffers(m.offer_ids);
+    // An automated email may speak of the order that fired it and of the latest one.
+    const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const data = {
       customer,
@@ -121,8 +124,8 @@ export function createSender(deps: SenderDeps) {
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       campaign: { name: m.campaign_name },
-      ...(m.order ? { order: m.order } : {}),
-      ...(m.last_order ? { last_order: m.last_order } : {}),
+      ...(orders?.order ? { order: orders.order } : {}),
+      ...(orders?.last_order ? { last_order: orders.last_order } : {}),
     };
     const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
     const variant = m.campaign_variants.find((v) => v.name === m.variant);

@@ -344,19 +344,7 @@ export interface ClaimedMessage {
   from_name: string | null;
   /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
   marketing: boolean | null;
-  /** The order that fired a purchase trigger's message (null otherwise), for `{{order.*}}`. */
-  order: TriggerOrder | null;
-  /** A trigger message's customer's latest order (null: none, or a campaign row), for `{{last_order.*}}`. */
-  last_order: Omit<TriggerOrder, 'lines'> | null;
   customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
-}
-
-export interface TriggerOrder {
-  ref: string | null;
-  purchased_at: string;
-  total: number;
-  currency: string;
-  lines: { sku: string | null; category: string | null; quantity: number; amount: number }[];
 }
 
 /**
@@ -389,31 +377,6 @@ export async function claimMessage(
         select g.granted from consents g
         where g.customer_id = k.customer_id and g.purpose = 'marketing_email'
         order by g.at desc, g.id desc limit 1) end as marketing,
-      -- The purchase a trigger fired on (its firing's key: order:<customer>:<ref> or
-      -- purchase:<id>), so that a thank-you email can say what was bought.
-      case when k.trigger_id is not null then (
-        select jsonb_build_object(
-          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
-          'currency', min(p.currency),
-          'lines', jsonb_agg(jsonb_build_object(
-            'sku', p.sku, 'category', p.category, 'quantity', p.quantity, 'amount', p.amount) order by p.id))
-        from trigger_firings f join purchases p on p.customer_id = f.customer_id
-        where f.message_id = k.id
-          and (p.order_ref = case when f.event_key like 'order:%'
-                 then substring(f.event_key from char_length('order:' || f.customer_id::text || ':') + 1) end
-            or p.id = case when f.event_key like 'purchase:%' then substring(f.event_key from 10)::bigint end)
-        having count(*) > 0) end as "order",
-      -- The customer's latest order, for win-back and replenish emails.
-      case when k.trigger_id is not null then (
-        select jsonb_build_object(
-          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
-          'currency', min(p.currency))
-        from purchases p,
-          (select id, order_ref from purchases where customer_id = k.customer_id
-           order by purchased_at desc, id desc limit 1) l
-        where p.customer_id = k.customer_id
-          and (p.id = l.id or (l.order_ref is not null and p.order_ref = l.order_ref))
-        having count(*) > 0) end as last_order,
       jsonb_build_object(
         'id', cu.id, 'external_id', cu.external_id, 'email', cu.email, 'first_name', cu.first_name,
         'last_name', cu.last_name, 'locale', cu.locale, 'timezone', cu.timezone, 'address', cu.address,
