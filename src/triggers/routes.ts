@@ -10,6 +10,7 @@ import {
   PreviewInputSchema,
   PreviewSchema,
   SettingsSchema,
+  TRIGGER_EVENTS,
   TriggerCreateSchema,
   TriggerPatchSchema,
   TriggerSchema,
@@ -71,16 +72,27 @@ export function registerTriggerRoutes(app: App): void {
       path: '/v1/triggers',
       roles: ACCESS.marketingRead,
       tags,
-      summary: 'List triggers, newest first',
-      request: { query: z.object(PageQuery) },
+      summary: 'List triggers, newest first (optionally one event’s, or only those on or off)',
+      request: {
+        query: z.object({
+          ...PageQuery,
+          event: z.enum(TRIGGER_EVENTS).optional(),
+          enabled: z
+            .enum(['true', 'false'])
+            .optional()
+            .openapi({ description: '`true`: only those switched on; `false`: only those off' }),
+        }),
+      },
       responses: { 200: jsonResponse(TriggerList, 'A page of triggers') },
     }),
     async (c) => {
-      const { limit, cursor } = c.req.valid('query');
+      const { limit, cursor, event, enabled } = c.req.valid('query');
       const position = decodeCursor(cursor, z.object({ id: z.number().int().positive() }));
       const rows = await listTriggers(c.var.deps.sql, {
         limit,
         ...(position ? { beforeId: position.id } : {}),
+        event,
+        enabled: enabled === undefined ? undefined : enabled === 'true',
       });
       const result = page(rows, limit, (r) => ({ id: r.id }));
       return c.json({ data: result.data.map(triggerView), next_cursor: result.next_cursor }, 200);

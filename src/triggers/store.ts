@@ -79,11 +79,13 @@ export async function findTrigger(sql: Db, id: number, lock = false): Promise<Tr
 /** A page of live triggers, newest first (keyset on id). */
 export async function listTriggers(
   sql: Db,
-  input: { limit: number; beforeId?: number },
+  input: { limit: number; beforeId?: number; event?: string | undefined; enabled?: boolean | undefined },
 ): Promise<TriggerRow[]> {
   return sql<TriggerRow[]>`
     select * from triggers where deleted_at is null
       ${input.beforeId ? sql`and id < ${input.beforeId}` : sql``}
+      ${input.event ? sql`and event = ${input.event}` : sql``}
+      ${input.enabled !== undefined ? sql`and enabled = ${input.enabled}` : sql``}
     order by id desc limit ${input.limit + 1}`;
 }
 

@@ -93,6 +93,22 @@ describe('trigger API', () => {
     const got = await json(await h.get(`/v1/triggers/${created.id}`));
     expect(got).toMatchObject({ id: created.id, messages: {} });
     expect((await json(await h.get('/v1/triggers?limit=1'))).data).toHaveLength(1);
+    // Filters: by event, and on or off (this one was switched off above).
+    const birthday = await json(
+      await h.post('/v1/triggers', { name: 'Birthday', event: 'birthday', template_id: templateId }),
+    );
+    const ids = async (query: string) =>
+      (await json(await h.get(`/v1/triggers?${query}`))).data.map((t: { id: number }) => t.id);
+    expect(await ids('event=birthday')).toEqual([birthday.id]);
+    expect(await ids('event=purchase&enabled=false')).toContain(created.id);
+    expect(await ids('enabled=true')).not.toContain(created.id);
+    expect(await ids('enabled=true')).toContain(birthday.id);
+    for (const bad of ['event=lottery', 'enabled=maybe']) {
+      const res = await h.get(`/v1/triggers?${bad}`);
+      expect(res.status).toBe(422);
+      expect((await json(res)).errors[0]).toMatchObject({ path: bad.split('=')[0], in: 'query' });
+    }
+    expect((await h.delete(`/v1/triggers/${birthday.id}`)).status).toBe(204);
     expect((await h.delete(`/v1/triggers/${created.id}`)).status).toBe(204);
     expect((await h.get(`/v1/triggers/${created.id}`)).status).toBe(404);
   });
