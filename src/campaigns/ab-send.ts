@@ -1,9 +1,9 @@
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
 import { enqueueUnsent } from './jobs.js';
-import { type PlanDeps, suppressionReason } from './plan.js';
-import { findCampaign, finishCampaignIfDone, recipientFacts, suppressionsOf } from './store.js';
-import { emailHash } from './suppression.js';
+import type { PlanDeps } from './plan.js';
+import { findCampaign, finishCampaignIfDone } from './store.js';
+import { suppressionReasons } from './suppression.js';
 
 export interface SendOutResult {
   status: 'sent_out' | 'skipped';
@@ -37,28 +37,17 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
   for (;;) {
     const held = await heldMessages(sql, campaignId, { afterId, limit: pageSize });
     if (held.length === 0) break;
-    const facts = new Map(
-      (
-        await recipientFacts(
-          sql,
-          held.map((h) => h.customer_id),
-        )
-      ).map((f) => [f.id, f]),
+    const reasons = await suppressionReasons(
+      sql,
+      deps.config,
+      held.map((h) => h.customer_id),
     );
-    const hashes = new Map<number, string>();
-    for (const f of facts.values())
-      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
-    const listed = await suppressionsOf(sql, [...hashes.values()]);
     const rows: ReleasedRow[] = [];
     const eligible: number[] = [];
     const byCustomer = new Map<number, ReleasedRow>();
     for (const h of held) {
-      const f = facts.get(h.customer_id);
-      const hash = hashes.get(h.customer_id);
-      // A customer deleted meanwhile has no facts: erased is the closest reason.
-      const reason = f
-        ? suppressionReason(f, hash ? listed.get(hash) : undefined, deps.config.MARKETING_LEGAL_BASIS)
-        : 'erased';
+      // A customer deleted meanwhile has no entry: erased is the closest reason.
+      const reason = reasons.has(h.customer_id) ? reasons.get(h.customer_id)! : 'erased';
       const row: ReleasedRow = {
         id: h.id,
         variant: winner.name,

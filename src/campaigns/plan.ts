@@ -12,13 +12,10 @@ import {
   insertPlannedMessages,
   markPlanned,
   type PlannedRow,
-  type RecipientFacts,
-  recipientFacts,
   segmentRule,
   startIfDue,
-  suppressionsOf,
 } from './store.js';
-import { emailHash } from './suppression.js';
+import { suppressionReasons } from './suppression.js';
 import { assignVariant, effectiveVariants, inTestCell } from './variant.js';
 
 export interface PlanDeps {
@@ -34,23 +31,6 @@ export interface PlanResult {
   pages: number;
   inserted: number;
   enqueued: number;
-}
-
-/**
- * Why a customer may not be mailed, or null if they may. Under `consent` only an explicit
- * opt-in counts; under `legitimate_interest` only an explicit opt-out stops the mail.
- */
-export function suppressionReason(
-  facts: RecipientFacts,
-  suppressed: string | undefined,
-  basis: Config['MARKETING_LEGAL_BASIS'],
-): string | null {
-  if (facts.erased) return 'erased';
-  if (!facts.email) return 'no_email';
-  if (suppressed) return suppressed;
-  if (facts.marketing === false) return 'unsubscribed';
-  if (basis === 'consent' && facts.marketing !== true) return 'no_consent';
-  return null;
 }
 
 /**
@@ -84,34 +64,25 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     const ids =
       rule === undefined ? [] : await segmentAudiencePage(sql, rule, { afterId, limit: pageSize, now });
     if (ids.length === 0) break;
-    const facts = await recipientFacts(sql, ids);
-    const hashes = new Map<number, string>();
-    for (const f of facts)
-      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
-    const suppressed = await suppressionsOf(sql, [...hashes.values()]);
+    const reasons = await suppressionReasons(sql, deps.config, ids);
 
     const rows: PlannedRow[] = [];
     const eligible: number[] = [];
-    for (const f of facts) {
-      const hash = hashes.get(f.id);
-      const reason = suppressionReason(
-        f,
-        hash ? suppressed.get(hash) : undefined,
-        deps.config.MARKETING_LEGAL_BASIS,
-      );
+    // In customer id order (the facts' order); a customer deleted since the page was read has none.
+    for (const [customerId, reason] of reasons) {
       const variant =
-        !abTest || inTestCell(campaign.id, f.id, abTest.test_percent)
-          ? assignVariant(variants, campaign.id, f.id)
+        !abTest || inTestCell(campaign.id, customerId, abTest.test_percent)
+          ? assignVariant(variants, campaign.id, customerId)
           : null;
       rows.push({
-        customer_id: f.id,
+        customer_id: customerId,
         variant: variant?.name ?? null,
         template_version: variant?.template_version ?? campaign.template_version!,
         offer_ids: [],
         status: reason ? 'suppressed' : variant ? 'queued' : 'held',
         suppressed_reason: reason,
       });
-      if (!reason && variant) eligible.push(f.id);
+      if (!reason && variant) eligible.push(customerId);
     }
     if (catalogue && eligible.length > 0) {
       const decisions = await decideOffersBatch(sql, {

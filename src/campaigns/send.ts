@@ -7,7 +7,6 @@ import type { Sql } from '../db/sql.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
 import { triggerMessageOrders } from '../triggers/store.js';
-import { suppressionReason } from './plan.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -21,7 +20,7 @@ import {
   releaseForRetry,
   suppressionsOf,
 } from './store.js';
-import { emailHash } from './suppression.js';
+import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {
   sql: Sql;

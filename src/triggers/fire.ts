@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { sendJobId } from '../campaigns/jobs.js';
-import { suppressionReason } from '../campaigns/plan.js';
-import { markEnqueued, recipientFacts, suppressionsOf } from '../campaigns/store.js';
-import { emailHash } from '../campaigns/suppression.js';
+import { markEnqueued } from '../campaigns/store.js';
+import { suppressionReasons } from '../campaigns/suppression.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
@@ -188,25 +187,17 @@ export async function fireTriggerEvents(
   const rows: FiringRow[] = [];
   if (matching.length > 0) {
     const ids = [...new Set(matching.map((p) => p.event.source.customer_id))];
-    const [settings, facts] = await Promise.all([readSettings(sql), recipientFacts(sql, ids)]);
+    const [settings, reasons] = await Promise.all([
+      readSettings(sql),
+      suppressionReasons(sql, deps.config, ids),
+    ]);
     const counts = await recentTriggerMessageCounts(sql, { customerIds: ids, days: settings.days, now });
-    const hashes = new Map<number, string>();
-    for (const f of facts)
-      if (f.email) hashes.set(f.id, emailHash(deps.config.OFFERFLOW_SECRET, f.email).toString('hex'));
-    const suppressed = await suppressionsOf(sql, [...hashes.values()]);
-    const factsById = new Map(facts.map((f) => [f.id, f]));
     // Oldest events first: when the cap bites, the earlier event is the one that gets its email.
     matching.sort((a, b) => a.event.at.getTime() - b.event.at.getTime() || a.trigger.id - b.trigger.id);
     for (const { trigger, event } of matching) {
       const customerId = event.source.customer_id;
-      const f = factsById.get(customerId);
-      if (!f) continue;
-      const hash = hashes.get(customerId);
-      const reason = suppressionReason(
-        f,
-        hash ? suppressed.get(hash) : undefined,
-        deps.config.MARKETING_LEGAL_BASIS,
-      );
+      if (!reasons.has(customerId)) continue; // deleted meanwhile
+      const reason = reasons.get(customerId)!;
       let outcome: FiringRow['outcome'] = reason ? 'suppressed' : 'queued';
       if (outcome === 'queued') {
         const n = counts.get(customerId) ?? 0;

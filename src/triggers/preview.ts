@@ -1,6 +1,4 @@
-import { suppressionReason } from '../campaigns/plan.js';
-import { recipientFacts, suppressionsOf } from '../campaigns/store.js';
-import { emailHash } from '../campaigns/suppression.js';
+import { suppressionReasons } from '../campaigns/suppression.js';
 import { invalid } from '../http/problem.js';
 import { decideOffers } from '../offers/decide.js';
 import { compileRule } from '../rules/compile.js';
@@ -77,20 +75,16 @@ export async function previewTrigger(
       filter = { passed: false, error: error instanceof Error ? error.message : String(error) };
     }
   }
-  const [fired, settings, [facts]] = await Promise.all([
+  const [fired, settings, suppressions] = await Promise.all([
     existingFirings(sql, [{ trigger_id: trigger.id, event_key: event.key }]),
     readSettings(sql),
-    recipientFacts(sql, [customerId]),
+    suppressionReasons(sql, deps.config, [customerId]),
   ]);
   const recent =
     (await recentTriggerMessageCounts(sql, { customerIds: [customerId], days: settings.days, now })).get(
       customerId,
     ) ?? 0;
-  const hash = facts?.email
-    ? emailHash(deps.config.OFFERFLOW_SECRET, facts.email).toString('hex')
-    : undefined;
-  const listed = hash ? (await suppressionsOf(sql, [hash])).get(hash) : undefined;
-  const suppressed = facts ? suppressionReason(facts, listed, deps.config.MARKETING_LEGAL_BASIS) : 'erased';
+  const suppressed = suppressions.has(customerId) ? suppressions.get(customerId)! : 'erased';
   const capped = recent >= settings.max_messages;
   const alreadyFired = fired.size > 0;
 
