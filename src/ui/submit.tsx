@@ -28,7 +28,8 @@ export async function submitForm(
     path: string;
     build: (form: Record<string, unknown>) => { body?: unknown; errors?: FieldError[] | undefined };
     title: string;
-    render: (state: FormState) => Child;
+    /** The form again; may load what only a redisplay needs (select options). */
+    render: (state: FormState) => Child | Promise<Child>;
     redirect: (created: any) => string;
   },
 ): Promise<Response> {
@@ -41,12 +42,13 @@ export async function submitForm(
       errors: errors ?? res?.errors,
       detail: res?.errors.length ? undefined : res?.detail,
     };
+    const redisplayed = await options.render(state);
     return page(
       c,
       options.title,
       <>
         <h1>{options.title}</h1>
-        {options.render(state)}
+        {redisplayed}
       </>,
       { status: res?.status ?? 422 },
     );

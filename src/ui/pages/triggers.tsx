@@ -452,30 +452,38 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
     ),
   );
 
-  ui.post('/ui/triggers', async (c) => {
-    const templates = await templateOptions(app, c);
-    return submitForm(c, app, {
+  ui.post('/ui/triggers', (c) =>
+    submitForm(c, app, {
       method: 'POST',
       path: '/v1/triggers',
       build: triggerBody,
       title: 'New trigger',
-      render: (state) => (
-        <TriggerForm csrf={c.var.csrf} action="/ui/triggers" templates={templates} {...state} />
+      render: async (state) => (
+        <TriggerForm
+          csrf={c.var.csrf}
+          action="/ui/triggers"
+          templates={await templateOptions(app, c)}
+          {...state}
+        />
       ),
       redirect: (created) => `/ui/triggers/${created.id}?saved=1`,
-    });
-  });
+    }),
+  );
 
   ui.post('/ui/triggers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const templates = await templateOptions(app, c);
     return submitForm(c, app, {
       method: 'PATCH',
       path: `/v1/triggers/${id}`,
       build: triggerBody,
       title: 'Edit trigger',
-      render: (state) => (
-        <TriggerForm csrf={c.var.csrf} action={`/ui/triggers/${id}`} templates={templates} {...state} />
+      render: async (state) => (
+        <TriggerForm
+          csrf={c.var.csrf}
+          action={`/ui/triggers/${id}`}
+          templates={await templateOptions(app, c)}
+          {...state}
+        />
       ),
       redirect: () => `/ui/triggers/${id}?saved=1`,
     });
