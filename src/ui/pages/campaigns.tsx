@@ -4,7 +4,7 @@ import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
-import { segmentOptions, templateOptions } from '../choices.js';
+import { segmentOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Csrf,
@@ -148,20 +148,11 @@ function CampaignForm(props: {
           options={props.segments}
           errors={e}
         />
-        <Field
-          name="template_id"
-          label="Template"
-          value={String(v.template_id ?? '')}
-          options={props.templates}
+        <TemplateFields
+          templates={props.templates}
+          values={v}
           errors={e}
-        />
-        <Field
-          name="template_version"
-          label="Template version"
-          type="number"
-          value={v.template_version as string}
-          errors={e}
-          hint="Empty: the latest at launch"
+          versionHint="Empty: the latest at launch"
         />
       </div>
       <div class="row">

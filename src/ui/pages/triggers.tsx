@@ -5,7 +5,7 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { TRIGGER_EVENTS } from '../../triggers/schema.js';
 import { api, must, UiError } from '../api.js';
-import { type Option, templateOptions } from '../choices.js';
+import { type Option, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Checkbox,
@@ -183,20 +183,11 @@ function TriggerForm(props: FormState & { csrf: string; action: string; template
         />
       </div>
       <div class="row">
-        <Field
-          name="template_id"
-          label="Template"
-          value={String(v.template_id ?? '')}
-          options={props.templates}
+        <TemplateFields
+          templates={props.templates}
+          values={v}
           errors={e}
-        />
-        <Field
-          name="template_version"
-          label="Template version"
-          type="number"
-          value={s('template_version')}
-          errors={e}
-          hint="Pinned when saved; empty: the latest"
+          versionHint="Pinned when saved; empty: the latest"
         />
         <Field
           name="offers_per_email"

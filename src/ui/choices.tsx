@@ -3,8 +3,9 @@ import type { Context } from 'hono';
 import type { App } from '../http/env.js';
 import { api } from './api.js';
 import type { UiEnv } from './env.js';
+import { type Errors, Field } from './kit.js';
 
-// The select options forms share: the templates and segments a campaign or trigger may use.
+// What the campaign and trigger forms share: the template and segment choices.
 
 export type Option = { value: string; label: string };
 
@@ -26,5 +27,34 @@ export async function segmentOptions(app: App, c: Context<UiEnv>): Promise<Optio
   const res = await api(app, c, 'GET', '/v1/segments?limit=500');
   return [CHOOSE].concat(
     (res.ok ? res.body.data : []).map((s: any) => ({ value: String(s.id), label: s.name })),
+  );
+}
+
+/** The template select and its version, for a form whose email uses a template. */
+export function TemplateFields(props: {
+  templates: Option[];
+  values: Record<string, unknown>;
+  errors?: Errors | undefined;
+  versionHint: string;
+}) {
+  const v = props.values;
+  return (
+    <>
+      <Field
+        name="template_id"
+        label="Template"
+        value={String(v.template_id ?? '')}
+        options={props.templates}
+        errors={props.errors}
+      />
+      <Field
+        name="template_version"
+        label="Template version"
+        type="number"
+        value={v.template_version as string}
+        errors={props.errors}
+        hint={props.versionHint}
+      />
+    </>
   );
 }
