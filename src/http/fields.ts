@@ -21,6 +21,26 @@ export const slug = (max = 64) =>
     .max(max, `must be at most ${max} characters`)
     .regex(/^[a-z][a-z0-9_.:-]*$/, 'must start with a-z and use only a-z, 0-9, _ . : -');
 
+/**
+ * A query parameter holding a comma-separated list (`kinds=purchase,call`): the items, trimmed,
+ * each checked by `item`; an empty list or a bad item is one error naming the parameter.
+ */
+export const commaList = <T extends z.ZodType<string>>(item: T, message: string) =>
+  z
+    .string()
+    .max(500)
+    .transform((value, ctx) => {
+      const items = value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean);
+      if (items.length === 0 || items.some((part) => !item.safeParse(part).success)) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      return items as z.output<T>[];
+    });
+
 /** An ISO 8601 date-time with an offset (`2025-03-01T10:00:00Z`). */
 export const isoDateTime = () =>
   z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset' });

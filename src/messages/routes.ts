@@ -3,8 +3,9 @@ import { recordContactEvent } from '../customers/events.js';
 import { customerState } from '../customers/store.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
+import { commaList } from '../http/fields.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
-import { conflict, invalid, notFound } from '../http/problem.js';
+import { conflict, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import {
   conflictResponse,
@@ -20,7 +21,6 @@ import {
   customerMessages,
   findMessage,
   MESSAGE_STATUSES,
-  type MessageStatus,
 } from './store.js';
 
 const MessageSchema = z
@@ -72,20 +72,6 @@ const toJson = (m: CustomerMessageRow) => ({
   updated_at: m.updated_at.toISOString(),
 });
 
-function parseStatuses(value: string | undefined): MessageStatus[] | undefined {
-  if (value === undefined) return undefined;
-  const statuses = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const known = new Set<string>(MESSAGE_STATUSES);
-  if (statuses.length === 0 || statuses.some((s) => !known.has(s)))
-    throw invalid([
-      { path: 'status', in: 'query', message: `a comma-separated list of ${MESSAGE_STATUSES.join(', ')}` },
-    ]);
-  return statuses as MessageStatus[];
-}
-
 export function registerMessageRoutes(app: App): void {
   app.openapi(
     defineRoute({
@@ -98,9 +84,15 @@ export function registerMessageRoutes(app: App): void {
         params: IdParam,
         query: z.object({
           ...PageQuery,
-          status: z.string().max(200).optional().openapi({
-            description: 'Comma-separated statuses to keep, e.g. `queued,held` (what is coming)',
-          }),
+          status: commaList(
+            z.enum(MESSAGE_STATUSES),
+            `a comma-separated list of ${MESSAGE_STATUSES.join(', ')}`,
+          )
+            .optional()
+            .openapi({
+              type: 'string',
+              description: 'Comma-separated statuses to keep, e.g. `queued,held` (what is coming)',
+            }),
         }),
       },
       responses: { 200: jsonResponse(MessagePage, 'A page of messages'), ...notFoundResponse },
@@ -108,7 +100,6 @@ export function registerMessageRoutes(app: App): void {
     async (c) => {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
-      const statuses = parseStatuses(query.status);
       const cursor = decodeCursor(query.cursor, CursorShape);
       const { sql } = c.var.deps;
       if (!(await customerState(sql, id))) throw notFound(`Customer ${id}`);
@@ -116,7 +107,7 @@ export function registerMessageRoutes(app: App): void {
         customerId: id,
         limit: query.limit,
         beforeId: cursor?.id,
-        statuses,
+        statuses: query.status,
       });
       const result = page(rows, query.limit, (m) => ({ id: m.id }));
       return c.json({ data: result.data.map(toJson), next_cursor: result.next_cursor }, 200);
