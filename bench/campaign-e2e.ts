@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { enqueuePlanner } from '../src/campaigns/jobs.js';
 import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
 import { startSmtpSink } from '../src/dev/smtp-sink.js';
+import { enqueuePlanner } from '../src/messages/send-jobs.js';
 import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
 import { loadTemplateVersion, renderForCustomer } from '../src/templates/render.js';

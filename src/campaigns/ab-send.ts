@@ -1,9 +1,9 @@
+import { enqueueUnsent } from '../messages/send-jobs.js';
+import { suppressionReasons } from '../messages/suppression.js';
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
-import { enqueueUnsent } from './jobs.js';
 import type { PlanDeps } from './plan.js';
 import { findCampaign, finishCampaignIfDone } from './store.js';
-import { suppressionReasons } from './suppression.js';
 
 export interface SendOutResult {
   status: 'sent_out' | 'skipped';

@@ -1,10 +1,11 @@
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { enqueueUnsent } from '../messages/send-jobs.js';
+import { suppressionReasons } from '../messages/suppression.js';
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { segmentAudiencePage } from '../segments/audience.js';
 import { dispatchAbTest } from './ab-test.js';
-import { enqueueUnsent } from './jobs.js';
 import {
   advancePlanCursor,
   findCampaign,
@@ -15,7 +16,6 @@ import {
   segmentRule,
   startIfDue,
 } from './store.js';
-import { suppressionReasons } from './suppression.js';
 import { assignVariant, effectiveVariants, inTestCell } from './variant.js';
 
 export interface PlanDeps {

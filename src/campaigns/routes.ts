@@ -12,9 +12,9 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { enqueuePlanner, enqueueUnsent } from '../messages/send-jobs.js';
 import { QUEUES } from '../queue/queues.js';
 import { abSendOutJob, dispatchAbTest, sendWinnerNow } from './ab-test.js';
-import { enqueuePlanner, enqueueUnsent } from './jobs.js';
 import {
   campaignProgress,
   campaignView,

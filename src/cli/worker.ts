@@ -12,14 +12,14 @@ import {
   TRIGGER_SCAN_SCHEDULER,
   triggerProcessor,
 } from '../../workers/trigger.js';
-import type { SendJobData } from '../campaigns/jobs.js';
-import { createSender } from '../campaigns/send.js';
 import { throttledCampaigns } from '../campaigns/store.js';
-import { createMailTransport } from '../campaigns/transport.js';
 import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
 import { IMPORT_QUEUE } from '../imports/jobs.js';
 import { createLogger } from '../logger.js';
+import { createSender } from '../messages/send.js';
+import type { SendJobData } from '../messages/send-jobs.js';
+import { createMailTransport } from '../messages/transport.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';

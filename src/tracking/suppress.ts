@@ -1,5 +1,5 @@
-import { emailHash } from '../campaigns/suppression.js';
 import type { Db } from '../db/sql.js';
+import { emailHash } from '../messages/suppression.js';
 
 // The hash is the sender's (src/campaigns/suppression.ts), so what is suppressed here is skipped there.
 export { emailHash };

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { sendJobId } from '../campaigns/jobs.js';
 import { markEnqueued } from '../campaigns/store.js';
-import { suppressionReasons } from '../campaigns/suppression.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { sendJobId } from '../messages/send-jobs.js';
+import { suppressionReasons } from '../messages/suppression.js';
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { QUEUES } from '../queue/queues.js';
 import { compileRule } from '../rules/compile.js';

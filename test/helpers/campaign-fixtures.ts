@@ -1,5 +1,5 @@
-import { emailHash } from '../../src/campaigns/suppression.js';
 import type { Sql } from '../../src/db/sql.js';
+import { emailHash } from '../../src/messages/suppression.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
 
 export interface ShopFixture {
