@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
+import { cancelQueuedMessages } from '../messages/ledger.js';
 import { cancelHeldMessages } from './ab-store.js';
 import { abTestErrors } from './ab-test.js';
 import type {
@@ -14,7 +15,6 @@ import type {
 import {
   type CampaignRow,
   type CampaignWrite,
-  cancelQueuedMessages,
   existingTemplateVersions,
   findCampaign,
   insertCampaign,

@@ -1,7 +1,7 @@
-import { markEnqueued, unsentMessageIds } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
+import { markEnqueued, unsentMessageIds } from './ledger.js';
 
 export interface PlanJobData {
   campaign_id: number;

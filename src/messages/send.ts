@@ -1,6 +1,12 @@
 import Handlebars from 'handlebars';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { recordContactEvent } from '../customers/events.js';
+import type { Sql } from '../db/sql.js';
+import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
+import { messageLinks } from '../tracking/links.js';
+import { triggerMessageOrders } from '../triggers/store.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -13,13 +19,7 @@ import {
   recordSent,
   releaseForRetry,
   suppressionsOf,
-} from '../campaigns/store.js';
-import type { Config } from '../config.js';
-import { recordContactEvent } from '../customers/events.js';
-import type { Sql } from '../db/sql.js';
-import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
-import { messageLinks } from '../tracking/links.js';
-import { triggerMessageOrders } from '../triggers/store.js';
+} from './ledger.js';
 import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {

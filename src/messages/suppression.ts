@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { type RecipientFacts, recipientFacts, suppressionsOf } from '../campaigns/store.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/sql.js';
+import { type RecipientFacts, recipientFacts, suppressionsOf } from './ledger.js';
 
 /**
  * The key of an address in `suppressions`: HMAC-SHA256 of the lowercased, trimmed address with

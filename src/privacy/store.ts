@@ -1,5 +1,5 @@
-import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 import { erasedExternalId, FACT_DATA_KEYS } from './personal-data.js';
 
 const FACT_KEYS = [...FACT_DATA_KEYS];

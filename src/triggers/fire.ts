@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { markEnqueued } from '../campaigns/store.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { markEnqueued } from '../messages/ledger.js';
 import { sendJobId } from '../messages/send-jobs.js';
 import { suppressionReasons } from '../messages/suppression.js';
 import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';

@@ -1,6 +1,6 @@
-import { markEnqueued } from '../campaigns/store.js';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { markEnqueued } from '../messages/ledger.js';
 import { QUEUES } from '../queue/queues.js';
 import { enqueueTriggerEvents, type TriggerEvent } from './events.js';
 import { triggerSendJobs } from './fire.js';

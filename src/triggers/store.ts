@@ -1,5 +1,5 @@
-import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 import type { TriggerEventType } from './events.js';
 
 // Every query of the triggers module: definitions, settings, firings and their messages.
