@@ -12,7 +12,7 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
-import { enqueuePlanner, enqueueUnsent } from '../messages/send-jobs.js';
+import { enqueueUnsent } from '../messages/send-jobs.js';
 import { QUEUES } from '../queue/queues.js';
 import { abSendOutJob, dispatchAbTest, sendWinnerNow } from './ab-test.js';
 import {
@@ -27,6 +27,7 @@ import {
   type TransitionResult,
   updateCampaign,
 } from './lifecycle.js';
+import { enqueuePlanner } from './planner-job.js';
 import {
   CAMPAIGN_STATUSES,
   CampaignCreateSchema,
