@@ -6,7 +6,6 @@ import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
-import { triggerMessageOrders } from '../triggers/store.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -19,6 +18,7 @@ import {
   recordSent,
   releaseForRetry,
   suppressionsOf,
+  triggerMessageOrders,
 } from './ledger.js';
 import { emailHash, suppressionReason } from './suppression.js';
 
