@@ -8,7 +8,6 @@ import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
-import { TRIGGER_QUEUE } from '../../src/triggers/events.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
 
@@ -28,7 +27,7 @@ beforeAll(async () => {
   h = await createHarness();
   redis = createRedis(h.deps.config.REDIS_URL);
   sendQueue = new Queue(QUEUES.send, { connection: redis, prefix: h.queuePrefix });
-  triggerQueue = new Queue(TRIGGER_QUEUE, { connection: redis, prefix: h.queuePrefix });
+  triggerQueue = new Queue(QUEUES.trigger, { connection: redis, prefix: h.queuePrefix });
   await installDefaultTemplates(h.db.sql);
   const [t] = await h.db.sql<
     { id: number }[]
