@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { registerCampaignRoutes } from './campaigns/routes.js';
+import { registerConversionRoutes } from './conversions/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerTemplateRoutes(app);
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
+  registerConversionRoutes(app);
   registerReportRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);

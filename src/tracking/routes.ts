@@ -1,5 +1,4 @@
 import { z } from '@hono/zod-openapi';
-import { registerConversionRoutes } from '../conversions/routes.js';
 import type { App } from '../http/env.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
@@ -131,6 +130,4 @@ export function registerTrackingRoutes(app: App): void {
     });
     return c.json({ kind: 'complained' as const, ...result }, 201);
   });
-
-  registerConversionRoutes(app);
 }
