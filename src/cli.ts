@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   worker: {
     summary:
       'run queue workers: planner, sender, reconciler, trigger, import, retention (all when none is named)',
-    load: async () => (await import('./cli/worker.js')).worker,
+    load: async () => (await import('./cli/queue-workers.js')).worker,
   },
   campaign: {
     summary: 'launch a campaign or watch its progress (campaign launch ID --watch)',

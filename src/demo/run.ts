@@ -6,7 +6,7 @@ import { createApp } from '../app.js';
 import { campaignProgress, createCampaign, launchCampaign } from '../campaigns/lifecycle.js';
 import { enqueuePlanner } from '../campaigns/planner-job.js';
 import { findCampaign } from '../campaigns/store.js';
-import { startWorkers } from '../cli/worker.js';
+import { startWorkers } from '../cli/queue-workers.js';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createSql, type Sql } from '../db/sql.js';

@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCampaign } from '../../src/campaigns/plan.js';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { verifyToken } from '../../src/tracking/tokens.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { planCampaign } from '../../src/campaigns/plan.js';
-import { type RunningWorkers, startWorkers, type WorkerRole } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers, type WorkerRole } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';

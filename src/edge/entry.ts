@@ -1,14 +1,14 @@
 import { Hono } from 'hono';
-import { createApp } from './app.js';
-import type { Config } from './config.js';
-import { createSql } from './db/sql.js';
-import type { AppDeps } from './deps.js';
-import { type EdgeEnv, edgeConfig } from './edge/config.js';
-import { createEdgeLogger } from './edge/logger.js';
-import { NODE_ONLY_ROUTES, nodeOnlyResponse } from './edge/node-only.js';
-import { flushTrackingEvents } from './tracking/event-buffer.js';
+import { createApp } from '../app.js';
+import type { Config } from '../config.js';
+import { createSql } from '../db/sql.js';
+import type { AppDeps } from '../deps.js';
+import { flushTrackingEvents } from '../tracking/event-buffer.js';
+import { type EdgeEnv, edgeConfig } from './config.js';
+import { createEdgeLogger } from './logger.js';
+import { NODE_ONLY_ROUTES, nodeOnlyResponse } from './node-only.js';
 
-export type { EdgeEnv } from './edge/config.js';
+export type { EdgeEnv } from './config.js';
 
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
