@@ -7,7 +7,7 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
 import { campaignReport, withRates } from './campaign-report.js';
 import { toCsv } from './csv.js';
-import { campaignTimeseries, findCampaign, offersReport } from './store.js';
+import { findCampaign, offersReport, scopeTimeseries } from './store.js';
 
 const tags = ['reports'];
 
@@ -266,7 +266,7 @@ export function registerReportRoutes(app: App): void {
     const sql = c.var.deps.sql;
     const [head, rows] = await Promise.all([
       findCampaign(sql, id),
-      campaignTimeseries(sql, id, q.interval, q.include_machine),
+      scopeTimeseries(sql, { campaign_id: id }, q.interval, q.include_machine),
     ]);
     if (!head) throw notFound(`Campaign ${id}`);
     const data = timeseriesData(rows);
