@@ -7,6 +7,7 @@ import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
 import type { App, AppEnv } from './http/env.js';
 import { httpMetrics } from './http/metrics.js';
+import { nulByteErrors } from './http/nul-bytes.js';
 import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
@@ -40,10 +41,10 @@ const BODY_TYPES =
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   const app: App = new OpenAPIHono<AppEnv>({
     defaultHook: (result, _c) => {
-      if (!result.success) {
-        const location = result.target === 'json' ? 'body' : result.target;
-        throw invalid(zodToFieldErrors(result.error, location));
-      }
+      const location = result.target === 'json' ? 'body' : result.target;
+      if (!result.success) throw invalid(zodToFieldErrors(result.error, location));
+      const nul = nulByteErrors(result.data, location);
+      if (nul.length > 0) throw invalid(nul);
     },
   });
   const metrics = deps.metrics ? httpMetrics(deps.metrics) : undefined;

@@ -84,7 +84,12 @@ async function copyInto(
  * The slow path for a batch PostgreSQL's COPY refused (a malformed line, a wrong number of
  * fields): csv-parse finds each bad record, and the good ones are copied again, re-encoded.
  */
-async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): Promise<StagedBatch> {
+async function stageRecordByRecord(
+  tx: Db,
+  csv: OpenedCsv,
+  batch: RecordBatch,
+  columnNames: readonly string[],
+): Promise<StagedBatch> {
   const width = csv.header.length;
   const errors: StagedBatch['errors'] = [];
   const good: string[][] = [];
@@ -108,6 +113,12 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
     const line = batch.firstLine - 1 + item.info.lines;
     if (item.record.length !== width) {
       errors.push({ line, column: null, reason: `${item.record.length} fields, the header has ${width}` });
+      continue;
+    }
+    // PostgreSQL text cannot hold U+0000 (COPY refused the batch for it): a row error, like any other.
+    const nul = item.record.findIndex((cell) => cell.includes('\u0000'));
+    if (nul >= 0) {
+      errors.push({ line, column: columnNames[nul] ?? null, reason: 'must not contain NUL (U+0000)' });
       continue;
     }
     good.push(item.record);
@@ -180,6 +191,9 @@ export async function importPurchaseCsv(
 ): Promise<ImportProgress> {
   const map = resolveMapping('purchases', csv.header, options.mapping);
   const statement = purchaseBatchSql(map);
+  // Row errors name the field a column is mapped to (as the batch statement's do), else its header.
+  const columnNames = csv.header.map((name) => name);
+  for (const [field, index] of map) columnNames[index] = field;
   const width = csv.header.length;
   const stageColumns = Array.from({ length: width }, (_, i) => `c${i + 1} text`).join(', ');
   const timezone = options.timezone ?? 'UTC';
@@ -205,7 +219,7 @@ export async function importPurchaseCsv(
           copyInto(sp, width, batch.bytes, { delimiter: csv.separator, encoding: PG_ENCODING[csv.encoding] }),
         );
       } catch {
-        staged = await stageRecordByRecord(tx, csv, batch);
+        staged = await stageRecordByRecord(tx, csv, batch, columnNames);
       }
       const rows = await tx.unsafe<BatchRow[]>(statement, [
         options.importId,

@@ -1,5 +1,6 @@
 import { attributePurchases } from '../conversions/attribute.js';
 import type { Db } from '../db/sql.js';
+import { nulByteErrors } from '../http/nul-bytes.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
 import { type PurchaseInput, PurchaseInputSchema } from './schema.js';
 import {
@@ -38,6 +39,11 @@ export function parsePurchaseLines(values: unknown[]): {
 } {
   const errors: FieldError[] = [];
   const lines = values.map((value, index) => {
+    const nul = nulByteErrors(value, undefined, String(index));
+    if (nul.length > 0) {
+      errors.push(...nul.map((e) => ({ ...e, index })));
+      return undefined;
+    }
     const parsed = PurchaseInputSchema.safeParse(value);
     if (parsed.success) return parsed.data;
     for (const e of zodToFieldErrors(parsed.error)) {
