@@ -10,6 +10,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await createHarness();
   await h.post('/v1/customers', { external_id: 'nul-c', email: 'nul@example.com' });
+  await h.keyFor('admin');
 });
 afterAll(async () => h.close());
 
