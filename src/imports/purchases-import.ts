@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { attributePurchases } from '../conversions/attribute.js';
+import { attributePurchases, attributeRefunds } from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
@@ -131,7 +131,7 @@ async function stageRecordByRecord(
 
 /** Rows the batch statement answers: one summary, then the new lines the caller acts on. */
 interface BatchRow {
-  kind: 'summary' | 'touch' | 'created';
+  kind: 'summary' | 'touch' | 'refund' | 'created';
   id: number;
   customer_id: number;
   sku: string | null;
@@ -139,6 +139,7 @@ interface BatchRow {
   amount: number;
   currency: string;
   purchased_at: Date;
+  order_ref: string | null;
   rows: number | null;
   failed: number | null;
   created: number | null;
@@ -234,6 +235,10 @@ export async function importPurchaseCsv(
       await attributePurchases(
         tx,
         rows.filter((r) => r.kind === 'touch'),
+      );
+      await attributeRefunds(
+        tx,
+        rows.filter((r) => r.kind === 'refund'),
       );
       const summary = rows.find((r) => r.kind === 'summary')!;
       const created = rows

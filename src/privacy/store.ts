@@ -86,7 +86,7 @@ export async function selectPersonalData(db: Db, id: number) {
         purchase_id, machine, data, at
       from contact_events where customer_id = ${id} order by at, id`,
     db<Record<string, unknown>[]>`
-      select id, external_line_id, order_ref, sku, category, quantity, amount, currency,
+      select id, external_line_id, order_ref, sku, category, quantity, kind, amount, currency,
         purchased_at, source, created_at
       from purchases where customer_id = ${id} order by purchased_at, id`,
     db<Record<string, unknown>[]>`

@@ -1,4 +1,4 @@
-import { attributePurchases } from '../conversions/attribute.js';
+import { attributePurchases, attributeRefunds } from '../conversions/attribute.js';
 import type { Db } from '../db/sql.js';
 import { nulByteErrors } from '../http/nul-bytes.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
@@ -119,7 +119,16 @@ export async function recordPurchases(
     return { ...rest, customer_id: customerOf(line)! };
   });
   const created = await insertNewPurchases(db, JSON.stringify(rows));
-  await attributePurchases(db, created);
+  // A refund is not a conversion (nor does it fire what follows a purchase): it takes its
+  // amount off the revenue of its order's conversion.
+  await attributePurchases(
+    db,
+    created.filter((p) => p.kind === 'purchase'),
+  );
+  await attributeRefunds(
+    db,
+    created.filter((p) => p.kind === 'refund'),
+  );
   const createdIds = new Map(created.map((p) => [p.external_line_id, p.id]));
   const missing = rows.filter((r) => !createdIds.has(r.external_line_id)).map((r) => r.external_line_id);
   const existingIds = missing.length > 0 ? await purchaseIdsByLine(db, missing) : new Map<string, number>();

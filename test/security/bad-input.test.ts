@@ -26,9 +26,10 @@ async function refused(send: () => Promise<Response>, path: string | RegExp, whe
   expect(res.headers.get('content-type')).toBe('application/problem+json');
   const problem = await json(res);
   const paths = problem.errors.map((e: { path: string }) => e.path);
-  expect(paths.some((p: string) => (typeof path === 'string' ? p === path : path.test(p))), paths.join()).toBe(
-    true,
-  );
+  expect(
+    paths.some((p: string) => (typeof path === 'string' ? p === path : path.test(p))),
+    paths.join(),
+  ).toBe(true);
   expect(await tableSnapshot(h.db.sql)).toEqual(before);
   return problem;
 }
@@ -71,11 +72,13 @@ describe('NUL bytes', () => {
     expect(res.status).toBe(202);
     const { id } = await json(res);
     await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, id);
-    const [row] = await h.db.sql`select status, rows_done, rows_created, rows_failed from imports where id = ${id}`;
+    const [row] = await h.db
+      .sql`select status, rows_done, rows_created, rows_failed from imports where id = ${id}`;
     expect(row).toMatchObject({ status: 'done', rows_done: 3, rows_created: 2, rows_failed: 1 });
     const errors = await h.db.sql`select line, "column", reason from import_errors where import_id = ${id}`;
     expect(errors).toEqual([{ line: 3, column: 'sku', reason: expect.stringMatching(/NUL/) }]);
-    const lines = await h.db.sql`select external_line_id from purchases where external_line_id like 'nul-%' order by 1`;
+    const lines = await h.db
+      .sql`select external_line_id from purchases where external_line_id like 'nul-%' order by 1`;
     expect(lines.map((l) => l.external_line_id)).toEqual(['nul-1', 'nul-3']);
   });
 });
@@ -84,7 +87,13 @@ describe('templates that cannot render', () => {
   const template = (body: string) => ({ name: `t-${Math.random()}`, subject: 'Hi', mjml: mjml(body) });
 
   it('an unknown or internal helper in the MJML is refused at save', async () => {
-    for (const body of ['{{helperMissing}}', '{{blockHelperMissing}}', '{{log}}', '{{#helperMissing}}x{{/helperMissing}}', '{{lookup}}']) {
+    for (const body of [
+      '{{helperMissing}}',
+      '{{blockHelperMissing}}',
+      '{{log}}',
+      '{{#helperMissing}}x{{/helperMissing}}',
+      '{{lookup}}',
+    ]) {
       await refused(() => h.post('/v1/templates', template(body)), 'mjml', body);
     }
   });

@@ -61,12 +61,18 @@ describe('campaign variant subjects at save', () => {
       const problem = await json(res);
       expect(problem.errors[0], subject).toMatchObject({ path: 'variants.0.subject', in: 'body' });
       const after = await tableSnapshot(h.db.sql);
-      expect(Object.keys(before).filter((t) => before[t] !== after[t]), subject).toEqual([]);
+      expect(
+        Object.keys(before).filter((t) => before[t] !== after[t]),
+        subject,
+      ).toEqual([]);
     }
   });
 
   it('accepts what a template subject accepts', async () => {
-    const res = await h.post('/v1/campaigns', campaign('{{greeting}} {{#lang "fr"}}Offres{{else}}Offers{{/lang}}'));
+    const res = await h.post(
+      '/v1/campaigns',
+      campaign('{{greeting}} {{#lang "fr"}}Offres{{else}}Offers{{/lang}}'),
+    );
     expect(res.status).toBe(201);
   });
 });
@@ -161,7 +167,9 @@ describe('campaign variant subjects at send', () => {
       expect(row.status).toBe('failed');
       expect(row.error).toMatch(/render limits/);
     }
-    const mine = sink.messages.filter((raw) => raw.toString('latin1').includes(`X-Offerflow-Campaign: ${id}`));
+    const mine = sink.messages.filter((raw) =>
+      raw.toString('latin1').includes(`X-Offerflow-Campaign: ${id}`),
+    );
     expect(mine).toHaveLength(0);
   });
 
@@ -181,6 +189,7 @@ describe('campaign variant subjects at send', () => {
     }
     const mailed = rows.filter((r) => r.status !== 'suppressed');
     expect(mailed.length).toBeGreaterThan(0);
-    for (const row of mailed) expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/log/) });
+    for (const row of mailed)
+      expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/log/) });
   });
 });
