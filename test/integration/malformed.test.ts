@@ -557,7 +557,8 @@ function stringSlots(value: unknown, path: (string | number)[] = []): (string | 
 }
 
 function withNul(value: unknown, slot: (string | number)[] | undefined, nul: string): unknown {
-  if (!slot || slot.length === 0) return typeof value === 'string' ? `${value}${nul}` : { [`k${nul}`]: value };
+  if (!slot || slot.length === 0)
+    return typeof value === 'string' ? `${value}${nul}` : { [`k${nul}`]: value };
   const copy: any = Array.isArray(value) ? [...value] : { ...(value as object) };
   const [head, ...rest] = slot;
   copy[head as never] = withNul(copy[head as never], rest, nul);
@@ -577,9 +578,12 @@ const anyRequest = () =>
   fc
     .record({
       op: fc.constantFrom(...operations),
-      params: fc.array(fc.tuple(fc.option(fc.nat(), { nil: undefined }), fc.string({ maxLength: 12 }), queryValue), {
-        maxLength: 5,
-      }),
+      params: fc.array(
+        fc.tuple(fc.option(fc.nat(), { nil: undefined }), fc.string({ maxLength: 12 }), queryValue),
+        {
+          maxLength: 5,
+        },
+      ),
       pathParam: fc.oneof(fc.constant('1'), pathValue),
       slot: fc.nat(),
       nul: fc.constantFrom(...NUL_STRINGS),
@@ -589,7 +593,10 @@ const anyRequest = () =>
       // Mostly the operation's own parameter names, sometimes any name.
       const query = params
         .map(([i, name, value]) => {
-          const key = i !== undefined && op.query.length > 0 ? op.query[i % op.query.length]! : encodeURIComponent(name);
+          const key =
+            i !== undefined && op.query.length > 0
+              ? op.query[i % op.query.length]!
+              : encodeURIComponent(name);
           return `${key}=${value}`;
         })
         .join('&');
@@ -631,7 +638,12 @@ describe('every operation in /openapi.json', () => {
     }
   });
 
-  const send = async (req: { method: string; url: string; body?: string | undefined; contentType?: string | undefined }) => {
+  const send = async (req: {
+    method: string;
+    url: string;
+    body?: string | undefined;
+    contentType?: string | undefined;
+  }) => {
     const res = await h.request(req.method, req.url, {
       ...(req.body !== undefined ? { body: req.body } : {}),
       headers: req.contentType ? { 'content-type': req.contentType } : {},
