@@ -148,14 +148,37 @@ const TRIAL_DATA: RenderData[] = [
   },
 ];
 
+let compiles: boolean | undefined;
+/**
+ * Whether this runtime may generate code from strings. Handlebars compiles a template with
+ * `new Function`, which Cloudflare Workers forbid while handling a request (so this is asked
+ * then, not at start-up): there (the edge build, which never renders) a source is checked by
+ * the policy and precompiled to a string only.
+ */
+function canCompile(): boolean {
+  if (compiles === undefined) {
+    try {
+      compiles = new Function('return true')() === true;
+    } catch {
+      compiles = false;
+    }
+  }
+  return compiles;
+}
+
+/** A 422 naming `path` for what a render (or compile) threw. */
+function renderError(path: string, error: unknown) {
+  const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  return invalid([{ path, message: `cannot be rendered: ${message}` }]);
+}
+
 /** Runs `render` on each trial data set; what it throws becomes a 422 naming `path`. */
 function tryRenders(path: string, render: (data: RenderData) => unknown): void {
   for (const data of TRIAL_DATA) {
     try {
       render(data);
     } catch (error) {
-      const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-      throw invalid([{ path, message: `cannot be rendered: ${message}` }]);
+      throw renderError(path, error);
     }
   }
 }
@@ -168,6 +191,8 @@ export function checkVersionRenders(
   row: Pick<VersionRow, 'subject' | 'preheader' | 'html' | 'text_template'>,
   path = 'mjml',
 ): void {
+  // At the edge compileTemplateSource's precompile is as far as a check can go.
+  if (!canCompile()) return;
   let version: CompiledVersion | undefined;
   tryRenders(path, (data) => {
     version ??= compileVersion({ template_id: 0, version: 0, ...row });
@@ -190,13 +215,21 @@ export function compileTemplateText(
 ): (data: RenderData) => string {
   const errors = checkHandlebars(source, path);
   if (errors.length > 0) throw invalid(errors);
-  const template = textEnv.compile(source, { ...COMPILE_OPTIONS, noEscape: true });
+  const compileOptions = { ...COMPILE_OPTIONS, noEscape: true };
+  if (!canCompile()) {
+    try {
+      textEnv.precompile(source, compileOptions);
+    } catch (error) {
+      throw renderError(path, error);
+    }
+  }
+  const template = textEnv.compile(source, compileOptions);
   const render = (data: RenderData) => {
     const context = boundData(data);
     const out = withBudget(DEFAULT_LIMITS, () => template(context, RUNTIME_OPTIONS));
     return options.oneLine ? oneLine(out) : out;
   };
-  tryRenders(path, render);
+  if (canCompile()) tryRenders(path, render);
   return render;
 }
 
