@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUploadedImport } from '../../src/imports/run.js';
+import { htmlToText } from '../../src/templates/compile.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { tableSnapshot } from '../helpers/table-snapshot.js';
 
@@ -109,5 +110,11 @@ describe('templates that cannot render', () => {
     const deep = `${'<div>'.repeat(5_000)}deep${'</div>'.repeat(5_000)}`;
     const problem = await refused(() => h.post('/v1/templates', template(deep)), 'mjml');
     expect(problem.errors[0].message).toMatch(/nest/);
+  });
+
+  it('HTML nested 5,000 deep at send (from data) does not overflow the text part', () => {
+    // A triple-stash may bring HTML from data into a render whose text part is made from it.
+    const deep = `${'<div>'.repeat(5_000)}deep${'</div>'.repeat(5_000)}`;
+    expect(htmlToText(`<p>Hello</p>${deep}`)).toContain('Hello');
   });
 });
