@@ -82,6 +82,30 @@ describe('NUL bytes', () => {
       .sql`select external_line_id from purchases where external_line_id like 'nul-%' order by 1`;
     expect(lines.map((l) => l.external_line_id)).toEqual(['nul-1', 'nul-3']);
   });
+
+  it('in an import header: the report shows it, and the import still ends', async () => {
+    const upload = async (csv: string) => {
+      const res = await h.request('POST', '/v1/imports?kind=purchases&filename=header.csv', {
+        body: csv,
+        headers: { 'content-type': 'text/csv' },
+      });
+      expect(res.status).toBe(202);
+      const { id } = await json(res);
+      await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, id);
+      const [row] = await h.db.sql`select status, error from imports where id = ${id}`;
+      const errors = await h.db.sql`select line, "column", reason from import_errors where import_id = ${id}`;
+      return { row, errors };
+    };
+    // A column the import does not read, named with a NUL, and a NUL in it.
+    const extra = await upload(
+      `external_line_id,customer_external_id,amount,purchased_at,no${NUL}te\nhdr-1,nul-c,1.00,2025-01-01,a${NUL}b\n`,
+    );
+    expect(extra.row).toMatchObject({ status: 'done' });
+    expect(extra.errors).toEqual([{ line: 2, column: 'no\uFFFDte', reason: expect.stringMatching(/NUL/) }]);
+    // A header whose required columns cannot be found: the import fails, quoting it.
+    const unmapped = await upload(`li${NUL}ne,amount\nx,1\n`);
+    expect(unmapped.row).toMatchObject({ status: 'failed', error: expect.stringContaining('li\uFFFDne') });
+  });
 });
 
 describe('templates that cannot render', () => {
