@@ -20,6 +20,8 @@ export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<C
       select id, external_id, email, first_name, last_name from customers
       where erased_at is null order by id desc limit ${limit}`;
   }
+  // Nothing stored holds a NUL (PostgreSQL text cannot): such a search finds no one.
+  if (text.includes('\u0000')) return [];
   const id = /^\d{1,15}$/.test(text) ? Number(text) : 0;
   // Exact matches first: id, external id, email.
   const exact = await sql<CustomerHit[]>`

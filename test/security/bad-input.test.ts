@@ -3,6 +3,7 @@ import { runUploadedImport } from '../../src/imports/run.js';
 import { htmlToText } from '../../src/templates/compile.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { tableSnapshot } from '../helpers/table-snapshot.js';
+import { signInToUi } from '../helpers/ui-session.js';
 
 // Input that used to be a 500 (or an import stuck `running`): each is now a 422 naming the
 // field (or a row error in an import), and nothing stored changes.
@@ -57,6 +58,15 @@ describe('NUL bytes', () => {
     const problem = await refused(() => h.get(`/v1/offers?category=a${encodeURIComponent(NUL)}`), 'category');
     expect(problem.errors[0].in).toBe('query');
     await refused(() => h.get(`/v1/customers?email=${encodeURIComponent(NUL)}`), 'email');
+  });
+
+  it('in the UI customer search: no one is found, never a 500', async () => {
+    const { session } = await signInToUi(h);
+    const res = await h.app.request(`/ui/customers?q=nul${encodeURIComponent(NUL)}`, {
+      headers: { cookie: session },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).not.toContain('nul@example.com');
   });
 
   it('in a purchases import: a row error naming the column, and the import finishes', async () => {
