@@ -116,7 +116,8 @@ export async function recordPurchases(
   const valid = lines as readonly PurchaseInput[];
   const rows = valid.map((line) => {
     const { customer_external_id: _ext, ...rest } = line;
-    return { ...rest, customer_id: customerOf(line)! };
+    // Lines that did not come through the schema (the demo's seed) are sales.
+    return { ...rest, kind: line.kind ?? 'purchase', customer_id: customerOf(line)! };
   });
   const created = await insertNewPurchases(db, JSON.stringify(rows));
   // A refund is not a conversion (nor does it fire what follows a purchase): it takes its

@@ -34,7 +34,8 @@ export function insertNewPurchases(db: Db, json: string) {
   return db<PurchaseRow[]>`
     insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, kind, amount,
       currency, purchased_at, source)
-    select r.external_line_id, r.customer_id, r.order_ref, r.sku, r.category, r.quantity, r.kind, r.amount,
+    select r.external_line_id, r.customer_id, r.order_ref, r.sku, r.category, r.quantity,
+      coalesce(r.kind, 'purchase'), r.amount,
       r.currency, r.purchased_at, r.source
     from jsonb_to_recordset(${json}::text::jsonb) as r(external_line_id text, customer_id bigint, order_ref text,
       sku text, category text, quantity numeric, kind text, amount numeric, currency text, purchased_at timestamptz,
