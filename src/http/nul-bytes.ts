@@ -6,6 +6,8 @@ import type { FieldError } from './problem.js';
  * every string and every object key, at any depth, each named by its path.
  */
 export function nulByteErrors(value: unknown, location?: string, prefix = '', max = 20): FieldError[] {
+  // Almost every request has none: look without building paths first (about half the cost).
+  if (!hasNul(value)) return [];
   const errors: FieldError[] = [];
   const fail = (path: string) =>
     errors.push({ path, message: 'must not contain NUL (U+0000)', ...(location ? { in: location } : {}) });
@@ -30,3 +32,22 @@ export function nulByteErrors(value: unknown, location?: string, prefix = '', ma
 }
 
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+function hasNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) continue;
+        if (key.includes('\u0000')) return true;
+        stack.push((v as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
+}
