@@ -88,7 +88,7 @@ async function stageRecordByRecord(
   tx: Db,
   csv: OpenedCsv,
   batch: RecordBatch,
-  columnNames: readonly string[],
+  columnNames: readonly (string | undefined)[],
 ): Promise<StagedBatch> {
   const width = csv.header.length;
   const errors: StagedBatch['errors'] = [];
@@ -115,13 +115,14 @@ async function stageRecordByRecord(
       errors.push({ line, column: null, reason: `${item.record.length} fields, the header has ${width}` });
       continue;
     }
-    // PostgreSQL text cannot hold U+0000 (COPY refused the batch for it): a row error, like any other.
-    const nul = item.record.findIndex((cell) => cell.includes('\u0000'));
+    // PostgreSQL text cannot hold U+0000 (COPY refused the batch for it): in a field the import
+    // reads it is a row error like any other; a column it does not read is left empty.
+    const nul = item.record.findIndex((cell, i) => columnNames[i] !== undefined && cell.includes('\u0000'));
     if (nul >= 0) {
       errors.push({ line, column: columnNames[nul] ?? null, reason: 'must not contain NUL (U+0000)' });
       continue;
     }
-    good.push(item.record);
+    good.push(item.record.map((cell) => (cell.includes('\u0000') ? '' : cell)));
     lineStarts.push(line);
   }
   if (good.length > 0)
@@ -192,8 +193,8 @@ export async function importPurchaseCsv(
 ): Promise<ImportProgress> {
   const map = resolveMapping('purchases', csv.header, options.mapping);
   const statement = purchaseBatchSql(map);
-  // Row errors name the field a column is mapped to (as the batch statement's do), else its header.
-  const columnNames = csv.header.map((name) => name);
+  // The field each column feeds (row errors name it, as the batch statement's do); unread: none.
+  const columnNames: (string | undefined)[] = csv.header.map(() => undefined);
   for (const [field, index] of map) columnNames[index] = field;
   const width = csv.header.length;
   const stageColumns = Array.from({ length: width }, (_, i) => `c${i + 1} text`).join(', ');
