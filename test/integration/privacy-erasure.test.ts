@@ -124,7 +124,7 @@ describe('erasure', () => {
         await h.post(
           `/v1/customers/${id}/consents`,
           { purpose: 'sensitive:health', granted: true, source: 'web_form', text_version: 'v3' },
-          { headers: { 'x-forwarded-for': '198.51.100.23' } },
+          { peer: '198.51.100.23' },
         )
       ).status,
     ).toBe(201);
