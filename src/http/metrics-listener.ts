@@ -1,7 +1,7 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import { bearerMatches } from './system-routes.js';
+import { bearerMatches } from './bearer.js';
 
 /** `host:port` (IPv6 hosts in brackets) as serve() wants them. */
 export function parseListen(listen: string): { hostname: string; port: number } {

@@ -1,14 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearerMatches } from './bearer.js';
 import type { App } from './env.js';
 import { AppError } from './problem.js';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Whether an Authorization header is `Bearer <token>`, compared in constant time. */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-  return given !== undefined && timingSafeEqual(digest(given), digest(token));
-}
 
 const check = (probe: Promise<unknown>): Promise<string> =>
   probe.then(
