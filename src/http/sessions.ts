@@ -63,7 +63,8 @@ export async function findLiveSession(
       where id = ${row.id} and ended_at is null`;
     return undefined;
   }
-  if (now - row.lastSeenAt.getTime() > 60_000) {
+  // Once a minute at most (half the idle time when that is shorter): a write per page is waste.
+  if (now - row.lastSeenAt.getTime() > Math.min(60_000, input.idleMinutes * 30_000)) {
     await sql`update sessions set last_seen_at = ${input.now} where id = ${row.id}`;
   }
   return { id: row.id, apiKeyId: row.apiKeyId, name: row.name, role: row.role, csrfSecret: row.csrfSecret };
