@@ -21,7 +21,7 @@ export interface CampaignHead extends AbColumns {
  * What became of a message, aggregated over its contact events aliased `e` (group by message,
  * or by message and offer): every report counts the same way. A click counts as an open; opens
  * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
- * conversions.
+ * conversions, net of the refunds of their orders (`refunded` events, negative).
  */
 export function messageOutcomes(sql: Db, includeMachine: boolean) {
   return sql`
@@ -29,7 +29,7 @@ export function messageOutcomes(sql: Db, includeMachine: boolean) {
     bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
     bool_or(e.kind = 'bounced') as bounced,
     bool_or(e.kind = 'converted') as converted,
-    sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue`;
+    sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')) as revenue`;
 }
 
 /** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
@@ -55,7 +55,7 @@ export function bucketEventCounts(sql: Db, includeMachine: boolean) {
     count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'bounced'),
     count(*) filter (where e.kind = 'converted'),
-    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0),
+    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')), 0),
     count(*) filter (where e.kind = 'unsubscribed')`;
 }
 
@@ -131,7 +131,7 @@ export async function scopeBreakdown(
         ${messageOutcomes(sql, includeMachine)}
       from ${events.from}
       where ${events.where} and e.message_id is not null
-        and e.kind in ('opened', 'clicked', 'bounced', 'converted')
+        and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by e.message_id, e.offer_id
     ), msg as (
       select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
@@ -197,7 +197,7 @@ export async function scopeTimeseries(
       union all
       select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
       from ${events.from}
-      where ${events.where} and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
+      where ${events.where} and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
         and ${inWindow(sql, sql`e.at`, window)}
       group by 1
     ) t
@@ -214,7 +214,7 @@ export interface AbCellRow extends CountRow {
 }
 
 /**
- * A campaign's sent messages by A/B cell and variant, counted as campaignBreakdown counts them
+ * A campaign's sent messages by A/B cell and variant, counted as scopeBreakdown counts them
  * (a click counts as an open; machine events only when asked).
  */
 export async function abCellBreakdown(
@@ -228,7 +228,7 @@ export async function abCellBreakdown(
         ${messageOutcomes(sql, includeMachine)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by message_id
     )
     select m.ab_remainder as remainder, m.variant, ${outcomeCounts(sql)},
@@ -271,9 +271,9 @@ export async function offersReport(sql: Db, includeMachine: boolean): Promise<Of
       select offer_id,
         count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
         count(distinct message_id) filter (where kind = 'converted') as conversions,
-        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
+        sum((data ->> 'revenue')::numeric) filter (where kind in ('converted', 'refunded')) as revenue
       from contact_events
-      where offer_id is not null and kind in ('clicked', 'converted')
+      where offer_id is not null and kind in ('clicked', 'converted', 'refunded')
       group by offer_id
     )
     select o.id as offer_id, o.name, o.category,

@@ -48,7 +48,7 @@ export async function triggerTotals(
         ${messageOutcomes(sql, includeMachine)}
       from sent s
       join contact_events e on e.message_id = s.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted')
+      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by e.message_id
     ), per as (
       select s.trigger_id,
