@@ -116,6 +116,7 @@ export function registerCustomOperators(engine: LogicEngine, budget: StepBudget)
   // in the suites: a literal `null` collection or mapper is an error for map/filter/reduce,
   // while a missing collection is empty; all/some/none need an array.
   const maxIterations = engine.options.maxArrayLength ?? 10_000;
+  const maxStringLength = engine.options.maxStringLength ?? 1 << 16;
   const bounded = (value: unknown, weight: unknown) => {
     if (Array.isArray(value)) {
       if (value.length > maxIterations) throw { type: 'Limit Exceeded' };
@@ -197,9 +198,15 @@ export function registerCustomOperators(engine: LogicEngine, budget: StepBudget)
       lazy: false,
       method: (args, context, above, e) => {
         budget.spend(sizeOf(args));
-        return run(args, context, above, e);
+        const result = run(args, context, above, e);
+        if (name === 'cat' && typeof result === 'string' && result.length > maxStringLength) {
+          throw { type: 'Limit Exceeded' };
+        }
+        return result;
       },
-      ...(compile
+      // cat runs as a method, so that the length of what it builds is checked.
+      ...(name === 'cat' ? { compile: undefined } : {}),
+      ...(compile && name !== 'cat'
         ? {
             // Compiled code inlines the walk over a computed list (`prev.reduce`, `includes`):
             // route that list through $size first.
