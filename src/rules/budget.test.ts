@@ -94,7 +94,9 @@ describe('the step budget', () => {
 describe('strings', () => {
   it('cat builds at most 64 KiB', () => {
     const rule = { reduce: [{ var: 'xs' }, { cat: [{ var: 'accumulator' }, { var: 'accumulator' }] }, 'x'] };
-    expect(() => evaluateRule(rule, { xs: Array.from({ length: 40 }, (_, i) => i) })).toThrow(/Limit Exceeded/);
+    expect(() => evaluateRule(rule, { xs: Array.from({ length: 40 }, (_, i) => i) })).toThrow(
+      /Limit Exceeded/,
+    );
     expect(evaluateRule(rule, { xs: [1, 2, 3] })).toBe('xxxxxxxx');
   });
 });
