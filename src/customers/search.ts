@@ -20,8 +20,8 @@ const searchText = (sql: Db) => sql`c.search_text`;
 
 /**
  * Finds customers as staff type them (migration 0015): accents and case do not matter, every
- * word of the query must appear in the name, email or external id. Ranked: an exact external id
- * or email first, then an external id that has the query as one of its parts (`0616` →
+ * word of the query must appear in the name, email or external id. An exact external id or
+ * email answers alone. Otherwise ranked: an external id that has the query as one of its parts (`0616` →
  * `demo-0616`), then the internal id, then other external id fragments, then name and email
  * matches by closeness. With no match, close spellings (trigram similarity) are offered.
  */
@@ -34,6 +34,13 @@ export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<C
       select id, external_id, email, first_name, last_name from customers
       where erased_at is null order by id desc limit ${limit}`;
   }
+  // A whole email or external id names one person: nothing else to rank (and a full address
+  // shares its domain's trigrams with every customer, which the fragment search would read).
+  const exact = await sql<CustomerHit[]>`
+    select id, external_id, email, first_name, last_name from customers
+    where erased_at is null and (external_id = ${text} or lower(email) = lower(${text}))
+    order by (external_id = ${text}) desc, id desc limit ${limit}`;
+  if (exact.length > 0) return exact;
   const id = /^\d{1,15}$/.test(text) ? Number(text) : null;
   const words = text.split(' ').slice(0, MAX_WORDS);
   const allWords = words
@@ -43,10 +50,8 @@ export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<C
   const hits = await sql<CustomerHit[]>`
     with query as (select search_fold(${text}::text) as folded),
     exact as (
-      select c.id, 0 as rank, 1::real as score from customers c
-      where c.erased_at is null and (c.external_id = ${text} or lower(c.email) = lower(${text}))
-      union all
-      select c.id, 2, 1::real from customers c where c.erased_at is null and c.id = ${id}::bigint
+      select c.id, 2 as rank, 1::real as score from customers c
+      where c.erased_at is null and c.id = ${id}::bigint
     ),
     fragments as (
       select c.id,
