@@ -19,21 +19,22 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (m) => `\\${m}`);
 const searchText = (sql: Db) => sql`c.search_text`;
 
 /**
- * Finds customers as staff type them (migration 0015): accents and case do not matter, every
+ * Finds customers as staff type them (migration 0018): accents and case do not matter, every
  * word of the query must appear in the name, email or external id. An exact external id or
  * email answers alone. Otherwise ranked: an external id that has the query as one of its parts (`0616` →
  * `demo-0616`), then the internal id, then other external id fragments, then name and email
  * matches by closeness. With no match, close spellings (trigram similarity) are offered.
  */
 export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<CustomerHit[]> {
-  // PostgreSQL text cannot hold NUL; nobody types one.
-  const text = q.replaceAll('\u0000', '').replace(/\s+/g, ' ').trim();
+  const text = q.replace(/\s+/g, ' ').trim();
   if (text === '') {
     // The newest customers, for an empty search.
     return sql<CustomerHit[]>`
       select id, external_id, email, first_name, last_name from customers
       where erased_at is null order by id desc limit ${limit}`;
   }
+  // Nothing stored holds a NUL (PostgreSQL text cannot): such a search finds no one.
+  if (text.includes('\u0000')) return [];
   // A whole email or external id names one person: nothing else to rank (and a full address
   // shares its domain's trigrams with every customer, which the fragment search would read).
   const exact = await sql<CustomerHit[]>`
