@@ -104,6 +104,9 @@ export async function insertSuppressionHash(db: Db, hash: Buffer, reason: string
 export async function selectPersonalData(db: Db, id: number) {
   const [customer] = await db<Record<string, unknown>[]>`select * from customers where id = ${id}`;
   if (!customer) return undefined;
+  // Derived from the names, email and external id above (folded for search), and recomputed
+  // by PostgreSQL whenever they change, erasure included: nothing of its own to export.
+  delete customer.search_text;
   const [consents, events, purchases, messages, impressions, access] = await Promise.all([
     db<Record<string, unknown>[]>`
       select id, purpose, granted, source, text_version, host(ip) as ip, at
