@@ -10,6 +10,8 @@ export interface SqlOptions {
   max?: number;
   /** Close idle connections after this many seconds (tests want it short). */
   idleTimeout?: number;
+  /** Seconds to wait for a connection to open (default 10; the HTTP API uses less). */
+  connectTimeout?: number;
   onnotice?: (notice: postgres.Notice) => void;
 }
 
@@ -21,7 +23,7 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     idle_timeout: options.idleTimeout ?? 30,
-    connect_timeout: 10,
+    connect_timeout: options.connectTimeout ?? 10,
     onnotice: options.onnotice ?? (() => {}),
     types: {
       bigint: {

@@ -1,10 +1,16 @@
+import { raceDeadline, TIMED_OUT } from '../queue/deadline.js';
 import type { App } from './env.js';
 
+/** A health probe's answer: `ok`, the error, or `timeout` after 1.5 s (a load balancer's check has a deadline). */
+const PROBE_TIMEOUT_MS = 1500;
 const check = (probe: Promise<unknown>): Promise<string> =>
-  probe.then(
-    () => 'ok',
-    (error: Error) => `error: ${error.message}`,
-  );
+  raceDeadline(
+    probe.then(
+      () => 'ok',
+      (error: Error) => `error: ${error.message}`,
+    ),
+    PROBE_TIMEOUT_MS,
+  ).then((result) => (result === TIMED_OUT ? `error: no answer within ${PROBE_TIMEOUT_MS} ms` : result));
 
 /** /healthz: the database and Redis answer. /metrics: Prometheus text. */
 export function registerSystemRoutes(app: App): void {

@@ -119,8 +119,14 @@ function answerClick(
   message: TrackedMessageWithLinks | null,
   linkIndex: number,
   info: RequestInfo,
+  signedTarget: string | undefined,
 ): Response | Promise<Response> {
-  const link = clickTarget(message, linkIndex);
+  // The stored link rules; the token's signed copy serves when the message has none stored.
+  const link =
+    clickTarget(message, linkIndex) ??
+    (message && signedTarget && /^https?:\/\//i.test(signedTarget)
+      ? { url: signedTarget, offer_id: null }
+      : null);
   if (!message || !link) return clickNotFound(c, counts);
   t.recordClick(message, linkIndex, link, info);
   counts.click[302]++;
@@ -149,9 +155,11 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     return message.then(
       (found) => answerOpen(t, counts, found, info),
       (error: unknown) => {
-        // A pixel is never worth an error page: the open is lost, the mail still renders.
-        deps.logger.error({ err: error }, 'open not tracked');
-        counts.open[500]++;
+        // The database cannot be read: the open is kept (journaled) and stored once it can;
+        // the mail still renders.
+        deps.logger.warn({ err: error }, 'open deferred: message lookup failed');
+        t.defer('opened', claims.messageId, info);
+        counts.open[200]++;
         return pixel();
       },
     );
@@ -162,8 +170,20 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     if (!claims) return clickNotFound(c, counts);
     const info = requestInfo(c.req, false);
     const message = t.message(claims.messageId);
-    if (!(message instanceof Promise)) return answerClick(c, t, counts, message, claims.linkIndex, info);
-    return message.then((found) => answerClick(c, t, counts, found, claims.linkIndex, info));
+    if (!(message instanceof Promise))
+      return answerClick(c, t, counts, message, claims.linkIndex, info, claims.target);
+    return message.then(
+      (found) => answerClick(c, t, counts, found, claims.linkIndex, info, claims.target),
+      (error: unknown) => {
+        // The database cannot be read: a link signed with its target still gets there, and the
+        // click is kept until the message can be looked up. An older link without one cannot.
+        if (!claims.target || !/^https?:\/\//i.test(claims.target)) throw error;
+        deps.logger.warn({ err: error }, 'click deferred: message lookup failed');
+        t.defer('clicked', claims.messageId, info, { link: claims.linkIndex, url: claims.target });
+        counts.click[302]++;
+        return redirect(claims.target);
+      },
+    );
   });
 
   fast.notFound((c) => {
