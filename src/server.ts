@@ -25,12 +25,19 @@ export function createNodeRuntime(
   options: { trackingSpool?: EventSpool } = {},
 ): NodeRuntime {
   // A request must not wait long for a connection PostgreSQL will not give: it answers 503.
-  const sql = createSql(config.DATABASE_URL, { connectTimeout: 3 });
+  const sql = createSql(config.DATABASE_URL, { connectTimeout: 3, maxBackoffSeconds: 0.5 });
   const redis = createRedis(config.REDIS_URL);
   const dispatcher = createBullDispatcher(redis);
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const logger = createLogger(config.LOG_LEVEL);
+  // ioredis reports every failed reconnection; one line per 10 s is enough (and /healthz says it).
+  let lastRedisError = 0;
+  redis.on('error', (error: Error) => {
+    if (Date.now() - lastRedisError < 10_000) return;
+    lastRedisError = Date.now();
+    logger.warn({ err: error.message }, 'redis unavailable');
+  });
   const deps: AppDeps = {
     sql,
     config,

@@ -1,8 +1,8 @@
 import { raceDeadline, TIMED_OUT } from '../queue/deadline.js';
 import type { App } from './env.js';
 
-/** A health probe's answer: `ok`, the error, or `timeout` after 1.5 s (a load balancer's check has a deadline). */
-const PROBE_TIMEOUT_MS = 1500;
+/** A health probe's answer: `ok`, the error, or `timeout` after 1 s (a load balancer's check has a deadline). */
+const PROBE_TIMEOUT_MS = 1000;
 const check = (probe: Promise<unknown>): Promise<string> =>
   raceDeadline(
     probe.then(
@@ -18,7 +18,12 @@ export function registerSystemRoutes(app: App): void {
     const { sql, redis } = c.var.deps;
     const [database, redisState] = await Promise.all([
       check(sql`select 1`.execute()),
-      redis ? check(redis.ping()) : Promise.resolve('not configured'),
+      // A client that is not connected queues commands until it reconnects: say so at once.
+      !redis
+        ? Promise.resolve('not configured')
+        : redis.status === 'ready'
+          ? check(redis.ping())
+          : Promise.resolve(`error: redis connection ${redis.status}`),
     ]);
     const checks = { database, redis: redisState };
     const ok = database === 'ok' && (redisState === 'ok' || redisState === 'not configured');

@@ -142,6 +142,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return;
       child = spawn(
         'redis-server',
         [
@@ -165,10 +166,12 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       throw new Error('redis-server did not start');
     },
     async kill() {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child?.kill('SIGKILL');
-      await exited;
+      const running = child;
       child = undefined;
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGKILL');
+      await exited;
     },
   };
   await redis.start();

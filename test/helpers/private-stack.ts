@@ -57,6 +57,8 @@ export async function startPrivateStack(
   } as Record<string, string>);
   const queuePrefix = `fault_${randomBytes(4).toString('hex')}`;
   const redisClient = createRedis(redis.url);
+  // The tests take Redis down on purpose.
+  redisClient.on('error', () => {});
   const dispatcher = createBullDispatcher(redisClient, queuePrefix);
   const deps: AppDeps = {
     sql,
