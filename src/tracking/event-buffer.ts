@@ -99,13 +99,14 @@ export class EventBuffer {
     return this.queue.length;
   }
 
-  push(event: NewEvent): void {
-    this.enqueue({ key: event.event_key ?? newEventKey(event.at.getTime()), event });
+  /** Queues an event; with a spool, the promise says it is journaled (answer after it). */
+  push(event: NewEvent): Promise<void> | undefined {
+    return this.enqueue({ key: event.event_key ?? newEventKey(event.at.getTime()), event });
   }
 
   /** Keeps an event whose message could not be read; it is resolved when the buffer flushes. */
-  pushDeferred(deferred: DeferredEvent): void {
-    this.enqueue({ key: newEventKey(deferred.at.getTime()), deferred });
+  pushDeferred(deferred: DeferredEvent): Promise<void> | undefined {
+    return this.enqueue({ key: newEventKey(deferred.at.getTime()), deferred });
   }
 
   /** How deferred events become contact events (the tracker sets it). */
@@ -126,9 +127,9 @@ export class EventBuffer {
     return adopted;
   }
 
-  private enqueue(entry: Entry): void {
+  private enqueue(entry: Entry): Promise<void> | undefined {
     // Journaled before the request is answered: the acknowledgement means it is on disk.
-    this.options.spool?.append(entry);
+    const journaled = this.options.spool?.append(entry);
     this.queue.push(entry);
     if (!this.options.spool && this.queue.length > this.maxQueued) {
       const excess = this.queue.length - this.maxQueued;
@@ -137,6 +138,7 @@ export class EventBuffer {
     }
     if (this.queue.length >= this.maxBatch) void this.flush();
     else if (!this.timer) this.schedule(this.intervalMs);
+    return journaled;
   }
 
   /** Writes every event queued before the call; resolves when they are stored (or failed and re-queued). */

@@ -100,11 +100,12 @@ function answerOpen(
   counts: RouteCounts,
   message: TrackedMessageWithLinks | null,
   info: RequestInfo,
-): Response {
+): Response | Promise<Response> {
   if (!message) return openNotFound(counts);
-  t.recordOpen(message, info);
+  const journaled = t.recordOpen(message, info);
   counts.open[200]++;
-  return pixel();
+  // The answer acknowledges the event: it waits for the spool's write when there is one.
+  return journaled ? journaled.then(pixel) : pixel();
 }
 
 function clickNotFound(c: Context<AppEnv>, counts: RouteCounts): Response | Promise<Response> {
@@ -128,9 +129,9 @@ function answerClick(
       ? { url: signedTarget, offer_id: null }
       : null);
   if (!message || !link) return clickNotFound(c, counts);
-  t.recordClick(message, linkIndex, link, info);
+  const journaled = t.recordClick(message, linkIndex, link, info);
   counts.click[302]++;
-  return redirect(link.url);
+  return journaled ? journaled.then(() => redirect(link.url)) : redirect(link.url);
 }
 
 /**
@@ -146,7 +147,7 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
   const counts = routeCounts(deps.metrics);
   const fast = new Hono<AppEnv>();
 
-  fast.get('/t/o/:token', (c) => {
+  fast.get('/t/o/:token', (c): Response | Promise<Response> => {
     const claims = t.verify('open', c.req.param('token'));
     if (!claims) return openNotFound(counts);
     const info = requestInfo(c.req, true);
@@ -158,9 +159,9 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
         // The database cannot be read: the open is kept (journaled) and stored once it can;
         // the mail still renders.
         deps.logger.warn({ err: error }, 'open deferred: message lookup failed');
-        t.defer('opened', claims.messageId, info);
+        const journaled = t.defer('opened', claims.messageId, info);
         counts.open[200]++;
-        return pixel();
+        return journaled ? journaled.then(pixel) : pixel();
       },
     );
   });
@@ -179,9 +180,10 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
         // click is kept until the message can be looked up. An older link without one cannot.
         if (!claims.target || !/^https?:\/\//i.test(claims.target)) throw error;
         deps.logger.warn({ err: error }, 'click deferred: message lookup failed');
-        t.defer('clicked', claims.messageId, info, { link: claims.linkIndex, url: claims.target });
+        const target = claims.target;
+        const journaled = t.defer('clicked', claims.messageId, info, { link: claims.linkIndex, url: target });
         counts.click[302]++;
-        return redirect(claims.target);
+        return journaled ? journaled.then(() => redirect(target)) : redirect(target);
       },
     );
   });

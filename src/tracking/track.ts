@@ -81,9 +81,9 @@ export class Tracker {
     return this.lookup.peek(id) ?? this.lookup.get(id);
   }
 
-  /** Queues the `opened` event of a message. */
-  recordOpen(message: TrackedMessageWithLinks, request: RequestInfo): void {
-    this.buffer.push(openEvent(message, request, this.deps.clock()));
+  /** Queues the `opened` event of a message; a promise when the answer must wait for the spool. */
+  recordOpen(message: TrackedMessageWithLinks, request: RequestInfo): Promise<void> | undefined {
+    return this.buffer.push(openEvent(message, request, this.deps.clock()));
   }
 
   /** Queues the `clicked` event of a message's link, with the offer the link belongs to. */
@@ -92,8 +92,8 @@ export class Tracker {
     linkIndex: number,
     link: StoredLink & { url: string },
     request: RequestInfo,
-  ): void {
-    this.buffer.push(clickEvent(message, linkIndex, link, request, this.deps.clock()));
+  ): Promise<void> | undefined {
+    return this.buffer.push(clickEvent(message, linkIndex, link, request, this.deps.clock()));
   }
 
   /**
@@ -106,8 +106,8 @@ export class Tracker {
     messageId: number,
     request: RequestInfo,
     click?: { link: number; url: string },
-  ) {
-    this.buffer.pushDeferred({
+  ): Promise<void> | undefined {
+    return this.buffer.pushDeferred({
       kind,
       message_id: messageId,
       ...(click ? { link: click.link, url: click.url } : {}),
