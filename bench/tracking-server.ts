@@ -36,7 +36,10 @@ if (mode === 'hello') {
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
     clock: () => new Date(),
-    trackingSpool: EventSpool.open(spoolDir, config.DATABASE_URL),
+    // BENCH_TRACKING_SPOOL=off measures without it, to see what it costs.
+    ...(process.env.BENCH_TRACKING_SPOOL === 'off'
+      ? {}
+      : { trackingSpool: EventSpool.open(spoolDir, config.DATABASE_URL) }),
   };
   fetch = createApp(deps).fetch;
 }
