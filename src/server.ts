@@ -6,6 +6,7 @@ import { type Config, loadConfig } from './config.js';
 import { createSql } from './db/sql.js';
 import type { AppDeps } from './deps.js';
 import { registerDocs } from './http/docs.js';
+import { startMetricsListener } from './http/metrics-listener.js';
 import { createLogger } from './logger.js';
 import { createRedis } from './queue/connection.js';
 import { raceDeadline, TIMED_OUT, withDeadline, withEnqueueDeadline } from './queue/deadline.js';
@@ -79,10 +80,21 @@ export async function startServer(
     void buffer.flush();
   }
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }) as Server;
-  runtime.deps.logger.info({ port: config.PORT, url: config.PUBLIC_URL }, 'offerflow serving');
+  const metrics =
+    config.METRICS_LISTEN && runtime.deps.metrics
+      ? await startMetricsListener(runtime.deps.metrics, {
+          listen: config.METRICS_LISTEN,
+          token: config.METRICS_TOKEN,
+        })
+      : undefined;
+  runtime.deps.logger.info(
+    { port: config.PORT, url: config.PUBLIC_URL, metrics: config.METRICS_LISTEN ?? 'public port' },
+    'offerflow serving',
+  );
   return {
     port: config.PORT,
     async close() {
+      await metrics?.close();
       // Stop accepting, let requests in progress finish (keep-alive connections are closed once
       // idle; past 5 s, all of them), then flush what they acknowledged.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

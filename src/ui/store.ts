@@ -1,42 +1,7 @@
 import type { Db } from '../db/sql.js';
 
-export interface CustomerHit {
-  id: number;
-  external_id: string;
-  email: string | null;
-  first_name: string | null;
-  last_name: string | null;
-}
-
-/**
- * Finds customers for the search box: an exact id, external id or email (indexed), else a name
- * or email fragment (a bounded scan, newest first).
- */
-export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<CustomerHit[]> {
-  const text = q.trim();
-  if (text === '') {
-    // The newest customers, for an empty search.
-    return sql<CustomerHit[]>`
-      select id, external_id, email, first_name, last_name from customers
-      where erased_at is null order by id desc limit ${limit}`;
-  }
-  const id = /^\d{1,15}$/.test(text) ? Number(text) : 0;
-  // Exact matches first: id, external id, email.
-  const exact = await sql<CustomerHit[]>`
-    select id, external_id, email, first_name, last_name from customers
-    where erased_at is null
-      and (id = ${id} or external_id = ${text} or lower(email) = lower(${text}))
-    limit ${limit}`;
-  if (exact.length > 0) return exact;
-  const like = `%${text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-  // Fragments of a name or an email.
-  return sql<CustomerHit[]>`
-    select id, external_id, email, first_name, last_name from customers
-    where erased_at is null
-      and (email ilike ${like} or first_name ilike ${like} or last_name ilike ${like}
-           or (coalesce(first_name, '') || ' ' || coalesce(last_name, '')) ilike ${like})
-    order by id desc limit ${limit}`;
-}
+// Customer search lives with customers; the UI's search box calls it.
+export { type CustomerHit, searchCustomers } from '../customers/search.js';
 
 export interface CampaignRates {
   id: number;
@@ -64,9 +29,9 @@ export async function recentCampaignRates(sql: Db, limit: number): Promise<Campa
         count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and not e.machine)::int as opened,
         count(distinct e.message_id) filter (where e.kind = 'clicked' and not e.machine)::int as clicked,
         count(distinct e.message_id) filter (where e.kind = 'converted')::int as converted,
-        coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0)::float8 as revenue
+        coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')), 0)::float8 as revenue
       from contact_events e
-      where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted')
+      where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted', 'refunded')
       group by 1
     )
     select r.id, r.name, r.status, r.launched_at,
