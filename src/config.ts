@@ -48,6 +48,12 @@ export const configSchema = z.object({
   MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
   /** Contact events older than this many days lose their text and non-fact data (0: never). */
   RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
+  /**
+   * Where `offerflow serve` journals acknowledged opens and clicks until PostgreSQL has them
+   * (survives a crash of the server or an outage of the database; replayed at start). Local
+   * disk of the server, one directory per server machine.
+   */
+  TRACKING_SPOOL_DIR: z.string().default('.offerflow/tracking-spool'),
   /** Customers without activity for this many days are flagged inactive (0: never). */
   RETENTION_INACTIVE_DAYS: z.coerce.number().int().min(0).default(1095),
   /**

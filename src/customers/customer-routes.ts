@@ -16,8 +16,10 @@ import {
   notFoundResponse,
 } from '../http/route.js';
 import { erasePersonalData } from '../privacy/erase.js';
+import { settleInFlightSends } from '../privacy/in-flight.js';
 import { purgeJobs } from '../privacy/jobs.js';
 import { customerRedactor } from '../privacy/sensitive-read.js';
+import { withDeadline } from '../queue/deadline.js';
 import { customerCreatedTriggerEvents, inTransactionThenFire } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
@@ -283,7 +285,12 @@ export function registerCustomerCrud(app: App): void {
       );
       return result;
     });
-    await purgeJobs(jobs, erased.jobs);
+    // Best effort with a deadline: Redis being down must not hold the answer; a job left behind
+    // finds its row cancelled and sends nothing.
+    await withDeadline(purgeJobs(jobs, erased.jobs), 2000);
+    if (!(await settleInFlightSends(sql, id))) {
+      c.var.log.warn({ customer: id }, 'erasure answered while a send to the customer was still in flight');
+    }
     return c.body(null, 204);
   });
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
+import { isTransientDbError, retryTransient } from '../db/transient.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
 import {
@@ -20,6 +21,7 @@ import {
   suppressionsOf,
   triggerMessageOrders,
 } from './ledger.js';
+import { confirmBeforeSmtp } from './send-guard.js';
 import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {
@@ -30,6 +32,11 @@ export interface SenderDeps {
   clock: () => Date;
   /** A row left `sending` this long by a worker that died may be claimed again. */
   leaseSeconds?: number;
+  /**
+   * How long to keep trying to record a mail the SMTP server accepted while PostgreSQL is down
+   * or full (default 15 minutes): longer than a restart, so that the mail is never sent again.
+   */
+  recordRetryMs?: number;
 }
 
 export type SendOutcome =
@@ -52,27 +59,9 @@ interface SmtpError {
 }
 
 const OFFER_TTL_MS = 60_000;
-const TRANSIENT = new Set([
-  '40P01',
-  '40001',
-  '08006',
-  '08003',
-  '57P01',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-]);
-
-/** Runs a transaction again on a deadlock, a serialization failure or a dropped connection. */
-async function withTransientRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (attempt >= attempts || !code || !TRANSIENT.has(code)) throw error;
-      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * Math.random()));
-    }
-  }
+/** A failure of PostgreSQL itself (down, restarting, full), not of the data read from it. */
+function isInfrastructureError(error: unknown): boolean {
+  return isTransientDbError(error) || (error as { name?: string } | null)?.name === 'PostgresError';
 }
 
 /**
@@ -83,6 +72,7 @@ export function createSender(deps: SenderDeps) {
   const offers = new Map<number, { offer: OfferContent; until: number }>();
   const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
   const lease = deps.leaseSeconds ?? 60;
+  const recordRetryMs = deps.recordRetryMs ?? 15 * 60_000;
 
   async function loadOffers(ids: number[]): Promise<OfferContent[]> {
     const now = Date.now();
@@ -118,7 +108,8 @@ export function createSender(deps: SenderDeps) {
         title: o.title,
         text: o.text,
         image_url: o.image_url,
-        url: o.url ? links.offerUrl(i) : null,
+        // The target rides in the signed link too, so a click reaches it with the database down.
+        url: o.url ? links.offerUrl(i, o.url) : null,
         code: o.code,
       })),
       unsubscribe_url: links.unsubscribeUrl,
@@ -181,7 +172,9 @@ export function createSender(deps: SenderDeps) {
    * into a failed row instead of a retry.
    */
   async function send(id: number, options: { finalAttempt: boolean }): Promise<SendOutcome> {
-    const m = await claimMessage(deps.sql, id, lease);
+    // A claim that committed but lost its reply leaves the row `sending`: the retry then finds it
+    // leased and the job comes back once the lease is over, so repeating it is safe.
+    const m = await retryTransient(() => claimMessage(deps.sql, id, lease), { forMs: 3000 });
     if (!m) return explainUnclaimed(id);
     const email = m.customer.email;
     if (!email || m.customer.erased_at) {
@@ -200,6 +193,10 @@ export function createSender(deps: SenderDeps) {
       mail = await render(m);
     } catch (error) {
       const message = `render: ${error instanceof Error ? error.message : String(error)}`;
+      // The database failing while the template or offers load is not the template's fault:
+      // the row goes back to the queue and is tried again (by its job, or by the reconciler
+      // once its attempts are used up), never failed for it.
+      if (isInfrastructureError(error)) return retryLater(id, message);
       await markFailed(deps.sql, id, { error: message, reply: null });
       return { outcome: 'failed', error: message };
     }
@@ -209,6 +206,13 @@ export function createSender(deps: SenderDeps) {
     const source = m.campaign_id !== null ? `c${m.campaign_id}` : `t${m.trigger_id}`;
     const smtpMessageId = `<m${id}.${source}@${domain}>`;
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
+    // Last look before the wire: a customer erased (or a row settled elsewhere) since the claim
+    // gets nothing. This also renews the lease, so it counts from the SMTP transaction.
+    const guard = await retryTransient(() => confirmBeforeSmtp(deps.sql, id), { forMs: 3000 });
+    if (guard !== 'ok') {
+      if (guard === 'erased') await markUnsendable(deps.sql, id, 'cancelled', 'erased');
+      return { outcome: 'skipped', reason: guard === 'erased' ? 'customer erased' : 'row settled elsewhere' };
+    }
     let reply: string | null = null;
     try {
       const info = await deps.transport.sendMail({
@@ -247,17 +251,39 @@ export function createSender(deps: SenderDeps) {
     }
     const at = deps.clock();
     // The mail is out: from here on, retry the bookkeeping rather than the send, so that a
-    // deadlock or a lost connection does not turn into a second copy.
-    await withTransientRetry(() =>
-      recordSent(deps.sql, {
-        id,
-        smtpMessageId,
-        reply,
-        at,
-        data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
-      }),
+    // deadlock, a PostgreSQL restart or a full server does not turn into a second copy. The job
+    // keeps its lock meanwhile (BullMQ renews it) and its row stays `sending` under this claim.
+    let warned = false;
+    await retryTransient(
+      () =>
+        recordSent(deps.sql, {
+          id,
+          smtpMessageId,
+          reply,
+          at,
+          data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
+        }),
+      {
+        forMs: recordRetryMs,
+        onRetry: (error) => {
+          if (warned) return;
+          warned = true;
+          deps.logger.warn(
+            { message: id, err: (error as Error).message },
+            'sent mail not recorded yet; retrying',
+          );
+        },
+      },
     );
     return { outcome: 'sent', messageId: smtpMessageId };
+  }
+
+  /** Puts a claimed row back to `queued` after an infrastructure failure and retries the job. */
+  async function retryLater(id: number, error: string): Promise<never> {
+    // If even this fails (the database is still away), the row stays `sending` and its lease
+    // brings it back: nothing was sent, so either way it is sent once.
+    await releaseForRetry(deps.sql, id, { error, reply: null }).catch(() => {});
+    throw new RetryableSendError(error);
   }
 
   /** A 5xx reply: the row fails with it; a rejected recipient is a hard bounce and suppressed. */

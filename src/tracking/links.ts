@@ -19,7 +19,8 @@ export interface MessageLinks {
   preferencesUrl: string;
   /** One-click unsubscribe address for `List-Unsubscribe` (RFC 8058 POSTs here). */
   oneClickUrl: string;
-  offerUrl(position: number): string;
+  /** The click link of the offer at `position`; with `target`, the token carries it (signed). */
+  offerUrl(position: number, target?: string): string;
 }
 
 /** Every signed URL one message carries: `/t/o/{token}`, `/t/c/{token}`, `/u/{token}`. */
@@ -32,7 +33,11 @@ export function messageLinks(publicUrl: string, secret: string, messageId: numbe
     oneClickUrl: `${base}/u/${unsubscribe}`,
     // The preference page acts on the same subscription, so it takes the unsubscribe token.
     preferencesUrl: `${base}/u/${unsubscribe}/preferences`,
-    offerUrl: (position: number) =>
-      `${base}/t/c/${signToken(secret, 'click', { messageId, linkIndex: OFFER_LINK_BASE + position })}`,
+    offerUrl: (position: number, target?: string) =>
+      `${base}/t/c/${signToken(secret, 'click', {
+        messageId,
+        linkIndex: OFFER_LINK_BASE + position,
+        ...(target !== undefined ? { target } : {}),
+      })}`,
   };
 }

@@ -11,6 +11,8 @@ export interface NewEvent {
   machine?: boolean;
   data?: Record<string, unknown>;
   at: Date;
+  /** Unique per tracking event: a batch written again stores it once. */
+  event_key?: string;
 }
 
 export interface TrackedMessage {
@@ -50,19 +52,22 @@ export async function insertEvents(sql: Db, events: NewEvent[]): Promise<void> {
     if (e.purchase_id != null) row.purchase_id = e.purchase_id;
     if (e.machine) row.machine = true;
     if (e.data && Object.keys(e.data).length > 0) row.data = e.data;
+    if (e.event_key) row.event_key = e.event_key;
     return row;
   });
   // Insert the batch from one JSON document: one parameter whatever the batch size.
   await sql`
     insert into contact_events
-      (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at)
+      (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at, event_key)
     select customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id,
-      coalesce(machine, false), coalesce(data, '{}'::jsonb), at
+      coalesce(machine, false), coalesce(data, '{}'::jsonb), at, event_key
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
       customer_id bigint, kind text, message_id bigint, campaign_id bigint, trigger_id bigint,
-      offer_id bigint, purchase_id bigint, machine boolean, data jsonb, at timestamptz)
+      offer_id bigint, purchase_id bigint, machine boolean, data jsonb, at timestamptz, event_key uuid)
     -- A customer deleted since the request must not fail the whole batch.
-    where exists (select 1 from customers c where c.id = x.customer_id)`;
+    where exists (select 1 from customers c where c.id = x.customer_id)
+    -- Written before (a lost reply, a replayed spool): stored once.
+    on conflict (event_key) where event_key is not null do nothing`;
 }
 
 /**
