@@ -158,7 +158,9 @@ describe('a campaign end to end', () => {
       expect(mail.html).toContain(who.first_name);
       if (row.variant === 'B') expect(mail.subject).toBe(`Hello ${who.first_name}`);
       expect(row.offer_ids.length).toBeGreaterThan(0);
-      const distinct = new Set([...(mail.html as string).matchAll(/\/t\/c\/([\w-]{32})/g)].map((m) => m[1]!));
+      const distinct = new Set(
+        [...(mail.html as string).matchAll(/\/t\/c\/([\w-]{32}(?:\.[\w-]+)?)/g)].map((m) => m[1]!),
+      );
       const tokens = [...distinct].map((t) => verifyToken(h.deps.config.OFFERFLOW_SECRET, 'click', t));
       expect(tokens.length).toBe(row.offer_ids.length);
       expect(tokens.every((t) => t?.messageId === row.id)).toBe(true);
