@@ -19,6 +19,7 @@ import { registerReportRoutes } from './reports/routes.js';
 import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
+import { registerSenderRoutes } from './senders/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
 import { withTrackingFastPath } from './tracking/fast-path.js';
@@ -124,6 +125,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerTriggerRoutes(app);
   registerSocialRoutes(app);
   registerMessageRoutes(app);
+  registerSenderRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

@@ -25,6 +25,7 @@ import {
   templateLatestVersion,
   updateCampaignFields,
 } from './store.js';
+import { senderExists } from '../senders/store.js';
 import { abStateOf } from './winner.js';
 
 // The campaign lifecycle: draft → scheduled → sending → sent, with paused and cancelled.
@@ -72,6 +73,7 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     ) as CampaignWrite['attribution'],
     from_address: from?.address ?? null,
     from_name: from?.name ?? null,
+    sender_id: (pick('sender_id', base?.sender_id ?? null) as number | null) ?? null,
     ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
   };
 }
@@ -92,6 +94,9 @@ async function checkReferences(sql: Db, w: CampaignWrite, input: Partial<Campaig
       });
     }
   });
+  if (w.sender_id !== null && !(await senderExists(sql, w.sender_id))) {
+    errors.push({ path: 'sender_id', in: 'body', message: `no sender ${w.sender_id}` });
+  }
   if (w.segment_id !== null && (await segmentRule(sql, w.segment_id)) === undefined) {
     errors.push({ path: 'segment_id', in: 'body', message: `no segment ${w.segment_id}` });
   }
@@ -149,6 +154,7 @@ export function campaignView(row: CampaignRow): CampaignView {
     from: row.from_address
       ? { address: row.from_address, ...(row.from_name ? { name: row.from_name } : {}) }
       : null,
+    sender_id: row.sender_id,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

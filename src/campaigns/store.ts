@@ -17,6 +17,7 @@ export interface CampaignRow {
   attribution: { click_days: number; open_days: number };
   from_address: string | null;
   from_name: string | null;
+  sender_id: number | null;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -43,6 +44,7 @@ export interface CampaignWrite {
   attribution: { click_days: number; open_days: number };
   from_address: string | null;
   from_name: string | null;
+  sender_id: number | null;
   ab_test: AbTest | null;
 }
 
@@ -58,6 +60,7 @@ const COLUMNS = [
   'attribution',
   'from_address',
   'from_name',
+  'sender_id',
   'ab_test',
 ] as const;
 
@@ -342,6 +345,8 @@ export interface ClaimedMessage {
   campaign_variants: Variant[];
   from_address: string | null;
   from_name: string | null;
+  /** The sender identity the campaign or trigger chose; null: the default sender. */
+  sender_id: number | null;
   /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
   marketing: boolean | null;
   customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
@@ -371,7 +376,7 @@ export async function claimMessage(
     select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.variant, k.template_id, k.template_version,
       k.offer_ids, k.attempts,
       coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
-      c.from_address, c.from_name,
+      c.from_address, c.from_name, coalesce(c.sender_id, t.sender_id) as sender_id,
       -- Consent can change during a trigger's delay: it is read again at send time.
       case when k.trigger_id is not null then (
         select g.granted from consents g

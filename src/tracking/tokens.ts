@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * replayed as an unsubscribe token. Nothing else is in the token: the target of a click is
  * looked up from the stored message, never taken from the request (no open redirect).
  */
-export type TokenPurpose = 'open' | 'click' | 'unsubscribe';
+export type TokenPurpose = 'open' | 'click' | 'unsubscribe' | 'web';
 
 export interface TokenClaims {
   messageId: number;
