@@ -36,7 +36,7 @@ export function envDkimKey(config: IdentityConfig): DkimKey | null {
 }
 
 /** `Name <address>` or `address`, as MAIL_FROM holds it. */
-function parseFrom(value: string): { name?: string; address: string } {
+export function parseFrom(value: string): { name?: string; address: string } {
   const match = /^\s*"?([^"<]*?)"?\s*<([^>]+)>\s*$/.exec(value);
   if (!match) return { address: value.trim() };
   return match[1] ? { name: match[1], address: match[2]!.trim() } : { address: match[2]!.trim() };

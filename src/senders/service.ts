@@ -97,9 +97,9 @@ function toWrite(config: SenderConfig, input: SenderPatch, base: SenderRow | und
 export async function createSenderIdentity(sql: Db, config: SenderConfig, input: SenderCreate): Promise<SenderRow> {
   const current = await findDefaultSender(sql);
   const isDefault = input.is_default ?? current === undefined;
-  const row = await insertSender(sql, toWrite(config, input, undefined, isDefault));
-  if (isDefault) await clearOtherDefaults(sql, row.id);
-  return row;
+  const write = toWrite(config, input, undefined, isDefault);
+  if (isDefault) await clearOtherDefaults(sql, null);
+  return insertSender(sql, write);
 }
 
 /** Updates a sender; making it the default unsets the previous default. */
@@ -112,8 +112,9 @@ export async function patchSenderIdentity(
   const base = await findSender(sql, id, true);
   if (!base) throw notFound(`sender ${id}`);
   const isDefault = input.is_default ?? base.is_default;
+  const write = toWrite(config, input, base, isDefault);
   if (isDefault) await clearOtherDefaults(sql, id);
-  return updateSender(sql, id, toWrite(config, input, base, isDefault));
+  return updateSender(sql, id, write);
 }
 
 /** The API view: never the private key. */

@@ -12,7 +12,7 @@ import {
   notFoundResponse,
 } from '../http/route.js';
 import { installDefaultTemplates, readDefaultTemplates } from './defaults.js';
-import { previewTemplate, testSendTemplate } from './preview.js';
+import { previewTemplate } from './preview.js';
 import {
   PreviewBody,
   Rendered,
@@ -25,6 +25,7 @@ import {
   VersionParams,
   VersionSchema,
 } from './schema.js';
+import { testSendTemplate } from './test-send.js';
 import {
   createTemplate,
   getTemplate,
