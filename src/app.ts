@@ -19,6 +19,7 @@ import { registerReportRoutes } from './reports/routes.js';
 import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
+import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerSenderRoutes } from './senders/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
@@ -126,6 +127,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerSocialRoutes(app);
   registerMessageRoutes(app);
   registerSenderRoutes(app);
+  registerWebVersionRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

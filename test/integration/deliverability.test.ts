@@ -144,6 +144,22 @@ describe('mail as receivers see it', () => {
     expect(mail.headers.get('auto-submitted')).toBeUndefined();
     expect(mail.html).not.toContain('Internal name');
     expect(mail.html).toMatch(/<html[^>]* lang="(en|fr)"/);
+
+    // "View in browser": the hosted web version at a signed URL, without the open pixel.
+    const web = /href="(http:\/\/[^"]+\/w\/([\w-]+))"/.exec(mail.html as string);
+    expect(web, 'view-in-browser link').not.toBeNull();
+    const page = await h.get(new URL(web![1]!).pathname, { role: null });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toContain('no-store');
+    const hosted = await page.text();
+    expect(hosted).toContain(who.first_name);
+    expect(hosted).not.toContain('/t/o/');
+    const token = web![2]!;
+    const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+    expect((await h.get(`/w/${forged}`, { role: null })).status).toBe(404);
+    // An unsubscribe token is not a web-version token.
+    const unsubscribe = /\/u\/([\w-]{32})/.exec(mail.html as string)![1];
+    expect((await h.get(`/w/${unsubscribe}`, { role: null })).status).toBe(404);
   });
 
   it('an automated mail comes from its sender identity, aligned and signed, marked auto-generated', async () => {
