@@ -68,7 +68,7 @@ export function registerSenderRoutes(app: App): void {
       await audit(c, { action: 'sender.create', entity: 'sender', entity_id: created.id }, tx);
       return created;
     });
-    return c.json(senderView(row), 201);
+    return c.json(senderView(row, config), 201);
   });
 
   app.openapi(list, async (c) => {
@@ -76,7 +76,7 @@ export function registerSenderRoutes(app: App): void {
     const after = decodeCursor(q.cursor, Cursor);
     const rows = await listSenders(c.var.deps.sql, after?.id ?? 0, q.limit);
     return c.json(
-      page(rows.map(senderView), q.limit, (s) => ({ id: s.id })),
+      page(rows.map((r) => senderView(r, c.var.deps.config)), q.limit, (s) => ({ id: s.id })),
       200,
     );
   });
@@ -85,7 +85,7 @@ export function registerSenderRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const row = await findSender(c.var.deps.sql, id);
     if (!row) throw notFound(`sender ${id}`);
-    return c.json(senderView(row), 200);
+    return c.json(senderView(row, c.var.deps.config), 200);
   });
 
   app.openapi(patch, async (c) => {
@@ -98,6 +98,6 @@ export function registerSenderRoutes(app: App): void {
       await audit(c, { action: 'sender.update', entity: 'sender', entity_id: id, data }, tx);
       return updated;
     });
-    return c.json(senderView(row), 200);
+    return c.json(senderView(row, c.var.deps.config), 200);
   });
 }

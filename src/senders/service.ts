@@ -4,6 +4,7 @@ import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, notFound } from '../http/problem.js';
 import { dkimAligned, domainOf } from './alignment.js';
 import { dkimPublicKey, dnsRecordsFor } from './dns-records.js';
+import { envDkimKey, type IdentityConfig } from './identity.js';
 import { encryptPrivateKey } from './key-vault.js';
 import type { SenderCreate, SenderPatch, SenderView } from './schema.js';
 import {
@@ -117,8 +118,21 @@ export async function patchSenderIdentity(
   return updateSender(sql, id, write);
 }
 
+/**
+ * The DNS records to publish for a sender. The default sender without a key of its own signs
+ * with the DKIM_* settings' key, so its DKIM record is that key's.
+ */
+export function senderDnsRecords(row: SenderRow, config?: IdentityConfig) {
+  const env = !row.dkim_public_key && row.is_default && config ? envDkimKey(config) : null;
+  return dnsRecordsFor(
+    env
+      ? { ...row, dkim_domain: env.domainName, dkim_selector: env.keySelector, dkim_public_key: dkimPublicKey(env.privateKey).p }
+      : row,
+  );
+}
+
 /** The API view: never the private key. */
-export function senderView(row: SenderRow): SenderView {
+export function senderView(row: SenderRow, config?: IdentityConfig): SenderView {
   return {
     id: row.id,
     from_address: row.from_address,
@@ -129,7 +143,7 @@ export function senderView(row: SenderRow): SenderView {
     dkim_key_set: row.dkim_private_key_encrypted !== null,
     dkim_public_key: row.dkim_public_key,
     is_default: row.is_default,
-    dns_records: dnsRecordsFor(row),
+    dns_records: senderDnsRecords(row, config),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
