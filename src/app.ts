@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { registerCampaignRoutes } from './campaigns/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
+import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
 import type { App, AppEnv } from './http/env.js';
@@ -11,6 +12,7 @@ import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
+import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
@@ -19,7 +21,6 @@ import { registerReportRoutes } from './reports/routes.js';
 import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
-import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerSenderRoutes } from './senders/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerMessageRoutes(app);
   registerSenderRoutes(app);
   registerWebVersionRoutes(app);
+  registerDemoImageRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

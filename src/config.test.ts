@@ -32,7 +32,9 @@ describe('loadConfig', () => {
         /PUBLIC_URL: must be an https:\/\/ URL in production/,
       );
       expect(() => loadConfig(env)).toThrow(ConfigError);
-      expect(loadConfig({ ...env, PUBLIC_URL: 'https://crm.example.com' }).PUBLIC_URL).toBe('https://crm.example.com');
+      expect(loadConfig({ ...env, PUBLIC_URL: 'https://crm.example.com' }).PUBLIC_URL).toBe(
+        'https://crm.example.com',
+      );
     }
     expect(loadConfig({ NODE_ENV: 'development', PUBLIC_URL: 'http://crm.example.com' }).PUBLIC_URL).toBe(
       'http://crm.example.com',
@@ -40,6 +42,8 @@ describe('loadConfig', () => {
   });
 
   it('wants all three DKIM settings or none', () => {
-    expect(() => loadConfig({ DKIM_DOMAIN: 'shop.example' })).toThrow(/DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY/);
+    expect(() => loadConfig({ DKIM_DOMAIN: 'shop.example' })).toThrow(
+      /DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY/,
+    );
   });
 });

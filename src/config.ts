@@ -97,6 +97,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** NODE_ENV=production or OFFERFLOW_ENV=production. */
-export function isProduction(config: { NODE_ENV?: string | undefined; OFFERFLOW_ENV?: string | undefined }): boolean {
+export function isProduction(config: {
+  NODE_ENV?: string | undefined;
+  OFFERFLOW_ENV?: string | undefined;
+}): boolean {
   return config.NODE_ENV === 'production' || config.OFFERFLOW_ENV === 'production';
 }

@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
+import { senderExists } from '../senders/store.js';
 import { cancelHeldMessages } from './ab-store.js';
 import { abTestErrors } from './ab-test.js';
 import type {
@@ -25,7 +26,6 @@ import {
   templateLatestVersion,
   updateCampaignFields,
 } from './store.js';
-import { senderExists } from '../senders/store.js';
 import { abStateOf } from './winner.js';
 
 // The campaign lifecycle: draft → scheduled → sending → sent, with paused and cancelled.

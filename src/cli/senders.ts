@@ -83,10 +83,13 @@ export async function senders(args: string[]): Promise<number> {
       }
       case 'dns': {
         const id = rest[0] === undefined ? undefined : Number(rest[0]);
-        if (id !== undefined && (!Number.isInteger(id) || id <= 0)) throw new UsageError(`senders dns takes a sender id\n${HELP}`);
+        if (id !== undefined && (!Number.isInteger(id) || id <= 0))
+          throw new UsageError(`senders dns takes a sender id\n${HELP}`);
         const row = id === undefined ? await findDefaultSender(sql) : await findSender(sql, id);
         if (!row) {
-          process.stderr.write(id === undefined ? 'No default sender: create one first\n' : `No sender ${id}\n`);
+          process.stderr.write(
+            id === undefined ? 'No default sender: create one first\n' : `No sender ${id}\n`,
+          );
           return 1;
         }
         printRecords(row, senderDnsRecords(row, config));

@@ -51,12 +51,22 @@ export interface OutgoingMail {
  * The Message-ID of a ledger row: deterministic, so a retried send keeps it (receivers drop the
  * duplicate), and carrying the install id, so another install or a reset database never mints it.
  */
-export function ledgerMessageId(input: { messageId: number; source: string; installId: string; domain: string }): string {
+export function ledgerMessageId(input: {
+  messageId: number;
+  source: string;
+  installId: string;
+  domain: string;
+}): string {
   return `<m${input.messageId}.${input.source}.${input.installId}@${input.domain}>`;
 }
 
 /** A one-off Message-ID (test-sends), unique by its random part. */
-export function oneOffMessageId(input: { source: string; installId: string; domain: string; random: string }): string {
+export function oneOffMessageId(input: {
+  source: string;
+  installId: string;
+  domain: string;
+  random: string;
+}): string {
   return `<${input.source}.${input.random}.${input.installId}@${input.domain}>`;
 }
 

@@ -10,7 +10,16 @@ const OFFER_TTL_MS = 60_000;
 
 export type RenderableMessage = Pick<
   ClaimedMessage,
-  'id' | 'customer_id' | 'trigger_id' | 'template_id' | 'template_version' | 'offer_ids' | 'variant' | 'campaign_name' | 'campaign_variants' | 'customer'
+  | 'id'
+  | 'customer_id'
+  | 'trigger_id'
+  | 'template_id'
+  | 'template_version'
+  | 'offer_ids'
+  | 'variant'
+  | 'campaign_name'
+  | 'campaign_variants'
+  | 'customer'
 >;
 
 export interface RenderedMessage {

@@ -31,7 +31,9 @@ const TTL_MS = 60_000;
 export function envDkimKey(config: IdentityConfig): DkimKey | null {
   const { DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY } = config;
   if (!DKIM_DOMAIN || !DKIM_SELECTOR || !DKIM_PRIVATE_KEY) return null;
-  const privateKey = DKIM_PRIVATE_KEY.includes('-----BEGIN') ? DKIM_PRIVATE_KEY : readFileSync(DKIM_PRIVATE_KEY, 'utf8');
+  const privateKey = DKIM_PRIVATE_KEY.includes('-----BEGIN')
+    ? DKIM_PRIVATE_KEY
+    : readFileSync(DKIM_PRIVATE_KEY, 'utf8');
   return { domainName: DKIM_DOMAIN, keySelector: DKIM_SELECTOR, privateKey };
 }
 
@@ -61,7 +63,9 @@ export function createIdentityResolver(deps: { sql: Db; config: IdentityConfig }
       : null;
     return {
       senderId: row.id,
-      from: row.from_name ? { name: row.from_name, address: row.from_address } : { address: row.from_address },
+      from: row.from_name
+        ? { name: row.from_name, address: row.from_address }
+        : { address: row.from_address },
       replyTo: row.reply_to,
       dkim: own ?? envKey,
     };
@@ -112,4 +116,5 @@ export function createIdentityResolver(deps: { sql: Db; config: IdentityConfig }
 export type IdentityResolver = ReturnType<typeof createIdentityResolver>;
 
 /** The domain a sender's Message-IDs and List-Ids are under: its From domain. */
-export const identityDomain = (identity: SendingIdentity): string => domainOf(identity.from.address) || 'localhost';
+export const identityDomain = (identity: SendingIdentity): string =>
+  domainOf(identity.from.address) || 'localhost';

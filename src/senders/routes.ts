@@ -76,7 +76,11 @@ export function registerSenderRoutes(app: App): void {
     const after = decodeCursor(q.cursor, Cursor);
     const rows = await listSenders(c.var.deps.sql, after?.id ?? 0, q.limit);
     return c.json(
-      page(rows.map((r) => senderView(r, c.var.deps.config)), q.limit, (s) => ({ id: s.id })),
+      page(
+        rows.map((r) => senderView(r, c.var.deps.config)),
+        q.limit,
+        (s) => ({ id: s.id }),
+      ),
       200,
     );
   });
@@ -94,7 +98,11 @@ export function registerSenderRoutes(app: App): void {
     const { config } = c.var.deps;
     const row = await c.var.deps.sql.begin(async (tx) => {
       const updated = await patchSenderIdentity(tx, config, id, body);
-      const data = { fields: Object.keys(body).filter((k) => k !== 'dkim_private_key').concat(body.dkim_private_key !== undefined ? ['dkim_private_key'] : []) };
+      const data = {
+        fields: Object.keys(body)
+          .filter((k) => k !== 'dkim_private_key')
+          .concat(body.dkim_private_key !== undefined ? ['dkim_private_key'] : []),
+      };
       await audit(c, { action: 'sender.update', entity: 'sender', entity_id: id, data }, tx);
       return updated;
     });

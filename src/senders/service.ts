@@ -29,7 +29,9 @@ function checkPrivateKey(pem: string): string | null {
     if (key.asymmetricKeyType === 'ed25519') return null;
     if (key.asymmetricKeyType !== 'rsa') return 'must be an RSA or Ed25519 private key';
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    return bits >= 1024 ? null : `an RSA key of ${bits} bits is too short: receivers ignore keys under 1024 bits`;
+    return bits >= 1024
+      ? null
+      : `an RSA key of ${bits} bits is too short: receivers ignore keys under 1024 bits`;
   } catch {
     return 'must be a PEM private key (-----BEGIN PRIVATE KEY----- …)';
   }
@@ -37,14 +39,22 @@ function checkPrivateKey(pem: string): string | null {
 
 /** A 2048-bit RSA key, the size every receiver accepts and DNS hosts can publish. */
 export function generateDkimKey(): string {
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
 }
 
 /**
  * The row to write for a create (no `base`) or a patch over `base`: validates alignment and the
  * key, seals the key, generates one for a DKIM domain that has none. Throws a 422 naming fields.
  */
-function toWrite(config: SenderConfig, input: SenderPatch, base: SenderRow | undefined, isDefault: boolean): SenderWrite {
+function toWrite(
+  config: SenderConfig,
+  input: SenderPatch,
+  base: SenderRow | undefined,
+  isDefault: boolean,
+): SenderWrite {
   const pick = <K extends keyof SenderPatch & keyof SenderRow>(key: K): SenderRow[K] | null =>
     (input[key] !== undefined ? input[key] : (base?.[key] ?? null)) as SenderRow[K] | null;
   const from_address = (input.from_address ?? base?.from_address)!.toLowerCase();
@@ -95,7 +105,11 @@ function toWrite(config: SenderConfig, input: SenderPatch, base: SenderRow | und
 }
 
 /** Creates a sender; the first one becomes the default unless told otherwise. */
-export async function createSenderIdentity(sql: Db, config: SenderConfig, input: SenderCreate): Promise<SenderRow> {
+export async function createSenderIdentity(
+  sql: Db,
+  config: SenderConfig,
+  input: SenderCreate,
+): Promise<SenderRow> {
   const current = await findDefaultSender(sql);
   const isDefault = input.is_default ?? current === undefined;
   const write = toWrite(config, input, undefined, isDefault);
@@ -126,7 +140,12 @@ export function senderDnsRecords(row: SenderRow, config?: IdentityConfig) {
   const env = !row.dkim_public_key && row.is_default && config ? envDkimKey(config) : null;
   return dnsRecordsFor(
     env
-      ? { ...row, dkim_domain: env.domainName, dkim_selector: env.keySelector, dkim_public_key: dkimPublicKey(env.privateKey).p }
+      ? {
+          ...row,
+          dkim_domain: env.domainName,
+          dkim_selector: env.keySelector,
+          dkim_public_key: dkimPublicKey(env.privateKey).p,
+        }
       : row,
   );
 }

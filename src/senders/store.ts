@@ -72,3 +72,11 @@ export async function senderExists(sql: Db, id: number): Promise<boolean> {
   const [row] = await sql`select 1 from senders where id = ${id}`;
   return row !== undefined;
 }
+
+/** The first sender with this From address. */
+export async function findSenderByFrom(sql: Db, address: string): Promise<SenderRow | undefined> {
+  const [row] = await sql<
+    SenderRow[]
+  >`select * from senders where from_address = ${address.toLowerCase()} order by id limit 1`;
+  return row;
+}

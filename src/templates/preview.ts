@@ -80,4 +80,3 @@ export async function previewTemplate(
   const version = await loadTemplateVersion(deps.sql, templateId, input.version);
   return renderForCustomer(version, await previewData(deps, input));
 }
-

@@ -25,7 +25,6 @@ import {
   VersionParams,
   VersionSchema,
 } from './schema.js';
-import { testSendTemplate } from './test-send.js';
 import {
   createTemplate,
   getTemplate,
@@ -35,6 +34,7 @@ import {
   updateTemplate,
   versionView,
 } from './service.js';
+import { testSendTemplate } from './test-send.js';
 
 const tags = ['templates'];
 

@@ -104,7 +104,8 @@ export const TestSendBody = z
   .strictObject({
     to: z.email().max(320).openapi({ example: 'me@example.com' }),
     sender_id: z.number().int().positive().optional().openapi({
-      description: 'The sender identity to send from (its From, Reply-To and DKIM key); the default sender when absent',
+      description:
+        'The sender identity to send from (its From, Reply-To and DKIM key); the default sender when absent',
     }),
     from: z
       .string()
@@ -112,9 +113,13 @@ export const TestSendBody = z
       .regex(/^[^\r\n]*$/, 'one line')
       .optional()
       .openapi({ description: 'Replaces the sender’s From (`Name <address>`); its Reply-To and key stay' }),
-    subject: subject.optional().openapi({ description: 'An edited subject not saved yet, sent instead of the version’s' }),
+    subject: subject
+      .optional()
+      .openapi({ description: 'An edited subject not saved yet, sent instead of the version’s' }),
     preheader: preheader.nullable().optional().openapi({ description: 'An edited preheader not saved yet' }),
-    mjml: mjml.optional().openapi({ description: 'Edited MJML not saved yet, sent instead of the version’s (checked like a save)' }),
+    mjml: mjml.optional().openapi({
+      description: 'Edited MJML not saved yet, sent instead of the version’s (checked like a save)',
+    }),
     ...renderInput,
   })
   .openapi('TemplateTestSendRequest');

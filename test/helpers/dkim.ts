@@ -20,7 +20,8 @@ const { dkimVerify } = require('mailauth/lib/dkim/verify') as {
 export async function verifyDkim(raw: Buffer, records: Record<string, string>) {
   const resolver = async (name: string, type: string) => {
     const value = records[name.toLowerCase()];
-    if (type !== 'TXT' || value === undefined) throw Object.assign(new Error(`no ${type} ${name}`), { code: 'ENOTFOUND' });
+    if (type !== 'TXT' || value === undefined)
+      throw Object.assign(new Error(`no ${type} ${name}`), { code: 'ENOTFOUND' });
     return [[value]];
   };
   return (await dkimVerify(raw, { resolver })).results;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
 import { loadConfig } from '../../src/config.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
-import { seedCampaignShop, type ShopFixture } from '../helpers/campaign-fixtures.js';
+import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { verifyDkim } from '../helpers/dkim.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
@@ -20,12 +20,19 @@ let records: Record<string, string>;
 
 beforeAll(async () => {
   sink = await startSmtpSink({ keepInMemory: true });
-  h = await createHarness({ config: loadConfig({ ...process.env, LOG_LEVEL: 'silent', SMTP_URL: sink.url }) });
+  h = await createHarness({
+    config: loadConfig({ ...process.env, LOG_LEVEL: 'silent', SMTP_URL: sink.url }),
+  });
   shop = await seedCampaignShop(h.db.sql, 12, h.deps.config.OFFERFLOW_SECRET);
   workers = await startWorkers({
     config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
     roles: ['planner', 'sender', 'reconciler', 'trigger'],
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '5', WORKER_LOCK_MS: '5000' },
+    env: {
+      QUEUE_PREFIX: h.queuePrefix,
+      RECONCILE_INTERVAL_MS: '300',
+      SEND_CONCURRENCY: '5',
+      WORKER_LOCK_MS: '5000',
+    },
     logger: h.deps.logger,
   });
   const res = await h.post('/v1/senders', {
@@ -54,7 +61,10 @@ const mailsTo = async (address: string): Promise<Array<{ mail: ParsedMail; raw: 
 
 /** A header's raw value, unfolded. */
 const headerOf = (mail: ParsedMail, key: string) =>
-  mail.headerLines.find((l) => l.key === key)?.line.replace(/\r?\n\s*/g, ' ').replace(/^[^:]+:\s*/, '');
+  mail.headerLines
+    .find((l) => l.key === key)
+    ?.line.replace(/\r?\n\s*/g, ' ')
+    .replace(/^[^:]+:\s*/, '');
 
 /** The signature verifies against the published key and covers the headers RFC 8058 needs. */
 async function expectSigned(raw: Buffer) {
@@ -64,11 +74,26 @@ async function expectSigned(raw: Buffer) {
   expect(result!.signingDomain).toBe('shop.example');
   expect(result!.selector).toBe('s2026');
   const signed = result!.signingHeaders.keys.toLowerCase().split(': ').join(':').split(':');
-  for (const name of ['from', 'to', 'subject', 'date', 'message-id', 'mime-version', 'content-type', 'list-unsubscribe', 'list-unsubscribe-post', 'list-id', 'feedback-id'])
+  for (const name of [
+    'from',
+    'to',
+    'subject',
+    'date',
+    'message-id',
+    'mime-version',
+    'content-type',
+    'list-unsubscribe',
+    'list-unsubscribe-post',
+    'list-id',
+    'feedback-id',
+  ])
     expect(signed, name).toContain(name);
   // Tampering with a signed list header breaks the signature.
   const text = raw.toString('latin1');
-  const forged = Buffer.from(text.replace(/List-Unsubscribe:\s*<[^>]+>/, 'List-Unsubscribe: <https://evil.example/u>'), 'latin1');
+  const forged = Buffer.from(
+    text.replace(/List-Unsubscribe:\s*<[^>]+>/, 'List-Unsubscribe: <https://evil.example/u>'),
+    'latin1',
+  );
   expect(forged.toString('latin1')).not.toBe(text);
   expect((await verifyDkim(forged, records))[0]!.status.result).toBe('fail');
 }
@@ -80,7 +105,9 @@ describe('sender identities', () => {
     expect(sender.dns_records.map((r: { purpose: string }) => r.purpose)).toEqual(['spf', 'dkim', 'dmarc']);
     expect(records['s2026._domainkey.shop.example']).toMatch(/^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{300,}$/);
     expect(records['_dmarc.shop.example']).toMatch(/^v=DMARC1; p=none/);
-    const [row] = await h.db.sql<{ sealed: string }[]>`select dkim_private_key_encrypted as sealed from senders where id = ${sender.id}`;
+    const [row] = await h.db.sql<
+      { sealed: string }[]
+    >`select dkim_private_key_encrypted as sealed from senders where id = ${sender.id}`;
     expect(row!.sealed).toMatch(/^v1\./);
     expect(row!.sealed).not.toContain('PRIVATE');
     const listed = await json(await h.get('/v1/senders'));
@@ -90,26 +117,41 @@ describe('sender identities', () => {
 
   it('refuses a From domain not aligned with the DKIM domain, naming the field, and writes nothing', async () => {
     const before = (await h.db.sql`select count(*)::int as n from senders`)[0]!.n;
-    const res = await h.post('/v1/senders', { from_address: 'offers@other.example', dkim_domain: 'shop.example' });
+    const res = await h.post('/v1/senders', {
+      from_address: 'offers@other.example',
+      dkim_domain: 'shop.example',
+    });
     expect(res.status).toBe(422);
     const body = await json(res);
     expect(body.errors.map((e: { path: string }) => e.path)).toContain('dkim_domain');
     expect((await h.db.sql`select count(*)::int as n from senders`)[0]!.n).toBe(before);
     const patch = await h.patch(`/v1/senders/${sender.id}`, { from_address: 'offers@elsewhere.example' });
     expect(patch.status).toBe(422);
-    expect((await json(await h.get(`/v1/senders/${sender.id}`))).from_address).toBe('offers@news.shop.example');
-    const badKey = await h.post('/v1/senders', { from_address: 'a@shop.example', dkim_domain: 'shop.example', dkim_private_key: 'nope' });
+    expect((await json(await h.get(`/v1/senders/${sender.id}`))).from_address).toBe(
+      'offers@news.shop.example',
+    );
+    const badKey = await h.post('/v1/senders', {
+      from_address: 'a@shop.example',
+      dkim_domain: 'shop.example',
+      dkim_private_key: 'nope',
+    });
     expect(badKey.status).toBe(422);
     expect((await json(badKey)).errors[0].path).toBe('dkim_private_key');
     expect((await h.post('/v1/senders', { from_address: 'not an address' })).status).toBe(422);
-    expect((await h.post('/v1/senders', { from_address: 'a@shop.example' }, { role: 'analyst' })).status).toBe(403);
+    expect(
+      (await h.post('/v1/senders', { from_address: 'a@shop.example' }, { role: 'analyst' })).status,
+    ).toBe(403);
   });
 
   it('one default at a time; campaigns and triggers naming no such sender are refused', async () => {
-    const second = await json(await h.post('/v1/senders', { from_address: 'hello@shop.example', is_default: true }));
+    const second = await json(
+      await h.post('/v1/senders', { from_address: 'hello@shop.example', is_default: true }),
+    );
     expect(second.is_default).toBe(true);
     expect((await json(await h.get(`/v1/senders/${sender.id}`))).is_default).toBe(false);
-    expect((await json(await h.patch(`/v1/senders/${sender.id}`, { is_default: true }))).is_default).toBe(true);
+    expect((await json(await h.patch(`/v1/senders/${sender.id}`, { is_default: true }))).is_default).toBe(
+      true,
+    );
     expect((await json(await h.get(`/v1/senders/${second.id}`))).is_default).toBe(false);
     const res = await h.post('/v1/campaigns', { name: 'x', sender_id: 999_999 });
     expect(res.status).toBe(422);
@@ -163,15 +205,29 @@ describe('mail as receivers see it', () => {
   });
 
   it('an automated mail comes from its sender identity, aligned and signed, marked auto-generated', async () => {
-    const [t] = await h.db.sql<{ id: number }[]>`select id from templates where name ilike '%post-purchase%' limit 1`;
-    const trig = await h.post('/v1/triggers', { name: 'Thanks', event: 'purchase', template_id: t!.id, sender_id: sender.id });
+    const [t] = await h.db.sql<
+      { id: number }[]
+    >`select id from templates where name ilike '%post-purchase%' limit 1`;
+    const trig = await h.post('/v1/triggers', {
+      name: 'Thanks',
+      event: 'purchase',
+      template_id: t!.id,
+      sender_id: sender.id,
+    });
     expect(trig.status, JSON.stringify(await trig.clone().json())).toBe(201);
     const triggerId = (await json(trig)).id;
     const [buyer] = await h.db.sql<{ id: number }[]>`
       insert into customers (external_id, email, first_name, locale)
       values ('auto-1', 'auto1@example.org', 'Ada', 'de-DE') returning id`;
-    await h.db.sql`insert into consents (customer_id, purpose, granted, source) values (${buyer!.id}, 'marketing_email', true, 'test')`;
-    const line = { external_line_id: 'auto-l1', customer_id: buyer!.id, order_ref: 'A-1', amount: 30, purchased_at: new Date().toISOString() };
+    await h.db
+      .sql`insert into consents (customer_id, purpose, granted, source) values (${buyer!.id}, 'marketing_email', true, 'test')`;
+    const line = {
+      external_line_id: 'auto-l1',
+      customer_id: buyer!.id,
+      order_ref: 'A-1',
+      amount: 30,
+      purchased_at: new Date().toISOString(),
+    };
     expect((await h.post('/v1/purchases', line)).status).toBe(201);
     const { mail, raw } = await until(async () => (await mailsTo('auto1@example.org'))[0]);
     await expectSigned(raw);
@@ -204,7 +260,10 @@ describe('mail as receivers see it', () => {
     // The stored template is unchanged.
     const stored = await json(await h.get(`/v1/templates/${shop.templateId}`));
     expect(stored.mjml).not.toContain('Unsaved body');
-    const bad = await h.post(`/v1/templates/${shop.templateId}/test-send`, { to: 'qa@example.org', mjml: '<mjml><mj-body><mj-section>' });
+    const bad = await h.post(`/v1/templates/${shop.templateId}/test-send`, {
+      to: 'qa@example.org',
+      mjml: '<mjml><mj-body><mj-section>',
+    });
     expect(bad.status).toBe(422);
     expect((await json(bad)).errors[0].path).toBe('mjml');
   });

@@ -64,7 +64,13 @@ async function sendAll(db: TestDatabase): Promise<string[]> {
     insert into messages ${db.sql(ids.map((customer_id) => ({ campaign_id: c!.id, customer_id, template_id: shop.templateId, template_version: 1 })))}
     returning id`;
   const transport = createMailTransport({ SMTP_URL: sink.url });
-  const sender = createSender({ sql: db.sql, config, transport, logger: pino({ level: 'silent' }), clock: () => new Date() });
+  const sender = createSender({
+    sql: db.sql,
+    config,
+    transport,
+    logger: pino({ level: 'silent' }),
+    clock: () => new Date(),
+  });
   const out: string[] = [];
   try {
     for (const row of rows) {
@@ -79,7 +85,12 @@ async function sendAll(db: TestDatabase): Promise<string[]> {
 
 describe('Message-IDs', () => {
   it('two fresh databases never produce the same Message-ID, for the same rows', async () => {
-    const made = [await createTestDatabase(), await createTestDatabase(), await migratedFromScratch(), await migratedFromScratch()];
+    const made = [
+      await createTestDatabase(),
+      await createTestDatabase(),
+      await migratedFromScratch(),
+      await migratedFromScratch(),
+    ];
     databases.push(...made);
     const installs = await Promise.all(made.map((db) => installationId(db.sql)));
     expect(new Set(installs).size).toBe(made.length);
@@ -89,7 +100,8 @@ describe('Message-IDs', () => {
     expect(sent[0]!.length).toBeGreaterThan(0);
     expect(new Set(all).size).toBe(all.length);
     for (const [i, ids] of sent.entries())
-      for (const id of ids) expect(id).toMatch(new RegExp(`^<m\\d+\\.c\\d+\\.${installs[i]}@shop\\.example>$`));
+      for (const id of ids)
+        expect(id).toMatch(new RegExp(`^<m\\d+\\.c\\d+\\.${installs[i]}@shop\\.example>$`));
   });
 
   it('a copied database gets its own install id, once, and every process of it agrees', async () => {
@@ -111,7 +123,13 @@ describe('Message-IDs', () => {
       insert into messages (campaign_id, customer_id, template_id, template_version)
       values (${c!.id}, ${[...shop.eligible.keys()][0]!}, ${shop.templateId}, 1) returning id`;
     const transport = createMailTransport({ SMTP_URL: sink.url });
-    const sender = createSender({ sql: db.sql, config, transport, logger: pino({ level: 'silent' }), clock: () => new Date() });
+    const sender = createSender({
+      sql: db.sql,
+      config,
+      transport,
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(),
+    });
     try {
       const before = sink.messages.length;
       rejectNext = 1;
@@ -121,7 +139,9 @@ describe('Message-IDs', () => {
       const mails = await Promise.all(sink.messages.slice(before).map((raw) => simpleParser(raw)));
       expect(mails).toHaveLength(1);
       expect(mails[0]!.messageId).toBe((result as { messageId: string }).messageId);
-      const [row] = await db.sql<{ smtp_message_id: string; attempts: number }[]>`select smtp_message_id, attempts from messages where id = ${m!.id}`;
+      const [row] = await db.sql<
+        { smtp_message_id: string; attempts: number }[]
+      >`select smtp_message_id, attempts from messages where id = ${m!.id}`;
       expect(row).toEqual({ smtp_message_id: mails[0]!.messageId, attempts: 2 });
     } finally {
       await sender.close();

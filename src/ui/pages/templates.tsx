@@ -24,6 +24,16 @@ const STARTER = `<mjml>
 
 type Values = Record<string, unknown>;
 
+/** The sender identities as select options, for the test-send. */
+async function senderOptions(app: App, c: Context<UiEnv>) {
+  const res = await api(app, c, 'GET', '/v1/senders?limit=100');
+  if (!res.ok) return [];
+  return (res.body.data as any[]).map((s) => ({
+    value: String(s.id),
+    label: `${s.from_name ? `${s.from_name} <${s.from_address}>` : s.from_address}${s.is_default ? ' (default)' : ''}`,
+  }));
+}
+
 function TemplateForm(props: {
   csrf: string;
   action: string;
@@ -31,6 +41,8 @@ function TemplateForm(props: {
   errors?: Errors | undefined;
   detail?: string | undefined;
   id?: number;
+  /** Sender identities to test-send from (GET /v1/senders). */
+  senders?: Array<{ value: string; label: string }>;
 }) {
   const v = props.values;
   const e = props.errors;
@@ -66,6 +78,14 @@ function TemplateForm(props: {
             value={v.preview_customer_id as string}
           />
           <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
+          {props.senders && props.senders.length > 0 && (
+            <Field
+              name="test_sender_id"
+              label="Test-send from"
+              value={v.test_sender_id as string}
+              options={[{ value: '', label: 'The default sender' }, ...props.senders]}
+            />
+          )}
         </div>
         <div class="row buttons">
           <button type="submit">Save as a new version</button>
@@ -86,7 +106,7 @@ function TemplateForm(props: {
               hx-include="#template-form"
               hx-target="#test-send-result"
             >
-              Test-send saved version
+              Test-send as edited
             </button>
           )}
         </div>
@@ -265,6 +285,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           action={`/ui/templates/${id}`}
           id={id}
           values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}
+          senders={await senderOptions(app, c)}
         />
       </>,
     );
@@ -311,13 +332,24 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   ui.post('/ui/templates/:id{[0-9]+}/test-send', async (c) => {
     const form = (await c.req.parseBody()) as Values;
     const customer = str(form, 'preview_customer_id');
+    const sender = str(form, 'test_sender_id');
+    // The form as it is now, saved or not: what the marketer sees is what the test mails.
     const res = await api(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
       to: str(form, 'test_to') ?? '',
       ...(customer ? { customer_id: Number(customer) } : {}),
+      ...(sender ? { sender_id: Number(sender) } : {}),
+      ...(str(form, 'subject') ? { subject: str(form, 'subject') } : {}),
+      ...(form.preheader !== undefined ? { preheader: str(form, 'preheader') ?? null } : {}),
+      ...(typeof form.mjml === 'string' && form.mjml.trim() ? { mjml: form.mjml } : {}),
     });
     if (!res.ok) {
       const msg = res.errors.length
-        ? res.errors.map((e) => `${e.path === 'to' ? 'Test-send to' : e.path}: ${e.message}`).join('; ')
+        ? res.errors
+            .map(
+              (e) =>
+                `${e.path === 'to' ? 'Test-send to' : e.path}: ${e.message}${e.line ? ` (line ${e.line})` : ''}`,
+            )
+            .join('; ')
         : res.detail;
       return c.html(<span class="error">{msg}</span>);
     }
