@@ -6,6 +6,7 @@ import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { verifyDkim } from '../helpers/dkim.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
 // What receivers check, through the real sender, SMTP and a real DKIM verifier (mailauth):
@@ -266,5 +267,32 @@ describe('mail as receivers see it', () => {
     });
     expect(bad.status).toBe(422);
     expect((await json(bad)).errors[0].path).toBe('mjml');
+  });
+
+  it('the UI test-sends the form as edited, unsaved, from the sender chosen on the page', async () => {
+    const { session, csrf } = await signInToUi(h, 'marketer');
+    const form = await h.app.request(`/ui/templates/${shop.templateId}`, { headers: { cookie: session } });
+    const html = await form.text();
+    expect(html).toContain('name="test_sender_id"');
+    expect(html).toContain(`<option value="${sender.id}"`);
+    const res = await h.app.request(`/ui/templates/${shop.templateId}/test-send`, {
+      method: 'POST',
+      headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        _csrf: csrf,
+        name: 'whatever',
+        subject: 'Edited in the form',
+        preheader: '',
+        mjml: '<mjml><mj-body><mj-section><mj-column><mj-text>Typed, not saved</mj-text></mj-column></mj-section></mj-body></mjml>',
+        test_to: 'ui-qa@example.org',
+        test_sender_id: String(sender.id),
+      }),
+    });
+    expect(await res.text()).toContain('Sent to ui-qa@example.org');
+    const { mail, raw } = (await mailsTo('ui-qa@example.org'))[0]!;
+    await expectSigned(raw);
+    expect(mail.subject).toBe('[Test] Edited in the form');
+    expect(mail.html).toContain('Typed, not saved');
+    expect(mail.from?.value[0]?.address).toBe('offers@news.shop.example');
   });
 });
