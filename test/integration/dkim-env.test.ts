@@ -11,7 +11,10 @@ import { createHarness, type Harness, json } from '../helpers/harness.js';
 
 let h: Harness;
 let sink: SmtpSink;
-const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+  type: 'pkcs8',
+  format: 'pem',
+}) as string;
 
 beforeAll(async () => {
   sink = await startSmtpSink({ keepInMemory: true });
@@ -50,6 +53,9 @@ describe('DKIM_* settings', () => {
     const [result] = await verifyDkim(raw, { [dkim.name]: dkim.value });
     expect(result!.status.result).toBe('pass');
     expect(result!.signingDomain).toBe('brand.example');
-    expect((await simpleParser(raw)).from?.value[0]).toMatchObject({ address: 'shop@brand.example', name: 'Brand' });
+    expect((await simpleParser(raw)).from?.value[0]).toMatchObject({
+      address: 'shop@brand.example',
+      name: 'Brand',
+    });
   });
 });

@@ -7,6 +7,7 @@ import { compileTemplateSource } from '../../templates/compile.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
+import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
 
@@ -23,16 +24,6 @@ const STARTER = `<mjml>
 </mjml>`;
 
 type Values = Record<string, unknown>;
-
-/** The sender identities as select options, for the test-send. */
-async function senderOptions(app: App, c: Context<UiEnv>) {
-  const res = await api(app, c, 'GET', '/v1/senders?limit=100');
-  if (!res.ok) return [];
-  return (res.body.data as any[]).map((s) => ({
-    value: String(s.id),
-    label: `${s.from_name ? `${s.from_name} <${s.from_address}>` : s.from_address}${s.is_default ? ' (default)' : ''}`,
-  }));
-}
 
 function TemplateForm(props: {
   csrf: string;
@@ -78,12 +69,12 @@ function TemplateForm(props: {
             value={v.preview_customer_id as string}
           />
           <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
-          {props.senders && props.senders.length > 0 && (
+          {props.senders && props.senders.length > 1 && (
             <Field
               name="test_sender_id"
               label="Test-send from"
               value={v.test_sender_id as string}
-              options={[{ value: '', label: 'The default sender' }, ...props.senders]}
+              options={props.senders}
             />
           )}
         </div>
