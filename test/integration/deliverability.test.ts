@@ -295,7 +295,9 @@ describe('mail as receivers see it', () => {
     expect(mail.html).toContain('Typed, not saved');
     expect(mail.from?.value[0]?.address).toBe('offers@news.shop.example');
     // The campaign form offers the sender identities too.
-    const campaignForm = await (await h.app.request('/ui/campaigns/new', { headers: { cookie: session } })).text();
+    const campaignForm = await (
+      await h.app.request('/ui/campaigns/new', { headers: { cookie: session } })
+    ).text();
     expect(campaignForm).toContain('name="sender_id"');
     expect(campaignForm).toContain(`<option value="${sender.id}"`);
   });
