@@ -300,5 +300,10 @@ describe('mail as receivers see it', () => {
     ).text();
     expect(campaignForm).toContain('name="sender_id"');
     expect(campaignForm).toContain(`<option value="${sender.id}"`);
+    const triggerForm = await (
+      await h.app.request('/ui/triggers/new', { headers: { cookie: session } })
+    ).text();
+    expect(triggerForm).toContain('name="sender_id"');
+    expect(triggerForm).toContain(`<option value="${sender.id}"`);
   });
 });
