@@ -1,8 +1,8 @@
-import Handlebars from 'handlebars';
+import { LRUCache } from 'lru-cache';
 import { type ClaimedMessage, type OfferContent, offerContents } from '../campaigns/store.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
-import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
+import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
 import { triggerMessageOrders } from '../triggers/store.js';
 
@@ -40,7 +40,7 @@ export function createMessageRenderer(deps: {
   config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MAIL_POSTAL_ADDRESS'>;
 }) {
   const offers = new Map<number, { offer: OfferContent; until: number }>();
-  const subjects = new Map<string, HandlebarsTemplateDelegate>();
+  const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
 
   async function loadOffers(ids: number[]): Promise<OfferContent[]> {
     const now = Date.now();
@@ -52,10 +52,11 @@ export function createMessageRenderer(deps: {
     return ids.map((id) => offers.get(id)?.offer).filter((o): o is OfferContent => o !== undefined);
   }
 
-  function subjectFor(source: string): HandlebarsTemplateDelegate {
+  /** A variant's subject, in the template sandbox and render budget (it was checked at save). */
+  function subjectFor(source: string): ReturnType<typeof compileSubject> {
     let compiled = subjects.get(source);
     if (!compiled) {
-      compiled = Handlebars.compile(source, { noEscape: true, strict: false });
+      compiled = compileSubject(source, 'variant subject');
       subjects.set(source, compiled);
     }
     return compiled;
@@ -88,7 +89,7 @@ export function createMessageRenderer(deps: {
     };
     const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
     const variant = m.campaign_variants.find((v) => v.name === m.variant);
-    const subject = variant?.subject ? subjectFor(variant.subject)(data).trim() : rendered.subject;
+    const subject = variant?.subject ? subjectFor(variant.subject)(data) : rendered.subject;
     const pixel = `<img src="${links.openPixelUrl}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)

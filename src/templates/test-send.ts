@@ -8,7 +8,13 @@ import { createIdentityResolver, identityDomain, parseFrom } from '../senders/id
 import { senderExists } from '../senders/store.js';
 import { compileTemplateSource } from './compile.js';
 import { type PreviewInput, previewData } from './preview.js';
-import { type CompiledVersion, compileVersion, loadTemplateVersion, renderForCustomer } from './render.js';
+import {
+  type CompiledVersion,
+  checkVersionRenders,
+  compileVersion,
+  loadTemplateVersion,
+  renderForCustomer,
+} from './render.js';
 import { selectVersion } from './store.js';
 
 export interface TestSendInput extends PreviewInput {
@@ -35,6 +41,7 @@ async function versionToSend(deps: Deps, templateId: number, input: TestSendInpu
     mjml: input.mjml ?? row!.mjml,
   };
   const compiled = await compileTemplateSource(source);
+  checkVersionRenders({ ...source, ...compiled });
   // Version 0: an unsaved draft, never cached.
   return compileVersion({ template_id: templateId, version: 0, ...source, ...compiled });
 }
