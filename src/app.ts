@@ -110,6 +110,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   app.use('/v1/*', requireApiKey);
   app.use('/ui/*', securityHeaders);
   app.use('/u/*', securityHeaders);
+  // The hosted web version of a mail: a page opened in a browser, with a token in its path.
+  app.use('/w/*', securityHeaders);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

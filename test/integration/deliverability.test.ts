@@ -194,6 +194,8 @@ describe('mail as receivers see it', () => {
     const page = await h.get(new URL(web![1]!).pathname, { role: null });
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toContain('no-store');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
     const hosted = await page.text();
     expect(hosted).toContain(who.first_name);
     expect(hosted).not.toContain('/t/o/');
