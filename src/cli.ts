@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       'run queue workers: planner, sender, reconciler, trigger, import, retention (all when none is named)',
     load: async () => (await import('./cli/queue-workers.js')).worker,
   },
+  senders: {
+    summary: 'sender identities: list, create, and the SPF/DKIM/DMARC records to publish (senders dns ID)',
+    load: async () => (await import('./cli/senders.js')).senders,
+  },
   campaign: {
     summary: 'launch a campaign or watch its progress (campaign launch ID --watch)',
     load: async () => (await import('./cli/campaign.js')).campaign,

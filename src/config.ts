@@ -57,6 +57,20 @@ export const configSchema = z.object({
   /** Customers without activity for this many days are flagged inactive (0: never). */
   RETENTION_INACTIVE_DAYS: z.coerce.number().int().min(0).default(1095),
   /**
+   * The default sender's DKIM key when no sender identity holds one: all three set, or none.
+   * The key is PEM text or a path to a PEM file.
+   */
+  DKIM_DOMAIN: z.string().max(253).optional(),
+  DKIM_SELECTOR: z.string().max(63).optional(),
+  DKIM_PRIVATE_KEY: z.string().optional(),
+  /** From address (`Name <address>` or `address`) used when no sender identity exists yet. */
+  MAIL_FROM: z.string().max(320).optional(),
+  /** The postal address shown in the default footers (CAN-SPAM, and what receivers expect). */
+  MAIL_POSTAL_ADDRESS: z.string().max(500).optional(),
+  /** `production` (or NODE_ENV=production): PUBLIC_URL must then be https. */
+  OFFERFLOW_ENV: z.enum(['production', 'development', 'test']).optional(),
+  NODE_ENV: z.string().optional(),
+  /**
    * Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed, comma
    * separated. Empty: the client is the socket's peer and X-Forwarded-For is ignored.
    */
@@ -114,8 +128,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
+  const dkimSet = [config.DKIM_DOMAIN, config.DKIM_SELECTOR, config.DKIM_PRIVATE_KEY].filter(Boolean).length;
+  if (dkimSet !== 0 && dkimSet !== 3)
+    throw new ConfigError(
+      'Invalid environment:\n  DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three, or none',
+    );
+  if (isProduction(config) && !config.PUBLIC_URL?.startsWith('https://')) {
+    // RFC 8058: one-click unsubscribe URLs must be https, and so should every tracked link.
+    throw new ConfigError(
+      `Invalid environment:\n  PUBLIC_URL: must be an https:// URL in production (unsubscribe and tracking links are built from it); got ${config.PUBLIC_URL ?? 'nothing'}`,
+    );
+  }
   return {
     ...config,
     PUBLIC_URL: (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
   };
+}
+
+/** NODE_ENV=production or OFFERFLOW_ENV=production. */
+export function isProduction(config: {
+  NODE_ENV?: string | undefined;
+  OFFERFLOW_ENV?: string | undefined;
+}): boolean {
+  return config.NODE_ENV === 'production' || config.OFFERFLOW_ENV === 'production';
 }

@@ -17,6 +17,7 @@ export interface CampaignRow {
   attribution: { click_days: number; open_days: number };
   from_address: string | null;
   from_name: string | null;
+  sender_id: number | null;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -43,6 +44,7 @@ export interface CampaignWrite {
   attribution: { click_days: number; open_days: number };
   from_address: string | null;
   from_name: string | null;
+  sender_id: number | null;
   ab_test: AbTest | null;
 }
 
@@ -58,6 +60,7 @@ const COLUMNS = [
   'attribution',
   'from_address',
   'from_name',
+  'sender_id',
   'ab_test',
 ] as const;
 

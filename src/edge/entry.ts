@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps.js';
 import { flushTrackingEvents } from '../tracking/event-buffer.js';
 import { type EdgeEnv, edgeConfig } from './config.js';
 import { createEdgeLogger } from './logger.js';
-import { NODE_ONLY_ROUTES, nodeOnlyResponse } from './node-only.js';
+import { NODE_ONLY_GET_ROUTES, NODE_ONLY_ROUTES, nodeOnlyResponse } from './node-only.js';
 
 export type { EdgeEnv } from './config.js';
 
@@ -59,6 +59,7 @@ async function serve(request: Request, env: EdgeEnv, ctx: ExecutionContext): Pro
 
 const edge = new Hono<{ Bindings: EdgeEnv }>();
 for (const path of NODE_ONLY_ROUTES) edge.post(path, (c) => nodeOnlyResponse(c.req.path));
+for (const path of NODE_ONLY_GET_ROUTES) edge.get(path, (c) => nodeOnlyResponse(c.req.path));
 edge.all('*', (c) => serve(c.req.raw, c.env, c.executionCtx));
 
 export default { fetch: edge.fetch };

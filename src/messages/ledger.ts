@@ -119,6 +119,8 @@ export interface ClaimedMessage {
   campaign_variants: VariantSubject[];
   from_address: string | null;
   from_name: string | null;
+  /** The sender identity the campaign or trigger chose; null: the default sender. */
+  sender_id: number | null;
   /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
   marketing: boolean | null;
   customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
@@ -148,7 +150,7 @@ export async function claimMessage(
     select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.variant, k.template_id, k.template_version,
       k.offer_ids, k.attempts,
       coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
-      c.from_address, c.from_name,
+      c.from_address, c.from_name, coalesce(c.sender_id, t.sender_id) as sender_id,
       -- Consent can change during a trigger's delay: it is read again at send time.
       case when k.trigger_id is not null then (
         select g.granted from consents g

@@ -1,12 +1,13 @@
-import { LRUCache } from 'lru-cache';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
 import { isTransientDbError, retryTransient } from '../db/transient.js';
-import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
-import { messageLinks } from '../tracking/links.js';
+import { ledgerMessageId, mailOptions } from '../mail/headers.js';
+import { cachedInstallationId } from '../mail/installation.js';
+import { createMessageRenderer } from '../mail/render-message.js';
+import { createIdentityResolver, type IdentityConfig, identityDomain } from '../senders/identity.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -14,8 +15,6 @@ import {
   markFailed,
   markUnsendable,
   messageState,
-  type OfferContent,
-  offerContents,
   recordSent,
   releaseForRetry,
   suppressionsOf,
@@ -26,7 +25,8 @@ import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {
   sql: Sql;
-  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS'>;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS' | 'MAIL_POSTAL_ADDRESS'> &
+    IdentityConfig;
   transport: Transporter;
   logger: Logger;
   clock: () => Date;
@@ -58,7 +58,6 @@ interface SmtpError {
   message: string;
 }
 
-const OFFER_TTL_MS = 60_000;
 /** A failure of PostgreSQL itself (down, restarting, full), not of the data read from it. */
 function isInfrastructureError(error: unknown): boolean {
   return isTransientDbError(error) || (error as { name?: string } | null)?.name === 'PostgresError';
@@ -69,64 +68,11 @@ function isInfrastructureError(error: unknown): boolean {
  * compiled subject lines of variants, so that per message only rendering and I/O remain.
  */
 export function createSender(deps: SenderDeps) {
-  const offers = new Map<number, { offer: OfferContent; until: number }>();
-  const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
   const lease = deps.leaseSeconds ?? 60;
   const recordRetryMs = deps.recordRetryMs ?? 15 * 60_000;
-
-  async function loadOffers(ids: number[]): Promise<OfferContent[]> {
-    const now = Date.now();
-    const missing = ids.filter((id) => (offers.get(id)?.until ?? 0) < now);
-    if (missing.length > 0) {
-      for (const offer of await offerContents(deps.sql, missing))
-        offers.set(offer.id, { offer, until: now + OFFER_TTL_MS });
-    }
-    return ids.map((id) => offers.get(id)?.offer).filter((o): o is OfferContent => o !== undefined);
-  }
-
-  /** A variant's subject, in the template sandbox and render budget (it was checked at save). */
-  function subjectFor(source: string): ReturnType<typeof compileSubject> {
-    let compiled = subjects.get(source);
-    if (!compiled) {
-      compiled = compileSubject(source, 'variant subject');
-      subjects.set(source, compiled);
-    }
-    return compiled;
-  }
-
-  async function render(m: ClaimedMessage) {
-    const version = await loadTemplateVersion(deps.sql, m.template_id, m.template_version);
-    const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
-    const content = await loadOffers(m.offer_ids);
-    // An automated email may speak of the order that fired it and of the latest one.
-    const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
-    const { erased_at: _erased, ...customer } = m.customer;
-    const data = {
-      customer,
-      offers: content.map((o, i) => ({
-        offer_id: o.id,
-        title: o.title,
-        text: o.text,
-        image_url: o.image_url,
-        // The target rides in the signed link too, so a click reaches it with the database down.
-        url: o.url ? links.offerUrl(i, o.url) : null,
-        code: o.code,
-      })),
-      unsubscribe_url: links.unsubscribeUrl,
-      preferences_url: links.preferencesUrl,
-      campaign: { name: m.campaign_name },
-      ...(orders?.order ? { order: orders.order } : {}),
-      ...(orders?.last_order ? { last_order: orders.last_order } : {}),
-    };
-    const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
-    const variant = m.campaign_variants.find((v) => v.name === m.variant);
-    const subject = variant?.subject ? subjectFor(variant.subject)(data) : rendered.subject;
-    const pixel = `<img src="${links.openPixelUrl}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
-    const html = rendered.html.includes('</body>')
-      ? rendered.html.replace('</body>', `${pixel}</body>`)
-      : rendered.html + pixel;
-    return { subject, html, text: rendered.text, links };
-  }
+  const render = createMessageRenderer(deps);
+  const identities = createIdentityResolver(deps);
+  const installId = cachedInstallationId(deps.sql);
 
   /**
    * Why a trigger's message may no longer go out, or null: its customer may have unsubscribed,
@@ -200,11 +146,11 @@ export function createSender(deps: SenderDeps) {
       await markFailed(deps.sql, id, { error: message, reply: null });
       return { outcome: 'failed', error: message };
     }
-    const fromAddress = m.from_address ?? `no-reply@${new URL(deps.config.PUBLIC_URL).hostname}`;
-    const domain = fromAddress.split('@')[1] ?? 'localhost';
-    // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
+    const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
+    const domain = identityDomain(identity);
     const source = m.campaign_id !== null ? `c${m.campaign_id}` : `t${m.trigger_id}`;
-    const smtpMessageId = `<m${id}.${source}@${domain}>`;
+    // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
+    const smtpMessageId = ledgerMessageId({ messageId: id, source, installId: await installId(), domain });
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
     // Last look before the wire: a customer erased (or a row settled elsewhere) since the claim
     // gets nothing. This also renews the lease, so it counts from the SMTP transaction.
@@ -215,21 +161,30 @@ export function createSender(deps: SenderDeps) {
     }
     let reply: string | null = null;
     try {
-      const info = await deps.transport.sendMail({
-        from: m.from_name ? { name: m.from_name, address: fromAddress } : fromAddress,
-        to: email,
-        subject: mail.subject,
-        html: mail.html,
-        text: mail.text,
-        messageId: smtpMessageId,
-        headers: {
-          'List-Unsubscribe': `<${mail.links.oneClickUrl}>, <mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}>`,
-          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-          'X-Offerflow-Message': String(id),
-          ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
-          ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
+      const message = mailOptions(
+        {
+          identity,
+          installId: await installId(),
+          kind: m.campaign_id !== null ? 'campaign' : 'automated',
+          source,
+          messageId: id,
+          to: email,
+          subject: mail.subject,
+          html: mail.html,
+          text: mail.text,
+          unsubscribe: {
+            oneClickUrl: mail.links.oneClickUrl,
+            mailto: `mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}`,
+          },
+          extra: {
+            'X-Offerflow-Message': String(id),
+            ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
+            ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
+          },
         },
-      });
+        smtpMessageId,
+      );
+      const info = await deps.transport.sendMail(message);
       reply = typeof info.response === 'string' ? info.response : null;
     } catch (raw) {
       const error = raw as SmtpError;

@@ -10,7 +10,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * the source of the target; the token's copy lets a click still reach its link while the
  * database cannot be read.
  */
-export type TokenPurpose = 'open' | 'click' | 'unsubscribe';
+export type TokenPurpose = 'open' | 'click' | 'unsubscribe' | 'web';
 
 export interface TokenClaims {
   messageId: number;

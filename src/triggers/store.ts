@@ -15,6 +15,7 @@ export interface TriggerRow {
   template_id: number;
   template_version: number | null;
   offers_per_email: number;
+  sender_id: number | null;
   cancel_on_purchase: boolean;
   enabled: boolean;
   created_at: Date;
@@ -31,6 +32,7 @@ export interface TriggerWrite {
   template_id: number;
   template_version: number;
   offers_per_email: number;
+  sender_id: number | null;
   cancel_on_purchase: boolean;
   enabled: boolean;
 }
@@ -45,6 +47,7 @@ const COLUMNS = [
   'template_id',
   'template_version',
   'offers_per_email',
+  'sender_id',
   'cancel_on_purchase',
   'enabled',
 ] as const;
