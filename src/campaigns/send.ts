@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
 import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
+import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
 import { messageLinks } from '../tracking/links.js';
 import { triggerMessageOrders } from '../triggers/store.js';
 import {
@@ -24,7 +25,8 @@ import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {
   sql: Sql;
-  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS'>;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS'> &
+    Partial<Pick<Config, 'BOUNCE_DOMAIN'>>;
   transport: Transporter;
   logger: Logger;
   clock: () => Date;
@@ -209,16 +211,21 @@ export function createSender(deps: SenderDeps) {
     const smtpMessageId = `<m${id}.${source}@${domain}>`;
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
     let reply: string | null = null;
+    const bounceDomain = deps.config.BOUNCE_DOMAIN;
     try {
       const info = await deps.transport.sendMail({
         from: m.from_name ? { name: m.from_name, address: fromAddress } : fromAddress,
         to: email,
+        // VERP: bounces come back to `offerflow inbound` naming this message (src/inbound/).
+        ...(bounceDomain
+          ? { envelope: { from: returnPathFor(deps.config.OFFERFLOW_SECRET, bounceDomain, id), to: email } }
+          : {}),
         subject: mail.subject,
         html: mail.html,
         text: mail.text,
         messageId: smtpMessageId,
         headers: {
-          'List-Unsubscribe': `<${mail.links.oneClickUrl}>, <mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}>`,
+          'List-Unsubscribe': `<${mail.links.oneClickUrl}>, <${unsubscribeMailto(deps.config, domain, unsubscribeToken ?? '')}>`,
           'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
           'X-Offerflow-Message': String(id),
           ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),

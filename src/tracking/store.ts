@@ -197,3 +197,17 @@ export async function findBounceTargetsByEmail(sql: Db, email: string): Promise<
     ) m on true
     where lower(c.email) = lower(${email}) and c.erased_at is null`;
 }
+
+/** Soft bounces per customer since a time (the soft-bounce suppression rule). */
+export async function countSoftBounces(
+  sql: Db,
+  customerIds: number[],
+  since: Date,
+): Promise<Map<number, number>> {
+  const rows = await sql<{ customer_id: number; n: number }[]>`
+    select customer_id, count(*)::int as n from contact_events
+    where customer_id = any(${customerIds}::bigint[]) and kind = 'bounced' and data ->> 'type' = 'soft'
+      and at >= ${since}
+    group by customer_id`;
+  return new Map(rows.map((r) => [r.customer_id, r.n]));
+}

@@ -13,11 +13,14 @@ import { verifyToken } from './tokens.js';
 export const MARKETING_PURPOSE = 'marketing_email';
 export const TOPIC_PREFIX = 'topic:';
 
+/** What unsubscribing and the preference page need. */
+export type ConsentDeps = Pick<AppDeps, 'sql' | 'config' | 'clock'>;
+
 export type UnsubscribeOutcome = 'unsubscribed' | 'already' | 'gone';
 
 /** The message and customer behind an unsubscribe token, or null for a bad token. */
 export async function resolveUnsubscribe(
-  deps: AppDeps,
+  deps: ConsentDeps,
   token: string,
 ): Promise<{ messageId: number; recipient: Recipient | null } | null> {
   const claims = verifyToken(deps.config.OFFERFLOW_SECRET, 'unsubscribe', token);
@@ -25,7 +28,7 @@ export async function resolveUnsubscribe(
   return { messageId: claims.messageId, recipient: await findRecipient(deps.sql, claims.messageId) };
 }
 
-function isSubscribed(deps: AppDeps, consents: Map<string, boolean>): boolean {
+function isSubscribed(deps: ConsentDeps, consents: Map<string, boolean>): boolean {
   return consents.get(MARKETING_PURPOSE) ?? deps.config.MARKETING_LEGAL_BASIS === 'legitimate_interest';
 }
 
@@ -35,7 +38,7 @@ function isSubscribed(deps: AppDeps, consents: Map<string, boolean>): boolean {
  * erased or deleted answers `gone` and writes nothing (there is nobody left to mail).
  */
 export async function unsubscribe(
-  deps: AppDeps,
+  deps: ConsentDeps,
   recipient: Recipient | null,
   source: string,
 ): Promise<UnsubscribeOutcome> {
@@ -79,7 +82,7 @@ export interface Preferences {
 }
 
 /** What the preference page shows: marketing email on or off, and each topic (offer category). */
-export async function loadPreferences(deps: AppDeps, recipient: Recipient): Promise<Preferences> {
+export async function loadPreferences(deps: ConsentDeps, recipient: Recipient): Promise<Preferences> {
   const [consents, categories] = await Promise.all([
     latestConsentsOf(deps.sql, recipient.customer_id, [MARKETING_PURPOSE], TOPIC_PREFIX),
     offerTopics(deps.sql),
@@ -98,7 +101,7 @@ export async function loadPreferences(deps: AppDeps, recipient: Recipient): Prom
 
 /** Saves the page's choices as consent rows, only for what changed, in one transaction. */
 export async function savePreferences(
-  deps: AppDeps,
+  deps: ConsentDeps,
   recipient: Recipient,
   choice: { subscribed: boolean; topics: string[] },
 ): Promise<Preferences> {
