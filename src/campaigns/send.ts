@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
-import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
+import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
 import { triggerMessageOrders } from '../triggers/store.js';
 import {

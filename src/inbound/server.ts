@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
-import { type InboundDeps, handleInboundMail } from './handle.js';
+import { handleInboundMail, type InboundDeps } from './handle.js';
 import { classifyRecipient } from './verp.js';
 
 export interface InboundServerOptions {
