@@ -11,6 +11,7 @@ import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
+import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerTemplateRoutes(app);
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
+  registerEspWebhookRoutes(app);
   registerReportRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);

@@ -72,6 +72,11 @@ export const configSchema = z.object({
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Amazon SES through SNS: the topic ARNs accepted (comma-separated); unset refuses every SNS post. */
   SES_SNS_TOPIC_ARNS: z.string().optional(),
+  /**
+   * A PEM certificate to check SNS signatures with instead of fetching SigningCertURL (an
+   * install without outbound HTTPS; tests). The URL must still be an SNS host.
+   */
+  SNS_CERTIFICATE_FILE: z.string().optional(),
   /** SendGrid's signed event webhook verification key (base64 DER or PEM, ECDSA P-256). */
   SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().optional(),
   /** Postmark webhooks: the basic-auth user and password put in the webhook URL. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Sql } from './db/sql.js';
+import type { SnsClient } from './inbound/webhooks/sns.js';
 
 /** A job to put on a queue: the Node app hands it to BullMQ; the Workers build leaves it to the outbox. */
 export interface JobRequest {
@@ -27,4 +28,6 @@ export interface AppDeps {
   jobs?: JobDispatcher;
   metrics?: Registry;
   clock: () => Date;
+  /** Fetches SNS signing certificates (the SES webhook); a fetching, caching one when absent. */
+  sns?: SnsClient;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from './app.js';
@@ -5,6 +6,7 @@ import { type Config, loadConfig } from './config.js';
 import { createSql } from './db/sql.js';
 import type { AppDeps } from './deps.js';
 import { registerDocs } from './http/docs.js';
+import { createSnsClient } from './inbound/webhooks/sns.js';
 import { createLogger } from './logger.js';
 import { createRedis } from './queue/connection.js';
 import { createBullDispatcher } from './queue/dispatcher.js';
@@ -29,6 +31,11 @@ export function createNodeRuntime(config: Config = loadConfig()): NodeRuntime {
     jobs: dispatcher,
     metrics,
     clock: () => new Date(),
+    sns: createSnsClient({
+      pinnedCertificate: config.SNS_CERTIFICATE_FILE
+        ? readFileSync(config.SNS_CERTIFICATE_FILE, 'utf8')
+        : undefined,
+    }),
   };
   return {
     deps,
