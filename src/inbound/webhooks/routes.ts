@@ -13,6 +13,13 @@ type Provider = 'ses' | 'sendgrid' | 'postmark' | 'mailgun';
 
 let fallbackSns: SnsClient | undefined;
 
+/** The app's SNS client, or one fetching client shared by the process. */
+function snsOf(deps: { sns?: SnsClient | undefined }): SnsClient {
+  if (deps.sns) return deps.sns;
+  fallbackSns ??= createSnsClient();
+  return fallbackSns;
+}
+
 /**
  * Verifies, then applies: nothing is read from a webhook's body before its signature checks
  * out, and a request seen before (its replay key) is refused like a forged one. The request's
@@ -30,7 +37,7 @@ async function receive(
   if (await hasReceipt(deps.sql, requests, verified.replayKey))
     throw refused('This request was received before (a replay)');
   if (verified.subscribeUrl) {
-    await (deps.sns ?? (fallbackSns ??= createSnsClient())).confirmSubscription(verified.subscribeUrl);
+    await snsOf(deps).confirmSubscription(verified.subscribeUrl);
   }
   const result = await applyDeliveryReports(deps, provider, verified.reports);
   await claimReceipt(deps.sql, requests, verified.replayKey);
@@ -54,7 +61,7 @@ export function registerEspWebhookRoutes(app: App): void {
     receive(c, 'ses', (body) =>
       verifySes(body, {
         topics: topicsOf(c.var.deps.config.SES_SNS_TOPIC_ARNS),
-        client: c.var.deps.sns ?? (fallbackSns ??= createSnsClient()),
+        client: snsOf(c.var.deps),
         now: c.var.deps.clock(),
       }),
     ),
