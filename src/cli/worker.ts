@@ -20,6 +20,7 @@ import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
 import { IMPORT_QUEUE } from '../imports/jobs.js';
 import { createLogger } from '../logger.js';
+import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
@@ -120,6 +121,20 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       syncThrottled().catch((error: unknown) => logger.error({ err: error }, 'throttle sync failed'));
     }, 2000);
     beforeWorkers.push(async () => clearInterval(timer));
+    // Double opt-in confirmations: an outbox the senders poll (OPT_IN_POLL_MS, 2000).
+    let mailing: Promise<unknown> = Promise.resolve();
+    const optIns = setInterval(
+      () => {
+        mailing = mailPendingOptIns({ sql, config, transport, logger }).catch((error: unknown) =>
+          logger.error({ err: error }, 'opt-in mailing failed'),
+        );
+      },
+      num(env.OPT_IN_POLL_MS, 2000),
+    );
+    beforeWorkers.push(async () => {
+      clearInterval(optIns);
+      await mailing;
+    });
     afterWorkers.push(async () => sender.close());
   }
 

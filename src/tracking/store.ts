@@ -119,12 +119,15 @@ export interface Recipient {
   trigger_id: number | null;
   customer_id: number;
   erased: boolean;
+  /** When the message went out (or was made): preference links expire from here. */
+  sent_at: Date;
 }
 
 /** The message and customer an unsubscribe token names. */
 export async function findRecipient(sql: Db, messageId: number): Promise<Recipient | null> {
   const [row] = await sql<Recipient[]>`
-    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased
+    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased,
+      coalesce(m.sent_at, m.created_at) as sent_at
     from messages m join customers c on c.id = m.customer_id
     where m.id = ${messageId}`;
   return row ?? null;
