@@ -15,7 +15,7 @@ export interface OptInMailerDeps {
 export const optInUrl = (config: Pick<Config, 'PUBLIC_URL' | 'OFFERFLOW_SECRET'>, id: number) =>
   `${config.PUBLIC_URL.replace(/\/$/, '')}/opt-in/${optInToken(config.OFFERFLOW_SECRET, id)}`;
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /**
  * Mails the confirmation of each open request not mailed yet (a batch, rows claimed with SKIP
@@ -39,7 +39,7 @@ export async function mailPendingOptIns(deps: OptInMailerDeps, limit = 50): Prom
           to: row.email,
           subject: 'Please confirm your subscription',
           text: `Please confirm that you want to receive our offers by email:\n\n${url}\n\nThe link works for ${deps.config.OPT_IN_LINK_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent to you.\n`,
-          html: `<!doctype html><html lang="en"><body><p>Please confirm that you want to receive our offers by email.</p><p><a href="${escape(url)}">Confirm my subscription</a></p><p>The link works for ${deps.config.OPT_IN_LINK_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent to you.</p></body></html>`,
+          html: `<!doctype html><html lang="en"><body><p>Please confirm that you want to receive our offers by email.</p><p><a href="${escapeHtml(url)}">Confirm my subscription</a></p><p>The link works for ${deps.config.OPT_IN_LINK_DAYS} days. If you did not ask for this, ignore this mail: nothing will be sent to you.</p></body></html>`,
           headers: { 'Auto-Submitted': 'auto-generated' },
         });
         await tx`update opt_in_requests set mailed_at = now() where id = ${row.id}`;
