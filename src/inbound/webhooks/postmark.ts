@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DeliveryReport } from '../apply.js';
 import { messageIdOf, obj, parseJson, refused, sameSecret, str, type VerifiedWebhook } from './verified.js';
 
