@@ -1,7 +1,21 @@
 import type { Db } from '../db/sql.js';
-import { type Conversion, insertAttributedConversions, type PurchaseForAttribution } from './store.js';
+import {
+  type Conversion,
+  insertAttributedConversions,
+  insertRefundReversals,
+  type PurchaseForAttribution,
+  type RefundForAttribution,
+} from './store.js';
 
-export type { Conversion, PurchaseForAttribution };
+export type { Conversion, PurchaseForAttribution, RefundForAttribution };
+
+/**
+ * Takes refund lines off the revenue of the conversions of their orders (see
+ * insertRefundReversals). Call it in the transaction that stores the lines.
+ */
+export async function attributeRefunds(sql: Db, refunds: RefundForAttribution[]): Promise<void> {
+  for (let i = 0; i < refunds.length; i += 5000) await insertRefundReversals(sql, refunds.slice(i, i + 5000));
+}
 
 /**
  * Attributes stored purchase lines to the last message the customer clicked (default window 7

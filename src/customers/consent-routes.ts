@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { audit } from '../http/audit.js';
+import { clientIp } from '../http/client-ip.js';
 import type { App } from '../http/env.js';
-import { forwardedIp, requiredText, slug, text } from '../http/fields.js';
+import { requiredText, slug, text } from '../http/fields.js';
 import { conflict, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import {
@@ -70,9 +71,9 @@ const postRoute = defineRoute({
   tags: ['consents'],
   summary: 'Record a consent decision (appended to the ledger)',
   description:
-    'The client IP is taken from X-Forwarded-For when present. Under MARKETING_LEGAL_BASIS=double_opt_in a ' +
-    'marketing_email grant is not recorded: the address is mailed a confirmation link, and the grant is ' +
-    'recorded (with time, IP, text version and source) when the link is confirmed (202).',
+    'The client IP is the connection’s peer, or taken from X-Forwarded-For when the peer is one of `TRUSTED_PROXIES`. ' +
+    'Under MARKETING_LEGAL_BASIS=double_opt_in a marketing_email grant is not recorded: the address is mailed a ' +
+    'confirmation link, and the grant is recorded (with time, IP, text version and source) when the link is confirmed (202).',
   roles: ACCESS.customerWrite,
   request: { params: IdParam, body: jsonBody(ConsentInput) },
   responses: {
@@ -104,7 +105,7 @@ export function registerConsentRoutes(app: App): void {
         const state = await lockCustomer(tx, id);
         if (!state) throw notFound('Customer');
         if (state.erased) throw conflict('This customer was erased', 'erased');
-        const ip = forwardedIp(c.req.header('x-forwarded-for'));
+        const ip = clientIp(c) ?? null;
         const [requestId] = await requestOptIns(tx, policy, [{ customer_id: id, ...input, ip }]);
         await audit(
           c,
@@ -135,7 +136,7 @@ export function registerConsentRoutes(app: App): void {
       const consent = await recordConsent(tx, {
         customer_id: id,
         ...input,
-        ip: forwardedIp(c.req.header('x-forwarded-for')),
+        ip: clientIp(c) ?? null,
         at: clock(),
       });
       await audit(
@@ -145,7 +146,12 @@ export function registerConsentRoutes(app: App): void {
           entity: 'consent',
           entity_id: consent.id,
           customer_id: id,
-          data: { purpose: input.purpose, granted: input.granted, source: input.source },
+          // Field names, never their values: `source` and `text_version` are free text.
+          data: {
+            purpose: input.purpose,
+            granted: input.granted,
+            fields: ['source', ...(input.text_version !== undefined ? ['text_version'] : [])],
+          },
         },
         tx,
       );

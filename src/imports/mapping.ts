@@ -70,6 +70,7 @@ const ALIASES: Record<ImportKind, Record<string, string[]>> = {
       'prix_total',
     ],
     currency: ['currency', 'devise', 'currency_code'],
+    kind: ['kind', 'line_kind', 'line_type'],
     purchased_at: [
       'purchased_at',
       'date',

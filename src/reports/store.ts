@@ -26,7 +26,7 @@ export interface CampaignHead extends AbColumns {
  * What became of a message, aggregated over its contact events aliased `e` (group by message,
  * or by message and offer): every report counts the same way. A click counts as an open; opens
  * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
- * conversions.
+ * conversions, net of the refunds of their orders (`refunded` events, negative).
  */
 export function messageOutcomes(sql: Db, includeMachine: boolean) {
   return sql`
@@ -34,7 +34,7 @@ export function messageOutcomes(sql: Db, includeMachine: boolean) {
     bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
     bool_or(e.kind = 'bounced') as bounced,
     bool_or(e.kind = 'converted') as converted,
-    sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue`;
+    sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')) as revenue`;
 }
 
 /** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
@@ -60,7 +60,7 @@ export function bucketEventCounts(sql: Db, includeMachine: boolean) {
     count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'bounced'),
     count(*) filter (where e.kind = 'converted'),
-    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0),
+    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')), 0),
     count(*) filter (where e.kind = 'unsubscribed')`;
 }
 
@@ -88,7 +88,7 @@ export async function campaignBreakdown(
         ${messageOutcomes(sql, includeMachine)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by message_id, offer_id
     ), msg as (
       select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
@@ -139,7 +139,7 @@ export async function abCellBreakdown(
         ${messageOutcomes(sql, includeMachine)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by message_id
     )
     select m.ab_remainder as remainder, m.variant, ${outcomeCounts(sql)},
@@ -192,7 +192,7 @@ export async function campaignTimeseries(
       select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
       from contact_events e
       where campaign_id = ${campaignId}
-        and kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
       group by 1
     ) t
     group by bucket
@@ -222,9 +222,9 @@ export async function offersReport(sql: Db, includeMachine: boolean): Promise<Of
       select offer_id,
         count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
         count(distinct message_id) filter (where kind = 'converted') as conversions,
-        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
+        sum((data ->> 'revenue')::numeric) filter (where kind in ('converted', 'refunded')) as revenue
       from contact_events
-      where offer_id is not null and kind in ('clicked', 'converted')
+      where offer_id is not null and kind in ('clicked', 'converted', 'refunded')
       group by offer_id
     )
     select o.id as offer_id, o.name, o.category,

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { registerConversionRoutes } from '../conversions/routes.js';
+import { clientIp } from '../http/client-ip.js';
 import type { App } from '../http/env.js';
-import { forwardedIp } from '../http/fields.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { checkOptIn, confirmOptIn } from '../opt-in/confirm.js';
@@ -87,10 +87,6 @@ const complaints = defineRoute({
   responses: { 201: jsonResponse(FailureResult, 'Recorded'), ...notFoundResponse },
 });
 
-/** The person's IP, as the proxy in front reports it (the consent ledger's proof). */
-const clientIp = (c: { req: { header(name: string): string | undefined } }) =>
-  forwardedIp(c.req.header('x-forwarded-for'));
-
 /**
  * Unsubscribe and preference pages (outside /v1, no key: the signed token is the credential),
  * and the bounce and complaint webhooks. The open pixel and click redirect are served before
@@ -141,7 +137,7 @@ export function registerTrackingRoutes(app: App): void {
       c.var.deps,
       resolved.recipient,
       { subscribed: form.subscribed === 'on', topics },
-      { ip: clientIp(c) },
+      { ip: clientIp(c) ?? null },
     );
     return c.html(preferencesPage(c.req.path, prefs, true, prefs.confirmationMailed), 200, NO_STORE);
   });
@@ -157,7 +153,7 @@ export function registerTrackingRoutes(app: App): void {
 
   app.post('/opt-in/:token', async (c) => {
     const outcome = await confirmOptIn(c.var.deps, c.req.param('token'), {
-      ip: clientIp(c),
+      ip: clientIp(c) ?? null,
       userAgent: c.req.header('user-agent') ?? null,
     });
     if (outcome === 'invalid') return c.html(notFoundPage(), 404, NO_STORE);

@@ -68,7 +68,8 @@ describe('double opt-in', () => {
     expect(await marketing(created.id)).toBeUndefined();
     const done = await h.request('POST', path, {
       role: null,
-      headers: { 'x-forwarded-for': '203.0.113.7', 'user-agent': 'Test' },
+      peer: '203.0.113.7',
+      headers: { 'user-agent': 'Test' },
     });
     expect(done.status).toBe(200);
     const consents = await json(await h.get(`/v1/customers/${created.id}/consents`));
@@ -100,9 +101,7 @@ describe('double opt-in', () => {
       source: 'signup_form',
     });
     const path = await confirmationLink('d2@example.org');
-    expect(
-      (await h.request('POST', path, { role: null, headers: { 'x-forwarded-for': '198.51.100.1' } })).status,
-    ).toBe(200);
+    expect((await h.request('POST', path, { role: null, peer: '198.51.100.1' })).status).toBe(200);
     const row = (await json(await h.get(`/v1/customers/${id}/consents`))).data[0];
     expect(row).toMatchObject({
       granted: true,
