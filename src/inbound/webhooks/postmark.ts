@@ -29,8 +29,8 @@ export function verifyPostmark(
   if (!userOk || !passwordOk) throw refused('Postmark basic auth does not match');
   const e = obj(parseJson(body));
   const report = postmarkReport(e);
-  const eventId =
-    report?.event_id ?? `${str(e.RecordType)}:${str(e.MessageID)}:${str(e.Recipient) ?? str(e.Email)}`;
+  // Events we do not act on (opens, clicks) may have no id: the body itself is then the key.
+  const eventId = report?.event_id ?? `body:${createHash('sha256').update(body).digest('hex')}`;
   return { replayKey: eventId, reports: report ? [report] : [] };
 }
 
