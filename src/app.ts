@@ -16,6 +16,7 @@ import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { securityHeaders } from './http/security-headers.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
+import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
 import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
@@ -130,6 +131,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
   registerConversionRoutes(app);
+  registerEspWebhookRoutes(app);
   registerReportRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);

@@ -34,6 +34,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'import customers or purchases from a CSV file (import purchases FILE.csv)',
     load: async () => (await import('./cli/import.js')).importCommand,
   },
+  inbound: {
+    summary: 'receive bounces (VERP DSNs) and mailto unsubscribes over SMTP for BOUNCE_DOMAIN',
+    load: async () => (await import('./cli/inbound.js')).inbound,
+  },
   sink: {
     summary: 'a local SMTP server keeping every mail as an .eml file (for trying things by hand)',
     load: async () => (await import('./cli/sink.js')).sink,

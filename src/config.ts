@@ -44,8 +44,48 @@ export const configSchema = z.object({
    * upload holds a database connection while it streams, so this keeps the pool for the API.
    */
   IMPORT_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(4),
-  /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
-  MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
+  /**
+   * Legal basis for marketing email: `consent` (explicit opt-in), `double_opt_in` (opt-in that
+   * counts only once the address confirms it from a mailed link) or `legitimate_interest` (opt-out).
+   */
+  MARKETING_LEGAL_BASIS: z.enum(['consent', 'double_opt_in', 'legitimate_interest']).default('consent'),
+  /** Days a double opt-in confirmation link stays valid. */
+  OPT_IN_LINK_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** Days after its message a preference-page link works (one-click unsubscribe never expires). */
+  PREFERENCE_LINK_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * Domain whose MX points at `offerflow inbound`: each message's envelope sender (Return-Path)
+   * becomes `bounce+<signed token>@BOUNCE_DOMAIN`, and the List-Unsubscribe mailto address is
+   * `unsubscribe@BOUNCE_DOMAIN`. Unset: the envelope sender is the From address.
+   */
+  BOUNCE_DOMAIN: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, {
+      message: 'must be a domain name such as bounces.example.com',
+    })
+    .optional(),
+  /** Where `offerflow inbound` listens for SMTP (loopback unless told; put an MTA or a port 25 forward in front). */
+  INBOUND_HOST: z.string().min(1).default('127.0.0.1'),
+  INBOUND_PORT: z.coerce.number().int().min(0).max(65535).default(2526),
+  /** Soft bounces (4.x.x) of one customer within SOFT_BOUNCE_WINDOW_DAYS that suppress the address. */
+  SOFT_BOUNCE_LIMIT: z.coerce.number().int().min(1).default(3),
+  SOFT_BOUNCE_WINDOW_DAYS: z.coerce.number().int().min(1).default(14),
+  /** ESP webhooks: a signed request older than this (or from the future by as much) is a replay. */
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** Amazon SES through SNS: the topic ARNs accepted (comma-separated); unset refuses every SNS post. */
+  SES_SNS_TOPIC_ARNS: z.string().optional(),
+  /**
+   * A PEM certificate to check SNS signatures with instead of fetching SigningCertURL (an
+   * install without outbound HTTPS; tests). The URL must still be an SNS host.
+   */
+  SNS_CERTIFICATE_FILE: z.string().optional(),
+  /** SendGrid's signed event webhook verification key (base64 DER or PEM, ECDSA P-256). */
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().optional(),
+  /** Postmark webhooks: the basic-auth user and password put in the webhook URL. */
+  POSTMARK_WEBHOOK_USER: z.string().optional(),
+  POSTMARK_WEBHOOK_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Mailgun's HTTP webhook signing key. */
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().optional(),
   /** Contact events older than this many days lose their text and non-fact data (0: never). */
   RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
   /**

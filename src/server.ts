@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -7,6 +8,7 @@ import { createSql } from './db/sql.js';
 import type { AppDeps } from './deps.js';
 import { registerDocs } from './http/docs.js';
 import { startMetricsListener } from './http/metrics-listener.js';
+import { createSnsClient } from './inbound/webhooks/sns.js';
 import { createLogger } from './logger.js';
 import { createRedis } from './queue/connection.js';
 import { raceDeadline, TIMED_OUT, withDeadline, withEnqueueDeadline } from './queue/deadline.js';
@@ -48,6 +50,11 @@ export function createNodeRuntime(
     metrics,
     clock: () => new Date(),
     ...(options.trackingSpool ? { trackingSpool: options.trackingSpool } : {}),
+    sns: createSnsClient({
+      pinnedCertificate: config.SNS_CERTIFICATE_FILE
+        ? readFileSync(config.SNS_CERTIFICATE_FILE, 'utf8')
+        : undefined,
+    }),
   };
   return {
     deps,

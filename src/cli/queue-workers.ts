@@ -14,6 +14,7 @@ import { createLogger } from '../logger.js';
 import { createSender } from '../messages/send.js';
 import type { SendJobData } from '../messages/send-jobs.js';
 import { createMailTransport } from '../messages/transport.js';
+import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
@@ -114,6 +115,20 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       syncThrottled().catch((error: unknown) => logger.error({ err: error }, 'throttle sync failed'));
     }, 2000);
     beforeWorkers.push(async () => clearInterval(timer));
+    // Double opt-in confirmations: an outbox the senders poll (OPT_IN_POLL_MS, 2000).
+    let mailing: Promise<unknown> = Promise.resolve();
+    const optIns = setInterval(
+      () => {
+        mailing = mailPendingOptIns({ sql, config, transport, logger }).catch((error: unknown) =>
+          logger.error({ err: error }, 'opt-in mailing failed'),
+        );
+      },
+      num(env.OPT_IN_POLL_MS, 2000),
+    );
+    beforeWorkers.push(async () => {
+      clearInterval(optIns);
+      await mailing;
+    });
     afterWorkers.push(async () => sender.close());
   }
 

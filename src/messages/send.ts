@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
 import { isTransientDbError, retryTransient } from '../db/transient.js';
+import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
 import { ledgerMessageId, mailOptions } from '../mail/headers.js';
 import { cachedInstallationId } from '../mail/installation.js';
 import { createMessageRenderer } from '../mail/render-message.js';
@@ -26,7 +27,8 @@ import { emailHash, suppressionReason } from './suppression.js';
 export interface SenderDeps {
   sql: Sql;
   config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS' | 'MAIL_POSTAL_ADDRESS'> &
-    IdentityConfig;
+    IdentityConfig &
+    Partial<Pick<Config, 'BOUNCE_DOMAIN'>>;
   transport: Transporter;
   logger: Logger;
   clock: () => Date;
@@ -160,6 +162,7 @@ export function createSender(deps: SenderDeps) {
       return { outcome: 'skipped', reason: guard === 'erased' ? 'customer erased' : 'row settled elsewhere' };
     }
     let reply: string | null = null;
+    const bounceDomain = deps.config.BOUNCE_DOMAIN;
     try {
       const message = mailOptions(
         {
@@ -174,7 +177,7 @@ export function createSender(deps: SenderDeps) {
           text: mail.text,
           unsubscribe: {
             oneClickUrl: mail.links.oneClickUrl,
-            mailto: `mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}`,
+            mailto: unsubscribeMailto(deps.config, domain, unsubscribeToken ?? ''),
           },
           extra: {
             'X-Offerflow-Message': String(id),
@@ -184,6 +187,9 @@ export function createSender(deps: SenderDeps) {
         },
         smtpMessageId,
       );
+      // VERP: bounces come back to `offerflow inbound` naming this message (src/inbound/).
+      if (bounceDomain)
+        message.envelope = { from: returnPathFor(deps.config.OFFERFLOW_SECRET, bounceDomain, id), to: email };
       const info = await deps.transport.sendMail(message);
       reply = typeof info.response === 'string' ? info.response : null;
     } catch (raw) {

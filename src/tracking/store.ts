@@ -124,12 +124,15 @@ export interface Recipient {
   trigger_id: number | null;
   customer_id: number;
   erased: boolean;
+  /** When the message went out (or was made): preference links expire from here. */
+  sent_at: Date;
 }
 
 /** The message and customer an unsubscribe token names. */
 export async function findRecipient(sql: Db, messageId: number): Promise<Recipient | null> {
   const [row] = await sql<Recipient[]>`
-    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased
+    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased,
+      coalesce(m.sent_at, m.created_at) as sent_at
     from messages m join customers c on c.id = m.customer_id
     where m.id = ${messageId}`;
   return row ?? null;
@@ -201,4 +204,18 @@ export async function findBounceTargetsByEmail(sql: Db, email: string): Promise<
       order by created_at desc limit 1
     ) m on true
     where lower(c.email) = lower(${email}) and c.erased_at is null`;
+}
+
+/** Soft bounces per customer since a time (the soft-bounce suppression rule). */
+export async function countSoftBounces(
+  sql: Db,
+  customerIds: number[],
+  since: Date,
+): Promise<Map<number, number>> {
+  const rows = await sql<{ customer_id: number; n: number }[]>`
+    select customer_id, count(*)::int as n from contact_events
+    where customer_id = any(${customerIds}::bigint[]) and kind = 'bounced' and data ->> 'type' = 'soft'
+      and at >= ${since}
+    group by customer_id`;
+  return new Map(rows.map((r) => [r.customer_id, r.n]));
 }
