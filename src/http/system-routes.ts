@@ -14,18 +14,21 @@ const check = (probe: Promise<unknown>): Promise<string> =>
     PROBE_TIMEOUT_MS,
   ).then((result) => (result === TIMED_OUT ? `error: no answer within ${PROBE_TIMEOUT_MS} ms` : result));
 
+const REDIS_DOWN = new Set(['reconnecting', 'close', 'end']);
+
 /** /healthz: the database and Redis answer. /metrics: Prometheus text. */
 export function registerSystemRoutes(app: App): void {
   app.get('/healthz', async (c) => {
     const { sql, redis } = c.var.deps;
     const [database, redisState] = await Promise.all([
       check(sql`select 1`.execute()),
-      // A client that is not connected queues commands until it reconnects: say so at once.
+      // A client that lost its connection queues commands until it reconnects: say so at once.
+      // One still starting up (`wait`, `connecting`, `connect`) gets the probe's deadline.
       !redis
         ? Promise.resolve('not configured')
-        : redis.status === 'ready'
-          ? check(redis.ping())
-          : Promise.resolve(`error: redis connection ${redis.status}`),
+        : REDIS_DOWN.has(redis.status)
+          ? Promise.resolve(`error: redis connection ${redis.status}`)
+          : check(redis.ping()),
     ]);
     const checks = { database, redis: redisState };
     const ok = database === 'ok' && (redisState === 'ok' || redisState === 'not configured');
