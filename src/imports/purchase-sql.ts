@@ -212,16 +212,18 @@ with typed as materialized (
 select 'summary' as kind, null::bigint as id, null::bigint as customer_id, null::text as sku,
   null::text as category, null::numeric as amount, null::text as currency, null::timestamptz as purchased_at,
   (select count(*) from checked)::int as rows, (select count(*) from checked where not good)::int as failed,
-  (select count(*) from inserted)::int as created
+  (select count(*) from inserted)::int as created,
+  (select min(id) from inserted) as first_id, (select max(id) from inserted) as last_id
 union all
 -- Only lines whose customer opened or clicked a message in the year before can convert: the
 -- attribution (src/conversions) runs on those alone, over the index made for it.
-select 'touch', i.id, i.customer_id, i.sku, i.category, i.amount, i.currency, i.purchased_at, null, null, null
+select 'touch', i.id, i.customer_id, i.sku, i.category, i.amount, i.currency, i.purchased_at, null, null, null,
+  null, null
 from inserted i
 where exists (select 1 from contact_events e
   where e.customer_id = i.customer_id and e.kind in ('opened', 'clicked') and not e.machine
     and e.at <= i.purchased_at and e.at > i.purchased_at - interval '366 days')
 union all
-select 'created', i.id, i.customer_id, null, null, null, null, null, null, null, null
+select 'created', i.id, i.customer_id, null, null, null, null, i.purchased_at, null, null, null, null, null
 from inserted i where $7`;
 }

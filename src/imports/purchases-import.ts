@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { attributePurchases } from '../conversions/attribute.js';
+import { attributeCommittedPurchaseRange, attributePurchases } from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
@@ -131,6 +131,9 @@ interface BatchRow {
   rows: number | null;
   failed: number | null;
   created: number | null;
+  /** Summary: the lowest and highest id the batch inserted (null when it inserted none). */
+  first_id: number | null;
+  last_id: number | null;
 }
 
 interface BatchOutcome {
@@ -138,6 +141,7 @@ interface BatchOutcome {
   createdCount: number;
   failed: number;
   recorded: RecordedTriggerEvents;
+  insertedIds: { first: number | null; last: number | null };
 }
 
 /** Records per batch: big enough that per-batch costs (a temp table, a plan, a commit) vanish. */
@@ -230,6 +234,7 @@ export async function importPurchaseCsv(
         createdCount: summary.created ?? 0,
         failed: (summary.failed ?? 0) + staged.errors.length,
         recorded: await recordTriggerEvents(tx, options.triggers?.eventsOf(created) ?? []),
+        insertedIds: { first: summary.first_id, last: summary.last_id },
       };
       // Last, so that the import row is locked only for the commit that follows.
       await addBatch(tx, options.importId, {
@@ -257,6 +262,10 @@ export async function importPurchaseCsv(
           total.created += outcome.createdCount;
           total.failed += outcome.failed;
           await options.triggers?.release(outcome.recorded);
+          // Clicks stored while the batch ran were not visible to its attribution: attribute its
+          // lines again now that they are committed (src/conversions/attribute.ts).
+          const { first, last } = outcome.insertedIds;
+          if (first !== null && last !== null) await attributeCommittedPurchaseRange(sql, first, last);
           options.onProgress?.({ ...total });
           return;
         } catch (error) {

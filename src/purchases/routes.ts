@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { attributeCommittedPurchases } from '../conversions/attribute.js';
 import { customerState } from '../customers/store.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
@@ -142,6 +143,12 @@ export function registerPurchaseRoutes(app: App): void {
         return recorded;
       },
       (tx, recorded) => purchaseTriggerEvents(tx, recorded.created),
+    );
+    // Clicks still in a tracking buffer when the transaction ran are attributed by their own
+    // flush; those stored meanwhile, by this second pass over the committed lines.
+    await attributeCommittedPurchases(
+      c.var.deps.sql,
+      result.created.map((p) => p.id),
     );
     const created = result.created.length;
     return c.json(

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { attributeStoredTouches } from '../conversions/attribute.js';
 import type { Db } from '../db/sql.js';
 import type { AppDeps } from '../deps.js';
 import { insertEvents, type NewEvent } from './store.js';
@@ -11,6 +12,8 @@ export interface EventBufferOptions {
   /** Past this many waiting events (the database is down), the oldest are dropped and counted. */
   maxQueued?: number;
   logger?: Logger;
+  /** Runs after each batch is stored (conversion attribution); its failure loses no event. */
+  afterWrite?: (sql: Db, events: NewEvent[]) => Promise<unknown>;
 }
 
 /**
@@ -86,6 +89,12 @@ export class EventBuffer {
         if (!this.timer) this.schedule(this.intervalMs * 5);
         return;
       }
+      await this.options.afterWrite?.(this.sql, batch).catch((error: unknown) => {
+        this.options.logger?.error(
+          { err: error, events: batch.length },
+          'attribution after tracking events failed',
+        );
+      });
     }
   }
 
@@ -102,7 +111,7 @@ const buffers = new WeakMap<AppDeps, EventBuffer>();
 export function trackingBuffer(deps: AppDeps): EventBuffer {
   let buffer = buffers.get(deps);
   if (!buffer) {
-    buffer = new EventBuffer(deps.sql, { logger: deps.logger });
+    buffer = new EventBuffer(deps.sql, { logger: deps.logger, afterWrite: attributeStoredTouches });
     buffers.set(deps, buffer);
   }
   return buffer;
