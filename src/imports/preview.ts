@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { invalid } from '../http/problem.js';
+import { recordStartLine } from './lines.js';
 import { type ImportKind, inferKind, noKindMessage, REQUIRED, resolveMapping } from './mapping.js';
 import { decode, openCsv, type ReadOptions } from './source.js';
 
@@ -57,7 +58,8 @@ export async function previewCsv(
     skip_records_with_error: true,
     to: PREVIEW_ROWS,
     info: true,
-  }) as unknown as { record: string[]; info: { lines: number } }[];
+    raw: true,
+  }) as unknown as { record: string[]; info: { lines: number }; raw: string }[];
   return {
     kind,
     separator: csv.separator,
@@ -66,8 +68,8 @@ export async function previewCsv(
     header: csv.header,
     required: [...REQUIRED[kind]],
     columns: csv.header.map((header, index) => ({ header, field: fieldOf.get(index) ?? null })),
-    sample: records.map(({ record, info }) => ({
-      line: 1 + info.lines,
+    sample: records.map(({ record, info, raw }) => ({
+      line: recordStartLine(1, info, raw),
       values: Object.fromEntries(
         [...map]
           .filter(([, index]) => index < record.length)

@@ -5,6 +5,7 @@ import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
 import { type RecordedTriggerEvents, recordTriggerEvents, type TriggerEvent } from '../triggers/events.js';
+import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import { purchaseBatchSql } from './purchase-sql.js';
 import { type RecordBatch, splitRecords } from './record-splitter.js';
@@ -95,6 +96,7 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
     skip_empty_lines: true,
     skip_records_with_error: true,
     info: true,
+    raw: true,
   });
   parser.on('skip', (error: Error & { lines?: number }) => {
     errors.push({
@@ -104,8 +106,12 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
     });
   });
   parser.end(decode(batch.bytes, csv.encoding));
-  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    const line = batch.firstLine - 1 + item.info.lines;
+  for await (const item of parser as AsyncIterable<{
+    record: string[];
+    info: { lines: number };
+    raw: string;
+  }>) {
+    const line = recordStartLine(batch.firstLine - 1, item.info, item.raw);
     if (item.record.length !== width) {
       errors.push({ line, column: null, reason: `${item.record.length} fields, the header has ${width}` });
       continue;
