@@ -1,4 +1,4 @@
-import type { ColumnMap } from './mapping.js';
+import { type ColumnMap, lineIdSource } from './mapping.js';
 
 // The batch statement of a purchases import, built once per file from its column map. It runs
 // over the rows COPY put in `pg_temp.import_stage` (all text) and, in one statement: converts
@@ -33,7 +33,7 @@ const SPACES = String.raw`[[:space:]\u00a0\u202f]`;
 const SIGNED = String.raw`^[+-]?[0-9]+(\.[0-9]+)?$`;
 // Without captures: PostgreSQL's regexes get slow (tens of µs a row here) when they capture.
 const ISO = String.raw`^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$`;
-const FRENCH = String.raw`^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$`;
+const FRENCH = String.raw`^(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$`;
 
 /**
  * Text → numeric, null when it is not a number. Plain digits go straight to the cast; anything
@@ -99,7 +99,7 @@ const slowDate = (c: string) => `
      else (select array[f[3], f[2], f[1], f[4], f[5], f[6], null] from regexp_match(${c}, '${FRENCH}') f) end as d
      offset 0) parsed)`;
 
-/** `dd/mm/yyyy[ hh:mm[:ss]]` (or `14h30`), the usual French export, at fixed places. */
+/** `dd/mm/yyyy[ hh:mm[:ss]]` (or `14h30`), the usual French export, at fixed places (German `dd.mm.yyyy` takes the slow path). */
 const FRENCH_GUARDS = (c: string) =>
   [
     `substr(${c}, 7, 4) between '1900' and '2999'`,
@@ -133,9 +133,15 @@ const timestamp = (c: string, shape: string) => `
 
 /** The statement for a file whose columns are mapped by `map` (stage columns c1…cN). */
 export function purchaseBatchSql(map: ColumnMap): string {
+  const cell = (index: number) => `nullif(btrim(c${index + 1}), '')`;
+  const lineId = lineIdSource(map);
   const pick = FIELDS.map((field) => {
-    const index = map.get(field);
-    return `${index === undefined ? 'null::text' : `nullif(btrim(c${index + 1}), '')`} as ${field}`;
+    if (field === 'external_line_id' && lineId && 'order' in lineId) {
+      // Null when either part is missing, which reports the line id as required.
+      return `${cell(lineId.order)} || '/' || ${cell(lineId.number)} as external_line_id`;
+    }
+    const index = field === 'external_line_id' && lineId && 'line' in lineId ? lineId.line : map.get(field);
+    return `${index === undefined ? 'null::text' : cell(index)} as ${field}`;
   }).join(',\n    ');
   const dateColumn = map.get('purchased_at');
   const purchasedAt = dateColumn === undefined ? 'null::text' : `nullif(btrim(c${dateColumn + 1}), '')`;

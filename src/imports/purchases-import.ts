@@ -22,6 +22,7 @@ export interface ImportProgress {
 export interface CreatedPurchase {
   id: number;
   customer_id: number;
+  purchased_at: Date;
 }
 
 export interface ImportRunOptions {
@@ -234,7 +235,7 @@ export async function importPurchaseCsv(
       const summary = rows.find((r) => r.kind === 'summary')!;
       const created = rows
         .filter((r) => r.kind === 'created')
-        .map((r) => ({ id: r.id, customer_id: r.customer_id }));
+        .map((r) => ({ id: r.id, customer_id: r.customer_id, purchased_at: r.purchased_at }));
       const outcome: BatchOutcome = {
         rows: (summary.rows ?? 0) + staged.errors.length,
         createdCount: summary.created ?? 0,
