@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { registerCampaignRoutes } from './campaigns/routes.js';
+import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
   registerReportRoutes(app);
+  registerCurrencyRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);
   registerImportRoutes(app);

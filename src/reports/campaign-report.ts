@@ -2,6 +2,7 @@ import type { AbState } from '../campaigns/schema.js';
 import { abStateOf } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY, revenueByCurrency, unconverted } from './currency.js';
 import { rate, twoProportionZTest } from './stats.js';
 import { abCellBreakdown, type CountRow, campaignBreakdown, findCampaign, offerNames } from './store.js';
 
@@ -40,6 +41,11 @@ export interface AbTestReport extends Pick<AbState, 'phase' | 'winner' | 'reason
 export interface CampaignReport {
   campaign: { id: number; name: string; status: string };
   include_machine: boolean;
+  /** What every `revenue` is in (REPORT_CURRENCY). */
+  currency: string;
+  revenue_by_currency: CurrencyRevenue[];
+  /** Currencies no rate converts: their revenue is in revenue_by_currency only. */
+  unconverted_currencies: string[];
   totals: Metrics;
   variants: Array<{ variant: string | null } & Metrics>;
   offers: Array<{ offer_id: number; name: string | null } & Metrics>;
@@ -60,10 +66,11 @@ async function abTestReport(
   sql: Db,
   campaign: NonNullable<Awaited<ReturnType<typeof findCampaign>>>,
   includeMachine: boolean,
+  currency: string,
 ): Promise<AbTestReport | null> {
   const state = abStateOf(campaign);
   if (!state || !campaign.ab_test) return null;
-  const rows = await abCellBreakdown(sql, campaign.id, includeMachine);
+  const rows = await abCellBreakdown(sql, campaign.id, includeMachine, currency);
   const cellTotals = { ...ZERO };
   const sendOut = { ...ZERO };
   const variants: AbTestReport['test_cell']['variants'] = [];
@@ -147,12 +154,14 @@ export function abVerdict(
 export async function campaignReport(
   sql: Db,
   campaignId: number,
-  options: { includeMachine?: boolean; abMetric?: AbMetric } = {},
+  options: { includeMachine?: boolean; abMetric?: AbMetric; currency?: string } = {},
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
-  const [campaign, rows] = await Promise.all([
+  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
+  const [campaign, rows, byCurrency] = await Promise.all([
     findCampaign(sql, campaignId),
-    campaignBreakdown(sql, campaignId, includeMachine),
+    campaignBreakdown(sql, campaignId, includeMachine, currency),
+    revenueByCurrency(sql, { campaign_id: campaignId }, currency),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
   const totals = { ...ZERO };
@@ -173,10 +182,13 @@ export async function campaignReport(
     sql,
     offerRows.map((o) => o.offer_id),
   );
-  const abTest = await abTestReport(sql, campaign, includeMachine);
+  const abTest = await abTestReport(sql, campaign, includeMachine, currency);
   return {
     campaign: { id: campaign.id, name: campaign.name, status: campaign.status },
     include_machine: includeMachine,
+    currency,
+    revenue_by_currency: byCurrency,
+    unconverted_currencies: unconverted(byCurrency),
     totals: withRates(totals),
     variants,
     offers: offerRows.map(({ offer_id, ...counts }) => ({

@@ -1,5 +1,6 @@
 import type { AbColumns } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
+import { revenueIn } from './currency.js';
 
 export interface CountRow {
   sent: number;
@@ -26,15 +27,15 @@ export interface CampaignHead extends AbColumns {
  * What became of a message, aggregated over its contact events aliased `e` (group by message,
  * or by message and offer): every report counts the same way. A click counts as an open; opens
  * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
- * conversions.
+ * conversions, in `currency` (see currency.ts).
  */
-export function messageOutcomes(sql: Db, includeMachine: boolean) {
+export function messageOutcomes(sql: Db, includeMachine: boolean, currency: string) {
   return sql`
     bool_or(e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)) as opened,
     bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
     bool_or(e.kind = 'bounced') as bounced,
     bool_or(e.kind = 'converted') as converted,
-    sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted') as revenue`;
+    sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted') as revenue`;
 }
 
 /** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
@@ -54,13 +55,13 @@ export function outcomeCounts(sql: Db) {
  * messages opened (a click counts), clicked and bounced, conversions with their revenue,
  * unsubscribes. In the same column order as the sent-count branch they are unioned with.
  */
-export function bucketEventCounts(sql: Db, includeMachine: boolean) {
+export function bucketEventCounts(sql: Db, includeMachine: boolean, currency: string) {
   return sql`
     count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'bounced'),
     count(*) filter (where e.kind = 'converted'),
-    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind = 'converted'), 0),
+    coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted'), 0),
     count(*) filter (where e.kind = 'unsubscribed')`;
 }
 
@@ -81,11 +82,12 @@ export async function campaignBreakdown(
   sql: Db,
   campaignId: number,
   includeMachine: boolean,
+  currency: string,
 ): Promise<BreakdownRow[]> {
   return sql<BreakdownRow[]>`
     with ev as materialized (
       select message_id, offer_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
         and kind in ('opened', 'clicked', 'bounced', 'converted')
@@ -132,11 +134,12 @@ export async function abCellBreakdown(
   sql: Db,
   campaignId: number,
   includeMachine: boolean,
+  currency: string,
 ): Promise<AbCellRow[]> {
   return sql<AbCellRow[]>`
     with msg as (
       select message_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
         and kind in ('opened', 'clicked', 'bounced', 'converted')
@@ -176,6 +179,7 @@ export async function campaignTimeseries(
   campaignId: number,
   interval: 'hour' | 'day',
   includeMachine: boolean,
+  currency: string,
 ): Promise<TimeseriesRow[]> {
   return sql<TimeseriesRow[]>`
     select bucket,
@@ -189,7 +193,7 @@ export async function campaignTimeseries(
       where campaign_id = ${campaignId} and sent_at is not null
       group by 1
       union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId}
         and kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
@@ -211,7 +215,11 @@ export interface OfferReportRow {
 }
 
 /** Every offer that was ever sent or clicked: times shown in sent messages, human clicks, conversions. */
-export async function offersReport(sql: Db, includeMachine: boolean): Promise<OfferReportRow[]> {
+export async function offersReport(
+  sql: Db,
+  includeMachine: boolean,
+  currency: string,
+): Promise<OfferReportRow[]> {
   return sql<OfferReportRow[]>`
     with shown as (
       select o.offer_id, count(*) as shown, count(distinct m.campaign_id) as campaigns
@@ -222,8 +230,8 @@ export async function offersReport(sql: Db, includeMachine: boolean): Promise<Of
       select offer_id,
         count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
         count(distinct message_id) filter (where kind = 'converted') as conversions,
-        sum((data ->> 'revenue')::numeric) filter (where kind = 'converted') as revenue
-      from contact_events
+        sum(${revenueIn(sql, currency)}) filter (where kind = 'converted') as revenue
+      from contact_events e
       where offer_id is not null and kind in ('clicked', 'converted')
       group by offer_id
     )

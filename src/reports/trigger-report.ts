@@ -1,6 +1,7 @@
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
 import { type Metrics, withRates } from './campaign-report.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY, revenueByCurrency, unconverted } from './currency.js';
 import { type CountRow, offerNames } from './store.js';
 import { findTrigger, type SentWindow, triggerBreakdown, triggerTotals } from './trigger-store.js';
 
@@ -15,6 +16,10 @@ export interface TriggerInfo {
 export interface TriggerReport {
   trigger: TriggerInfo;
   include_machine: boolean;
+  /** What every `revenue` is in (REPORT_CURRENCY). */
+  currency: string;
+  revenue_by_currency: CurrencyRevenue[];
+  unconverted_currencies: string[];
   from: string | null;
   to: string | null;
   totals: Metrics;
@@ -24,6 +29,8 @@ export interface TriggerReport {
 export interface TriggerReportOptions {
   includeMachine?: boolean;
   window?: SentWindow;
+  /** REPORT_CURRENCY (default EUR). */
+  currency?: string;
 }
 
 const ZERO: CountRow = { sent: 0, delivered: 0, bounced: 0, opens: 0, clicks: 0, conversions: 0, revenue: 0 };
@@ -41,9 +48,11 @@ export async function triggerReport(
 ): Promise<TriggerReport> {
   const includeMachine = options.includeMachine ?? false;
   const window = options.window ?? {};
-  const [trigger, rows] = await Promise.all([
+  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
+  const [trigger, rows, byCurrency] = await Promise.all([
     findTrigger(sql, triggerId),
-    triggerBreakdown(sql, triggerId, includeMachine, window),
+    triggerBreakdown(sql, triggerId, includeMachine, window, currency),
+    revenueByCurrency(sql, { trigger_id: triggerId }, currency, window),
   ]);
   if (!trigger) throw notFound(`Trigger ${triggerId}`);
   let totals = ZERO;
@@ -60,6 +69,9 @@ export async function triggerReport(
   return {
     trigger,
     include_machine: includeMachine,
+    currency,
+    revenue_by_currency: byCurrency,
+    unconverted_currencies: unconverted(byCurrency),
     from: iso(window.from),
     to: iso(window.to),
     totals: withRates(totals),
@@ -76,7 +88,12 @@ export async function triggersReport(
   sql: Db,
   options: TriggerReportOptions = {},
 ): Promise<Array<TriggerInfo & Metrics>> {
-  const rows = await triggerTotals(sql, options.includeMachine ?? false, options.window ?? {});
+  const rows = await triggerTotals(
+    sql,
+    options.includeMachine ?? false,
+    options.window ?? {},
+    options.currency ?? DEFAULT_REPORT_CURRENCY,
+  );
   return rows.map(({ trigger_id, name, event, enabled, deleted, ...counts }) => ({
     id: trigger_id,
     name,

@@ -46,6 +46,7 @@ export async function triggerBreakdown(
   triggerId: number,
   includeMachine: boolean,
   window: SentWindow,
+  currency: string,
 ): Promise<TriggerBreakdownRow[]> {
   return sql<TriggerBreakdownRow[]>`
     with sent as materialized (
@@ -56,7 +57,7 @@ export async function triggerBreakdown(
         and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
     ), ev as materialized (
       select e.message_id, e.offer_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from sent s
       join contact_events e on e.message_id = s.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted')
@@ -100,6 +101,7 @@ export async function triggerTotals(
   sql: Db,
   includeMachine: boolean,
   window: SentWindow,
+  currency: string,
 ): Promise<TriggerTotalsRow[]> {
   return sql<TriggerTotalsRow[]>`
     with sent as materialized (
@@ -110,7 +112,7 @@ export async function triggerTotals(
         and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
     ), msg as (
       select e.message_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from sent s
       join contact_events e on e.message_id = s.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted')
@@ -149,6 +151,7 @@ export async function triggerTimeseries(
   interval: 'hour' | 'day',
   includeMachine: boolean,
   window: SentWindow,
+  currency: string,
 ): Promise<TimeseriesRow[]> {
   const from = window.from ?? null;
   const to = window.to ?? null;
@@ -169,7 +172,7 @@ export async function triggerTimeseries(
         and (${to}::timestamptz is null or sent_at < ${to}::timestamptz)
       group by 1
       union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
       from mine m
       join contact_events e on e.message_id = m.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
