@@ -60,6 +60,11 @@ describe('a mixed-currency report', () => {
     expect(r.unconverted_currencies).toEqual(['GBP', 'USD']);
     // Never 170, the sum of EUR, USD and GBP as numbers.
     expect(r.offers[0].revenue).toBe(100);
+    const { session } = await signInWithKey((p, i) => h.app.request(p, i), await h.keyFor('marketer'));
+    const page = await (await h.app.request(`/ui/campaigns/${campaignId}`, { headers: { cookie: session! } })).text();
+    expect(page).toContain('data-unconverted="GBP,USD"');
+    expect(page).toContain('GBP 20.00 · USD 50.00');
+    expect(page).toContain('Revenue (EUR)');
   });
 
   it('with the operator’s rates: everything in EUR, in the campaign, offer and trigger reports and the dashboard', async () => {
