@@ -55,7 +55,15 @@ export async function attributeCommittedPurchaseRange(
   to: number,
 ): Promise<Conversion[]> {
   if (to < from) return [];
-  return attributeStoredPurchaseRange(sql, from, to);
+  // The batch is committed: failing here would fail the import, whose resumed run skips the
+  // batch, so a deadlock with a concurrent pass is retried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attributeStoredPurchaseRange(sql, from, to);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** The touch side, after a batch of tracking events is stored: the lines its opens and clicks may convert. */

@@ -61,7 +61,9 @@ describe('a mixed-currency report', () => {
     // Never 170, the sum of EUR, USD and GBP as numbers.
     expect(r.offers[0].revenue).toBe(100);
     const { session } = await signInWithKey((p, i) => h.app.request(p, i), await h.keyFor('marketer'));
-    const page = await (await h.app.request(`/ui/campaigns/${campaignId}`, { headers: { cookie: session! } })).text();
+    const page = await (
+      await h.app.request(`/ui/campaigns/${campaignId}`, { headers: { cookie: session! } })
+    ).text();
     expect(page).toContain('data-unconverted="GBP,USD"');
     expect(page).toContain('GBP 20.00 · USD 50.00');
     expect(page).toContain('Revenue (EUR)');
