@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createSql, type Sql } from '../../src/db/sql.js';
+import { runUploadedImport } from '../../src/imports/run.js';
 import type { AppDeps } from '../../src/deps.js';
 import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
 import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
@@ -133,6 +134,31 @@ describe('attribution in any arrival order (through HTTP)', () => {
     expect(await conversionsOf(s.customerId)).toMatchObject([
       { message_id: second!.id, offer_id: s.offerId, data: { touch: 'clicked', revenue: 30 } },
     ]);
+  });
+
+  it('an imported line bought after a click still buffered: one conversion once the click lands', async () => {
+    const s = await shop();
+    await click(viaHarness, s);
+    const at = new Date(Date.now() + 1000).toISOString();
+    const csv = `external_line_id,customer_external_id,order_ref,category,amount,purchased_at\nimp-${s.externalId},${s.externalId},I-1,shoes,55.5,${at}\n`;
+    const res = await h.post('/v1/imports?kind=purchases', csv, { headers: { 'content-type': 'text/csv' } });
+    expect(res.status).toBe(202);
+    expect(
+      await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await res.json()).id),
+    ).toMatchObject({
+      created: 1,
+    });
+    // Whether the buffer's timer wrote the click during the import or the flush below does.
+    await flushTrackingEvents(h.deps);
+    expect(await conversionsOf(s.customerId)).toMatchObject([
+      { message_id: s.messageId, offer_id: s.offerId, data: { revenue: 55.5 } },
+    ]);
+    // The import run again (a retried job) converts nothing twice.
+    const again = await h.post('/v1/imports?kind=purchases', csv, {
+      headers: { 'content-type': 'text/csv' },
+    });
+    await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await again.json()).id);
+    expect(await conversionsOf(s.customerId)).toHaveLength(1);
   });
 
   it('a purchase before the click stays unattributed', async () => {
