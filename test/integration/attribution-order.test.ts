@@ -10,7 +10,7 @@ import type { AppDeps } from '../../src/deps.js';
 import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
 import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
 import { signToken, type TokenPurpose } from '../../src/tracking/tokens.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { createHarness, type Harness, json } from '../helpers/harness.js';
 
 // Attribution whatever the order in which a click and the purchase it preceded reach the
 // database: clicks wait in each API process's buffer before they are written.
@@ -144,7 +144,7 @@ describe('attribution in any arrival order (through HTTP)', () => {
     const res = await h.post('/v1/imports?kind=purchases', csv, { headers: { 'content-type': 'text/csv' } });
     expect(res.status).toBe(202);
     expect(
-      await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await res.json()).id),
+      await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await json(res)).id),
     ).toMatchObject({
       created: 1,
     });
@@ -157,7 +157,7 @@ describe('attribution in any arrival order (through HTTP)', () => {
     const again = await h.post('/v1/imports?kind=purchases', csv, {
       headers: { 'content-type': 'text/csv' },
     });
-    await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await again.json()).id);
+    await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, (await json(again)).id);
     expect(await conversionsOf(s.customerId)).toHaveLength(1);
   });
 

@@ -308,7 +308,7 @@ describe('imports', () => {
     expect(preview).toContain('data-needs-confirmation');
     expect(preview).toContain('was guessed from the header');
     expect(preview).toContain(
-      'This import would send no automation email (1 order(s), 0 from the last 24 hours)',
+      'This import would send no automation email (1 order(s), 0 from the last 24 hours in the 1 row(s) read).',
     );
     const page = await (await h.app.request('/ui/imports', { headers: { cookie: session } })).text();
     expect(page).toContain('name="triggers"');

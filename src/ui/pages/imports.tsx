@@ -192,8 +192,9 @@ function ImportPreview(props: { preview: ApiResult }) {
       {p.triggers && (
         <p data-emails={p.triggers.emails}>
           {p.triggers.emails === 0
-            ? `This import would send no automation email (${p.triggers.orders} order(s), ${p.triggers.recent_orders} from the last ${p.triggers.max_age_hours} hours).`
-            : `This import would send up to ${p.triggers.emails} automation email(s): ${p.triggers.recent_orders} of ${p.triggers.orders} order(s) × ${p.triggers.purchase_triggers} purchase automation(s).`}
+            ? `This import would send no automation email (${p.triggers.orders} order(s), ${p.triggers.recent_orders} from the last ${p.triggers.max_age_hours} hours`
+            : `This import would send up to ${p.triggers.emails} automation email(s): ${p.triggers.recent_orders} of ${p.triggers.orders} order(s) × ${p.triggers.purchase_triggers} purchase automation(s)`}
+          {` in the ${p.triggers.records} row(s) read${p.triggers.emails === 0 ? ')' : ''}.`}
         </p>
       )}
       <Table
