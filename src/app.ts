@@ -6,10 +6,13 @@ import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
+import { createAuthFailures } from './http/auth-failures.js';
 import type { App, AppEnv } from './http/env.js';
 import { httpMetrics } from './http/metrics.js';
+import { nulByteErrors } from './http/nul-bytes.js';
 import { onError } from './http/on-error.js';
 import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
+import { securityHeaders } from './http/security-headers.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
 import { registerMessageRoutes } from './messages/routes.js';
@@ -41,17 +44,19 @@ const BODY_TYPES =
 export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   const app: App = new OpenAPIHono<AppEnv>({
     defaultHook: (result, _c) => {
-      if (!result.success) {
-        const location = result.target === 'json' ? 'body' : result.target;
-        throw invalid(zodToFieldErrors(result.error, location));
-      }
+      const location = result.target === 'json' ? 'body' : result.target;
+      if (!result.success) throw invalid(zodToFieldErrors(result.error, location));
+      const nul = nulByteErrors(result.data, location);
+      if (nul.length > 0) throw invalid(nul);
     },
   });
   const metrics = deps.metrics ? httpMetrics(deps.metrics) : undefined;
+  const authFailures = createAuthFailures(deps.config);
 
   app.use('*', requestId({ headerName: 'x-request-id' }));
   app.use('*', async (c, next) => {
     c.set('deps', deps);
+    c.set('authFailures', authFailures);
     // A child logger per request costs more than the whole tracking pixel: log lines carry req_id.
     const log = deps.logger;
     c.set('log', log);
@@ -101,6 +106,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     await next();
   });
   app.use('/v1/*', requireApiKey);
+  app.use('/ui/*', securityHeaders);
+  app.use('/u/*', securityHeaders);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

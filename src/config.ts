@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ROLES } from './http/roles.js';
+import { parseTrustedProxies } from './http/trusted-proxies.js';
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -59,6 +61,47 @@ export const configSchema = z.object({
   RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
   /** Customers without activity for this many days are flagged inactive (0: never). */
   RETENTION_INACTIVE_DAYS: z.coerce.number().int().min(0).default(1095),
+  /**
+   * Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed, comma
+   * separated. Empty: the client is the socket's peer and X-Forwarded-For is ignored.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .refine((v) => parseTrustedProxies(v) !== undefined, {
+      message: 'must be a comma-separated list of IP addresses or CIDR ranges (10.0.0.0/8)',
+    }),
+  /**
+   * Roles granted `sensitive:read`: they see special-category attributes (health, political
+   * opinions…) in customer responses; for the others those attributes are omitted.
+   */
+  SENSITIVE_READ_ROLES: z
+    .string()
+    .default('admin')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(ROLES, { message: `each must be one of ${ROLES.join(', ')}` }))),
+  /** A UI session ends after this many minutes without a request. */
+  SESSION_IDLE_MINUTES: z.coerce.number().int().positive().default(30),
+  /** A UI session ends this many hours after sign-in, however active. */
+  SESSION_MAX_HOURS: z.coerce.number().int().positive().default(12),
+  /** Failed sign-ins and API key checks one client may make per window; past it, 429. */
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().positive().default(10),
+  AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * `host:port` of a separate listener for /metrics (e.g. 127.0.0.1:9464); the public port then
+   * no longer serves it. Node only.
+   */
+  METRICS_LISTEN: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464')
+    .optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & { PUBLIC_URL: string };

@@ -5,6 +5,7 @@ import { type Config, loadConfig } from './config.js';
 import { createSql } from './db/sql.js';
 import type { AppDeps } from './deps.js';
 import { registerDocs } from './http/docs.js';
+import { startMetricsListener } from './http/metrics-listener.js';
 import { createLogger } from './logger.js';
 import { createRedis } from './queue/connection.js';
 import { createBullDispatcher } from './queue/dispatcher.js';
@@ -47,10 +48,21 @@ export async function startServer(
   const runtime = createNodeRuntime(config);
   const app = createApp(runtime.deps, { extraRoutes: registerDocs });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' });
-  runtime.deps.logger.info({ port: config.PORT, url: config.PUBLIC_URL }, 'offerflow serving');
+  const metrics =
+    config.METRICS_LISTEN && runtime.deps.metrics
+      ? await startMetricsListener(runtime.deps.metrics, {
+          listen: config.METRICS_LISTEN,
+          token: config.METRICS_TOKEN,
+        })
+      : undefined;
+  runtime.deps.logger.info(
+    { port: config.PORT, url: config.PUBLIC_URL, metrics: config.METRICS_LISTEN ?? 'public port' },
+    'offerflow serving',
+  );
   return {
     port: config.PORT,
     async close() {
+      await metrics?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await runtime.close();
     },

@@ -1,6 +1,6 @@
-import Handlebars from 'handlebars';
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
+import { templateTextErrors } from '../templates/render.js';
 import { cancelHeldMessages } from './ab-store.js';
 import { abTestErrors } from './ab-test.js';
 import type {
@@ -80,17 +80,10 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
 async function checkReferences(sql: Db, w: CampaignWrite, input: Partial<CampaignCreate>): Promise<void> {
   const errors: FieldError[] = abTestErrors(w, { ab_test: input.ab_test !== undefined });
   w.variants.forEach((v, i) => {
-    if (v.subject === undefined) return;
-    try {
-      Handlebars.precompile(v.subject);
-    } catch (error) {
-      const message = error instanceof Error ? error.message.split('\n')[0]! : 'not valid';
-      errors.push({
-        path: `variants.${i}.subject`,
-        in: 'body',
-        message: `not a valid Handlebars template: ${message}`,
-      });
-    }
+    // Checked exactly as a template's subject is, so that what saves also sends.
+    if (v.subject !== undefined)
+      for (const e of templateTextErrors(v.subject, `variants.${i}.subject`))
+        errors.push({ ...e, in: 'body' });
   });
   if (w.segment_id !== null && (await segmentRule(sql, w.segment_id)) === undefined) {
     errors.push({ path: 'segment_id', in: 'body', message: `no segment ${w.segment_id}` });

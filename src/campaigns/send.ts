@@ -1,10 +1,10 @@
-import Handlebars from 'handlebars';
+import { LRUCache } from 'lru-cache';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
-import { loadTemplateVersion, renderForCustomer } from '../templates/render.js';
+import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { messageLinks } from '../tracking/links.js';
 import { triggerMessageOrders } from '../triggers/store.js';
 import {
@@ -81,7 +81,7 @@ async function withTransientRetry<T>(run: () => Promise<T>, attempts = 8): Promi
  */
 export function createSender(deps: SenderDeps) {
   const offers = new Map<number, { offer: OfferContent; until: number }>();
-  const subjects = new Map<string, HandlebarsTemplateDelegate>();
+  const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
   const lease = deps.leaseSeconds ?? 60;
 
   async function loadOffers(ids: number[]): Promise<OfferContent[]> {
@@ -94,10 +94,11 @@ export function createSender(deps: SenderDeps) {
     return ids.map((id) => offers.get(id)?.offer).filter((o): o is OfferContent => o !== undefined);
   }
 
-  function subjectFor(source: string): HandlebarsTemplateDelegate {
+  /** A variant's subject, in the template sandbox and render budget (it was checked at save). */
+  function subjectFor(source: string): ReturnType<typeof compileSubject> {
     let compiled = subjects.get(source);
     if (!compiled) {
-      compiled = Handlebars.compile(source, { noEscape: true, strict: false });
+      compiled = compileSubject(source, 'variant subject');
       subjects.set(source, compiled);
     }
     return compiled;
@@ -128,7 +129,7 @@ export function createSender(deps: SenderDeps) {
     };
     const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
     const variant = m.campaign_variants.find((v) => v.name === m.variant);
-    const subject = variant?.subject ? subjectFor(variant.subject)(data).trim() : rendered.subject;
+    const subject = variant?.subject ? subjectFor(variant.subject)(data) : rendered.subject;
     const pixel = `<img src="${links.openPixelUrl}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)

@@ -6,10 +6,20 @@ import {
   attributeStoredPurchases,
   type Conversion,
   insertAttributedConversions,
+  insertRefundReversals,
   type PurchaseForAttribution,
+  type RefundForAttribution,
 } from './store.js';
 
-export type { Conversion, PurchaseForAttribution };
+export type { Conversion, PurchaseForAttribution, RefundForAttribution };
+
+/**
+ * Takes refund lines off the revenue of the conversions of their orders (see
+ * insertRefundReversals). Call it in the transaction that stores the lines.
+ */
+export async function attributeRefunds(sql: Db, refunds: RefundForAttribution[]): Promise<void> {
+  for (let i = 0; i < refunds.length; i += 5000) await insertRefundReversals(sql, refunds.slice(i, i + 5000));
+}
 
 // Attribution must not depend on the order in which a click and the purchase it preceded reach
 // the database: opens and clicks are buffered before they are written, and several API processes

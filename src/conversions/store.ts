@@ -99,12 +99,12 @@ export async function insertAttributedConversions(
   );
 }
 
-/** Attributes the stored lines with these ids (again, once their transaction has committed). */
+/** Attributes the stored sales with these ids (again, once their transaction has committed; refunds are not conversions). */
 export async function attributeStoredPurchases(sql: Db, ids: readonly number[]): Promise<Conversion[]> {
   return attributeLines(
     sql,
     sql`select id, customer_id, sku, category, amount, currency, purchased_at
-        from purchases where id = any(${ids as number[]}::bigint[])`,
+        from purchases where id = any(${ids as number[]}::bigint[]) and kind = 'purchase'`,
   );
 }
 
@@ -113,7 +113,7 @@ export async function attributeStoredPurchaseRange(sql: Db, from: number, to: nu
   return attributeLines(
     sql,
     sql`select id, customer_id, sku, category, amount, currency, purchased_at
-        from purchases where id between ${from} and ${to}`,
+        from purchases where id between ${from} and ${to} and kind = 'purchase'`,
   );
 }
 
@@ -138,8 +138,56 @@ export async function attributeAfterTouches(
     sql`select p.id, p.customer_id, p.sku, p.category, p.amount, p.currency, p.purchased_at
         from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as t(customer_id bigint, at timestamptz)
         join purchases p on p.customer_id = t.customer_id
-          and p.purchased_at >= t.at and p.purchased_at < t.at + interval '366 days'`,
+          and p.purchased_at >= t.at and p.purchased_at < t.at + interval '366 days'
+        where p.kind = 'purchase'`,
   );
+}
+
+export interface RefundForAttribution {
+  id: number;
+  customer_id: number;
+  order_ref: string | null;
+  amount: number;
+  currency?: string | null;
+  purchased_at: Date | string;
+}
+
+/**
+ * Refund lines of converted orders: each refund (a negative amount) whose order_ref is that of
+ * a conversion of the same customer (an attributed line or one reported directly) is recorded
+ * as a `refunded` event on the conversion's message, campaign, trigger and offer, so that every
+ * report's revenue is net of it. Conversion counts do not change. Idempotent per refund line.
+ */
+export async function insertRefundReversals(sql: Db, refunds: RefundForAttribution[]): Promise<number> {
+  const rows = refunds
+    .filter((r) => r.order_ref !== null)
+    .map((r) => ({
+      ...r,
+      purchased_at: r.purchased_at instanceof Date ? r.purchased_at.toISOString() : r.purchased_at,
+    }));
+  if (rows.length === 0) return 0;
+  const inserted = await sql`
+    with r as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
+        id bigint, customer_id bigint, order_ref text, amount numeric, currency text, purchased_at timestamptz)
+    )
+    insert into contact_events (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
+    select r.customer_id, 'refunded', c.message_id, c.campaign_id, c.trigger_id, c.offer_id, r.id,
+      jsonb_strip_nulls(jsonb_build_object('revenue', r.amount, 'currency', r.currency, 'order_ref', r.order_ref)),
+      r.purchased_at
+    from r
+    join lateral (
+      select e.message_id, e.campaign_id, e.trigger_id, e.offer_id
+      from contact_events e
+      left join purchases p on p.id = e.purchase_id
+      where e.customer_id = r.customer_id and e.kind = 'converted'
+        and coalesce(p.order_ref, e.data ->> 'order_ref') = r.order_ref
+      order by e.at desc, e.id desc
+      limit 1
+    ) c on true
+    on conflict (purchase_id) where kind = 'refunded' do nothing
+    returning id`;
+  return inserted.length;
 }
 
 /** A conversion reported directly (a shop's thank-you page); null when that order_ref is already recorded. */

@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { audit } from '../http/audit.js';
+import { clientIp } from '../http/client-ip.js';
 import type { App } from '../http/env.js';
-import { forwardedIp, requiredText, slug, text } from '../http/fields.js';
+import { requiredText, slug, text } from '../http/fields.js';
 import { conflict, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import {
@@ -57,7 +58,8 @@ const postRoute = defineRoute({
   path: '/v1/customers/{id}/consents',
   tags: ['consents'],
   summary: 'Record a consent decision (appended to the ledger)',
-  description: 'The client IP is taken from X-Forwarded-For when present.',
+  description:
+    'The client IP is the connection’s peer, or taken from X-Forwarded-For when the peer is one of `TRUSTED_PROXIES`.',
   roles: ACCESS.customerWrite,
   request: { params: IdParam, body: jsonBody(ConsentInput) },
   responses: { 201: jsonResponse(ConsentSchema, 'Recorded'), ...notFoundResponse, ...conflictResponse },
@@ -85,7 +87,7 @@ export function registerConsentRoutes(app: App): void {
       const consent = await recordConsent(tx, {
         customer_id: id,
         ...input,
-        ip: forwardedIp(c.req.header('x-forwarded-for')),
+        ip: clientIp(c) ?? null,
         at: clock(),
       });
       await audit(
@@ -95,7 +97,12 @@ export function registerConsentRoutes(app: App): void {
           entity: 'consent',
           entity_id: consent.id,
           customer_id: id,
-          data: { purpose: input.purpose, granted: input.granted, source: input.source },
+          // Field names, never their values: `source` and `text_version` are free text.
+          data: {
+            purpose: input.purpose,
+            granted: input.granted,
+            fields: ['source', ...(input.text_version !== undefined ? ['text_version'] : [])],
+          },
         },
         tx,
       );

@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { audit } from '../http/audit.js';
 import { NDJSON, readBatchBody } from '../http/batch-body.js';
-import type { App } from '../http/env.js';
+import type { App, AppEnv } from '../http/env.js';
 import { isoDateTime } from '../http/fields.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { conflict, invalid, notFound } from '../http/problem.js';
@@ -16,6 +17,7 @@ import {
 } from '../http/route.js';
 import { erasePersonalData } from '../privacy/erase.js';
 import { purgeJobs } from '../privacy/jobs.js';
+import { customerRedactor } from '../privacy/sensitive-read.js';
 import { customerCreatedTriggerEvents, inTransactionThenFire } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
@@ -25,6 +27,9 @@ import { listCustomerRows, lockCustomer, patchCustomerRow, selectCustomer } from
 import { singlePath, upsertCustomerBatch, upsertCustomers } from './upsert.js';
 
 export const MAX_BATCH = 10_000;
+
+const SENSITIVE_NOTE =
+  ' Special-category attributes (health, political opinions…) are included only for roles granted `sensitive:read` (SENSITIVE_READ_ROLES, admin by default) and omitted for the others.';
 
 const BatchResultSchema = z
   .object({
@@ -94,6 +99,7 @@ const getRoute = defineRoute({
   path: '/v1/customers/{id}',
   tags: ['customers'],
   summary: 'Read a customer',
+  description: `The profile as stored.${SENSITIVE_NOTE}`,
   roles: ACCESS.customerRead,
   request: { params: IdParam },
   responses: { 200: jsonResponse(CustomerSchema, 'The customer'), ...notFoundResponse },
@@ -115,7 +121,7 @@ const deleteRoute = defineRoute({
   tags: ['customers'],
   summary: 'Erase a customer (right to be forgotten)',
   description:
-    'Clears every personal field, consent IPs and free text of the contact history; keeps the row, purchases and events for reports; suppresses the address.',
+    'Clears every personal field, consent IPs, sources and text versions, and free text of the contact history; erases with them the social leads of the person’s handles (messages that arrived before the handle was on the profile); keeps the rows, purchases and events for reports; suppresses the address.',
   roles: ACCESS.admin,
   request: { params: IdParam },
   responses: { 204: { description: 'Erased' }, ...notFoundResponse },
@@ -126,6 +132,7 @@ const listRoute = defineRoute({
   path: '/v1/customers',
   tags: ['customers'],
   summary: 'List customers (id order, cursor paged)',
+  description: `Profiles as stored.${SENSITIVE_NOTE}`,
   roles: ACCESS.customerRead,
   request: {
     query: z.object({
@@ -140,6 +147,10 @@ const listRoute = defineRoute({
 });
 
 const CursorShape = z.object({ id: z.number().int().positive() });
+
+/** Customers as the caller's role may see them (special categories only with `sensitive:read`). */
+const redactorFor = (c: Context<AppEnv>) =>
+  customerRedactor(c.var.deps.sql, c.var.deps.config, c.var.auth.role);
 
 const createdIdsOf = (written: readonly { id: number; status: string }[]) =>
   written.filter((r) => r.status === 'created').map((r) => r.id);
@@ -167,7 +178,8 @@ export function registerCustomerCrud(app: App): void {
       },
       (tx, done) => customerCreatedTriggerEvents(tx, done.status === 'created' ? [done.customer.id] : []),
     );
-    return c.json(toCustomer(row.customer), row.status === 'created' ? 201 : 200);
+    const shown = await redactorFor(c);
+    return c.json(shown(toCustomer(row.customer)), row.status === 'created' ? 201 : 200);
   });
 
   app.openapi(batchRoute, async (c) => {
@@ -201,7 +213,8 @@ export function registerCustomerCrud(app: App): void {
     const row = await selectCustomer(c.var.deps.sql, id);
     if (!row) throw notFound('Customer');
     await audit(c, { action: 'customer.read', entity: 'customer', entity_id: id, customer_id: id });
-    return c.json(toCustomer(row), 200);
+    const shown = await redactorFor(c);
+    return c.json(shown(toCustomer(row)), 200);
   });
 
   app.openapi(patchRoute, async (c) => {
@@ -244,7 +257,8 @@ export function registerCustomerCrud(app: App): void {
       );
       return updated!;
     });
-    return c.json(toCustomer(row), 200);
+    const shown = await redactorFor(c);
+    return c.json(shown(toCustomer(row)), 200);
   });
 
   app.openapi(deleteRoute, async (c) => {
@@ -253,7 +267,20 @@ export function registerCustomerCrud(app: App): void {
     const erased = await sql.begin(async (tx) => {
       const result = await erasePersonalData(tx, { id, secret: config.OFFERFLOW_SECRET, at: clock() });
       if (!result.found) throw notFound('Customer');
-      await audit(c, { action: 'customer.erase', entity: 'customer', entity_id: id, customer_id: id }, tx);
+      await audit(
+        c,
+        [
+          { action: 'customer.erase', entity: 'customer', entity_id: id, customer_id: id },
+          ...result.leadsErased.map((lead) => ({
+            action: 'customer.erase',
+            entity: 'customer',
+            entity_id: lead,
+            customer_id: lead,
+            data: { linked_lead_of: id },
+          })),
+        ],
+        tx,
+      );
       return result;
     });
     await purgeJobs(jobs, erased.jobs);
@@ -279,6 +306,10 @@ export function registerCustomerCrud(app: App): void {
         ...(query.updated_since ? { updated_since: query.updated_since } : {}),
       },
     });
-    return c.json({ data: result.data.map(toCustomer), next_cursor: result.next_cursor }, 200);
+    const shown = await redactorFor(c);
+    return c.json(
+      { data: result.data.map((r) => shown(toCustomer(r))), next_cursor: result.next_cursor },
+      200,
+    );
   });
 }

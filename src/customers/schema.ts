@@ -151,7 +151,10 @@ export const CustomerSchema = z
     preferred_categories: z.array(z.string()),
     hobbies: z.array(z.string()),
     social_handles: z.record(z.string(), z.string()),
-    attributes: z.record(z.string(), z.unknown()),
+    attributes: z.record(z.string(), z.unknown()).openapi({
+      description:
+        'Free attributes. Those of a special category (declared `sensitive`: health, political opinions…) are present only for roles granted `sensitive:read` (SENSITIVE_READ_ROLES, admin by default); for every other role they are omitted.',
+    }),
     created_at: z.string(),
     updated_at: z.string(),
     erased_at: z.string().nullable(),

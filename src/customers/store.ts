@@ -327,7 +327,7 @@ export function selectTimeline(
           ? db`union all
       (select id, customer_id, 'purchase', null, null, null, null, null, null, null, id, false,
           jsonb_build_object('order_ref', order_ref, 'sku', sku, 'category', category, 'quantity', quantity,
-            'amount', amount, 'currency', currency, 'source', source),
+            'kind', kind, 'amount', amount, 'currency', currency, 'source', source),
           purchased_at, 'purchases'
         from purchases
         where customer_id = ${input.customerId} ${purchasesAfter}

@@ -49,9 +49,15 @@ export async function listApiKeys(sql: Db): Promise<ApiKeyRecord[]> {
     select id, name, role, prefix, created_at, last_used_at, revoked_at from api_keys order by id desc`;
 }
 
-/** Revokes a key; returns false when no live key has that id. */
+/** Revokes a key and ends the sessions made with it; returns false when no live key has that id. */
 export async function revokeApiKey(sql: Db, id: number): Promise<boolean> {
-  const rows =
-    await sql`update api_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id`;
+  const rows = await sql`
+    with revoked as (
+      update api_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id
+    ), ended as (
+      update sessions set ended_at = now(), end_reason = 'key_revoked'
+      where api_key_id in (select id from revoked) and ended_at is null
+    )
+    select id from revoked`;
   return rows.length > 0;
 }

@@ -16,7 +16,11 @@ export interface AuditEntry {
  * Writes audit rows naming the API key and request. Pass the request's transaction for a change
  * so the audit row commits (or not) with it; reads are audited on the pool.
  */
-export async function audit(c: Context<AppEnv>, entries: AuditEntry | AuditEntry[], db?: Db): Promise<void> {
+export async function audit<E extends AppEnv>(
+  c: Context<E>,
+  entries: AuditEntry | AuditEntry[],
+  db?: Db,
+): Promise<void> {
   const list = Array.isArray(entries) ? entries : [entries];
   if (list.length === 0) return;
   const auth = c.var.auth;

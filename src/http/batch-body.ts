@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from './env.js';
+import { nulByteErrors } from './nul-bytes.js';
 import { AppError, type FieldError, invalid } from './problem.js';
 
 export const NDJSON = 'application/x-ndjson';
@@ -53,5 +54,7 @@ export async function readBatchBody(c: Context<AppEnv>, options: { max: number }
       { path: '', in: 'body', message: `at most ${options.max} rows per request, got ${rows.length}` },
     ]);
   }
+  const nul = nulByteErrors(rows, 'body');
+  if (nul.length > 0) throw invalid(nul.map((e) => ({ ...e, index: Number(e.path.split('.')[0]) })));
   return rows;
 }

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { AppDeps } from '../deps.js';
+import type { AuthFailures } from './auth-failures.js';
 import type { Role } from './roles.js';
 
 export interface AuthContext {
@@ -15,6 +16,8 @@ export interface AppEnv {
     auth: AuthContext;
     requestId: string;
     log: Logger;
+    /** Failed credential checks per client (one count per app). */
+    authFailures: AuthFailures;
   };
 }
 

@@ -94,11 +94,3 @@ export const currency = () =>
     .string()
     .length(3, 'must be a 3-letter ISO 4217 code')
     .refine((value) => CURRENCIES.has(value), 'must be an ISO 4217 currency code such as EUR');
-
-const IpAddress = z.union([z.ipv4(), z.ipv6()]);
-
-/** Reads an IP address from X-Forwarded-For (the first hop), or null when absent or malformed. */
-export function forwardedIp(header: string | undefined): string | null {
-  const first = header?.split(',')[0]?.trim();
-  return first && IpAddress.safeParse(first).success ? first : null;
-}

@@ -36,6 +36,9 @@ function fromPostgres(error: PostgresLikeError): AppError | undefined {
     case '22008':
     case '22P02':
     case '22023':
+    // A NUL (U+0000) in text or jsonb: input is checked for it at the edge, this is the backstop.
+    case '22021':
+    case '22P05':
       return new AppError(422, 'validation', error.message, [{ path: field, message: error.message }]);
     case '40P01':
     case '40001': {

@@ -1,4 +1,6 @@
+import { bearerMatches } from './bearer.js';
 import type { App } from './env.js';
+import { AppError } from './problem.js';
 
 const check = (probe: Promise<unknown>): Promise<string> =>
   probe.then(
@@ -20,7 +22,12 @@ export function registerSystemRoutes(app: App): void {
   });
 
   app.get('/metrics', async (c) => {
-    const registry = c.var.deps.metrics;
+    const { metrics: registry, config } = c.var.deps;
+    // Served on its own listener instead (src/server.ts): not on the public port at all.
+    if (config.METRICS_LISTEN) throw new AppError(404, 'not-found', 'No route for GET /metrics');
+    if (config.METRICS_TOKEN && !bearerMatches(c.req.header('authorization'), config.METRICS_TOKEN)) {
+      throw new AppError(401, 'unauthorized', 'Send METRICS_TOKEN as Authorization: Bearer <token>');
+    }
     if (!registry) return c.text('# metrics are not collected in this runtime\n', 200);
     return c.text(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });

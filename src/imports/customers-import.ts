@@ -3,6 +3,7 @@ import iconv from 'iconv-lite';
 import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js';
 import { upsertCustomers } from '../customers/upsert.js';
 import type { Db, Sql } from '../db/sql.js';
+import { nulByteErrors } from '../http/nul-bytes.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
 import { recordTriggerEvents } from '../triggers/events.js';
 import { recordStartLine } from './lines.js';
@@ -175,8 +176,10 @@ export async function importCustomerCsv(
           value[field] =
             field === 'birth_date' ? isoDate(cell) : field === 'email' ? cell.toLowerCase() : cell;
       }
+      const nul = nulByteErrors(value);
       const parsed = CustomerInputSchema.safeParse(value);
-      if (parsed.success) rows.push({ line, input: parsed.data });
+      if (nul.length > 0) for (const e of nul) errors.push({ line, column: e.path, reason: e.message });
+      else if (parsed.success) rows.push({ line, input: parsed.data });
       else
         for (const e of zodToFieldErrors(parsed.error))
           errors.push({ line, column: e.path || null, reason: e.message });

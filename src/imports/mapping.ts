@@ -185,6 +185,7 @@ const ALIASES: Record<ImportKind, Record<string, string[]>> = {
       'nettobetrag',
     ],
     currency: ['currency', 'currency_code', 'devise', 'monnaie', 'wahrung', 'waehrung', 'wahrungscode'],
+    kind: ['kind', 'line_kind', 'line_type', 'type_ligne', 'art', 'zeilenart'],
     purchased_at: [
       'purchased_at',
       'date',

@@ -23,6 +23,7 @@ const FIELDS = [
   'sku',
   'category',
   'quantity',
+  'kind',
   'amount',
   'currency',
   'purchased_at',
@@ -148,6 +149,9 @@ export function purchaseBatchSql(map: ColumnMap): string {
   return `
 with typed as materialized (
   select raw.*, ${decimal('raw.quantity')} as quantity_n, ${decimal('raw.amount')} as amount_n,
+    -- The line's kind: a sale unless the file says otherwise (see purchases/schema.ts).
+    case when raw.kind is null then 'purchase'
+      when lower(raw.kind) in ('purchase', 'refund') then lower(raw.kind) end as kind_k,
     ${timestamp('raw.purchased_at', 'raw.date_shape')} as purchased_at_t
   -- offset 0: each trimmed cell is computed once, not once per use in the conversions.
   from (select case when $3::int[] is null then $2::int + n - 1 else ($3::int[])[n] end as line,
@@ -164,6 +168,7 @@ with typed as materialized (
       and c.id is not null and c.erased_at is null
       and (t.quantity is null or (t.quantity_n > 0 and t.quantity_n < 1e9 and scale(t.quantity_n) <= 6))
       and t.amount_n is not null and abs(t.amount_n) < 1e12 and round(t.amount_n, 2) = t.amount_n
+      and t.kind_k is not null and (t.kind_k = 'refund') = (t.amount_n < 0)
       and (t.currency is null or t.currency ~ '^[A-Za-z]{3}$')
       and t.purchased_at_t <= $6::timestamptz
       and (t.order_ref is null or length(t.order_ref) <= 200) and (t.sku is null or length(t.sku) <= 200)
@@ -190,7 +195,11 @@ with typed as materialized (
         when t.amount_n is null or scale(t.amount_n) > 6 or abs(t.amount_n) >= 1e15
           then 'amount|not a number: ' || left(t.amount, 40)
         when abs(t.amount_n) >= 1e12 then 'amount|too large'
-        when round(t.amount_n, 2) <> t.amount_n then 'amount|at most 2 decimals' end,
+        when round(t.amount_n, 2) <> t.amount_n then 'amount|at most 2 decimals'
+        when t.amount_n < 0 and t.kind_k is distinct from 'refund'
+          then 'amount|a negative amount is a refund: give it the kind "refund"'
+        when t.kind_k = 'refund' and t.amount_n >= 0 then 'amount|a refund''s amount is negative' end,
+      case when t.kind_k is null then 'kind|must be purchase or refund: ' || left(t.kind, 40) end,
       case when t.currency is not null and t.currency !~ '^[A-Za-z]{3}$' then 'currency|must be a 3-letter ISO 4217 code' end,
       case when t.purchased_at is null then 'purchased_at|required'
         when t.purchased_at_t is null then 'purchased_at|not a date: ' || left(t.purchased_at, 40)
@@ -202,9 +211,9 @@ with typed as materialized (
     ]) e
   where not t.good and e is not null
 ), inserted as (
-  insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, amount, currency,
+  insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, kind, amount, currency,
     purchased_at, source)
-  select external_line_id, customer_id, order_ref, sku, category, coalesce(quantity_n, 1), amount_n,
+  select external_line_id, customer_id, order_ref, sku, category, coalesce(quantity_n, 1), kind_k, amount_n,
     upper(coalesce(currency, 'EUR')), purchased_at_t, coalesce(source, 'import')
   from checked where good
   -- Two of purchases' indexes, and the customers rows the foreign key locks, are keyed by
@@ -213,23 +222,31 @@ with typed as materialized (
   -- also copied to contact_events; the bench's file is already in customer order).
   order by customer_id, purchased_at_t
   on conflict (external_line_id) do nothing
-  returning id, customer_id, order_ref, sku, category, quantity, amount, currency, purchased_at, source
+  returning id, customer_id, order_ref, sku, category, quantity, kind, amount, currency, purchased_at, source
 )
 select 'summary' as kind, null::bigint as id, null::bigint as customer_id, null::text as sku,
   null::text as category, null::numeric as amount, null::text as currency, null::timestamptz as purchased_at,
-  (select count(*) from checked)::int as rows, (select count(*) from checked where not good)::int as failed,
+  null::text as order_ref, (select count(*) from checked)::int as rows, (select count(*) from checked where not good)::int as failed,
   (select count(*) from inserted)::int as created,
   (select min(id) from inserted) as first_id, (select max(id) from inserted) as last_id
 union all
 -- Only lines whose customer opened or clicked a message in the year before can convert: the
 -- attribution (src/conversions) runs on those alone, over the index made for it.
 select 'touch', i.id, i.customer_id, i.sku, i.category, i.amount, i.currency, i.purchased_at, null, null, null,
-  null, null
+  null, null, null
 from inserted i
-where exists (select 1 from contact_events e
+where i.kind = 'purchase' and exists (select 1 from contact_events e
   where e.customer_id = i.customer_id and e.kind in ('opened', 'clicked') and not e.machine
     and e.at <= i.purchased_at and e.at > i.purchased_at - interval '366 days')
 union all
-select 'created', i.id, i.customer_id, null, null, null, null, i.purchased_at, null, null, null, null, null
-from inserted i where $7`;
+-- A refund takes its amount off its order's conversion, if the order converted (its purchase
+-- may be in this same batch, attributed after this statement: so no filter on that here).
+select 'refund', i.id, i.customer_id, null, null, i.amount, i.currency, i.purchased_at, i.order_ref, null, null, null,
+  null, null
+from inserted i
+where i.kind = 'refund' and i.order_ref is not null
+union all
+-- A refund is not a purchase: it fires no trigger.
+select 'created', i.id, i.customer_id, null, null, null, null, i.purchased_at, null, null, null, null, null, null
+from inserted i where $7 and i.kind = 'purchase'`;
 }

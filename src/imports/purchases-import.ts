@@ -1,6 +1,10 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { attributeCommittedPurchaseRange, attributePurchases } from '../conversions/attribute.js';
+import {
+  attributeCommittedPurchaseRange,
+  attributePurchases,
+  attributeRefunds,
+} from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
@@ -86,7 +90,12 @@ async function copyInto(
  * The slow path for a batch PostgreSQL's COPY refused (a malformed line, a wrong number of
  * fields): csv-parse finds each bad record, and the good ones are copied again, re-encoded.
  */
-async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): Promise<StagedBatch> {
+async function stageRecordByRecord(
+  tx: Db,
+  csv: OpenedCsv,
+  batch: RecordBatch,
+  columnNames: readonly (string | undefined)[],
+): Promise<StagedBatch> {
   const width = csv.header.length;
   const errors: StagedBatch['errors'] = [];
   const good: string[][] = [];
@@ -117,7 +126,14 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
       errors.push({ line, column: null, reason: `${item.record.length} fields, the header has ${width}` });
       continue;
     }
-    good.push(item.record);
+    // PostgreSQL text cannot hold U+0000 (COPY refused the batch for it): in a field the import
+    // reads it is a row error like any other; a column it does not read is left empty.
+    const nul = item.record.findIndex((cell, i) => columnNames[i] !== undefined && cell.includes('\u0000'));
+    if (nul >= 0) {
+      errors.push({ line, column: columnNames[nul] ?? null, reason: 'must not contain NUL (U+0000)' });
+      continue;
+    }
+    good.push(item.record.map((cell) => (cell.includes('\u0000') ? '' : cell)));
     lineStarts.push(line);
   }
   if (good.length > 0)
@@ -127,7 +143,7 @@ async function stageRecordByRecord(tx: Db, csv: OpenedCsv, batch: RecordBatch): 
 
 /** Rows the batch statement answers: one summary, then the new lines the caller acts on. */
 interface BatchRow {
-  kind: 'summary' | 'touch' | 'created';
+  kind: 'summary' | 'touch' | 'refund' | 'created';
   id: number;
   customer_id: number;
   sku: string | null;
@@ -135,6 +151,7 @@ interface BatchRow {
   amount: number;
   currency: string;
   purchased_at: Date;
+  order_ref: string | null;
   rows: number | null;
   failed: number | null;
   created: number | null;
@@ -191,6 +208,9 @@ export async function importPurchaseCsv(
 ): Promise<ImportProgress> {
   const map = resolveMapping('purchases', csv.header, options.mapping);
   const statement = purchaseBatchSql(map);
+  // The field each column feeds (row errors name it, as the batch statement's do); unread: none.
+  const columnNames: (string | undefined)[] = csv.header.map(() => undefined);
+  for (const [field, index] of map) columnNames[index] = field;
   const width = csv.header.length;
   const stageColumns = Array.from({ length: width }, (_, i) => `c${i + 1} text`).join(', ');
   const timezone = options.timezone ?? 'UTC';
@@ -216,7 +236,7 @@ export async function importPurchaseCsv(
           copyInto(sp, width, batch.bytes, { delimiter: csv.separator, encoding: PG_ENCODING[csv.encoding] }),
         );
       } catch {
-        staged = await stageRecordByRecord(tx, csv, batch);
+        staged = await stageRecordByRecord(tx, csv, batch, columnNames);
       }
       const rows = await tx.unsafe<BatchRow[]>(statement, [
         options.importId,
@@ -231,6 +251,10 @@ export async function importPurchaseCsv(
       await attributePurchases(
         tx,
         rows.filter((r) => r.kind === 'touch'),
+      );
+      await attributeRefunds(
+        tx,
+        rows.filter((r) => r.kind === 'refund'),
       );
       const summary = rows.find((r) => r.kind === 'summary')!;
       const created = rows

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
 import type { App, AppEnv } from '../http/env.js';
+import { nulByteErrors } from '../http/nul-bytes.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { AppError, type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -373,6 +374,8 @@ export function registerImportRoutes(app: App): void {
         const { filename = '', ...query } = c.req.query();
         const early = FormFields.safeParse(query);
         if (!early.success) throw invalid(zodToFieldErrors(early.error, 'query'));
+        const nul = nulByteErrors({ filename, ...query }, 'query');
+        if (nul.length > 0) throw invalid(nul);
         fields = query;
         const created = await insertImport(tx, {
           kind: 'purchases',
@@ -392,6 +395,8 @@ export function registerImportRoutes(app: App): void {
             // may put them after the file) once all are read, and the row is completed then.
             const early = FormFields.partial().safeParse(fieldsSoFar);
             if (!early.success) throw invalid(zodToFieldErrors(early.error, 'body'));
+            const nul = nulByteErrors({ ...fieldsSoFar, filename }, 'body');
+            if (nul.length > 0) throw invalid(nul);
             const created = await insertImport(tx, {
               kind: 'purchases',
               filename: filename || null,
@@ -408,6 +413,7 @@ export function registerImportRoutes(app: App): void {
       const where = RAW_CSV.test(contentType) ? 'query' : 'body';
       const parsed = FormFields.safeParse(fields);
       if (!parsed.success) problems.push(...zodToFieldErrors(parsed.error, where));
+      problems.push(...nulByteErrors(fields, where));
       if (!file) problems.push({ path: 'file', message: 'a CSV file is required', in: 'body' });
       else if (file.size === 0) problems.push({ path: 'file', message: 'the file is empty', in: 'body' });
       if (!parsed.success || !file || problems.length > 0) throw invalid(problems);

@@ -135,22 +135,34 @@ export async function addBatch(db: Db, id: number, counts: BatchCounts): Promise
 }
 
 /** Records per-row errors found outside SQL (malformed CSV lines, wrong column counts). */
+/**
+ * Reports quote the file (header names, cells): PostgreSQL text cannot hold U+0000, so a NUL
+ * there is shown as U+FFFD rather than failing the import's bookkeeping.
+ */
+const storable = (text: string) => (text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text);
+
 export async function insertErrors(
   db: Db,
   importId: number,
   errors: { line: number; column: string | null; reason: string }[],
 ): Promise<void> {
   if (errors.length === 0) return;
+  const rows = errors.map((e) => ({
+    line: e.line,
+    column: e.column === null ? null : storable(e.column),
+    reason: storable(e.reason),
+  }));
   await db`
     insert into import_errors (import_id, line, "column", reason)
     select ${importId}, line, "column", reason
-    from jsonb_to_recordset(${JSON.stringify(errors)}::text::jsonb) as e(line bigint, "column" text, reason text)`;
+    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as e(line bigint, "column" text, reason text)`;
 }
 
 /** Ends an import; the stored file is dropped, its report kept. */
 export async function finishImport(db: Db, id: number, error: string | null): Promise<void> {
   await db`
-    update imports set status = ${error ? 'failed' : 'done'}, error = ${error}, finished_at = now()
+    update imports set status = ${error ? 'failed' : 'done'}, error = ${error === null ? null : storable(error)},
+      finished_at = now()
     where id = ${id}`;
   await db`delete from import_chunks where import_id = ${id}`;
 }

@@ -110,6 +110,13 @@ export function registerMessageRoutes(app: App): void {
         statuses: query.status,
       });
       const result = page(rows, query.limit, (m) => ({ id: m.id }));
+      await audit(c, {
+        action: 'message.read',
+        entity: 'customer',
+        entity_id: id,
+        customer_id: id,
+        data: { count: result.data.length, ...(query.status ? { statuses: query.status } : {}) },
+      });
       return c.json({ data: result.data.map(toJson), next_cursor: result.next_cursor }, 200);
     },
   );

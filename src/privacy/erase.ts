@@ -4,12 +4,14 @@ import type { Db } from '../db/sql.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
 import {
   cancelCustomerMessages,
-  clearConsentIps,
+  clearConsentDetails,
   clearCustomerRow,
   clearMessageReplies,
+  dropOutboxEvents,
   insertSuppressionHash,
   lockForErasure,
   pseudonymizeCustomerEvents,
+  selectLinkedLeads,
 } from './store.js';
 
 /** A queued job to take off its queue: job id = send job id of a cancelled message. */
@@ -25,30 +27,55 @@ export interface ErasureResult {
   jobs: JobToPurge[];
   cancelledMessages: number;
   eventsPseudonymized: number;
+  /** Social leads of the person's handles, erased with them. */
+  leadsErased: number[];
 }
 
 /**
  * Erasure (right to be forgotten), in the caller's transaction: clears every personal field
  * (PERSONAL_FIELDS) of the customer, the free text and non-fact data of their contact history,
- * consent IPs and SMTP replies; keeps the rows (ids, kinds, amounts, statuses) so reports add
- * up under no identity; cancels unsent messages; and suppresses the address as a keyed hash so
- * a later import of the same address is never mailed. Erasing twice is harmless.
+ * consent IPs, sources and text versions, SMTP replies, and their trigger events not yet
+ * queued; keeps the rows (ids, kinds, amounts, statuses) so reports add up under no identity;
+ * cancels unsent messages; and suppresses the address as a keyed hash so a later import of the
+ * same address is never mailed. The social leads of the person's handles (messages that came
+ * before the handle was on the profile) are erased the same way. Erasing twice is harmless.
  */
 export async function erasePersonalData(
   db: Db,
   input: { id: number; secret: string; at: Date },
 ): Promise<ErasureResult> {
   const before = await lockForErasure(db, input.id);
-  if (!before) return { found: false, jobs: [], cancelledMessages: 0, eventsPseudonymized: 0 };
-  if (before.email) await insertSuppressionHash(db, emailHash(input.secret, before.email), 'erased');
-  await clearCustomerRow(db, input.id, input.at);
-  await clearConsentIps(db, input.id);
-  const eventsPseudonymized = await pseudonymizeCustomerEvents(db, input.id);
-  await clearMessageReplies(db, input.id);
-  const cancelled = await cancelCustomerMessages(db, input.id);
-  return {
+  if (!before)
+    return { found: false, jobs: [], cancelledMessages: 0, eventsPseudonymized: 0, leadsErased: [] };
+  // Read before the row is cleared: the handles are what links the leads.
+  const leads = await selectLinkedLeads(db, input.id);
+  const result: ErasureResult = {
     found: true,
-    cancelledMessages: cancelled.length,
+    jobs: [],
+    cancelledMessages: 0,
+    eventsPseudonymized: 0,
+    leadsErased: leads,
+  };
+  for (const id of [input.id, ...leads]) {
+    const row = id === input.id ? before : await lockForErasure(db, id);
+    if (row?.email) await insertSuppressionHash(db, emailHash(input.secret, row.email), 'erased');
+    const one = await eraseOne(db, id, input.at);
+    result.jobs.push(...one.jobs);
+    result.cancelledMessages += one.jobs.length;
+    result.eventsPseudonymized += one.eventsPseudonymized;
+  }
+  await dropOutboxEvents(db, [input.id, ...leads]);
+  return result;
+}
+
+/** Clears one customer row and what hangs off it. */
+async function eraseOne(db: Db, id: number, at: Date) {
+  await clearCustomerRow(db, id, at);
+  await clearConsentDetails(db, id);
+  const eventsPseudonymized = await pseudonymizeCustomerEvents(db, id);
+  await clearMessageReplies(db, id);
+  const cancelled = await cancelCustomerMessages(db, id);
+  return {
     eventsPseudonymized,
     jobs: cancelled.map((m) => ({
       queue:

@@ -1,6 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { PERSONAL_FIELDS } from './personal-data.js';
-import { selectPersonalData } from './store.js';
+import { selectLinkedLeads, selectPersonalData } from './store.js';
 
 const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
 
@@ -13,6 +13,26 @@ function plain(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+export interface LeadExport {
+  customer: Record<string, unknown>;
+  consents: Record<string, unknown>[];
+  contact_events: Record<string, unknown>[];
+  purchases: Record<string, unknown>[];
+  messages: Record<string, unknown>[];
+  offer_impressions: Record<string, unknown>[];
+}
+
+type PersonalRows = NonNullable<Awaited<ReturnType<typeof selectPersonalData>>>;
+
+const sections = (data: PersonalRows): LeadExport => ({
+  customer: plain(data.customer),
+  consents: data.consents.map(plain),
+  contact_events: data.events.map(plain),
+  purchases: data.purchases.map(plain),
+  messages: data.messages.map(plain),
+  offer_impressions: data.impressions.map(plain),
+});
+
 export interface PersonalDataExport {
   exported_at: string;
   customer: Record<string, unknown>;
@@ -23,6 +43,11 @@ export interface PersonalDataExport {
   offer_impressions: Record<string, unknown>[];
   /** Who read or changed this person's data (the audit log). */
   access_log: Record<string, unknown>[];
+  /**
+   * Leads made for the person's social handles before the profile held them (messages from
+   * those handles), each with its own sections; erasure erases them too.
+   */
+  linked_leads: LeadExport[];
   /** Per section, the fields that erasure clears; the rest are pseudonymous facts it keeps. */
   erasure: { clears: Record<string, string[]>; keeps: string };
 }
@@ -39,15 +64,16 @@ export async function exportPersonalData(
 ): Promise<PersonalDataExport | undefined> {
   const data = await selectPersonalData(db, customerId);
   if (!data) return undefined;
+  const leads: LeadExport[] = [];
+  for (const id of await selectLinkedLeads(db, customerId)) {
+    const lead = await selectPersonalData(db, id);
+    if (lead) leads.push(sections(lead));
+  }
   return {
     exported_at: now.toISOString(),
-    customer: plain(data.customer),
-    consents: data.consents.map(plain),
-    contact_events: data.events.map(plain),
-    purchases: data.purchases.map(plain),
-    messages: data.messages.map(plain),
-    offer_impressions: data.impressions.map(plain),
+    ...sections(data),
     access_log: data.access.map(plain),
+    linked_leads: leads,
     erasure: {
       clears: {
         customer: [...PERSONAL_FIELDS.customers],
@@ -56,7 +82,7 @@ export async function exportPersonalData(
         messages: [...PERSONAL_FIELDS.messages],
       },
       keeps:
-        'ids, purchases (amounts, categories), message statuses, event kinds and times, consent decisions, the audit log, and a keyed hash of the address in the suppression list',
+        'ids, purchases (amounts, categories), message statuses, event kinds and times, consent decisions (purpose, grant, time), the audit log (ids and field names, never values), and a keyed hash of the address in the suppression list',
     },
   };
 }

@@ -8,7 +8,7 @@ import { PROFILE_COLUMNS } from '../customers/schema.js';
 export const PERSONAL_FIELDS = {
   /** external_id and every profile column a client may write: a new column is personal until argued otherwise. */
   customers: ['external_id', ...PROFILE_COLUMNS],
-  consents: ['ip'],
+  consents: ['ip', 'source', 'text_version'],
   contact_events: ['text', 'author', 'data'],
   messages: ['error', 'smtp_reply'],
 } as const;
@@ -35,6 +35,9 @@ export const FACT_DATA_KEYS = [
   'machine_reason',
   'proxy',
 ] as const;
+
+/** What an erased consent's `source` becomes (the column is required; the free text is personal). */
+export const ERASED_SOURCE = 'erased';
 
 /** The pseudonym an erased customer's external_id becomes (unique, says nothing). */
 export const erasedExternalId = (id: number) => `erased:${id}`;

@@ -66,6 +66,21 @@ const ExportSchema = z
     messages: z.array(z.record(z.string(), z.unknown())),
     offer_impressions: z.array(z.record(z.string(), z.unknown())),
     access_log: z.array(z.record(z.string(), z.unknown())),
+    linked_leads: z
+      .array(
+        z.object({
+          customer: z.record(z.string(), z.unknown()),
+          consents: z.array(z.record(z.string(), z.unknown())),
+          contact_events: z.array(z.record(z.string(), z.unknown())),
+          purchases: z.array(z.record(z.string(), z.unknown())),
+          messages: z.array(z.record(z.string(), z.unknown())),
+          offer_impressions: z.array(z.record(z.string(), z.unknown())),
+        }),
+      )
+      .openapi({
+        description:
+          'Leads made for the person’s social handles before their profile held them (messages from those handles); erasure erases them too',
+      }),
     erasure: z.object({ clears: z.record(z.string(), z.array(z.string())), keeps: z.string() }),
   })
   .openapi('PersonalDataExport');

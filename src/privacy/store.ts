@@ -1,6 +1,6 @@
 import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
-import { erasedExternalId, FACT_DATA_KEYS } from './personal-data.js';
+import { ERASED_SOURCE, erasedExternalId, FACT_DATA_KEYS } from './personal-data.js';
 
 const FACT_KEYS = [...FACT_DATA_KEYS];
 
@@ -32,9 +32,36 @@ export async function clearCustomerRow(db: Db, id: number, at: Date): Promise<vo
     where id = ${id}`;
 }
 
-// Forgets where consents were given from; the decisions themselves stay as proof.
-export async function clearConsentIps(db: Db, id: number): Promise<void> {
-  await db`update consents set ip = null where customer_id = ${id} and ip is not null`;
+// Forgets where and how consents were given (the IP, the free text of source and text version:
+// "phone call with …"); the decisions themselves, purpose, grant and time, stay as proof.
+export async function clearConsentDetails(db: Db, id: number): Promise<void> {
+  await db`
+    update consents set ip = null, source = ${ERASED_SOURCE}, text_version = null
+    where customer_id = ${id} and (ip is not null or source <> ${ERASED_SOURCE} or text_version is not null)`;
+}
+
+// Leads made for social handles (`social:<channel>:<handle>`) that the customer's profile now
+// holds: messages that arrived before the handle was on the profile sit on them.
+export async function selectLinkedLeads(db: Db, id: number): Promise<number[]> {
+  const rows = await db<{ id: number }[]>`
+    select l.id from customers c
+    join customers l on l.id <> c.id and l.external_id like 'social:%' and l.erased_at is null
+      and social_handle_keys(l.social_handles) && social_handle_keys(c.social_handles)
+    where c.id = ${id} and c.social_handles <> '{}'
+    order by l.id`;
+  return rows.map((r) => r.id);
+}
+
+// Drops the customers' events from trigger events not yet handed to the queue (they carry
+// what the person wrote); rows left empty go.
+export async function dropOutboxEvents(db: Db, ids: number[]): Promise<void> {
+  await db`
+    update trigger_outbox o set events = coalesce((
+      select jsonb_agg(x.e order by x.n) from jsonb_array_elements(o.events) with ordinality as x(e, n)
+      where coalesce((x.e ->> 'customer_id')::bigint, 0) <> all(${ids}::bigint[])), '[]'::jsonb)
+    where exists (select 1 from jsonb_array_elements(o.events) e
+      where (e ->> 'customer_id')::bigint = any(${ids}::bigint[]))`;
+  await db`delete from trigger_outbox where events = '[]'::jsonb`;
 }
 
 // Strips free text, authors and non-fact data from a customer's contact history.
@@ -86,7 +113,7 @@ export async function selectPersonalData(db: Db, id: number) {
         purchase_id, machine, data, at
       from contact_events where customer_id = ${id} order by at, id`,
     db<Record<string, unknown>[]>`
-      select id, external_line_id, order_ref, sku, category, quantity, amount, currency,
+      select id, external_line_id, order_ref, sku, category, quantity, kind, amount, currency,
         purchased_at, source, created_at
       from purchases where customer_id = ${id} order by purchased_at, id`,
     db<Record<string, unknown>[]>`

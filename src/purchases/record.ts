@@ -1,5 +1,6 @@
-import { attributePurchases } from '../conversions/attribute.js';
+import { attributePurchases, attributeRefunds } from '../conversions/attribute.js';
 import type { Db } from '../db/sql.js';
+import { nulByteErrors } from '../http/nul-bytes.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
 import { type PurchaseInput, PurchaseInputSchema } from './schema.js';
 import {
@@ -38,6 +39,11 @@ export function parsePurchaseLines(values: unknown[]): {
 } {
   const errors: FieldError[] = [];
   const lines = values.map((value, index) => {
+    const nul = nulByteErrors(value, undefined, String(index));
+    if (nul.length > 0) {
+      errors.push(...nul.map((e) => ({ ...e, index })));
+      return undefined;
+    }
     const parsed = PurchaseInputSchema.safeParse(value);
     if (parsed.success) return parsed.data;
     for (const e of zodToFieldErrors(parsed.error)) {
@@ -110,10 +116,20 @@ export async function recordPurchases(
   const valid = lines as readonly PurchaseInput[];
   const rows = valid.map((line) => {
     const { customer_external_id: _ext, ...rest } = line;
-    return { ...rest, customer_id: customerOf(line)! };
+    // Lines that did not come through the schema (the demo's seed) are sales.
+    return { ...rest, kind: line.kind ?? 'purchase', customer_id: customerOf(line)! };
   });
   const created = await insertNewPurchases(db, JSON.stringify(rows));
-  await attributePurchases(db, created);
+  // A refund is not a conversion (nor does it fire what follows a purchase): it takes its
+  // amount off the revenue of its order's conversion.
+  await attributePurchases(
+    db,
+    created.filter((p) => p.kind === 'purchase'),
+  );
+  await attributeRefunds(
+    db,
+    created.filter((p) => p.kind === 'refund'),
+  );
   const createdIds = new Map(created.map((p) => [p.external_line_id, p.id]));
   const missing = rows.filter((r) => !createdIds.has(r.external_line_id)).map((r) => r.external_line_id);
   const existingIds = missing.length > 0 ? await purchaseIdsByLine(db, missing) : new Map<string, number>();

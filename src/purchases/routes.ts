@@ -89,6 +89,7 @@ const toPurchase = (row: PurchaseRow) => ({
   sku: row.sku,
   category: row.category,
   quantity: row.quantity,
+  kind: row.kind,
   amount: row.amount,
   currency: row.currency,
   purchased_at: row.purchased_at.toISOString(),

@@ -8,6 +8,7 @@ export interface PurchaseRow {
   sku: string | null;
   category: string | null;
   quantity: number;
+  kind: 'purchase' | 'refund';
   amount: number;
   currency: string;
   purchased_at: Date;
@@ -31,12 +32,13 @@ export async function existingCustomerIds(db: Db, ids: number[]): Promise<Set<nu
 /** Inserts lines not seen before (idempotent on external_line_id); only the new rows come back. */
 export function insertNewPurchases(db: Db, json: string) {
   return db<PurchaseRow[]>`
-    insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, amount,
+    insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, kind, amount,
       currency, purchased_at, source)
-    select r.external_line_id, r.customer_id, r.order_ref, r.sku, r.category, r.quantity, r.amount,
+    select r.external_line_id, r.customer_id, r.order_ref, r.sku, r.category, r.quantity,
+      coalesce(r.kind, 'purchase'), r.amount,
       r.currency, r.purchased_at, r.source
     from jsonb_to_recordset(${json}::text::jsonb) as r(external_line_id text, customer_id bigint, order_ref text,
-      sku text, category text, quantity numeric, amount numeric, currency text, purchased_at timestamptz,
+      sku text, category text, quantity numeric, kind text, amount numeric, currency text, purchased_at timestamptz,
       source text)
     order by r.external_line_id
     on conflict (external_line_id) do nothing

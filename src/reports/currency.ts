@@ -34,7 +34,7 @@ export type RevenueScope =
   | { any_offer: true };
 
 /**
- * Conversions' revenue per currency in a scope, each with its value in the report currency;
+ * Conversions' revenue (net of their refunds) per currency in a scope, each with its value in the report currency;
  * with `sentWindow`, only conversions of messages sent in it (as the trigger reports count).
  */
 export async function revenueByCurrency(
@@ -63,7 +63,7 @@ export async function revenueByCurrency(
       round(sum(${revenueIn(sql, currency)}), 2)::float8 as converted,
       bool_and(${revenueIn(sql, currency)} is not null) as convertible
     from contact_events e
-    where ${where} and e.kind = 'converted'
+    where ${where} and e.kind in ('converted', 'refunded')
       and (${from === null && to === null} or exists (
         select 1 from messages m where m.id = e.message_id
           and (${from}::timestamptz is null or m.sent_at >= ${from}::timestamptz)

@@ -27,7 +27,8 @@ export interface CampaignHead extends AbColumns {
  * What became of a message, aggregated over its contact events aliased `e` (group by message,
  * or by message and offer): every report counts the same way. A click counts as an open; opens
  * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
- * conversions, in `currency` (see currency.ts).
+ * conversions, net of the refunds of their orders (`refunded` events, negative), in `currency`
+ * (see currency.ts).
  */
 export function messageOutcomes(sql: Db, includeMachine: boolean, currency: string) {
   return sql`
@@ -35,7 +36,7 @@ export function messageOutcomes(sql: Db, includeMachine: boolean, currency: stri
     bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
     bool_or(e.kind = 'bounced') as bounced,
     bool_or(e.kind = 'converted') as converted,
-    sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted') as revenue`;
+    sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')) as revenue`;
 }
 
 /** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
@@ -61,7 +62,7 @@ export function bucketEventCounts(sql: Db, includeMachine: boolean, currency: st
     count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'bounced'),
     count(*) filter (where e.kind = 'converted'),
-    coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted'), 0),
+    coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')), 0),
     count(*) filter (where e.kind = 'unsubscribed')`;
 }
 
@@ -90,7 +91,7 @@ export async function campaignBreakdown(
         ${messageOutcomes(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by message_id, offer_id
     ), msg as (
       select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
@@ -142,7 +143,7 @@ export async function abCellBreakdown(
         ${messageOutcomes(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by message_id
     )
     select m.ab_remainder as remainder, m.variant, ${outcomeCounts(sql)},
@@ -196,7 +197,7 @@ export async function campaignTimeseries(
       select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId}
-        and kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
+        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
       group by 1
     ) t
     group by bucket
@@ -230,9 +231,9 @@ export async function offersReport(
       select offer_id,
         count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
         count(distinct message_id) filter (where kind = 'converted') as conversions,
-        sum(${revenueIn(sql, currency)}) filter (where kind = 'converted') as revenue
+        sum(${revenueIn(sql, currency)}) filter (where kind in ('converted', 'refunded')) as revenue
       from contact_events e
-      where offer_id is not null and kind in ('clicked', 'converted')
+      where offer_id is not null and kind in ('clicked', 'converted', 'refunded')
       group by offer_id
     )
     select o.id as offer_id, o.name, o.category,

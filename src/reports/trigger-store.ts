@@ -60,7 +60,7 @@ export async function triggerBreakdown(
         ${messageOutcomes(sql, includeMachine, currency)}
       from sent s
       join contact_events e on e.message_id = s.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted')
+      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by e.message_id, e.offer_id
     ), msg as (
       select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
@@ -115,7 +115,7 @@ export async function triggerTotals(
         ${messageOutcomes(sql, includeMachine, currency)}
       from sent s
       join contact_events e on e.message_id = s.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted')
+      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
       group by e.message_id
     ), per as (
       select s.trigger_id,
@@ -175,7 +175,7 @@ export async function triggerTimeseries(
       select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
       from mine m
       join contact_events e on e.message_id = m.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'unsubscribed')
+      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
         and (${from}::timestamptz is null or e.at >= ${from}::timestamptz)
         and (${to}::timestamptz is null or e.at < ${to}::timestamptz)
       group by 1

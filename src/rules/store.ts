@@ -79,9 +79,11 @@ export function selectContextRows(db: Db, ids: number[], now: Date) {
       (select jsonb_object_agg(key, purpose) from attributes where sensitive) as sensitive_attributes
     from customers c
     left join lateral (
+      -- Spend is net of refunds; a refund is neither an order nor a purchase date.
       select sum(p.amount) as total_spent,
-        count(distinct coalesce(p.order_ref, '#' || p.id::text)) as orders_count,
-        min(p.purchased_at) as first_purchase_at, max(p.purchased_at) as last_purchase_at
+        count(distinct coalesce(p.order_ref, '#' || p.id::text)) filter (where p.kind = 'purchase') as orders_count,
+        min(p.purchased_at) filter (where p.kind = 'purchase') as first_purchase_at,
+        max(p.purchased_at) filter (where p.kind = 'purchase') as last_purchase_at
       from purchases p where p.customer_id = c.id
     ) a on true
     left join lateral (
@@ -90,17 +92,17 @@ export function selectContextRows(db: Db, ids: number[], now: Date) {
         (array_agg(x.category order by x.spent desc, x.category))[1] as top_category,
         array_agg(x.category order by x.category) as categories_bought
       from (
-        select p.category, sum(p.amount) as spent, max(p.purchased_at) as last_at
+        select p.category, sum(p.amount) as spent, max(p.purchased_at) filter (where p.kind = 'purchase') as last_at
         from purchases p where p.customer_id = c.id and p.category is not null
         group by p.category
       ) x
     ) k on true
     left join lateral (
       select json_agg(json_build_object('order_ref', y.order_ref, 'sku', y.sku, 'category', y.category,
-          'quantity', y.quantity, 'amount', y.amount, 'purchased_at', y.purchased_at)
+          'quantity', y.quantity, 'kind', y.kind, 'amount', y.amount, 'purchased_at', y.purchased_at)
           order by y.purchased_at desc, y.id desc) as recent_purchases
       from (
-        select p.id, p.order_ref, p.sku, p.category, p.quantity, p.amount, p.purchased_at
+        select p.id, p.order_ref, p.sku, p.category, p.quantity, p.kind, p.amount, p.purchased_at
         from purchases p
         where p.customer_id = c.id
           and p.purchased_at >= ${now}::timestamptz - make_interval(days => ${RECENT_PURCHASES.days}::int)

@@ -310,8 +310,12 @@ export function aggregateColumns(sql: Db, needs: AggregateNeeds): Fragment[] {
   const cols: Fragment[] = [];
   if (needs.total_spent) cols.push(sql`sum(p.amount) as total_spent`);
   if (needs.orders_count)
-    cols.push(sql`count(distinct coalesce(p.order_ref, '#' || p.id::text)) as orders_count`);
-  if (needs.last_purchase_at) cols.push(sql`max(p.purchased_at) as last_purchase_at`);
+    cols.push(
+      sql`count(distinct coalesce(p.order_ref, '#' || p.id::text)) filter (where p.kind = 'purchase') as orders_count`,
+    );
+  // As in the rule context (rules/store.ts): a refund is neither an order nor a purchase date.
+  if (needs.last_purchase_at)
+    cols.push(sql`max(p.purchased_at) filter (where p.kind = 'purchase') as last_purchase_at`);
   if (needs.categories_bought) {
     cols.push(sql`array_agg(distinct p.category) filter (where p.category is not null) as categories_bought`);
   }

@@ -2,12 +2,15 @@ import type { Db } from '../db/sql.js';
 
 // Queries of the social inbound: matching a handle to a customer, creating a lead.
 
-/** The live customer whose social handles hold this channel:handle (normalised), oldest first. */
+/**
+ * The live customer whose social handles hold this channel:handle (normalised), oldest first;
+ * a real customer before the lead made for the handle, once their profile holds it.
+ */
 export async function customerByHandle(sql: Db, key: string): Promise<number | undefined> {
   const [row] = await sql<{ id: number }[]>`
     select id from customers
     where social_handle_keys(social_handles) @> array[${key}]::text[] and erased_at is null
-    order by id limit 1`;
+    order by external_id like 'social:%', id limit 1`;
   return row?.id;
 }
 

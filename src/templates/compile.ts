@@ -21,6 +21,10 @@ export interface CompiledSource {
 /** How the plain-text part is made from HTML, at save and (fallback) per recipient. */
 export const TEXT_OPTIONS: HtmlToTextOptions = {
   wordwrap: false,
+  // html-to-text walks the tree recursively: past a few thousand levels it overflows the stack.
+  // Saved templates nest at most MAX_NESTING deep (plus MJML's own tables); this also bounds HTML
+  // that data put into a render (a triple-stash), where deeper content is dropped from the text.
+  limits: { maxDepth: 256 },
   selectors: [
     { selector: 'img', format: 'skip' },
     // the preheader (mj-preview) is hidden preview text, not part of the message
@@ -30,6 +34,9 @@ export const TEXT_OPTIONS: HtmlToTextOptions = {
 };
 
 export const htmlToText = (html: string): string => convert(html, TEXT_OPTIONS);
+
+/** How deep elements (MJML and HTML alike) may nest in a template's MJML. */
+export const MAX_NESTING = 100;
 
 const PREVIEW = '<mj-preview>{{@preheader}}</mj-preview>';
 
@@ -93,9 +100,15 @@ function scanMjml(mjml: string): MjmlStructure {
   const lines = lineStarts(mjml);
   const fail = (at: number, message: string) =>
     out.errors.push({ path: 'mjml', message, ...position(lines, at) });
+  let depth = 0;
+  let tooDeep = false;
   const parser: Parser = new Parser(
     {
       onopentag(name) {
+        if (++depth > MAX_NESTING && !tooDeep) {
+          tooDeep = true;
+          fail(parser.startIndex, `elements nest more than ${MAX_NESTING} deep`);
+        }
         if (!isMjmlTag(name)) return;
         open.push({ name, at: parser.startIndex });
         if (name === 'mjml' && out.afterMjml === undefined) out.afterMjml = parser.endIndex + 1;
@@ -105,6 +118,7 @@ function scanMjml(mjml: string): MjmlStructure {
           fail(parser.startIndex, 'mj-include is not supported: paste the content instead');
       },
       onclosetag(name, isImplied) {
+        depth--;
         if (!isMjmlTag(name)) return;
         const tag = open.pop();
         // htmlparser2 reports `<x />` as an implied close too: that one ends the tag it opened.

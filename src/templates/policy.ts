@@ -13,9 +13,29 @@ const FORBIDDEN_NAMES = new Set([
   '__lookupGetter__',
   '__lookupSetter__',
 ]);
+/**
+ * Helpers every Handlebars environment has that templates may not call: `log` writes to the
+ * console, the `*Missing` hooks and `_part` (ours, see environment.ts) are internals. A bare
+ * `{{log}}` or `{{helperMissing}}` would compile and then fail every render.
+ */
+const INTERNAL_HELPERS: ReadonlySet<string> = new Set(
+  [...Object.keys(Handlebars.create().helpers), '_part'].filter((h) => !ALLOWED_HELPERS.has(h)),
+);
+/** Helpers that take an exact number of arguments. */
+const ARITY = new Map<string, number>([
+  ['if', 1],
+  ['unless', 1],
+  ['each', 1],
+  ['with', 1],
+  ['lookup', 2],
+]);
+/**
+ * Expressions one source may hold. Outside loops nothing charges the render budget, so this is
+ * what bounds the output there: each expression prints at most DATA_LIMITS.maxString characters.
+ */
+export const MAX_EXPRESSIONS = 2_000;
 /** `{{#each}}` inside `{{#each}}` inside `{{#each}}` is as deep as a template may loop. */
 export const MAX_EACH_DEPTH = 3;
-const NEEDS_ONE_PARAM = new Set(['if', 'unless', 'each', 'with']);
 const BLOCK_HELPERS = new Set(['if', 'unless', 'each', 'with', 'lang']);
 
 /**
@@ -51,9 +71,11 @@ export function checkHandlebars(source: string, path: string): FieldError[] {
     }
     const name = callee.original as string;
     const isHelper = ALLOWED_HELPERS.has(name);
-    if (hasArgs && !isHelper) fail(callee, `unknown helper \`${name}\``);
-    if (isHelper && NEEDS_ONE_PARAM.has(name) && params.length !== 1)
-      fail(callee, `\`${name}\` takes exactly one argument`);
+    if (INTERNAL_HELPERS.has(name)) fail(callee, `\`${name}\` may not be used in a template`);
+    else if (hasArgs && !isHelper) fail(callee, `unknown helper \`${name}\``);
+    const arity = ARITY.get(name);
+    if (isHelper && arity !== undefined && params.length !== arity)
+      fail(callee, `\`${name}\` takes exactly ${arity === 1 ? 'one argument' : `${arity} arguments`}`);
     if (!isHelper) checkPath(callee);
     if (isHelper && BLOCK_HELPERS.has(name) !== block)
       fail(
@@ -68,8 +90,14 @@ export function checkHandlebars(source: string, path: string): FieldError[] {
     for (const pair of node.hash?.pairs ?? []) visit(pair.value, 0);
   };
 
+  let expressions = 0;
   function visit(node: Node | null | undefined, eachDepth: number): void {
     if (!node) return;
+    if (
+      (node.type === 'MustacheStatement' || node.type === 'BlockStatement') &&
+      ++expressions === MAX_EXPRESSIONS + 1
+    )
+      fail(node, `more than ${MAX_EXPRESSIONS} expressions`);
     switch (node.type) {
       case 'Program':
         for (const child of node.body as Node[]) visit(child, eachDepth);

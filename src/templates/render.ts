@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/sql.js';
-import { invalid, notFound } from '../http/problem.js';
+import { AppError, type FieldError, invalid, notFound } from '../http/problem.js';
 import { DEFAULT_LIMITS, endBudget, type RenderLimits, startBudget, withBudget } from './budget.js';
 import { htmlToText } from './compile.js';
 import { boundData, type RenderData } from './data.js';
@@ -121,22 +121,149 @@ export function renderForCustomer(
 }
 
 /**
- * A subject line on its own (an A/B variant's, say), checked like a template's subject (a 422
- * naming `path` when it is not valid) and rendered with the same sandbox and limits.
+ * Data a source is tried on when it is saved: nothing at all, then a customer with lists, offers
+ * and an order, so that loops and conditions run once. A source that throws on either (a name
+ * Handlebars resolves to one of its own internals, say) would fail every preview and send: it is
+ * refused at save instead.
  */
-export function compileSubject(source: string, path = 'subject'): (data: RenderData) => string {
-  const errors = checkHandlebars(source, path);
-  if (errors.length > 0) throw invalid(errors);
-  const template = textEnv.compile(source, { ...COMPILE_OPTIONS, noEscape: true });
-  return (data) => {
-    const context = boundData(data);
-    return withBudget(DEFAULT_LIMITS, () => oneLine(template(context, RUNTIME_OPTIONS)));
-  };
+const TRIAL_DATA: RenderData[] = [
+  {},
+  {
+    customer: {
+      first_name: 'Ada',
+      last_name: 'Lovelace',
+      email: 'ada@example.com',
+      locale: 'en',
+      hobbies: ['chess', 'rowing'],
+      preferred_categories: ['garden'],
+      attributes: { tier: 'gold' },
+    },
+    offers: [
+      { offer_id: 1, title: 'Offer', text: 'Text', image_url: null, url: 'https://example.com', code: 'C1' },
+    ],
+    unsubscribe_url: 'https://example.com/u',
+    preferences_url: 'https://example.com/u/p',
+    campaign: { name: 'Campaign' },
+    order: { ref: 'o-1', total: 10, lines: [{ sku: 's', category: 'c', quantity: 1, amount: 10 }] },
+  },
+];
+
+let compiles: boolean | undefined;
+/**
+ * Whether this runtime may generate code from strings. Handlebars compiles a template with
+ * `new Function`, which Cloudflare Workers forbid while handling a request (so this is asked
+ * then, not at start-up): there (the edge build, which never renders) a source is checked by
+ * the policy and precompiled to a string only.
+ */
+function canCompile(): boolean {
+  if (compiles === undefined) {
+    try {
+      compiles = new Function('return true')() === true;
+    } catch {
+      compiles = false;
+    }
+  }
+  return compiles;
 }
 
+/** A 422 naming `path` for what a render (or compile) threw. */
+function renderError(path: string, error: unknown) {
+  const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  return invalid([{ path, message: `cannot be rendered: ${message}` }]);
+}
+
+/** Runs `render` on each trial data set; what it throws becomes a 422 naming `path`. */
+function tryRenders(path: string, render: (data: RenderData) => unknown): void {
+  for (const data of TRIAL_DATA) {
+    try {
+      render(data);
+    } catch (error) {
+      throw renderError(path, error);
+    }
+  }
+}
+
+/**
+ * Checks a saved template version renders (see TRIAL_DATA): throws a 422 naming `path` when it
+ * does not. Versions are checked by the policy first; this catches what only running shows.
+ */
+export function checkVersionRenders(
+  row: Pick<VersionRow, 'subject' | 'preheader' | 'html' | 'text_template'>,
+  path = 'mjml',
+): void {
+  // At the edge compileTemplateSource's precompile is as far as a check can go.
+  if (!canCompile()) return;
+  let version: CompiledVersion | undefined;
+  tryRenders(path, (data) => {
+    version ??= compileVersion({ template_id: 0, version: 0, ...row });
+    renderForCustomer(version, data);
+  });
+}
+
+/**
+ * The one way to use a Handlebars source outside a template version (an A/B variant's subject,
+ * and any text a trigger or journey step carries): checked like a template's fields (the same
+ * policy, then tried in the same environment), compiled in the same isolated environment with
+ * the same helpers, and rendered on bounded data under the same render budget. Throws a 422
+ * naming `path` when the source would be refused in a template. `oneLine` makes it a header
+ * (a subject line): line breaks folded, at most MAX_SUBJECT_CHARS.
+ */
+export function compileTemplateText(
+  source: string,
+  path: string,
+  options: { oneLine?: boolean } = {},
+): (data: RenderData) => string {
+  const errors = checkHandlebars(source, path);
+  if (errors.length > 0) throw invalid(errors);
+  const compileOptions = { ...COMPILE_OPTIONS, noEscape: true };
+  if (!canCompile()) {
+    try {
+      textEnv.precompile(source, compileOptions);
+    } catch (error) {
+      throw renderError(path, error);
+    }
+  }
+  const template = textEnv.compile(source, compileOptions);
+  const render = (data: RenderData) => {
+    const context = boundData(data);
+    const out = withBudget(DEFAULT_LIMITS, () => template(context, RUNTIME_OPTIONS));
+    return options.oneLine ? oneLine(out) : out;
+  };
+  if (canCompile()) tryRenders(path, render);
+  return render;
+}
+
+/** The errors of a Handlebars source checked as compileTemplateText checks it; empty when it is valid. */
+export function templateTextErrors(source: string, path: string): FieldError[] {
+  try {
+    compileTemplateText(source, path);
+    return [];
+  } catch (error) {
+    if (error instanceof AppError && error.errors) return error.errors;
+    throw error;
+  }
+}
+
+/** A subject line on its own (an A/B variant's): compileTemplateText as a header. */
+export const compileSubject = (source: string, path = 'subject') =>
+  compileTemplateText(source, path, { oneLine: true });
+
+/**
+ * Mail clients show a few dozen characters of a subject; RFC 5322 limits a header line to 998.
+ * Longer subjects are cut (a loop over customer data could otherwise make one of megabytes).
+ */
+export const MAX_SUBJECT_CHARS = 998;
+
 /** A header holds one line: line breaks from data would otherwise end it. */
-const oneLine = (s: string) =>
-  (s.includes('\n') || s.includes('\r') ? s.replace(/\s*[\r\n]+\s*/g, ' ') : s).trim();
+function oneLine(s: string): string {
+  const line = (s.includes('\n') || s.includes('\r') ? s.replace(/\s*[\r\n]+\s*/g, ' ') : s).trim();
+  if (line.length <= MAX_SUBJECT_CHARS) return line;
+  // Never cut a surrogate pair in two.
+  const end = /[\uD800-\uDBFF]/.test(line[MAX_SUBJECT_CHARS - 1] ?? '')
+    ? MAX_SUBJECT_CHARS - 1
+    : MAX_SUBJECT_CHARS;
+  return line.slice(0, end).trimEnd();
+}
 
 /** Missing fields and false blocks leave runs of blank lines in the text part: keep at most one. */
 const tidyText = (s: string) => (s.includes('\n\n\n') ? s.replace(/\n{3,}/g, '\n\n') : s).trim();

@@ -1,6 +1,7 @@
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
 import { compileTemplateSource, type TemplateSource } from './compile.js';
+import { checkVersionRenders } from './render.js';
 import {
   insertTemplate,
   insertVersion,
@@ -54,6 +55,7 @@ export function versionView(row: VersionRow) {
  */
 export async function createTemplate(tx: Db, input: TemplateInput): Promise<TemplateWithLatest> {
   const compiled = await compileTemplateSource(input);
+  checkVersionRenders({ ...input, preheader: input.preheader ?? null, ...compiled });
   const template = (await insertTemplate(tx, input.name)) as TemplateRow;
   await insertVersion(tx, template.id, 1, { ...input, preheader: input.preheader ?? null, ...compiled });
   return (await selectTemplate(tx, template.id)) as TemplateWithLatest;
@@ -76,6 +78,7 @@ export async function updateTemplate(tx: Db, id: number, patch: TemplatePatch): 
     };
     // Compiled under the row lock: the save holding it decides the version number.
     const compiled = await compileTemplateSource(source);
+    checkVersionRenders({ ...source, ...compiled });
     await insertVersion(tx, id, template.latest_version + 1, { ...source, ...compiled });
   }
   return (await selectTemplate(tx, id)) as TemplateWithLatest;

@@ -42,17 +42,22 @@ export async function hasEnabledTriggers(db: Db, event: TriggerEventType): Promi
   return row?.found ?? false;
 }
 
-/** The events of newly recorded purchases (one per line; firing groups the lines of an order). */
+/**
+ * The events of newly recorded purchases (one per line; firing groups the lines of an order).
+ * A refund is not a purchase: it fires nothing.
+ */
 export function purchaseEvents(
-  created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
+  created: readonly { id: number; customer_id: number; purchased_at?: Date; kind?: string }[],
 ): TriggerEvent[] {
-  return created.map((p) => ({
-    event: 'purchase',
-    key: `purchase:${p.id}`,
-    customer_id: p.customer_id,
-    purchase_id: p.id,
-    ...(p.purchased_at ? { at: p.purchased_at.toISOString() } : {}),
-  }));
+  return created
+    .filter((p) => p.kind !== 'refund')
+    .map((p) => ({
+      event: 'purchase',
+      key: `purchase:${p.id}`,
+      customer_id: p.customer_id,
+      purchase_id: p.id,
+      ...(p.purchased_at ? { at: p.purchased_at.toISOString() } : {}),
+    }));
 }
 
 /**
@@ -146,7 +151,7 @@ export async function inTransactionThenFire<T>(
 /** The events of new purchases, when a trigger cares about purchases (none otherwise). */
 export async function purchaseTriggerEvents(
   db: Db,
-  created: readonly { id: number; customer_id: number; purchased_at?: Date }[],
+  created: readonly { id: number; customer_id: number; purchased_at?: Date; kind?: string }[],
 ): Promise<TriggerEvent[]> {
   if (created.length === 0 || !(await hasEnabledTriggers(db, 'purchase'))) return [];
   return purchaseEvents(created);

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { notFound } from '../http/problem.js';
@@ -149,7 +150,16 @@ export function registerTriggerRoutes(app: App): void {
       const { id } = c.req.valid('param');
       const row = await findTrigger(c.var.deps.sql, id);
       if (!row) throw notFound(`Trigger ${id}`);
-      return c.json(await previewTrigger(c.var.deps, row, c.req.valid('json')), 200);
+      const input = c.req.valid('json');
+      const result = await previewTrigger(c.var.deps, row, input);
+      // The dry run reads the customer's profile, consents and history: a read of personal data.
+      await audit(c, {
+        action: 'trigger.preview',
+        entity: 'trigger',
+        entity_id: id,
+        customer_id: input.customer_id,
+      });
+      return c.json(result, 200);
     },
   );
 

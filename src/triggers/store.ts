@@ -292,7 +292,8 @@ export async function cancelSupersededByPurchase(sql: Db, customerIds: number[])
       select 1 from trigger_firings f join triggers t on t.id = f.trigger_id
       where f.message_id = messages.id and t.cancel_on_purchase
         and exists (
-          select 1 from purchases p where p.customer_id = messages.customer_id and p.purchased_at > f.event_at))`;
+          select 1 from purchases p where p.customer_id = messages.customer_id and p.kind = 'purchase'
+            and p.purchased_at > f.event_at))`;
   const rows = await sql<{ id: number }[]>`
     update messages m set status = 'cancelled', suppressed_reason = 'purchased_since', updated_at = now()
     from ${lockedInIdOrder(sql, superseded)}
@@ -332,7 +333,7 @@ export async function inactiveCustomers(
     select c.id as customer_id, lp.id as last_purchase_id, lp.purchased_at as last_purchase_at
     from customers c
     cross join lateral (
-      select p.id, p.purchased_at from purchases p where p.customer_id = c.id
+      select p.id, p.purchased_at from purchases p where p.customer_id = c.id and p.kind = 'purchase'
       order by p.purchased_at desc, p.id desc limit 1) lp
     where c.erased_at is null and c.id > ${input.afterId}
       and lp.purchased_at <= ${input.now}::timestamptz - make_interval(days => ${input.days})

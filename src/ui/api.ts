@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context } from 'hono';
+import { IN_PROCESS_AUTH } from '../http/auth.js';
 import type { App } from '../http/env.js';
 import type { FieldError } from '../http/problem.js';
 import type { StreamedForm } from '../imports/multipart-body.js';
@@ -15,7 +16,7 @@ export interface ApiResult<T = any> {
 }
 
 /**
- * Calls the app's own /v1 API in process with the signed-in user's key: the UI gets the API's
+ * Calls the app's own /v1 API in process as the signed-in user: the UI gets the API's
  * validation (same zod schemas), roles, transactions and audit without repeating any of them.
  */
 export async function api<T = any>(
@@ -49,7 +50,7 @@ export class Streamed {
 }
 
 /**
- * The raw response of an in-process API call with the user's key: a FormData body goes as
+ * The raw response of an in-process API call as the signed-in user: a FormData body goes as
  * multipart, a Streamed one as its stream, bytes as CSV, anything else as JSON. For bodies the UI passes
  * through (CSV downloads).
  */
@@ -60,10 +61,7 @@ export function apiResponse(
   path: string,
   body?: unknown,
 ): Promise<Response> {
-  const headers: Record<string, string> = {
-    authorization: `Bearer ${c.var.session.key}`,
-    'x-request-id': c.var.requestId,
-  };
+  const headers: Record<string, string> = { 'x-request-id': c.var.requestId };
   let init: RequestInit & { duplex?: 'half' } = {};
   if (body instanceof Streamed) {
     headers['content-type'] = body.form.contentType;
@@ -78,7 +76,8 @@ export function apiResponse(
     headers['content-type'] = 'application/json';
     init = { body: JSON.stringify(body) };
   }
-  return Promise.resolve(app.request(path, { method, headers, ...init }));
+  // As the signed-in session's key, handed over in the bindings (no key travels in a header).
+  return Promise.resolve(app.request(path, { method, headers, ...init }, { [IN_PROCESS_AUTH]: c.var.auth }));
 }
 
 /** Throws the API's failure as a UI error page (for reads that must succeed). */

@@ -2,8 +2,10 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { authenticateApiKey } from '../http/api-keys.js';
+import { failureClient } from '../http/auth.js';
 import type { App } from '../http/env.js';
 import { AppError } from '../http/problem.js';
+import { createSession, endSession, findLiveSession } from '../http/sessions.js';
 import { UiError } from './api.js';
 import type { UiEnv } from './env.js';
 import { Csrf, Shell } from './kit.js';
@@ -15,19 +17,18 @@ import { registerOfferPages } from './pages/offers.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
 import { registerTriggerPages } from './pages/triggers.js';
-import {
-  checkCsrf,
-  csrfToken,
-  newSession,
-  openSession,
-  SESSION_COOKIE,
-  SESSION_HOURS,
-  sealSession,
-} from './session.js';
+import { checkCsrf, csrfToken, SESSION_COOKIE } from './session.js';
 import { serveAsset } from './static.js';
 
 const LOGIN_COOKIE = 'offerflow_login';
-const PUBLIC = /^\/ui\/(login|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
+const PUBLIC = /^\/ui\/(login|offline$|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
+
+/**
+ * Sent with sign-out: the browser drops this origin's HTTP and service-worker caches and its
+ * storage (the offline note queue in localStorage, the service worker itself). Browsers honour
+ * it on HTTPS and on localhost; app.js clears the same things itself for the others.
+ */
+const CLEAR_SITE_DATA = '"cache", "storage"';
 
 const isHttps = (c: Context) =>
   new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -88,33 +89,72 @@ export function registerUiRoutes(app: App): void {
     const expected = getCookie(c, LOGIN_COOKIE);
     if (!expected || form._login !== expected) throw new UiError(403, 'The sign-in form expired; reload it');
     const key = typeof form.key === 'string' ? form.key.trim() : '';
-    const record = key ? await authenticateApiKey(c.var.deps.sql, key) : null;
-    if (!record) {
+    const { sql, config, clock } = c.var.deps;
+    const again = (error: string, status: 401 | 429) => {
       const token = crypto.randomUUID();
       setCookie(c, LOGIN_COOKIE, token, cookieOptions(c, 600));
-      return c.html(
-        <LoginPage token={token} next={safeNext(form.next)} error="This key is unknown or revoked" />,
-        401,
-      );
+      return c.html(<LoginPage token={token} next={safeNext(form.next)} error={error} />, status);
+    };
+    // Failed sign-ins count against the client, with failed API keys (src/http/auth-failures.ts).
+    const client = failureClient(c);
+    const now = clock();
+    try {
+      c.var.authFailures.check(client, now.getTime());
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status !== 429) throw error;
+      c.header('retry-after', String(error.retryAfterSeconds));
+      return again(error.message, 429);
     }
-    const session = newSession(key, Date.now());
-    setCookie(
-      c,
-      SESSION_COOKIE,
-      sealSession(c.var.deps.config.OFFERFLOW_SECRET, session),
-      cookieOptions(c, SESSION_HOURS * 3600),
-    );
+    const record = key ? await authenticateApiKey(sql, key) : null;
+    if (!record) {
+      c.var.authFailures.fail(client, now.getTime());
+      return again('This key is unknown or revoked', 401);
+    }
+    const session = await createSession(sql, {
+      apiKeyId: record.id,
+      now,
+      maxHours: config.SESSION_MAX_HOURS,
+    });
+    setCookie(c, SESSION_COOKIE, session.token, cookieOptions(c, config.SESSION_MAX_HOURS * 3600));
     deleteCookie(c, LOGIN_COOKIE, { path: '/ui' });
     return c.redirect(safeNext(form.next), 303);
   });
 
+  // What a page may show offline in place of one the service worker may not keep.
+  ui.get('/ui/offline', (c) => {
+    c.header('cache-control', 'no-cache');
+    return c.html(
+      <Shell title="Offline">
+        <div class="card" id="offline-page">
+          <h1>Not available offline</h1>
+          <p>
+            This page is not available offline. Customer cards and search results are never kept on this
+            device; they show again when the connection returns.
+          </p>
+          <p>
+            <a href="/ui">Try again</a>
+          </p>
+        </div>
+      </Shell>,
+    );
+  });
+
   ui.use('/ui/*', async (c, next) => {
     if (PUBLIC.test(c.req.path)) return next();
-    const secret = c.var.deps.config.OFFERFLOW_SECRET;
-    const session = openSession(secret, getCookie(c, SESSION_COOKIE), Date.now());
-    const record = session ? await authenticateApiKey(c.var.deps.sql, session.key) : null;
-    if (!session || !record) {
+    const { sql, config, clock } = c.var.deps;
+    const secret = config.OFFERFLOW_SECRET;
+    const live = await findLiveSession(sql, {
+      token: getCookie(c, SESSION_COOKIE),
+      now: clock(),
+      idleMinutes: config.SESSION_IDLE_MINUTES,
+    });
+    if (!live) {
       deleteCookie(c, SESSION_COOKIE, { path: '/ui' });
+      if (c.req.path === '/ui/logout' && c.req.method === 'POST') {
+        // Signed out already (or the session had ended): still clear what the browser keeps.
+        c.header('clear-site-data', CLEAR_SITE_DATA);
+        return c.redirect('/ui/login', 303);
+      }
       if (c.req.method !== 'GET') throw new UiError(401, 'Your session ended; sign in again');
       const target = `/ui/login?next=${encodeURIComponent(c.req.path)}`;
       if (c.req.header('hx-request')) {
@@ -123,9 +163,10 @@ export function registerUiRoutes(app: App): void {
       }
       return c.redirect(target, 303);
     }
+    const session = { id: live.id, nonce: live.csrfSecret };
     c.set('session', session);
     c.set('csrf', csrfToken(secret, session));
-    c.set('auth', { keyId: record.id, name: record.name, role: record.role });
+    c.set('auth', { keyId: live.apiKeyId, name: live.name, role: live.role });
     // The import form streams its upload and checks the token itself, before reading the file.
     const streamsItsBody =
       c.req.method === IMPORT_UPLOAD_PAGE.method &&
@@ -147,8 +188,10 @@ export function registerUiRoutes(app: App): void {
     await next();
   });
 
-  ui.post('/ui/logout', (c) => {
+  ui.post('/ui/logout', async (c) => {
+    await endSession(c.var.deps.sql, getCookie(c, SESSION_COOKIE), c.var.deps.clock());
     deleteCookie(c, SESSION_COOKIE, { path: '/ui' });
+    c.header('clear-site-data', CLEAR_SITE_DATA);
     return c.redirect('/ui/login', 303);
   });
 

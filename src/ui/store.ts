@@ -21,6 +21,8 @@ export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<C
       select id, external_id, email, first_name, last_name from customers
       where erased_at is null order by id desc limit ${limit}`;
   }
+  // Nothing stored holds a NUL (PostgreSQL text cannot): such a search finds no one.
+  if (text.includes('\u0000')) return [];
   const id = /^\d{1,15}$/.test(text) ? Number(text) : 0;
   // Exact matches first: id, external id, email.
   const exact = await sql<CustomerHit[]>`
@@ -69,9 +71,9 @@ export async function recentCampaignRates(
         count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and not e.machine)::int as opened,
         count(distinct e.message_id) filter (where e.kind = 'clicked' and not e.machine)::int as clicked,
         count(distinct e.message_id) filter (where e.kind = 'converted')::int as converted,
-        coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted'), 0)::float8 as revenue
+        coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')), 0)::float8 as revenue
       from contact_events e
-      where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted')
+      where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted', 'refunded')
       group by 1
     )
     select r.id, r.name, r.status, r.launched_at,

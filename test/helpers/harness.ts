@@ -32,7 +32,12 @@ export interface RequestOptions {
   key?: string;
   body?: unknown;
   headers?: Record<string, string>;
+  /** The address the request comes from, as Node's server tells the app (the socket's peer). */
+  peer?: string;
 }
+
+/** The bindings @hono/node-server hands the app for a connection from `peer`. */
+export const fromPeer = (peer: string) => ({ incoming: { socket: { remoteAddress: peer } } });
 
 /**
  * The whole app over a fresh database, real Redis and real queues, driven with app.request: the
@@ -82,7 +87,7 @@ export async function createHarness(overrides: Partial<AppDeps> = {}): Promise<H
         headers['content-type'] ??= 'application/json';
       }
     }
-    return app.request(path, { method, headers, body });
+    return app.request(path, { method, headers, body }, options.peer ? fromPeer(options.peer) : undefined);
   };
   return {
     app,

@@ -150,9 +150,7 @@ describe('POST /v1/customers (upsert by external_id)', () => {
     await h.post(
       `/v1/customers/${id}/consents`,
       { purpose: 'profiling', granted: true, source: 'web' },
-      {
-        headers: { 'x-forwarded-for': '203.0.113.9' },
-      },
+      { peer: '203.0.113.9' },
     );
     await h.post(`/v1/customers/${id}/interactions`, { kind: 'note', text: 'likes red', author: 'me' });
     expect((await h.delete(`/v1/customers/${id}`, { role: 'sales' })).status).toBe(403);

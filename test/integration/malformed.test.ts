@@ -214,6 +214,7 @@ const LINE_FIELDS = new Set([
   'sku',
   'category',
   'quantity',
+  'kind',
   'amount',
   'currency',
   'purchased_at',
@@ -474,4 +475,219 @@ describe('malformed requests', () => {
     ]);
     expect(await snapshot()).toEqual(before);
   });
+});
+
+// Every operation of /openapi.json, so that routes added by any module are covered as they land:
+// random query parameters (declared and not, values with NUL, percent-encoding garbage, huge and
+// odd numbers), odd path parameters, and bodies built from the operation's own schema with a NUL
+// put into one of their strings. Nothing of that may be a 500.
+
+interface Operation {
+  method: string;
+  path: string;
+  query: string[];
+  pathParams: string[];
+  bodyTypes: string[];
+  bodySchema: Schema | undefined;
+}
+
+interface Schema {
+  $ref?: string;
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  enum?: unknown[];
+  example?: unknown;
+  format?: string;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  allOf?: Schema[];
+  default?: unknown;
+  minimum?: number;
+}
+
+let operations: Operation[] = [];
+let components: Record<string, Schema> = {};
+
+const NUL_STRINGS = ['a\u0000b', '\u0000', `${'x'.repeat(300)}\u0000`, '\u0000\u0000%00'];
+/** Raw (already percent-encoded, or deliberately broken) query and path text. */
+const RAW_GARBAGE = ['%00', 'a%00b', '%', '%zz', '%FF', '%ED%A0%80', '%C0%80', '%E2%82', '%25%00'];
+
+/** A plausible value for a schema: its example, default or first enum value, else by type. */
+function sample(schema: Schema | undefined, depth = 0): unknown {
+  if (!schema || depth > 6) return 'x';
+  if (schema.$ref) return sample(components[schema.$ref.split('/').pop() as string], depth + 1);
+  if (schema.example !== undefined) return schema.example;
+  if (schema.default !== undefined) return schema.default;
+  if (schema.enum && schema.enum.length > 0) return schema.enum[0];
+  const alternatives = schema.anyOf ?? schema.oneOf ?? schema.allOf;
+  if (alternatives && alternatives.length > 0) return sample(alternatives[0], depth + 1);
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(schema.properties ?? {})) out[key] = sample(value, depth + 1);
+      return out;
+    }
+    case 'array':
+      return [sample(schema.items, depth + 1)];
+    case 'integer':
+    case 'number':
+      return schema.minimum !== undefined ? Math.max(1, schema.minimum) : 1;
+    case 'boolean':
+      return true;
+    case 'string':
+      if (schema.format === 'date-time') return '2025-01-01T00:00:00Z';
+      if (schema.format === 'date') return '2025-01-01';
+      if (schema.format === 'email') return 'someone@example.com';
+      if (schema.format === 'uri' || schema.format === 'url') return 'https://example.com/x';
+      return 'text';
+    default:
+      return 'x';
+  }
+}
+
+/** Paths to every string (and object key) in a value, for putting a NUL there. */
+function stringSlots(value: unknown, path: (string | number)[] = []): (string | number)[][] {
+  if (typeof value === 'string') return [path];
+  if (Array.isArray(value)) return value.flatMap((v, i) => stringSlots(v, [...path, i]));
+  if (value && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => stringSlots(v, [...path, k]));
+  return [];
+}
+
+function withNul(value: unknown, slot: (string | number)[] | undefined, nul: string): unknown {
+  if (!slot || slot.length === 0)
+    return typeof value === 'string' ? `${value}${nul}` : { [`k${nul}`]: value };
+  const copy: any = Array.isArray(value) ? [...value] : { ...(value as object) };
+  const [head, ...rest] = slot;
+  copy[head as never] = withNul(copy[head as never], rest, nul);
+  return copy;
+}
+
+const queryValue = fc.oneof(
+  fc.constantFrom(...NUL_STRINGS).map(encodeURIComponent),
+  fc.constantFrom(...RAW_GARBAGE),
+  fc.constantFrom('', '-1', '0', '1e309', 'NaN', '99999999999999999999', '1.5', 'true', 'null', '[]', '{}'),
+  fc.string({ maxLength: 30 }).map(encodeURIComponent),
+  fc.integer({ min: 1000, max: 20_000 }).map((n) => 'x'.repeat(n)),
+);
+const pathValue = fc.constantFrom('1', '0', '-1', 'abc', '1.5', '99999999999999999999', ...RAW_GARBAGE);
+
+const anyRequest = () =>
+  fc
+    .record({
+      op: fc.constantFrom(...operations),
+      params: fc.array(
+        fc.tuple(fc.option(fc.nat(), { nil: undefined }), fc.string({ maxLength: 12 }), queryValue),
+        {
+          maxLength: 5,
+        },
+      ),
+      pathParam: fc.oneof(fc.constant('1'), pathValue),
+      slot: fc.nat(),
+      nul: fc.constantFrom(...NUL_STRINGS),
+      withBody: fc.boolean(),
+    })
+    .map(({ op, params, pathParam, slot, nul, withBody }) => {
+      // Mostly the operation's own parameter names, sometimes any name.
+      const query = params
+        .map(([i, name, value]) => {
+          const key =
+            i !== undefined && op.query.length > 0
+              ? op.query[i % op.query.length]!
+              : encodeURIComponent(name);
+          return `${key}=${value}`;
+        })
+        .join('&');
+      const path = op.path.replace(/\{[^}]+\}/g, pathParam);
+      const jsonBody = op.bodyTypes.includes('application/json');
+      let body: string | undefined;
+      let contentType: string | undefined;
+      if (withBody && jsonBody) {
+        const value = sample(op.bodySchema);
+        const slots = stringSlots(value);
+        body = JSON.stringify(withNul(value, slots.length > 0 ? slots[slot % slots.length] : undefined, nul));
+        contentType = 'application/json';
+      } else if (withBody && op.bodyTypes.includes('text/csv')) {
+        body = `external_line_id,customer_external_id,amount,purchased_at\nl${nul},c,1,2025-01-01\n`;
+        contentType = 'text/csv';
+      }
+      return { method: op.method, url: query ? `${path}?${query}` : path, body, contentType };
+    });
+
+describe('every operation in /openapi.json', () => {
+  beforeAll(async () => {
+    const doc = await json(await h.get('/openapi.json', { role: null }));
+    components = doc.components?.schemas ?? {};
+    operations = [];
+    for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(item)) {
+        if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+        const params = (op.parameters ?? []) as { name: string; in: string }[];
+        const content = op.requestBody?.content ?? {};
+        operations.push({
+          method: method.toUpperCase(),
+          path,
+          query: params.filter((p) => p.in === 'query').map((p) => p.name),
+          pathParams: params.filter((p) => p.in === 'path').map((p) => p.name),
+          bodyTypes: Object.keys(content),
+          bodySchema: content['application/json']?.schema,
+        });
+      }
+    }
+  });
+
+  const send = async (req: {
+    method: string;
+    url: string;
+    body?: string | undefined;
+    contentType?: string | undefined;
+  }) => {
+    const res = await h.request(req.method, req.url, {
+      ...(req.body !== undefined ? { body: req.body } : {}),
+      headers: req.contentType ? { 'content-type': req.contentType } : {},
+    });
+    const where = `${req.method} ${req.url.slice(0, 300)} ${req.body?.slice(0, 300) ?? ''}`;
+    expect(res.status, where).toBeLessThan(500);
+    if (res.status >= 400) expect(res.headers.get('content-type'), where).toBe('application/problem+json');
+    await res.arrayBuffer();
+    return res;
+  };
+
+  it('no query parameter, path parameter or NUL byte is a 500, on each of them', async () => {
+    expect(operations.length).toBeGreaterThan(50);
+    for (const op of operations) {
+      const path = op.path.replace(/\{[^}]+\}/g, '1');
+      // Each declared query parameter with a NUL, and with percent-encoding garbage.
+      for (const name of op.query) {
+        for (const value of [encodeURIComponent('a\u0000b'), '%ED%A0%80', '%'])
+          await send({ method: op.method, url: `${path}?${name}=${value}` });
+      }
+      for (const value of ['%00', '%ED%A0%80'])
+        await send({ method: op.method, url: op.path.replace(/\{[^}]+\}/g, value) });
+      // The operation's own body shape with a NUL in each of its strings in turn.
+      if (op.bodyTypes.includes('application/json')) {
+        const value = sample(op.bodySchema);
+        for (const slot of stringSlots(value).slice(0, 30)) {
+          const res = await send({
+            method: op.method,
+            url: path,
+            body: JSON.stringify(withNul(value, slot, 'a\u0000b')),
+            contentType: 'application/json',
+          });
+          expect(res.status, `${op.method} ${op.path} NUL at ${slot.join('.')}`).toBeGreaterThanOrEqual(400);
+        }
+      }
+    }
+  }, 300_000);
+
+  it('random query parameters and NUL-bearing bodies are never a 500 (≥ 1,000 runs)', async () => {
+    await fc.assert(
+      fc.asyncProperty(anyRequest(), async (req) => {
+        await send(req);
+      }),
+      { numRuns: 1000 },
+    );
+  }, 300_000);
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendJobId, sendJobs } from '../../src/campaigns/jobs.js';
 import { planCampaign } from '../../src/campaigns/plan.js';
 import { PERSONAL_FIELDS } from '../../src/privacy/personal-data.js';
+import { columnsMentioning } from '../helpers/db-scan.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
 // Strings that exist nowhere else, so a scan that finds one has found this person.
@@ -30,25 +31,7 @@ afterAll(async () => h.close());
 const containsPerson = (text: string) => NEEDLES.some((n) => text.toLowerCase().includes(n.toLowerCase()));
 
 /** Every text-like column of every table that mentions the person: `table.column`. */
-async function tablesMentioningPerson(): Promise<string[]> {
-  const sql = h.db.sql;
-  const columns = await sql<{ table_name: string; column_name: string; data_type: string }[]>`
-    select c.table_name, c.column_name, c.data_type from information_schema.columns c
-    join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
-    where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
-      and c.data_type in ('text', 'character varying', 'character', 'json', 'jsonb', 'ARRAY', 'inet', 'bytea')`;
-  const patterns = NEEDLES.map((n) => `%${n}%`);
-  const hits: string[] = [];
-  for (const { table_name, column_name, data_type } of columns) {
-    const column = sql(column_name);
-    // bytea (import file chunks) is read as escaped text: the address shows in clear there too.
-    const asText = data_type === 'bytea' ? sql`encode(${column}, 'escape')` : sql`${column}::text`;
-    const [row] = await sql<{ n: number }[]>`
-      select count(*)::int as n from ${sql(table_name)} where ${asText} ilike any(${patterns}::text[])`;
-    if (row!.n > 0) hits.push(`${table_name}.${column_name}`);
-  }
-  return hits;
-}
+const tablesMentioningPerson = () => columnsMentioning(h.db.sql, NEEDLES);
 
 /** Every value under the harness's BullMQ prefix, as text. */
 async function queueContents(): Promise<string[]> {
@@ -124,7 +107,7 @@ describe('erasure', () => {
         await h.post(
           `/v1/customers/${id}/consents`,
           { purpose: 'sensitive:health', granted: true, source: 'web_form', text_version: 'v3' },
-          { headers: { 'x-forwarded-for': '198.51.100.23' } },
+          { peer: '198.51.100.23' },
         )
       ).status,
     ).toBe(201);

@@ -54,7 +54,7 @@ describe('consent ledger', () => {
   it('appends grants and withdrawals with source, text version, IP and time; the latest per purpose rules', async () => {
     const id = await newCustomer('consent-1');
     const post = (body: Record<string, unknown>, ip?: string) =>
-      h.post(`/v1/customers/${id}/consents`, body, ip ? { headers: { 'x-forwarded-for': ip } } : {});
+      h.post(`/v1/customers/${id}/consents`, body, ip ? { peer: ip } : {});
     expect(
       (
         await post(

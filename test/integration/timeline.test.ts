@@ -191,6 +191,7 @@ describe('GET /v1/customers/{id}/timeline', () => {
         sku: 'SKU-1',
         category: 'shoes',
         quantity: 2,
+        kind: 'purchase',
         amount: 59.9,
         currency: 'EUR',
         source: null,

@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
+import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
@@ -105,6 +106,12 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
       throw new UiError(403, 'Your role may not read customers');
     const q = c.req.query('q') ?? '';
     const hits = await searchCustomers(c.var.deps.sql, q.slice(0, 200));
+    // The hits show names and addresses: a read of personal data (the query itself is not kept).
+    await audit(c, {
+      action: 'customer.search',
+      entity: 'customer',
+      data: { count: hits.length, customer_ids: hits.map((h) => h.id), query: q.trim() !== '' },
+    });
     return page(
       c,
       'Customers',

@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
+import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
 import { AppError, type FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
@@ -142,6 +143,8 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
       ...compiled,
     });
     const data = await previewData(c.var.deps, customer ? { customer_id: Number(customer) } : {});
+    if (customer)
+      await audit(c, { action: 'customer.read', entity: 'template', customer_id: Number(customer) });
     const mail = renderForCustomer(version, data);
     return (
       <>

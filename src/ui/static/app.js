@@ -119,6 +119,26 @@
     form.submit();
   });
 
+  // Sign-out leaves nothing of the session on the device: the note queue, the caches, the
+  // service worker's copies. (The server's Clear-Site-Data does the same where browsers honour it.)
+  const forgetDevice = async () => {
+    localStorage.removeItem(KEY);
+    navigator.serviceWorker?.controller?.postMessage('sign-out');
+    if (window.caches) await Promise.all((await caches.keys()).map((k) => caches.delete(k)));
+  };
+  document.addEventListener('submit', async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains('signout') || form.dataset.native)
+      return;
+    event.preventDefault();
+    try {
+      await forgetDevice();
+    } finally {
+      form.dataset.native = '1';
+      form.submit();
+    }
+  });
+
   // The import form: how the chosen file will read, from its first 64 KB, whenever the file or
   // an option changes (the server answers an HTML fragment).
   const PREVIEW_BYTES = 64 * 1024;
