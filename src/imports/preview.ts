@@ -164,13 +164,15 @@ export async function previewCsv(
   const map = resolveMapping(kind, csv.header, options.mapping);
   const fieldOf = new Map([...map].map(([field, index]) => [index, field]));
   const mode = options.triggers ?? 'recent';
+  const timezone = options.timezone || 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    throw invalid([{ path: 'timezone', in: 'query', message: `unknown time zone "${timezone}"` }]);
+  }
   const counter =
     kind === 'purchases'
-      ? new OrderCounter(
-          map,
-          historyCutoff(mode, context.now, context.maxAgeHours),
-          options.timezone ?? 'UTC',
-        )
+      ? new OrderCounter(map, historyCutoff(mode, context.now, context.maxAgeHours), timezone)
       : undefined;
   const counting = counter ? recordStream(csv.separator, csv.encoding, (r) => counter.add(r)) : undefined;
   const pieces: Buffer[] = [];
