@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { enqueuePlanner } from '../src/campaigns/jobs.js';
 import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
+import { enqueuePlanner } from '../src/campaigns/planner-job.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';

@@ -3,7 +3,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { Sql } from '../src/db/sql.js';
 import { createApiKey } from '../src/http/api-keys.js';
-import { campaignBreakdown } from '../src/reports/store.js';
+import { scopeBreakdown } from '../src/reports/store.js';
 import { type Bench, type BenchResult, time, withScratchDatabase } from './harness.js';
 
 // The campaign report over 1,000,000 contact events of one campaign (200,000 sent messages,
@@ -86,7 +86,7 @@ const bench: Bench = {
         if (res.status !== 200) throw new Error(`report answered ${res.status}`);
         await res.json();
       };
-      const raw = () => campaignBreakdown(sql, id, false, config.REPORT_CURRENCY);
+      const raw = () => scopeBreakdown(sql, { campaign_id: id }, false, config.REPORT_CURRENCY);
       await report();
       await raw();
       const reportTimes: number[] = [];

@@ -2,7 +2,10 @@
 // Offerflow app on an ephemeral port, prints `PORT n`, and on SIGTERM flushes the tracking
 // buffer (as a real shutdown would), prints `STATS {json}` (cache hits, events written, the
 // process's CPU time) and exits.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { pino } from 'pino';
@@ -12,10 +15,12 @@ import { loadConfig } from '../src/config.js';
 import { createSql } from '../src/db/sql.js';
 import type { AppDeps } from '../src/deps.js';
 import { flushTrackingEvents } from '../src/tracking/event-buffer.js';
+import { EventSpool } from '../src/tracking/event-spool.js';
 import { tracker } from '../src/tracking/track.js';
 
 const [mode, databaseUrl] = process.argv.slice(2);
 let deps: AppDeps | undefined;
+let spoolDir: string | undefined;
 let fetch: (request: Request) => Response | Promise<Response>;
 if (mode === 'hello') {
   const hello = new Hono();
@@ -23,12 +28,18 @@ if (mode === 'hello') {
   fetch = hello.fetch;
 } else {
   const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  // As `offerflow serve` runs it: every acknowledged event journaled to a local spool first.
+  spoolDir = mkdtempSync(join(tmpdir(), 'offerflow-bench-spool-'));
   deps = {
     sql: createSql(config.DATABASE_URL, { max: 10 }),
     config,
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
     clock: () => new Date(),
+    // BENCH_TRACKING_SPOOL=off measures without it, to see what it costs.
+    ...(process.env.BENCH_TRACKING_SPOOL === 'off'
+      ? {}
+      : { trackingSpool: EventSpool.open(spoolDir, config.DATABASE_URL) }),
   };
   fetch = createApp(deps).fetch;
 }
@@ -44,7 +55,9 @@ process.on('SIGTERM', () => {
     if (deps) {
       await flushTrackingEvents(deps);
       Object.assign(stats, tracker(deps).stats());
+      deps.trackingSpool?.close();
       await deps.sql.end({ timeout: 5 });
+      if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
     }
     // CPU spent serving (and writing the events), not starting up.
     const cpu = process.cpuUsage(listening);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { startWorkers } from '../src/cli/worker.js';
+import { startWorkers } from '../src/cli/queue-workers.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql } from '../src/db/sql.js';

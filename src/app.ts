@@ -2,8 +2,10 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { registerCampaignRoutes } from './campaigns/routes.js';
+import { registerConversionRoutes } from './conversions/routes.js';
 import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
+import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
 import { requireApiKey } from './http/auth.js';
 import { createAuthFailures } from './http/auth-failures.js';
@@ -15,6 +17,8 @@ import { AppError, invalid, zodToFieldErrors } from './http/problem.js';
 import { securityHeaders } from './http/security-headers.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
+import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
+import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
@@ -23,6 +27,7 @@ import { registerReportRoutes } from './reports/routes.js';
 import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
 import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
+import { registerSenderRoutes } from './senders/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
 import { withTrackingFastPath } from './tracking/fast-path.js';
@@ -108,6 +113,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   app.use('/v1/*', requireApiKey);
   app.use('/ui/*', securityHeaders);
   app.use('/u/*', securityHeaders);
+  // The hosted web version of a mail: a page opened in a browser, with a token in its path.
+  app.use('/w/*', securityHeaders);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
@@ -124,6 +131,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerTemplateRoutes(app);
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
+  registerConversionRoutes(app);
+  registerEspWebhookRoutes(app);
   registerReportRoutes(app);
   registerCurrencyRoutes(app);
   registerTriggerReportRoutes(app);
@@ -133,6 +142,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerTriggerRoutes(app);
   registerSocialRoutes(app);
   registerMessageRoutes(app);
+  registerSenderRoutes(app);
+  registerWebVersionRoutes(app);
+  registerDemoImageRoutes(app);
   options.extraRoutes?.(app);
 
   app.doc31('/openapi.json', {

@@ -20,7 +20,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   worker: {
     summary:
       'run queue workers: planner, sender, reconciler, trigger, import, retention (all when none is named)',
-    load: async () => (await import('./cli/worker.js')).worker,
+    load: async () => (await import('./cli/queue-workers.js')).worker,
+  },
+  senders: {
+    summary: 'sender identities: list, create, and the SPF/DKIM/DMARC records to publish (senders dns ID)',
+    load: async () => (await import('./cli/senders.js')).senders,
   },
   campaign: {
     summary: 'launch a campaign or watch its progress (campaign launch ID --watch)',
@@ -29,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   import: {
     summary: 'import customers or purchases from a CSV file (import purchases FILE.csv)',
     load: async () => (await import('./cli/import.js')).importCommand,
+  },
+  inbound: {
+    summary: 'receive bounces (VERP DSNs) and mailto unsubscribes over SMTP for BOUNCE_DOMAIN',
+    load: async () => (await import('./cli/inbound.js')).inbound,
   },
   sink: {
     summary: 'a local SMTP server keeping every mail as an .eml file (for trying things by hand)',

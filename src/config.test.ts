@@ -25,4 +25,25 @@ describe('loadConfig', () => {
   it('strips a trailing slash from PUBLIC_URL', () => {
     expect(loadConfig({ PUBLIC_URL: 'https://crm.example.com/' }).PUBLIC_URL).toBe('https://crm.example.com');
   });
+
+  it('refuses to start in production unless PUBLIC_URL is https, saying why', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { OFFERFLOW_ENV: 'production' }]) {
+      expect(() => loadConfig({ ...env, PUBLIC_URL: 'http://crm.example.com' })).toThrow(
+        /PUBLIC_URL: must be an https:\/\/ URL in production/,
+      );
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(loadConfig({ ...env, PUBLIC_URL: 'https://crm.example.com' }).PUBLIC_URL).toBe(
+        'https://crm.example.com',
+      );
+    }
+    expect(loadConfig({ NODE_ENV: 'development', PUBLIC_URL: 'http://crm.example.com' }).PUBLIC_URL).toBe(
+      'http://crm.example.com',
+    );
+  });
+
+  it('wants all three DKIM settings or none', () => {
+    expect(() => loadConfig({ DKIM_DOMAIN: 'shop.example' })).toThrow(
+      /DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY/,
+    );
+  });
 });

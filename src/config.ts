@@ -55,12 +55,72 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code like EUR')
     .transform((v) => v.toUpperCase())
     .default('EUR'),
-  /** Legal basis for marketing email: `consent` (explicit opt-in) or `legitimate_interest` (opt-out). */
-  MARKETING_LEGAL_BASIS: z.enum(['consent', 'legitimate_interest']).default('consent'),
+  /**
+   * Legal basis for marketing email: `consent` (explicit opt-in), `double_opt_in` (opt-in that
+   * counts only once the address confirms it from a mailed link) or `legitimate_interest` (opt-out).
+   */
+  MARKETING_LEGAL_BASIS: z.enum(['consent', 'double_opt_in', 'legitimate_interest']).default('consent'),
+  /** Days a double opt-in confirmation link stays valid. */
+  OPT_IN_LINK_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /** Days after its message a preference-page link works (one-click unsubscribe never expires). */
+  PREFERENCE_LINK_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  /**
+   * Domain whose MX points at `offerflow inbound`: each message's envelope sender (Return-Path)
+   * becomes `bounce+<signed token>@BOUNCE_DOMAIN`, and the List-Unsubscribe mailto address is
+   * `unsubscribe@BOUNCE_DOMAIN`. Unset: the envelope sender is the From address.
+   */
+  BOUNCE_DOMAIN: z
+    .string()
+    .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, {
+      message: 'must be a domain name such as bounces.example.com',
+    })
+    .optional(),
+  /** Where `offerflow inbound` listens for SMTP (loopback unless told; put an MTA or a port 25 forward in front). */
+  INBOUND_HOST: z.string().min(1).default('127.0.0.1'),
+  INBOUND_PORT: z.coerce.number().int().min(0).max(65535).default(2526),
+  /** Soft bounces (4.x.x) of one customer within SOFT_BOUNCE_WINDOW_DAYS that suppress the address. */
+  SOFT_BOUNCE_LIMIT: z.coerce.number().int().min(1).default(3),
+  SOFT_BOUNCE_WINDOW_DAYS: z.coerce.number().int().min(1).default(14),
+  /** ESP webhooks: a signed request older than this (or from the future by as much) is a replay. */
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** Amazon SES through SNS: the topic ARNs accepted (comma-separated); unset refuses every SNS post. */
+  SES_SNS_TOPIC_ARNS: z.string().optional(),
+  /**
+   * A PEM certificate to check SNS signatures with instead of fetching SigningCertURL (an
+   * install without outbound HTTPS; tests). The URL must still be an SNS host.
+   */
+  SNS_CERTIFICATE_FILE: z.string().optional(),
+  /** SendGrid's signed event webhook verification key (base64 DER or PEM, ECDSA P-256). */
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().optional(),
+  /** Postmark webhooks: the basic-auth user and password put in the webhook URL. */
+  POSTMARK_WEBHOOK_USER: z.string().optional(),
+  POSTMARK_WEBHOOK_PASSWORD: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Mailgun's HTTP webhook signing key. */
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().optional(),
   /** Contact events older than this many days lose their text and non-fact data (0: never). */
   RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
+  /**
+   * Where `offerflow serve` journals acknowledged opens and clicks until PostgreSQL has them
+   * (survives a crash of the server or an outage of the database; replayed at start). Local
+   * disk of the server, one directory per server machine.
+   */
+  TRACKING_SPOOL_DIR: z.string().default('.offerflow/tracking-spool'),
   /** Customers without activity for this many days are flagged inactive (0: never). */
   RETENTION_INACTIVE_DAYS: z.coerce.number().int().min(0).default(1095),
+  /**
+   * The default sender's DKIM key when no sender identity holds one: all three set, or none.
+   * The key is PEM text or a path to a PEM file.
+   */
+  DKIM_DOMAIN: z.string().max(253).optional(),
+  DKIM_SELECTOR: z.string().max(63).optional(),
+  DKIM_PRIVATE_KEY: z.string().optional(),
+  /** From address (`Name <address>` or `address`) used when no sender identity exists yet. */
+  MAIL_FROM: z.string().max(320).optional(),
+  /** The postal address shown in the default footers (CAN-SPAM, and what receivers expect). */
+  MAIL_POSTAL_ADDRESS: z.string().max(500).optional(),
+  /** `production` (or NODE_ENV=production): PUBLIC_URL must then be https. */
+  OFFERFLOW_ENV: z.enum(['production', 'development', 'test']).optional(),
+  NODE_ENV: z.string().optional(),
   /**
    * Addresses (or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed, comma
    * separated. Empty: the client is the socket's peer and X-Forwarded-For is ignored.
@@ -119,8 +179,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid environment:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
+  const dkimSet = [config.DKIM_DOMAIN, config.DKIM_SELECTOR, config.DKIM_PRIVATE_KEY].filter(Boolean).length;
+  if (dkimSet !== 0 && dkimSet !== 3)
+    throw new ConfigError(
+      'Invalid environment:\n  DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY: set all three, or none',
+    );
+  if (isProduction(config) && !config.PUBLIC_URL?.startsWith('https://')) {
+    // RFC 8058: one-click unsubscribe URLs must be https, and so should every tracked link.
+    throw new ConfigError(
+      `Invalid environment:\n  PUBLIC_URL: must be an https:// URL in production (unsubscribe and tracking links are built from it); got ${config.PUBLIC_URL ?? 'nothing'}`,
+    );
+  }
   return {
     ...config,
     PUBLIC_URL: (config.PUBLIC_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, ''),
   };
+}
+
+/** NODE_ENV=production or OFFERFLOW_ENV=production. */
+export function isProduction(config: {
+  NODE_ENV?: string | undefined;
+  OFFERFLOW_ENV?: string | undefined;
+}): boolean {
+  return config.NODE_ENV === 'production' || config.OFFERFLOW_ENV === 'production';
 }

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Sql } from './db/sql.js';
+import type { SnsClient } from './inbound/webhooks/sns.js';
+import type { EventSpool } from './tracking/event-spool.js';
 
 /** A job to put on a queue: the Node app hands it to BullMQ; the Workers build leaves it to the outbox. */
 export interface JobRequest {
@@ -27,4 +29,8 @@ export interface AppDeps {
   jobs?: JobDispatcher;
   metrics?: Registry;
   clock: () => Date;
+  /** The Node server's local journal of acknowledged opens and clicks (absent in tests and on the edge). */
+  trackingSpool?: EventSpool;
+  /** Fetches SNS signing certificates (the SES webhook); a fetching, caching one when absent. */
+  sns?: SnsClient;
 }

@@ -7,8 +7,8 @@ import {
   abSendOutJob,
   decideAtWindowEnd,
 } from '../src/campaigns/ab-test.js';
-import type { PlanJobData } from '../src/campaigns/jobs.js';
 import { type PlanDeps, type PlanResult, planCampaign } from '../src/campaigns/plan.js';
+import type { PlanJobData } from '../src/campaigns/planner-job.js';
 import { QUEUES } from '../src/queue/queues.js';
 
 /**

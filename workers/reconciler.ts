@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type ReconcileDeps, reconcile } from '../src/campaigns/reconcile.js';
+import { type ReconcileDeps, reconcile } from '../src/reconcile/reconcile.js';
 
 /**
  * Runs the reconciler every `intervalMs` in this process (skipping a tick while one runs). A

@@ -3,10 +3,7 @@ import type { Config } from '../src/config.js';
 import type { Sql } from '../src/db/sql.js';
 import { applyRetention, type RetentionResult } from '../src/privacy/retention.js';
 
-/** The retention queue: one repeatable job (`retention`, daily) that applies the periods. */
-export const RETENTION_QUEUE = 'retention';
-
-/** The repeat options of the daily job (BullMQ upsertJobScheduler / repeat). */
+/** The repeat options of the retention queue's one daily job (BullMQ upsertJobScheduler / repeat). */
 export const RETENTION_SCHEDULE = { every: 24 * 60 * 60 * 1000 } as const;
 
 /** The retention queue's processor. */

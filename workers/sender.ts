@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import type { SendJobData } from '../src/campaigns/jobs.js';
-import type { Sender, SendOutcome } from '../src/campaigns/send.js';
+import type { Sender, SendOutcome } from '../src/messages/send.js';
+import type { SendJobData } from '../src/messages/send-jobs.js';
 
 /**
  * The send queues' processor. A temporary failure throws, so BullMQ retries with the queue's

@@ -3,8 +3,6 @@ import type { TriggerJobData } from '../src/triggers/events.js';
 import { type FireDeps, type FireResult, fireTriggerEvents } from '../src/triggers/fire.js';
 import { type ScanResult, scanScheduledTriggers } from '../src/triggers/scan.js';
 
-export { TRIGGER_QUEUE } from '../src/triggers/events.js';
-
 /** The scan job's id and repeat (BullMQ upsertJobScheduler): scheduled events every 15 minutes. */
 export const TRIGGER_SCAN_SCHEDULER = 'trigger-scan';
 export const TRIGGER_SCAN_SCHEDULE = { every: 15 * 60 * 1000 } as const;

@@ -1,9 +1,9 @@
-import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { decideRecipients } from '../messages/recipients.js';
+import { enqueueUnsent } from '../messages/send-jobs.js';
+import { loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
-import { enqueueUnsent } from './jobs.js';
 import type { PlanDeps } from './plan.js';
 import { findCampaign, finishCampaignIfDone } from './store.js';
-import { suppressionReasons } from './suppression.js';
 
 export interface SendOutResult {
   status: 'sent_out' | 'skipped';
@@ -37,42 +37,22 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
   for (;;) {
     const held = await heldMessages(sql, campaignId, { afterId, limit: pageSize });
     if (held.length === 0) break;
-    const reasons = await suppressionReasons(
-      sql,
-      deps.config,
-      held.map((h) => h.customer_id),
-    );
-    const rows: ReleasedRow[] = [];
-    const eligible: number[] = [];
-    const byCustomer = new Map<number, ReleasedRow>();
-    for (const h of held) {
-      // A customer deleted meanwhile has no entry: erased is the closest reason.
-      const reason = reasons.has(h.customer_id) ? reasons.get(h.customer_id)! : 'erased';
-      const row: ReleasedRow = {
-        id: h.id,
-        variant: winner.name,
-        template_version: templateVersion,
-        offer_ids: [],
-        status: reason ? 'suppressed' : 'queued',
-        suppressed_reason: reason,
-      };
-      rows.push(row);
-      byCustomer.set(h.customer_id, row);
-      if (!reason) eligible.push(h.customer_id);
-    }
-    if (catalogue && eligible.length > 0) {
-      const decisions = await decideOffersBatch(sql, {
-        customerIds: eligible,
-        placements: campaign.offers_per_email,
-        now,
-        catalogue,
-        allocated,
-      });
-      for (const [customerId, decision] of decisions) {
-        const row = byCustomer.get(customerId);
-        if (row) row.offer_ids = decision.offers.map((o) => o.offer_id);
-      }
-    }
+    const decided = await decideRecipients(deps, held, {
+      now,
+      placements: () => campaign.offers_per_email,
+      ...(catalogue ? { catalogue } : {}),
+      allocated,
+      // A customer deleted meanwhile: erased is the closest reason.
+      missingReason: 'erased',
+    });
+    const rows: ReleasedRow[] = decided.map((r) => ({
+      id: r.id,
+      variant: winner.name,
+      template_version: templateVersion,
+      offer_ids: r.offer_ids,
+      status: r.status,
+      suppressed_reason: r.suppressed_reason,
+    }));
     const queued = await sql.begin((tx) => releaseHeldMessages(tx, rows));
     if (queued.length > 0) await enqueueUnsent(sql, deps.jobs, campaign, { customerIds: queued });
     result.queued += queued.length;

@@ -1,5 +1,5 @@
 import type { Db } from '../db/sql.js';
-import { lockedInIdOrder } from './store.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 import type { AbDecision } from './winner.js';
 
 // The queries of A/B tests with winner send-out: the test window, the decision, the held rows.

@@ -1,5 +1,7 @@
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
+import { cancelQueuedMessages } from '../messages/ledger.js';
+import { senderExists } from '../senders/store.js';
 import { templateTextErrors } from '../templates/render.js';
 import { cancelHeldMessages } from './ab-store.js';
 import { abTestErrors } from './ab-test.js';
@@ -14,7 +16,6 @@ import type {
 import {
   type CampaignRow,
   type CampaignWrite,
-  cancelQueuedMessages,
   existingTemplateVersions,
   findCampaign,
   insertCampaign,
@@ -72,6 +73,7 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     ) as CampaignWrite['attribution'],
     from_address: from?.address ?? null,
     from_name: from?.name ?? null,
+    sender_id: (pick('sender_id', base?.sender_id ?? null) as number | null) ?? null,
     ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
   };
 }
@@ -85,6 +87,9 @@ async function checkReferences(sql: Db, w: CampaignWrite, input: Partial<Campaig
       for (const e of templateTextErrors(v.subject, `variants.${i}.subject`))
         errors.push({ ...e, in: 'body' });
   });
+  if (w.sender_id !== null && !(await senderExists(sql, w.sender_id))) {
+    errors.push({ path: 'sender_id', in: 'body', message: `no sender ${w.sender_id}` });
+  }
   if (w.segment_id !== null && (await segmentRule(sql, w.segment_id)) === undefined) {
     errors.push({ path: 'segment_id', in: 'body', message: `no segment ${w.segment_id}` });
   }
@@ -142,6 +147,7 @@ export function campaignView(row: CampaignRow): CampaignView {
     from: row.from_address
       ? { address: row.from_address, ...(row.from_name ? { name: row.from_name } : {}) }
       : null,
+    sender_id: row.sender_id,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

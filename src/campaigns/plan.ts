@@ -1,10 +1,11 @@
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { decideRecipients } from '../messages/recipients.js';
+import { enqueueUnsent } from '../messages/send-jobs.js';
+import { loadCatalogue } from '../offers/decide.js';
 import { segmentAudiencePage } from '../segments/audience.js';
 import { dispatchAbTest } from './ab-test.js';
-import { enqueueUnsent } from './jobs.js';
 import {
   advancePlanCursor,
   findCampaign,
@@ -15,7 +16,6 @@ import {
   segmentRule,
   startIfDue,
 } from './store.js';
-import { suppressionReasons } from './suppression.js';
 import { assignVariant, effectiveVariants, inTestCell } from './variant.js';
 
 export interface PlanDeps {
@@ -64,39 +64,29 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     const ids =
       rule === undefined ? [] : await segmentAudiencePage(sql, rule, { afterId, limit: pageSize, now });
     if (ids.length === 0) break;
-    const reasons = await suppressionReasons(sql, deps.config, ids);
-
-    const rows: PlannedRow[] = [];
-    const eligible: number[] = [];
-    // In customer id order (the facts' order); a customer deleted since the page was read has none.
-    for (const [customerId, reason] of reasons) {
+    const candidates = ids.map((customerId) => {
       const variant =
         !abTest || inTestCell(campaign.id, customerId, abTest.test_percent)
           ? assignVariant(variants, campaign.id, customerId)
           : null;
-      rows.push({
-        customer_id: customerId,
-        variant: variant?.name ?? null,
-        template_version: variant?.template_version ?? campaign.template_version!,
-        offer_ids: [],
-        status: reason ? 'suppressed' : variant ? 'queued' : 'held',
-        suppressed_reason: reason,
-      });
-      if (!reason && variant) eligible.push(customerId);
-    }
-    if (catalogue && eligible.length > 0) {
-      const decisions = await decideOffersBatch(sql, {
-        customerIds: eligible,
-        placements: campaign.offers_per_email,
-        now,
-        catalogue,
-        allocated,
-      });
-      for (const row of rows) {
-        const decision = decisions.get(row.customer_id);
-        if (decision) row.offer_ids = decision.offers.map((o) => o.offer_id);
-      }
-    }
+      return { customer_id: customerId, variant };
+    });
+    const decided = await decideRecipients(deps, candidates, {
+      now,
+      placements: () => campaign.offers_per_email,
+      // Outside an A/B test's cell a row waits, held, for the winner (its offers decided then).
+      admit: (c) => (c.variant ? 'queued' : 'held'),
+      ...(catalogue ? { catalogue } : {}),
+      allocated,
+    });
+    const rows: PlannedRow[] = decided.map((r) => ({
+      customer_id: r.customer_id,
+      variant: r.variant?.name ?? null,
+      template_version: r.variant?.template_version ?? campaign.template_version!,
+      offer_ids: r.offer_ids,
+      status: r.status,
+      suppressed_reason: r.suppressed_reason,
+    }));
     const last = ids[ids.length - 1]!;
     result.inserted += await sql.begin(async (tx) => {
       const n = await insertPlannedMessages(tx, { id: campaign.id, template_id: templateId }, rows);

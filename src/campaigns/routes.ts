@@ -13,8 +13,8 @@ import {
   notFoundResponse,
 } from '../http/route.js';
 import { QUEUES } from '../queue/queues.js';
-import { abSendOutJob, dispatchAbTest, sendWinnerNow } from './ab-test.js';
-import { enqueuePlanner, enqueueUnsent } from './jobs.js';
+import { abSendOutJob, sendWinnerNow } from './ab-test.js';
+import { dispatchTransition } from './dispatch-transition.js';
 import {
   campaignProgress,
   campaignView,
@@ -24,7 +24,6 @@ import {
   launchCampaign,
   pauseCampaign,
   resumeCampaign,
-  type TransitionResult,
   updateCampaign,
 } from './lifecycle.js';
 import {
@@ -40,16 +39,6 @@ const tags = ['Campaigns'];
 const CampaignList = z
   .object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() })
   .openapi('CampaignList');
-
-/** After a transition's rows are committed, hand its jobs to the queue (absent on the edge: the reconciler does it). */
-export async function dispatchTransition(deps: AppDeps, result: TransitionResult): Promise<void> {
-  if (!deps.jobs) return;
-  if (result.plan) await enqueuePlanner(deps.jobs, result.campaign, deps.clock());
-  if (result.enqueueUnsent) await enqueueUnsent(deps.sql, deps.jobs, result.campaign);
-  // A resumed A/B test may owe its decision or its winner send-out.
-  if (result.campaign.ab_test && result.campaign.status === 'sending')
-    await dispatchAbTest({ sql: deps.sql, jobs: deps.jobs, clock: deps.clock }, result.campaign.id);
-}
 
 const transitions = {
   launch: {

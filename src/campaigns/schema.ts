@@ -119,6 +119,10 @@ const fields = {
     .openapi({ description: 'At most this many messages per second, across all workers' }),
   attribution: AttributionSchema.optional(),
   from: FromSchema.nullable().optional(),
+  sender_id: z.number().int().positive().nullable().optional().openapi({
+    description: 'The sender identity (GET /v1/senders) it goes out from; null or absent: the default sender',
+    example: 1,
+  }),
   ab_test: AbTestSchema.nullable().optional().openapi({
     description: 'A/B test with winner send-out; needs two variants. Editable while draft or scheduled',
   }),
@@ -225,6 +229,7 @@ export const CampaignSchema = z
     throttle_per_second: z.number().int().nullable(),
     attribution: AttributionSchema,
     from: FromSchema.nullable(),
+    sender_id: z.number().int().nullable(),
     ab_test: AbTestSchema.nullable(),
     ab_state: AbStateSchema.nullable(),
     status: z.enum(CAMPAIGN_STATUSES),

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { pino } from 'pino';
+import { dispatchTransition } from '../campaigns/dispatch-transition.js';
 import { campaignProgress, launchCampaign } from '../campaigns/lifecycle.js';
-import { dispatchTransition } from '../campaigns/routes.js';
 import { findCampaign } from '../campaigns/store.js';
 import { loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';

@@ -13,6 +13,7 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { optInPolicy, requestOptIns } from '../opt-in/requests.js';
 import { consentHistory, recordConsent } from './consents.js';
 import { toConsent } from './serialize.js';
 import { customerState, lockCustomer } from './store.js';
@@ -53,16 +54,34 @@ const ConsentHistory = z
   })
   .openapi('ConsentHistory');
 
+const PendingOptIn = z
+  .object({
+    status: z.literal('confirmation_pending'),
+    purpose: z.literal('marketing_email'),
+    opt_in_request_id: z.number().int().nullable().openapi({
+      description:
+        'The confirmation request mailed (null: one is already open, or consent is already granted)',
+    }),
+  })
+  .openapi('PendingOptIn');
+
 const postRoute = defineRoute({
   method: 'post',
   path: '/v1/customers/{id}/consents',
   tags: ['consents'],
   summary: 'Record a consent decision (appended to the ledger)',
   description:
-    'The client IP is the connection’s peer, or taken from X-Forwarded-For when the peer is one of `TRUSTED_PROXIES`.',
+    'The client IP is the connection’s peer, or taken from X-Forwarded-For when the peer is one of `TRUSTED_PROXIES`. ' +
+    'Under MARKETING_LEGAL_BASIS=double_opt_in a marketing_email grant is not recorded: the address is mailed a ' +
+    'confirmation link, and the grant is recorded (with time, IP, text version and source) when the link is confirmed (202).',
   roles: ACCESS.customerWrite,
   request: { params: IdParam, body: jsonBody(ConsentInput) },
-  responses: { 201: jsonResponse(ConsentSchema, 'Recorded'), ...notFoundResponse, ...conflictResponse },
+  responses: {
+    201: jsonResponse(ConsentSchema, 'Recorded'),
+    202: jsonResponse(PendingOptIn, 'Confirmation mailed (double opt-in)'),
+    ...notFoundResponse,
+    ...conflictResponse,
+  },
 });
 
 const getRoute = defineRoute({
@@ -80,6 +99,36 @@ export function registerConsentRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const input = c.req.valid('json');
     const { sql, clock } = c.var.deps;
+    const policy = optInPolicy(c.var.deps.config);
+    if (policy.doubleOptIn && input.purpose === 'marketing_email' && input.granted) {
+      const requested = await sql.begin(async (tx) => {
+        const state = await lockCustomer(tx, id);
+        if (!state) throw notFound('Customer');
+        if (state.erased) throw conflict('This customer was erased', 'erased');
+        const ip = clientIp(c) ?? null;
+        const [requestId] = await requestOptIns(tx, policy, [{ customer_id: id, ...input, ip }]);
+        await audit(
+          c,
+          {
+            action: 'consent.opt_in_requested',
+            entity: 'customer',
+            entity_id: id,
+            customer_id: id,
+            data: { source: input.source },
+          },
+          tx,
+        );
+        return requestId ?? null;
+      });
+      return c.json(
+        {
+          status: 'confirmation_pending' as const,
+          purpose: 'marketing_email' as const,
+          opt_in_request_id: requested,
+        },
+        202,
+      );
+    }
     const row = await sql.begin(async (tx) => {
       const state = await lockCustomer(tx, id);
       if (!state) throw notFound('Customer');

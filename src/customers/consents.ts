@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { type OptInPolicy, requestOptIns } from '../opt-in/requests.js';
 import {
   type ConsentRow,
   insertChangedConsents,
@@ -42,14 +43,29 @@ export function recordConsent(
   });
 }
 
-/** The `consents: {purpose: bool}` shorthand of a customer upsert: appends only what changes. */
+/**
+ * The `consents: {purpose: bool}` shorthand of a customer upsert: appends only what changes.
+ * Under double opt-in a marketing grant becomes a confirmation request instead.
+ */
 export async function applyConsentShorthand(
   db: Db,
   decisions: { customer_id: number; purpose: string; granted: boolean }[],
   source = 'customer_upsert',
+  optIn?: OptInPolicy,
 ): Promise<void> {
   if (decisions.length === 0) return;
-  await insertChangedConsents(db, JSON.stringify(decisions), source);
+  const pending = (d: { purpose: string; granted: boolean }) =>
+    optIn?.doubleOptIn === true && d.purpose === 'marketing_email' && d.granted;
+  const now = decisions.filter((d) => !pending(d));
+  if (now.length > 0) await insertChangedConsents(db, JSON.stringify(now), source);
+  const later = decisions.filter(pending);
+  if (optIn && later.length > 0) {
+    await requestOptIns(
+      db,
+      optIn,
+      later.map((d) => ({ customer_id: d.customer_id, source })),
+    );
+  }
 }
 
 /** A customer's consent history (newest first) and the current decision per purpose. */

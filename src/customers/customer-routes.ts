@@ -15,9 +15,12 @@ import {
   jsonResponse,
   notFoundResponse,
 } from '../http/route.js';
+import { optInPolicy } from '../opt-in/requests.js';
 import { erasePersonalData } from '../privacy/erase.js';
+import { settleInFlightSends } from '../privacy/in-flight.js';
 import { purgeJobs } from '../privacy/jobs.js';
 import { customerRedactor } from '../privacy/sensitive-read.js';
+import { withDeadline } from '../queue/deadline.js';
 import { customerCreatedTriggerEvents, inTransactionThenFire } from '../triggers/events.js';
 import { checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
@@ -161,7 +164,7 @@ export function registerCustomerCrud(app: App): void {
     const row = await inTransactionThenFire(
       c.var.deps,
       async (tx) => {
-        const [result] = await upsertCustomers(tx, [input], singlePath);
+        const [result] = await upsertCustomers(tx, [input], singlePath, optInPolicy(c.var.deps.config));
         const fields = PROFILE_COLUMNS.filter((k) => input[k] !== undefined);
         await audit(
           c,
@@ -187,7 +190,7 @@ export function registerCustomerCrud(app: App): void {
     const results = await inTransactionThenFire(
       c.var.deps,
       async (tx) => {
-        const written = await upsertCustomerBatch(tx, values);
+        const written = await upsertCustomerBatch(tx, values, optInPolicy(c.var.deps.config));
         // One audit row per batch (the ids are in it): per-customer rows would double the write.
         const ids = (status: 'created' | 'updated') =>
           written.filter((r) => r.status === status).map((r) => r.id);
@@ -239,6 +242,8 @@ export function registerCustomerCrud(app: App): void {
         await applyConsentShorthand(
           tx,
           Object.entries(consents).map(([purpose, granted]) => ({ customer_id: id, purpose, granted })),
+          'customer_upsert',
+          optInPolicy(c.var.deps.config),
         );
       }
       await audit(
@@ -283,7 +288,12 @@ export function registerCustomerCrud(app: App): void {
       );
       return result;
     });
-    await purgeJobs(jobs, erased.jobs);
+    // Best effort with a deadline: Redis being down must not hold the answer; a job left behind
+    // finds its row cancelled and sends nothing.
+    await withDeadline(purgeJobs(jobs, erased.jobs), 2000);
+    if (!(await settleInFlightSends(sql, id))) {
+      c.var.log.warn({ customer: id }, 'erasure answered while a send to the customer was still in flight');
+    }
     return c.body(null, 204);
   });
 

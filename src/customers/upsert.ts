@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
+import type { OptInPolicy } from '../opt-in/requests.js';
 import { type AttributeRow, checkAttributes, loadAttributeRegistry } from './attributes.js';
 import { applyConsentShorthand } from './consents.js';
 import { type CustomerInput, CustomerInputSchema, PROFILE_COLUMNS, type ProfileColumn } from './schema.js';
@@ -82,6 +83,7 @@ async function finish(
   rows: readonly CustomerInput[],
   written: Written[],
   checker: RowChecker,
+  optIn?: OptInPolicy,
 ): Promise<UpsertResult[]> {
   const byExternalId = new Map(written.map((w) => [w.external_id, w]));
   const results = rows.map((row, index): UpsertResult => {
@@ -114,6 +116,8 @@ async function finish(
         granted,
       })),
     ),
+    'customer_upsert',
+    optIn,
   );
   return results;
 }
@@ -127,12 +131,13 @@ export async function upsertCustomers(
   db: Db,
   rows: readonly CustomerInput[],
   pathOf: RowPath = batchPath,
+  optIn?: OptInPolicy,
 ): Promise<UpsertResult[]> {
   const checker = new RowChecker(await loadAttributeRegistry(db), pathOf);
   for (const [index, row] of rows.entries()) checker.check(index, row);
   if (checker.errors.length > 0) throw invalid(checker.errors);
   const written = (await Promise.all(startWrites(db, rows))).flat();
-  return finish(db, rows, written, checker);
+  return finish(db, rows, written, checker, optIn);
 }
 
 /**
@@ -140,7 +145,11 @@ export async function upsertCustomers(
  * row by index and nothing is kept. Chunks are written while later ones are still being checked;
  * on any error the caller's transaction is rolled back by the thrown error.
  */
-export async function upsertCustomerBatch(db: Db, values: readonly unknown[]): Promise<UpsertResult[]> {
+export async function upsertCustomerBatch(
+  db: Db,
+  values: readonly unknown[],
+  optIn?: OptInPolicy,
+): Promise<UpsertResult[]> {
   const checker = new RowChecker(await loadAttributeRegistry(db), batchPath);
   const rows: CustomerInput[] = [];
   const writes: Promise<Written[]>[] = [];
@@ -174,5 +183,5 @@ export async function upsertCustomerBatch(db: Db, values: readonly unknown[]): P
     );
   }
   const written = (await Promise.all(writes)).flat();
-  return finish(db, rows, written, checker);
+  return finish(db, rows, written, checker, optIn);
 }

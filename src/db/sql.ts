@@ -10,6 +10,10 @@ export interface SqlOptions {
   max?: number;
   /** Close idle connections after this many seconds (tests want it short). */
   idleTimeout?: number;
+  /** Seconds to wait for a connection to open (default 10; the HTTP API uses less). */
+  connectTimeout?: number;
+  /** The longest pause between two reconnection attempts, in seconds (default 2). */
+  maxBackoffSeconds?: number;
   onnotice?: (notice: postgres.Notice) => void;
 }
 
@@ -18,10 +22,15 @@ export interface SqlOptions {
  * amounts are numeric(14,2), so no precision is lost and the JSON API can pass them through.
  */
 export function createSql(url: string, options: SqlOptions = {}): Sql {
+  const maxBackoff = options.maxBackoffSeconds ?? 2;
   return postgres(url, {
     max: options.max ?? 10,
     idle_timeout: options.idleTimeout ?? 30,
-    connect_timeout: 10,
+    connect_timeout: options.connectTimeout ?? 10,
+    // postgres.js waits up to 20 s between reconnection attempts after failures, shared by the
+    // whole pool: every query then waits that long, and after a PostgreSQL restart the process
+    // stays idle for up to 20 s more. A failed connect on a down server costs next to nothing.
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, maxBackoff),
     onnotice: options.onnotice ?? (() => {}),
     types: {
       bigint: {

@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { pino } from 'pino';
 import { createApp } from '../app.js';
-import { enqueuePlanner } from '../campaigns/jobs.js';
 import { campaignProgress, createCampaign, launchCampaign } from '../campaigns/lifecycle.js';
+import { enqueuePlanner } from '../campaigns/planner-job.js';
 import { findCampaign } from '../campaigns/store.js';
-import { startWorkers } from '../cli/worker.js';
+import { startWorkers } from '../cli/queue-workers.js';
 import type { Config } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createSql, type Sql } from '../db/sql.js';
@@ -15,9 +15,11 @@ import { startSmtpSink } from '../dev/smtp-sink.js';
 import { createApiKey } from '../http/api-keys.js';
 import { createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
+import { createSenderIdentity } from '../senders/service.js';
+import { findSenderByFrom } from '../senders/store.js';
 import { flushTrackingEvents } from '../tracking/event-buffer.js';
 import { messageLinks } from '../tracking/links.js';
-import { createTrigger } from '../triggers/manage.js';
+import { createTrigger, updateTrigger } from '../triggers/manage.js';
 import { seedShop } from './seed.js';
 import { random } from './shop.js';
 import { campaignSummary, findTriggerByName, offerCategories, sentMessages, triggerSince } from './store.js';
@@ -63,7 +65,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const migrated = await migrate(sql);
     if (migrated.applied.length > 0) out(`applied migrations: ${migrated.applied.join(', ')}`);
     const now = new Date();
-    const seed = await seedShop(sql, now, (line) => out(line));
+    const seed = await seedShop(sql, now, (line) => out(line), config.PUBLIC_URL);
+    const sender = await demoSender(sql, config);
+    out(
+      `sending as ${sender.from_address}, DKIM-signed (d=${sender.dkim_domain} s=${sender.dkim_selector}) with a key made for the demo; its DNS records: offerflow senders dns ${sender.id}`,
+    );
     out(
       seed.skipped
         ? `sample shop already seeded (${seed.customers} customers, ${seed.purchases} purchases)`
@@ -83,8 +89,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           template_id: thankYouTemplate.id,
           offers_per_email: 2,
           delay: { hours: 0 },
+          sender_id: sender.id,
         })
       ).id;
+    await updateTrigger(sql, thankYou, { sender_id: sender.id });
 
     workers = await startWorkers({
       config,
@@ -111,7 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ],
       throttle_per_second: null,
       attribution: { click_days: 7, open_days: 1 },
-      from: { address: 'offers@shop.example', name: 'La Boutique' },
+      sender_id: sender.id,
     });
     const launched = await launchCampaign(sql, created.id, new Date());
     await enqueuePlanner(jobs, launched.campaign, new Date());
@@ -186,6 +194,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 }
 
 const THANK_YOU = 'Demo: thank you for your order';
+const DEMO_FROM = 'offers@shop.example';
+
+/**
+ * The demo's sender identity: La Boutique, replies to its service desk, DKIM-signed with a key
+ * generated for it on the first run (kept encrypted, like any sender's).
+ */
+async function demoSender(sql: Sql, config: Config) {
+  const found = await findSenderByFrom(sql, DEMO_FROM);
+  if (found?.dkim_private_key_encrypted) return found;
+  return sql.begin((tx) =>
+    createSenderIdentity(tx, config, {
+      from_address: DEMO_FROM,
+      from_name: 'La Boutique',
+      reply_to: 'service@shop.example',
+      dkim_domain: 'shop.example',
+      dkim_selector: 'demo',
+    }),
+  );
+}
 
 /**
  * Waits (30 s at most) until each simulated purchase has fired the thank-you trigger and its

@@ -4,7 +4,7 @@ import { createOffer } from '../offers/catalogue.js';
 import { recordPurchases } from '../purchases/record.js';
 import { installDefaultTemplates } from '../templates/render.js';
 import { DEMO_OFFERS, DEMO_SEGMENT, demoCustomers, demoPurchases } from './shop.js';
-import { ensureSegment, offerNames, seededCounts, templatesByName } from './store.js';
+import { ensureSegment, offerNames, seededCounts, setOfferImages, templatesByName } from './store.js';
 
 export interface SeedResult {
   customers: number;
@@ -20,7 +20,12 @@ export interface SeedResult {
  * are upserted by external id, purchase lines by external line id, offers and the segment by
  * name; a complete earlier seed is detected and skipped.
  */
-export async function seedShop(sql: Sql, now: Date, log: (line: string) => void): Promise<SeedResult> {
+export async function seedShop(
+  sql: Sql,
+  now: Date,
+  log: (line: string) => void,
+  publicUrl = 'http://localhost:3000',
+): Promise<SeedResult> {
   const customers = demoCustomers();
   const before = await seededCounts(sql);
   const skipped = before.customers >= customers.length && before.purchases > 0;
@@ -38,12 +43,15 @@ export async function seedShop(sql: Sql, now: Date, log: (line: string) => void)
     purchaseCount = purchases.length;
   }
   const existing = await offerNames(sql);
-  const missing = DEMO_OFFERS.filter((o) => !existing.has(o.name));
+  const offers = DEMO_OFFERS.map((o) => ({ ...o, image_url: `${publicUrl}${o.image_url}` }));
+  const missing = offers.filter((o) => !existing.has(o.name));
   if (missing.length > 0) {
     await sql.begin(async (tx) => {
       for (const offer of missing) await createOffer(tx, offer as never);
     });
   }
+  // Offers seeded by an earlier run point at the pictures where this install serves them.
+  await setOfferImages(sql, offers);
   await installDefaultTemplates(sql);
   const segmentId = await ensureSegment(sql, DEMO_SEGMENT);
   return {

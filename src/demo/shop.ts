@@ -1,3 +1,4 @@
+import { demoImagePath } from './images.js';
 // The sample shop of `offerflow demo`: deterministic data (a seeded generator), so two runs
 // produce the same customers, purchases and offers.
 
@@ -381,7 +382,8 @@ export const DEMO_OFFERS = [
   ...o,
   text: `${o.title}. Use code ${o.code} at checkout.`,
   url: `https://shop.example/${o.category ?? 'offers'}?promo=${o.code}`,
-  image_url: `https://shop.example/img/${o.code.toLowerCase()}.jpg`,
+  // A path: the seed puts PUBLIC_URL in front, where `offerflow serve` (and the demo) serve it.
+  image_url: demoImagePath(o.code),
 }));
 
 /** Everyone who bought something in the last two years. */

@@ -16,6 +16,15 @@ export async function offerNames(sql: Db): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
+/** Sets the picture of the named offers (the demo's, by name). */
+export async function setOfferImages(
+  sql: Db,
+  offers: Array<{ name: string; image_url: string }>,
+): Promise<void> {
+  for (const o of offers)
+    await sql`update offers set image_url = ${o.image_url} where name = ${o.name} and image_url is distinct from ${o.image_url}`;
+}
+
 /** The demo segment's id, created when missing. */
 export async function ensureSegment(sql: Db, segment: { name: string; rule: unknown }): Promise<number> {
   const [found] = await sql<{ id: number }[]>`

@@ -20,6 +20,14 @@ export interface EdgeEnv {
   RETENTION_INACTIVE_DAYS?: string;
   REPORT_CURRENCY?: string;
   IMPORT_TRIGGER_MAX_AGE_HOURS?: string;
+  /** ESP webhooks served at the edge (docs/operations.md). */
+  SES_SNS_TOPIC_ARNS?: string;
+  SENDGRID_WEBHOOK_PUBLIC_KEY?: string;
+  POSTMARK_WEBHOOK_USER?: string;
+  POSTMARK_WEBHOOK_PASSWORD?: string;
+  MAILGUN_WEBHOOK_SIGNING_KEY?: string;
+  PREFERENCE_LINK_DAYS?: string;
+  OPT_IN_LINK_DAYS?: string;
 }
 
 /**

@@ -13,6 +13,9 @@ export const NODE_ONLY_ROUTES = [
   '/v1/templates/defaults',
 ] as const;
 
+/** GET routes that render a template: the hosted web version of a sent mail ("view in browser"). */
+export const NODE_ONLY_GET_ROUTES = ['/w/:token'] as const;
+
 export function nodeOnlyResponse(path: string): Response {
   const error = new AppError(
     501,

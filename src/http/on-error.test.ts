@@ -1,6 +1,8 @@
+import net from 'node:net';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-db.js';
+import { createSql } from '../db/sql.js';
 import type { AppEnv } from './env.js';
 import { onError } from './on-error.js';
 
@@ -49,6 +51,26 @@ describe('onError', () => {
       status: 503,
       detail: expect.stringContaining('nothing was saved'),
       instance: '/v1/things',
+    });
+  });
+
+  it('answers a database that refuses connections with a 503 problem and Retry-After, not a 500', async () => {
+    // A port nothing listens on: the same refusal a stopped PostgreSQL gives.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const down = createSql(`postgres://nobody:nothing@127.0.0.1:${port}/none`, { max: 1, connectTimeout: 2 });
+    const app = new Hono<AppEnv>();
+    app.onError(onError);
+    app.get('/v1/things', async (c) => c.json(await down`select 1`));
+    const res = await app.request('/v1/things');
+    await down.end({ timeout: 1 });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({
+      type: 'https://offerflow.dev/problems/unavailable',
+      status: 503,
     });
   });
 });

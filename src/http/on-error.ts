@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ZodError } from 'zod';
+import { isDatabaseUnavailable } from '../db/transient.js';
 import type { AppEnv } from './env.js';
 import { AppError, type ProblemBody, problemResponse, zodToFieldErrors } from './problem.js';
 
@@ -77,6 +78,17 @@ export function onError(error: Error, c: Context<AppEnv>): Response {
     } else {
       appError = new AppError(status, `http-${status}`, message);
     }
+  }
+  if (!appError && isDatabaseUnavailable(error)) {
+    // PostgreSQL is down, restarting or out of connections: nothing was done, and the same
+    // request will work once it is back. Clients and load balancers know what a 503 means.
+    c.var.log?.warn({ err: error, req_id: c.var.requestId }, 'database unavailable');
+    appError = new AppError(
+      503,
+      'unavailable',
+      'The database is unavailable right now; nothing was saved. Retry shortly.',
+    );
+    appError.retryAfterSeconds = 5;
   }
   if (!appError) {
     c.var.log?.error({ err: error, req_id: c.var.requestId }, 'unhandled error');

@@ -1,12 +1,18 @@
+import { raceDeadline, TIMED_OUT } from '../queue/deadline.js';
 import { bearerMatches } from './bearer.js';
 import type { App } from './env.js';
 import { AppError } from './problem.js';
 
+/** A health probe's answer: `ok`, the error, or `timeout` after 1 s (a load balancer's check has a deadline). */
+const PROBE_TIMEOUT_MS = 1000;
 const check = (probe: Promise<unknown>): Promise<string> =>
-  probe.then(
-    () => 'ok',
-    (error: Error) => `error: ${error.message}`,
-  );
+  raceDeadline(
+    probe.then(
+      () => 'ok',
+      (error: Error) => `error: ${error.message}`,
+    ),
+    PROBE_TIMEOUT_MS,
+  ).then((result) => (result === TIMED_OUT ? `error: no answer within ${PROBE_TIMEOUT_MS} ms` : result));
 
 /** /healthz: the database and Redis answer. /metrics: Prometheus text. */
 export function registerSystemRoutes(app: App): void {
@@ -14,7 +20,12 @@ export function registerSystemRoutes(app: App): void {
     const { sql, redis } = c.var.deps;
     const [database, redisState] = await Promise.all([
       check(sql`select 1`.execute()),
-      redis ? check(redis.ping()) : Promise.resolve('not configured'),
+      // A client that is not connected queues commands until it reconnects: say so at once.
+      !redis
+        ? Promise.resolve('not configured')
+        : redis.status === 'ready'
+          ? check(redis.ping())
+          : Promise.resolve(`error: redis connection ${redis.status}`),
     ]);
     const checks = { database, redis: redisState };
     const ok = database === 'ok' && (redisState === 'ok' || redisState === 'not configured');

@@ -1,8 +1,7 @@
 import type { Db } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { QUEUES } from '../queue/queues.js';
 import { queuedImportIds } from './store.js';
-
-export const IMPORT_QUEUE = 'import';
 
 export interface ImportJobData {
   import_id: number;
@@ -10,7 +9,7 @@ export interface ImportJobData {
 
 /** One job per import (`import-{id}`): a second enqueue of the same upload adds nothing. */
 export async function enqueueImport(jobs: JobDispatcher, importId: number): Promise<void> {
-  await jobs.enqueue(IMPORT_QUEUE, [
+  await jobs.enqueue(QUEUES.import, [
     {
       name: 'import',
       data: { import_id: importId } satisfies ImportJobData as unknown as Record<string, unknown>,

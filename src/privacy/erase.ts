@@ -1,6 +1,6 @@
-import { sendJobId } from '../campaigns/jobs.js';
-import { emailHash } from '../campaigns/suppression.js';
 import type { Db } from '../db/sql.js';
+import { sendJobId } from '../messages/send-jobs.js';
+import { emailHash } from '../messages/suppression.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
 import {
   cancelCustomerMessages,

@@ -1,5 +1,5 @@
-import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 import { ERASED_SOURCE, erasedExternalId, FACT_DATA_KEYS } from './personal-data.js';
 
 const FACT_KEYS = [...FACT_DATA_KEYS];
@@ -83,14 +83,25 @@ export async function clearMessageReplies(db: Db, id: number): Promise<void> {
     where customer_id = ${id} and (error is not null or smtp_reply is not null)`;
 }
 
-// Cancels the customer's unsent messages; returns what locates their send jobs.
+// Cancels the customer's messages not yet claimed by a sender; returns what locates their send
+// jobs. A `sending` row is left to its sender, which looks again right before SMTP and either
+// stops (the row becomes cancelled/erased) or sends and records it: the ledger says what went out.
 export function cancelCustomerMessages(db: Db, id: number) {
   return db<{ id: number; campaign_id: number | null; throttle_per_second: number | null }[]>`
     update messages m set status = 'cancelled', suppressed_reason = 'erased', updated_at = now()
-    from ${lockedInIdOrder(db, db`customer_id = ${id} and status in ('queued', 'sending')`)}
+    from ${lockedInIdOrder(db, db`customer_id = ${id} and status = 'queued'`)}
     where m.id = locked.id
     returning m.id, m.campaign_id,
       (select c.throttle_per_second from campaigns c where c.id = m.campaign_id) as throttle_per_second`;
+}
+
+// How many of a customer's rows a live sender holds (`sending`, touched within the lease).
+export async function countInFlightSends(db: Db, id: number, leaseSeconds: number): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    select count(*)::int as n from messages
+    where customer_id = ${id} and status = 'sending'
+      and updated_at > now() - make_interval(secs => ${leaseSeconds})`;
+  return row?.n ?? 0;
 }
 
 // Keeps a keyed hash of the address so that the person is never mailed again.
@@ -104,6 +115,9 @@ export async function insertSuppressionHash(db: Db, hash: Buffer, reason: string
 export async function selectPersonalData(db: Db, id: number) {
   const [customer] = await db<Record<string, unknown>[]>`select * from customers where id = ${id}`;
   if (!customer) return undefined;
+  // Derived from the names, email and external id above (folded for search), and recomputed
+  // by PostgreSQL whenever they change, erasure included: nothing of its own to export.
+  delete customer.search_text;
   const [consents, events, purchases, messages, impressions, access] = await Promise.all([
     db<Record<string, unknown>[]>`
       select id, purpose, granted, source, text_version, host(ip) as ip, at

@@ -9,7 +9,7 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
 import { inTransactionThenFire, purchaseTriggerEvents } from '../triggers/events.js';
 import { parsePurchaseLines, recordPurchases } from './record.js';
-import { PurchaseSchema } from './schema.js';
+import { PurchaseInputSchema, PurchaseSchema } from './schema.js';
 import type { PurchaseRow } from './store.js';
 import { selectCustomerPurchases } from './store.js';
 
@@ -123,6 +123,9 @@ async function readLines(text: string): Promise<unknown[]> {
 }
 
 export function registerPurchaseRoutes(app: App): void {
+  // The body schema above refers to PurchaseInput by $ref (lines are validated one by one, to
+  // report each bad line by index), so the component is registered here, not through a route.
+  app.openAPIRegistry.register('PurchaseInput', PurchaseInputSchema);
   app.openapi(postRoute, async (c) => {
     const values = await readLines(await c.req.text());
     const { lines, errors } = parsePurchaseLines(values);

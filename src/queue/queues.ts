@@ -1,10 +1,17 @@
 import type { DefaultJobOptions } from 'bullmq';
-import { TRIGGER_QUEUE } from '../triggers/events.js';
 
-/** Queue names. A throttled campaign gets its own send queue so its rate limit binds only it. */
+/**
+ * Every queue's name, here so that infrastructure knows no domain: the planner (campaign
+ * planning, A/B decisions and send-outs), send (every email; a throttled campaign gets its own
+ * `send-c{id}` so its rate limit binds only it), trigger (events for the automations), import
+ * (committed CSV imports) and retention (the nightly clean-up).
+ */
 export const QUEUES = {
   planner: 'planner',
   send: 'send',
+  trigger: 'trigger',
+  import: 'import',
+  retention: 'retention',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;
@@ -55,7 +62,7 @@ export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
       removeOnFail: true,
     };
   }
-  if (queue === TRIGGER_QUEUE) {
+  if (queue === QUEUES.trigger) {
     // Event jobs have no fixed id and firing is idempotent per (trigger, event key): retry
     // freely, keep nothing finished (the firings table is the record).
     return {

@@ -2,19 +2,15 @@ import type { AbState } from '../campaigns/schema.js';
 import { abStateOf } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
-import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY, revenueByCurrency, unconverted } from './currency.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
+import { type Metrics, withRates } from './metrics.js';
+import { addCounts, scopeReport, ZERO } from './report-core.js';
 import { rate, twoProportionZTest } from './stats.js';
-import { abCellBreakdown, type CountRow, campaignBreakdown, findCampaign, offerNames } from './store.js';
+import { abCellBreakdown, findCampaign } from './store.js';
 
 export type AbMetric = 'open' | 'click' | 'conversion';
-
-export interface Metrics extends CountRow {
-  open_rate: number;
-  click_rate: number;
-  click_to_open_rate: number;
-  conversion_rate: number;
-  revenue_per_recipient: number;
-}
+export type { Metrics } from './metrics.js';
+export { withRates } from './metrics.js';
 
 export interface AbResult {
   metric: AbMetric;
@@ -54,13 +50,6 @@ export interface CampaignReport {
   ab_test: AbTestReport | null;
 }
 
-const ZERO: CountRow = { sent: 0, delivered: 0, bounced: 0, opens: 0, clicks: 0, conversions: 0, revenue: 0 };
-const COUNT_KEYS = Object.keys(ZERO) as Array<keyof CountRow>;
-
-function addCounts(into: CountRow, from: CountRow): void {
-  for (const k of COUNT_KEYS) into[k] += from[k];
-}
-
 /** The A/B section of a campaign with an A/B test: the test cell by variant, the winner send-out. */
 async function abTestReport(
   sql: Db,
@@ -98,19 +87,6 @@ async function abTestReport(
     test_cell: { totals: withRates(cellTotals), variants },
     winner_send_out:
       sendOut.sent > 0 ? { variant: sendOutVariant ?? state.winner, ...withRates(sendOut) } : null,
-  };
-}
-
-/** Rates over delivered messages; revenue per recipient over sent ones. */
-export function withRates(c: CountRow): Metrics {
-  return {
-    ...c,
-    revenue: Math.round(c.revenue * 100) / 100,
-    open_rate: rate(c.opens, c.delivered),
-    click_rate: rate(c.clicks, c.delivered),
-    click_to_open_rate: rate(c.clicks, c.opens),
-    conversion_rate: rate(c.conversions, c.delivered),
-    revenue_per_recipient: Math.round(rate(c.revenue, c.sent) * 10000) / 10000,
   };
 }
 
@@ -158,45 +134,22 @@ export async function campaignReport(
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
   const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
-  const [campaign, rows, byCurrency] = await Promise.all([
+  const [campaign, report] = await Promise.all([
     findCampaign(sql, campaignId),
-    campaignBreakdown(sql, campaignId, includeMachine, currency),
-    revenueByCurrency(sql, { campaign_id: campaignId }, currency),
+    scopeReport(sql, { campaign_id: campaignId }, { includeMachine, currency }),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
-  const totals = { ...ZERO };
-  const variants: CampaignReport['variants'] = [];
-  const offerRows: Array<{ offer_id: number } & CountRow> = [];
-  for (const row of rows) {
-    const { dim, key, ...counts } = row;
-    if (dim === 'variant') {
-      for (const k of Object.keys(totals) as Array<keyof CountRow>) totals[k] += counts[k];
-      variants.push({ variant: key, ...withRates(counts) });
-    } else {
-      offerRows.push({ offer_id: Number(key), ...counts });
-    }
-  }
-  variants.sort((a, b) => String(a.variant ?? '').localeCompare(String(b.variant ?? '')));
-  offerRows.sort((a, b) => a.offer_id - b.offer_id);
-  const names = await offerNames(
-    sql,
-    offerRows.map((o) => o.offer_id),
-  );
   const abTest = await abTestReport(sql, campaign, includeMachine, currency);
   return {
     campaign: { id: campaign.id, name: campaign.name, status: campaign.status },
     include_machine: includeMachine,
-    currency,
-    revenue_by_currency: byCurrency,
-    unconverted_currencies: unconverted(byCurrency),
-    totals: withRates(totals),
-    variants,
-    offers: offerRows.map(({ offer_id, ...counts }) => ({
-      offer_id,
-      name: names.get(offer_id) ?? null,
-      ...withRates(counts),
-    })),
-    ab: abVerdict(abTest ? abTest.test_cell.variants : variants, options.abMetric ?? 'click'),
+    currency: report.currency,
+    revenue_by_currency: report.revenue_by_currency,
+    unconverted_currencies: report.unconverted_currencies,
+    totals: report.totals,
+    variants: report.variants,
+    offers: report.offers,
+    ab: abVerdict(abTest ? abTest.test_cell.variants : report.variants, options.abMetric ?? 'click'),
     ab_test: abTest,
   };
 }

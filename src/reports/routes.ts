@@ -8,7 +8,7 @@ import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
 import { campaignReport, withRates } from './campaign-report.js';
 import { toCsv } from './csv.js';
 import { revenueByCurrency, unconverted } from './currency.js';
-import { campaignTimeseries, findCampaign, offersReport } from './store.js';
+import { findCampaign, offersReport, scopeTimeseries } from './store.js';
 
 const tags = ['reports'];
 
@@ -290,7 +290,13 @@ export function registerReportRoutes(app: App): void {
     const sql = c.var.deps.sql;
     const [head, rows] = await Promise.all([
       findCampaign(sql, id),
-      campaignTimeseries(sql, id, q.interval, q.include_machine, c.var.deps.config.REPORT_CURRENCY),
+      scopeTimeseries(
+        sql,
+        { campaign_id: id },
+        q.interval,
+        q.include_machine,
+        c.var.deps.config.REPORT_CURRENCY,
+      ),
     ]);
     if (!head) throw notFound(`Campaign ${id}`);
     const data = timeseriesData(rows);

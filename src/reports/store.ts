@@ -1,5 +1,5 @@
 import type { AbColumns } from '../campaigns/winner.js';
-import type { Db } from '../db/sql.js';
+import type { Db, Fragment } from '../db/sql.js';
 import { revenueIn } from './currency.js';
 
 export interface CountRow {
@@ -10,11 +10,6 @@ export interface CountRow {
   clicks: number;
   conversions: number;
   revenue: number;
-}
-
-export interface BreakdownRow extends CountRow {
-  dim: 'variant' | 'offer';
-  key: string | null;
 }
 
 export interface CampaignHead extends AbColumns {
@@ -74,49 +69,144 @@ export async function findCampaign(sql: Db, id: number): Promise<CampaignHead | 
   return row ?? null;
 }
 
+/** What a report is about: one campaign's messages, or one trigger's (and later a journey's). */
+export type ReportScope = { campaign_id: number } | { trigger_id: number };
+
+/** Messages sent within [from, to) by sent_at; either bound may be open. */
+export interface SentWindow {
+  from?: Date | undefined;
+  to?: Date | undefined;
+}
+
+export interface BreakdownRow extends CountRow {
+  dim: 'variant' | 'offer';
+  key: string | null;
+}
+
+/** The scope's messages, as a condition on `messages` aliased `m`. */
+function scopeMessages(sql: Db, scope: ReportScope) {
+  return 'campaign_id' in scope
+    ? sql`m.campaign_id = ${scope.campaign_id}`
+    : sql`m.trigger_id = ${scope.trigger_id}`;
+}
+
+/** A message's sent_at inside the window (a condition on the column given). */
+function inWindow(sql: Db, column: Fragment, window: SentWindow) {
+  const from = window.from ?? null;
+  const to = window.to ?? null;
+  if (from === null && to === null) return sql`true`;
+  return sql`(${from}::timestamptz is null or ${column} >= ${from}::timestamptz)
+    and (${to}::timestamptz is null or ${column} < ${to}::timestamptz)`;
+}
+
 /**
- * The whole campaign report in one pass over its events: each message's outcome (human opens and
- * clicks unless told otherwise; a click counts as an open), grouped by variant and by each offer
- * the message showed (that offer's own clicks, conversions and revenue).
+ * The scope's contact events aliased `e`, as a FROM item and its condition: a campaign's by their
+ * own campaign_id (one index range), a trigger's through its messages in `messages` (a relation
+ * with an `id` column: contact_events has no trigger index, but one on message_id).
  */
-export async function campaignBreakdown(
+function scopeEvents(sql: Db, scope: ReportScope, messages: string) {
+  return 'campaign_id' in scope
+    ? { from: sql`contact_events e`, where: sql`e.campaign_id = ${scope.campaign_id}` }
+    : { from: sql`${sql(messages)} s join contact_events e on e.message_id = s.id`, where: sql`true` };
+}
+
+/**
+ * The whole report of a scope in one pass over its events: each sent message's outcome (human
+ * opens and clicks unless told otherwise; a click counts as an open), grouped by variant (a
+ * trigger's messages have none: one group) and by each offer the message showed (that offer's
+ * own clicks, conversions and revenue).
+ */
+export async function scopeBreakdown(
   sql: Db,
-  campaignId: number,
+  scope: ReportScope,
   includeMachine: boolean,
   currency: string,
+  window: SentWindow = {},
 ): Promise<BreakdownRow[]> {
+  const events = scopeEvents(sql, scope, 'sent');
   return sql<BreakdownRow[]>`
-    with ev as materialized (
-      select message_id, offer_id,
+    with sent as materialized (
+      select m.id, m.variant, m.offer_ids
+      from messages m
+      where ${scopeMessages(sql, scope)} and m.status = 'sent' and ${inWindow(sql, sql`m.sent_at`, window)}
+    ), ev as materialized (
+      select e.message_id, e.offer_id,
         ${messageOutcomes(sql, includeMachine, currency)}
-      from contact_events e
-      where campaign_id = ${campaignId} and message_id is not null
-        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
-      group by message_id, offer_id
+      from ${events.from}
+      where ${events.where} and e.message_id is not null
+        and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
+      group by e.message_id, e.offer_id
     ), msg as (
       select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
              bool_or(converted) as converted, sum(revenue) as revenue
       from ev group by message_id
-    ), sent as materialized (
-      select m.id, m.variant, m.offer_ids, x.opened, x.clicked, x.bounced, x.converted, x.revenue
-      from messages m left join msg x on x.message_id = m.id
-      where m.campaign_id = ${campaignId} and m.status = 'sent'
     )
-    select 'variant' as dim, x.variant as key, ${outcomeCounts(sql)}
-    from sent x group by x.variant
+    select 'variant' as dim, s.variant as key, ${outcomeCounts(sql)}
+    from sent s left join msg x on x.message_id = s.id group by s.variant
     union all
     select 'offer', o.offer_id::text,
       count(*)::int,
-      count(*) filter (where s.bounced is not true)::int,
-      count(*) filter (where s.bounced)::int,
-      count(*) filter (where s.opened)::int,
+      count(*) filter (where x.bounced is not true)::int,
+      count(*) filter (where x.bounced)::int,
+      count(*) filter (where x.opened)::int,
       count(*) filter (where y.clicked)::int,
       count(*) filter (where y.converted)::int,
       coalesce(sum(y.revenue), 0)::float8
     from sent s
     cross join unnest(s.offer_ids) as o(offer_id)
+    left join msg x on x.message_id = s.id
     left join ev y on y.message_id = s.id and y.offer_id = o.offer_id
     group by o.offer_id`;
+}
+
+export interface TimeseriesRow {
+  bucket: Date;
+  sent: number;
+  opens: number;
+  clicks: number;
+  bounces: number;
+  conversions: number;
+  revenue: number;
+  unsubscribes: number;
+}
+
+/**
+ * A scope's activity per hour or day (UTC) within [from, to): messages sent, distinct messages
+ * opened, clicked and bounced, conversions, revenue and unsubscribes, each in the bucket of the
+ * event's own time.
+ */
+export async function scopeTimeseries(
+  sql: Db,
+  scope: ReportScope,
+  interval: 'hour' | 'day',
+  includeMachine: boolean,
+  currency: string,
+  window: SentWindow = {},
+): Promise<TimeseriesRow[]> {
+  const events = scopeEvents(sql, scope, 'mine');
+  return sql<TimeseriesRow[]>`
+    with mine as materialized (
+      select m.id, m.sent_at from messages m where ${scopeMessages(sql, scope)}
+    )
+    select bucket,
+      sum(sent)::int as sent, sum(opens)::int as opens, sum(clicks)::int as clicks,
+      sum(bounces)::int as bounces, sum(conversions)::int as conversions,
+      sum(revenue)::float8 as revenue, sum(unsubscribes)::int as unsubscribes
+    from (
+      select date_trunc(${interval}, sent_at, 'UTC') as bucket, count(*) as sent,
+        0 as opens, 0 as clicks, 0 as bounces, 0 as conversions, 0 as revenue, 0 as unsubscribes
+      from mine
+      where sent_at is not null and ${inWindow(sql, sql`sent_at`, window)}
+      group by 1
+      union all
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
+      from ${events.from}
+      where ${events.where} and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
+        and ${inWindow(sql, sql`e.at`, window)}
+      group by 1
+    ) t
+    group by bucket
+    order by bucket`;
 }
 
 export interface AbCellRow extends CountRow {
@@ -128,7 +218,7 @@ export interface AbCellRow extends CountRow {
 }
 
 /**
- * A campaign's sent messages by A/B cell and variant, counted as campaignBreakdown counts them
+ * A campaign's sent messages by A/B cell and variant, counted as scopeBreakdown counts them
  * (a click counts as an open; machine events only when asked).
  */
 export async function abCellBreakdown(
@@ -161,47 +251,6 @@ export async function offerNames(sql: Db, ids: number[]): Promise<Map<number, st
     { id: number; name: string }[]
   >`select id, name from offers where id = any(${ids}::bigint[])`;
   return new Map(rows.map((r) => [r.id, r.name]));
-}
-
-export interface TimeseriesRow {
-  bucket: Date;
-  sent: number;
-  opens: number;
-  clicks: number;
-  bounces: number;
-  conversions: number;
-  revenue: number;
-  unsubscribes: number;
-}
-
-/** Activity of a campaign per hour or day (UTC): messages sent, distinct messages opened and clicked. */
-export async function campaignTimeseries(
-  sql: Db,
-  campaignId: number,
-  interval: 'hour' | 'day',
-  includeMachine: boolean,
-  currency: string,
-): Promise<TimeseriesRow[]> {
-  return sql<TimeseriesRow[]>`
-    select bucket,
-      sum(sent)::int as sent, sum(opens)::int as opens, sum(clicks)::int as clicks,
-      sum(bounces)::int as bounces, sum(conversions)::int as conversions,
-      sum(revenue)::float8 as revenue, sum(unsubscribes)::int as unsubscribes
-    from (
-      select date_trunc(${interval}, sent_at, 'UTC') as bucket, count(*) as sent,
-        0 as opens, 0 as clicks, 0 as bounces, 0 as conversions, 0 as revenue, 0 as unsubscribes
-      from messages
-      where campaign_id = ${campaignId} and sent_at is not null
-      group by 1
-      union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
-      from contact_events e
-      where campaign_id = ${campaignId}
-        and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
-      group by 1
-    ) t
-    group by bucket
-    order by bucket`;
 }
 
 export interface OfferReportRow {

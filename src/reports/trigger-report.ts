@@ -1,9 +1,11 @@
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
-import { type Metrics, withRates } from './campaign-report.js';
-import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY, revenueByCurrency, unconverted } from './currency.js';
-import { type CountRow, offerNames } from './store.js';
-import { findTrigger, type SentWindow, triggerBreakdown, triggerTotals } from './trigger-store.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
+import type { Metrics } from './metrics.js';
+import { withRates } from './metrics.js';
+import { scopeReport } from './report-core.js';
+import type { SentWindow } from './store.js';
+import { findTrigger, triggerTotals } from './trigger-store.js';
 
 export interface TriggerInfo {
   id: number;
@@ -33,8 +35,6 @@ export interface TriggerReportOptions {
   currency?: string;
 }
 
-const ZERO: CountRow = { sent: 0, delivered: 0, bounced: 0, opens: 0, clicks: 0, conversions: 0, revenue: 0 };
-
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
 
 /**
@@ -48,38 +48,29 @@ export async function triggerReport(
 ): Promise<TriggerReport> {
   const includeMachine = options.includeMachine ?? false;
   const window = options.window ?? {};
-  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
-  const [trigger, rows, byCurrency] = await Promise.all([
+  const [trigger, report] = await Promise.all([
     findTrigger(sql, triggerId),
-    triggerBreakdown(sql, triggerId, includeMachine, window, currency),
-    revenueByCurrency(sql, { trigger_id: triggerId }, currency, window),
+    scopeReport(
+      sql,
+      { trigger_id: triggerId },
+      {
+        includeMachine,
+        window,
+        currency: options.currency ?? DEFAULT_REPORT_CURRENCY,
+      },
+    ),
   ]);
   if (!trigger) throw notFound(`Trigger ${triggerId}`);
-  let totals = ZERO;
-  const offerRows: Array<{ offer_id: number } & CountRow> = [];
-  for (const { dim, key, ...counts } of rows) {
-    if (dim === 'total') totals = counts;
-    else offerRows.push({ offer_id: Number(key), ...counts });
-  }
-  offerRows.sort((a, b) => a.offer_id - b.offer_id);
-  const names = await offerNames(
-    sql,
-    offerRows.map((o) => o.offer_id),
-  );
   return {
     trigger,
     include_machine: includeMachine,
-    currency,
-    revenue_by_currency: byCurrency,
-    unconverted_currencies: unconverted(byCurrency),
+    currency: report.currency,
+    revenue_by_currency: report.revenue_by_currency,
+    unconverted_currencies: report.unconverted_currencies,
     from: iso(window.from),
     to: iso(window.to),
-    totals: withRates(totals),
-    offers: offerRows.map(({ offer_id, ...counts }) => ({
-      offer_id,
-      name: names.get(offer_id) ?? null,
-      ...withRates(counts),
-    })),
+    totals: report.totals,
+    offers: report.offers,
   };
 }
 

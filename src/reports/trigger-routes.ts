@@ -17,8 +17,9 @@ import {
   timeseriesData,
   wantsCsv,
 } from './routes.js';
+import { type SentWindow, scopeTimeseries } from './store.js';
 import { triggerReport, triggersReport } from './trigger-report.js';
-import { findTrigger, type SentWindow, triggerTimeseries } from './trigger-store.js';
+import { findTrigger } from './trigger-store.js';
 
 const tags = ['reports'];
 
@@ -179,7 +180,14 @@ export function registerTriggerReportRoutes(app: App): void {
     const window = sentWindow(q);
     const [head, rows] = await Promise.all([
       findTrigger(sql, id),
-      triggerTimeseries(sql, id, q.interval, q.include_machine, window, c.var.deps.config.REPORT_CURRENCY),
+      scopeTimeseries(
+        sql,
+        { trigger_id: id },
+        q.interval,
+        q.include_machine,
+        c.var.deps.config.REPORT_CURRENCY,
+        window,
+      ),
     ]);
     if (!head) throw notFound(`Trigger ${id}`);
     const data = timeseriesData(rows);

@@ -1,11 +1,5 @@
 import type { Db } from '../db/sql.js';
-import {
-  bucketEventCounts,
-  type CountRow,
-  messageOutcomes,
-  outcomeCounts,
-  type TimeseriesRow,
-} from './store.js';
+import { type CountRow, messageOutcomes, type SentWindow } from './store.js';
 
 // SQL of the trigger reports. A trigger's messages are found by messages.trigger_id (indexed)
 // and their events by contact_events.message_id (indexed), so a report reads only its own rows.
@@ -18,71 +12,11 @@ export interface TriggerHead {
   deleted: boolean;
 }
 
-/** Messages sent within [from, to) by sent_at; either bound may be open. */
-export interface SentWindow {
-  from?: Date | undefined;
-  to?: Date | undefined;
-}
-
 /** The trigger a report is about (deleted ones too: their history stays reportable). */
 export async function findTrigger(sql: Db, id: number): Promise<TriggerHead | null> {
   const [row] = await sql<TriggerHead[]>`
     select id, name, event, enabled, deleted_at is not null as deleted from triggers where id = ${id}`;
   return row ?? null;
-}
-
-export interface TriggerBreakdownRow extends CountRow {
-  dim: 'total' | 'offer';
-  key: string | null;
-}
-
-/**
- * A trigger's sent messages (in the window) and what became of each, counted like the campaign
- * report: human opens and clicks unless told otherwise, a click counts as an open; totals, and
- * per offer shown (that offer's own clicks, conversions and revenue).
- */
-export async function triggerBreakdown(
-  sql: Db,
-  triggerId: number,
-  includeMachine: boolean,
-  window: SentWindow,
-  currency: string,
-): Promise<TriggerBreakdownRow[]> {
-  return sql<TriggerBreakdownRow[]>`
-    with sent as materialized (
-      select m.id, m.offer_ids
-      from messages m
-      where m.trigger_id = ${triggerId} and m.status = 'sent'
-        and (${window.from ?? null}::timestamptz is null or m.sent_at >= ${window.from ?? null}::timestamptz)
-        and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
-    ), ev as materialized (
-      select e.message_id, e.offer_id,
-        ${messageOutcomes(sql, includeMachine, currency)}
-      from sent s
-      join contact_events e on e.message_id = s.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
-      group by e.message_id, e.offer_id
-    ), msg as (
-      select message_id, bool_or(opened) as opened, bool_or(clicked) as clicked, bool_or(bounced) as bounced,
-             bool_or(converted) as converted, sum(revenue) as revenue
-      from ev group by message_id
-    )
-    select 'total' as dim, null as key, ${outcomeCounts(sql)}
-    from sent s left join msg x on x.message_id = s.id
-    union all
-    select 'offer', o.offer_id::text,
-      count(*)::int,
-      count(*) filter (where x.bounced is not true)::int,
-      count(*) filter (where x.bounced)::int,
-      count(*) filter (where x.opened)::int,
-      count(*) filter (where y.clicked)::int,
-      count(*) filter (where y.converted)::int,
-      coalesce(sum(y.revenue), 0)::float8
-    from sent s
-    cross join unnest(s.offer_ids) as o(offer_id)
-    left join msg x on x.message_id = s.id
-    left join ev y on y.message_id = s.id and y.offer_id = o.offer_id
-    group by o.offer_id`;
 }
 
 export interface TriggerTotalsRow extends CountRow {
@@ -138,48 +72,4 @@ export async function triggerTotals(
     left join per p on p.trigger_id = t.id
     where t.deleted_at is null or p.trigger_id is not null
     order by t.id`;
-}
-
-/**
- * A trigger's activity per hour or day (UTC) within [from, to): messages sent, distinct
- * messages opened, clicked and bounced, conversions, revenue and unsubscribes, each in the
- * bucket of the event's own time.
- */
-export async function triggerTimeseries(
-  sql: Db,
-  triggerId: number,
-  interval: 'hour' | 'day',
-  includeMachine: boolean,
-  window: SentWindow,
-  currency: string,
-): Promise<TimeseriesRow[]> {
-  const from = window.from ?? null;
-  const to = window.to ?? null;
-  return sql<TimeseriesRow[]>`
-    with mine as materialized (
-      select id, sent_at from messages where trigger_id = ${triggerId}
-    )
-    select bucket,
-      sum(sent)::int as sent, sum(opens)::int as opens, sum(clicks)::int as clicks,
-      sum(bounces)::int as bounces, sum(conversions)::int as conversions,
-      sum(revenue)::float8 as revenue, sum(unsubscribes)::int as unsubscribes
-    from (
-      select date_trunc(${interval}, sent_at, 'UTC') as bucket, count(*) as sent,
-        0 as opens, 0 as clicks, 0 as bounces, 0 as conversions, 0 as revenue, 0 as unsubscribes
-      from mine
-      where sent_at is not null
-        and (${from}::timestamptz is null or sent_at >= ${from}::timestamptz)
-        and (${to}::timestamptz is null or sent_at < ${to}::timestamptz)
-      group by 1
-      union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
-      from mine m
-      join contact_events e on e.message_id = m.id
-      where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
-        and (${from}::timestamptz is null or e.at >= ${from}::timestamptz)
-        and (${to}::timestamptz is null or e.at < ${to}::timestamptz)
-      group by 1
-    ) t
-    group by bucket
-    order by bucket`;
 }

@@ -58,12 +58,53 @@ describe('assertValidRule', () => {
       ),
     ).toEqual([
       { path: 'eligibility.and.1.foo', message: 'unknown operator "foo"' },
-      { path: 'eligibility.and.2.!', message: '"!" takes 1 argument(s), got 2' },
+      { path: 'eligibility.and.2.!', message: '"!" takes 0 to 1 argument(s), got 2' },
     ]);
     expect(fieldErrors(() => assertValidRule({ a: 1, b: 2 }, 'rule'))?.[0]?.path).toBe('rule');
     expect(fieldErrors(() => assertValidRule({ purchased_in: ['garden'] }, 'rule'))?.[0]?.path).toBe(
       'rule.purchased_in',
     );
+  });
+
+  it('accepts what the JSON Logic suites give a meaning to', () => {
+    for (const rule of [
+      { '/': [8, 2, 2] },
+      { '/': 2 },
+      { '-': 2 },
+      { '%': [8, 6, 3] },
+      { '<': [1, 2, 3] },
+      { '==': [3, 3, 3] },
+      { and: [] },
+      { '*': [] },
+      { '!': [] },
+      { '+': [{}] },
+      { '/': { preserve: [8, 2] } },
+      { map: { preserve: [[1, 2, 3], { val: [] }] } },
+      { all: [{ var: 'classes' }, { all: [{ var: 'students' }, { '>=': [{ var: 'grade' }, 60] }] }] },
+    ]) {
+      expect(() => assertValidRule(rule, 'rule'), JSON.stringify(rule)).not.toThrow();
+    }
+    expect(evaluateRule({ '/': [8, 2, 2] }, null)).toBe(2);
+    expect(evaluateRule({ '/': 2 }, null)).toBe(0.5);
+  });
+
+  it("refuses what means nothing with the suites' error type as kind", () => {
+    for (const [rule, kind] of [
+      [{ '/': [] }, 'Invalid Arguments'],
+      [{ '%': [1] }, 'Invalid Arguments'],
+      [{ '<': [1] }, 'Invalid Arguments'],
+      [{ map: 5 }, 'Invalid Arguments'],
+      [{ nope: [1] }, 'Unknown Operator'],
+      [{ var: { cat: ['a', 'b'] } }, 'Invalid Arguments'],
+    ] as const) {
+      try {
+        assertValidRule(rule, 'rule');
+        expect.unreachable(JSON.stringify(rule));
+      } catch (error) {
+        expect((error as AppError).extensions.kind, JSON.stringify(rule)).toBe(kind);
+        expect((error as AppError).message).toContain(kind);
+      }
+    }
   });
 
   it('rejects 10,000-deep nesting without recursing', () => {

@@ -1,8 +1,9 @@
 import { LogicEngine } from 'json-logic-engine';
-import { type FieldError, invalid } from '../http/problem.js';
+import { AppError, type FieldError } from '../http/problem.js';
+import { createStepBudget, type StepBudget, worstCaseSteps } from './budget.js';
 import { registerCustomOperators } from './operators.js';
 
-/** A rule compiled to a function of the data it reads. May throw at evaluation (e.g. `throw`). */
+/** A rule compiled to a function of the data it reads. May throw a RuleError at evaluation (e.g. `throw`). */
 export type CompiledRule = (data: unknown) => unknown;
 
 /** Bounds: rules are data from users, so size, depth and work per evaluation are limited. */
@@ -13,6 +14,12 @@ export const RULE_LIMITS = {
   maxNodes: 5000,
   /** Elements an iterator (map, filter, reduce, all, some, none) walks per call. */
   maxIterations: 10_000,
+  /**
+   * Steps of one evaluation, across nested iterators: each element an iterator walks costs
+   * the nodes of its callback (src/rules/budget.ts). A rule whose worst case exceeds it is
+   * refused at save; an evaluation that reaches it stops with `Limit Exceeded`.
+   */
+  maxSteps: 1_000_000,
   /** Characters of all strings (literals and keys) in one rule. */
   maxTextLength: 64 * 1024,
   /** Strings produced by `cat` and friends. */
@@ -35,7 +42,8 @@ export class RuleError extends Error {
  * from json-logic-engine's defaults move it closer to the community suites: `{}` is truthy,
  * empty `and`/`or` are false, iterators reject what is not an array (and bound its length).
  */
-export function createEngine(): LogicEngine {
+export function createEngine(): { engine: LogicEngine; budget: StepBudget } {
+  const budget = createStepBudget(RULE_LIMITS.maxSteps);
   const engine = new LogicEngine(undefined, {
     maxArrayLength: RULE_LIMITS.maxIterations,
     maxStringLength: RULE_LIMITS.maxStringLength,
@@ -48,11 +56,11 @@ export function createEngine(): LogicEngine {
     if (Array.isArray(value)) return value.length > 0;
     return value;
   };
-  registerCustomOperators(engine);
-  return engine;
+  registerCustomOperators(engine, budget);
+  return { engine, budget };
 }
 
-const engine = createEngine();
+const { engine, budget } = createEngine();
 
 const CACHE_SIZE = 1000;
 const cache = new Map<string, CompiledRule>();
@@ -77,6 +85,8 @@ export function compileRule(rule: unknown): CompiledRule {
   else {
     let built: (data: unknown) => unknown;
     try {
+      // Constant parts are folded at build time: they spend from a budget of their own.
+      budget.reset();
       built = engine.build(rule) as (data: unknown) => unknown;
     } catch (error) {
       // Cloudflare Workers forbid eval, which build() compiles with: interpret there instead.
@@ -84,7 +94,17 @@ export function compileRule(rule: unknown): CompiledRule {
       if (!(error instanceof EvalError)) throw toRuleError(error);
       built = (data: unknown) => engine.run(rule, data) as unknown;
     }
-    compiled = built;
+    const run = built;
+    // Evaluations are synchronous, so one counter per engine, reset per evaluation, is exact.
+    compiled = (data: unknown) => {
+      budget.reset();
+      try {
+        return run(data);
+      } catch (error) {
+        // The engine throws plain objects ({type}); callers get a RuleError naming the kind.
+        throw toRuleError(error);
+      }
+    };
   }
   cache.set(key, compiled);
   if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
@@ -118,7 +138,12 @@ export function toRuleError(error: unknown): RuleError {
   return new RuleError('Error', String(error));
 }
 
-/** min..max arguments per operator; max undefined = unbounded. */
+/**
+ * min..max arguments per operator; max undefined = unbounded. As in the JSON Logic suites:
+ * arithmetic and comparisons are n-ary (`{"/": [8, 2, 2]}` is 2, `{"<": [1, 2, 3]}` chains),
+ * unary `-` and `/` negate and invert, empty `and`/`or`/`+`/`*` are their identities. Below
+ * the minimum an operation means nothing; the suites call that `Invalid Arguments`.
+ */
 const ARITY: Record<string, [number, number | undefined]> = {
   var: [0, 2],
   val: [0, undefined],
@@ -128,25 +153,25 @@ const ARITY: Record<string, [number, number | undefined]> = {
   get: [2, 3],
   if: [0, undefined],
   '?:': [3, 3],
-  '==': [2, 2],
-  '===': [2, 2],
-  '!=': [2, 2],
-  '!==': [2, 2],
-  '<': [2, 3],
-  '<=': [2, 3],
-  '>': [2, 2],
-  '>=': [2, 2],
-  '!': [1, 1],
-  '!!': [1, 1],
-  not: [1, 1],
-  and: [1, undefined],
-  or: [1, undefined],
-  '??': [1, undefined],
+  '==': [2, undefined],
+  '===': [2, undefined],
+  '!=': [2, undefined],
+  '!==': [2, undefined],
+  '<': [2, undefined],
+  '<=': [2, undefined],
+  '>': [2, undefined],
+  '>=': [2, undefined],
+  '!': [0, 1],
+  '!!': [0, 1],
+  not: [0, 1],
+  and: [0, undefined],
+  or: [0, undefined],
+  '??': [0, undefined],
   '+': [0, undefined],
-  '*': [1, undefined],
-  '-': [1, 2],
-  '/': [2, 2],
-  '%': [2, 2],
+  '*': [0, undefined],
+  '-': [1, undefined],
+  '/': [1, undefined],
+  '%': [2, undefined],
   min: [1, undefined],
   max: [1, undefined],
   cat: [0, undefined],
@@ -179,20 +204,58 @@ const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
 export const OPERATORS: readonly string[] = Object.keys(ARITY);
 
 /**
+ * Why a rule is refused, in the suites' vocabulary: `Invalid Arguments` (an operation that
+ * means nothing, or a path that is not literal and safe), `Unknown Operator`, `Limit Exceeded`
+ * (over the bounds, the step budget included).
+ */
+export type RuleRefusal = 'Invalid Arguments' | 'Unknown Operator' | 'Limit Exceeded';
+
+interface RuleFieldError extends FieldError {
+  kind: RuleRefusal;
+}
+
+/**
  * Checks a rule before it is saved or evaluated: known operators, arities, literal and safe
- * paths, bounded depth and size. Throws `invalid` (422) naming JSON paths under `field`.
+ * paths, bounded depth, size and worst-case work. Throws a 422 naming JSON paths under `field`,
+ * with `kind` (the first refusal's) in the problem and its detail.
  */
 export function assertValidRule(rule: unknown, field: string): void {
   const errors = checkShape(rule, field, false);
-  if (errors.length) throw invalid(errors.slice(0, 20));
+  if (errors.length === 0) {
+    const steps = worstCaseSteps(rule, RULE_LIMITS.maxIterations);
+    if (steps > RULE_LIMITS.maxSteps) {
+      errors.push({
+        path: field,
+        kind: 'Limit Exceeded',
+        message: `the rule can take up to ${steps.toLocaleString('en')} steps, over the limit of ${RULE_LIMITS.maxSteps.toLocaleString('en')}: each iterator walks up to ${RULE_LIMITS.maxIterations.toLocaleString('en')} elements and nested iterators multiply`,
+      });
+    }
+  }
+  if (errors.length) throw refusal(errors.slice(0, 20));
 }
+
+function refusal(errors: RuleFieldError[]): AppError {
+  const first = errors[0] as RuleFieldError;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new AppError(
+    422,
+    'validation',
+    `${first.kind}: ${first.path}: ${first.message}${more}`,
+    errors.map(({ kind: _kind, ...e }) => e),
+    { kind: first.kind },
+  );
+}
+
+/** An operation node `{op: args}` whose arguments are computed by another operation. */
+const isOperation = (value: unknown) =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1;
 
 /**
  * Walks the rule without recursion (10,000-deep input must not blow the stack). With `bounds`
  * only (compile time), checks depth and size; otherwise checks operators, arity and paths too.
  */
-function checkShape(rule: unknown, field: string, boundsOnly: boolean): FieldError[] {
-  const errors: FieldError[] = [];
+function checkShape(rule: unknown, field: string, boundsOnly: boolean): RuleFieldError[] {
+  const errors: RuleFieldError[] = [];
   const stack: { node: unknown; path: string; depth: number }[] = [{ node: rule, path: field, depth: 0 }];
   let nodes = 0;
   let text = 0;
@@ -226,13 +289,13 @@ function checkShape(rule: unknown, field: string, boundsOnly: boolean): FieldErr
       continue;
     }
     const keys = Object.keys(node);
+    // `{}` is a value (truthy, not a number), as in the suites.
+    if (keys.length === 0) continue;
     if (keys.length !== 1) {
       errors.push({
         path,
-        message:
-          keys.length === 0
-            ? 'an empty object is not an operation'
-            : `an operation has exactly one operator key, found ${keys.length}`,
+        kind: 'Invalid Arguments',
+        message: `an operation has exactly one operator key, found ${keys.length}`,
       });
       continue;
     }
@@ -241,22 +304,28 @@ function checkShape(rule: unknown, field: string, boundsOnly: boolean): FieldErr
     const opPath = `${path}.${op}`;
     const arity = Object.hasOwn(ARITY, op) ? ARITY[op] : undefined;
     if (!arity) {
-      errors.push({ path: opPath, message: `unknown operator "${op}"` });
+      errors.push({ path: opPath, kind: 'Unknown Operator', message: `unknown operator "${op}"` });
       continue;
     }
     const raw = (node as Record<string, unknown>)[op];
     if (op === 'preserve') continue;
     const args = Array.isArray(raw) ? raw : [raw];
     const [min, max] = arity;
-    if (args.length < min || (max !== undefined && args.length > max)) {
+    // Arguments computed by an operation (`{"/": {"preserve": [8, 2]}}`) are counted at run time.
+    const counted = !isOperation(raw);
+    if (counted && (args.length < min || (max !== undefined && args.length > max))) {
       const want = max === undefined ? `at least ${min}` : min === max ? `${min}` : `${min} to ${max}`;
-      errors.push({ path: opPath, message: `"${op}" takes ${want} argument(s), got ${args.length}` });
+      errors.push({
+        path: opPath,
+        kind: 'Invalid Arguments',
+        message: `"${op}" takes ${want} argument(s), got ${args.length}`,
+      });
       continue;
     }
     if (PATH_OPERATORS.has(op)) {
       const pathError = checkPathArgs(op, raw, args);
       if (pathError) {
-        errors.push({ path: opPath, message: pathError });
+        errors.push({ path: opPath, kind: 'Invalid Arguments', message: pathError });
         continue;
       }
     }
@@ -269,10 +338,10 @@ function checkShape(rule: unknown, field: string, boundsOnly: boolean): FieldErr
   return errors;
 }
 
-function fail(boundsOnly: boolean, path: string, message: string): FieldError[] {
+function fail(boundsOnly: boolean, path: string, message: string): RuleFieldError[] {
   // compileRule has no field to name; it throws the same 422 with the root path.
-  if (boundsOnly) throw invalid([{ path, message }]);
-  return [{ path, message }];
+  if (boundsOnly) throw refusal([{ path, message, kind: 'Limit Exceeded' }]);
+  return [{ path, message, kind: 'Limit Exceeded' }];
 }
 
 /** Paths must be literal (no computed keys) and never reach the prototype chain. */

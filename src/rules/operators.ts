@@ -1,4 +1,5 @@
 import type { LogicEngine } from 'json-logic-engine';
+import { countNodes, ITERATORS, type StepBudget } from './budget.js';
 
 const DAY_MS = 86_400_000;
 /** The suites' error object for bad operands: `{type: 'Invalid Arguments'}`. */
@@ -107,41 +108,115 @@ function windowDays(value: unknown): number | null {
  * Offerflow's operators (docs/rules.md) and the engine adjustments that bring it closer to
  * the JSON Logic suites. Custom operators are not deterministic: they read `now`.
  */
-export function registerCustomOperators(engine: LogicEngine): void {
+export function registerCustomOperators(engine: LogicEngine, budget: StepBudget): void {
   const methods = engine.methods as Record<string, Method | ((...a: unknown[]) => unknown)>;
 
-  // Iterators walk a bounded number of elements. As in the suites: a literal `null`
-  // collection or mapper is an error for map/filter/reduce, while a missing collection is
-  // empty; all/some/none need an array.
+  // Iterators walk a bounded number of elements, and every element walked spends the nodes of
+  // the callback from the evaluation's budget (src/rules/budget.ts), whatever the nesting. As
+  // in the suites: a literal `null` collection or mapper is an error for map/filter/reduce,
+  // while a missing collection is empty; all/some/none need an array.
   const maxIterations = engine.options.maxArrayLength ?? 10_000;
-  const bounded = (value: unknown) => {
-    if (Array.isArray(value) && value.length > maxIterations) throw { type: 'Limit Exceeded' };
+  const maxStringLength = engine.options.maxStringLength ?? 1 << 16;
+  const bounded = (value: unknown, weight: unknown) => {
+    if (Array.isArray(value)) {
+      if (value.length > maxIterations) throw { type: 'Limit Exceeded' };
+      budget.spend(value.length * (typeof weight === 'number' ? weight : 1));
+    }
     return value;
   };
+  // Not deterministic: a literal collection folded at build time would walk uncounted.
   engine.addMethod(
     '$array',
     (args: unknown) => {
-      const value = Array.isArray(args) ? args[0] : args;
+      const [value, weight] = Array.isArray(args) ? args : [args];
       if (!Array.isArray(value)) throw INVALID_ARGUMENTS;
-      return bounded(value);
+      return bounded(value, weight);
     },
-    { deterministic: true },
+    { deterministic: false },
   );
-  engine.addMethod('$list', (args: unknown) => bounded(Array.isArray(args) ? args[0] : args), {
-    deterministic: true,
-  });
-  for (const name of ['map', 'filter', 'reduce', 'all', 'some', 'none']) {
+  engine.addMethod(
+    '$list',
+    (args: unknown) => {
+      const [value, weight] = Array.isArray(args) ? args : [args];
+      return bounded(value, weight);
+    },
+    { deterministic: false },
+  );
+  const weights = new WeakMap<object, number>();
+  const weightOf = (callback: unknown): number => {
+    if (callback === null || typeof callback !== 'object') return 1;
+    let weight = weights.get(callback);
+    if (weight === undefined) {
+      weight = countNodes(callback);
+      weights.set(callback, weight);
+    }
+    return weight;
+  };
+  for (const name of ITERATORS) {
     const original = methods[name] as Method;
     const strict = name === 'all' || name === 'some' || name === 'none';
     const guard = (data: unknown): unknown[] => {
       if (!Array.isArray(data) || data.length < 2) throw INVALID_ARGUMENTS;
       if (!strict && (data[0] === null || data[1] === null || data[1] === undefined)) throw INVALID_ARGUMENTS;
-      return [{ [strict ? '$array' : '$list']: [data[0]] }, ...data.slice(1)];
+      return [{ [strict ? '$array' : '$list']: [data[0], weightOf(data[1])] }, ...data.slice(1)];
     };
     methods[name] = {
       ...original,
       method: (args, context, above, e) => original.method(guard(args), context, above, e),
       ...(original.compile ? { compile: (data, state) => original.compile?.(guard(data), state) } : {}),
+    };
+  }
+  // The engine's alias of `all` would walk without the guard.
+  delete methods.every;
+
+  // Operators whose work grows with their input (a list searched, summed or copied) spend its
+  // size: inside an iterator, `{"in": [x, <outer list>]}` would otherwise walk it uncounted.
+  const sizeOf = (value: unknown): number => {
+    if (typeof value === 'string') return value.length;
+    if (!Array.isArray(value)) return 1;
+    let size = value.length;
+    for (const item of value) if (typeof item === 'string' || Array.isArray(item)) size += item.length;
+    return size;
+  };
+  engine.addMethod(
+    '$size',
+    (args: unknown) => {
+      const value = Array.isArray(args) ? args[0] : args;
+      budget.spend(sizeOf(value));
+      return value;
+    },
+    { deterministic: false },
+  );
+  const sized = (node: unknown) => ({ $size: [node] });
+  for (const name of ['in', 'merge', 'cat', 'keys', 'min', 'max', '+', '-', '*', '/', '%']) {
+    const original = methods[name] as Method | ((...a: unknown[]) => unknown);
+    const run = typeof original === 'function' ? original : original.method;
+    const compile =
+      typeof original === 'function' ? (original as unknown as Method).compile : original.compile;
+    methods[name] = {
+      ...(original as Method),
+      lazy: false,
+      method: (args, context, above, e) => {
+        budget.spend(sizeOf(args));
+        const result = run(args, context, above, e);
+        if (name === 'cat' && typeof result === 'string' && result.length > maxStringLength) {
+          throw { type: 'Limit Exceeded' };
+        }
+        return result;
+      },
+      // cat runs as a method, so that the length of what it builds is checked.
+      ...(name === 'cat' ? { compile: undefined } : {}),
+      ...(compile && name !== 'cat'
+        ? {
+            // Compiled code inlines the walk over a computed list (`prev.reduce`, `includes`):
+            // route that list through $size first.
+            compile: (data: unknown, state: unknown) => {
+              if (name === 'in')
+                return compile(Array.isArray(data) ? [data[0], sized(data[1])] : data, state);
+              return compile(isOperation(data) ? sized(data) : data, state);
+            },
+          }
+        : {}),
     };
   }
 
@@ -245,6 +320,7 @@ export function registerCustomOperators(engine: LogicEngine): void {
       const root = rootOf(context, above);
       const recent = root?.recent_purchases;
       if (!Array.isArray(recent)) return 0;
+      budget.spend(recent.length);
       const from = window === null ? Number.NEGATIVE_INFINITY : nowOf(context, above) - window * DAY_MS;
       let cents = 0;
       for (const p of recent as { category?: unknown; amount?: unknown; purchased_at?: unknown }[]) {
@@ -265,7 +341,9 @@ export function registerCustomOperators(engine: LogicEngine): void {
     (args: unknown) => {
       const [list, wanted] = args as [unknown, unknown];
       const have = asList(list);
-      return asList(wanted).some((w) => have.includes(w));
+      const want = asList(wanted);
+      budget.spend(have.length * want.length);
+      return want.some((w) => have.includes(w));
     },
     { deterministic: true },
   );
@@ -274,7 +352,9 @@ export function registerCustomOperators(engine: LogicEngine): void {
     (args: unknown) => {
       const [list, wanted] = args as [unknown, unknown];
       const have = asList(list);
-      return asList(wanted).every((w) => have.includes(w));
+      const want = asList(wanted);
+      budget.spend(have.length * want.length);
+      return want.every((w) => have.includes(w));
     },
     { deterministic: true },
   );

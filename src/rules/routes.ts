@@ -32,7 +32,7 @@ const evaluateRoute = defineRoute({
   tags: ['rules'],
   summary: 'Evaluate a rule against data (the rule tester)',
   description:
-    'Validates the rule (422 naming the JSON path of a bad operator or arity), then runs it. An error raised by the rule itself is a 422 problem with `kind` (e.g. `NaN`, `Invalid Arguments`, or the value of `throw`).',
+    'Validates the rule, then runs it. A rule that is unsafe or means nothing (an unknown operator, too few arguments, a computed data path, a worst case over the step budget) is a 422 `validation` problem naming the JSON path, with `kind` (`Invalid Arguments`, `Unknown Operator`, `Limit Exceeded`). An error raised by the rule itself is a 422 `rule-error` problem with `kind` (e.g. `NaN`, `Invalid Arguments`, `Limit Exceeded`, or the value of `throw`). Either kind is also named in `detail`.',
   roles: ACCESS.marketing,
   request: { body: jsonBody(EvaluateBody) },
   responses: { 200: jsonResponse(z.object({ result: z.unknown() }).openapi('RuleResult'), 'The result') },
@@ -61,14 +61,13 @@ export function registerRuleRoutes(app: App): void {
       return c.json({ result: evaluateRule(rule, data ?? null) ?? null }, 200);
     } catch (error) {
       if (!(error instanceof RuleError)) throw error;
+      const detail = error.message === error.type ? error.type : `${error.type}: ${error.message}`;
       throw new AppError(
         422,
         'rule-error',
-        `The rule raised an error: ${error.message}`,
-        [{ path: 'rule', message: error.message }],
-        {
-          kind: error.type,
-        },
+        `The rule raised an error: ${detail}`,
+        [{ path: 'rule', message: detail }],
+        { kind: error.type },
       );
     }
   });

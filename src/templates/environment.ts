@@ -64,13 +64,16 @@ export const helpers: Record<string, Handlebars.HelperDelegate> = {
   },
 };
 
+// The offer button is MJML's mj-button markup (a bulletproof button): Outlook for Windows
+// ignores padding on a link, so the cell carries the colour and mso-padding-alt the size.
+// Images have width and height (Outlook ignores CSS sizes); offer images are shown at 2:1.
 const OFFERS_HTML = `{{#if offers.length}}<table role="presentation" class="offerflow-offers" width="100%" border="0" cellpadding="0" cellspacing="0" style="width:100%;border-collapse:collapse;">
 {{#each offers}}<tr><td style="padding:16px 0;border-top:1px solid #e6e6e6;font-family:Helvetica,Arial,sans-serif;">
-{{#if image_url}}<a href="{{url}}" target="_blank"><img src="{{image_url}}" alt="{{title}}" width="550" style="display:block;width:100%;max-width:550px;height:auto;border:0;border-radius:6px;" /></a>{{/if}}
+{{#if image_url}}<a href="{{url}}" target="_blank"><img src="{{image_url}}" alt="{{title}}" width="550" height="275" style="display:block;width:100%;max-width:550px;height:auto;border:0;border-radius:6px;" /></a>{{/if}}
 <p style="margin:12px 0 4px;font-size:18px;line-height:24px;font-weight:bold;color:#1a1a1a;"><a href="{{url}}" target="_blank" style="color:#1a1a1a;text-decoration:none;">{{title}}</a></p>
 {{#if text}}<p style="margin:0 0 10px;font-size:15px;line-height:22px;color:#4a4a4a;">{{text}}</p>{{/if}}
 {{#if code}}<p style="margin:0 0 12px;font-size:14px;line-height:20px;color:#1a1a1a;">{{t "offer.code"}} <strong style="font-family:Courier,monospace;letter-spacing:1px;">{{code}}</strong></p>{{/if}}
-{{#if url}}<a href="{{url}}" target="_blank" style="display:inline-block;padding:10px 20px;background:#1a1a1a;color:#ffffff;border-radius:4px;font-size:15px;line-height:20px;text-decoration:none;">{{t "offer.cta"}}</a>{{/if}}
+{{#if url}}<table role="presentation" border="0" cellpadding="0" cellspacing="0" style="border-collapse:separate;line-height:100%;"><tr><td align="center" bgcolor="#1a1a1a" role="presentation" valign="middle" style="border:none;border-radius:4px;cursor:auto;mso-padding-alt:10px 20px;background:#1a1a1a;"><a href="{{url}}" target="_blank" style="display:inline-block;background:#1a1a1a;color:#ffffff;font-family:Helvetica,Arial,sans-serif;font-size:15px;font-weight:bold;line-height:20px;margin:0;text-decoration:none;padding:10px 20px;mso-padding-alt:0px;border-radius:4px;">{{t "offer.cta"}}</a></td></tr></table>{{/if}}
 </td></tr>{{/each}}</table>{{/if}}`;
 
 // Runs of blank lines left by missing fields are collapsed after rendering, so this needs

@@ -105,6 +105,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'See the offer',
     'offer.code': 'Your code:',
     unsubscribe: 'Unsubscribe',
+    view_in_browser: 'View in your browser',
     preferences: 'Email preferences',
   },
   fr: {
@@ -112,6 +113,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'Voir l’offre',
     'offer.code': 'Votre code :',
     unsubscribe: 'Se désinscrire',
+    view_in_browser: 'Voir dans le navigateur',
     preferences: 'Préférences e-mail',
   },
   de: {
@@ -119,6 +121,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'Zum Angebot',
     'offer.code': 'Ihr Code:',
     unsubscribe: 'Abmelden',
+    view_in_browser: 'Im Browser ansehen',
     preferences: 'E-Mail-Einstellungen',
   },
   es: {
@@ -126,6 +129,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'Ver la oferta',
     'offer.code': 'Tu código:',
     unsubscribe: 'Darse de baja',
+    view_in_browser: 'Ver en el navegador',
     preferences: 'Preferencias de correo',
   },
   it: {
@@ -133,6 +137,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'Scopri l’offerta',
     'offer.code': 'Il tuo codice:',
     unsubscribe: 'Annulla iscrizione',
+    view_in_browser: 'Visualizza nel browser',
     preferences: 'Preferenze email',
   },
   nl: {
@@ -140,6 +145,7 @@ const MESSAGES: Record<string, Record<string, string>> = {
     'offer.cta': 'Bekijk de aanbieding',
     'offer.code': 'Je code:',
     unsubscribe: 'Afmelden',
+    view_in_browser: 'Bekijk in je browser',
     preferences: 'E-mailvoorkeuren',
   },
 };

@@ -1,7 +1,6 @@
-import nodemailer from 'nodemailer';
 import type { Db } from '../db/sql.js';
 import type { AppDeps } from '../deps.js';
-import { AppError, invalid } from '../http/problem.js';
+import { invalid } from '../http/problem.js';
 import { decideOffersBatch } from '../offers/decide.js';
 import type { RenderData } from './data.js';
 import { loadTemplateVersion, type RenderedEmail, renderForCustomer } from './render.js';
@@ -47,6 +46,8 @@ export async function previewData(deps: Pick<AppDeps, 'sql' | 'config' | 'clock'
     offers: [],
     unsubscribe_url: `${deps.config.PUBLIC_URL}/u/preview`,
     preferences_url: `${deps.config.PUBLIC_URL}/u/preview/preferences`,
+    web_version_url: `${deps.config.PUBLIC_URL}/w/preview`,
+    postal_address: deps.config.MAIL_POSTAL_ADDRESS ?? null,
     campaign: { name: 'Preview' },
   };
   if (input.customer_id !== undefined) {
@@ -78,46 +79,4 @@ export async function previewTemplate(
 ): Promise<RenderedEmail> {
   const version = await loadTemplateVersion(deps.sql, templateId, input.version);
   return renderForCustomer(version, await previewData(deps, input));
-}
-
-export interface TestSendInput extends PreviewInput {
-  to: string;
-  from?: string;
-}
-
-/** Renders like a preview and sends the result to one address over SMTP (subject marked as a test). */
-export async function testSendTemplate(
-  deps: Pick<AppDeps, 'sql' | 'config' | 'clock'>,
-  templateId: number,
-  input: TestSendInput,
-) {
-  const email = await previewTemplate(deps, templateId, input);
-  const from = input.from ?? `Offerflow <no-reply@${new URL(deps.config.PUBLIC_URL).hostname}>`;
-  const transport = nodemailer.createTransport(deps.config.SMTP_URL);
-  try {
-    const info = await transport.sendMail({
-      from,
-      to: input.to,
-      subject: `[Test] ${email.subject}`,
-      html: email.html,
-      text: email.text,
-      headers: { 'X-Offerflow-Template': String(templateId) },
-    });
-    return {
-      message_id: info.messageId,
-      accepted: info.accepted.map(String),
-      rejected: info.rejected.map(String),
-      subject: `[Test] ${email.subject}`,
-    };
-  } catch (error) {
-    const e = error as { responseCode?: number; response?: string; message: string };
-    // The SMTP server refusing the mail is the caller's problem; not reaching it is ours (503).
-    if (e.responseCode && e.responseCode >= 500)
-      throw invalid([
-        { path: 'to', in: 'body', message: `the SMTP server refused it: ${e.response ?? e.message}` },
-      ]);
-    throw new AppError(503, 'smtp-unavailable', `Could not send the test email: ${e.message}`);
-  } finally {
-    transport.close();
-  }
 }

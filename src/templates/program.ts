@@ -72,7 +72,7 @@ let parsedPartials: { html: Program; text: Program } | undefined;
  */
 export function buildProgram(parsed: ParsedVersion, partials: PartialSources, language: string): Program {
   parsedPartials ??= { html: parse(partials.html), text: parse(partials.text) };
-  const ctx = { language, preheader: parsed.preheader, partials: parsedPartials };
+  const ctx = { language, preheader: parsed.preheader, subject: parsed.subject, partials: parsedPartials };
   const body: Statement[] = [part('subject', transform(parsed.subject, 'text', ctx))];
   if (parsed.text) body.push(part('text', transform(parsed.text, 'text', ctx)));
   body.push(...transform(parsed.html, 'html', ctx).body);
@@ -82,6 +82,7 @@ export function buildProgram(parsed: ParsedVersion, partials: PartialSources, la
 interface Context {
   language: string;
   preheader: Program | null;
+  subject: Program;
   partials: { html: Program; text: Program };
 }
 
@@ -104,6 +105,10 @@ function statement(node: Node, mode: Mode, ctx: Context): Statement[] {
       if (path.type === 'PathExpression' && path.data && path.original === '@preheader') {
         return ctx.preheader ? transform(ctx.preheader, mode, ctx).body : [];
       }
+      // The subject line, where a template wants it again (<mj-title>: the <title> and aria-label).
+      if (path.type === 'PathExpression' && path.data && path.original === '@subject') {
+        return transform(ctx.subject, mode, ctx).body;
+      }
       return [mode === 'text' ? ({ ...node, escaped: false } as Statement) : (node as Statement)];
     }
     case 'BlockStatement': {
@@ -121,12 +126,31 @@ function statement(node: Node, mode: Mode, ctx: Context): Statement[] {
         } as Statement,
       ];
     }
+    case 'ContentStatement':
+      return mode === 'html' ? [withLanguage(node, ctx.language)] : [node as Statement];
     case 'PartialStatement':
       // The policy admits only `{{> offers}}`, without arguments.
       return transform(mode === 'html' ? ctx.partials.html : ctx.partials.text, mode, ctx).body;
     default:
       return [node as Statement];
   }
+}
+
+/** MJML's hidden preheader: white text trips low-contrast filters, and it is hidden anyway. */
+const PREVIEW_STYLE = 'display:none;font-size:1px;color:#ffffff;line-height:1px;';
+
+/**
+ * Static HTML as this language's program serves it: MJML's `lang="und"` becomes the
+ * recipient's language (screen readers, translation offers, spam filters read it), and the
+ * preheader loses its white colour. Versions stored before keep working: this runs at load.
+ */
+function withLanguage(node: Node, language: string): Statement {
+  const value = node.value as string;
+  if (!value.includes('lang="und"') && !value.includes(PREVIEW_STYLE)) return node as Statement;
+  const fixed = value
+    .replaceAll('lang="und"', `lang="${language.replace(/[^a-z-]/gi, '')}"`)
+    .replaceAll(PREVIEW_STYLE, 'display:none;font-size:1px;line-height:1px;');
+  return { ...node, value: fixed, original: fixed } as unknown as Statement;
 }
 
 const LOC = { source: undefined, start: { line: 1, column: 0 }, end: { line: 1, column: 0 } };

@@ -130,7 +130,11 @@ describe('default templates', () => {
             if (d.subject.includes('first_name')) expect(subject.includes('Zoé'), d.file).toBe(named);
             expect(text, d.file).toContain(words.unsubscribe);
             expect(html, d.file).toContain('href="https://track.example.com/u/tok"');
-            expect(html, d.file).toContain('<title>Spring</title>');
+            // The title (and the body's aria-label) is the subject, never the internal campaign name.
+            expect(html, d.file).toContain(`<title>${subject.replaceAll("'", '&#x27;')}</title>`);
+            expect(html, d.file).not.toContain('Spring');
+            expect(html, d.file).toMatch(new RegExp(`<html lang="${locale.slice(0, 2)}"`));
+            expect(html, d.file).not.toContain('color:#ffffff;line-height:1px');
             // offers: titles escaped, tracked links, codes, image, call to action
             if (withOffers) {
               expect(html, d.file).toContain('Linen shirts &lt;new&gt;');

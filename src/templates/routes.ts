@@ -12,7 +12,7 @@ import {
   notFoundResponse,
 } from '../http/route.js';
 import { installDefaultTemplates, readDefaultTemplates } from './defaults.js';
-import { previewTemplate, testSendTemplate } from './preview.js';
+import { previewTemplate } from './preview.js';
 import {
   PreviewBody,
   Rendered,
@@ -34,6 +34,7 @@ import {
   updateTemplate,
   versionView,
 } from './service.js';
+import { testSendTemplate } from './test-send.js';
 
 const tags = ['templates'];
 

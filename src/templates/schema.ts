@@ -103,12 +103,23 @@ export const Rendered = z
 export const TestSendBody = z
   .strictObject({
     to: z.email().max(320).openapi({ example: 'me@example.com' }),
+    sender_id: z.number().int().positive().optional().openapi({
+      description:
+        'The sender identity to send from (its From, Reply-To and DKIM key); the default sender when absent',
+    }),
     from: z
       .string()
       .max(320)
       .regex(/^[^\r\n]*$/, 'one line')
       .optional()
-      .openapi({ description: 'Sender; `no-reply@<PUBLIC_URL host>` by default' }),
+      .openapi({ description: 'Replaces the sender’s From (`Name <address>`); its Reply-To and key stay' }),
+    subject: subject
+      .optional()
+      .openapi({ description: 'An edited subject not saved yet, sent instead of the version’s' }),
+    preheader: preheader.nullable().optional().openapi({ description: 'An edited preheader not saved yet' }),
+    mjml: mjml.optional().openapi({
+      description: 'Edited MJML not saved yet, sent instead of the version’s (checked like a save)',
+    }),
     ...renderInput,
   })
   .openapi('TemplateTestSendRequest');

@@ -100,11 +100,12 @@ function answerOpen(
   counts: RouteCounts,
   message: TrackedMessageWithLinks | null,
   info: RequestInfo,
-): Response {
+): Response | Promise<Response> {
   if (!message) return openNotFound(counts);
-  t.recordOpen(message, info);
+  const journaled = t.recordOpen(message, info);
   counts.open[200]++;
-  return pixel();
+  // The answer acknowledges the event: it waits for the spool's write when there is one.
+  return journaled ? journaled.then(pixel) : pixel();
 }
 
 function clickNotFound(c: Context<AppEnv>, counts: RouteCounts): Response | Promise<Response> {
@@ -119,12 +120,18 @@ function answerClick(
   message: TrackedMessageWithLinks | null,
   linkIndex: number,
   info: RequestInfo,
+  signedTarget: string | undefined,
 ): Response | Promise<Response> {
-  const link = clickTarget(message, linkIndex);
+  // The stored link rules; the token's signed copy serves when the message has none stored.
+  const link =
+    clickTarget(message, linkIndex) ??
+    (message && signedTarget && /^https?:\/\//i.test(signedTarget)
+      ? { url: signedTarget, offer_id: null }
+      : null);
   if (!message || !link) return clickNotFound(c, counts);
-  t.recordClick(message, linkIndex, link, info);
+  const journaled = t.recordClick(message, linkIndex, link, info);
   counts.click[302]++;
-  return redirect(link.url);
+  return journaled ? journaled.then(() => redirect(link.url)) : redirect(link.url);
 }
 
 /**
@@ -140,7 +147,7 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
   const counts = routeCounts(deps.metrics);
   const fast = new Hono<AppEnv>();
 
-  fast.get('/t/o/:token', (c) => {
+  fast.get('/t/o/:token', (c): Response | Promise<Response> => {
     const claims = t.verify('open', c.req.param('token'));
     if (!claims) return openNotFound(counts);
     const info = requestInfo(c.req, true);
@@ -149,10 +156,12 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     return message.then(
       (found) => answerOpen(t, counts, found, info),
       (error: unknown) => {
-        // A pixel is never worth an error page: the open is lost, the mail still renders.
-        deps.logger.error({ err: error }, 'open not tracked');
-        counts.open[500]++;
-        return pixel();
+        // The database cannot be read: the open is kept (journaled) and stored once it can;
+        // the mail still renders.
+        deps.logger.warn({ err: error }, 'open deferred: message lookup failed');
+        const journaled = t.defer('opened', claims.messageId, info);
+        counts.open[200]++;
+        return journaled ? journaled.then(pixel) : pixel();
       },
     );
   });
@@ -162,8 +171,21 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     if (!claims) return clickNotFound(c, counts);
     const info = requestInfo(c.req, false);
     const message = t.message(claims.messageId);
-    if (!(message instanceof Promise)) return answerClick(c, t, counts, message, claims.linkIndex, info);
-    return message.then((found) => answerClick(c, t, counts, found, claims.linkIndex, info));
+    if (!(message instanceof Promise))
+      return answerClick(c, t, counts, message, claims.linkIndex, info, claims.target);
+    return message.then(
+      (found) => answerClick(c, t, counts, found, claims.linkIndex, info, claims.target),
+      (error: unknown) => {
+        // The database cannot be read: a link signed with its target still gets there, and the
+        // click is kept until the message can be looked up. An older link without one cannot.
+        if (!claims.target || !/^https?:\/\//i.test(claims.target)) throw error;
+        deps.logger.warn({ err: error }, 'click deferred: message lookup failed');
+        const target = claims.target;
+        const journaled = t.defer('clicked', claims.messageId, info, { link: claims.linkIndex, url: target });
+        counts.click[302]++;
+        return journaled ? journaled.then(() => redirect(target)) : redirect(target);
+      },
+    );
   });
 
   fast.notFound((c) => {

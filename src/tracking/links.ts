@@ -5,7 +5,7 @@ import { signToken } from './tokens.js';
  * `messages.offer_ids`, so the click route resolves `offer_ids[linkIndex - OFFER_LINK_BASE]`
  * and redirects to that offer's stored url.
  */
-export const LINK = { open: 0, unsubscribe: 1, preferences: 2 } as const;
+export const LINK = { open: 0, unsubscribe: 1, preferences: 2, web: 3 } as const;
 export const OFFER_LINK_BASE = 16;
 
 /** The position in `messages.offer_ids` a click link points to, or null if it is not an offer link. */
@@ -19,10 +19,13 @@ export interface MessageLinks {
   preferencesUrl: string;
   /** One-click unsubscribe address for `List-Unsubscribe` (RFC 8058 POSTs here). */
   oneClickUrl: string;
-  offerUrl(position: number): string;
+  /** The hosted web version ("view in browser"), `/w/{token}`. */
+  webVersionUrl: string;
+  /** The click link of the offer at `position`; with `target`, the token carries it (signed). */
+  offerUrl(position: number, target?: string): string;
 }
 
-/** Every signed URL one message carries: `/t/o/{token}`, `/t/c/{token}`, `/u/{token}`. */
+/** Every signed URL one message carries: `/t/o/{token}`, `/t/c/{token}`, `/u/{token}`, `/w/{token}`. */
 export function messageLinks(publicUrl: string, secret: string, messageId: number): MessageLinks {
   const base = publicUrl.replace(/\/$/, '');
   const unsubscribe = signToken(secret, 'unsubscribe', { messageId, linkIndex: LINK.unsubscribe });
@@ -32,7 +35,12 @@ export function messageLinks(publicUrl: string, secret: string, messageId: numbe
     oneClickUrl: `${base}/u/${unsubscribe}`,
     // The preference page acts on the same subscription, so it takes the unsubscribe token.
     preferencesUrl: `${base}/u/${unsubscribe}/preferences`,
-    offerUrl: (position: number) =>
-      `${base}/t/c/${signToken(secret, 'click', { messageId, linkIndex: OFFER_LINK_BASE + position })}`,
+    webVersionUrl: `${base}/w/${signToken(secret, 'web', { messageId, linkIndex: LINK.web })}`,
+    offerUrl: (position: number, target?: string) =>
+      `${base}/t/c/${signToken(secret, 'click', {
+        messageId,
+        linkIndex: OFFER_LINK_BASE + position,
+        ...(target !== undefined ? { target } : {}),
+      })}`,
   };
 }

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/sql.js';
+import { isDatabaseUnavailable } from '../db/transient.js';
 import type { AppDeps } from '../deps.js';
 import { OFFER_LINK_BASE } from './links.js';
 import { findTrackedMessages, type TrackedMessageWithLinks as TrackedMessage } from './store.js';
@@ -14,6 +15,8 @@ export interface MessageLookupOptions {
 }
 
 const MAX_IN_FLIGHT = 2;
+/** After a lookup found the database unavailable, lookups fail at once for this long. */
+const UNAVAILABLE_MS = 1000;
 
 /**
  * Coalesces the message lookups of concurrent tracking requests into one primary-key query
@@ -31,6 +34,9 @@ export class MessageLookup {
   private failures = new Map<number, Array<(e: unknown) => void>>();
   private scheduled = false;
   private inFlight = 0;
+  /** While the database is known to be down: until when, and what it said. */
+  private downUntil = 0;
+  private downError: unknown;
   /** Absent when remembering is turned off (a size or TTL of 0). */
   private readonly cache: LRUCache<number, TrackedMessage> | undefined;
   private readonly maxBatch: number;
@@ -58,6 +64,9 @@ export class MessageLookup {
     const cached = this.peek(id);
     if (cached) return Promise.resolve(cached);
     this.misses++;
+    // A tracking request must not wait for a database that just refused: the caller answers
+    // from the token and keeps the event for later (see fast-path.ts).
+    if (this.downUntil > Date.now()) return Promise.reject(this.downError);
     return new Promise((resolve, reject) => {
       const waiting = this.pending.get(id);
       if (waiting) {
@@ -98,6 +107,10 @@ export class MessageLookup {
             for (const resolve of resolvers) resolve(byId.get(id) ?? null);
         },
         (error) => {
+          if (isDatabaseUnavailable(error)) {
+            this.downUntil = Date.now() + UNAVAILABLE_MS;
+            this.downError = error;
+          }
           for (const rejects of failures.values()) for (const reject of rejects) reject(error);
         },
       )

@@ -44,11 +44,21 @@ export const donePage = () =>
 export const notFoundPage = () =>
   layout('Link not valid', html`<h1>This link is not valid</h1><p>It may have been mistyped or expired.</p>`);
 
-export const preferencesPage = (action: string, prefs: Preferences, saved: boolean) =>
+export const preferencesPage = (
+  action: string,
+  prefs: Preferences,
+  saved: boolean,
+  confirmationMailed = false,
+) =>
   layout(
     'Email preferences',
     html`<h1>Email preferences</h1>
       ${saved ? html`<p role="status">Your choices are saved.</p>` : ''}
+      ${
+        confirmationMailed
+          ? html`<p role="status">To receive marketing email again, confirm it from the link we just mailed you.</p>`
+          : ''
+      }
       <form method="post" action="${action}">
         <label><input type="checkbox" name="subscribed" value="on" ${prefs.subscribed ? 'checked' : ''} />
           Receive marketing email</label>
@@ -66,4 +76,36 @@ export const preferencesPage = (action: string, prefs: Preferences, saved: boole
         }
         <button type="submit">Save</button>
       </form>`,
+  );
+
+/** A preference link past PREFERENCE_LINK_DAYS: unsubscribing still works from it. */
+export const expiredPreferencesPage = (unsubscribeUrl: string) =>
+  layout(
+    'Link expired',
+    html`<h1>This preferences link has expired</h1>
+      <p>Open the preferences link in a more recent email from us. You can still
+        <a href="${unsubscribeUrl}">unsubscribe</a> from this one.</p>`,
+  );
+
+/** GET /opt-in/{token}: the confirmation is a POST, so that link scanners confirm nothing. */
+export const optInPage = (action: string) =>
+  layout(
+    'Confirm your subscription',
+    html`<h1>Confirm your subscription</h1>
+      <p>Do you want to receive our offers by email? You can unsubscribe from any of them.</p>
+      <form method="post" action="${action}">
+        <button type="submit">Yes, subscribe me</button>
+      </form>`,
+  );
+
+export const optInDonePage = (outcome: 'confirmed' | 'already') =>
+  layout(
+    'Subscribed',
+    html`<h1>${outcome === 'confirmed' ? 'Thank you, you are subscribed' : 'You had already confirmed'}</h1>`,
+  );
+
+export const optInExpiredPage = () =>
+  layout(
+    'Link expired',
+    html`<h1>This confirmation link has expired</h1><p>Subscribe again to get a new one.</p>`,
   );

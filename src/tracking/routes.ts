@@ -1,12 +1,28 @@
 import { z } from '@hono/zod-openapi';
-import { registerConversionRoutes } from '../conversions/routes.js';
+import { clientIp } from '../http/client-ip.js';
 import type { App } from '../http/env.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { checkOptIn, confirmOptIn } from '../opt-in/confirm.js';
 import { recordDeliveryFailure } from './bounces.js';
 import { NO_STORE } from './fast-path.js';
-import { confirmPage, donePage, notFoundPage, preferencesPage } from './pages.js';
-import { loadPreferences, resolveUnsubscribe, savePreferences, unsubscribe } from './unsubscribe.js';
+import {
+  confirmPage,
+  donePage,
+  expiredPreferencesPage,
+  notFoundPage,
+  optInDonePage,
+  optInExpiredPage,
+  optInPage,
+  preferencesPage,
+} from './pages.js';
+import {
+  loadPreferences,
+  preferencesLinkLive,
+  resolveUnsubscribe,
+  savePreferences,
+  unsubscribe,
+} from './unsubscribe.js';
 
 const target = z.object({
   message_id: z
@@ -98,6 +114,9 @@ export function registerTrackingRoutes(app: App): void {
   app.get('/u/:token/preferences', async (c) => {
     const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
     if (!resolved?.recipient || resolved.recipient.erased) return c.html(notFoundPage(), 404, NO_STORE);
+    if (!preferencesLinkLive(c.var.deps, resolved.recipient)) {
+      return c.html(expiredPreferencesPage(`/u/${c.req.param('token')}`), 410, NO_STORE);
+    }
     const prefs = await loadPreferences(c.var.deps, resolved.recipient);
     return c.html(preferencesPage(c.req.path, prefs, false), 200, NO_STORE);
   });
@@ -105,16 +124,40 @@ export function registerTrackingRoutes(app: App): void {
   app.post('/u/:token/preferences', async (c) => {
     const resolved = await resolveUnsubscribe(c.var.deps, c.req.param('token'));
     if (!resolved?.recipient || resolved.recipient.erased) return c.html(notFoundPage(), 404, NO_STORE);
+    if (!preferencesLinkLive(c.var.deps, resolved.recipient)) {
+      return c.html(expiredPreferencesPage(`/u/${c.req.param('token')}`), 410, NO_STORE);
+    }
     const form = await c.req.parseBody({ all: true }).catch(() => ({}) as Record<string, unknown>);
     const raw = form.topic;
     const topics = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter(
       (t): t is string => typeof t === 'string',
     );
-    const prefs = await savePreferences(c.var.deps, resolved.recipient, {
-      subscribed: form.subscribed === 'on',
-      topics,
+    const prefs = await savePreferences(
+      c.var.deps,
+      resolved.recipient,
+      { subscribed: form.subscribed === 'on', topics },
+      { ip: clientIp(c) ?? null },
+    );
+    return c.html(preferencesPage(c.req.path, prefs, true, prefs.confirmationMailed), 200, NO_STORE);
+  });
+
+  // Double opt-in: the link in the confirmation mail. GET asks, POST confirms.
+  app.get('/opt-in/:token', async (c) => {
+    const state = await checkOptIn(c.var.deps, c.req.param('token'));
+    if (state === 'invalid') return c.html(notFoundPage(), 404, NO_STORE);
+    if (state === 'expired') return c.html(optInExpiredPage(), 410, NO_STORE);
+    if (state === 'already' || state === 'confirmed') return c.html(optInDonePage('already'), 200, NO_STORE);
+    return c.html(optInPage(c.req.path), 200, NO_STORE);
+  });
+
+  app.post('/opt-in/:token', async (c) => {
+    const outcome = await confirmOptIn(c.var.deps, c.req.param('token'), {
+      ip: clientIp(c) ?? null,
+      userAgent: c.req.header('user-agent') ?? null,
     });
-    return c.html(preferencesPage(c.req.path, prefs, true), 200, NO_STORE);
+    if (outcome === 'invalid') return c.html(notFoundPage(), 404, NO_STORE);
+    if (outcome === 'expired') return c.html(optInExpiredPage(), 410, NO_STORE);
+    return c.html(optInDonePage(outcome), 200, NO_STORE);
   });
 
   app.openapi(bounces, async (c) => {
@@ -131,6 +174,4 @@ export function registerTrackingRoutes(app: App): void {
     });
     return c.json({ kind: 'complained' as const, ...result }, 201);
   });
-
-  registerConversionRoutes(app);
 }

@@ -11,6 +11,8 @@ export interface NewEvent {
   machine?: boolean;
   data?: Record<string, unknown>;
   at: Date;
+  /** Unique per tracking event: a batch written again stores it once. */
+  event_key?: string;
 }
 
 export interface TrackedMessage {
@@ -50,19 +52,22 @@ export async function insertEvents(sql: Db, events: NewEvent[]): Promise<void> {
     if (e.purchase_id != null) row.purchase_id = e.purchase_id;
     if (e.machine) row.machine = true;
     if (e.data && Object.keys(e.data).length > 0) row.data = e.data;
+    if (e.event_key) row.event_key = e.event_key;
     return row;
   });
   // Insert the batch from one JSON document: one parameter whatever the batch size.
   await sql`
     insert into contact_events
-      (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at)
+      (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, machine, data, at, event_key)
     select customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id,
-      coalesce(machine, false), coalesce(data, '{}'::jsonb), at
+      coalesce(machine, false), coalesce(data, '{}'::jsonb), at, event_key
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
       customer_id bigint, kind text, message_id bigint, campaign_id bigint, trigger_id bigint,
-      offer_id bigint, purchase_id bigint, machine boolean, data jsonb, at timestamptz)
+      offer_id bigint, purchase_id bigint, machine boolean, data jsonb, at timestamptz, event_key uuid)
     -- A customer deleted since the request must not fail the whole batch.
-    where exists (select 1 from customers c where c.id = x.customer_id)`;
+    where exists (select 1 from customers c where c.id = x.customer_id)
+    -- Written before (a lost reply, a replayed spool): stored once.
+    on conflict (event_key) where event_key is not null do nothing`;
 }
 
 /**
@@ -119,12 +124,15 @@ export interface Recipient {
   trigger_id: number | null;
   customer_id: number;
   erased: boolean;
+  /** When the message went out (or was made): preference links expire from here. */
+  sent_at: Date;
 }
 
 /** The message and customer an unsubscribe token names. */
 export async function findRecipient(sql: Db, messageId: number): Promise<Recipient | null> {
   const [row] = await sql<Recipient[]>`
-    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased
+    select m.id as message_id, m.campaign_id, m.trigger_id, m.customer_id, c.erased_at is not null as erased,
+      coalesce(m.sent_at, m.created_at) as sent_at
     from messages m join customers c on c.id = m.customer_id
     where m.id = ${messageId}`;
   return row ?? null;
@@ -196,4 +204,18 @@ export async function findBounceTargetsByEmail(sql: Db, email: string): Promise<
       order by created_at desc limit 1
     ) m on true
     where lower(c.email) = lower(${email}) and c.erased_at is null`;
+}
+
+/** Soft bounces per customer since a time (the soft-bounce suppression rule). */
+export async function countSoftBounces(
+  sql: Db,
+  customerIds: number[],
+  since: Date,
+): Promise<Map<number, number>> {
+  const rows = await sql<{ customer_id: number; n: number }[]>`
+    select customer_id, count(*)::int as n from contact_events
+    where customer_id = any(${customerIds}::bigint[]) and kind = 'bounced' and data ->> 'type' = 'soft'
+      and at >= ${since}
+    group by customer_id`;
+  return new Map(rows.map((r) => [r.customer_id, r.n]));
 }

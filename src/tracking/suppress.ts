@@ -1,7 +1,7 @@
-import { emailHash } from '../campaigns/suppression.js';
 import type { Db } from '../db/sql.js';
+import { emailHash } from '../messages/suppression.js';
 
-// The hash is the sender's (src/campaigns/suppression.ts), so what is suppressed here is skipped there.
+// The hash is the sender's (src/messages/suppression.ts), so what is suppressed here is skipped there.
 export { emailHash };
 
 /** Suppresses an address for good; suppressing it again keeps the first reason. */

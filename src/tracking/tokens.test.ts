@@ -41,4 +41,47 @@ describe('tracking tokens', () => {
     expect(offerPositionOfLink(claims?.linkIndex ?? 0)).toBe(2);
     expect(offerPositionOfLink(1)).toBeNull();
   });
+
+  it('carries a signed click target that cannot be changed, added or stripped', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.webUrl({ withQueryParameters: true, withFragments: true }),
+        fc.webUrl(),
+        (id, link, url, other) => {
+          const token = signToken(SECRET, 'click', { messageId: id, linkIndex: link, target: url });
+          expect(token).toMatch(/^[\w-]{32}\.[\w-]+$/);
+          expect(verifyToken(SECRET, 'click', token)).toEqual({
+            messageId: id,
+            linkIndex: link,
+            target: url,
+          });
+          const [head] = token.split('.');
+          // Another target under the same MAC, the MAC without its target, a target on a plain token.
+          const swapped = `${head}.${Buffer.from(other).toString('base64url')}`;
+          if (other !== url) expect(verifyToken(SECRET, 'click', swapped)).toBeNull();
+          expect(verifyToken(SECRET, 'click', head!)).toBeNull();
+          const plain = signToken(SECRET, 'click', { messageId: id, linkIndex: link });
+          expect(
+            verifyToken(SECRET, 'click', `${plain}.${Buffer.from(url).toString('base64url')}`),
+          ).toBeNull();
+          expect(verifyToken(SECRET, 'open', token)).toBeNull();
+        },
+      ),
+    );
+    expect(
+      verifyToken(SECRET, 'click', `${signToken(SECRET, 'click', { messageId: 1, linkIndex: 16 })}.`),
+    ).toBeNull();
+  });
+
+  it('puts the offer target in click links when given', () => {
+    const links = messageLinks('https://mail.example.com', SECRET, 9);
+    const token = links.offerUrl(0, 'https://shop.example/p?x=1').split('/t/c/')[1]!;
+    expect(verifyToken(SECRET, 'click', token)).toEqual({
+      messageId: 9,
+      linkIndex: OFFER_LINK_BASE,
+      target: 'https://shop.example/p?x=1',
+    });
+  });
 });

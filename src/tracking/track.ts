@@ -1,9 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { AppDeps } from '../deps.js';
-import { type EventBuffer, trackingBuffer } from './event-buffer.js';
+import { type DeferredEvent, type EventBuffer, trackingBuffer } from './event-buffer.js';
 import { classifyClick, classifyOpen, type MachineSignal } from './machine.js';
 import { type MessageLookup, messageLookup } from './message-lookup.js';
-import type { StoredLink, TrackedMessageWithLinks } from './store.js';
+import type { NewEvent, StoredLink, TrackedMessageWithLinks } from './store.js';
 import { type TokenClaims, type TokenPurpose, verifyToken } from './tokens.js';
 
 export interface RequestInfo {
@@ -47,6 +47,7 @@ export class Tracker {
   constructor(private readonly deps: AppDeps) {
     this.lookup = messageLookup(deps);
     this.buffer = trackingBuffer(deps);
+    this.buffer.setResolver((events) => this.resolve(events));
   }
 
   /** The claims of a valid open or click token, or null. */
@@ -80,26 +81,9 @@ export class Tracker {
     return this.lookup.peek(id) ?? this.lookup.get(id);
   }
 
-  /** Queues the `opened` event of a message. */
-  recordOpen(message: TrackedMessageWithLinks, request: RequestInfo): void {
-    const at = this.deps.clock();
-    const signal = classifyOpen({
-      userAgent: request.userAgent,
-      ip: request.ip,
-      method: request.method,
-      sentAt: message.sent_at,
-      at,
-    });
-    this.buffer.push({
-      customer_id: message.customer_id,
-      kind: 'opened',
-      message_id: message.id,
-      campaign_id: message.campaign_id,
-      trigger_id: message.trigger_id,
-      machine: signal.machine,
-      data: signalData(signal),
-      at,
-    });
+  /** Queues the `opened` event of a message; a promise when the answer must wait for the spool. */
+  recordOpen(message: TrackedMessageWithLinks, request: RequestInfo): Promise<void> | undefined {
+    return this.buffer.push(openEvent(message, request, this.deps.clock()));
   }
 
   /** Queues the `clicked` event of a message's link, with the offer the link belongs to. */
@@ -108,27 +92,93 @@ export class Tracker {
     linkIndex: number,
     link: StoredLink & { url: string },
     request: RequestInfo,
-  ): void {
-    const at = this.deps.clock();
-    const signal = classifyClick({
-      userAgent: request.userAgent,
+  ): Promise<void> | undefined {
+    return this.buffer.push(clickEvent(message, linkIndex, link, request, this.deps.clock()));
+  }
+
+  /**
+   * Keeps an open or click whose message could not be read (PostgreSQL down): it is journaled
+   * like any other and becomes its contact event, with the time of the request, once the
+   * message can be looked up.
+   */
+  defer(
+    kind: 'opened' | 'clicked',
+    messageId: number,
+    request: RequestInfo,
+    click?: { link: number; url: string },
+  ): Promise<void> | undefined {
+    return this.buffer.pushDeferred({
+      kind,
+      message_id: messageId,
+      ...(click ? { link: click.link, url: click.url } : {}),
+      user_agent: request.userAgent,
       ip: request.ip,
       method: request.method,
-      sentAt: message.sent_at,
-      at,
-    });
-    this.buffer.push({
-      customer_id: message.customer_id,
-      kind: 'clicked',
-      message_id: message.id,
-      campaign_id: message.campaign_id,
-      trigger_id: message.trigger_id,
-      offer_id: link.offer_id ?? null,
-      machine: signal.machine,
-      data: { link: linkIndex, url: link.url, ...signalData(signal) },
-      at,
+      at: this.deps.clock(),
     });
   }
+
+  /** Deferred events as contact events; a lookup failure rejects, and the buffer keeps them. */
+  private async resolve(events: DeferredEvent[]): Promise<Array<NewEvent | null>> {
+    const messages = await Promise.all(events.map((e) => this.lookup.get(e.message_id)));
+    return events.map((e, i) => {
+      const message = messages[i];
+      if (!message) return null;
+      const request: RequestInfo = { userAgent: e.user_agent, ip: e.ip, method: e.method };
+      if (e.kind === 'opened') return openEvent(message, request, e.at);
+      const link = clickTarget(message, e.link ?? -1) ?? (e.url ? { url: e.url, offer_id: null } : null);
+      return link ? clickEvent(message, e.link ?? -1, link, request, e.at) : null;
+    });
+  }
+}
+
+/** The `opened` event of a message, as of `at`. */
+function openEvent(message: TrackedMessageWithLinks, request: RequestInfo, at: Date): NewEvent {
+  const signal = classifyOpen({
+    userAgent: request.userAgent,
+    ip: request.ip,
+    method: request.method,
+    sentAt: message.sent_at,
+    at,
+  });
+  return {
+    customer_id: message.customer_id,
+    kind: 'opened',
+    message_id: message.id,
+    campaign_id: message.campaign_id,
+    trigger_id: message.trigger_id,
+    machine: signal.machine,
+    data: signalData(signal),
+    at,
+  };
+}
+
+/** The `clicked` event of a message's link, with the offer the link belongs to, as of `at`. */
+function clickEvent(
+  message: TrackedMessageWithLinks,
+  linkIndex: number,
+  link: StoredLink & { url: string },
+  request: RequestInfo,
+  at: Date,
+): NewEvent {
+  const signal = classifyClick({
+    userAgent: request.userAgent,
+    ip: request.ip,
+    method: request.method,
+    sentAt: message.sent_at,
+    at,
+  });
+  return {
+    customer_id: message.customer_id,
+    kind: 'clicked',
+    message_id: message.id,
+    campaign_id: message.campaign_id,
+    trigger_id: message.trigger_id,
+    offer_id: link.offer_id ?? null,
+    machine: signal.machine,
+    data: { link: linkIndex, url: link.url, ...signalData(signal) },
+    at,
+  };
 }
 
 const trackers = new WeakMap<AppDeps, Tracker>();

@@ -1,5 +1,6 @@
 import { recordContactEvents } from '../customers/events.js';
 import type { AppDeps } from '../deps.js';
+import { requestOptIns } from '../opt-in/requests.js';
 import {
   findRecipient,
   insertConsent,
@@ -13,11 +14,14 @@ import { verifyToken } from './tokens.js';
 export const MARKETING_PURPOSE = 'marketing_email';
 export const TOPIC_PREFIX = 'topic:';
 
+/** What unsubscribing and the preference page need. */
+export type ConsentDeps = Pick<AppDeps, 'sql' | 'config' | 'clock'>;
+
 export type UnsubscribeOutcome = 'unsubscribed' | 'already' | 'gone';
 
 /** The message and customer behind an unsubscribe token, or null for a bad token. */
 export async function resolveUnsubscribe(
-  deps: AppDeps,
+  deps: ConsentDeps,
   token: string,
 ): Promise<{ messageId: number; recipient: Recipient | null } | null> {
   const claims = verifyToken(deps.config.OFFERFLOW_SECRET, 'unsubscribe', token);
@@ -25,7 +29,7 @@ export async function resolveUnsubscribe(
   return { messageId: claims.messageId, recipient: await findRecipient(deps.sql, claims.messageId) };
 }
 
-function isSubscribed(deps: AppDeps, consents: Map<string, boolean>): boolean {
+function isSubscribed(deps: ConsentDeps, consents: Map<string, boolean>): boolean {
   return consents.get(MARKETING_PURPOSE) ?? deps.config.MARKETING_LEGAL_BASIS === 'legitimate_interest';
 }
 
@@ -35,7 +39,7 @@ function isSubscribed(deps: AppDeps, consents: Map<string, boolean>): boolean {
  * erased or deleted answers `gone` and writes nothing (there is nobody left to mail).
  */
 export async function unsubscribe(
-  deps: AppDeps,
+  deps: ConsentDeps,
   recipient: Recipient | null,
   source: string,
 ): Promise<UnsubscribeOutcome> {
@@ -79,7 +83,7 @@ export interface Preferences {
 }
 
 /** What the preference page shows: marketing email on or off, and each topic (offer category). */
-export async function loadPreferences(deps: AppDeps, recipient: Recipient): Promise<Preferences> {
+export async function loadPreferences(deps: ConsentDeps, recipient: Recipient): Promise<Preferences> {
   const [consents, categories] = await Promise.all([
     latestConsentsOf(deps.sql, recipient.customer_id, [MARKETING_PURPOSE], TOPIC_PREFIX),
     offerTopics(deps.sql),
@@ -96,15 +100,36 @@ export async function loadPreferences(deps: AppDeps, recipient: Recipient): Prom
   };
 }
 
-/** Saves the page's choices as consent rows, only for what changed, in one transaction. */
+/**
+ * Whether a preference link still works. RFC 8058 asks that one-click unsubscribe keep working
+ * (receivers may POST it long after delivery, and CAN-SPAM requires at least 30 days), so the
+ * unsubscribe token never expires; the preference page, which shows and changes more, stops
+ * PREFERENCE_LINK_DAYS after its message.
+ */
+export function preferencesLinkLive(
+  deps: Pick<ConsentDeps, 'config' | 'clock'>,
+  recipient: Recipient,
+): boolean {
+  const age = deps.clock().getTime() - new Date(recipient.sent_at).getTime();
+  return age <= deps.config.PREFERENCE_LINK_DAYS * 86_400_000;
+}
+
+/**
+ * Saves the page's choices as consent rows, only for what changed, in one transaction. The
+ * page's token is only a link from an old mail: it may withdraw marketing consent, never grant
+ * it. Turning marketing back on mails a confirmation link to the address instead (double
+ * opt-in), and consent is recorded when that is confirmed.
+ */
 export async function savePreferences(
-  deps: AppDeps,
+  deps: ConsentDeps,
   recipient: Recipient,
   choice: { subscribed: boolean; topics: string[] },
-): Promise<Preferences> {
+  proof: { ip: string | null } = { ip: null },
+): Promise<Preferences & { confirmationMailed: boolean }> {
   const current = await loadPreferences(deps, recipient);
   const chosen = new Set(choice.topics);
   const at = deps.clock();
+  let confirmationMailed = false;
   await deps.sql.begin(async (tx) => {
     const source = 'preference_page';
     const base = { customer_id: recipient.customer_id, source, at };
@@ -114,22 +139,27 @@ export async function savePreferences(
         await insertConsent(tx, { ...base, purpose: `${TOPIC_PREFIX}${topic.name}`, granted: wanted });
       }
     }
-    if (choice.subscribed !== current.subscribed) {
-      await insertConsent(tx, { ...base, purpose: MARKETING_PURPOSE, granted: choice.subscribed });
-      if (!choice.subscribed) {
-        await recordContactEvents(tx, [
-          {
-            customer_id: recipient.customer_id,
-            kind: 'unsubscribed',
-            message_id: recipient.message_id,
-            campaign_id: recipient.campaign_id,
-            trigger_id: recipient.trigger_id,
-            data: { source },
-            at,
-          },
-        ]);
-      }
+    if (choice.subscribed && !current.subscribed) {
+      // A request already open is not opened twice; either way a confirmation link is on its way.
+      await requestOptIns(tx, { doubleOptIn: true, linkDays: deps.config.OPT_IN_LINK_DAYS }, [
+        { customer_id: recipient.customer_id, source, ip: proof.ip },
+      ]);
+      confirmationMailed = true;
+    }
+    if (!choice.subscribed && current.subscribed) {
+      await insertConsent(tx, { ...base, purpose: MARKETING_PURPOSE, granted: false });
+      await recordContactEvents(tx, [
+        {
+          customer_id: recipient.customer_id,
+          kind: 'unsubscribed',
+          message_id: recipient.message_id,
+          campaign_id: recipient.campaign_id,
+          trigger_id: recipient.trigger_id,
+          data: { source },
+          at,
+        },
+      ]);
     }
   });
-  return loadPreferences(deps, recipient);
+  return { ...(await loadPreferences(deps, recipient)), confirmationMailed };
 }

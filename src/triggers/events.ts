@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-
-export const TRIGGER_QUEUE = 'trigger';
+import { QUEUES } from '../queue/queues.js';
 
 export type TriggerEventType =
   | 'purchase'
@@ -85,7 +84,7 @@ export async function enqueueTriggerEvents(
       data: { events: slice } satisfies TriggerJobData as unknown as Record<string, unknown>,
     });
   }
-  await jobs.enqueue(TRIGGER_QUEUE, requests);
+  await jobs.enqueue(QUEUES.trigger, requests);
 }
 
 /** Events recorded in trigger_outbox by a transaction, to hand to the queue once it commits. */

@@ -1,12 +1,9 @@
 import type { Logger } from 'pino';
-import { sendJobId } from '../campaigns/jobs.js';
-import { markEnqueued } from '../campaigns/store.js';
-import { suppressionReasons } from '../campaigns/suppression.js';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
-import type { JobDispatcher, JobRequest } from '../deps.js';
-import { decideOffersBatch, loadCatalogue } from '../offers/decide.js';
-import { QUEUES } from '../queue/queues.js';
+import type { JobDispatcher } from '../deps.js';
+import { decideRecipients } from '../messages/recipients.js';
+import { enqueueDelayedSends } from '../messages/send-jobs.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
 import type { TriggerEvent } from './events.js';
@@ -187,34 +184,37 @@ export async function fireTriggerEvents(
   const rows: FiringRow[] = [];
   if (matching.length > 0) {
     const ids = [...new Set(matching.map((p) => p.event.source.customer_id))];
-    const [settings, reasons] = await Promise.all([
-      readSettings(sql),
-      suppressionReasons(sql, deps.config, ids),
-    ]);
+    const settings = await readSettings(sql);
     const counts = await recentTriggerMessageCounts(sql, { customerIds: ids, days: settings.days, now });
     // Oldest events first: when the cap bites, the earlier event is the one that gets its email.
     matching.sort((a, b) => a.event.at.getTime() - b.event.at.getTime() || a.trigger.id - b.trigger.id);
-    for (const { trigger, event } of matching) {
-      const customerId = event.source.customer_id;
-      if (!reasons.has(customerId)) continue; // deleted meanwhile
-      const reason = reasons.get(customerId)!;
-      let outcome: FiringRow['outcome'] = reason ? 'suppressed' : 'queued';
-      if (outcome === 'queued') {
-        const n = counts.get(customerId) ?? 0;
-        if (n >= settings.max_messages) outcome = 'capped';
-        else counts.set(customerId, n + 1);
-      }
+    const decided = await decideRecipients(
+      deps,
+      matching.map((p) => ({ ...p, customer_id: p.event.source.customer_id })),
+      {
+        now,
+        placements: (p) => p.trigger.offers_per_email,
+        offerBatch: (p) => p.trigger.id,
+        admit: (p) => {
+          const n = counts.get(p.customer_id) ?? 0;
+          if (n >= settings.max_messages) return 'capped';
+          counts.set(p.customer_id, n + 1);
+          return 'queued';
+        },
+      },
+    );
+    for (const { trigger, event, customer_id: customerId, status, suppressed_reason, offer_ids } of decided) {
       rows.push({
         trigger_id: trigger.id,
         event_key: event.key,
         customer_id: customerId,
-        outcome,
+        outcome: status,
         event_at: event.at.toISOString(),
         message_id: null,
         template_id: trigger.template_id,
         template_version: trigger.template_version,
-        offer_ids: [],
-        suppressed_reason: reason,
+        offer_ids,
+        suppressed_reason,
         send_at: sendAtFor(
           now,
           { delay_hours: Number(trigger.delay_hours), local_hour: trigger.local_hour },
@@ -222,7 +222,6 @@ export async function fireTriggerEvents(
         ).toISOString(),
       });
     }
-    await decideOffers(deps, triggers, rows, now);
     const messageIds = await allocateMessageIds(sql, rows.filter((r) => r.outcome !== 'capped').length);
     let next = 0;
     for (const row of rows) if (row.outcome !== 'capped') row.message_id = messageIds[next++]!;
@@ -244,51 +243,6 @@ export async function fireTriggerEvents(
   const queued = inserted.filter((m) => m.status === 'queued' && !cancelledIds.has(m.id));
   result.queued = queued.length;
   result.message_ids = queued.map((m) => m.id);
-  if (deps.jobs && queued.length > 0) {
-    await deps.jobs.enqueue(QUEUES.send, triggerSendJobs(queued, now));
-    await markEnqueued(
-      sql,
-      queued.map((m) => m.id),
-    );
-  }
+  if (deps.jobs) await enqueueDelayedSends(sql, deps.jobs, queued, now);
   return result;
-}
-
-/** Send jobs of trigger messages: job id = message id, delayed until the row's send_at. */
-export function triggerSendJobs(
-  messages: readonly { id: number; send_at: Date | null }[],
-  now: Date,
-): JobRequest[] {
-  return messages.map((m) => {
-    const delay = m.send_at ? Math.max(0, m.send_at.getTime() - now.getTime()) : 0;
-    return {
-      name: 'send',
-      data: { message_id: m.id, campaign_id: null },
-      opts: { jobId: sendJobId(m.id), ...(delay > 0 ? { delay } : {}) },
-    };
-  });
-}
-
-/** Offers for the queued rows, decided per trigger (its offers_per_email) in batches. */
-async function decideOffers(
-  deps: FireDeps,
-  triggers: TriggerRow[],
-  rows: FiringRow[],
-  now: Date,
-): Promise<void> {
-  const wanting = triggers.filter((t) => t.offers_per_email > 0);
-  if (wanting.length === 0) return;
-  const catalogue = await loadCatalogue(deps.sql);
-  for (const trigger of wanting) {
-    const mine = rows.filter((r) => r.trigger_id === trigger.id && r.outcome === 'queued');
-    if (mine.length === 0) continue;
-    const decisions = await decideOffersBatch(deps.sql, {
-      customerIds: mine.map((r) => r.customer_id),
-      placements: trigger.offers_per_email,
-      now,
-      catalogue,
-    });
-    for (const row of mine)
-      row.offer_ids = decisions.get(row.customer_id)?.offers.map((o) => o.offer_id) ?? [];
-  }
 }

@@ -2,6 +2,7 @@ import type { Db, Sql } from '../db/sql.js';
 import { invalid, notFound } from '../http/problem.js';
 import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
+import { senderExists } from '../senders/store.js';
 import type { TriggerCreate, TriggerPatch } from './schema.js';
 import {
   cancelPendingOfTrigger,
@@ -27,6 +28,7 @@ export function triggerView(row: TriggerRow) {
     template_id: row.template_id,
     template_version: row.template_version,
     offers_per_email: row.offers_per_email,
+    sender_id: row.sender_id,
     cancel_on_purchase: row.cancel_on_purchase,
     enabled: row.enabled,
     created_at: row.created_at.toISOString(),
@@ -51,6 +53,8 @@ async function checkWrite(
     assertValidRule(w.filter, 'filter');
     await assertSensitiveUseDeclared(tx, [{ rule: w.filter, field: 'filter' }]);
   }
+  if (w.sender_id !== null && !(await senderExists(tx, w.sender_id)))
+    throw invalid([{ path: 'sender_id', in: 'body', message: `no sender ${w.sender_id}` }]);
   const latest = await templateLatest(tx, w.template_id);
   if (latest === undefined) throw invalid([{ path: 'template_id', in: 'body', message: 'no such template' }]);
   let version = w.template_version;
@@ -83,6 +87,7 @@ export async function createTrigger(sql: Sql, input: TriggerCreate): Promise<Tri
       template_id: input.template_id,
       template_version: input.template_version ?? null,
       offers_per_email: input.offers_per_email ?? 0,
+      sender_id: input.sender_id ?? null,
       cancel_on_purchase: input.cancel_on_purchase ?? false,
       enabled: input.enabled ?? true,
     });
@@ -109,6 +114,7 @@ export async function updateTrigger(sql: Sql, id: number, patch: TriggerPatch): 
       template_id: patch.template_id ?? row.template_id,
       template_version: patch.template_version ?? (templateChanged ? null : row.template_version),
       offers_per_email: patch.offers_per_email ?? row.offers_per_email,
+      sender_id: patch.sender_id === undefined ? row.sender_id : patch.sender_id,
       cancel_on_purchase: patch.cancel_on_purchase ?? row.cancel_on_purchase,
       enabled: patch.enabled ?? row.enabled,
     });

@@ -1,5 +1,5 @@
-import { suppressionReasons } from '../campaigns/suppression.js';
 import { invalid } from '../http/problem.js';
+import { suppressionReasons } from '../messages/suppression.js';
 import { decideOffers } from '../offers/decide.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';

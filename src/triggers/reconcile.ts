@@ -1,9 +1,7 @@
-import { markEnqueued } from '../campaigns/store.js';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-import { QUEUES } from '../queue/queues.js';
+import { enqueueDelayedSends } from '../messages/send-jobs.js';
 import { enqueueTriggerEvents, type TriggerEvent } from './events.js';
-import { triggerSendJobs } from './fire.js';
 import { unsentTriggerMessages } from './store.js';
 
 /**
@@ -25,11 +23,7 @@ export async function reconcileTriggerMessages(
       idleSeconds: options.idleSeconds ?? 30,
     });
     if (rows.length === 0) return total;
-    await deps.jobs.enqueue(QUEUES.send, triggerSendJobs(rows, deps.clock()));
-    await markEnqueued(
-      deps.sql,
-      rows.map((r) => r.id),
-    );
+    await enqueueDelayedSends(deps.sql, deps.jobs, rows, deps.clock());
     total += rows.length;
     afterId = rows[rows.length - 1]!.id;
   }

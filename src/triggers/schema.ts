@@ -67,6 +67,10 @@ const fields = {
     .optional()
     .openapi({ description: 'Pinned at save to the latest version when absent' }),
   offers_per_email: z.number().int().min(0).max(20).optional().openapi({ example: 2 }),
+  sender_id: z.number().int().positive().nullable().optional().openapi({
+    description: 'The sender identity (GET /v1/senders) it goes out from; null or absent: the default sender',
+    example: 1,
+  }),
   cancel_on_purchase: z.boolean().optional().openapi({
     description: 'A later purchase by the customer cancels a message not sent yet (replenish reminders)',
   }),
@@ -113,6 +117,7 @@ export const TriggerSchema = z
     template_id: z.number().int(),
     template_version: z.number().int().nullable(),
     offers_per_email: z.number().int(),
+    sender_id: z.number().int().nullable(),
     cancel_on_purchase: z.boolean(),
     enabled: z.boolean(),
     created_at: z.string(),

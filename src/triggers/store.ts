@@ -1,5 +1,5 @@
-import { lockedInIdOrder } from '../campaigns/store.js';
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 import type { TriggerEventType } from './events.js';
 
 // Every query of the triggers module: definitions, settings, firings and their messages.
@@ -15,6 +15,7 @@ export interface TriggerRow {
   template_id: number;
   template_version: number | null;
   offers_per_email: number;
+  sender_id: number | null;
   cancel_on_purchase: boolean;
   enabled: boolean;
   created_at: Date;
@@ -31,6 +32,7 @@ export interface TriggerWrite {
   template_id: number;
   template_version: number;
   offers_per_email: number;
+  sender_id: number | null;
   cancel_on_purchase: boolean;
   enabled: boolean;
 }
@@ -45,6 +47,7 @@ const COLUMNS = [
   'template_id',
   'template_version',
   'offers_per_email',
+  'sender_id',
   'cancel_on_purchase',
   'enabled',
 ] as const;
@@ -387,47 +390,4 @@ export async function dateAttributeCustomers(
     ) x
     where left(v, 10) = to_char(local_day - ${input.offsetDays}::int, 'YYYY-MM-DD')
     order by id limit ${input.limit}`;
-}
-
-export interface OrderView {
-  ref: string | null;
-  purchased_at: string;
-  total: number;
-  currency: string;
-  lines?: { sku: string | null; category: string | null; quantity: number; amount: number }[];
-}
-
-/**
- * What an automated email may say about orders: the order behind its firing (its key
- * `order:<customer>:<ref>` or `purchase:<id>`; null for other events) and the customer's latest
- * order (null when none). Read at send time for trigger messages only, apart from the claim,
- * so that campaign sends do not pay for it.
- */
-export async function triggerMessageOrders(
-  sql: Db,
-  message: { id: number; customer_id: number },
-): Promise<{ order: OrderView | null; last_order: OrderView | null }> {
-  const [row] = await sql<{ order: OrderView | null; last_order: OrderView | null }[]>`
-    select
-      (select jsonb_build_object(
-          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
-          'currency', min(p.currency),
-          'lines', jsonb_agg(jsonb_build_object(
-            'sku', p.sku, 'category', p.category, 'quantity', p.quantity, 'amount', p.amount) order by p.id))
-        from trigger_firings f join purchases p on p.customer_id = f.customer_id
-        where f.message_id = ${message.id}
-          and (p.order_ref = case when f.event_key like 'order:%'
-                 then substring(f.event_key from char_length('order:' || f.customer_id::text || ':') + 1) end
-            or p.id = case when f.event_key like 'purchase:%' then substring(f.event_key from 10)::bigint end)
-        having count(*) > 0) as "order",
-      (select jsonb_build_object(
-          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
-          'currency', min(p.currency))
-        from purchases p,
-          (select id, order_ref from purchases where customer_id = ${message.customer_id}
-           order by purchased_at desc, id desc limit 1) l
-        where p.customer_id = ${message.customer_id}
-          and (p.id = l.id or (l.order_ref is not null and p.order_ref = l.order_ref))
-        having count(*) > 0) as last_order`;
-  return row ?? { order: null, last_order: null };
 }

@@ -30,6 +30,17 @@ export async function segmentOptions(app: App, c: Context<UiEnv>): Promise<Optio
   );
 }
 
+/** Sender identities as options, after "the default sender". */
+export async function senderOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
+  const res = await api(app, c, 'GET', '/v1/senders?limit=100');
+  return [{ value: '', label: 'The default sender' }].concat(
+    (res.ok ? res.body.data : []).map((s: any) => ({
+      value: String(s.id),
+      label: `${s.from_name ? `${s.from_name} <${s.from_address}>` : s.from_address}${s.is_default ? ' (default)' : ''}`,
+    })),
+  );
+}
+
 /** The template select and its version, for a form whose email uses a template. */
 export function TemplateFields(props: {
   templates: Option[];

@@ -1,45 +1,8 @@
 import type { Db } from '../db/sql.js';
 import { revenueIn } from '../reports/currency.js';
 
-export interface CustomerHit {
-  id: number;
-  external_id: string;
-  email: string | null;
-  first_name: string | null;
-  last_name: string | null;
-}
-
-/**
- * Finds customers for the search box: an exact id, external id or email (indexed), else a name
- * or email fragment (a bounded scan, newest first).
- */
-export async function searchCustomers(sql: Db, q: string, limit = 50): Promise<CustomerHit[]> {
-  const text = q.trim();
-  if (text === '') {
-    // The newest customers, for an empty search.
-    return sql<CustomerHit[]>`
-      select id, external_id, email, first_name, last_name from customers
-      where erased_at is null order by id desc limit ${limit}`;
-  }
-  // Nothing stored holds a NUL (PostgreSQL text cannot): such a search finds no one.
-  if (text.includes('\u0000')) return [];
-  const id = /^\d{1,15}$/.test(text) ? Number(text) : 0;
-  // Exact matches first: id, external id, email.
-  const exact = await sql<CustomerHit[]>`
-    select id, external_id, email, first_name, last_name from customers
-    where erased_at is null
-      and (id = ${id} or external_id = ${text} or lower(email) = lower(${text}))
-    limit ${limit}`;
-  if (exact.length > 0) return exact;
-  const like = `%${text.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
-  // Fragments of a name or an email.
-  return sql<CustomerHit[]>`
-    select id, external_id, email, first_name, last_name from customers
-    where erased_at is null
-      and (email ilike ${like} or first_name ilike ${like} or last_name ilike ${like}
-           or (coalesce(first_name, '') || ' ' || coalesce(last_name, '')) ilike ${like})
-    order by id desc limit ${limit}`;
-}
+// Customer search lives with customers; the UI's search box calls it.
+export { type CustomerHit, searchCustomers } from '../customers/search.js';
 
 export interface CampaignRates {
   id: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';

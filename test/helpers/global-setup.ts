@@ -15,7 +15,7 @@ export default async function setup(): Promise<void> {
     const stale = await admin<{ datname: string }[]>`
       select datname from pg_database
       where datname like 'offerflow_t%' and datname <> ${template}
-        and (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - interval '2 hours'`;
+        and (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification < now() - interval '2 hours'`;
     for (const { datname } of stale) {
       await admin.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
     }

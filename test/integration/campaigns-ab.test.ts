@@ -5,7 +5,7 @@ import { decideAtWindowEnd, reconcileAbTests } from '../../src/campaigns/ab-test
 import { cancelCampaign, launchCampaign } from '../../src/campaigns/lifecycle.js';
 import { planCampaign } from '../../src/campaigns/plan.js';
 import { inTestCell } from '../../src/campaigns/variant.js';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { createBullDispatcher } from '../../src/queue/dispatcher.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';

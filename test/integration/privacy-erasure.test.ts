@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendJobId, sendJobs } from '../../src/campaigns/jobs.js';
 import { planCampaign } from '../../src/campaigns/plan.js';
+import { sendJobId, sendJobs } from '../../src/messages/send-jobs.js';
 import { PERSONAL_FIELDS } from '../../src/privacy/personal-data.js';
 import { columnsMentioning } from '../helpers/db-scan.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';

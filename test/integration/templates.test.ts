@@ -261,7 +261,7 @@ describe('preview and test-send', () => {
     expect(mail.subject).toBe('[Test] Hi Anna');
     expect(mail.messageId).toBe(result.message_id);
     expect((mail.to as { text: string }).text).toBe('qa@example.com');
-    expect(mail.from?.text).toContain('no-reply@');
+    expect(mail.from?.text).toContain('offers@');
     expect(mail.html).toContain('Hallo Anna,');
     expect(mail.html).toContain('Gartenstühle');
     expect(mail.text).toContain('Hallo Anna,');

@@ -4,15 +4,15 @@ import type { Redis } from 'ioredis';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
-import { reconcile } from '../../src/campaigns/reconcile.js';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { importLocalStream } from '../../src/imports/run.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { createBullDispatcher } from '../../src/queue/dispatcher.js';
 import { QUEUES } from '../../src/queue/queues.js';
+import { reconcile } from '../../src/reconcile/reconcile.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
-import { recordTriggerEvents, TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
+import { recordTriggerEvents, type TriggerEvent } from '../../src/triggers/events.js';
 import { drainTriggerOutbox } from '../../src/triggers/reconcile.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   h = await createHarness({ jobs: undefined, redis: undefined });
   redis = createRedis(h.deps.config.REDIS_URL);
   sendQueue = new Queue(QUEUES.send, { connection: redis, prefix: h.queuePrefix });
-  triggerQueue = new Queue(TRIGGER_QUEUE, { connection: redis, prefix: h.queuePrefix });
+  triggerQueue = new Queue(QUEUES.trigger, { connection: redis, prefix: h.queuePrefix });
   await installDefaultTemplates(h.db.sql);
   const [t] = await h.db.sql<{ id: number }[]>`select id from templates order by id limit 1`;
   templateId = t!.id;
@@ -266,11 +266,11 @@ describe('drainTriggerOutbox', () => {
     try {
       await recordTriggerEvents(h.db.sql, events(2, 'more'));
       expect(await drainTriggerOutbox({ sql: h.db.sql, jobs: up }, { pageSize: 1 })).toBe(5);
-      const jobs = await up.queue(TRIGGER_QUEUE).getJobs(['waiting']);
+      const jobs = await up.queue(QUEUES.trigger).getJobs(['waiting']);
       const keys = jobs.flatMap((j) => (j.data as { events: TriggerEvent[] }).events.map((e) => e.key));
       expect(keys.sort()).toEqual(['kept:0', 'kept:1', 'kept:2', 'more:0', 'more:1']);
       expect(await outboxKeys()).toEqual([]);
-      await up.queue(TRIGGER_QUEUE).obliterate({ force: true });
+      await up.queue(QUEUES.trigger).obliterate({ force: true });
     } finally {
       await up.close();
     }

@@ -5,7 +5,7 @@ import { importLocalStream } from '../../src/imports/run.js';
 import { createRedis } from '../../src/queue/connection.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
-import { TRIGGER_QUEUE, type TriggerEvent } from '../../src/triggers/events.js';
+import type { TriggerEvent } from '../../src/triggers/events.js';
 import { type FireDeps, fireTriggerEvents } from '../../src/triggers/fire.js';
 import { reconcileTriggerMessages } from '../../src/triggers/reconcile.js';
 import { scanScheduledTriggers } from '../../src/triggers/scan.js';
@@ -168,7 +168,7 @@ describe('firing', () => {
   it('a purchase fires the thank-you trigger once, posted twice or imported twice', async () => {
     const id = await trigger({ event: 'purchase', filter: { '>=': [{ var: 'event.amount' }, 10] } });
     const buyer = await customer();
-    const worker = new Worker(TRIGGER_QUEUE, triggerProcessor(deps()), {
+    const worker = new Worker(QUEUES.trigger, triggerProcessor(deps()), {
       connection: createRedis(h.deps.config.REDIS_URL),
       prefix: h.queuePrefix,
     });
@@ -246,11 +246,11 @@ describe('firing', () => {
   it('a delayed message survives a worker restart, and a lost job comes back from its row', async () => {
     const id = await trigger({ event: 'customer_created', delay: { hours: 48 } });
     const who = await customer();
-    const w1 = new Worker(TRIGGER_QUEUE, triggerProcessor(deps()), {
+    const w1 = new Worker(QUEUES.trigger, triggerProcessor(deps()), {
       connection: createRedis(h.deps.config.REDIS_URL),
       prefix: h.queuePrefix,
     });
-    await h.dispatcher.enqueue(TRIGGER_QUEUE, [
+    await h.dispatcher.enqueue(QUEUES.trigger, [
       {
         name: 'events',
         data: { events: [{ event: 'customer_created', key: `customer:${who}`, customer_id: who }] },
@@ -263,7 +263,7 @@ describe('firing', () => {
     await w1.close();
     expect(m!.send_at.getTime()).toBeGreaterThan(Date.now() + 47 * 3_600_000);
     // A new worker process: the delayed send job is still in Redis.
-    const w2 = new Worker(TRIGGER_QUEUE, triggerProcessor(deps()), {
+    const w2 = new Worker(QUEUES.trigger, triggerProcessor(deps()), {
       connection: createRedis(h.deps.config.REDIS_URL),
       prefix: h.queuePrefix,
     });

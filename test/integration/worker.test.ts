@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unstable_startWorker } from 'wrangler';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
@@ -9,7 +9,7 @@ import { signToken, type TokenPurpose } from '../../src/tracking/tokens.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
-// The Worker build (src/worker.ts, wrangler.toml) in the real Workers runtime (workerd, started
+// The Worker build (src/edge/entry.ts, wrangler.toml) in the real Workers runtime (workerd, started
 // by wrangler) against this file's PostgreSQL database, standing in for Hyperdrive. Node's
 // queue workers then send what the Worker launched: the rows are the outbox.
 

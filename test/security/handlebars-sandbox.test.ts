@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers } from '../../src/cli/worker.js';
+import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { AppError } from '../../src/http/problem.js';
 import { compileTemplateSource } from '../../src/templates/compile.js';

@@ -1,9 +1,13 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { runDemo } from '../../src/demo/run.js';
+import { verifyDkim } from '../helpers/dkim.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 
 // The README's main job, `npm run demo`, on a fresh database: seeded shop, the A/B campaign,
@@ -52,5 +56,46 @@ describe('npm run demo', () => {
       select count(*)::int as n from triggers where name = 'Demo: thank you for your order'`;
     expect(triggers!.n).toBe(1);
     expect(readdirSync(outbox).length).toBeGreaterThan(1000);
+  });
+
+  it('mails as receivers expect them: DKIM-signed with the demo key, list headers, lang, images it serves', async () => {
+    const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>);
+    const [sender] = await db.sql<{ dkim_public_key: string; dkim_selector: string }[]>`
+      select dkim_public_key, dkim_selector from senders where from_address = 'offers@shop.example'`;
+    const records = {
+      [`${sender!.dkim_selector}._domainkey.shop.example`]: `v=DKIM1; k=rsa; p=${sender!.dkim_public_key}`,
+    };
+    const files = readdirSync(outbox).filter((f) => f.endsWith('.eml'));
+    const app = createApp({
+      sql: db.sql,
+      config: { ...config, DATABASE_URL: db.url },
+      logger: pino({ level: 'silent' }),
+      clock: () => new Date(),
+    });
+    let automated = 0;
+    for (const file of files.slice(0, 40).concat(files.slice(-40))) {
+      const raw = readFileSync(join(outbox, file));
+      const mail = await simpleParser(raw);
+      const [result] = await verifyDkim(raw, records);
+      expect(result!.status.result, file).toBe('pass');
+      expect(result!.signingHeaders.keys.toLowerCase()).toContain('list-unsubscribe-post');
+      expect(
+        mail.headerLines.some((l) => l.key === 'list-id'),
+        file,
+      ).toBe(true);
+      expect(mail.headers.get('feedback-id')).toMatch(/^(c|t)\d+:(campaign|automated):s\d+$/);
+      if (mail.headers.get('auto-submitted') === 'auto-generated') automated++;
+      expect(mail.html).toMatch(/<html[^>]* lang="[a-z]{2}"/);
+      for (const [, src] of (mail.html as string).matchAll(/<img src="([^"]+)"[^>]*>/g)) {
+        const url = new URL(src!);
+        expect(url.hostname).not.toMatch(/\.(example|test|invalid)$/);
+        if (!url.pathname.startsWith('/demo/img/')) continue;
+        const image = await app.request(url.pathname);
+        expect(image.status, src).toBe(200);
+        expect(image.headers.get('content-type')).toBe('image/png');
+      }
+      expect(mail.html).toMatch(/<img src="[^"]+\/demo\/img\/[a-z0-9-]+\.png"[^>]* width="550" height="275"/);
+    }
+    expect(automated).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,7 @@ import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
-import { segmentOptions, TemplateFields, templateOptions } from '../choices.js';
+import { segmentOptions, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Csrf,
@@ -45,8 +45,12 @@ const AB_METRIC_OPTIONS = [
 ];
 
 async function choices(app: App, c: Context<UiEnv>) {
-  const [segments, templates] = await Promise.all([segmentOptions(app, c), templateOptions(app, c)]);
-  return { segments, templates };
+  const [segments, templates, senders] = await Promise.all([
+    segmentOptions(app, c),
+    templateOptions(app, c),
+    senderOptions(app, c),
+  ]);
+  return { segments, templates, senders };
 }
 
 type Values = Record<string, unknown>;
@@ -61,6 +65,7 @@ function toValues(cmp: any): Values {
     offers_per_email: cmp.offers_per_email,
     schedule_at: cmp.schedule_at ? cmp.schedule_at.slice(0, 16) : '',
     throttle_per_second: cmp.throttle_per_second ?? '',
+    sender_id: cmp.sender_id ?? '',
     from_address: cmp.from?.address ?? '',
     from_name: cmp.from?.name ?? '',
     'ab_test.test_percent': cmp.ab_test?.test_percent ?? '',
@@ -118,6 +123,7 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
     variants,
     schedule_at: scheduleAt,
     throttle_per_second: num(form, 'throttle_per_second') ?? null,
+    sender_id: num(form, 'sender_id') ?? null,
     from: fromAddress ? { address: fromAddress, ...(fromName ? { name: fromName } : {}) } : null,
     ab_test: abTest,
   };
@@ -132,13 +138,14 @@ function CampaignForm(props: {
   detail?: string | undefined;
   segments: Array<{ value: string; label: string }>;
   templates: Array<{ value: string; label: string }>;
+  senders: Array<{ value: string; label: string }>;
 }) {
   const v = props.values;
   const e = props.errors;
   return (
     <form method="post" action={props.action} class="card stack" id="campaign-form" novalidate>
       <Csrf token={props.csrf} />
-      <FormErrors errors={e} fields={[...FIELDS, 'from_address']} detail={props.detail} />
+      <FormErrors errors={e} fields={[...FIELDS, 'from_address', 'sender_id']} detail={props.detail} />
       <Field name="name" label="Name" value={v.name as string} errors={e} required />
       <div class="row">
         <Field
@@ -180,6 +187,14 @@ function CampaignForm(props: {
         />
       </div>
       <div class="row">
+        <Field
+          name="sender_id"
+          label="Sender"
+          value={v.sender_id as string}
+          options={props.senders}
+          errors={e}
+          hint="Its From, Reply-To and DKIM key (the From fields beside it apply to the default sender only)"
+        />
         <Field
           name="from_address"
           label="From address"

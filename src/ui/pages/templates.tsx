@@ -8,6 +8,7 @@ import { compileTemplateSource } from '../../templates/compile.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
+import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
 
@@ -32,6 +33,8 @@ function TemplateForm(props: {
   errors?: Errors | undefined;
   detail?: string | undefined;
   id?: number;
+  /** Sender identities to test-send from (GET /v1/senders). */
+  senders?: Array<{ value: string; label: string }>;
 }) {
   const v = props.values;
   const e = props.errors;
@@ -67,6 +70,14 @@ function TemplateForm(props: {
             value={v.preview_customer_id as string}
           />
           <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
+          {props.senders && props.senders.length > 1 && (
+            <Field
+              name="test_sender_id"
+              label="Test-send from"
+              value={v.test_sender_id as string}
+              options={props.senders}
+            />
+          )}
         </div>
         <div class="row buttons">
           <button type="submit">Save as a new version</button>
@@ -87,7 +98,7 @@ function TemplateForm(props: {
               hx-include="#template-form"
               hx-target="#test-send-result"
             >
-              Test-send saved version
+              Test-send as edited
             </button>
           )}
         </div>
@@ -268,6 +279,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           action={`/ui/templates/${id}`}
           id={id}
           values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}
+          senders={await senderOptions(app, c)}
         />
       </>,
     );
@@ -314,13 +326,24 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   ui.post('/ui/templates/:id{[0-9]+}/test-send', async (c) => {
     const form = (await c.req.parseBody()) as Values;
     const customer = str(form, 'preview_customer_id');
+    const sender = str(form, 'test_sender_id');
+    // The form as it is now, saved or not: what the marketer sees is what the test mails.
     const res = await api(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
       to: str(form, 'test_to') ?? '',
       ...(customer ? { customer_id: Number(customer) } : {}),
+      ...(sender ? { sender_id: Number(sender) } : {}),
+      ...(str(form, 'subject') ? { subject: str(form, 'subject') } : {}),
+      ...(form.preheader !== undefined ? { preheader: str(form, 'preheader') ?? null } : {}),
+      ...(typeof form.mjml === 'string' && form.mjml.trim() ? { mjml: form.mjml } : {}),
     });
     if (!res.ok) {
       const msg = res.errors.length
-        ? res.errors.map((e) => `${e.path === 'to' ? 'Test-send to' : e.path}: ${e.message}`).join('; ')
+        ? res.errors
+            .map(
+              (e) =>
+                `${e.path === 'to' ? 'Test-send to' : e.path}: ${e.message}${e.line ? ` (line ${e.line})` : ''}`,
+            )
+            .join('; ')
         : res.detail;
       return c.html(<span class="error">{msg}</span>);
     }

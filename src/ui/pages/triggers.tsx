@@ -5,7 +5,7 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { TRIGGER_EVENTS } from '../../triggers/schema.js';
 import { api, must, UiError } from '../api.js';
-import { type Option, TemplateFields, templateOptions } from '../choices.js';
+import { type Option, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
   Checkbox,
@@ -47,6 +47,7 @@ const FIELDS = [
   'template_id',
   'template_version',
   'offers_per_email',
+  'sender_id',
   'cancel_on_purchase',
   'enabled',
 ];
@@ -67,6 +68,7 @@ function toValues(t: any): Values {
     template_id: t.template_id,
     template_version: t.template_version ?? '',
     offers_per_email: t.offers_per_email,
+    sender_id: t.sender_id ?? '',
     cancel_on_purchase: t.cancel_on_purchase,
     enabled: t.enabled,
   };
@@ -98,6 +100,7 @@ function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: F
       template_id: num(form, 'template_id') ?? null,
       ...(version !== undefined ? { template_version: version } : {}),
       offers_per_email: num(form, 'offers_per_email') ?? 0,
+      sender_id: num(form, 'sender_id') ?? null,
       cancel_on_purchase: form.cancel_on_purchase === 'on',
       enabled: form.enabled === 'on',
     },
@@ -107,7 +110,9 @@ function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: F
 /** A checkbox's state in form values: a stored boolean, or `on` as the browser sends it (absent: off). */
 const ticked = (value: unknown) => value === true || value === 'on';
 
-function TriggerForm(props: FormState & { csrf: string; action: string; templates: Option[] }) {
+function TriggerForm(
+  props: FormState & { csrf: string; action: string; templates: Option[]; senders: Option[] },
+) {
   const v = props.values;
   const e = props.errors;
   const s = (name: string) => v[name] as string | undefined;
@@ -196,6 +201,14 @@ function TriggerForm(props: FormState & { csrf: string; action: string; template
           value={s('offers_per_email') ?? 2}
           errors={e}
           attrs={{ min: 0, max: 20 }}
+        />
+        <Field
+          name="sender_id"
+          label="Sender"
+          value={s('sender_id')}
+          options={props.senders}
+          errors={e}
+          hint="Its From, Reply-To and DKIM key"
         />
       </div>
       <Checkbox
@@ -438,6 +451,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           action="/ui/triggers"
           values={{}}
           templates={await templateOptions(app, c)}
+          senders={await senderOptions(app, c)}
         />
       </>,
     ),
@@ -454,6 +468,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           csrf={c.var.csrf}
           action="/ui/triggers"
           templates={await templateOptions(app, c)}
+          senders={await senderOptions(app, c)}
           {...state}
         />
       ),
@@ -473,6 +488,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           csrf={c.var.csrf}
           action={`/ui/triggers/${id}`}
           templates={await templateOptions(app, c)}
+          senders={await senderOptions(app, c)}
           {...state}
         />
       ),
@@ -552,6 +568,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
               action={`/ui/triggers/${id}`}
               values={toValues(live)}
               templates={await templateOptions(app, c)}
+              senders={await senderOptions(app, c)}
             />
           </details>
         )}

@@ -1,25 +1,11 @@
 import type { Db } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
-import { markEnqueued, unsentMessageIds } from './store.js';
-
-export interface PlanJobData {
-  campaign_id: number;
-}
+import { markEnqueued, unsentMessageIds } from './ledger.js';
 
 export interface SendJobData {
   message_id: number;
   campaign_id: number | null;
-}
-
-/** The planner job of a campaign: one id per campaign, so a second launch or tick adds nothing. */
-export function planJob(campaign: { id: number; schedule_at: Date | null }, now: Date): JobRequest {
-  const delay = campaign.schedule_at ? Math.max(0, campaign.schedule_at.getTime() - now.getTime()) : 0;
-  return {
-    name: 'plan',
-    data: { campaign_id: campaign.id } satisfies PlanJobData,
-    opts: { jobId: `plan-${campaign.id}`, ...(delay > 0 ? { delay } : {}) },
-  };
 }
 
 /** The job id of a message's send job (BullMQ refuses all-digit custom ids). */
@@ -34,12 +20,37 @@ export function sendJobs(campaignId: number | null, messageIds: readonly number[
   }));
 }
 
-export async function enqueuePlanner(
+/** Send jobs of automated messages: job id = message id, delayed until the row's send_at. */
+export function delayedSendJobs(
+  messages: readonly { id: number; send_at: Date | null }[],
+  now: Date,
+): JobRequest[] {
+  return messages.map((m) => {
+    const delay = m.send_at ? Math.max(0, m.send_at.getTime() - now.getTime()) : 0;
+    return {
+      name: 'send',
+      data: { message_id: m.id, campaign_id: null } satisfies SendJobData,
+      opts: { jobId: sendJobId(m.id), ...(delay > 0 ? { delay } : {}) },
+    };
+  });
+}
+
+/**
+ * Hands automated messages (queued rows with a send_at) to the shared send queue, each job
+ * delayed until its row is due, and notes them enqueued.
+ */
+export async function enqueueDelayedSends(
+  sql: Db,
   jobs: JobDispatcher,
-  campaign: { id: number; schedule_at: Date | null },
+  messages: readonly { id: number; send_at: Date | null }[],
   now: Date,
 ): Promise<void> {
-  await jobs.enqueue(QUEUES.planner, [planJob(campaign, now)]);
+  if (messages.length === 0) return;
+  await jobs.enqueue(QUEUES.send, delayedSendJobs(messages, now));
+  await markEnqueued(
+    sql,
+    messages.map((m) => m.id),
+  );
 }
 
 /**

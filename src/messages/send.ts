@@ -1,12 +1,14 @@
-import { LRUCache } from 'lru-cache';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { recordContactEvent } from '../customers/events.js';
 import type { Sql } from '../db/sql.js';
-import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
-import { messageLinks } from '../tracking/links.js';
-import { triggerMessageOrders } from '../triggers/store.js';
+import { isTransientDbError, retryTransient } from '../db/transient.js';
+import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
+import { ledgerMessageId, mailOptions } from '../mail/headers.js';
+import { cachedInstallationId } from '../mail/installation.js';
+import { createMessageRenderer } from '../mail/render-message.js';
+import { createIdentityResolver, type IdentityConfig, identityDomain } from '../senders/identity.js';
 import {
   type ClaimedMessage,
   claimMessage,
@@ -14,22 +16,29 @@ import {
   markFailed,
   markUnsendable,
   messageState,
-  type OfferContent,
-  offerContents,
   recordSent,
   releaseForRetry,
   suppressionsOf,
-} from './store.js';
+  triggerMessageOrders,
+} from './ledger.js';
+import { confirmBeforeSmtp } from './send-guard.js';
 import { emailHash, suppressionReason } from './suppression.js';
 
 export interface SenderDeps {
   sql: Sql;
-  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS'>;
+  config: Pick<Config, 'OFFERFLOW_SECRET' | 'PUBLIC_URL' | 'MARKETING_LEGAL_BASIS' | 'MAIL_POSTAL_ADDRESS'> &
+    IdentityConfig &
+    Partial<Pick<Config, 'BOUNCE_DOMAIN'>>;
   transport: Transporter;
   logger: Logger;
   clock: () => Date;
   /** A row left `sending` this long by a worker that died may be claimed again. */
   leaseSeconds?: number;
+  /**
+   * How long to keep trying to record a mail the SMTP server accepted while PostgreSQL is down
+   * or full (default 15 minutes): longer than a restart, so that the mail is never sent again.
+   */
+  recordRetryMs?: number;
 }
 
 export type SendOutcome =
@@ -51,28 +60,9 @@ interface SmtpError {
   message: string;
 }
 
-const OFFER_TTL_MS = 60_000;
-const TRANSIENT = new Set([
-  '40P01',
-  '40001',
-  '08006',
-  '08003',
-  '57P01',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-]);
-
-/** Runs a transaction again on a deadlock, a serialization failure or a dropped connection. */
-async function withTransientRetry<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (attempt >= attempts || !code || !TRANSIENT.has(code)) throw error;
-      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * Math.random()));
-    }
-  }
+/** A failure of PostgreSQL itself (down, restarting, full), not of the data read from it. */
+function isInfrastructureError(error: unknown): boolean {
+  return isTransientDbError(error) || (error as { name?: string } | null)?.name === 'PostgresError';
 }
 
 /**
@@ -80,62 +70,11 @@ async function withTransientRetry<T>(run: () => Promise<T>, attempts = 8): Promi
  * compiled subject lines of variants, so that per message only rendering and I/O remain.
  */
 export function createSender(deps: SenderDeps) {
-  const offers = new Map<number, { offer: OfferContent; until: number }>();
-  const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
   const lease = deps.leaseSeconds ?? 60;
-
-  async function loadOffers(ids: number[]): Promise<OfferContent[]> {
-    const now = Date.now();
-    const missing = ids.filter((id) => (offers.get(id)?.until ?? 0) < now);
-    if (missing.length > 0) {
-      for (const offer of await offerContents(deps.sql, missing))
-        offers.set(offer.id, { offer, until: now + OFFER_TTL_MS });
-    }
-    return ids.map((id) => offers.get(id)?.offer).filter((o): o is OfferContent => o !== undefined);
-  }
-
-  /** A variant's subject, in the template sandbox and render budget (it was checked at save). */
-  function subjectFor(source: string): ReturnType<typeof compileSubject> {
-    let compiled = subjects.get(source);
-    if (!compiled) {
-      compiled = compileSubject(source, 'variant subject');
-      subjects.set(source, compiled);
-    }
-    return compiled;
-  }
-
-  async function render(m: ClaimedMessage) {
-    const version = await loadTemplateVersion(deps.sql, m.template_id, m.template_version);
-    const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
-    const content = await loadOffers(m.offer_ids);
-    // An automated email may speak of the order that fired it and of the latest one.
-    const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
-    const { erased_at: _erased, ...customer } = m.customer;
-    const data = {
-      customer,
-      offers: content.map((o, i) => ({
-        offer_id: o.id,
-        title: o.title,
-        text: o.text,
-        image_url: o.image_url,
-        url: o.url ? links.offerUrl(i) : null,
-        code: o.code,
-      })),
-      unsubscribe_url: links.unsubscribeUrl,
-      preferences_url: links.preferencesUrl,
-      campaign: { name: m.campaign_name },
-      ...(orders?.order ? { order: orders.order } : {}),
-      ...(orders?.last_order ? { last_order: orders.last_order } : {}),
-    };
-    const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
-    const variant = m.campaign_variants.find((v) => v.name === m.variant);
-    const subject = variant?.subject ? subjectFor(variant.subject)(data) : rendered.subject;
-    const pixel = `<img src="${links.openPixelUrl}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`;
-    const html = rendered.html.includes('</body>')
-      ? rendered.html.replace('</body>', `${pixel}</body>`)
-      : rendered.html + pixel;
-    return { subject, html, text: rendered.text, links };
-  }
+  const recordRetryMs = deps.recordRetryMs ?? 15 * 60_000;
+  const render = createMessageRenderer(deps);
+  const identities = createIdentityResolver(deps);
+  const installId = cachedInstallationId(deps.sql);
 
   /**
    * Why a trigger's message may no longer go out, or null: its customer may have unsubscribed,
@@ -181,7 +120,9 @@ export function createSender(deps: SenderDeps) {
    * into a failed row instead of a retry.
    */
   async function send(id: number, options: { finalAttempt: boolean }): Promise<SendOutcome> {
-    const m = await claimMessage(deps.sql, id, lease);
+    // A claim that committed but lost its reply leaves the row `sending`: the retry then finds it
+    // leased and the job comes back once the lease is over, so repeating it is safe.
+    const m = await retryTransient(() => claimMessage(deps.sql, id, lease), { forMs: 3000 });
     if (!m) return explainUnclaimed(id);
     const email = m.customer.email;
     if (!email || m.customer.erased_at) {
@@ -200,32 +141,56 @@ export function createSender(deps: SenderDeps) {
       mail = await render(m);
     } catch (error) {
       const message = `render: ${error instanceof Error ? error.message : String(error)}`;
+      // The database failing while the template or offers load is not the template's fault:
+      // the row goes back to the queue and is tried again (by its job, or by the reconciler
+      // once its attempts are used up), never failed for it.
+      if (isInfrastructureError(error)) return retryLater(id, message);
       await markFailed(deps.sql, id, { error: message, reply: null });
       return { outcome: 'failed', error: message };
     }
-    const fromAddress = m.from_address ?? `no-reply@${new URL(deps.config.PUBLIC_URL).hostname}`;
-    const domain = fromAddress.split('@')[1] ?? 'localhost';
-    // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
+    const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
+    const domain = identityDomain(identity);
     const source = m.campaign_id !== null ? `c${m.campaign_id}` : `t${m.trigger_id}`;
-    const smtpMessageId = `<m${id}.${source}@${domain}>`;
+    // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
+    const smtpMessageId = ledgerMessageId({ messageId: id, source, installId: await installId(), domain });
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
+    // Last look before the wire: a customer erased (or a row settled elsewhere) since the claim
+    // gets nothing. This also renews the lease, so it counts from the SMTP transaction.
+    const guard = await retryTransient(() => confirmBeforeSmtp(deps.sql, id), { forMs: 3000 });
+    if (guard !== 'ok') {
+      if (guard === 'erased') await markUnsendable(deps.sql, id, 'cancelled', 'erased');
+      return { outcome: 'skipped', reason: guard === 'erased' ? 'customer erased' : 'row settled elsewhere' };
+    }
     let reply: string | null = null;
+    const bounceDomain = deps.config.BOUNCE_DOMAIN;
     try {
-      const info = await deps.transport.sendMail({
-        from: m.from_name ? { name: m.from_name, address: fromAddress } : fromAddress,
-        to: email,
-        subject: mail.subject,
-        html: mail.html,
-        text: mail.text,
-        messageId: smtpMessageId,
-        headers: {
-          'List-Unsubscribe': `<${mail.links.oneClickUrl}>, <mailto:unsubscribe@${domain}?subject=unsubscribe-${unsubscribeToken}>`,
-          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-          'X-Offerflow-Message': String(id),
-          ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
-          ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
+      const message = mailOptions(
+        {
+          identity,
+          installId: await installId(),
+          kind: m.campaign_id !== null ? 'campaign' : 'automated',
+          source,
+          messageId: id,
+          to: email,
+          subject: mail.subject,
+          html: mail.html,
+          text: mail.text,
+          unsubscribe: {
+            oneClickUrl: mail.links.oneClickUrl,
+            mailto: unsubscribeMailto(deps.config, domain, unsubscribeToken ?? ''),
+          },
+          extra: {
+            'X-Offerflow-Message': String(id),
+            ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
+            ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
+          },
         },
-      });
+        smtpMessageId,
+      );
+      // VERP: bounces come back to `offerflow inbound` naming this message (src/inbound/).
+      if (bounceDomain)
+        message.envelope = { from: returnPathFor(deps.config.OFFERFLOW_SECRET, bounceDomain, id), to: email };
+      const info = await deps.transport.sendMail(message);
       reply = typeof info.response === 'string' ? info.response : null;
     } catch (raw) {
       const error = raw as SmtpError;
@@ -247,17 +212,39 @@ export function createSender(deps: SenderDeps) {
     }
     const at = deps.clock();
     // The mail is out: from here on, retry the bookkeeping rather than the send, so that a
-    // deadlock or a lost connection does not turn into a second copy.
-    await withTransientRetry(() =>
-      recordSent(deps.sql, {
-        id,
-        smtpMessageId,
-        reply,
-        at,
-        data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
-      }),
+    // deadlock, a PostgreSQL restart or a full server does not turn into a second copy. The job
+    // keeps its lock meanwhile (BullMQ renews it) and its row stays `sending` under this claim.
+    let warned = false;
+    await retryTransient(
+      () =>
+        recordSent(deps.sql, {
+          id,
+          smtpMessageId,
+          reply,
+          at,
+          data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
+        }),
+      {
+        forMs: recordRetryMs,
+        onRetry: (error) => {
+          if (warned) return;
+          warned = true;
+          deps.logger.warn(
+            { message: id, err: (error as Error).message },
+            'sent mail not recorded yet; retrying',
+          );
+        },
+      },
     );
     return { outcome: 'sent', messageId: smtpMessageId };
+  }
+
+  /** Puts a claimed row back to `queued` after an infrastructure failure and retries the job. */
+  async function retryLater(id: number, error: string): Promise<never> {
+    // If even this fails (the database is still away), the row stays `sending` and its lease
+    // brings it back: nothing was sent, so either way it is sent once.
+    await releaseForRetry(deps.sql, id, { error, reply: null }).catch(() => {});
+    throw new RetryableSendError(error);
   }
 
   /** A 5xx reply: the row fails with it; a rejected recipient is a hard bounce and suppressed. */

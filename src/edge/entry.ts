@@ -1,14 +1,14 @@
 import { Hono } from 'hono';
-import { createApp } from './app.js';
-import type { Config } from './config.js';
-import { createSql } from './db/sql.js';
-import type { AppDeps } from './deps.js';
-import { type EdgeEnv, edgeConfig } from './edge/config.js';
-import { createEdgeLogger } from './edge/logger.js';
-import { NODE_ONLY_ROUTES, nodeOnlyResponse } from './edge/node-only.js';
-import { flushTrackingEvents } from './tracking/event-buffer.js';
+import { createApp } from '../app.js';
+import type { Config } from '../config.js';
+import { createSql } from '../db/sql.js';
+import type { AppDeps } from '../deps.js';
+import { flushTrackingEvents } from '../tracking/event-buffer.js';
+import { type EdgeEnv, edgeConfig } from './config.js';
+import { createEdgeLogger } from './logger.js';
+import { NODE_ONLY_GET_ROUTES, NODE_ONLY_ROUTES, nodeOnlyResponse } from './node-only.js';
 
-export type { EdgeEnv } from './edge/config.js';
+export type { EdgeEnv } from './config.js';
 
 interface ExecutionContext {
   waitUntil(promise: Promise<unknown>): void;
@@ -59,6 +59,7 @@ async function serve(request: Request, env: EdgeEnv, ctx: ExecutionContext): Pro
 
 const edge = new Hono<{ Bindings: EdgeEnv }>();
 for (const path of NODE_ONLY_ROUTES) edge.post(path, (c) => nodeOnlyResponse(c.req.path));
+for (const path of NODE_ONLY_GET_ROUTES) edge.get(path, (c) => nodeOnlyResponse(c.req.path));
 edge.all('*', (c) => serve(c.req.raw, c.env, c.executionCtx));
 
 export default { fetch: edge.fetch };

@@ -1,11 +1,12 @@
+import { reconcileAbTests } from '../campaigns/ab-test.js';
+import { enqueuePlanner } from '../campaigns/planner-job.js';
+import { activeCampaigns, finishCampaignIfDone } from '../campaigns/store.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { reconcileQueuedImports } from '../imports/jobs.js';
+import { enqueueUnsent } from '../messages/send-jobs.js';
 import { rollUpShownCounts } from '../offers/impressions.js';
 import { drainTriggerOutbox, reconcileTriggerMessages } from '../triggers/reconcile.js';
-import { reconcileAbTests } from './ab-test.js';
-import { enqueuePlanner, enqueueUnsent } from './jobs.js';
-import { activeCampaigns, finishCampaignIfDone } from './store.js';
 
 export interface ReconcileDeps {
   sql: Sql;

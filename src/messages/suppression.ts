@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db/sql.js';
-import { type RecipientFacts, recipientFacts, suppressionsOf } from './store.js';
+import { type RecipientFacts, recipientFacts, suppressionsOf } from './ledger.js';
 
 /**
  * The key of an address in `suppressions`: HMAC-SHA256 of the lowercased, trimmed address with
@@ -16,8 +16,9 @@ export function emailHash(secret: string, email: string): Buffer {
 }
 
 /**
- * Why a customer may not be mailed, or null if they may. Under `consent` only an explicit
- * opt-in counts; under `legitimate_interest` only an explicit opt-out stops the mail.
+ * Why a customer may not be mailed, or null if they may. Under `consent` and `double_opt_in`
+ * only an explicit opt-in counts (under `double_opt_in` it is written only on confirmation);
+ * under `legitimate_interest` only an explicit opt-out stops the mail.
  */
 export function suppressionReason(
   facts: RecipientFacts,
@@ -28,7 +29,7 @@ export function suppressionReason(
   if (!facts.email) return 'no_email';
   if (suppressed) return suppressed;
   if (facts.marketing === false) return 'unsubscribed';
-  if (basis === 'consent' && facts.marketing !== true) return 'no_consent';
+  if (basis !== 'legitimate_interest' && facts.marketing !== true) return 'no_consent';
   return null;
 }
 

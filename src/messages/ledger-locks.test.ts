@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCampaignShop } from '../../test/helpers/campaign-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-db.js';
+import { cancelHeldMessages, type ReleasedRow, releaseHeldMessages } from '../campaigns/ab-store.js';
 import type { Db } from '../db/sql.js';
 import { cancelPendingOfTrigger, cancelSupersededByPurchase } from '../triggers/store.js';
-import { cancelHeldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
-import { markEnqueued } from './store.js';
+import { markEnqueued } from './ledger.js';
 
 // Statements that update many ledger rows at once, run side by side over the same rows.
 // PostgreSQL picks a plan per statement: an index scan visits rows in id order, a sequential

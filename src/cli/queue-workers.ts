@@ -4,22 +4,17 @@ import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { startReconciler } from '../../workers/reconciler.js';
-import { RETENTION_QUEUE, RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
+import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
-import {
-  TRIGGER_QUEUE,
-  TRIGGER_SCAN_SCHEDULE,
-  TRIGGER_SCAN_SCHEDULER,
-  triggerProcessor,
-} from '../../workers/trigger.js';
-import type { SendJobData } from '../campaigns/jobs.js';
-import { createSender } from '../campaigns/send.js';
+import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER, triggerProcessor } from '../../workers/trigger.js';
 import { throttledCampaigns } from '../campaigns/store.js';
-import { createMailTransport } from '../campaigns/transport.js';
 import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
-import { IMPORT_QUEUE } from '../imports/jobs.js';
 import { createLogger } from '../logger.js';
+import { createSender } from '../messages/send.js';
+import type { SendJobData } from '../messages/send-jobs.js';
+import { createMailTransport } from '../messages/transport.js';
+import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
@@ -120,6 +115,20 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       syncThrottled().catch((error: unknown) => logger.error({ err: error }, 'throttle sync failed'));
     }, 2000);
     beforeWorkers.push(async () => clearInterval(timer));
+    // Double opt-in confirmations: an outbox the senders poll (OPT_IN_POLL_MS, 2000).
+    let mailing: Promise<unknown> = Promise.resolve();
+    const optIns = setInterval(
+      () => {
+        mailing = mailPendingOptIns({ sql, config, transport, logger }).catch((error: unknown) =>
+          logger.error({ err: error }, 'opt-in mailing failed'),
+        );
+      },
+      num(env.OPT_IN_POLL_MS, 2000),
+    );
+    beforeWorkers.push(async () => {
+      clearInterval(optIns);
+      await mailing;
+    });
     afterWorkers.push(async () => sender.close());
   }
 
@@ -134,10 +143,10 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   if (roles.includes('trigger')) {
     const processor = triggerProcessor({ sql, jobs: dispatcher, clock, config, logger });
     const options = { ...common, concurrency: num(env.TRIGGER_CONCURRENCY, 4) };
-    workers.set(TRIGGER_QUEUE, watch(new Worker(TRIGGER_QUEUE, processor, options)));
+    workers.set(QUEUES.trigger, watch(new Worker(QUEUES.trigger, processor, options)));
     // Upserting the same scheduler id from every worker process keeps exactly one schedule.
     await dispatcher
-      .queue(TRIGGER_QUEUE)
+      .queue(QUEUES.trigger)
       .upsertJobScheduler(TRIGGER_SCAN_SCHEDULER, TRIGGER_SCAN_SCHEDULE, { name: 'scan', data: {} });
   }
 
@@ -149,17 +158,17 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       triggerMaxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
     });
     const options = { ...common, concurrency: num(env.IMPORT_CONCURRENCY, 1) };
-    workers.set(IMPORT_QUEUE, watch(new Worker(IMPORT_QUEUE, processor, options)));
+    workers.set(QUEUES.import, watch(new Worker(QUEUES.import, processor, options)));
   }
 
   if (roles.includes('retention')) {
     const processor = retentionProcessor({ sql, config, clock });
     workers.set(
-      RETENTION_QUEUE,
-      watch(new Worker(RETENTION_QUEUE, processor, { ...common, concurrency: 1 })),
+      QUEUES.retention,
+      watch(new Worker(QUEUES.retention, processor, { ...common, concurrency: 1 })),
     );
     await dispatcher
-      .queue(RETENTION_QUEUE)
+      .queue(QUEUES.retention)
       .upsertJobScheduler('retention', RETENTION_SCHEDULE, { name: 'retention', data: {} });
   }
 

@@ -1,0 +1,319 @@
+import type { Db, Fragment } from '../db/sql.js';
+
+// The send ledger (`messages`): the queries of delivery. Campaigns, triggers and journeys write
+// rows; only this module claims, sends, records, fails, retries and cancels them. Every
+// statement that updates many rows at once locks them in id order (lockedInIdOrder).
+
+/** The part of a campaign variant the sender reads: its subject line, if it has its own. */
+export interface VariantSubject {
+  name: string;
+  subject?: string | undefined;
+}
+
+/** Cancels the rows of a campaign that were not sent yet. */
+export async function cancelQueuedMessages(sql: Db, campaignId: number): Promise<number> {
+  const rows = await sql`
+    update messages m set status = 'cancelled', updated_at = now()
+    from ${lockedInIdOrder(sql, sql`campaign_id = ${campaignId} and status = 'queued'`)}
+    where m.id = locked.id returning m.id`;
+  return rows.length;
+}
+
+/** Ids of a campaign's rows still to send, after a given id (keyset), for (re-)enqueueing. */
+export async function unsentMessageIds(
+  sql: Db,
+  campaignId: number,
+  input: { afterId: number; limit: number; customerIds?: number[]; idleSeconds?: number },
+): Promise<number[]> {
+  const rows = await sql<{ id: number }[]>`
+    select id from messages
+    where campaign_id = ${campaignId} and status in ('queued', 'sending') and id > ${input.afterId}
+      ${input.customerIds ? sql`and customer_id = any(${input.customerIds}::bigint[])` : sql``}
+      ${
+        input.idleSeconds !== undefined
+          ? sql`and greatest(updated_at, coalesce(enqueued_at, updated_at)) < now() - make_interval(secs => ${input.idleSeconds})`
+          : sql``
+      }
+    order by id limit ${input.limit}`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * The ids of the ledger rows matching `where`, locked in id order, as a `locked` relation for an
+ * update's FROM. Statements that update many rows at once lock them in their plan's order (index
+ * or heap, which updates reshuffle), so two of them over the same rows can deadlock; in id order
+ * they cannot. With `skipLocked`, a row another transaction holds is left out instead of waited on.
+ */
+export function lockedInIdOrder(sql: Db, where: Fragment, options: { skipLocked?: boolean } = {}): Fragment {
+  return sql`(
+    select id from messages where ${where}
+    order by id for update ${options.skipLocked ? sql`skip locked` : sql``}
+  ) locked`;
+}
+
+/**
+ * Notes that these ledger rows (a campaign's or a trigger's) were handed to the queue. Concurrent
+ * planners note overlapping pages; a row another one holds is skipped: that one notes it, or a
+ * sender is claiming it, which marks it busy as well.
+ */
+export async function markEnqueued(sql: Db, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`
+    update messages m set enqueued_at = now()
+    from ${lockedInIdOrder(sql, sql`id = any(${ids}::bigint[])`, { skipLocked: true })}
+    where m.id = locked.id`;
+}
+
+export interface RecipientFacts {
+  id: number;
+  email: string | null;
+  erased: boolean;
+  /** The latest marketing_email consent: true, false (withdrawn) or null (never asked). */
+  marketing: boolean | null;
+}
+
+/** What the planner needs to know about each customer of a page to decide who may be mailed. */
+export async function recipientFacts(sql: Db, customerIds: number[]): Promise<RecipientFacts[]> {
+  return sql<RecipientFacts[]>`
+    select c.id, c.email, c.erased_at is not null as erased,
+      (select k.granted from consents k
+        where k.customer_id = c.id and k.purpose = 'marketing_email'
+        order by k.at desc, k.id desc limit 1) as marketing
+    from customers c where c.id = any(${customerIds}::bigint[])
+    order by c.id`;
+}
+
+/** The suppression reasons of these address hashes (hex), keyed by hash. */
+export async function suppressionsOf(sql: Db, hashesHex: string[]): Promise<Map<string, string>> {
+  if (hashesHex.length === 0) return new Map();
+  const rows = await sql<{ hash: string; reason: string }[]>`
+    select encode(email_hash, 'hex') as hash, reason from suppressions
+    where email_hash = any(select decode(h, 'hex') from unnest(${hashesHex}::text[]) h)`;
+  return new Map(rows.map((r) => [r.hash, r.reason]));
+}
+
+/** Adds an address hash to the suppression list (first reason wins). */
+export async function insertSuppression(
+  sql: Db,
+  hash: Buffer,
+  reason: string,
+  source: string,
+): Promise<void> {
+  await sql`
+    insert into suppressions (email_hash, reason, source) values (${hash}, ${reason}, ${source})
+    on conflict (email_hash) do nothing`;
+}
+
+export interface ClaimedMessage {
+  id: number;
+  customer_id: number;
+  /** Null for a trigger's message. */
+  campaign_id: number | null;
+  trigger_id: number | null;
+  variant: string | null;
+  template_id: number;
+  template_version: number;
+  offer_ids: number[];
+  attempts: number;
+  campaign_name: string;
+  campaign_variants: VariantSubject[];
+  from_address: string | null;
+  from_name: string | null;
+  /** The sender identity the campaign or trigger chose; null: the default sender. */
+  sender_id: number | null;
+  /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
+  marketing: boolean | null;
+  customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
+}
+
+/**
+ * Claims a ledger row for sending: queued, or `sending` with a lease older than `leaseSeconds`
+ * (its worker died); a campaign's row only while the campaign is sending, a trigger's row only
+ * once its send_at has come. Returns what rendering needs.
+ */
+export async function claimMessage(
+  sql: Db,
+  id: number,
+  leaseSeconds: number,
+): Promise<ClaimedMessage | undefined> {
+  const [row] = await sql<ClaimedMessage[]>`
+    with claimed as (
+      update messages m set status = 'sending', attempts = m.attempts + 1, updated_at = now()
+      where m.id = ${id}
+        and (m.status = 'queued'
+          or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ${leaseSeconds})))
+        and (m.send_at is null or m.send_at <= now())
+        and (m.campaign_id is null
+          or exists (select 1 from campaigns c where c.id = m.campaign_id and c.status = 'sending'))
+      returning m.*
+    )
+    select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.variant, k.template_id, k.template_version,
+      k.offer_ids, k.attempts,
+      coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
+      c.from_address, c.from_name, coalesce(c.sender_id, t.sender_id) as sender_id,
+      -- Consent can change during a trigger's delay: it is read again at send time.
+      case when k.trigger_id is not null then (
+        select g.granted from consents g
+        where g.customer_id = k.customer_id and g.purpose = 'marketing_email'
+        order by g.at desc, g.id desc limit 1) end as marketing,
+      jsonb_build_object(
+        'id', cu.id, 'external_id', cu.external_id, 'email', cu.email, 'first_name', cu.first_name,
+        'last_name', cu.last_name, 'locale', cu.locale, 'timezone', cu.timezone, 'address', cu.address,
+        'preferred_categories', cu.preferred_categories, 'hobbies', cu.hobbies, 'erased_at', cu.erased_at
+      ) as customer
+    from claimed k
+      left join campaigns c on c.id = k.campaign_id
+      left join triggers t on t.id = k.trigger_id
+      join customers cu on cu.id = k.customer_id`;
+  return row;
+}
+
+/** Why a row could not be claimed: its own status, its campaign's, and how far off its send_at is. */
+export async function messageState(
+  sql: Db,
+  id: number,
+): Promise<
+  | { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }
+  | undefined
+> {
+  const [row] = await sql<
+    { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }[]
+  >`
+    select m.status, m.campaign_id, c.status as campaign_status,
+      greatest(0, extract(epoch from coalesce(m.send_at, now()) - now()))::float8 as due_in_seconds
+    from messages m left join campaigns c on c.id = m.campaign_id where m.id = ${id}`;
+  return row;
+}
+
+/**
+ * Everything that follows an accepted mail, as one statement (so one round trip and atomic
+ * without a transaction): the row becomes `sent` unless something (a cancel) moved it meanwhile,
+ * the `sent` contact event is appended, and one offer impression per (message, offer) is
+ * recorded so that caps hold across campaigns and triggers. The event and impressions are
+ * written only when the row was marked here, so a retry adds nothing. Returns whether it was.
+ */
+export async function recordSent(
+  sql: Db,
+  input: {
+    id: number;
+    smtpMessageId: string;
+    reply: string | null;
+    at: Date;
+    data: Record<string, unknown>;
+  },
+): Promise<boolean> {
+  const [row] = await sql<{ marked: number }[]>`
+    with sent as (
+      update messages set status = 'sent', sent_at = ${input.at}, smtp_message_id = ${input.smtpMessageId},
+        smtp_reply = ${input.reply}, error = null, updated_at = now()
+      where id = ${input.id} and status in ('queued', 'sending')
+      returning id, customer_id, campaign_id, trigger_id, offer_ids
+    ), event as (
+      insert into contact_events (customer_id, kind, channel, message_id, campaign_id, trigger_id, machine, data, at)
+      select customer_id, 'sent', 'email', id, campaign_id, trigger_id, false, ${sql.json(input.data as never)}, ${input.at}
+      from sent
+      on conflict do nothing
+    ), impressions as (
+      insert into offer_impressions (offer_id, customer_id, message_id, campaign_id, trigger_id, at)
+      select distinct o, s.customer_id, s.id, s.campaign_id, s.trigger_id, ${input.at}::timestamptz
+      from sent s, unnest(s.offer_ids) as o
+      on conflict (message_id, offer_id) where message_id is not null do nothing
+    )
+    select count(*)::int as marked from sent`;
+  return (row?.marked ?? 0) > 0;
+}
+
+/** Ends a row for good with the reason (a 5xx reply, a template that cannot render). */
+export async function markFailed(
+  sql: Db,
+  id: number,
+  input: { error: string; reply: string | null },
+): Promise<boolean> {
+  const rows = await sql`
+    update messages set status = 'failed', error = ${input.error}, smtp_reply = ${input.reply}, updated_at = now()
+    where id = ${id} and status in ('queued', 'sending') returning id`;
+  return rows.length > 0;
+}
+
+/** Puts a claimed row back to queued after a temporary failure; its job retries later. */
+export async function releaseForRetry(
+  sql: Db,
+  id: number,
+  input: { error: string; reply: string | null },
+): Promise<void> {
+  await sql`
+    update messages set status = 'queued', error = ${input.error}, smtp_reply = ${input.reply}, updated_at = now()
+    where id = ${id} and status = 'sending'`;
+}
+
+/** Sets the status of a row that will not be sent (its campaign was cancelled, its customer erased). */
+export async function markUnsendable(
+  sql: Db,
+  id: number,
+  status: 'cancelled' | 'suppressed',
+  reason: string | null,
+): Promise<void> {
+  await sql`
+    update messages set status = ${status}, suppressed_reason = ${reason}, updated_at = now()
+    where id = ${id} and status in ('queued', 'sending')`;
+}
+
+export interface OfferContent {
+  id: number;
+  name: string;
+  title: string;
+  text: string | null;
+  image_url: string | null;
+  url: string | null;
+  code: string | null;
+  category: string | null;
+}
+
+/** The content of offers by id (deleted ones too: a message shows what was decided). */
+export async function offerContents(sql: Db, ids: number[]): Promise<OfferContent[]> {
+  return sql<OfferContent[]>`
+    select id, name, title, text, image_url, url, code, category from offers where id = any(${ids}::bigint[])`;
+}
+
+export interface OrderView {
+  ref: string | null;
+  purchased_at: string;
+  total: number;
+  currency: string;
+  lines?: { sku: string | null; category: string | null; quantity: number; amount: number }[];
+}
+
+/**
+ * What an automated email may say about orders: the order behind its firing (its key
+ * `order:<customer>:<ref>` or `purchase:<id>`; null for other events) and the customer's latest
+ * order (null when none). Read at send time for trigger messages only, apart from the claim,
+ * so that campaign sends do not pay for it.
+ */
+export async function triggerMessageOrders(
+  sql: Db,
+  message: { id: number; customer_id: number },
+): Promise<{ order: OrderView | null; last_order: OrderView | null }> {
+  const [row] = await sql<{ order: OrderView | null; last_order: OrderView | null }[]>`
+    select
+      (select jsonb_build_object(
+          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
+          'currency', min(p.currency),
+          'lines', jsonb_agg(jsonb_build_object(
+            'sku', p.sku, 'category', p.category, 'quantity', p.quantity, 'amount', p.amount) order by p.id))
+        from trigger_firings f join purchases p on p.customer_id = f.customer_id
+        where f.message_id = ${message.id}
+          and (p.order_ref = case when f.event_key like 'order:%'
+                 then substring(f.event_key from char_length('order:' || f.customer_id::text || ':') + 1) end
+            or p.id = case when f.event_key like 'purchase:%' then substring(f.event_key from 10)::bigint end)
+        having count(*) > 0) as "order",
+      (select jsonb_build_object(
+          'ref', min(p.order_ref), 'purchased_at', max(p.purchased_at), 'total', sum(p.amount),
+          'currency', min(p.currency))
+        from purchases p,
+          (select id, order_ref from purchases where customer_id = ${message.customer_id}
+           order by purchased_at desc, id desc limit 1) l
+        where p.customer_id = ${message.customer_id}
+          and (p.id = l.id or (l.order_ref is not null and p.order_ref = l.order_ref))
+        having count(*) > 0) as last_order`;
+  return row ?? { order: null, last_order: null };
+}
