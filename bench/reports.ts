@@ -86,7 +86,7 @@ const bench: Bench = {
         if (res.status !== 200) throw new Error(`report answered ${res.status}`);
         await res.json();
       };
-      const raw = () => scopeBreakdown(sql, { campaign_id: id }, false);
+      const raw = () => scopeBreakdown(sql, { campaign_id: id }, false, config.REPORT_CURRENCY);
       await report();
       await raw();
       const reportTimes: number[] = [];

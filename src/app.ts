@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import { registerCampaignRoutes } from './campaigns/routes.js';
 import { registerConversionRoutes } from './conversions/routes.js';
+import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
@@ -133,6 +134,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerConversionRoutes(app);
   registerEspWebhookRoutes(app);
   registerReportRoutes(app);
+  registerCurrencyRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);
   registerImportRoutes(app);

@@ -45,6 +45,17 @@ export const configSchema = z.object({
    */
   IMPORT_CONCURRENT_UPLOADS: z.coerce.number().int().positive().default(4),
   /**
+   * Imported purchase lines older than this many hours fire no automation (last year's orders
+   * get no "thank you" today) unless the import asks with `triggers=all`.
+   */
+  IMPORT_TRIGGER_MAX_AGE_HOURS: z.coerce.number().positive().default(24),
+  /** The currency reports, the dashboard and offer results add revenue in (see POST /v1/currency-rates). */
+  REPORT_CURRENCY: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code like EUR')
+    .transform((v) => v.toUpperCase())
+    .default('EUR'),
+  /**
    * Legal basis for marketing email: `consent` (explicit opt-in), `double_opt_in` (opt-in that
    * counts only once the address confirms it from a mailed link) or `legitimate_interest` (opt-out).
    */

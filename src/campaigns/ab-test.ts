@@ -2,6 +2,7 @@ import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { AppError, type FieldError, invalid, notFound } from '../http/problem.js';
 import { QUEUES } from '../queue/queues.js';
+import { DEFAULT_REPORT_CURRENCY } from '../reports/currency.js';
 import { abCellBreakdown } from '../reports/store.js';
 import { abTestsInFlight, openAbWindows, recordAbDecision } from './ab-store.js';
 import type { AbTest, Variant } from './schema.js';
@@ -85,7 +86,13 @@ async function decide(
   chosen?: string,
 ): Promise<void> {
   const outcomes: VariantOutcome[] = [];
-  for (const { remainder, variant, ...counts } of await abCellBreakdown(tx, row.id, false)) {
+  // Revenue per recipient compares variants of one campaign: any one currency ranks them alike.
+  for (const { remainder, variant, ...counts } of await abCellBreakdown(
+    tx,
+    row.id,
+    false,
+    DEFAULT_REPORT_CURRENCY,
+  )) {
     if (!remainder && variant !== null) outcomes.push({ variant, ...counts });
   }
   const choice = chooseWinner({

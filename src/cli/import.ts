@@ -17,7 +17,7 @@ import { queuePrefix } from '../queue/queues.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE =
-  'import customers|purchases FILE.csv [--separator ";"] [--encoding utf-8|windows-1252] [--decimal-comma|--no-decimal-comma] [--timezone Europe/Paris] [--map field=Header ...] [--concurrency 2] [--no-triggers]';
+  'import customers|purchases FILE.csv [--separator ";"] [--encoding utf-8|windows-1252] [--decimal-comma|--no-decimal-comma] [--timezone Europe/Paris] [--map field=Header ...] [--concurrency 2] [--no-triggers | --all-triggers]';
 
 /** `offerflow import purchases FILE.csv`: streams a local file, shows a progress bar, writes FILE.errors.csv. */
 export async function importCommand(args: string[]): Promise<number> {
@@ -33,6 +33,7 @@ export async function importCommand(args: string[]): Promise<number> {
       map: { type: 'string', multiple: true },
       concurrency: { type: 'string' },
       'no-triggers': { type: 'boolean' },
+      'all-triggers': { type: 'boolean' },
     },
   });
   const [kind, file] = positionals;
@@ -65,7 +66,13 @@ export async function importCommand(args: string[]): Promise<number> {
   bar.start(size, 0, { rows: 0, created: 0, failed: 0 });
   try {
     const { importId, progress } = await importLocalStream(
-      { sql, jobs, clock: () => new Date(), fireTriggers: !values['no-triggers'] },
+      {
+        sql,
+        jobs,
+        clock: () => new Date(),
+        fireTriggers: !values['no-triggers'],
+        triggerMaxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
+      },
       {
         kind: kind as ImportKind,
         filename: file,
@@ -77,6 +84,8 @@ export async function importCommand(args: string[]): Promise<number> {
           ...(values['no-decimal-comma'] ? { decimal_comma: false } : {}),
           ...(values.timezone ? { timezone: values.timezone } : {}),
           ...(concurrency ? { concurrency } : {}),
+          // Lines older than IMPORT_TRIGGER_MAX_AGE_HOURS fire automations only when asked.
+          ...(values['all-triggers'] ? { triggers: 'all' as const } : {}),
           ...(Object.keys(mapping).length > 0 ? { mapping } : {}),
         },
       },

@@ -151,7 +151,12 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   }
 
   if (roles.includes('import')) {
-    const processor = importProcessor({ sql, jobs: dispatcher, clock });
+    const processor = importProcessor({
+      sql,
+      jobs: dispatcher,
+      clock,
+      triggerMaxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
+    });
     const options = { ...common, concurrency: num(env.IMPORT_CONCURRENCY, 1) };
     workers.set(QUEUES.import, watch(new Worker(QUEUES.import, processor, options)));
   }

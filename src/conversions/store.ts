@@ -1,4 +1,4 @@
-import type { Db } from '../db/sql.js';
+import type { Db, Fragment } from '../db/sql.js';
 
 export interface PurchaseForAttribution {
   id: number;
@@ -31,25 +31,18 @@ const RETURNING = (sql: Db) => sql`
   data ->> 'order_ref' as order_ref, data ->> 'touch' as touch, at`;
 
 /**
- * Last-touch attribution of purchase lines, set-based: for each line, the customer's latest
- * human click (within the campaign's click window) or open (open window) before it; the
- * conversion goes to the offer of that message whose category is the line's (the clicked offer
- * first). A line already converted is skipped (unique index on purchase_id).
+ * The attribution statement over the lines `lines` (a CTE-ready select of id, customer_id, sku,
+ * category, amount, currency, purchased_at): for each line, the customer's latest human click
+ * (within the campaign's click window) or open (open window) at or before it; the conversion
+ * goes to the offer of that message whose category is the line's (the clicked offer first).
+ * One conversion per line (unique index on purchase_id): a line already converted moves to a
+ * later touch when one has landed since (a click written after the purchase it preceded), and
+ * is left alone otherwise, so running it again, from either side and in any order, converges
+ * on the same row. Lines are written in id order so that two passes never lock crosswise.
  */
-export async function insertAttributedConversions(
-  sql: Db,
-  purchases: PurchaseForAttribution[],
-): Promise<Conversion[]> {
-  const rows = purchases.map((p) => ({
-    ...p,
-    purchased_at: p.purchased_at instanceof Date ? p.purchased_at.toISOString() : p.purchased_at,
-  }));
+function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
   return sql<Conversion[]>`
-    with p as (
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
-        id bigint, customer_id bigint, sku text, category text, amount numeric, currency text,
-        purchased_at timestamptz)
-    ), touched as (
+    with p as (${lines}), touched as (
       select p.*, t.message_id, t.campaign_id, t.trigger_id, t.touch, t.touch_at, t.clicked_offer, t.offer_ids
       from p
       join lateral (
@@ -69,7 +62,7 @@ export async function insertAttributedConversions(
         limit 1
       ) t on true
     )
-    insert into contact_events (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
+    insert into contact_events as ce (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
     select customer_id, 'converted', message_id, campaign_id, trigger_id,
       (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
          join offers o on o.id = u.offer_id
@@ -81,8 +74,73 @@ export async function insertAttributedConversions(
         'touch_at', touch_at, 'sku', sku, 'category', category)),
       purchased_at
     from touched
-    on conflict (purchase_id) where kind = 'converted' do nothing
+    order by touched.id
+    on conflict (purchase_id) where kind = 'converted' do update set
+      message_id = excluded.message_id, campaign_id = excluded.campaign_id,
+      trigger_id = excluded.trigger_id, offer_id = excluded.offer_id, data = excluded.data
+    where (ce.data ->> 'touch_at')::timestamptz < (excluded.data ->> 'touch_at')::timestamptz
     returning ${RETURNING(sql)}`;
+}
+
+/** Attributes the given purchase lines (the purchase side: lines just written). */
+export async function insertAttributedConversions(
+  sql: Db,
+  purchases: PurchaseForAttribution[],
+): Promise<Conversion[]> {
+  const rows = purchases.map((p) => ({
+    ...p,
+    purchased_at: p.purchased_at instanceof Date ? p.purchased_at.toISOString() : p.purchased_at,
+  }));
+  return attributeLines(
+    sql,
+    sql`select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
+        id bigint, customer_id bigint, sku text, category text, amount numeric, currency text,
+        purchased_at timestamptz)`,
+  );
+}
+
+/** Attributes the stored sales with these ids (again, once their transaction has committed; refunds are not conversions). */
+export async function attributeStoredPurchases(sql: Db, ids: readonly number[]): Promise<Conversion[]> {
+  return attributeLines(
+    sql,
+    sql`select id, customer_id, sku, category, amount, currency, purchased_at
+        from purchases where id = any(${ids as number[]}::bigint[]) and kind = 'purchase'`,
+  );
+}
+
+/** Attributes the stored lines with ids in [from, to] (an import batch, after its commit). */
+export async function attributeStoredPurchaseRange(sql: Db, from: number, to: number): Promise<Conversion[]> {
+  return attributeLines(
+    sql,
+    sql`select id, customer_id, sku, category, amount, currency, purchased_at
+        from purchases where id between ${from} and ${to} and kind = 'purchase'`,
+  );
+}
+
+/**
+ * The touch side: the lines of these customers bought at or after (and within a year of) their
+ * earliest open or click among `touches`, attributed again now that the touches are stored.
+ */
+export async function attributeAfterTouches(
+  sql: Db,
+  touches: readonly { customer_id: number; at: Date }[],
+): Promise<Conversion[]> {
+  const first = new Map<number, number>();
+  for (const t of touches) {
+    const at = t.at.getTime();
+    const known = first.get(t.customer_id);
+    if (known === undefined || at < known) first.set(t.customer_id, at);
+  }
+  if (first.size === 0) return [];
+  const rows = [...first].map(([customer_id, at]) => ({ customer_id, at: new Date(at).toISOString() }));
+  return attributeLines(
+    sql,
+    sql`select p.id, p.customer_id, p.sku, p.category, p.amount, p.currency, p.purchased_at
+        from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as t(customer_id bigint, at timestamptz)
+        join purchases p on p.customer_id = t.customer_id
+          and p.purchased_at >= t.at and p.purchased_at < t.at + interval '366 days'
+        where p.kind = 'purchase'`,
+  );
 }
 
 export interface RefundForAttribution {

@@ -18,6 +18,8 @@ export interface EdgeEnv {
   MARKETING_LEGAL_BASIS?: string;
   RETENTION_EVENTS_DAYS?: string;
   RETENTION_INACTIVE_DAYS?: string;
+  REPORT_CURRENCY?: string;
+  IMPORT_TRIGGER_MAX_AGE_HOURS?: string;
   /** ESP webhooks served at the edge (docs/operations.md). */
   SES_SNS_TOPIC_ARNS?: string;
   SENDGRID_WEBHOOK_PUBLIC_KEY?: string;

@@ -6,6 +6,7 @@ import type { Db, Sql } from '../db/sql.js';
 import { nulByteErrors } from '../http/nul-bytes.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
 import { recordTriggerEvents } from '../triggers/events.js';
+import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import type { BatchTriggers, ImportProgress, ImportRunOptions } from './purchases-import.js';
 import type { OpenedCsv } from './source.js';
@@ -107,6 +108,7 @@ export async function importCustomerCsv(
     skip_empty_lines: true,
     skip_records_with_error: true,
     info: true,
+    raw: true,
   });
   let rows: { line: number; input: CustomerInput }[] = [];
   let errors: RowError[] = [];
@@ -152,8 +154,12 @@ export async function importCustomerCsv(
     await options.triggers?.release(recorded);
     options.onProgress?.({ ...total });
   };
-  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    const line = 1 + item.info.lines;
+  for await (const item of parser as AsyncIterable<{
+    record: string[];
+    info: { lines: number };
+    raw: string;
+  }>) {
+    const line = recordStartLine(1, item.info, item.raw);
     if (line <= resumeAfterLine) continue;
     lastLine = line;
     if (item.record.length !== csv.header.length) {

@@ -3,8 +3,10 @@ import { type FieldError, invalid } from '../http/problem.js';
 export type ImportKind = 'customers' | 'purchases';
 
 /**
- * Header names seen in common ERP and e-shop exports (Sage, Cegid, EBP, Odoo, Shopify,
- * PrestaShop), normalised (lower case, no accents, `_` for anything else), per field.
+ * Header names seen in common ERP and e-shop exports, in English, French and German (Sage,
+ * Cegid, EBP, Odoo, SAP Business One, DATEV, Lexware, Shopify, PrestaShop, WooCommerce),
+ * normalised (lower case, no accents, `_` for anything else: `N° ligne` is `n_ligne`,
+ * `Währung` is `wahrung`), per field. A field takes the first alias found in the header.
  */
 const ALIASES: Record<ImportKind, Record<string, string[]>> = {
   purchases: {
@@ -13,100 +15,261 @@ const ALIASES: Record<ImportKind, Record<string, string[]>> = {
       'line_id',
       'order_line_id',
       'lineitem_id',
+      'line_item_id',
       'id_ligne',
-      'ligne',
-      'num_ligne',
+      'identifiant_ligne',
+      'ref_ligne',
+      'positions_id',
+      'belegposition_id',
+    ],
+    // A line's number within its order (1, 2, 3…): with the order it makes the line's id.
+    line_number: [
+      'line_number',
+      'line_no',
+      'line_nr',
       'line',
+      'n_ligne',
+      'no_ligne',
+      'num_ligne',
+      'numero_ligne',
+      'n_de_ligne',
+      'ligne',
+      'position',
+      'pos',
+      'pos_nr',
+      'posnr',
+      'positionsnummer',
+      'position_nr',
+      'zeile',
+      'zeilennummer',
     ],
     customer_external_id: [
       'customer_external_id',
       'customer_id',
       'customer',
+      'customer_number',
+      'customer_no',
+      'customer_code',
       'client',
       'code_client',
       'client_id',
       'id_client',
-      'customer_number',
       'num_client',
+      'n_client',
+      'no_client',
+      'numero_client',
+      'ref_client',
       'partner_ref',
+      'kundennummer',
+      'kunden_nr',
+      'kundennr',
+      'kunden_id',
+      'kunde',
+      'debitor',
+      'debitorennummer',
     ],
     order_ref: [
       'order_ref',
       'order',
       'order_id',
       'order_number',
+      'order_no',
       'commande',
       'num_commande',
       'no_commande',
+      'n_commande',
+      'numero_commande',
+      'n_de_commande',
+      'ref_commande',
       'invoice',
+      'invoice_number',
+      'invoice_no',
       'facture',
       'num_facture',
+      'n_facture',
+      'no_facture',
       'piece',
+      'n_piece',
+      'num_piece',
+      'bestellnummer',
+      'bestell_nr',
+      'bestellnr',
+      'bestellung',
+      'auftragsnummer',
+      'auftrags_nr',
+      'auftragsnr',
+      'auftrag',
+      'belegnummer',
+      'beleg_nr',
+      'belegnr',
+      'rechnungsnummer',
+      'rechnungs_nr',
       'name',
     ],
     sku: [
       'sku',
       'product',
       'product_ref',
+      'product_code',
+      'product_id',
+      'item',
+      'item_code',
+      'item_number',
       'article',
       'ref_article',
       'code_article',
       'reference',
-      'item',
+      'ref',
+      'produit',
       'lineitem_sku',
       'default_code',
+      'artikel',
+      'artikelnummer',
+      'artikel_nr',
+      'artikelnr',
+      'artnr',
+      'produkt',
+      'material',
     ],
-    category: ['category', 'categorie', 'famille', 'family', 'product_category', 'rayon'],
-    quantity: ['quantity', 'qty', 'quantite', 'qte', 'lineitem_quantity', 'product_uom_qty'],
+    category: [
+      'category',
+      'product_category',
+      'product_group',
+      'family',
+      'categorie',
+      'famille',
+      'famille_article',
+      'rayon',
+      'kategorie',
+      'warengruppe',
+      'produktgruppe',
+      'artikelgruppe',
+    ],
+    quantity: [
+      'quantity',
+      'qty',
+      'lineitem_quantity',
+      'product_uom_qty',
+      'quantite',
+      'qte',
+      'qt',
+      'menge',
+      'anzahl',
+      'stuck',
+      'stueck',
+    ],
     amount: [
       'amount',
       'total',
       'line_total',
+      'line_amount',
+      'gross_amount',
+      'amount_incl_tax',
+      'total_incl_tax',
+      'price_total',
+      'lineitem_price',
       'montant',
       'montant_ttc',
       'total_ttc',
-      'price_total',
-      'lineitem_price',
       'prix_total',
+      'prix_ttc',
+      'montant_ht',
+      'total_ht',
+      'betrag',
+      'gesamtbetrag',
+      'bruttobetrag',
+      'brutto',
+      'summe',
+      'umsatz',
+      'gesamtpreis',
+      'nettobetrag',
     ],
-    currency: ['currency', 'devise', 'currency_code'],
-    kind: ['kind', 'line_kind', 'line_type'],
+    currency: ['currency', 'currency_code', 'devise', 'monnaie', 'wahrung', 'waehrung', 'wahrungscode'],
+    kind: ['kind', 'line_kind', 'line_type', 'type_ligne', 'art', 'zeilenart'],
     purchased_at: [
       'purchased_at',
       'date',
       'order_date',
       'purchase_date',
-      'date_commande',
-      'date_achat',
-      'date_facture',
+      'invoice_date',
+      'transaction_date',
       'created_at',
       'date_order',
       'paid_at',
+      'date_commande',
+      'date_de_commande',
+      'date_achat',
+      'date_d_achat',
+      'date_facture',
+      'date_piece',
+      'bestelldatum',
+      'auftragsdatum',
+      'rechnungsdatum',
+      'belegdatum',
+      'kaufdatum',
+      'datum',
     ],
-    source: ['source', 'canal', 'channel', 'origine'],
+    source: ['source', 'channel', 'canal', 'origine', 'kanal', 'vertriebskanal', 'quelle'],
   },
   customers: {
     external_id: [
       'external_id',
       'customer_id',
       'customer_external_id',
+      'customer_number',
+      'customer_no',
       'code_client',
       'client_id',
       'id_client',
       'num_client',
-      'customer_number',
+      'n_client',
+      'no_client',
+      'numero_client',
+      'kundennummer',
+      'kunden_nr',
+      'kundennr',
+      'kunden_id',
       'id',
       'ref',
     ],
-    email: ['email', 'e_mail', 'mail', 'courriel', 'adresse_email'],
-    first_name: ['first_name', 'firstname', 'prenom', 'given_name'],
-    last_name: ['last_name', 'lastname', 'nom', 'surname', 'family_name'],
-    locale: ['locale', 'langue', 'language', 'lang'],
-    timezone: ['timezone', 'time_zone', 'fuseau_horaire', 'tz'],
-    birth_date: ['birth_date', 'birthdate', 'birthday', 'date_naissance', 'date_de_naissance', 'dob'],
-    occupation: ['occupation', 'profession', 'job', 'metier'],
-    income_band: ['income_band', 'revenus', 'tranche_revenus'],
-    education: ['education', 'diplome'],
+    email: [
+      'email',
+      'e_mail',
+      'email_address',
+      'mail',
+      'courriel',
+      'adresse_email',
+      'adresse_mail',
+      'adresse_e_mail',
+      'e_mail_adresse',
+      'emailadresse',
+    ],
+    first_name: ['first_name', 'firstname', 'given_name', 'prenom', 'vorname'],
+    last_name: [
+      'last_name',
+      'lastname',
+      'surname',
+      'family_name',
+      'nom',
+      'nom_de_famille',
+      'nachname',
+      'name',
+    ],
+    locale: ['locale', 'language', 'lang', 'langue', 'sprache'],
+    timezone: ['timezone', 'time_zone', 'tz', 'fuseau_horaire', 'zeitzone'],
+    birth_date: [
+      'birth_date',
+      'birthdate',
+      'birthday',
+      'dob',
+      'date_naissance',
+      'date_de_naissance',
+      'geburtsdatum',
+      'geburtstag',
+    ],
+    occupation: ['occupation', 'job', 'profession', 'metier', 'beruf'],
+    income_band: ['income_band', 'revenus', 'tranche_revenus', 'einkommen'],
+    education: ['education', 'diplome', 'bildung', 'ausbildung'],
   },
 };
 
@@ -154,6 +317,15 @@ export function inferKind(header: string[], mapping: Record<string, string> = {}
   );
 }
 
+/** The columns a header maps to, ignoring errors (what an upload would import, for its confirmation). */
+export function mappedColumns(
+  kind: ImportKind,
+  header: string[],
+  mapping: Record<string, string> = {},
+): ColumnMap {
+  return mapColumns(kind, header, mapping).columns;
+}
+
 /** Why no kind fits a header, for the 422 naming `kind`. */
 export function noKindMessage(header: string[]): string {
   const needs = (kind: ImportKind) => REQUIRED[kind].join(', ');
@@ -195,6 +367,8 @@ function mapColumns(
     }
   }
   for (const field of REQUIRED[kind]) {
+    // A line number (with the order, or alone) stands for the line id: see lineIdSource.
+    if (field === 'external_line_id' && result.has('line_number')) continue;
     if (!result.has(field) && !errors.some((e) => e.path === `mapping.${field}`)) {
       errors.push({
         path: `mapping.${field}`,
@@ -203,4 +377,48 @@ function mapColumns(
     }
   }
   return { columns: result, errors };
+}
+
+/**
+ * Where a purchase line's id comes from: its own column; else the order and the line's number
+ * in it (`A-1001/2`: an ERP numbers lines 1, 2, 3 in each order, so the number alone repeats);
+ * else the line number alone.
+ */
+export function lineIdSource(map: ColumnMap): { line: number } | { order: number; number: number } | null {
+  const id = map.get('external_line_id');
+  if (id !== undefined) return { line: id };
+  const number = map.get('line_number');
+  if (number === undefined) return null;
+  const order = map.get('order_ref');
+  return order === undefined ? { line: number } : { order, number };
+}
+
+/** Columns a preview or an upload would ignore, out of all. */
+export function ignoredColumns(header: string[], map: ColumnMap): number {
+  const used = new Set(map.values());
+  return header.filter((_, index) => !used.has(index)).length;
+}
+
+/**
+ * Why an import should be confirmed before it runs: its kind was guessed from the header, or
+ * most of its columns feed no field (the sign of a file read as the wrong kind, like a
+ * purchases export read as customers). Empty: nothing to confirm.
+ */
+export function confirmationReasons(
+  input: { given: ImportKind | undefined; kind: ImportKind; header: string[] },
+  map: ColumnMap,
+): string[] {
+  const reasons: string[] = [];
+  if (input.given === undefined) {
+    reasons.push(`the kind (${input.kind}) was guessed from the header; send kind=${input.kind} to say so`);
+  }
+  const ignored = ignoredColumns(input.header, map);
+  if (ignored * 2 > input.header.length) {
+    reasons.push(
+      `${ignored} of ${input.header.length} columns would be ignored (${input.header
+        .filter((_, index) => ![...map.values()].includes(index))
+        .join(', ')}); give a mapping or check the kind`,
+    );
+  }
+  return reasons;
 }

@@ -1,4 +1,4 @@
-import type { ColumnMap } from './mapping.js';
+import { type ColumnMap, lineIdSource } from './mapping.js';
 
 // The batch statement of a purchases import, built once per file from its column map. It runs
 // over the rows COPY put in `pg_temp.import_stage` (all text) and, in one statement: converts
@@ -34,7 +34,7 @@ const SPACES = String.raw`[[:space:]\u00a0\u202f]`;
 const SIGNED = String.raw`^[+-]?[0-9]+(\.[0-9]+)?$`;
 // Without captures: PostgreSQL's regexes get slow (tens of µs a row here) when they capture.
 const ISO = String.raw`^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$`;
-const FRENCH = String.raw`^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$`;
+const FRENCH = String.raw`^(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T]+(\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$`;
 
 /**
  * Text → numeric, null when it is not a number. Plain digits go straight to the cast; anything
@@ -100,7 +100,7 @@ const slowDate = (c: string) => `
      else (select array[f[3], f[2], f[1], f[4], f[5], f[6], null] from regexp_match(${c}, '${FRENCH}') f) end as d
      offset 0) parsed)`;
 
-/** `dd/mm/yyyy[ hh:mm[:ss]]` (or `14h30`), the usual French export, at fixed places. */
+/** `dd/mm/yyyy[ hh:mm[:ss]]` (or `14h30`), the usual French export, at fixed places (German `dd.mm.yyyy` takes the slow path). */
 const FRENCH_GUARDS = (c: string) =>
   [
     `substr(${c}, 7, 4) between '1900' and '2999'`,
@@ -134,9 +134,15 @@ const timestamp = (c: string, shape: string) => `
 
 /** The statement for a file whose columns are mapped by `map` (stage columns c1…cN). */
 export function purchaseBatchSql(map: ColumnMap): string {
+  const cell = (index: number) => `nullif(btrim(c${index + 1}), '')`;
+  const lineId = lineIdSource(map);
   const pick = FIELDS.map((field) => {
-    const index = map.get(field);
-    return `${index === undefined ? 'null::text' : `nullif(btrim(c${index + 1}), '')`} as ${field}`;
+    if (field === 'external_line_id' && lineId && 'order' in lineId) {
+      // Null when either part is missing, which reports the line id as required.
+      return `${cell(lineId.order)} || '/' || ${cell(lineId.number)} as external_line_id`;
+    }
+    const index = field === 'external_line_id' && lineId && 'line' in lineId ? lineId.line : map.get(field);
+    return `${index === undefined ? 'null::text' : cell(index)} as ${field}`;
   }).join(',\n    ');
   const dateColumn = map.get('purchased_at');
   const purchasedAt = dateColumn === undefined ? 'null::text' : `nullif(btrim(c${dateColumn + 1}), '')`;
@@ -221,12 +227,13 @@ with typed as materialized (
 select 'summary' as kind, null::bigint as id, null::bigint as customer_id, null::text as sku,
   null::text as category, null::numeric as amount, null::text as currency, null::timestamptz as purchased_at,
   null::text as order_ref, (select count(*) from checked)::int as rows, (select count(*) from checked where not good)::int as failed,
-  (select count(*) from inserted)::int as created
+  (select count(*) from inserted)::int as created,
+  (select min(id) from inserted) as first_id, (select max(id) from inserted) as last_id
 union all
 -- Only lines whose customer opened or clicked a message in the year before can convert: the
 -- attribution (src/conversions) runs on those alone, over the index made for it.
 select 'touch', i.id, i.customer_id, i.sku, i.category, i.amount, i.currency, i.purchased_at, null, null, null,
-  null
+  null, null, null
 from inserted i
 where i.kind = 'purchase' and exists (select 1 from contact_events e
   where e.customer_id = i.customer_id and e.kind in ('opened', 'clicked') and not e.machine
@@ -234,11 +241,12 @@ where i.kind = 'purchase' and exists (select 1 from contact_events e
 union all
 -- A refund takes its amount off its order's conversion, if the order converted (its purchase
 -- may be in this same batch, attributed after this statement: so no filter on that here).
-select 'refund', i.id, i.customer_id, null, null, i.amount, i.currency, i.purchased_at, i.order_ref, null, null, null
+select 'refund', i.id, i.customer_id, null, null, i.amount, i.currency, i.purchased_at, i.order_ref, null, null, null,
+  null, null
 from inserted i
 where i.kind = 'refund' and i.order_ref is not null
 union all
 -- A refund is not a purchase: it fires no trigger.
-select 'created', i.id, i.customer_id, null, null, null, null, null, null, null, null, null
+select 'created', i.id, i.customer_id, null, null, null, null, i.purchased_at, null, null, null, null, null, null
 from inserted i where $7 and i.kind = 'purchase'`;
 }

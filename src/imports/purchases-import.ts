@@ -1,10 +1,15 @@
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { attributePurchases, attributeRefunds } from '../conversions/attribute.js';
+import {
+  attributeCommittedPurchaseRange,
+  attributePurchases,
+  attributeRefunds,
+} from '../conversions/attribute.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
 import { type RecordedTriggerEvents, recordTriggerEvents, type TriggerEvent } from '../triggers/events.js';
+import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import { purchaseBatchSql } from './purchase-sql.js';
 import { type RecordBatch, splitRecords } from './record-splitter.js';
@@ -21,6 +26,7 @@ export interface ImportProgress {
 export interface CreatedPurchase {
   id: number;
   customer_id: number;
+  purchased_at: Date;
 }
 
 export interface ImportRunOptions {
@@ -100,6 +106,7 @@ async function stageRecordByRecord(
     skip_empty_lines: true,
     skip_records_with_error: true,
     info: true,
+    raw: true,
   });
   parser.on('skip', (error: Error & { lines?: number }) => {
     errors.push({
@@ -109,8 +116,12 @@ async function stageRecordByRecord(
     });
   });
   parser.end(decode(batch.bytes, csv.encoding));
-  for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-    const line = batch.firstLine - 1 + item.info.lines;
+  for await (const item of parser as AsyncIterable<{
+    record: string[];
+    info: { lines: number };
+    raw: string;
+  }>) {
+    const line = recordStartLine(batch.firstLine - 1, item.info, item.raw);
     if (item.record.length !== width) {
       errors.push({ line, column: null, reason: `${item.record.length} fields, the header has ${width}` });
       continue;
@@ -144,6 +155,9 @@ interface BatchRow {
   rows: number | null;
   failed: number | null;
   created: number | null;
+  /** Summary: the lowest and highest id the batch inserted (null when it inserted none). */
+  first_id: number | null;
+  last_id: number | null;
 }
 
 interface BatchOutcome {
@@ -151,6 +165,7 @@ interface BatchOutcome {
   createdCount: number;
   failed: number;
   recorded: RecordedTriggerEvents;
+  insertedIds: { first: number | null; last: number | null };
 }
 
 /** Records per batch: big enough that per-batch costs (a temp table, a plan, a commit) vanish. */
@@ -244,12 +259,13 @@ export async function importPurchaseCsv(
       const summary = rows.find((r) => r.kind === 'summary')!;
       const created = rows
         .filter((r) => r.kind === 'created')
-        .map((r) => ({ id: r.id, customer_id: r.customer_id }));
+        .map((r) => ({ id: r.id, customer_id: r.customer_id, purchased_at: r.purchased_at }));
       const outcome: BatchOutcome = {
         rows: (summary.rows ?? 0) + staged.errors.length,
         createdCount: summary.created ?? 0,
         failed: (summary.failed ?? 0) + staged.errors.length,
         recorded: await recordTriggerEvents(tx, options.triggers?.eventsOf(created) ?? []),
+        insertedIds: { first: summary.first_id, last: summary.last_id },
       };
       // Last, so that the import row is locked only for the commit that follows.
       await addBatch(tx, options.importId, {
@@ -277,6 +293,10 @@ export async function importPurchaseCsv(
           total.created += outcome.createdCount;
           total.failed += outcome.failed;
           await options.triggers?.release(outcome.recorded);
+          // Clicks stored while the batch ran were not visible to its attribution: attribute its
+          // lines again now that they are committed (src/conversions/attribute.ts).
+          const { first, last } = outcome.insertedIds;
+          if (first !== null && last !== null) await attributeCommittedPurchaseRange(sql, first, last);
           options.onProgress?.({ ...total });
           return;
         } catch (error) {

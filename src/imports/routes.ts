@@ -9,12 +9,14 @@ import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { AppError, type FieldError, invalid, notFound, zodToFieldErrors } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse, ProblemSchema } from '../http/route.js';
+import { TRIGGER_MODES } from './history.js';
 import { enqueueImport } from './jobs.js';
-import { type ImportKind, inferKind, noKindMessage } from './mapping.js';
+import { confirmationReasons, type ImportKind, inferKind, mappedColumns, noKindMessage } from './mapping.js';
 import { receiveMultipart } from './multipart.js';
 import { PREVIEW_ROWS, previewCsv } from './preview.js';
 import { openCsv } from './source.js';
 import {
+  countPurchaseTriggers,
   findImport,
   type ImportError,
   type ImportRow,
@@ -58,11 +60,13 @@ const FormFields = z.strictObject({
   encoding: z.enum(['utf-8', 'windows-1252']).optional(),
   decimal_comma: z.enum(['true', 'false']).optional(),
   timezone: z.string().max(64).optional(),
+  triggers: z.enum(TRIGGER_MODES).optional(),
+  confirm: z.enum(['true', 'false']).optional(),
 });
 
 /** The form's (or query string's) options as the import reads them: separators and booleans decoded. */
 function importOptions(fields: Omit<z.infer<typeof FormFields>, 'kind'>) {
-  const { separator, decimal_comma, ...rest } = fields;
+  const { separator, decimal_comma, confirm: _confirm, ...rest } = fields;
   return {
     ...rest,
     ...(separator ? { separator: SEPARATORS[separator] } : {}),
@@ -144,7 +148,7 @@ const create = defineRoute({
   tags: ['imports'],
   summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
   description:
-    'Multipart form: `file` (the CSV), `kind` (customers | purchases; when absent, purchases if the header has their columns, else customers if it has an id column, else a 422 naming `kind`), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases; when absent, purchases if the header has their columns, else customers if it has an id column, else a 422 naming `kind`), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC), `triggers` (recent | all | none: which new purchase lines fire automations; default `recent`, only lines bought within IMPORT_TRIGGER_MAX_AGE_HOURS, default 24, so importing history mails nobody), `confirm` (true: import even when the kind was guessed from the header or most columns would be ignored; otherwise such an upload is a 422 `needs-confirmation` listing why, as POST /v1/imports/preview says beforehand). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
   roles: ACCESS.integration,
   request: {
     body: {
@@ -169,6 +173,8 @@ const create = defineRoute({
               encoding: { type: 'string', enum: ['utf-8', 'windows-1252'] },
               decimal_comma: { type: 'string', enum: ['true', 'false'] },
               timezone: { type: 'string', example: 'Europe/Paris' },
+              triggers: { type: 'string', enum: [...TRIGGER_MODES] },
+              confirm: { type: 'string', enum: ['true', 'false'] },
             },
           },
         },
@@ -216,7 +222,37 @@ const ImportPreviewSchema = z
     header: z.array(z.string()),
     required: z.array(z.string()),
     columns: z.array(z.object({ header: z.string(), field: z.string().nullable() })),
-    sample: z.array(z.object({ line: z.number().int(), values: z.record(z.string(), z.string()) })),
+    ignored_columns: z.number().int(),
+    needs_confirmation: z.boolean().openapi({
+      description: 'The upload answers 422 `needs-confirmation` unless it sends `confirm=true`',
+    }),
+    confirmation_reasons: z.array(z.string()),
+    sample: z.array(
+      z.object({
+        line: z
+          .number()
+          .int()
+          .openapi({ description: 'The file line the record starts on (the header is 1)' }),
+        values: z.record(z.string(), z.string()),
+      }),
+    ),
+    triggers: z
+      .object({
+        mode: z.enum(TRIGGER_MODES),
+        max_age_hours: z.number(),
+        orders: z.number().int(),
+        recent_orders: z.number().int(),
+        purchase_triggers: z.number().int(),
+        emails: z.number().int().openapi({
+          description:
+            'At most this many automation emails the import would send: each order it would fire × each enabled purchase automation',
+        }),
+        records: z.number().int(),
+      })
+      .nullable()
+      .openapi({
+        description: 'Purchases: what the import would fire, counted over the body sent; null for customers',
+      }),
   })
   .openapi('ImportPreview');
 
@@ -225,7 +261,7 @@ const preview = defineRoute({
   path: '/v1/imports/preview',
   tags: ['imports'],
   summary: 'How a CSV would be imported, from its first bytes; nothing is stored',
-  description: `The body is the file, or only its first lines (\`Content-Type: text/csv\`), with the options of POST /v1/imports in the query string. Answers the separator and encoding (sniffed unless given), which column feeds which field, and the first ${PREVIEW_ROWS} records as the import will read them. A header that does not map is a 422 naming \`mapping.<field>\`, as the import would end.`,
+  description: `The body is the file, or only its first lines (\`Content-Type: text/csv\`), with the options of POST /v1/imports in the query string. Answers the separator and encoding (sniffed unless given), which column feeds which field, the first ${PREVIEW_ROWS} records as the import will read them, whether the upload needs \`confirm=true\`, and for purchases how many automation emails the import would fire (\`triggers\`, counted over the body sent). A header that does not map is a 422 naming \`mapping.<field>\`, as the import would end.`,
   roles: ACCESS.integration,
   request: {
     query: FormFields,
@@ -263,17 +299,36 @@ const errors = defineRoute({
   },
 });
 
-/** The kind a stored upload's header reads as, or the 422 naming `kind` when none fits. */
+/**
+ * The kind a stored upload reads as (given, or from its header: the 422 naming `kind` when none
+ * fits), and, unless the upload says `confirm=true`, the 422 `needs-confirmation` when the kind
+ * was guessed or most columns would be ignored (the preview says the same beforehand).
+ */
 async function kindOfStoredFile(
   tx: Db,
   id: number,
-  options: ReturnType<typeof importOptions>,
+  input: { given: ImportKind | undefined; confirmed: boolean; options: ReturnType<typeof importOptions> },
   where: 'query' | 'body',
 ): Promise<ImportKind> {
+  const { options, given } = input;
   const { header } = await openCsv(readChunks(tx, id), options);
-  const kind = inferKind(header, options.mapping);
+  const kind = given ?? inferKind(header, options.mapping);
   if (!kind) throw invalid([{ path: 'kind', in: where, message: noKindMessage(header) }]);
-  return kind;
+  if (input.confirmed) return kind;
+  const map = mappedColumns(kind, header, options.mapping);
+  const reasons = confirmationReasons({ given, kind, header }, map);
+  if (reasons.length === 0) return kind;
+  const fieldOf = new Map([...map].map(([field, index]) => [index, field]));
+  throw new AppError(
+    422,
+    'needs-confirmation',
+    `Confirm this import (send confirm=true): ${reasons.join('; ')}`,
+    reasons.map((message) => ({ path: 'confirm', in: where, message })),
+    {
+      kind,
+      columns: header.map((name, index) => ({ header: name, field: fieldOf.get(index) ?? null })),
+    },
+  );
 }
 
 /** The 429 of an upload past IMPORT_CONCURRENT_UPLOADS. */
@@ -365,7 +420,12 @@ export function registerImportRoutes(app: App): void {
       const { kind: givenKind, ...given } = parsed.data;
       const options = importOptions(given);
       const { id, filename, size } = file;
-      const kind = givenKind ?? (await kindOfStoredFile(tx, id, options, where));
+      const kind = await kindOfStoredFile(
+        tx,
+        id,
+        { given: givenKind, confirmed: given.confirm === 'true', options },
+        where,
+      );
       await markUploaded(tx, id, { kind, filename: filename || null, options, size });
       await audit(c, { action: 'import.create', entity: 'import', entity_id: id, data: { kind, size } }, tx);
       return (await findImport(tx, id))!;
@@ -382,7 +442,13 @@ export function registerImportRoutes(app: App): void {
     }
     const { kind, ...fields } = c.req.valid('query');
     const body = (c.req.raw.body ?? []) as AsyncIterable<Buffer>;
-    return c.json(await previewCsv(kind, body, importOptions(fields)), 200);
+    const { sql, config, clock } = c.var.deps;
+    const context = {
+      now: clock(),
+      maxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
+      purchaseTriggers: await countPurchaseTriggers(sql),
+    };
+    return c.json(await previewCsv(kind, body, importOptions(fields), context), 200);
   });
 
   app.openapi(list, async (c) => {

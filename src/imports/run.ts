@@ -10,6 +10,7 @@ import {
   releaseTriggerEvents,
 } from '../triggers/events.js';
 import { importCustomerCsv } from './customers-import.js';
+import { historyCutoff, recentOnly, type TriggerMode } from './history.js';
 import type { ImportKind } from './mapping.js';
 import { type ImportProgress, importPurchaseCsv } from './purchases-import.js';
 import { openCsv, type ReadOptions } from './source.js';
@@ -22,6 +23,8 @@ export interface ImportDeps {
   logger?: Pick<Logger, 'warn'> | undefined;
   /** False: the import fires no trigger (`offerflow import --no-triggers`). */
   fireTriggers?: boolean | undefined;
+  /** Purchase lines older than this fire nothing unless the import says `triggers: 'all'` (default 24). */
+  triggerMaxAgeHours?: number | undefined;
 }
 
 export interface ImportOptions extends ReadOptions {
@@ -30,6 +33,8 @@ export interface ImportOptions extends ReadOptions {
   batch_size?: number | undefined;
   /** Purchases batches in flight at once (default 2). */
   concurrency?: number | undefined;
+  /** Which new purchase lines fire automations (default `recent`; see imports/history.ts). */
+  triggers?: TriggerMode | undefined;
 }
 
 /** Reads and imports one CSV stream into an existing import row, firing triggers per batch. */
@@ -56,14 +61,19 @@ async function importStream(
   // Events are recorded with each batch (trigger_outbox) and handed to the queue after its commit;
   // without a queue (or Redis), the reconciler hands them over.
   const release = (recorded: RecordedTriggerEvents) => releaseTriggerEvents(deps, recorded);
+  const mode: TriggerMode = deps.fireTriggers === false ? 'none' : (options.triggers ?? 'recent');
   if (row.kind === 'purchases') {
-    const fire = deps.fireTriggers !== false && (await hasEnabledTriggers(deps.sql, 'purchase'));
+    const fire = mode !== 'none' && (await hasEnabledTriggers(deps.sql, 'purchase'));
+    // Decided once, at the start: a long import does not move the line between history and news.
+    const cutoff = historyCutoff(mode, deps.clock(), deps.triggerMaxAgeHours ?? 24);
     return importPurchaseCsv(deps.sql, csv, {
       ...common,
-      triggers: fire ? { eventsOf: (created) => purchaseEvents(created), release } : undefined,
+      triggers: fire
+        ? { eventsOf: (created) => purchaseEvents(recentOnly(created, cutoff)), release }
+        : undefined,
     });
   }
-  const fire = deps.fireTriggers !== false && (await hasEnabledTriggers(deps.sql, 'customer_created'));
+  const fire = mode !== 'none' && (await hasEnabledTriggers(deps.sql, 'customer_created'));
   return importCustomerCsv(deps.sql, csv, {
     ...common,
     resumeAfterLine: row.committed_line,

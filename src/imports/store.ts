@@ -189,3 +189,10 @@ export function selectErrors(
     where import_id = ${importId} and (line, id) > (${after?.line ?? -1}, ${after?.id ?? 0})
     order by line, id limit ${limit}`;
 }
+
+/** Enabled automations fired by purchases (what a purchases import could mail). */
+export async function countPurchaseTriggers(sql: Db): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from triggers where enabled and deleted_at is null and event = 'purchase'`;
+  return row?.n ?? 0;
+}

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { attributeCommittedPurchases } from '../conversions/attribute.js';
 import { customerState } from '../customers/store.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
@@ -148,6 +149,16 @@ export function registerPurchaseRoutes(app: App): void {
       (tx, recorded) => purchaseTriggerEvents(tx, recorded.created),
     );
     const created = result.created.length;
+    // Clicks still in a tracking buffer when the transaction ran are attributed by their own
+    // flush; those stored meanwhile, by this second pass over the committed lines.
+    // The lines are stored: a failure here must not answer 500 (a retry would find them
+    // `existing` and attribute nothing). It is logged; the tracking side still attributes them.
+    await attributeCommittedPurchases(
+      c.var.deps.sql,
+      result.created.map((p) => p.id),
+    ).catch((error: unknown) =>
+      c.var.deps.logger.warn({ err: error, lines: created }, 'attribution after commit failed'),
+    );
     return c.json(
       { data: result.lines, created, existing: result.lines.length - created },
       created > 0 ? 201 : 200,

@@ -2,6 +2,7 @@ import type { AbState } from '../campaigns/schema.js';
 import { abStateOf } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import { type Metrics, withRates } from './metrics.js';
 import { addCounts, scopeReport, ZERO } from './report-core.js';
 import { rate, twoProportionZTest } from './stats.js';
@@ -36,6 +37,11 @@ export interface AbTestReport extends Pick<AbState, 'phase' | 'winner' | 'reason
 export interface CampaignReport {
   campaign: { id: number; name: string; status: string };
   include_machine: boolean;
+  /** What every `revenue` is in (REPORT_CURRENCY). */
+  currency: string;
+  revenue_by_currency: CurrencyRevenue[];
+  /** Currencies no rate converts: their revenue is in revenue_by_currency only. */
+  unconverted_currencies: string[];
   totals: Metrics;
   variants: Array<{ variant: string | null } & Metrics>;
   offers: Array<{ offer_id: number; name: string | null } & Metrics>;
@@ -49,10 +55,11 @@ async function abTestReport(
   sql: Db,
   campaign: NonNullable<Awaited<ReturnType<typeof findCampaign>>>,
   includeMachine: boolean,
+  currency: string,
 ): Promise<AbTestReport | null> {
   const state = abStateOf(campaign);
   if (!state || !campaign.ab_test) return null;
-  const rows = await abCellBreakdown(sql, campaign.id, includeMachine);
+  const rows = await abCellBreakdown(sql, campaign.id, includeMachine, currency);
   const cellTotals = { ...ZERO };
   const sendOut = { ...ZERO };
   const variants: AbTestReport['test_cell']['variants'] = [];
@@ -123,18 +130,22 @@ export function abVerdict(
 export async function campaignReport(
   sql: Db,
   campaignId: number,
-  options: { includeMachine?: boolean; abMetric?: AbMetric } = {},
+  options: { includeMachine?: boolean; abMetric?: AbMetric; currency?: string } = {},
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
+  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
   const [campaign, report] = await Promise.all([
     findCampaign(sql, campaignId),
-    scopeReport(sql, { campaign_id: campaignId }, { includeMachine }),
+    scopeReport(sql, { campaign_id: campaignId }, { includeMachine, currency }),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
-  const abTest = await abTestReport(sql, campaign, includeMachine);
+  const abTest = await abTestReport(sql, campaign, includeMachine, currency);
   return {
     campaign: { id: campaign.id, name: campaign.name, status: campaign.status },
     include_machine: includeMachine,
+    currency: report.currency,
+    revenue_by_currency: report.revenue_by_currency,
+    unconverted_currencies: report.unconverted_currencies,
     totals: report.totals,
     variants: report.variants,
     offers: report.offers,

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY, revenueByCurrency, unconverted } from './currency.js';
 import { type Metrics, withRates } from './metrics.js';
 import { type CountRow, offerNames, type ReportScope, type SentWindow, scopeBreakdown } from './store.js';
 
@@ -21,18 +22,32 @@ export function addCounts(into: CountRow, from: CountRow): void {
 }
 
 export interface ScopeReport {
+  /** The currency `revenue` figures are in (REPORT_CURRENCY). */
+  currency: string;
+  /** Revenue per recorded currency, each with its value in `currency` (null: no rate converts it). */
+  revenue_by_currency: CurrencyRevenue[];
+  /** Currencies no rate converts: their revenue is in `revenue_by_currency` only, not in the totals. */
+  unconverted_currencies: string[];
   totals: Metrics;
   variants: Array<{ variant: string | null } & Metrics>;
   offers: Array<{ offer_id: number; name: string | null } & Metrics>;
 }
 
-/** Totals, variants (by name) and offers (by id, with their names) of a scope's sent messages. */
+/**
+ * Totals, variants (by name) and offers (by id, with their names) of a scope's sent messages,
+ * revenue in `currency` (REPORT_CURRENCY, default EUR), and the revenue per recorded currency.
+ */
 export async function scopeReport(
   sql: Db,
   scope: ReportScope,
-  options: { includeMachine: boolean; window?: SentWindow },
+  options: { includeMachine: boolean; window?: SentWindow; currency?: string },
 ): Promise<ScopeReport> {
-  const rows = await scopeBreakdown(sql, scope, options.includeMachine, options.window ?? {});
+  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
+  const window = options.window ?? {};
+  const [rows, byCurrency] = await Promise.all([
+    scopeBreakdown(sql, scope, options.includeMachine, currency, window),
+    revenueByCurrency(sql, scope, currency, window),
+  ]);
   const totals = { ...ZERO };
   const variants: ScopeReport['variants'] = [];
   const offerRows: Array<{ offer_id: number } & CountRow> = [];
@@ -51,6 +66,9 @@ export async function scopeReport(
     offerRows.map((o) => o.offer_id),
   );
   return {
+    currency,
+    revenue_by_currency: byCurrency,
+    unconverted_currencies: unconverted(byCurrency),
     totals: withRates(totals),
     variants,
     offers: offerRows.map(({ offer_id, ...counts }) => ({

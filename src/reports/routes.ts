@@ -7,6 +7,7 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
 import { campaignReport, withRates } from './campaign-report.js';
 import { toCsv } from './csv.js';
+import { revenueByCurrency, unconverted } from './currency.js';
 import { findCampaign, offersReport, scopeTimeseries } from './store.js';
 
 const tags = ['reports'];
@@ -35,10 +36,30 @@ export const MetricsSchema = z.object({
   revenue_per_recipient: z.number().openapi({ description: 'revenue / sent' }),
 });
 
+/** Revenue per currency beside the converted totals: nothing a missing rate leaves out is hidden. */
+export const CurrencyFields = {
+  currency: z.string().openapi({ description: 'Every `revenue` is in this currency (REPORT_CURRENCY)' }),
+  revenue_by_currency: z
+    .array(
+      z.object({
+        currency: z.string(),
+        revenue: z.number().openapi({ description: 'In that currency, as recorded' }),
+        converted: z.number().nullable().openapi({
+          description: 'In the report currency; null when no rate converts it (see POST /v1/currency-rates)',
+        }),
+      }),
+    )
+    .openapi({ description: 'Conversions’ revenue per currency' }),
+  unconverted_currencies: z
+    .array(z.string())
+    .openapi({ description: 'Currencies without a rate: their revenue is not in `revenue`' }),
+};
+
 const CampaignReportSchema = z
   .object({
     campaign: z.object({ id: z.number().int(), name: z.string(), status: z.string() }),
     include_machine: z.boolean(),
+    ...CurrencyFields,
     totals: MetricsSchema,
     variants: z.array(MetricsSchema.extend({ variant: z.string().nullable() })),
     offers: z.array(MetricsSchema.extend({ offer_id: z.number().int(), name: z.string().nullable() })),
@@ -109,12 +130,14 @@ const TimeseriesSchema = z
   .object({
     campaign_id: z.number().int(),
     interval: z.enum(['hour', 'day']),
+    currency: z.string().openapi({ description: 'What `revenue` is in (REPORT_CURRENCY)' }),
     data: z.array(TimeseriesBucketSchema),
   })
   .openapi('CampaignTimeseries');
 
 const OfferReportSchema = z
   .object({
+    ...CurrencyFields,
     data: z.array(
       z.object({
         offer_id: z.number().int(),
@@ -219,6 +242,7 @@ export function registerReportRoutes(app: App): void {
     const report = await campaignReport(c.var.deps.sql, id, {
       includeMachine: q.include_machine,
       abMetric: q.ab_metric,
+      currency: c.var.deps.config.REPORT_CURRENCY,
     });
     if (wantsCsv(c, q.format)) {
       const rows = [
@@ -266,19 +290,32 @@ export function registerReportRoutes(app: App): void {
     const sql = c.var.deps.sql;
     const [head, rows] = await Promise.all([
       findCampaign(sql, id),
-      scopeTimeseries(sql, { campaign_id: id }, q.interval, q.include_machine),
+      scopeTimeseries(
+        sql,
+        { campaign_id: id },
+        q.interval,
+        q.include_machine,
+        c.var.deps.config.REPORT_CURRENCY,
+      ),
     ]);
     if (!head) throw notFound(`Campaign ${id}`);
     const data = timeseriesData(rows);
     if (wantsCsv(c, q.format)) {
       return csvResponse(toCsv(TIMESERIES_COLUMNS, data), `campaign-${id}-${q.interval}.csv`) as never;
     }
-    return c.json({ campaign_id: id, interval: q.interval, data }, 200);
+    return c.json(
+      { campaign_id: id, interval: q.interval, currency: c.var.deps.config.REPORT_CURRENCY, data },
+      200,
+    );
   });
 
   app.openapi(offers, async (c) => {
     const q = c.req.valid('query');
-    const rows = await offersReport(c.var.deps.sql, q.include_machine);
+    const currency = c.var.deps.config.REPORT_CURRENCY;
+    const [rows, byCurrency] = await Promise.all([
+      offersReport(c.var.deps.sql, q.include_machine, currency),
+      revenueByCurrency(c.var.deps.sql, { any_offer: true }, currency),
+    ]);
     const data = rows.map((r) => {
       const { click_rate, conversion_rate } = withRates({
         ...r,
@@ -304,6 +341,15 @@ export function registerReportRoutes(app: App): void {
       ];
       return csvResponse(toCsv(columns, data), 'offers.csv') as never;
     }
-    return c.json({ data, next_cursor: null }, 200);
+    return c.json(
+      {
+        currency,
+        revenue_by_currency: byCurrency,
+        unconverted_currencies: unconverted(byCurrency),
+        data,
+        next_cursor: null,
+      },
+      200,
+    );
   });
 }

@@ -1,5 +1,6 @@
 import type { AbColumns } from '../campaigns/winner.js';
 import type { Db, Fragment } from '../db/sql.js';
+import { revenueIn } from './currency.js';
 
 export interface CountRow {
   sent: number;
@@ -21,15 +22,16 @@ export interface CampaignHead extends AbColumns {
  * What became of a message, aggregated over its contact events aliased `e` (group by message,
  * or by message and offer): every report counts the same way. A click counts as an open; opens
  * and clicks by machines (privacy proxies, link scanners) only when asked; revenue from
- * conversions, net of the refunds of their orders (`refunded` events, negative).
+ * conversions, net of the refunds of their orders (`refunded` events, negative), in `currency`
+ * (see currency.ts).
  */
-export function messageOutcomes(sql: Db, includeMachine: boolean) {
+export function messageOutcomes(sql: Db, includeMachine: boolean, currency: string) {
   return sql`
     bool_or(e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)) as opened,
     bool_or(e.kind = 'clicked' and (${includeMachine} or not e.machine)) as clicked,
     bool_or(e.kind = 'bounced') as bounced,
     bool_or(e.kind = 'converted') as converted,
-    sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')) as revenue`;
+    sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')) as revenue`;
 }
 
 /** The report's counts over sent messages aliased `x` carrying their outcomes (see messageOutcomes). */
@@ -49,13 +51,13 @@ export function outcomeCounts(sql: Db) {
  * messages opened (a click counts), clicked and bounced, conversions with their revenue,
  * unsubscribes. In the same column order as the sent-count branch they are unioned with.
  */
-export function bucketEventCounts(sql: Db, includeMachine: boolean) {
+export function bucketEventCounts(sql: Db, includeMachine: boolean, currency: string) {
   return sql`
     count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'clicked' and (${includeMachine} or not e.machine)),
     count(distinct e.message_id) filter (where e.kind = 'bounced'),
     count(*) filter (where e.kind = 'converted'),
-    coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')), 0),
+    coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')), 0),
     count(*) filter (where e.kind = 'unsubscribed')`;
 }
 
@@ -118,6 +120,7 @@ export async function scopeBreakdown(
   sql: Db,
   scope: ReportScope,
   includeMachine: boolean,
+  currency: string,
   window: SentWindow = {},
 ): Promise<BreakdownRow[]> {
   const events = scopeEvents(sql, scope, 'sent');
@@ -128,7 +131,7 @@ export async function scopeBreakdown(
       where ${scopeMessages(sql, scope)} and m.status = 'sent' and ${inWindow(sql, sql`m.sent_at`, window)}
     ), ev as materialized (
       select e.message_id, e.offer_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from ${events.from}
       where ${events.where} and e.message_id is not null
         and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
@@ -177,6 +180,7 @@ export async function scopeTimeseries(
   scope: ReportScope,
   interval: 'hour' | 'day',
   includeMachine: boolean,
+  currency: string,
   window: SentWindow = {},
 ): Promise<TimeseriesRow[]> {
   const events = scopeEvents(sql, scope, 'mine');
@@ -195,7 +199,7 @@ export async function scopeTimeseries(
       where sent_at is not null and ${inWindow(sql, sql`sent_at`, window)}
       group by 1
       union all
-      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine)}
+      select date_trunc(${interval}, e.at, 'UTC'), 0, ${bucketEventCounts(sql, includeMachine, currency)}
       from ${events.from}
       where ${events.where} and e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded', 'unsubscribed')
         and ${inWindow(sql, sql`e.at`, window)}
@@ -221,11 +225,12 @@ export async function abCellBreakdown(
   sql: Db,
   campaignId: number,
   includeMachine: boolean,
+  currency: string,
 ): Promise<AbCellRow[]> {
   return sql<AbCellRow[]>`
     with msg as (
       select message_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from contact_events e
       where campaign_id = ${campaignId} and message_id is not null
         and kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')
@@ -260,7 +265,11 @@ export interface OfferReportRow {
 }
 
 /** Every offer that was ever sent or clicked: times shown in sent messages, human clicks, conversions. */
-export async function offersReport(sql: Db, includeMachine: boolean): Promise<OfferReportRow[]> {
+export async function offersReport(
+  sql: Db,
+  includeMachine: boolean,
+  currency: string,
+): Promise<OfferReportRow[]> {
   return sql<OfferReportRow[]>`
     with shown as (
       select o.offer_id, count(*) as shown, count(distinct m.campaign_id) as campaigns
@@ -271,8 +280,8 @@ export async function offersReport(sql: Db, includeMachine: boolean): Promise<Of
       select offer_id,
         count(distinct message_id) filter (where kind = 'clicked' and (${includeMachine} or not machine)) as clicks,
         count(distinct message_id) filter (where kind = 'converted') as conversions,
-        sum((data ->> 'revenue')::numeric) filter (where kind in ('converted', 'refunded')) as revenue
-      from contact_events
+        sum(${revenueIn(sql, currency)}) filter (where kind in ('converted', 'refunded')) as revenue
+      from contact_events e
       where offer_id is not null and kind in ('clicked', 'converted', 'refunded')
       group by offer_id
     )

@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
+import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import type { Metrics } from './metrics.js';
 import { withRates } from './metrics.js';
 import { scopeReport } from './report-core.js';
@@ -17,6 +18,10 @@ export interface TriggerInfo {
 export interface TriggerReport {
   trigger: TriggerInfo;
   include_machine: boolean;
+  /** What every `revenue` is in (REPORT_CURRENCY). */
+  currency: string;
+  revenue_by_currency: CurrencyRevenue[];
+  unconverted_currencies: string[];
   from: string | null;
   to: string | null;
   totals: Metrics;
@@ -26,6 +31,8 @@ export interface TriggerReport {
 export interface TriggerReportOptions {
   includeMachine?: boolean;
   window?: SentWindow;
+  /** REPORT_CURRENCY (default EUR). */
+  currency?: string;
 }
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
@@ -43,12 +50,23 @@ export async function triggerReport(
   const window = options.window ?? {};
   const [trigger, report] = await Promise.all([
     findTrigger(sql, triggerId),
-    scopeReport(sql, { trigger_id: triggerId }, { includeMachine, window }),
+    scopeReport(
+      sql,
+      { trigger_id: triggerId },
+      {
+        includeMachine,
+        window,
+        currency: options.currency ?? DEFAULT_REPORT_CURRENCY,
+      },
+    ),
   ]);
   if (!trigger) throw notFound(`Trigger ${triggerId}`);
   return {
     trigger,
     include_machine: includeMachine,
+    currency: report.currency,
+    revenue_by_currency: report.revenue_by_currency,
+    unconverted_currencies: report.unconverted_currencies,
     from: iso(window.from),
     to: iso(window.to),
     totals: report.totals,
@@ -61,7 +79,12 @@ export async function triggersReport(
   sql: Db,
   options: TriggerReportOptions = {},
 ): Promise<Array<TriggerInfo & Metrics>> {
-  const rows = await triggerTotals(sql, options.includeMachine ?? false, options.window ?? {});
+  const rows = await triggerTotals(
+    sql,
+    options.includeMachine ?? false,
+    options.window ?? {},
+    options.currency ?? DEFAULT_REPORT_CURRENCY,
+  );
   return rows.map(({ trigger_id, name, event, enabled, deleted, ...counts }) => ({
     id: trigger_id,
     name,

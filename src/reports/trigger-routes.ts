@@ -5,6 +5,7 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, notFoundResponse } from '../http/route.js';
 import { toCsv } from './csv.js';
 import {
+  CurrencyFields,
   csvResponse,
   Format,
   IncludeMachine,
@@ -44,6 +45,7 @@ const TriggerReportSchema = z
   .object({
     trigger: TriggerInfoSchema,
     include_machine: z.boolean(),
+    ...CurrencyFields,
     from: z.string().nullable(),
     to: z.string().nullable(),
     totals: MetricsSchema,
@@ -53,6 +55,7 @@ const TriggerReportSchema = z
 
 const TriggersReportSchema = z
   .object({
+    currency: CurrencyFields.currency,
     data: z.array(TriggerInfoSchema.extend(MetricsSchema.shape)),
     next_cursor: z.string().nullable(),
   })
@@ -62,6 +65,7 @@ const TriggerTimeseriesSchema = z
   .object({
     trigger_id: z.number().int(),
     interval: z.enum(['hour', 'day']),
+    currency: CurrencyFields.currency,
     data: z.array(TimeseriesBucketSchema),
   })
   .openapi('TriggerTimeseries');
@@ -125,9 +129,11 @@ const TRIGGER_COLUMNS = ['id', 'name', 'event', 'enabled', 'deleted', ...METRIC_
 export function registerTriggerReportRoutes(app: App): void {
   app.openapi(all, async (c) => {
     const q = c.req.valid('query');
+    const currency = c.var.deps.config.REPORT_CURRENCY;
     const data = await triggersReport(c.var.deps.sql, {
       includeMachine: q.include_machine,
       window: sentWindow(q),
+      currency,
     });
     if (wantsCsv(c, q.format)) {
       return csvResponse(
@@ -138,7 +144,7 @@ export function registerTriggerReportRoutes(app: App): void {
         'triggers.csv',
       ) as never;
     }
-    return c.json({ data, next_cursor: null }, 200);
+    return c.json({ currency, data, next_cursor: null }, 200);
   });
 
   app.openapi(one, async (c) => {
@@ -147,6 +153,7 @@ export function registerTriggerReportRoutes(app: App): void {
     const report = await triggerReport(c.var.deps.sql, id, {
       includeMachine: q.include_machine,
       window: sentWindow(q),
+      currency: c.var.deps.config.REPORT_CURRENCY,
     });
     if (wantsCsv(c, q.format)) {
       const rows = [
@@ -173,13 +180,23 @@ export function registerTriggerReportRoutes(app: App): void {
     const window = sentWindow(q);
     const [head, rows] = await Promise.all([
       findTrigger(sql, id),
-      scopeTimeseries(sql, { trigger_id: id }, q.interval, q.include_machine, window),
+      scopeTimeseries(
+        sql,
+        { trigger_id: id },
+        q.interval,
+        q.include_machine,
+        c.var.deps.config.REPORT_CURRENCY,
+        window,
+      ),
     ]);
     if (!head) throw notFound(`Trigger ${id}`);
     const data = timeseriesData(rows);
     if (wantsCsv(c, q.format)) {
       return csvResponse(toCsv(TIMESERIES_COLUMNS, data), `trigger-${id}-${q.interval}.csv`) as never;
     }
-    return c.json({ trigger_id: id, interval: q.interval, data }, 200);
+    return c.json(
+      { trigger_id: id, interval: q.interval, currency: c.var.deps.config.REPORT_CURRENCY, data },
+      200,
+    );
   });
 }

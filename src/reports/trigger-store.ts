@@ -35,6 +35,7 @@ export async function triggerTotals(
   sql: Db,
   includeMachine: boolean,
   window: SentWindow,
+  currency: string,
 ): Promise<TriggerTotalsRow[]> {
   return sql<TriggerTotalsRow[]>`
     with sent as materialized (
@@ -45,7 +46,7 @@ export async function triggerTotals(
         and (${window.to ?? null}::timestamptz is null or m.sent_at < ${window.to ?? null}::timestamptz)
     ), msg as (
       select e.message_id,
-        ${messageOutcomes(sql, includeMachine)}
+        ${messageOutcomes(sql, includeMachine, currency)}
       from sent s
       join contact_events e on e.message_id = s.id
       where e.kind in ('opened', 'clicked', 'bounced', 'converted', 'refunded')

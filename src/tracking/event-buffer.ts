@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { attributeStoredTouches } from '../conversions/attribute.js';
 import type { Db } from '../db/sql.js';
 import type { AppDeps } from '../deps.js';
 import type { EventSpool } from './event-spool.js';
@@ -62,6 +63,8 @@ export interface EventBufferOptions {
    */
   maxQueued?: number;
   logger?: Logger;
+  /** Runs after each batch is stored (conversion attribution); its failure loses no event. */
+  afterWrite?: (sql: Db, events: NewEvent[]) => Promise<unknown>;
   /** The local journal that makes an acknowledged event survive a crash (the Node server's). */
   spool?: EventSpool;
 }
@@ -165,8 +168,9 @@ export class EventBuffer {
     this.options.spool?.rotate();
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      let events: NewEvent[];
       try {
-        const events = await this.materialize(batch);
+        events = await this.materialize(batch);
         await insertEvents(this.sql, events);
         this.written += events.length;
       } catch (error) {
@@ -176,6 +180,12 @@ export class EventBuffer {
         if (!this.timer) this.schedule(this.intervalMs * 5);
         return;
       }
+      await this.options.afterWrite?.(this.sql, events).catch((error: unknown) => {
+        this.options.logger?.error(
+          { err: error, events: events.length },
+          'attribution after tracking events failed',
+        );
+      });
     }
     this.options.spool?.release();
   }
@@ -211,6 +221,7 @@ export function trackingBuffer(deps: AppDeps): EventBuffer {
   if (!buffer) {
     buffer = new EventBuffer(deps.sql, {
       logger: deps.logger,
+      afterWrite: attributeStoredTouches,
       ...(deps.trackingSpool ? { spool: deps.trackingSpool } : {}),
     });
     buffers.set(deps, buffer);

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { revenueIn } from '../reports/currency.js';
 
 // Customer search lives with customers; the UI's search box calls it.
 export { type CustomerHit, searchCustomers } from '../customers/search.js';
@@ -16,7 +17,11 @@ export interface CampaignRates {
 }
 
 /** The dashboard's recent campaigns with their counts, in one query (no query per campaign). */
-export async function recentCampaignRates(sql: Db, limit: number): Promise<CampaignRates[]> {
+export async function recentCampaignRates(
+  sql: Db,
+  limit: number,
+  currency: string,
+): Promise<CampaignRates[]> {
   return sql<CampaignRates[]>`
     with recent as (
       select id, name, status, launched_at from campaigns
@@ -29,7 +34,7 @@ export async function recentCampaignRates(sql: Db, limit: number): Promise<Campa
         count(distinct e.message_id) filter (where e.kind in ('opened', 'clicked') and not e.machine)::int as opened,
         count(distinct e.message_id) filter (where e.kind = 'clicked' and not e.machine)::int as clicked,
         count(distinct e.message_id) filter (where e.kind = 'converted')::int as converted,
-        coalesce(sum((e.data ->> 'revenue')::numeric) filter (where e.kind in ('converted', 'refunded')), 0)::float8 as revenue
+        coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind in ('converted', 'refunded')), 0)::float8 as revenue
       from contact_events e
       where e.campaign_id in (select id from recent) and e.kind in ('opened', 'clicked', 'converted', 'refunded')
       group by 1
@@ -47,6 +52,7 @@ export async function conversionsPerDay(
   campaignIds: number[],
   now: Date,
   days: number,
+  currency: string,
 ): Promise<Array<{ day: string; conversions: number; revenue: number }>> {
   return sql<Array<{ day: string; conversions: number; revenue: number }>>`
     select to_char(d.day, 'YYYY-MM-DD') as day, coalesce(c.conversions, 0)::int as conversions,
@@ -55,8 +61,8 @@ export async function conversionsPerDay(
                          date_trunc('day', ${now}::timestamptz, 'UTC'), interval '1 day') as d(day)
     left join (
       select date_trunc('day', at, 'UTC') as day, count(*) as conversions,
-        sum((data ->> 'revenue')::numeric) as revenue
-      from contact_events
+        sum(${revenueIn(sql, currency)}) as revenue
+      from contact_events e
       where campaign_id = any(${campaignIds}::bigint[]) and kind = 'converted' and at >= ${now}::timestamptz - make_interval(days => ${days}::int)
       group by 1
     ) c on c.day = d.day

@@ -81,6 +81,30 @@ describe('POST /v1/imports streams the file', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('asks to confirm a guessed kind (422 needs-confirmation, nothing stored) and imports once confirmed', async () => {
+    const before = await h.db.sql<{ n: number }[]>`select count(*)::int as n from imports`;
+    const guessed = await upload([
+      ['file', new File([purchasesCsv('unconfirmed', 3)], 'erp.csv', { type: 'text/csv' })],
+    ]);
+    expect(guessed.status).toBe(422);
+    const problem = await json(guessed);
+    expect(problem).toMatchObject({
+      type: 'https://offerflow.dev/problems/needs-confirmation',
+      kind: 'purchases',
+      errors: [expect.objectContaining({ path: 'confirm', message: expect.stringContaining('guessed') })],
+    });
+    // A customers file read off a purchases export: 7 of 8 columns would be ignored.
+    const french =
+      'Code client;Colonne A;Colonne B;Colonne C;Colonne D;Colonne E;Colonne F;Colonne G\nC1;a;b;c;d;e;f;g\n';
+    const ignored = await h.post('/v1/imports?kind=customers', french, {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(ignored.status).toBe(422);
+    expect((await json(ignored)).detail).toContain('7 of 8 columns would be ignored');
+    const after = await h.db.sql<{ n: number }[]>`select count(*)::int as n from imports`;
+    expect(after[0]!.n).toBe(before[0]!.n);
+  });
+
   it('reads the kind from the header when none is given: purchases, customers, or per the mapping', async () => {
     const run = async (res: Response, kind: string) => {
       expect(res.status).toBe(202);
@@ -89,20 +113,27 @@ describe('POST /v1/imports streams the file', () => {
       return runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, created.id);
     };
     const form = await run(
-      await upload([['file', new File([purchasesCsv('nokind', 5)], 'erp.csv', { type: 'text/csv' })]]),
+      await upload([
+        ['confirm', 'true'],
+        ['file', new File([purchasesCsv('nokind', 5)], 'erp.csv', { type: 'text/csv' })],
+      ]),
       'purchases',
     );
     expect(form).toMatchObject({ rows: 5, created: 5, failed: 0 });
     const raw = await run(
-      await h.post('/v1/imports?filename=crm.csv', 'Code client;Courriel\nnk-1;nk1@example.test\n', {
-        headers: { 'content-type': 'text/csv' },
-      }),
+      await h.post(
+        '/v1/imports?filename=crm.csv&confirm=true',
+        'Code client;Courriel\nnk-1;nk1@example.test\n',
+        {
+          headers: { 'content-type': 'text/csv' },
+        },
+      ),
       'customers',
     );
     expect(raw).toMatchObject({ rows: 1, created: 1, failed: 0 });
     const mapped = await run(
       await h.post(
-        `/v1/imports?mapping=${encodeURIComponent('{"external_id":"Numéro"}')}`,
+        `/v1/imports?confirm=true&mapping=${encodeURIComponent('{"external_id":"Numéro"}')}`,
         'Numéro,Courriel\nnk-2,nk2@example.test\n',
         { headers: { 'content-type': 'text/csv' } },
       ),

@@ -524,7 +524,7 @@ describe('POST /v1/imports/preview', () => {
       required: ['external_line_id', 'customer_external_id', 'amount', 'purchased_at'],
     });
     expect(purchases.sample[0].values).toEqual({
-      external_line_id: 'l1',
+      line_number: 'l1',
       customer_external_id: 'c1',
       amount: '12,50',
       purchased_at: '01/02/2024',

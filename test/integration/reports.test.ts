@@ -218,6 +218,9 @@ describe('timeseries and offers', () => {
   it('reports each offer across campaigns', async () => {
     const body = await json(await h.get('/v1/reports/offers', { role: 'marketer' }));
     expect(body).toEqual({
+      currency: 'EUR',
+      revenue_by_currency: [{ currency: 'EUR', revenue: 50.5, converted: 50.5 }],
+      unconverted_currencies: [],
       data: [
         {
           offer_id: o1,

@@ -358,7 +358,7 @@ describe('trigger report pages', () => {
     const html = await one.text();
     expect(html).toContain('<h1>=thank-you</h1>');
     expect(html).toMatch(/<span class="n">8<\/span><span class="muted">Sent<\/span>/);
-    expect(html).toMatch(/<span class="n">65\.00<\/span><span class="muted">Revenue<\/span>/);
+    expect(html).toMatch(/<span class="n">65\.00<\/span><span class="muted">Revenue \(EUR\)<\/span>/);
     expect(html).toContain('id="timeseries"');
     const sales = await signIn('sales');
     expect((await h.app.request('/ui/triggers', { headers: { cookie: sales } })).status).toBe(403);

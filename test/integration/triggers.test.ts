@@ -216,7 +216,9 @@ describe('firing', () => {
   it('an imported file fires once, however often it is imported', async () => {
     const id = await trigger({ event: 'purchase' });
     const buyer = await customer({ external_id: 'imp-1' });
-    const csv = `external_line_id,customer_external_id,order_ref,amount,purchased_at\nimp-l1,imp-1,IMP,12,2024-03-01T10:00:00Z\nimp-l2,imp-1,IMP,8,2024-03-01T10:00:00Z\n`;
+    // Bought an hour ago: older lines are history and fire nothing (see import-history.test.ts).
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const csv = `external_line_id,customer_external_id,order_ref,amount,purchased_at\nimp-l1,imp-1,IMP,12,${at}\nimp-l2,imp-1,IMP,8,${at}\n`;
     const events: TriggerEvent[][] = [];
     const capture = {
       enqueue: async (_q: string, jobs: { data: Record<string, unknown> }[]) =>

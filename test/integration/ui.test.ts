@@ -295,6 +295,35 @@ describe('imports', () => {
     expect((await post('?kind=customers', 'external_id\nk1\n')).status).toBe(403);
   });
 
+  it('asks to confirm a guessed kind, says how many emails a history import would send, and imports once confirmed', async () => {
+    const { session, csrf } = await signIn('integrator');
+    const csv = 'N° ligne;N° commande;Code client;Montant TTC;Date commande\n1;C-1;k1;9,90;01/03/2024\n';
+    const preview = await (
+      await h.app.request('/ui/imports/preview', {
+        method: 'POST',
+        headers: { cookie: session, 'content-type': 'text/csv', 'x-csrf-token': csrf },
+        body: csv,
+      })
+    ).text();
+    expect(preview).toContain('data-needs-confirmation');
+    expect(preview).toContain('was guessed from the header');
+    expect(preview).toContain(
+      'This import would send no automation email (1 order(s), 0 from the last 24 hours in the 1 row(s) read).',
+    );
+    const page = await (await h.app.request('/ui/imports', { headers: { cookie: session } })).text();
+    expect(page).toContain('name="triggers"');
+    expect(page).toContain('name="confirm"');
+    const refused = await postImportForm(session, { _csrf: csrf }, new File([csv], 'erp.csv'));
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toMatch(/role="alert"[\s\S]*was guessed from the header/);
+    const confirmed = await postImportForm(
+      session,
+      { _csrf: csrf, confirm: 'true' },
+      new File([csv], 'erp.csv'),
+    );
+    expect(confirmed.status).toBe(303);
+  });
+
   it('pages the recent imports, 20 at a time', async () => {
     const { session } = await signIn('integrator');
     await h.db.sql`

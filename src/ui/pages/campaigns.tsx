@@ -21,7 +21,7 @@ import {
   str,
   Table,
 } from '../kit.js';
-import { Activity, Funnel, OfferResults } from './report-parts.js';
+import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -574,7 +574,8 @@ function Report(props: { r: any; points: any[] }) {
   return (
     <section class="card report" id="report">
       <h2>Report</h2>
-      <Funnel totals={t} />
+      <Funnel totals={t} currency={r.currency} />
+      <UnconvertedRevenue report={r} />
       <h3>Variants</h3>
       {r.ab && (
         <p class={r.ab.winner ? 'notice' : 'muted'} id="ab-verdict">
@@ -592,10 +593,10 @@ function Report(props: { r: any; points: any[] }) {
           { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
           { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
           { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
-          { label: 'Revenue', num: true, cell: (v: any) => money(v.revenue) },
+          { label: `Revenue (${r.currency})`, num: true, cell: (v: any) => money(v.revenue) },
         ]}
       />
-      <OfferResults offers={r.offers} />
+      <OfferResults offers={r.offers} currency={r.currency} />
       <Activity points={points} interval="hour" />
     </section>
   );

@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
+import { revenueByCurrency, unconverted } from '../../reports/currency.js';
 import type { UiEnv } from '../env.js';
 import { can, fmtDate, money, page, pct } from '../kit.js';
 import { conversionsPerDay, recentCampaignRates } from '../store.js';
@@ -14,14 +15,15 @@ export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
     const role = c.var.auth.role;
     // Sales staff and integrators live on the customer card.
     if (!can(role, ACCESS.reports)) return c.redirect('/ui/customers', 303);
-    const { sql, clock } = c.var.deps;
-    const campaigns = await recentCampaignRates(sql, 10);
-    const days = await conversionsPerDay(
-      sql,
-      campaigns.map((x) => x.id),
-      clock(),
-      30,
-    );
+    const { sql, clock, config } = c.var.deps;
+    const currency = config.REPORT_CURRENCY;
+    const campaigns = await recentCampaignRates(sql, 10, currency);
+    const ids = campaigns.map((x) => x.id);
+    const [days, byCurrency] = await Promise.all([
+      conversionsPerDay(sql, ids, clock(), 30, currency),
+      revenueByCurrency(sql, { campaign_ids: ids }, currency),
+    ]);
+    const left = unconverted(byCurrency);
     return page(
       c,
       'Dashboard',
@@ -40,7 +42,7 @@ export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
                   <th class="num">Open</th>
                   <th class="num">Click</th>
                   <th class="num">Conversion</th>
-                  <th class="num">Revenue</th>
+                  <th class="num">Revenue ({currency})</th>
                 </tr>
               </thead>
               <tbody>
@@ -64,6 +66,16 @@ export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
             </table>
           </div>
           {campaigns.length === 0 && <p class="muted">No campaign yet.</p>}
+          {left.length > 0 && (
+            <p class="alert" data-unconverted={left.join(',')}>
+              Revenue in {left.join(', ')} is not in these figures: no exchange rate to {currency} (set one
+              with POST /v1/currency-rates).{' '}
+              {byCurrency
+                .filter((r) => r.converted === null)
+                .map((r) => `${r.currency} ${money(r.revenue)}`)
+                .join(' · ')}
+            </p>
+          )}
         </section>
         <section class="card">
           <h2>Conversions, last 30 days</h2>
@@ -76,7 +88,12 @@ export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
                 labels: days.map((d) => d.day.slice(5)),
                 datasets: [
                   { label: 'Conversions', data: days.map((d) => d.conversions), yAxisID: 'y' },
-                  { label: 'Revenue', data: days.map((d) => d.revenue), type: 'line', yAxisID: 'y1' },
+                  {
+                    label: `Revenue (${currency})`,
+                    data: days.map((d) => d.revenue),
+                    type: 'line',
+                    yAxisID: 'y1',
+                  },
                 ],
               },
               options: { scales: { y: { beginAtZero: true }, y1: { beginAtZero: true, position: 'right' } } },

@@ -8,9 +8,10 @@ import type { UiEnv } from '../env.js';
 import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, Table } from '../kit.js';
 import { checkCsrf } from '../session.js';
 
-const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding'];
+// `confirm` is not among them: its errors (why to confirm) are listed above the form.
+const FIELDS = ['file', 'kind', 'mapping', 'separator', 'encoding', 'triggers'];
 /** Left empty, the API detects them: the kind and the separator from the header, the encoding from the bytes. */
-const OPTIONAL = ['kind', 'mapping', 'separator', 'encoding'] as const;
+const OPTIONAL = ['kind', 'mapping', 'separator', 'encoding', 'triggers', 'confirm'] as const;
 
 function ImportForm(props: {
   csrf: string;
@@ -85,6 +86,22 @@ function ImportForm(props: {
           ]}
         />
       </div>
+      <Field
+        name="triggers"
+        label="Automations"
+        value={v.triggers as string}
+        errors={e}
+        options={[
+          { value: '', label: 'Only for recent purchases (history mails nobody)' },
+          { value: 'all', label: 'For every new line, old ones too' },
+          { value: 'none', label: 'None' },
+        ]}
+        hint="Purchases older than IMPORT_TRIGGER_MAX_AGE_HOURS (default 24 hours) fire no automation unless you choose so."
+      />
+      <label class="check">
+        <input type="checkbox" name="confirm" value="true" checked={v.confirm === 'true'} />
+        The kind and columns are right: import even when the kind was guessed or most columns are ignored
+      </label>
       <div id="import-preview" aria-live="polite"></div>
       <button type="submit">Upload</button>
     </form>
@@ -162,6 +179,24 @@ function ImportPreview(props: { preview: ApiResult }) {
         Read as {p.kind}, {SEPARATOR_NAMES[p.separator] ?? p.separator}-separated, {p.encoding}
         {p.decimal_comma ? ', decimal comma' : ''}.
       </p>
+      {p.needs_confirmation && (
+        <div class="alert" data-needs-confirmation>
+          <p>Check before importing, then tick the confirmation box:</p>
+          <ul>
+            {p.confirmation_reasons.map((r: string) => (
+              <li>{r}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {p.triggers && (
+        <p data-emails={p.triggers.emails}>
+          {p.triggers.emails === 0
+            ? `This import would send no automation email (${p.triggers.orders} order(s), ${p.triggers.recent_orders} from the last ${p.triggers.max_age_hours} hours`
+            : `This import would send up to ${p.triggers.emails} automation email(s): ${p.triggers.recent_orders} of ${p.triggers.orders} order(s) × ${p.triggers.purchase_triggers} purchase automation(s)`}
+          {` in the ${p.triggers.records} row(s) read${p.triggers.emails === 0 ? ')' : ''}.`}
+        </p>
+      )}
       <Table
         rows={p.columns}
         columns={[

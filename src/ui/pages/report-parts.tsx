@@ -25,7 +25,7 @@ const FUNNEL: Array<[string, string]> = [
 ];
 
 /** Sent → delivered → opened → clicked → converted, each with a bar relative to sent, and the revenue. */
-export function Funnel(props: { totals: any }) {
+export function Funnel(props: { totals: any; currency?: string }) {
   const t = props.totals;
   return (
     <div class="funnel">
@@ -38,14 +38,26 @@ export function Funnel(props: { totals: any }) {
       ))}
       <div class="step">
         <span class="n">{money(t.revenue)}</span>
-        <span class="muted">Revenue</span>
+        <span class="muted">Revenue{props.currency ? ` (${props.currency})` : ''}</span>
       </div>
     </div>
   );
 }
 
+/** The revenue a report could not convert to its currency (no rate): named with its own figure, never added. */
+export function UnconvertedRevenue(props: { report: any }) {
+  const rows = (props.report.revenue_by_currency ?? []).filter((r: any) => r.converted === null);
+  if (rows.length === 0) return null;
+  return (
+    <p class="alert" data-unconverted={rows.map((r: any) => r.currency).join(',')}>
+      Not in the revenue above (no exchange rate to {props.report.currency}):{' '}
+      {rows.map((r: any) => `${r.currency} ${money(r.revenue)}`).join(' · ')}
+    </p>
+  );
+}
+
 /** The offers sent, best first by conversions then revenue. */
-export function OfferResults(props: { offers: any[] }) {
+export function OfferResults(props: { offers: any[]; currency?: string }) {
   return (
     <>
       <h3>Offers, by conversions and revenue</h3>
@@ -58,7 +70,11 @@ export function OfferResults(props: { offers: any[] }) {
           { label: 'Shown', num: true, cell: (o: any) => o.sent },
           { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
           { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
-          { label: 'Revenue', num: true, cell: (o: any) => money(o.revenue) },
+          {
+            label: props.currency ? `Revenue (${props.currency})` : 'Revenue',
+            num: true,
+            cell: (o: any) => money(o.revenue),
+          },
         ]}
       />
     </>

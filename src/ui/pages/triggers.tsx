@@ -24,7 +24,7 @@ import {
   Table,
 } from '../kit.js';
 import { type FormState, submitForm } from '../submit.js';
-import { Activity, Funnel, OfferResults } from './report-parts.js';
+import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
 
 // Automated emails: what each earned (/v1/reports/triggers), and for marketers the triggers
 // themselves (/v1/triggers): create, edit, switch on and off, delete, and the frequency cap.
@@ -554,8 +554,9 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           </section>
         )}
         <section class="card report" id="report">
-          <Funnel totals={r.totals} />
-          <OfferResults offers={r.offers} />
+          <Funnel totals={r.totals} currency={r.currency} />
+          <UnconvertedRevenue report={r} />
+          <OfferResults offers={r.offers} currency={r.currency} />
           <Activity points={points} interval="day" />
         </section>
         {live && marketer && <TryOnCustomer id={id} event={live.event} />}

@@ -147,7 +147,7 @@
     const target = document.getElementById('import-preview');
     if (!file || !target) return;
     const query = new URLSearchParams();
-    for (const name of ['kind', 'separator', 'encoding', 'mapping']) {
+    for (const name of ['kind', 'separator', 'encoding', 'mapping', 'triggers']) {
       const value = form.elements[name]?.value?.trim();
       if (value) query.set(name, value);
     }
