@@ -19,7 +19,6 @@ import {
   recordSent,
   releaseForRetry,
   suppressionsOf,
-  triggerMessageOrders,
 } from './ledger.js';
 import { confirmBeforeSmtp } from './send-guard.js';
 import { emailHash, suppressionReason } from './suppression.js';
