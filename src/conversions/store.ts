@@ -75,7 +75,8 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
       purchased_at
     from touched
     order by touched.id
-    on conflict (purchase_id) where kind = 'converted' do update set
+    -- A conversion is dated at its purchase line, so (purchase_id, at) is the line's one conversion.
+    on conflict (purchase_id, at) where kind = 'converted' do update set
       message_id = excluded.message_id, campaign_id = excluded.campaign_id,
       trigger_id = excluded.trigger_id, offer_id = excluded.offer_id, data = excluded.data
     where (ce.data ->> 'touch_at')::timestamptz < (excluded.data ->> 'touch_at')::timestamptz
@@ -185,7 +186,7 @@ export async function insertRefundReversals(sql: Db, refunds: RefundForAttributi
       order by e.at desc, e.id desc
       limit 1
     ) c on true
-    on conflict (purchase_id) where kind = 'refunded' do nothing
+    on conflict (purchase_id, at) where kind = 'refunded' do nothing
     returning id`;
   return inserted.length;
 }
@@ -215,8 +216,7 @@ export async function insertDirectConversion(
     insert into contact_events (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, data, at)
     values (${input.customer_id}, 'converted', ${input.message_id}, ${input.campaign_id}, ${input.trigger_id},
             ${input.offer_id}, ${sql.json(data)}, ${input.at})
-    on conflict (message_id, (data ->> 'order_ref')) where kind = 'converted' and purchase_id is null and data ? 'order_ref'
-    do nothing
+    -- A repeated (message, order_ref) is skipped by the contact_events_claim_key trigger.
     returning ${RETURNING(sql)}`;
   return row ?? null;
 }

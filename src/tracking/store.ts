@@ -67,7 +67,7 @@ export async function insertEvents(sql: Db, events: NewEvent[]): Promise<void> {
     -- A customer deleted since the request must not fail the whole batch.
     where exists (select 1 from customers c where c.id = x.customer_id)
     -- Written before (a lost reply, a replayed spool): stored once.
-    on conflict (event_key) where event_key is not null do nothing`;
+    on conflict (event_key, at) where event_key is not null do nothing`;
 }
 
 /**
