@@ -38,6 +38,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'receive bounces (VERP DSNs) and mailto unsubscribes over SMTP for BOUNCE_DOMAIN',
     load: async () => (await import('./cli/inbound.js')).inbound,
   },
+  partitions: {
+    summary: 'monthly partitions of the contact history: list, ensure, detach --before YYYY-MM',
+    load: async () => (await import('./cli/partitions.js')).partitions,
+  },
   sink: {
     summary: 'a local SMTP server keeping every mail as an .eml file (for trying things by hand)',
     load: async () => (await import('./cli/sink.js')).sink,

@@ -86,7 +86,8 @@ export async function ensureMonthlyPartitions(
     if (existing.has(name)) continue;
     const made = await sql.begin(async (tx) => {
       await tx`lock table ${tx(table)} in share row exclusive mode`;
-      const [there] = await tx`select 1 from pg_class where relname = ${name} and relnamespace = current_schema()::regnamespace`;
+      const [there] =
+        await tx`select 1 from pg_class where relname = ${name} and relnamespace = current_schema()::regnamespace`;
       if (there) return false;
       const def = `${table}_default`;
       // Rows of this month in the default partition go to a temporary table, then into the new one.

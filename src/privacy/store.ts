@@ -73,6 +73,8 @@ export async function pseudonymizeCustomerEvents(db: Db, id: number): Promise<nu
       and (text is not null or author is not null or exists (
         select 1 from jsonb_object_keys(data) k where k <> all(${FACT_KEYS}::text[])))
     returning id`;
+  // The client keys of its interactions go with the data that carried them (migrations/0023).
+  await db`delete from contact_event_keys where customer_id = ${id} and scope = 'client_ref'`;
   return rows.length;
 }
 
