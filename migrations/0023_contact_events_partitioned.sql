@@ -14,6 +14,8 @@
 --   client_ref per customer) may come back with another `at`, so their uniqueness moves to the
 --   small unpartitioned table contact_event_keys, claimed by a BEFORE INSERT trigger that skips
 --   the row when its key is taken: the same effect as ON CONFLICT DO NOTHING.
+--   The same table also records the `at` of each purchase line's conversion and refund, so that
+--   a second one dated otherwise is refused (23505) rather than counted twice.
 -- Rows go to a default partition when no month partition exists, so an insert never fails; the
 -- retention worker creates the months ahead (src/db/partitions.ts) and moves any row that
 -- landed in the default partition into its month.
@@ -82,9 +84,11 @@ create index contact_events_soft_bounce_idx on contact_events (customer_id, at)
 
 -- Keys chosen by clients, unique across every partition (see above).
 create table contact_event_keys (
-  scope text not null check (scope in ('order_ref', 'client_ref')),
+  scope text not null check (scope in ('order_ref', 'client_ref', 'converted', 'refunded')),
   key text not null,
   customer_id bigint not null references customers (id) on delete cascade,
+  -- For a purchase line's conversion or refund: the `at` it is dated at.
+  at timestamptz,
   primary key (scope, key)
 );
 create index contact_event_keys_customer_idx on contact_event_keys (customer_id);
@@ -95,6 +99,9 @@ where kind = 'converted' and purchase_id is null and data ? 'order_ref' and mess
 insert into contact_event_keys (scope, key, customer_id)
 select 'client_ref', customer_id || ':' || (data ->> 'client_ref'), customer_id from contact_events
 where data ? 'client_ref';
+insert into contact_event_keys (scope, key, customer_id, at)
+select kind, purchase_id::text, customer_id, at from contact_events
+where kind in ('converted', 'refunded') and purchase_id is not null;
 
 -- Skips an event whose client key is already taken. Rows moved between partitions by the
 -- partition maintenance (offerflow.moving_partition_rows) already hold their key.
@@ -109,6 +116,18 @@ begin
     values ('order_ref', new.message_id || ':' || (new.data ->> 'order_ref'), new.customer_id)
     on conflict do nothing;
     if not found then return null; end if;
+  end if;
+  -- A purchase line converts (and is refunded) once whatever `at` a writer gives: the same `at`
+  -- is left to the unique index (ON CONFLICT re-attributes), another one is refused.
+  if new.kind in ('converted', 'refunded') and new.purchase_id is not null then
+    insert into contact_event_keys (scope, key, customer_id, at)
+    values (new.kind, new.purchase_id::text, new.customer_id, new.at)
+    on conflict do nothing;
+    if not found and exists (select 1 from contact_event_keys k
+        where k.scope = new.kind and k.key = new.purchase_id::text and k.at is distinct from new.at) then
+      raise exception using errcode = '23505',
+        message = format('purchase line %s already has a %s event', new.purchase_id, new.kind);
+    end if;
   end if;
   if new.data ? 'client_ref' then
     insert into contact_event_keys (scope, key, customer_id)
