@@ -42,7 +42,7 @@ function holds(rule: unknown, context: unknown): boolean {
   }
 }
 
-function valueOf(node: unknown, context: unknown): unknown {
+function valueIn(node: unknown, context: unknown): unknown {
   try {
     return evaluateRule(node, context);
   } catch {
@@ -72,12 +72,12 @@ function describe(node: unknown, context: unknown): string {
   }
   if (op === 'has_any' || op === 'has_all') {
     const path = varOf(args[0]);
-    if (path) return `${path} is ${show(valueOf(args[0], context))}`;
+    if (path) return `${path} is ${show(valueIn(args[0], context))}`;
   }
   const left = args[0];
   const leftOp = opOf(left);
   if (leftOp && leftOp[0] !== 'var') {
-    const value = valueOf(left, context);
+    const value = valueIn(left, context);
     if (leftOp[0] === 'spent_in') {
       const [category, days] = leftOp[1];
       return `spent ${show(value)} in ${show(category)}${typeof days === 'number' ? ` in the last ${days} days` : ''}`;
@@ -89,7 +89,7 @@ function describe(node: unknown, context: unknown): string {
     return `${JSON.stringify(left).slice(0, 60)} is ${show(value)}`;
   }
   const path = varOf(left) ?? varOf(args[1]);
-  if (path) return `${path} is ${show(valueOf({ var: path }, context))}`;
+  if (path) return `${path} is ${show(valueIn({ var: path }, context))}`;
   return JSON.stringify(node).slice(0, 120);
 }
 

@@ -168,7 +168,9 @@ export function ruleWarnings(catalogue: FieldCatalogue, rule: unknown, base = 'r
   const walk = (node: unknown, path: string, depth: number, relative: boolean): void => {
     if (depth > 64 || node === null || typeof node !== 'object') return;
     if (Array.isArray(node)) {
-      node.forEach((child, i) => walk(child, `${path}.${i}`, depth + 1, relative));
+      node.forEach((child, i) => {
+        walk(child, `${path}.${i}`, depth + 1, relative);
+      });
       return;
     }
     for (const [op, raw] of Object.entries(node as Record<string, unknown>)) {
@@ -181,7 +183,9 @@ export function ruleWarnings(catalogue: FieldCatalogue, rule: unknown, base = 'r
       if (ITERATORS.has(op)) {
         walk(args[0], `${at}.0`, depth + 1, relative);
         // Inside the callback, paths are relative to the element: not catalogue fields.
-        args.slice(1).forEach((a, i) => walk(a, `${at}.${i + 1}`, depth + 1, true));
+        args.slice(1).forEach((a, i) => {
+          walk(a, `${at}.${i + 1}`, depth + 1, true);
+        });
         continue;
       }
       if (!relative) {
