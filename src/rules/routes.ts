@@ -8,6 +8,7 @@ import { assertValidRule, evaluateRule, RuleError } from './compile.js';
 import { buildContext } from './context.js';
 import { registerCustomerFields } from './customer-fields.js';
 import { fieldCatalogue, RULE_SCOPES, type RuleScope } from './fields.js';
+import { warnRules } from './warnings.js';
 
 const ValueCountSchema = z.object({ value: z.string(), count: z.number().int() });
 const FieldType = z.enum(['number', 'string', 'boolean', 'date', 'string_array', 'object', 'array']);
@@ -141,7 +142,49 @@ const contextRoute = defineRoute({
   },
 });
 
+const CheckBody = z
+  .strictObject({
+    rule: RuleSchema,
+    for: z.enum(RULE_SCOPES as [RuleScope, ...RuleScope[]]).default('segment'),
+    event: z
+      .string()
+      .regex(/^[a-z][a-z0-9_.:-]{0,99}$/, 'an event type name')
+      .optional(),
+  })
+  .openapi('RuleCheck');
+
+const checkRoute = defineRoute({
+  method: 'post',
+  path: '/v1/rules/check',
+  tags: ['rules'],
+  summary: 'The warnings a rule would get on save, without saving it',
+  description:
+    'The rule is validated as on save (a 422 names what is wrong); `warnings` lists what cannot be meant: an unknown field, a value no customer has, a number compared with a string, a trigger filter reading a field its event does not carry.',
+  roles: ACCESS.marketingRead,
+  request: { body: jsonBody(CheckBody) },
+  responses: {
+    200: jsonResponse(
+      z
+        .object({ warnings: z.array(z.object({ path: z.string(), message: z.string() })) })
+        .openapi('RuleWarnings'),
+      'The warnings',
+    ),
+  },
+});
+
 export function registerRuleRoutes(app: App): void {
+  app.openapi(checkRoute, async (c) => {
+    const body = c.req.valid('json');
+    assertValidRule(body.rule, 'rule');
+    const { sql, clock } = c.var.deps;
+    const warnings = await warnRules(sql, [{ rule: body.rule, path: 'rule' }], {
+      scope: body.for,
+      event: body.event,
+      now: clock(),
+    });
+    return c.json({ warnings }, 200);
+  });
+
   registerCustomerFields();
 
   app.openapi(fieldsRoute, async (c) => {

@@ -5,6 +5,7 @@ import type { App } from '../../http/env.js';
 import { AppError, type FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { compileTemplateSource } from '../../templates/compile.js';
+import { expandPartials } from '../../templates/partials.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
@@ -145,6 +146,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
   };
   const customer = str(form, 'preview_customer_id');
   try {
+    source.mjml = (await expandPartials(c.var.deps.sql, source.mjml)).mjml;
     const compiled = await compileTemplateSource(source);
     const version = compileVersion({
       template_id: 0,
