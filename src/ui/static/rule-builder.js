@@ -579,7 +579,7 @@
       state.parseTimer = setTimeout(fromJson, 300);
     });
     options.eventInput?.addEventListener('change', loadCatalogue);
-    showJson(false);
+    showJson(true);
     loadCatalogue();
     return { refresh: fromJson };
   }

@@ -1,0 +1,112 @@
+// The block email editor on the template page: GrapesJS with its MJML plugin (served from
+// node_modules by /ui/vendor, no CDN), our own blocks (offers, the reusable partials), desktop
+// and phone views. It edits the MJML of the code view (a textarea) and writes back to it on every
+// change, so saving, the preview and the test-send read what the editor shows; an edit in the
+// code view is loaded back into the editor when the textarea loses focus.
+//   <div data-email-editor data-target="<textarea id>" data-blocks="<JSON list>"></div>
+(() => {
+  const load = (tag, attrs) =>
+    new Promise((resolve, reject) => {
+      const el = document.createElement(tag);
+      Object.assign(el, attrs);
+      el.onload = resolve;
+      el.onerror = reject;
+      document.head.append(el);
+    });
+
+  /**
+   * GrapesJS writes text as HTML, so `{{> offers}}` comes out as `{{&gt; offers}}`: Handlebars
+   * expressions get their characters back before the MJML leaves the editor.
+   */
+  const ENTITIES = { '&gt;': '>', '&lt;': '<', '&quot;': '"', '&#039;': "'", '&#39;': "'", '&amp;': '&' };
+  const restoreExpressions = (mjml) =>
+    mjml.replace(/\{\{\{?[\s\S]*?\}\}\}?/g, (expr) =>
+      expr.replace(/&(gt|lt|quot|#0?39|amp);/g, (e) => ENTITIES[e]),
+    );
+
+  async function mount(root) {
+    const target = document.getElementById(root.dataset.target);
+    if (!target) return;
+    await load('link', { rel: 'stylesheet', href: '/ui/vendor/grapes.css' });
+    await load('script', { src: '/ui/vendor/grapes.js' });
+    await load('script', { src: '/ui/vendor/grapesjs-mjml.js' });
+    const mjmlPlugin = window['grapesjs-mjml'].default || window['grapesjs-mjml'];
+    const canvas = document.createElement('div');
+    canvas.className = 'email-canvas';
+    root.append(canvas);
+    const editor = window.grapesjs.init({
+      container: canvas,
+      height: '640px',
+      fromElement: false,
+      components: target.value,
+      storageManager: false,
+      plugins: [mjmlPlugin],
+      pluginsOpts: { [mjmlPlugin]: { imagePlaceholderSrc: '/ui/static/icon-512.png', resetDevices: true } },
+    });
+    root.editor = editor;
+
+    const blocks = JSON.parse(root.dataset.blocks || '[]');
+    const bm = editor.Blocks;
+    bm.add('offerflow-offers', {
+      label: 'Offers',
+      category: 'Offerflow',
+      attributes: { 'data-block': 'offers' },
+      content:
+        '<mj-section><mj-column><mj-text css-class="offerflow-offers">{{> offers}}</mj-text></mj-column></mj-section>',
+    });
+    for (const b of blocks) {
+      bm.add(`partial-${b.name}`, {
+        label: b.description ? `${b.name}: ${b.description}` : b.name,
+        category: 'Reusable blocks',
+        attributes: { 'data-block': `partial-${b.name}` },
+        content: `<mj-wrapper css-class="partial:${b.name}:${b.version}" padding="0px">${b.mjml}</mj-wrapper>`,
+      });
+    }
+
+    let writing = false;
+    const sync = () => {
+      writing = true;
+      target.value = restoreExpressions(editor.runCommand('mjml-code'));
+      // The preview listens for input on the code view.
+      target.dispatchEvent(new Event('input', { bubbles: true }));
+      writing = false;
+    };
+    editor.on('update', sync);
+    target.addEventListener('change', () => {
+      if (writing) return;
+      editor.setComponents(target.value);
+    });
+
+    // Desktop and phone views of the canvas (the previews below show the rendered mail).
+    const bar = document.createElement('div');
+    bar.className = 'row email-devices';
+    for (const [label, command] of [
+      ['Desktop', 'set-device-desktop'],
+      ['Phone', 'set-device-mobile'],
+    ]) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary';
+      button.textContent = label;
+      button.dataset.device = label.toLowerCase();
+      button.addEventListener('click', () => editor.runCommand(command));
+      bar.append(button);
+    }
+    root.prepend(bar);
+    root.dataset.ready = '1';
+  }
+
+  const start = () => {
+    for (const root of document.querySelectorAll('[data-email-editor]')) {
+      if (root.dataset.mounted) continue;
+      root.dataset.mounted = '1';
+      mount(root).catch((error) => {
+        root.dataset.failed = String(error);
+        root.textContent = 'The block editor could not start; edit the MJML below.';
+      });
+    }
+  };
+  window.OfferflowEmailEditor = { start, restoreExpressions };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
