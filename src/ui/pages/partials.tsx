@@ -52,7 +52,9 @@ function PartialForm(props: {
           label="Name"
           value={v.name as string}
           errors={props.errors}
-          hint={'Lower-case letters, digits, - and _; templates place it as <mj-wrapper css-class="partial:NAME">'}
+          hint={
+            'Lower-case letters, digits, - and _; templates place it as <mj-wrapper css-class="partial:NAME">'
+          }
           required
         />
       )}

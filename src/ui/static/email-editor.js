@@ -24,6 +24,22 @@
       expr.replace(/&(gt|lt|quot|#0?39|amp);/g, (e) => ENTITIES[e]),
     );
 
+  const SECTION_LEVEL = /^\s*<mj-(section|wrapper|hero|raw)\b/;
+  /** Adds a block's content to mj-body; a column-level block (text, button…) gets a section of its own. */
+  function appendBlock(editor, block) {
+    let content = block.get('content');
+    if (typeof content === 'string' && !SECTION_LEVEL.test(content))
+      content = `<mj-section><mj-column>${content}</mj-column></mj-section>`;
+    const body = editor.getWrapper().findType('mj-body')[0] || editor.getWrapper();
+    const selected = editor.getSelected();
+    let at;
+    let section = selected;
+    while (section && section.parent() && section.parent() !== body) section = section.parent();
+    if (section && section.parent() === body) at = section.index() + 1;
+    const added = body.append(content, at === undefined ? {} : { at });
+    if (added[0]) editor.select(added[0]);
+  }
+
   async function mount(root) {
     const target = document.getElementById(root.dataset.target);
     if (!target) return;
@@ -40,6 +56,9 @@
       fromElement: false,
       components: target.value,
       storageManager: false,
+      // A click adds a block at the end of the email (after the selected section when there is
+      // one): the way to build without a mouse drag, and how the browser test builds.
+      blockManager: { appendOnClick: (block, ed) => appendBlock(ed, block) },
       plugins: [mjmlPlugin],
       pluginsOpts: { [mjmlPlugin]: { imagePlaceholderSrc: '/ui/static/icon-512.png', resetDevices: true } },
     });
@@ -93,6 +112,7 @@
       bar.append(button);
     }
     root.prepend(bar);
+    editor.runCommand('open-blocks');
     root.dataset.ready = '1';
   }
 

@@ -371,7 +371,7 @@
         list: id,
         class: 'rb-value',
       });
-      input.addEventListener('change', () => onchange(input.value));
+      input.addEventListener('input', () => onchange(input.value));
       return values ? [input, datalist(values, id)] : [input];
     }
 
