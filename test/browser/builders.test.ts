@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: page.evaluate bodies run in the browser, whose DOM types this project does not load
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,11 +95,7 @@ describe('the rule builder', () => {
     await condition(1).locator('select[aria-label="Operator"]').selectOption('>');
     await condition(1).locator('input[aria-label="Value"]').fill('100');
 
-    await page.waitForFunction(
-      (n) =>
-        document.querySelector('[data-builder-count] [data-count]')?.getAttribute('data-count') === String(n),
-      expected,
-    );
+    await page.waitForSelector(`[data-builder-count] [data-count="${expected}"]`);
     expect(JSON.parse(await page.inputValue('#f-rule'))).toEqual(RULE);
     // Each sampled customer says why they match.
     expect(await page.locator('[data-builder-sample] li').count()).toBe(Math.min(expected, 10));
@@ -164,9 +161,8 @@ describe('the block email editor', () => {
     );
     await page.locator('#f-mjml').blur();
     await page.waitForFunction(() => {
-      const root = document.querySelector('[data-email-editor]') as unknown as {
-        editor: { runCommand(c: string): string };
-      };
+      // Runs in the page: the DOM types are not in this project's lib.
+      const root = (globalThis as any).document.querySelector('[data-email-editor]');
       return root.editor.runCommand('mjml-code').includes('>Shop now<');
     });
     await page.click('#template-form button[type=submit]');
