@@ -6,7 +6,7 @@ import { decodeCursor, page } from '../http/pagination.js';
 import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
-import { warnRules } from '../rules/warnings.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
 import { createOffer, deleteOffer, getOffer, offerToJson, patchOffer } from './catalogue.js';
 import { decideOffers } from './decide.js';
 import {
@@ -25,7 +25,11 @@ const tags = ['offers'];
 const SavedOffer = OfferSchema.extend({
   warnings: z
     .array(z.object({ path: z.string(), message: z.string() }))
-    .openapi({ description: 'What in the eligibility or score rule cannot be meant (saved all the same)' }),
+    .optional()
+    .openapi({
+      description:
+        'What in the eligibility or score rule cannot be meant (saved all the same); absent when nothing is',
+    }),
 }).openapi('SavedOffer');
 
 /** Warnings about an offer's rules (rules/warnings.ts). */
@@ -113,7 +117,7 @@ export function registerOfferRoutes(app: App): void {
       return created;
     });
     return c.json(
-      { ...offerToJson(row as OfferRow), warnings: await offerWarnings(c.var.deps, row as OfferRow) },
+      withWarnings(offerToJson(row as OfferRow), await offerWarnings(c.var.deps, row as OfferRow)),
       201,
     );
   });
@@ -145,7 +149,7 @@ export function registerOfferRoutes(app: App): void {
       return updated;
     });
     return c.json(
-      { ...offerToJson(row as OfferRow), warnings: await offerWarnings(c.var.deps, row as OfferRow) },
+      withWarnings(offerToJson(row as OfferRow), await offerWarnings(c.var.deps, row as OfferRow)),
       200,
     );
   });

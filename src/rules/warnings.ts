@@ -267,3 +267,12 @@ export async function warnRules(
   const catalogue = await fieldCatalogue(sql, options);
   return present.flatMap((r) => ruleWarnings(catalogue, r.rule, r.path));
 }
+
+/**
+ * A saved object with its warnings: `warnings` only when there is something to warn about, so a
+ * clean save answers exactly what a read of it does.
+ */
+export const withWarnings = <T extends object>(
+  body: T,
+  warnings: RuleWarning[],
+): T & { warnings?: RuleWarning[] } => (warnings.length > 0 ? { ...body, warnings } : body);

@@ -11,7 +11,7 @@ import { assertValidRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
 import { explainMatch } from '../rules/explain.js';
 import { RuleSchema } from '../rules/routes.js';
-import { warnRules } from '../rules/warnings.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
 import { countAudience, evaluationOf, segmentAudiencePage } from './audience.js';
 import {
   type CustomerSummaryRow,
@@ -64,10 +64,10 @@ const CustomerSummary = z
 
 const WarningsSchema = z.array(z.object({ path: z.string(), message: z.string() })).openapi({
   description:
-    'What in the rule cannot be meant: an unknown field, a value no customer has, a number compared with a string (saved all the same)',
+    'What in the rule cannot be meant: an unknown field, a value no customer has, a number compared with a string (saved all the same); on a save, absent when nothing is',
 });
 
-const SavedSegment = SegmentSchema.extend({ warnings: WarningsSchema }).openapi('SavedSegment');
+const SavedSegment = SegmentSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedSegment');
 
 const PreviewSchema = z
   .object({
@@ -202,7 +202,7 @@ export function registerSegmentRoutes(app: App): void {
     });
     const now = clock();
     const warnings = await segmentWarnings(c.var.deps, row.rule);
-    return c.json({ ...toSegment(row, evaluationOf(sql, row.rule, now)), warnings }, 201);
+    return c.json(withWarnings(toSegment(row, evaluationOf(sql, row.rule, now)), warnings), 201);
   });
 
   app.openapi(listRoute, async (c) => {
@@ -251,7 +251,7 @@ export function registerSegmentRoutes(app: App): void {
     });
     const now = clock();
     const warnings = await segmentWarnings(c.var.deps, row.rule);
-    return c.json({ ...toSegment(row, evaluationOf(sql, row.rule, now)), warnings }, 200);
+    return c.json(withWarnings(toSegment(row, evaluationOf(sql, row.rule, now)), warnings), 200);
   });
 
   app.openapi(deleteRoute, async (c) => {

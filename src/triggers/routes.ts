@@ -7,7 +7,7 @@ import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { registerFieldSource } from '../rules/fields.js';
-import { warnRules } from '../rules/warnings.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
 import { triggerEventFields } from './event-fields.js';
 import { createTrigger, deleteTrigger, triggerView, updateTrigger } from './manage.js';
 import { previewTrigger } from './preview.js';
@@ -29,8 +29,10 @@ const TriggerList = z
 
 const WarningsSchema = z
   .array(z.object({ path: z.string(), message: z.string() }))
-  .openapi({ description: 'What in the filter cannot be meant (not an error: it was saved)' });
-const SavedTrigger = TriggerSchema.extend({ warnings: WarningsSchema }).openapi('SavedTrigger');
+  .openapi({
+    description: 'What in the filter cannot be meant (not an error: it was saved); absent when nothing is',
+  });
+const SavedTrigger = TriggerSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedTrigger');
 
 export function registerTriggerRoutes(app: App): void {
   registerFieldSource(triggerEventFields);
@@ -82,7 +84,7 @@ export function registerTriggerRoutes(app: App): void {
     }),
     async (c) => {
       const row = await createTrigger(c.var.deps.sql, c.req.valid('json'));
-      return c.json({ ...triggerView(row), warnings: await warnings(c.var.deps, row) }, 201);
+      return c.json(withWarnings(triggerView(row), await warnings(c.var.deps, row)), 201);
     },
   );
 
@@ -152,7 +154,7 @@ export function registerTriggerRoutes(app: App): void {
     }),
     async (c) => {
       const row = await updateTrigger(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
-      return c.json({ ...triggerView(row), warnings: await warnings(c.var.deps, row) }, 200);
+      return c.json(withWarnings(triggerView(row), await warnings(c.var.deps, row)), 200);
     },
   );
 
