@@ -21,8 +21,13 @@ import {
  * css-class keeps it valid MJML for the strict validator and the block editor alike.
  */
 
+// Attributes are bounded and stop at the next tag, so a crafted source cannot make the scan
+// quadratic; a placement's content runs to its own closing tag (wrappers do not nest in MJML).
 const PLACEMENT =
-  /<mj-wrapper\b([^>]*?)\bcss-class="partial:([a-z0-9][a-z0-9_-]{0,63})(?::(\d{1,9}))?"([^>]*?)(?:\/>|>([\s\S]*?)<\/mj-wrapper>)/g;
+  /<mj-wrapper\b([^<>]{0,2000}?)\bcss-class="partial:([a-z0-9][a-z0-9_-]{0,63})(?::(\d{1,9}))?"([^<>]{0,2000}?)(?:\/>|>([\s\S]*?)<\/mj-wrapper>)/g;
+
+/** More placements than any email needs: refused before the scan (each one reads to its end tag). */
+const MAX_PLACEMENTS = 50;
 
 export const PARTIAL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -33,6 +38,14 @@ export interface ExpandedMjml {
 
 /** Fills each partial placement with its version's MJML; an unknown partial or version is a 422. */
 export async function expandPartials(sql: Db, mjml: string, path = 'mjml'): Promise<ExpandedMjml> {
+  let marks = 0;
+  for (
+    let at = mjml.indexOf('css-class="partial:');
+    at >= 0;
+    at = mjml.indexOf('css-class="partial:', at + 1)
+  )
+    if (++marks > MAX_PLACEMENTS)
+      throw invalid([{ path, message: `at most ${MAX_PLACEMENTS} reusable blocks in one template` }]);
   const placements = [...mjml.matchAll(PLACEMENT)];
   if (placements.length === 0) return { mjml, pins: [] };
   const wanted = placements.map((m) => ({ name: m[2] as string, version: m[3] ? Number(m[3]) : null }));

@@ -27,11 +27,9 @@ const TriggerList = z
   .object({ data: z.array(TriggerSchema), next_cursor: z.string().nullable() })
   .openapi('TriggerList');
 
-const WarningsSchema = z
-  .array(z.object({ path: z.string(), message: z.string() }))
-  .openapi({
-    description: 'What in the filter cannot be meant (not an error: it was saved); absent when nothing is',
-  });
+const WarningsSchema = z.array(z.object({ path: z.string(), message: z.string() })).openapi({
+  description: 'What in the filter cannot be meant (not an error: it was saved); absent when nothing is',
+});
 const SavedTrigger = TriggerSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedTrigger');
 
 export function registerTriggerRoutes(app: App): void {

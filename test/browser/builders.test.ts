@@ -223,7 +223,11 @@ describe('the shipped templates in the block editor', () => {
       // Every Handlebars expression is still there, in order.
       expect(expressions(mjml)).toEqual(expressions(row.mjml));
       const res = await h.post('/v1/templates', { name: `${row.name} (edited)`, subject: 'x', mjml });
-      expect({ name: row.name, status: res.status, body: res.status === 201 ? null : await json(res) }).toEqual({
+      expect({
+        name: row.name,
+        status: res.status,
+        body: res.status === 201 ? null : await json(res),
+      }).toEqual({
         name: row.name,
         status: 201,
         body: null,

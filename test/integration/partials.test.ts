@@ -79,3 +79,19 @@ describe('partials', () => {
     expect(await h.db.sql`select count(*)::int as n from partials`).toEqual([{ n: 1 }]);
   });
 });
+
+describe('partial placements', () => {
+  it('refuses more placements than an email needs, at once, whatever the source', async () => {
+    const many = doc('<mj-wrapper css-class="partial:header"></mj-wrapper>'.repeat(51));
+    const res = await h.post('/v1/templates', { name: 'Too many', subject: 'x', mjml: many });
+    expect(res.status).toBe(422);
+    expect((await json(res)).errors).toEqual([
+      { path: 'mjml', message: 'at most 50 reusable blocks in one template' },
+    ]);
+    // Unclosed wrappers with long attribute runs: answered (a 422), not scanned quadratically.
+    const crafted = `<mjml><mj-body>${'<mj-wrapper css-class="partial:header" '.repeat(40)}${' x'.repeat(200_000)}</mj-body></mjml>`;
+    expect((await h.post('/v1/templates', { name: 'Crafted', subject: 'x', mjml: crafted })).status).toBe(
+      422,
+    );
+  });
+});
