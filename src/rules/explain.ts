@@ -22,7 +22,7 @@ const opOf = (node: unknown): [string, unknown[]] | undefined => {
 
 const varOf = (node: unknown): string | undefined => {
   const parsed = opOf(node);
-  if (!parsed || parsed[0] !== 'var') return undefined;
+  if (parsed?.[0] !== 'var') return undefined;
   return typeof parsed[1][0] === 'string' ? parsed[1][0] : undefined;
 };
 

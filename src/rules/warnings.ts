@@ -229,7 +229,7 @@ export function ruleWarnings(catalogue: FieldCatalogue, rule: unknown, base = 'r
           }
           if (typeof item === 'string' && isVar(list)) {
             const resolved = checkVar(list, `${at}.1`);
-            if (resolved && resolved.field.path.endsWith('consents')) continue;
+            if (resolved?.field.path.endsWith('consents')) continue;
             if (resolved) {
               if (CATEGORY_FIELD.test(resolved.field.path)) checkCategory(item, `${at}.0`);
               else checkValue(resolved.field, item, `${at}.0`);

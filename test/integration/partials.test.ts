@@ -38,6 +38,7 @@ describe('partials', () => {
     ]);
     const v1 = await json(await h.get(`/v1/templates/${template.id}/versions/1`));
     expect(v1.html).toContain('Garden &amp; Co v1');
+    expect(v1.partials).toEqual([{ name: 'header', partial_id: partial.id, partial_version: 1 }]);
 
     // Saved again as it is, it keeps version 1; placed without a version, it takes the latest.
     const again = await json(await h.patch(`/v1/templates/${template.id}`, { subject: 'Hello again' }));

@@ -34,7 +34,7 @@
     const selected = editor.getSelected();
     let at;
     let section = selected;
-    while (section && section.parent() && section.parent() !== body) section = section.parent();
+    while (section?.parent() && section.parent() !== body) section = section.parent();
     if (section && section.parent() === body) at = section.index() + 1;
     const added = body.append(content, at === undefined ? {} : { at });
     if (added[0]) editor.select(added[0]);

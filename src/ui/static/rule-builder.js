@@ -32,7 +32,7 @@
   };
   const varOf = (node) => {
     const s = single(node);
-    if (!s || s.op !== 'var' || s.args.length !== 1 || typeof s.args[0] !== 'string') return null;
+    if (s?.op !== 'var' || s.args.length !== 1 || typeof s.args[0] !== 'string') return null;
     return s.args[0];
   };
   const el = (tag, attrs = {}, ...children) => {
