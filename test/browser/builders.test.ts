@@ -178,6 +178,11 @@ describe('the block email editor', () => {
     expect(order.every((at) => at >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
 
+    // The header block lists the template that uses it, at the version it was saved with.
+    const [headerRow] = await h.db.sql<{ id: number }[]>`select id from partials where name = 'header'`;
+    await page.goto(`${base}/ui/partials/${headerRow?.id}`);
+    expect(await page.textContent('#used-by')).toMatch(/Built from blocks.*v1.*v1 \(latest\)/s);
+
     const draft = await h.post('/v1/campaigns', {
       name: 'Blocks',
       segment_id: shop.segmentId,

@@ -276,6 +276,10 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           </tbody>
         </table>
         {list.data.length === 0 && <p class="muted">No template yet.</p>}
+        <p>
+          <a href="/ui/partials">Reusable blocks</a>{' '}
+          <span class="muted">(header, footer… shared by templates)</span>
+        </p>
         {can(c.var.auth.role, ACCESS.marketing) && (
           <form method="post" action="/ui/templates/defaults" id="install-defaults">
             <Csrf token={c.var.csrf} />
