@@ -37,6 +37,8 @@ beforeAll(async () => {
   await h.db.sql`
     insert into purchases (external_line_id, customer_id, category, amount, purchased_at)
     select 'old-garden', id, 'garden', 500, now() - interval '200 days' from customers where external_id = 'c1'`;
+  const attribute = { key: 'condition', type: 'string', sensitive: true, category: 'health' };
+  expect((await h.post('/v1/attributes', attribute)).status).toBe(201);
   sink = await startSmtpSink({ keepInMemory: true });
   workers = await startWorkers({
     config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
@@ -125,6 +127,26 @@ describe('the rule builder', () => {
     expect(await condition(0).locator('select[aria-label="Field"] option:checked').textContent()).toBe(
       'totl_spent (unknown field)',
     );
+  });
+});
+
+describe('the rule builder and special categories', () => {
+  it('adds the consent a sensitive attribute needs, and the segment saves', async () => {
+    await page.goto(`${base}/ui/segments/new`);
+    await page.waitForSelector('.rule-builder .rb-group');
+    await page.click('.rb-cond [aria-label="Remove condition"]');
+    await page.click('.rb-group > .rb-actions >> text=Add condition');
+    await condition(0).locator('select[aria-label="Field"]').selectOption('f:attributes.condition');
+    await condition(0).locator('input[aria-label="Value"]').fill('asthma');
+    expect(JSON.parse(await page.inputValue('#f-rule'))).toEqual({
+      and: [
+        { in: ['sensitive:health', { var: 'consents' }] },
+        { '==': [{ var: 'attributes.condition' }, 'asthma'] },
+      ],
+    });
+    await page.fill('#f-name', 'Asthma (consented)');
+    await page.click('#segment-form button[type=submit]');
+    await page.waitForSelector('#segment-count');
   });
 });
 

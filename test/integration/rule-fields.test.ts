@@ -98,6 +98,29 @@ describe('GET /v1/rules/fields', () => {
   });
 });
 
+describe('POST /v1/rules/check', () => {
+  it('returns the warnings of a rule without saving it, and refuses a bad rule at its path', async () => {
+    const res = await h.post('/v1/rules/check', {
+      rule: { '==': [{ var: 'event.purchase.categry' }, 'garden'] },
+      for: 'trigger',
+      event: 'purchase',
+    });
+    expect(res.status).toBe(200);
+    expect((await json(res)).warnings).toEqual([
+      {
+        path: 'rule.==.0.var',
+        message:
+          'the purchase event does not carry event.purchase.categry; did you mean event.purchase.category?',
+      },
+    ]);
+    const bad = await h.post('/v1/rules/check', { rule: { nope: [1] } });
+    expect(bad.status).toBe(422);
+    expect((await json(bad)).errors[0].path).toBe('rule.nope');
+    expect((await h.post('/v1/rules/check', { rule: true }, { role: 'integrator' })).status).toBe(403);
+    expect(await h.db.sql`select count(*)::int as n from segments`).toEqual([{ n: 0 }]);
+  });
+});
+
 describe('warnings on save', () => {
   it('warns about an unknown field, a category nobody bought and a number compared with a string', async () => {
     const rule = {

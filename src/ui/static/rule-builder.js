@@ -212,9 +212,13 @@
           !(rule.and || []).some((x) => JSON.stringify(x) === JSON.stringify(r)),
       );
       if (missing.length) {
-        rule = rule.and ? { and: [...missing, ...rule.and] } : { and: [...missing, rule] };
-        state.model = parse(rule);
-        render();
+        // Into the model itself: the rows on screen keep editing the same condition objects.
+        const consents = missing.map((r) => parse(r));
+        if (state.model.mode === 'all') state.model.items.unshift(...consents);
+        else state.model = { type: 'group', mode: 'all', items: [...consents, state.model] };
+        rule = serialize(state.model);
+        // Shown once the marketer leaves the field they are typing in (a redraw would take its focus).
+        state.needsRender = true;
       }
       // No condition: everyone (a segment needs a rule: `true`; an offer or filter: none).
       const empty = rule.and && rule.and.length === 0;
@@ -574,6 +578,11 @@
       builder.replaceChildren(group(state.model, null));
     }
 
+    builder.addEventListener('focusout', () => {
+      if (!state.needsRender) return;
+      state.needsRender = false;
+      setTimeout(render, 0);
+    });
     target.addEventListener('input', () => {
       clearTimeout(state.parseTimer);
       state.parseTimer = setTimeout(fromJson, 300);
