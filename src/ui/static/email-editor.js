@@ -56,6 +56,8 @@
       fromElement: false,
       components: target.value,
       storageManager: false,
+      // GrapesJS would fetch Font Awesome from a CDN for its panel icons: no network for the UI.
+      cssIcons: '',
       // A click adds a block at the end of the email (after the selected section when there is
       // one): the way to build without a mouse drag, and how the browser test builds.
       blockManager: { appendOnClick: (block, ed) => appendBlock(ed, block) },
