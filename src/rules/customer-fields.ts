@@ -37,7 +37,8 @@ interface Spec {
 /** How many categories the catalogue lists: enough to tell a typo from a category no one bought. */
 const CATEGORY_LIMIT = 500;
 
-const categories: Suggest = ({ sql }) => selectCategoryCounts(sql, CATEGORY_LIMIT);
+const categories: Suggest = ({ sql, once }) =>
+  once('categories', () => selectCategoryCounts(sql, CATEGORY_LIMIT));
 const column =
   (name: string): Suggest =>
   ({ sql, valueLimit }) =>
@@ -123,7 +124,7 @@ async function fieldsOf(specs: Spec[], group: string, input: FieldSourceInput): 
       const field: RuleField = { path: prefix + spec.path, label: spec.label, type: spec.type, group };
       if (spec.description) field.description = spec.description;
       if (spec.keyed) field.keyed = true;
-      if (spec.suggest) {
+      if (spec.suggest && input.wants(field.path)) {
         const values = await spec.suggest(input);
         const limit = spec.suggest === categories ? CATEGORY_LIMIT : input.valueLimit;
         field.values = values;
@@ -175,7 +176,7 @@ export const attributeFields: FieldSource = {
           // The declaration privacy/guard.ts looks for in a top-level "and".
           field.requires = { in: [a.purpose, { var: `${prefix}consents` }] };
           field.description = `Special category: the rule must also require consent to “${a.purpose}”`;
-        } else if (a.type === 'string') {
+        } else if (a.type === 'string' && input.wants(field.path)) {
           const values = await selectJsonKeyCounts(input.sql, 'attributes', a.key, input.valueLimit);
           field.values = values;
           field.values_complete = values.length < input.valueLimit;

@@ -68,6 +68,10 @@ export interface FieldSourceInput {
   event?: string | undefined;
   /** Suggested values per field, at most this many. */
   valueLimit: number;
+  /** Whether a field's values are needed (all for the builder; those a rule reads for warnings). */
+  wants: (path: string) => boolean;
+  /** One query per kind of value in a catalogue build, however many fields show it (categories). */
+  once: (key: string, load: () => Promise<ValueCount[]>) => Promise<ValueCount[]>;
 }
 
 export interface FieldSource {
@@ -117,14 +121,31 @@ export const TYPE_OPERATORS: Record<FieldType, string[]> = {
 /** The catalogue for one scope (and a trigger's event): every source's fields, then the operators. */
 export async function fieldCatalogue(
   sql: Db,
-  options: { scope: RuleScope; event?: string | undefined; now: Date; valueLimit?: number },
+  options: {
+    scope: RuleScope;
+    event?: string | undefined;
+    now: Date;
+    valueLimit?: number;
+    /** Only these fields get their values (the rest are listed without): a save's warnings. */
+    valuesFor?: (path: string) => boolean;
+  },
 ): Promise<FieldCatalogue> {
+  const loads = new Map<string, Promise<ValueCount[]>>();
   const input: FieldSourceInput = {
     sql,
     now: options.now,
     scope: options.scope,
     event: options.event,
     valueLimit: options.valueLimit ?? 20,
+    wants: options.valuesFor ?? (() => true),
+    once: (key, load) => {
+      let loaded = loads.get(key);
+      if (!loaded) {
+        loaded = load();
+        loads.set(key, loaded);
+      }
+      return loaded;
+    },
   };
   const applicable = sources.filter((s) => !s.scopes || s.scopes.includes(options.scope));
   const lists = await Promise.all(applicable.map((s) => s.fields(input)));

@@ -264,7 +264,16 @@ export async function warnRules(
 ): Promise<RuleWarning[]> {
   const present = rules.filter((r) => r.rule !== undefined && r.rule !== null);
   if (present.length === 0) return [];
-  const catalogue = await fieldCatalogue(sql, options);
+  // Values are looked up only for the fields the rules read (and the categories when they name one).
+  const text = JSON.stringify(present.map((r) => r.rule));
+  const names = new Set<string>();
+  for (const m of text.matchAll(/"var":\s*\[?\s*"([^"]{1,300})"/g)) names.add(m[1] as string);
+  const categories = /"(purchased_in|spent_in)"|categor/.test(text);
+  const valuesFor = (path: string) =>
+    names.has(path) ||
+    [...names].some((n) => n.startsWith(`${path}.`)) ||
+    (categories && CATEGORY_FIELD.test(path));
+  const catalogue = await fieldCatalogue(sql, { ...options, valuesFor });
   return present.flatMap((r) => ruleWarnings(catalogue, r.rule, r.path));
 }
 

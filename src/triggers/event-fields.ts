@@ -55,10 +55,10 @@ export const EVENT_FIELDS: Record<(typeof TRIGGER_EVENTS)[number], EventField[]>
 export const triggerEventFields: FieldSource = {
   name: 'trigger-events',
   scopes: ['trigger'],
-  async fields({ sql, event }) {
+  async fields({ sql, event, wants, once }) {
     const events = TRIGGER_EVENTS.filter((e) => event === undefined || e === event);
-    const needsCategories = events.some((e) => EVENT_FIELDS[e].some((f) => f.categories));
-    const categories = needsCategories ? await selectCategoryCounts(sql, 500) : [];
+    const needsCategories = events.some((e) => EVENT_FIELDS[e].some((f) => f.categories && wants(f.path)));
+    const categories = needsCategories ? await once('categories', () => selectCategoryCounts(sql, 500)) : [];
     const out: RuleField[] = [];
     const seen = new Set<string>();
     for (const name of events) {
@@ -66,7 +66,7 @@ export const triggerEventFields: FieldSource = {
         if (seen.has(f.path)) continue;
         seen.add(f.path);
         const field: RuleField = { path: f.path, label: f.label, type: f.type, group: `Event: ${name}` };
-        if (f.categories) {
+        if (f.categories && needsCategories) {
           field.values = categories;
           field.values_complete = categories.length < 500;
         }
