@@ -29,6 +29,7 @@ import { registerRuleRoutes } from './rules/routes.js';
 import { registerSegmentRoutes } from './segments/routes.js';
 import { registerSenderRoutes } from './senders/routes.js';
 import { registerSocialRoutes } from './social/routes.js';
+import { registerPartialRoutes } from './templates/partial-routes.js';
 import { registerTemplateRoutes } from './templates/routes.js';
 import { withTrackingFastPath } from './tracking/fast-path.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
@@ -129,6 +130,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerSegmentRoutes(app);
   registerOfferRoutes(app);
   registerTemplateRoutes(app);
+  registerPartialRoutes(app);
   registerCampaignRoutes(app);
   registerTrackingRoutes(app);
   registerConversionRoutes(app);

@@ -1,10 +1,12 @@
 import { z } from '@hono/zod-openapi';
+import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, page } from '../http/pagination.js';
 import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
 import { createOffer, deleteOffer, getOffer, offerToJson, patchOffer } from './catalogue.js';
 import { decideOffers } from './decide.js';
 import {
@@ -20,6 +22,27 @@ import { listOffers, type OfferRow } from './store.js';
 
 const tags = ['offers'];
 
+const SavedOffer = OfferSchema.extend({
+  warnings: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .openapi({
+      description:
+        'What in the eligibility or score rule cannot be meant (saved all the same); absent when nothing is',
+    }),
+}).openapi('SavedOffer');
+
+/** Warnings about an offer's rules (rules/warnings.ts). */
+const offerWarnings = (deps: { sql: Db; clock: () => Date }, row: OfferRow) =>
+  warnRules(
+    deps.sql,
+    [
+      { rule: row.eligibility, path: 'eligibility' },
+      { rule: row.score, path: 'score' },
+    ],
+    { scope: 'offer', now: deps.clock() },
+  );
+
 const create = defineRoute({
   method: 'post',
   path: '/v1/offers',
@@ -27,7 +50,7 @@ const create = defineRoute({
   tags,
   summary: 'Create an offer',
   request: { body: jsonBody(OfferCreate) },
-  responses: { 201: jsonResponse(OfferSchema, 'The offer') },
+  responses: { 201: jsonResponse(SavedOffer, 'The offer, with warnings about its rules') },
 });
 
 const list = defineRoute({
@@ -57,7 +80,10 @@ const patch = defineRoute({
   tags,
   summary: 'Change an offer (absent fields unchanged, null clears); bumps its version',
   request: { params: IdParam, body: jsonBody(OfferPatch) },
-  responses: { 200: jsonResponse(OfferSchema, 'The offer'), ...notFoundResponse },
+  responses: {
+    200: jsonResponse(SavedOffer, 'The offer, with warnings about its rules'),
+    ...notFoundResponse,
+  },
 });
 
 const remove = defineRoute({
@@ -90,7 +116,10 @@ export function registerOfferRoutes(app: App): void {
       await audit(c, { action: 'offer.create', entity: 'offer', entity_id: created.id }, tx);
       return created;
     });
-    return c.json(offerToJson(row as OfferRow), 201);
+    return c.json(
+      withWarnings(offerToJson(row as OfferRow), await offerWarnings(c.var.deps, row as OfferRow)),
+      201,
+    );
   });
 
   app.openapi(list, async (c) => {
@@ -119,7 +148,10 @@ export function registerOfferRoutes(app: App): void {
       await audit(c, { action: 'offer.update', entity: 'offer', entity_id: id, data: { fields } }, tx);
       return updated;
     });
-    return c.json(offerToJson(row as OfferRow), 200);
+    return c.json(
+      withWarnings(offerToJson(row as OfferRow), await offerWarnings(c.var.deps, row as OfferRow)),
+      200,
+    );
   });
 
   app.openapi(remove, async (c) => {

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
@@ -7,7 +8,10 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
+import { buildContexts } from '../rules/context.js';
+import { explainMatch } from '../rules/explain.js';
 import { RuleSchema } from '../rules/routes.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
 import { countAudience, evaluationOf, segmentAudiencePage } from './audience.js';
 import {
   type CustomerSummaryRow,
@@ -58,13 +62,31 @@ const CustomerSummary = z
   })
   .openapi('CustomerSummary');
 
+const WarningsSchema = z.array(z.object({ path: z.string(), message: z.string() })).openapi({
+  description:
+    'What in the rule cannot be meant: an unknown field, a value no customer has, a number compared with a string (saved all the same); on a save, absent when nothing is',
+});
+
+const SavedSegment = SegmentSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedSegment');
+
 const PreviewSchema = z
   .object({
     count: z.number().int(),
-    sample: z.array(CustomerSummary),
+    sample: z.array(
+      CustomerSummary.extend({
+        why: z
+          .array(z.string())
+          .openapi({ description: 'The conditions that hold for this customer, with their values' }),
+      }),
+    ),
     evaluation: z.enum(['sql', 'stream']),
+    warnings: WarningsSchema,
   })
   .openapi('SegmentPreview');
+
+/** Warnings about a segment rule (rules/warnings.ts). */
+const segmentWarnings = (deps: { sql: Db; clock: () => Date }, rule: unknown) =>
+  warnRules(deps.sql, [{ rule, path: 'rule' }], { scope: 'segment', now: deps.clock() });
 
 const toSegment = (row: SegmentRow, evaluation: 'sql' | 'stream') => ({
   id: row.id,
@@ -86,7 +108,7 @@ const createRoute = defineRoute({
   summary: 'Create a segment',
   roles: ACCESS.marketing,
   request: { body: jsonBody(SegmentInput) },
-  responses: { 201: jsonResponse(SegmentSchema, 'Created') },
+  responses: { 201: jsonResponse(SavedSegment, 'Created, with warnings about its rule') },
 });
 const listRoute = defineRoute({
   method: 'get',
@@ -118,7 +140,10 @@ const patchRoute = defineRoute({
   summary: 'Change a segment (a new rule bumps its version)',
   roles: ACCESS.marketing,
   request: { params: IdParam, body: jsonBody(SegmentPatch) },
-  responses: { 200: jsonResponse(SegmentSchema, 'Updated'), ...notFoundResponse },
+  responses: {
+    200: jsonResponse(SavedSegment, 'Updated, with warnings about its rule'),
+    ...notFoundResponse,
+  },
 });
 const deleteRoute = defineRoute({
   method: 'delete',
@@ -176,7 +201,8 @@ export function registerSegmentRoutes(app: App): void {
       return created;
     });
     const now = clock();
-    return c.json(toSegment(row, evaluationOf(sql, row.rule, now)), 201);
+    const warnings = await segmentWarnings(c.var.deps, row.rule);
+    return c.json(withWarnings(toSegment(row, evaluationOf(sql, row.rule, now)), warnings), 201);
   });
 
   app.openapi(listRoute, async (c) => {
@@ -224,7 +250,8 @@ export function registerSegmentRoutes(app: App): void {
       return updated;
     });
     const now = clock();
-    return c.json(toSegment(row, evaluationOf(sql, row.rule, now)), 200);
+    const warnings = await segmentWarnings(c.var.deps, row.rule);
+    return c.json(withWarnings(toSegment(row, evaluationOf(sql, row.rule, now)), warnings), 200);
   });
 
   app.openapi(deleteRoute, async (c) => {
@@ -242,13 +269,20 @@ export function registerSegmentRoutes(app: App): void {
     await assertSensitiveUseDeclared(c.var.deps.sql, [{ rule, field: 'rule' }]);
     const { sql, clock } = c.var.deps;
     const now = clock();
-    const [{ count, evaluation }, sampleIds] = await Promise.all([
+    const [{ count, evaluation }, sampleIds, warnings] = await Promise.all([
       countAudience(sql, rule, { now }),
       segmentAudiencePage(sql, rule, { limit: SAMPLE_SIZE, now }),
+      segmentWarnings(c.var.deps, rule),
     ]);
-    const sample = sampleIds.length ? await selectCustomerSummaries(sql, sampleIds) : [];
+    const [sample, contexts] = sampleIds.length
+      ? await Promise.all([selectCustomerSummaries(sql, sampleIds), buildContexts(sql, sampleIds, now)])
+      : [[], new Map()];
     await audit(c, { action: 'segment.preview', entity: 'segment', data: { count, sample: sampleIds } });
-    return c.json({ count, sample: sample.map(toSummary), evaluation }, 200);
+    const explained = sample.map((row) => ({
+      ...toSummary(row),
+      why: explainMatch(rule, contexts.get(row.id)),
+    }));
+    return c.json({ count, sample: explained, evaluation, warnings }, 200);
   });
 
   app.openapi(customersRoute, async (c) => {

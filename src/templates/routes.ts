@@ -12,6 +12,7 @@ import {
   notFoundResponse,
 } from '../http/route.js';
 import { installDefaultTemplates, readDefaultTemplates } from './defaults.js';
+import { selectTemplatePins } from './partial-store.js';
 import { previewTemplate } from './preview.js';
 import {
   PreviewBody,
@@ -180,7 +181,9 @@ export function registerTemplateRoutes(app: App): void {
 
   app.openapi(version, async (c) => {
     const { id, version: n } = c.req.valid('param');
-    return c.json(versionView(await getVersion(c.var.deps.sql, id, n)), 200);
+    const { sql } = c.var.deps;
+    const row = await getVersion(sql, id, n);
+    return c.json({ ...versionView(row), partials: await selectTemplatePins(sql, id, n) }, 200);
   });
 
   app.openapi(preview, async (c) => {

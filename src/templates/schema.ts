@@ -61,6 +61,9 @@ export const VersionSchema = z
     text_template: z.string().nullable().openapi({ description: 'The plain-text part, Handlebars intact' }),
     compiled_at: z.string(),
     created_at: z.string(),
+    partials: z
+      .array(z.object({ name: z.string(), partial_id: z.number().int(), partial_version: z.number().int() }))
+      .openapi({ description: 'The reusable blocks this version was saved with, at their versions' }),
   })
   .openapi('TemplateVersion');
 

@@ -1,6 +1,8 @@
 import type { Db } from '../db/sql.js';
 import { notFound } from '../http/problem.js';
 import { compileTemplateSource, type TemplateSource } from './compile.js';
+import { insertPins } from './partial-store.js';
+import { expandPartials } from './partials.js';
 import { checkVersionRenders } from './render.js';
 import {
   insertTemplate,
@@ -53,11 +55,14 @@ export function versionView(row: VersionRow) {
  * Creates a template and its version 1 (call it in a transaction). The MJML is validated and
  * compiled before anything is written; a name in use is a 409.
  */
-export async function createTemplate(tx: Db, input: TemplateInput): Promise<TemplateWithLatest> {
+export async function createTemplate(tx: Db, raw: TemplateInput): Promise<TemplateWithLatest> {
+  const expanded = await expandPartials(tx, raw.mjml);
+  const input = { ...raw, mjml: expanded.mjml };
   const compiled = await compileTemplateSource(input);
   checkVersionRenders({ ...input, preheader: input.preheader ?? null, ...compiled });
   const template = (await insertTemplate(tx, input.name)) as TemplateRow;
   await insertVersion(tx, template.id, 1, { ...input, preheader: input.preheader ?? null, ...compiled });
+  await insertPins(tx, template.id, 1, expanded.pins);
   return (await selectTemplate(tx, template.id)) as TemplateWithLatest;
 }
 
@@ -71,15 +76,18 @@ export async function updateTemplate(tx: Db, id: number, patch: TemplatePatch): 
   if (patch.name !== undefined && patch.name !== template.name) await renameTemplate(tx, id, patch.name);
   if (patch.subject !== undefined || patch.preheader !== undefined || patch.mjml !== undefined) {
     const latest = (await selectVersion(tx, id, template.latest_version)) as VersionRow;
+    // The partials placed keep the versions written in their css-class (latest where none is).
+    const expanded = await expandPartials(tx, patch.mjml ?? latest.mjml);
     const source: TemplateSource = {
       subject: patch.subject ?? latest.subject,
       preheader: patch.preheader !== undefined ? patch.preheader : latest.preheader,
-      mjml: patch.mjml ?? latest.mjml,
+      mjml: expanded.mjml,
     };
     // Compiled under the row lock: the save holding it decides the version number.
     const compiled = await compileTemplateSource(source);
     checkVersionRenders({ ...source, ...compiled });
     await insertVersion(tx, id, template.latest_version + 1, { ...source, ...compiled });
+    await insertPins(tx, id, template.latest_version + 1, expanded.pins);
   }
   return (await selectTemplate(tx, id)) as TemplateWithLatest;
 }

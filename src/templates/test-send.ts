@@ -7,6 +7,7 @@ import { installationId } from '../mail/installation.js';
 import { createIdentityResolver, identityDomain, parseFrom } from '../senders/identity.js';
 import { senderExists } from '../senders/store.js';
 import { compileTemplateSource } from './compile.js';
+import { expandPartials } from './partials.js';
 import { type PreviewInput, previewData } from './preview.js';
 import {
   type CompiledVersion,
@@ -38,7 +39,7 @@ async function versionToSend(deps: Deps, templateId: number, input: TestSendInpu
   const source = {
     subject: input.subject ?? row!.subject,
     preheader: input.preheader !== undefined ? input.preheader : row!.preheader,
-    mjml: input.mjml ?? row!.mjml,
+    mjml: (await expandPartials(deps.sql, input.mjml ?? row!.mjml)).mjml,
   };
   const compiled = await compileTemplateSource(source);
   checkVersionRenders({ ...source, ...compiled });

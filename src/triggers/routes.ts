@@ -1,10 +1,14 @@
 import { z } from '@hono/zod-openapi';
+import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
 import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { registerFieldSource } from '../rules/fields.js';
+import { warnRules, withWarnings } from '../rules/warnings.js';
+import { triggerEventFields } from './event-fields.js';
 import { createTrigger, deleteTrigger, triggerView, updateTrigger } from './manage.js';
 import { previewTrigger } from './preview.js';
 import {
@@ -23,7 +27,19 @@ const TriggerList = z
   .object({ data: z.array(TriggerSchema), next_cursor: z.string().nullable() })
   .openapi('TriggerList');
 
+const WarningsSchema = z.array(z.object({ path: z.string(), message: z.string() })).openapi({
+  description: 'What in the filter cannot be meant (not an error: it was saved); absent when nothing is',
+});
+const SavedTrigger = TriggerSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedTrigger');
+
 export function registerTriggerRoutes(app: App): void {
+  registerFieldSource(triggerEventFields);
+  const warnings = (deps: { sql: Db; clock: () => Date }, row: { filter: unknown; event: string }) =>
+    warnRules(deps.sql, [{ rule: row.filter, path: 'filter' }], {
+      scope: 'trigger',
+      event: row.event,
+      now: deps.clock(),
+    });
   // Before /v1/triggers/{id}, so that `settings` is not read as an id.
   app.openapi(
     defineRoute({
@@ -62,9 +78,12 @@ export function registerTriggerRoutes(app: App): void {
       tags,
       summary: 'Create a trigger (an automated email fired by an event)',
       request: { body: jsonBody(TriggerCreateSchema) },
-      responses: { 201: jsonResponse(TriggerSchema, 'The trigger') },
+      responses: { 201: jsonResponse(SavedTrigger, 'The trigger, with warnings about its filter') },
     }),
-    async (c) => c.json(triggerView(await createTrigger(c.var.deps.sql, c.req.valid('json'))), 201),
+    async (c) => {
+      const row = await createTrigger(c.var.deps.sql, c.req.valid('json'));
+      return c.json(withWarnings(triggerView(row), await warnings(c.var.deps, row)), 201);
+    },
   );
 
   app.openapi(
@@ -126,11 +145,14 @@ export function registerTriggerRoutes(app: App): void {
       tags,
       summary: 'Edit a trigger; disabling it cancels its messages not sent yet',
       request: { params: IdParam, body: jsonBody(TriggerPatchSchema) },
-      responses: { 200: jsonResponse(TriggerSchema, 'The trigger'), ...notFoundResponse },
+      responses: {
+        200: jsonResponse(SavedTrigger, 'The trigger, with warnings about its filter'),
+        ...notFoundResponse,
+      },
     }),
     async (c) => {
       const row = await updateTrigger(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
-      return c.json(triggerView(row), 200);
+      return c.json(withWarnings(triggerView(row), await warnings(c.var.deps, row)), 200);
     },
   );
 

@@ -14,6 +14,8 @@ import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
 import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
+import { registerPartialPages } from './pages/partials.js';
+import { registerRuleBuilderPages } from './pages/rule-builder.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerTemplatePages } from './pages/templates.js';
 import { registerTriggerPages } from './pages/triggers.js';
@@ -197,10 +199,12 @@ export function registerUiRoutes(app: App): void {
 
   registerDashboard(ui, app);
   registerCustomerPages(ui, app);
+  registerRuleBuilderPages(ui, app);
   registerSegmentPages(ui, app);
   registerOfferPages(ui, app);
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
+  registerPartialPages(ui, app);
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
 

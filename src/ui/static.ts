@@ -9,6 +9,10 @@ import type { Context } from 'hono';
 const VENDOR = new Map<string, { entry: string; file: string }>([
   ['htmx.js', { entry: 'htmx.org/dist/htmx.min.js', file: 'htmx.min.js' }],
   ['chart.js', { entry: 'chart.js', file: 'chart.umd.min.js' }],
+  // The block email editor (static/email-editor.js): GrapesJS and its MJML plugin.
+  ['grapes.js', { entry: 'grapesjs', file: 'grapes.min.js' }],
+  ['grapes.css', { entry: 'grapesjs', file: 'css/grapes.min.css' }],
+  ['grapesjs-mjml.js', { entry: 'grapesjs-mjml', file: 'index.js' }],
 ]);
 
 const TYPES = new Map<string, string>([

@@ -21,6 +21,7 @@ import {
   Table,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
+import { RuleBuilder } from './rule-builder.js';
 import { RuleTools } from './segments.js';
 
 const FIELDS = [
@@ -71,6 +72,7 @@ function OfferForm(props: {
         <Field name="code" label="Code" value={s('code')} errors={e} />
         <Field name="category" label="Category" value={s('category')} errors={e} />
       </div>
+      <RuleBuilder target="f-eligibility" scope="offer" count />
       <Field
         name="eligibility"
         label="Eligibility rule (JSON Logic)"

@@ -19,6 +19,7 @@ import {
   Table,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
+import { RuleBuilder } from './rule-builder.js';
 
 const EXAMPLE_RULE = JSON.stringify({ '>': [{ var: 'total_spent' }, 100] }, null, 2);
 
@@ -75,6 +76,7 @@ function SegmentForm(props: {
       <FormErrors errors={props.errors} fields={['name', 'description', 'rule']} detail={props.detail} />
       <Field name="name" label="Name" value={v.name as string} errors={props.errors} required />
       <Field name="description" label="Description" value={v.description as string} errors={props.errors} />
+      <RuleBuilder target="f-rule" scope="segment" count />
       <Field
         name="rule"
         label="Rule (JSON Logic)"
@@ -82,7 +84,9 @@ function SegmentForm(props: {
         rows={10}
         value={(v.rule as string) ?? EXAMPLE_RULE}
         errors={props.errors}
-        hint="Variables: total_spent, order_count, days_since_last_purchase, age, locale, preferred_categories… (docs/rules.md)"
+        hint={
+          'Variables: total_spent, orders_count, days_since_last_purchase, age, locale, preferred_categories…; operators: {"purchased_in": ["garden", 90]}, {">": [{"spent_in": ["garden", 90]}, 100]}, {"days_since": {"var": "last_purchase_at"}} (docs/rules.md)'
+        }
         attrs={{ class: 'code', spellcheck: false }}
       />
       <RuleTools ruleField="rule" count />

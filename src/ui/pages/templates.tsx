@@ -5,6 +5,7 @@ import type { App } from '../../http/env.js';
 import { AppError, type FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { compileTemplateSource } from '../../templates/compile.js';
+import { expandPartials } from '../../templates/partials.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
@@ -35,77 +36,108 @@ function TemplateForm(props: {
   id?: number;
   /** Sender identities to test-send from (GET /v1/senders). */
   senders?: Array<{ value: string; label: string }>;
+  /** The reusable blocks the editor offers (GET /v1/partials). */
+  blocks?: unknown[];
+  /** Customers to preview as (id and name). */
+  customers?: Array<{ value: string; label: string }>;
 }) {
   const v = props.values;
   const e = props.errors;
   return (
-    <form method="post" action={props.action} class="editor" id="template-form" novalidate>
-      <div class="stack">
-        <Csrf token={props.csrf} />
-        <FormErrors errors={e} fields={['name', 'subject', 'preheader', 'mjml']} detail={props.detail} />
-        <Field name="name" label="Name" value={v.name as string} errors={e} required />
-        <Field name="subject" label="Subject" value={v.subject as string} errors={e} required />
-        <Field name="preheader" label="Preheader" value={v.preheader as string} errors={e} />
-        <Field
-          name="mjml"
-          label="MJML"
-          textarea
-          rows={24}
-          value={(v.mjml as string) ?? STARTER}
-          errors={e}
-          attrs={{
-            class: 'code',
-            spellcheck: false,
-            'hx-post': '/ui/templates/preview',
-            'hx-trigger': 'load, input changed delay:500ms',
-            'hx-include': '#template-form',
-            'hx-target': '#preview',
-          }}
-        />
-        <div class="row">
+    <>
+      <section
+        class="email-editor card"
+        data-email-editor
+        data-target="f-mjml"
+        data-blocks={JSON.stringify(props.blocks ?? [])}
+        aria-label="Block editor"
+      >
+        <p class="muted">
+          Drag blocks into the email; the MJML below follows every change and the code view's edits come back
+          here. <a href="/ui/partials">Reusable blocks</a>
+        </p>
+      </section>
+      <form method="post" action={props.action} class="editor" id="template-form" novalidate>
+        <div class="stack">
+          <Csrf token={props.csrf} />
+          <FormErrors errors={e} fields={['name', 'subject', 'preheader', 'mjml']} detail={props.detail} />
+          <Field name="name" label="Name" value={v.name as string} errors={e} required />
+          <Field name="subject" label="Subject" value={v.subject as string} errors={e} required />
+          <Field name="preheader" label="Preheader" value={v.preheader as string} errors={e} />
           <Field
-            name="preview_customer_id"
-            label="Preview for customer id"
-            type="number"
-            value={v.preview_customer_id as string}
+            name="mjml"
+            label="MJML"
+            textarea
+            rows={24}
+            value={(v.mjml as string) ?? STARTER}
+            errors={e}
+            attrs={{
+              class: 'code',
+              spellcheck: false,
+              'hx-post': '/ui/templates/preview',
+              'hx-trigger': 'load, input changed delay:500ms',
+              'hx-include': '#template-form',
+              'hx-target': '#preview',
+            }}
           />
-          <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
-          {props.senders && props.senders.length > 1 && (
+          <div class="row">
             <Field
-              name="test_sender_id"
-              label="Test-send from"
-              value={v.test_sender_id as string}
-              options={props.senders}
+              name="preview_customer_id"
+              label="Preview as customer (id)"
+              type="number"
+              value={v.preview_customer_id as string}
+              hint="Their subject, offers and text as they would receive them"
+              attrs={{
+                list: 'preview-customers',
+                'hx-post': '/ui/templates/preview',
+                'hx-trigger': 'change',
+                'hx-include': '#template-form',
+                'hx-target': '#preview',
+              }}
             />
-          )}
-        </div>
-        <div class="row buttons">
-          <button type="submit">Save as a new version</button>
-          <button
-            type="button"
-            class="secondary"
-            hx-post="/ui/templates/preview"
-            hx-include="#template-form"
-            hx-target="#preview"
-          >
-            Refresh preview
-          </button>
-          {props.id && (
+            <datalist id="preview-customers">
+              {(props.customers ?? []).map((o) => (
+                <option value={o.value}>{o.label}</option>
+              ))}
+            </datalist>
+            <Field name="test_to" label="Test-send to" type="email" value={v.test_to as string} errors={e} />
+            {props.senders && props.senders.length > 1 && (
+              <Field
+                name="test_sender_id"
+                label="Test-send from"
+                value={v.test_sender_id as string}
+                options={props.senders}
+              />
+            )}
+          </div>
+          <div class="row buttons">
+            <button type="submit">Save as a new version</button>
             <button
               type="button"
               class="secondary"
-              hx-post={`/ui/templates/${props.id}/test-send`}
+              hx-post="/ui/templates/preview"
               hx-include="#template-form"
-              hx-target="#test-send-result"
+              hx-target="#preview"
             >
-              Test-send as edited
+              Refresh preview
             </button>
-          )}
+            {props.id && (
+              <button
+                type="button"
+                class="secondary"
+                hx-post={`/ui/templates/${props.id}/test-send`}
+                hx-include="#template-form"
+                hx-target="#test-send-result"
+              >
+                Test-send as edited
+              </button>
+            )}
+          </div>
+          <output id="test-send-result" aria-live="polite"></output>
         </div>
-        <output id="test-send-result" aria-live="polite"></output>
-      </div>
-      <div class="preview" id="preview" aria-live="polite"></div>
-    </form>
+        <div class="preview" id="preview" aria-live="polite"></div>
+      </form>
+    </>
   );
 }
 
@@ -145,6 +177,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
   };
   const customer = str(form, 'preview_customer_id');
   try {
+    source.mjml = (await expandPartials(c.var.deps.sql, source.mjml)).mjml;
     const compiled = await compileTemplateSource(source);
     const version = compileVersion({
       template_id: 0,
@@ -162,6 +195,12 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
         <p class="subject">
           <span class="muted">Subject:</span> <strong>{mail.subject}</strong>
         </p>
+        {customer && (
+          <p class="muted" id="preview-offers">
+            {(data.offers ?? []).length} offer(s) for this customer
+            {(data.offers ?? []).length ? `: ${(data.offers ?? []).map((o: any) => o.title).join(', ')}` : ''}
+          </p>
+        )}
         <div class="frames">
           <figure>
             <figcaption>Desktop (600px)</figcaption>
@@ -172,6 +211,10 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
             <iframe title="Phone preview" class="phone" sandbox="" srcdoc={mail.html}></iframe>
           </figure>
         </div>
+        <details class="text-part">
+          <summary>Text part</summary>
+          <pre id="preview-text">{mail.text}</pre>
+        </details>
       </>
     );
   } catch (error) {
@@ -180,6 +223,23 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
     if (error instanceof AppError) return <p class="alert">{error.message}</p>;
     throw error;
   }
+}
+
+/** What the editor offers: the reusable blocks, and a few customers to preview as. */
+async function editorChoices(app: App, c: Context<UiEnv>) {
+  const [partials, customers] = await Promise.all([
+    api(app, c, 'GET', '/v1/partials'),
+    can(c.var.auth.role, ACCESS.decisions) ? api(app, c, 'GET', '/v1/customers?limit=50') : undefined,
+  ]);
+  return {
+    blocks: partials.ok ? partials.body.data : [],
+    customers: customers?.ok
+      ? customers.body.data.map((cu: any) => ({
+          value: String(cu.id),
+          label: [cu.first_name, cu.last_name].filter(Boolean).join(' ') || cu.email || cu.external_id,
+        }))
+      : [],
+  };
 }
 
 export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
@@ -216,6 +276,10 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           </tbody>
         </table>
         {list.data.length === 0 && <p class="muted">No template yet.</p>}
+        <p>
+          <a href="/ui/partials">Reusable blocks</a>{' '}
+          <span class="muted">(header, footer… shared by templates)</span>
+        </p>
         {can(c.var.auth.role, ACCESS.marketing) && (
           <form method="post" action="/ui/templates/defaults" id="install-defaults">
             <Csrf token={c.var.csrf} />
@@ -245,7 +309,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
     return c.redirect(`/ui/templates?added=${res.body.created.length}`, 303);
   });
 
-  ui.get('/ui/templates/new', (c) =>
+  ui.get('/ui/templates/new', async (c) =>
     page(
       c,
       'New template',
@@ -255,6 +319,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           csrf={c.var.csrf}
           action="/ui/templates"
           values={{ subject: '{{customer.first_name}}, your offers' }}
+          {...(await editorChoices(app, c))}
         />
       </>,
     ),
@@ -280,6 +345,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
           id={id}
           values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}
           senders={await senderOptions(app, c)}
+          {...(await editorChoices(app, c))}
         />
       </>,
     );
@@ -308,6 +374,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
             errors={res.errors}
             detail={res.errors.length ? undefined : res.detail}
             {...(id ? { id } : {})}
+            {...(await editorChoices(app, c))}
           />
         </>,
         { status: res.status },

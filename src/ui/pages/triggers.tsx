@@ -25,6 +25,7 @@ import {
 } from '../kit.js';
 import { type FormState, submitForm } from '../submit.js';
 import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import { RuleBuilder } from './rule-builder.js';
 
 // Automated emails: what each earned (/v1/reports/triggers), and for marketers the triggers
 // themselves (/v1/triggers): create, edit, switch on and off, delete, and the frequency cap.
@@ -158,6 +159,7 @@ function TriggerForm(
           />
         </div>
       </div>
+      <RuleBuilder target="f-filter" scope="trigger" eventInput="event" />
       <Field
         name="filter"
         label="Only if (JSON Logic, optional)"

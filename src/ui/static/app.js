@@ -192,7 +192,21 @@
   });
   addEventListener('offline', offlineBanner);
 
+  // Components with their own script load it only on the pages that have them.
+  const loadComponents = () => {
+    for (const [selector, src] of [
+      ['[data-rule-builder]', '/ui/static/rule-builder.js'],
+      ['[data-email-editor]', '/ui/static/email-editor.js'],
+    ]) {
+      if (!document.querySelector(selector) || document.querySelector(`script[src="${src}"]`)) continue;
+      const script = document.createElement('script');
+      script.src = src;
+      document.head.append(script);
+    }
+  };
+
   document.addEventListener('DOMContentLoaded', () => {
+    loadComponents();
     for (const form of document.querySelectorAll('#trigger-form')) showEventParams(form);
     drawCharts();
     showPending();
