@@ -3,17 +3,7 @@ import type { Child, PropsWithChildren } from 'hono/jsx';
 import type { FieldError } from '../http/problem.js';
 import type { Role } from '../http/roles.js';
 import type { UiEnv } from './env.js';
-
-const NAV: Array<{ href: string; label: string; roles: readonly Role[] }> = [
-  { href: '/ui', label: 'Dashboard', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/customers', label: 'Customers', roles: ['admin', 'marketer', 'integrator', 'sales'] },
-  { href: '/ui/segments', label: 'Segments', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/offers', label: 'Offers', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/imports', label: 'Imports', roles: ['admin', 'integrator'] },
-];
+import { isCurrent, NAV } from './nav.js';
 
 export const can = (role: Role | undefined, roles: readonly Role[]) =>
   role !== undefined && (role === 'admin' || roles.includes(role));
@@ -48,39 +38,48 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
         ))}
       </head>
       <body hx-headers={headers} data-csrf={props.csrf}>
+        <a class="skip" href="#main">
+          Skip to the content
+        </a>
         <header class="top">
           <a class="brand" href="/ui">
             Offerflow
           </a>
           {props.role && (
-            <nav>
-              {NAV.filter((n) => can(props.role, n.roles)).map((n) => (
-                <a
-                  href={n.href}
-                  aria-current={
-                    props.path && (n.href === '/ui' ? props.path === '/ui' : props.path.startsWith(n.href))
-                      ? 'page'
-                      : undefined
-                  }
-                >
-                  {n.label}
-                </a>
-              ))}
-            </nav>
+            <button
+              type="button"
+              class="menu-toggle secondary"
+              aria-expanded="false"
+              aria-controls="site-nav"
+              data-menu-toggle
+            >
+              Menu
+            </button>
           )}
           {props.role && (
-            <form method="post" action="/ui/logout" class="signout">
-              <input type="hidden" name="_csrf" value={props.csrf} />
-              <span class="who">
-                {props.user} · {props.role}
-              </span>
-              <button type="submit" class="link">
-                Sign out
-              </button>
-            </form>
+            <div class="menu" id="site-nav">
+              <nav aria-label="Main">
+                {NAV.filter((n) => can(props.role, n.roles)).map((n) => (
+                  <a href={n.href} aria-current={isCurrent(n.href, props.path) ? 'page' : undefined}>
+                    {n.label}
+                  </a>
+                ))}
+              </nav>
+              <form method="post" action="/ui/logout" class="signout">
+                <input type="hidden" name="_csrf" value={props.csrf} />
+                <span class="who">
+                  {props.user} · {props.role}
+                </span>
+                <button type="submit" class="link">
+                  Sign out
+                </button>
+              </form>
+            </div>
           )}
         </header>
-        <main>{props.children}</main>
+        <main id="main" tabindex={-1}>
+          {props.children}
+        </main>
         <div id="offline" class="offline" hidden>
           Offline: notes are kept and sent when the connection returns.
         </div>

@@ -7,6 +7,10 @@ import { endSession, findLiveSession } from '../http/sessions.js';
 import { UiError } from './api.js';
 import type { UiEnv } from './env.js';
 import { Csrf, Shell } from './kit.js';
+import { registerAttributePages } from './pages/admin/attributes.js';
+import { registerAuditPage } from './pages/admin/audit.js';
+import { registerKeyPages } from './pages/admin/keys.js';
+import { registerUserPages } from './pages/admin/users.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
@@ -128,6 +132,10 @@ export function registerUiRoutes(app: App): void {
   registerTemplatePages(ui, app);
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
+  registerUserPages(ui);
+  registerKeyPages(ui);
+  registerAttributePages(ui, app);
+  registerAuditPage(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

@@ -1,5 +1,13 @@
 // Offerflow UI: charts, the offline note queue and the service worker. No build step.
 (() => {
+  document.documentElement.classList.add('js');
+  // The phone shell's Menu button opens and closes the navigation.
+  document.addEventListener('click', (event) => {
+    const toggle = event.target.closest?.('[data-menu-toggle]');
+    if (!toggle) return;
+    const open = toggle.closest('.top').classList.toggle('open');
+    toggle.setAttribute('aria-expanded', String(open));
+  });
   const csrf = () => document.body.dataset.csrf || '';
 
   const PALETTE = ['#2454d6', '#e8710a', '#1e8e3e', '#d93025', '#9334e6', '#12b5cb'];
