@@ -7,6 +7,7 @@ import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str } from '../kit.js';
 import { searchCustomers } from '../store.js';
+import { ConsentHistory, PrivacyActions, registerCustomerPrivacyPages } from './customer-privacy.js';
 
 const KINDS = ['note', 'call', 'visit', 'email', 'meeting', 'complaint', 'social'];
 const CHANNELS = ['', 'phone', 'visit', 'email', 'facebook', 'instagram', 'whatsapp', 'sms', 'other'];
@@ -101,6 +102,7 @@ function ComingUp(props: { messages: any[]; csrf: string; canCancel: boolean }) 
 }
 
 export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
+  registerCustomerPrivacyPages(ui, app);
   ui.get('/ui/customers', async (c) => {
     if (!can(c.var.auth.role, ACCESS.customerRead))
       throw new UiError(403, 'Your role may not read customers');
@@ -202,26 +204,13 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
               <dd>{(p.family ?? []).map((f: any) => f.relation ?? f.name ?? '').join(', ') || '—'}</dd>
             </dl>
           </section>
-          <section class="card">
-            <h2>Consents</h2>
-            {Object.keys(current).length === 0 ? (
-              <p class="muted">None recorded.</p>
-            ) : (
-              <ul class="plain">
-                {Object.entries(current).map(([purpose, cur]) => (
-                  <li>
-                    <span class={cur.granted ? 'badge ok' : 'badge no'}>
-                      {cur.granted ? 'granted' : 'refused'}
-                    </span>{' '}
-                    {purpose}{' '}
-                    <span class="muted">
-                      ({cur.source}, {fmtDate(cur.at)})
-                    </span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </section>
+          <ConsentHistory
+            customerId={id}
+            history={consents.ok ? consents.body.data : []}
+            current={current}
+            csrf={c.var.csrf}
+            canWrite={can(role, ACCESS.customerWrite) && !p.erased_at}
+          />
           {d && (
             <section class="card">
               <h2>Offers now</h2>
@@ -275,6 +264,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             canCancel={can(role, ACCESS.interactions)}
           />
         )}
+        <PrivacyActions customerId={id} csrf={c.var.csrf} role={role} erased={Boolean(p.erased_at)} />
         <section class="card">
           <h2>Purchases</h2>
           {lines.length === 0 ? (
