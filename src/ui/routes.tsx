@@ -16,6 +16,7 @@ import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
 import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
+import { registerReportPages } from './pages/reports.js';
 import { registerSegmentPages } from './pages/segments.js';
 import { registerSignInPages } from './pages/sign-in.js';
 import { registerTemplatePages } from './pages/templates.js';
@@ -132,6 +133,7 @@ export function registerUiRoutes(app: App): void {
   registerTemplatePages(ui, app);
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
+  registerReportPages(ui, app);
   registerUserPages(ui);
   registerKeyPages(ui);
   registerAttributePages(ui, app);

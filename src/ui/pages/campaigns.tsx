@@ -22,6 +22,7 @@ import {
   Table,
 } from '../kit.js';
 import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import { CsvLink } from './reports.js';
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -454,6 +455,24 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     return c.html(<Progress cmp={cmp} />);
   });
 
+  // The report while a campaign sends: polled by the page, and no longer once it is done.
+  ui.get('/ui/campaigns/:id{[0-9]+}/report', async (c) => {
+    const id = Number(c.req.param('id'));
+    const [cmpRes, report, series] = await Promise.all([
+      api(app, c, 'GET', `/v1/campaigns/${id}`),
+      api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`),
+      api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`),
+    ]);
+    const cmp = must(cmpRes);
+    return c.html(
+      <LiveReport
+        cmp={cmp}
+        r={report.ok ? report.body : undefined}
+        points={series.ok ? series.body.data : []}
+      />,
+    );
+  });
+
   ui.get('/ui/campaigns/:id{[0-9]+}/launch', async (c) => {
     const id = Number(c.req.param('id'));
     const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${id}`));
@@ -511,6 +530,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const marketer = can(role, ACCESS.marketing);
     const r = report?.ok ? report.body : undefined;
     const points = (series?.ok ? series.body.data : []) as any[];
+    // Names, not ids: the segment's and template's, read with the same role.
+    const [segment, template] = await Promise.all([
+      cmp.segment_id ? api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
+      cmp.template_id ? api(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+    ]);
+    const segmentName = segment?.ok ? segment.body.name : `#${cmp.segment_id}`;
+    const templateName = template?.ok ? template.body.name : `#${cmp.template_id}`;
     return page(
       c,
       cmp.name,
@@ -546,10 +572,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           <Progress cmp={cmp} />
           <dl class="kv">
             <dt>Segment</dt>
-            <dd>{cmp.segment_id ? <a href={`/ui/segments/${cmp.segment_id}`}>#{cmp.segment_id}</a> : '—'}</dd>
+            <dd>{cmp.segment_id ? <a href={`/ui/segments/${cmp.segment_id}`}>{segmentName}</a> : '—'}</dd>
             <dt>Template</dt>
             <dd>
-              {cmp.template_id ? <a href={`/ui/templates/${cmp.template_id}`}>#{cmp.template_id}</a> : '—'}
+              {cmp.template_id ? <a href={`/ui/templates/${cmp.template_id}`}>{templateName}</a> : '—'}
               {cmp.template_version ? ` v${cmp.template_version}` : ''}
             </dd>
             <dt>Offers per email</dt>
@@ -561,19 +587,44 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             {cmp.ab_test && <AbTestSummary cmp={cmp} csrf={c.var.csrf} marketer={marketer} />}
           </dl>
         </section>
-        {r && r.totals.sent > 0 && <Report r={r} points={points} />}
+        {can(role, ACCESS.reports) && <LiveReport cmp={cmp} r={r} points={points} />}
       </>,
       { scripts: ['/ui/vendor/chart.js'] },
     );
   });
 }
 
-function Report(props: { r: any; points: any[] }) {
+/** The report, polled every few seconds while the campaign sends (so it grows without a reload). */
+function LiveReport(props: { cmp: any; r: any; points: any[] }) {
+  const live = ['sending', 'scheduled', 'paused'].includes(props.cmp.status);
+  return (
+    <div
+      id="report-live"
+      {...(live
+        ? {
+            'hx-get': `/ui/campaigns/${props.cmp.id}/report`,
+            'hx-trigger': 'every 3s',
+            'hx-swap': 'outerHTML',
+          }
+        : {})}
+    >
+      {props.r && props.r.totals.sent > 0 && <Report r={props.r} points={props.points} id={props.cmp.id} />}
+    </div>
+  );
+}
+
+function Report(props: { r: any; points: any[]; id: number }) {
   const { r, points } = props;
   const t = r.totals;
   return (
     <section class="card report" id="report">
-      <h2>Report</h2>
+      <div class="head">
+        <h2>Report</h2>
+        <span class="buttons">
+          <CsvLink apiPath={`/v1/reports/campaigns/${props.id}`} />
+          <CsvLink apiPath={`/v1/reports/campaigns/${props.id}/timeseries`} label="Over time (CSV)" />
+        </span>
+      </div>
       <Funnel totals={t} currency={r.currency} />
       <UnconvertedRevenue report={r} />
       <h3>Variants</h3>
