@@ -53,6 +53,7 @@ export function ConsentHistory(props: {
                     name="source"
                     value="phone"
                     list="consent-sources"
+                    class="compact"
                     required
                   />
                   <button type="submit" class="secondary">

@@ -148,7 +148,7 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
             Download CSV
           </a>
         </div>
-        <section class="card">
+        <section class="card" id="compare-table" data-campaigns={rows.map((r) => r.id).join(',')}>
           <p class="muted">
             The first {days} days after each launch; human opens and clicks; revenue in {currency}.
           </p>
@@ -174,7 +174,6 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
             ]}
             rows={rows}
           />
-          <div id="compare-table" data-campaigns={rows.map((r) => r.id).join(',')}></div>
         </section>
       </>,
     );

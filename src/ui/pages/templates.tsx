@@ -162,7 +162,8 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
         <p class="subject">
           <span class="muted">Subject:</span> <strong>{mail.subject}</strong>
         </p>
-        <div class="frames">
+        {/* Focusable: a keyboard scrolls the previews sideways when they are wider than the screen. */}
+        <div class="frames" tabindex={0} role="region" aria-label="Previews of the email">
           <figure>
             <figcaption>Desktop (600px)</figcaption>
             <iframe title="Desktop preview" class="desktop" sandbox="" srcdoc={mail.html}></iframe>

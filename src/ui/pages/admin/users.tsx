@@ -109,7 +109,7 @@ export function registerUserPages(ui: Hono<UiEnv>): void {
                     <label class="sr-only" for={`role-${u.id}`}>
                       Role of {u.email}
                     </label>
-                    <select id={`role-${u.id}`} name="role">
+                    <select id={`role-${u.id}`} name="role" class="compact">
                       {ROLES.map((r) => (
                         <option value={r} selected={r === u.role}>
                           {r}
