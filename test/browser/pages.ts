@@ -28,7 +28,11 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'trigger-new', path: '/ui/triggers/new' },
   { name: 'imports', path: '/ui/imports' },
   { name: 'reports', path: '/ui/reports', as: 'analyst' },
-  { name: 'reports-compare', path: '/ui/reports/compare?campaign={campaign}&campaign={campaign2}', as: 'analyst' },
+  {
+    name: 'reports-compare',
+    path: '/ui/reports/compare?campaign={campaign}&campaign={campaign2}',
+    as: 'analyst',
+  },
   { name: 'reports-offers', path: '/ui/reports/offers', as: 'analyst' },
   { name: 'users', path: '/ui/users' },
   { name: 'keys', path: '/ui/keys' },

@@ -7,8 +7,8 @@ import { serve } from '@hono/node-server';
 import { simpleParser } from 'mailparser';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../../src/http/roles.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import type { Role } from '../../src/http/roles.js';
 import { userWithLink } from '../../src/users/first-admin.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
@@ -105,7 +105,13 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-sync',
+    ],
   });
 }, 120_000);
 
@@ -175,7 +181,9 @@ describe('the workspace in Chromium', () => {
     await mia.fill('#f-password', 'marketing is my passion');
     await mia.click('#password-form button[type=submit]');
     await mia.waitForURL(`${base}/ui`);
-    expect(await h.db.sql`select status from users where email = 'mia@shop.example'`).toEqual([{ status: 'active' }]);
+    expect(await h.db.sql`select status from users where email = 'mia@shop.example'`).toEqual([
+      { status: 'active' },
+    ]);
   });
 
   it('an admin creates a key, sees it once, and revokes it', async () => {
@@ -223,7 +231,9 @@ describe('the workspace in Chromium', () => {
     expect(table).toContain('100.0%');
     await analyst.screenshot({ path: join(ARTIFACTS, 'flow-compare.png'), fullPage: true });
     const [compared] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
-    const rows = readFileSync((await compared.path())!, 'utf8').trim().split('\n');
+    const rows = readFileSync((await compared.path())!, 'utf8')
+      .trim()
+      .split('\n');
     expect(rows).toHaveLength(3);
 
     await analyst.goto(`${base}/ui/reports/offers`);
@@ -255,7 +265,10 @@ describe('the workspace in Chromium', () => {
     const admin = contexts.get('admin')!.pages()[0]!;
     const id = [...shop.eligible.keys()].at(-1)!;
     await admin.goto(`${base}/ui/customers/${id}`);
-    const [exported] = await Promise.all([admin.waitForEvent('download'), admin.click('text=Export personal data (JSON)')]);
+    const [exported] = await Promise.all([
+      admin.waitForEvent('download'),
+      admin.click('text=Export personal data (JSON)'),
+    ]);
     expect(JSON.parse(readFileSync((await exported.path())!, 'utf8')).customer.id).toBe(id);
     await admin.click('#privacy summary');
     await admin.fill('#f-confirm', 'erase');
@@ -311,7 +324,11 @@ describe('the workspace in Chromium', () => {
             runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
           });
           return result.violations.map(
-            (v: any) => `${v.id}: ${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')}`,
+            (v: any) =>
+              `${v.id}: ${v.nodes
+                .map((n: any) => n.target.join(' '))
+                .slice(0, 3)
+                .join(', ')}`,
           );
         });
         for (const v of violations) failures.push(`${entry.name} (${scheme}): ${v}`);
