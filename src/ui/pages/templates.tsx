@@ -163,7 +163,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
           <span class="muted">Subject:</span> <strong>{mail.subject}</strong>
         </p>
         {/* Focusable: a keyboard scrolls the previews sideways when they are wider than the screen. */}
-        <div class="frames" tabindex={0} role="region" aria-label="Previews of the email">
+        <section class="frames" tabindex={0} aria-label="Previews of the email">
           <figure>
             <figcaption>Desktop (600px)</figcaption>
             <iframe title="Desktop preview" class="desktop" sandbox="" srcdoc={mail.html}></iframe>
@@ -172,7 +172,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
             <figcaption>Phone (390px)</figcaption>
             <iframe title="Phone preview" class="phone" sandbox="" srcdoc={mail.html}></iframe>
           </figure>
-        </div>
+        </section>
       </>
     );
   } catch (error) {
