@@ -15,6 +15,8 @@ interface ShellProps {
   csrf?: string | undefined;
   scripts?: string[];
   path?: string;
+  /** A person's session (not a key's): the name links to their account page. */
+  account?: boolean;
 }
 
 /** The page shell: one readable column, light or dark following the system, nav by role. */
@@ -67,9 +69,15 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
               </nav>
               <form method="post" action="/ui/logout" class="signout">
                 <input type="hidden" name="_csrf" value={props.csrf} />
-                <span class="who">
-                  {props.user} · {props.role}
-                </span>
+                {props.account ? (
+                  <a class="who" href="/ui/account">
+                    {props.user} · {props.role}
+                  </a>
+                ) : (
+                  <span class="who">
+                    {props.user} · {props.role}
+                  </span>
+                )}
                 <button type="submit" class="link">
                   Sign out
                 </button>
@@ -103,6 +111,7 @@ export function page(
       user={auth?.name}
       csrf={c.var.csrf}
       path={c.req.path}
+      account={auth?.userId !== undefined}
       {...(options.scripts ? { scripts: options.scripts } : {})}
     >
       {body}

@@ -7,6 +7,7 @@ import { endSession, findLiveSession } from '../http/sessions.js';
 import { UiError } from './api.js';
 import type { UiEnv } from './env.js';
 import { Csrf, Shell } from './kit.js';
+import { registerAccountPage } from './pages/account.js';
 import { registerAttributePages } from './pages/admin/attributes.js';
 import { registerAuditPage } from './pages/admin/audit.js';
 import { registerKeyPages } from './pages/admin/keys.js';
@@ -134,6 +135,7 @@ export function registerUiRoutes(app: App): void {
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
   registerReportPages(ui, app);
+  registerAccountPage(ui);
   registerUserPages(ui);
   registerKeyPages(ui);
   registerAttributePages(ui, app);

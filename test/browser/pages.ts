@@ -38,4 +38,5 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'keys', path: '/ui/keys' },
   { name: 'attributes', path: '/ui/attributes' },
   { name: 'audit', path: '/ui/audit' },
+  { name: 'account', path: '/ui/account' },
 ];
