@@ -352,3 +352,14 @@ export function jsonField(
     return { error: { path: name, message: `not valid JSON: ${(error as Error).message}` } };
   }
 }
+
+/** A form's submit button, or for a role that may only read, a line saying so (no dead Save). */
+export function SaveButton(props: { label: string; readOnly?: boolean | undefined }) {
+  if (props.readOnly)
+    return (
+      <p class="muted" data-read-only>
+        Your role may read this, not change it.
+      </p>
+    );
+  return <button type="submit">{props.label}</button>;
+}

@@ -17,6 +17,7 @@ import {
   num,
   optionalJsonField,
   page,
+  SaveButton,
   str,
   Table,
 } from '../kit.js';
@@ -46,6 +47,7 @@ type Values = Record<string, unknown>;
 
 function OfferForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Values;
   errors?: Errors | undefined;
@@ -153,7 +155,7 @@ function OfferForm(props: {
         checked={v.fallback === 'on' || v.fallback === true}
         errors={e}
       />
-      <button type="submit">Save offer</button>
+      <SaveButton label="Save offer" readOnly={props.readOnly} />
     </form>
   );
 }
@@ -288,7 +290,12 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
           Version {o.version} · shown {o.shown_count.toLocaleString('en-GB')} times · updated{' '}
           {fmtDate(o.updated_at)}
         </p>
-        <OfferForm csrf={c.var.csrf} action={`/ui/offers/${id}`} values={offerValues(o)} />
+        <OfferForm
+          csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
+          action={`/ui/offers/${id}`}
+          values={offerValues(o)}
+        />
       </>,
     );
   });

@@ -15,6 +15,7 @@ import {
   jsonField,
   ListHead,
   page,
+  SaveButton,
   str,
   Table,
 } from '../kit.js';
@@ -63,6 +64,7 @@ export function RuleTools(props: { ruleField: string; count?: boolean }) {
 
 function SegmentForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Record<string, unknown>;
   errors?: Errors | undefined;
@@ -86,7 +88,7 @@ function SegmentForm(props: {
         attrs={{ class: 'code', spellcheck: false }}
       />
       <RuleTools ruleField="rule" count />
-      <button type="submit">Save segment</button>
+      <SaveButton label="Save segment" readOnly={props.readOnly} />
     </form>
   );
 }
@@ -173,6 +175,7 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
         )}
         <SegmentForm
           csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
           action={`/ui/segments/${id}`}
           values={{ name: s.name, description: s.description, rule: JSON.stringify(s.rule, null, 2) }}
         />

@@ -10,7 +10,18 @@ import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
 import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
+import {
+  Csrf,
+  can,
+  type Errors,
+  Field,
+  FormErrors,
+  fmtDate,
+  ListHead,
+  page,
+  SaveButton,
+  str,
+} from '../kit.js';
 
 const STARTER = `<mjml>
   <mj-body>
@@ -28,6 +39,7 @@ type Values = Record<string, unknown>;
 
 function TemplateForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Values;
   errors?: Errors | undefined;
@@ -80,7 +92,7 @@ function TemplateForm(props: {
           )}
         </div>
         <div class="row buttons">
-          <button type="submit">Save as a new version</button>
+          <SaveButton label="Save as a new version" readOnly={props.readOnly} />
           <button
             type="button"
             class="secondary"
@@ -277,6 +289,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
         {c.req.query('saved') && <p class="notice">Saved as version {t.version}.</p>}
         <TemplateForm
           csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
           action={`/ui/templates/${id}`}
           id={id}
           values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}
