@@ -275,6 +275,18 @@ export const Csrf = (props: { token: string }) => <input type="hidden" name="_cs
 
 export const fmtDate = (iso: string | null | undefined) =>
   iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) : '—';
+/**
+ * An instant as the server writes it (UTC), in a <time> element that app.js rewrites in the
+ * viewer's own time zone.
+ */
+export const When = (props: { iso: string | null | undefined }) =>
+  props.iso ? (
+    <time datetime={props.iso} data-local>
+      {fmtDate(props.iso)} UTC
+    </time>
+  ) : (
+    '—'
+  );
 export const pct = (n: number | null | undefined) =>
   n === null || n === undefined ? '—' : `${(n * 100).toFixed(1)}%`;
 export const money = (n: number | null | undefined) =>

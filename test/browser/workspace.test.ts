@@ -35,7 +35,7 @@ const contexts = new Map<string, BrowserContext>();
 let campaigns: [number, number];
 
 const newContext = async (name: string, viewport = DESKTOP) => {
-  const context = await browser.newContext({ viewport, bypassCSP: false, acceptDownloads: true });
+  const context = await browser.newContext({ viewport, acceptDownloads: true, timezoneId: 'Pacific/Auckland' });
   contexts.set(name, context);
   return context;
 };
@@ -229,6 +229,10 @@ describe('the workspace in Chromium', () => {
     expect(table).toContain('Spring sale');
     expect(table).toContain('Summer sale');
     expect(table).toContain('100.0%');
+    // Launch times in the viewer's zone (the server's UTC in the title).
+    const launched = analyst.locator('#compare-table time[data-localised]').first();
+    expect(await launched.getAttribute('title')).toMatch(/UTC$/);
+    expect(await launched.textContent()).not.toContain('UTC');
     await analyst.screenshot({ path: join(ARTIFACTS, 'flow-compare.png'), fullPage: true });
     const [compared] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
     const rows = readFileSync((await compared.path())!, 'utf8')

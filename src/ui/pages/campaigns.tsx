@@ -20,6 +20,7 @@ import {
   pct,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
 import { CsvLink } from './reports.js';
@@ -370,8 +371,8 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           columns={[
             { label: 'Name', cell: (x: any) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
             { label: 'Status', cell: (x: any) => <span class={`badge st-${x.status}`}>{x.status}</span> },
-            { label: 'Launched', cell: (x: any) => fmtDate(x.launched_at) },
-            { label: 'Schedule', cell: (x: any) => fmtDate(x.schedule_at) },
+            { label: 'Launched', cell: (x: any) => <When iso={x.launched_at} /> },
+            { label: 'Schedule', cell: (x: any) => <When iso={x.schedule_at} /> },
           ]}
         />
       </>,

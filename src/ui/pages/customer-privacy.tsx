@@ -4,7 +4,7 @@ import type { App } from '../../http/env.js';
 import { ACCESS, type Role } from '../../http/roles.js';
 import { api, apiResponse, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, fmtDate, str } from '../kit.js';
+import { Csrf, can, str, When } from '../kit.js';
 
 // Privacy on the customer card: the consent history with withdraw/grant (and where the decision
 // came from), the personal-data export as a JSON download, and erasure behind a typed
@@ -37,7 +37,7 @@ export function ConsentHistory(props: {
               {purpose}{' '}
               {cur && (
                 <span class="muted">
-                  ({cur.source}, {fmtDate(cur.at)})
+                  ({cur.source}, <When iso={cur.at} />)
                 </span>
               )}
               {props.canWrite && (
@@ -77,7 +77,7 @@ export function ConsentHistory(props: {
           <ol class="plain small" id="consent-history">
             {props.history.map((h) => (
               <li>
-                {fmtDate(h.at)}: {h.purpose} {h.granted ? 'granted' : 'withdrawn'} ({h.source})
+                <When iso={h.at} />: {h.purpose} {h.granted ? 'granted' : 'withdrawn'} ({h.source})
               </li>
             ))}
           </ol>

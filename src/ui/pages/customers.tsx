@@ -5,7 +5,7 @@ import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str } from '../kit.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str, When } from '../kit.js';
 import { searchCustomers } from '../store.js';
 import { ConsentHistory, PrivacyActions, registerCustomerPrivacyPages } from './customer-privacy.js';
 
@@ -284,7 +284,9 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                 <tbody>
                   {lines.map((l) => (
                     <tr>
-                      <td>{fmtDate(l.purchased_at)}</td>
+                      <td>
+                        <When iso={l.purchased_at} />
+                      </td>
                       <td>{l.order_ref}</td>
                       <td>{l.sku}</td>
                       <td>{l.category}</td>
@@ -303,7 +305,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
           <ol class="timeline" id="timeline">
             {events.map((e) => (
               <li class={`ev ev-${e.kind}`}>
-                <span class="badge">{e.kind}</span> <time>{fmtDate(e.at)}</time>
+                <span class="badge">{e.kind}</span> <When iso={e.at} />
                 {e.channel ? <span class="muted"> · {e.channel}</span> : null}
                 {e.author ? <span class="muted"> · {e.author}</span> : null}
                 {e.campaign_id ? (

@@ -20,6 +20,7 @@ import {
   SaveButton,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
 import { RuleTools } from './segments.js';
@@ -288,7 +289,7 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
         {c.req.query('saved') && <p class="notice">Saved.</p>}
         <p class="muted">
           Version {o.version} · shown {o.shown_count.toLocaleString('en-GB')} times · updated{' '}
-          {fmtDate(o.updated_at)}
+          <When iso={o.updated_at} />
         </p>
         <OfferForm
           csrf={c.var.csrf}

@@ -7,7 +7,7 @@ import { toCsv } from '../../reports/csv.js';
 import { csvResponse } from '../../reports/routes.js';
 import { api, apiResponse, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { can, fmtDate, money, page, pct, Table } from '../kit.js';
+import { can, money, page, pct, Table, When } from '../kit.js';
 
 // The analyst's pages: every report's CSV through the browser session, campaigns side by side
 // over the same window, and the offers across campaigns and triggers.
@@ -157,9 +157,7 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
               { label: 'Campaign', cell: (r) => <a href={`/ui/campaigns/${r.id}`}>{r.name}</a> },
               {
                 label: 'Launched',
-                cell: (r) => (
-                  <time datetime={r.launched_at?.toISOString()}>{fmtDate(r.launched_at?.toISOString())}</time>
-                ),
+                cell: (r) => <When iso={r.launched_at?.toISOString()} />,
               },
               { label: 'Sent', num: true, cell: (r) => r.sent.toLocaleString('en-GB') },
               { label: 'Open', num: true, cell: (r) => cell(r, 'open_rate') },

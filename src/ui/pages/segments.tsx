@@ -11,13 +11,13 @@ import {
   type Errors,
   Field,
   FormErrors,
-  fmtDate,
   jsonField,
   ListHead,
   page,
   SaveButton,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
 
@@ -123,7 +123,7 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
           columns={[
             { label: 'Name', cell: (s: any) => <a href={`/ui/segments/${s.id}`}>{s.name}</a> },
             { label: 'Evaluation', cell: (s: any) => s.evaluation },
-            { label: 'Updated', cell: (s: any) => fmtDate(s.updated_at) },
+            { label: 'Updated', cell: (s: any) => <When iso={s.updated_at} /> },
           ]}
         />
       </>,

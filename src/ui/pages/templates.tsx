@@ -10,18 +10,7 @@ import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
 import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
-import {
-  Csrf,
-  can,
-  type Errors,
-  Field,
-  FormErrors,
-  fmtDate,
-  ListHead,
-  page,
-  SaveButton,
-  str,
-} from '../kit.js';
+import { Csrf, can, type Errors, Field, FormErrors, ListHead, page, SaveButton, str, When } from '../kit.js';
 
 const STARTER = `<mjml>
   <mj-body>
@@ -223,7 +212,9 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
                   <a href={`/ui/templates/${t.id}`}>{t.name}</a>
                 </td>
                 <td>v{t.version}</td>
-                <td>{fmtDate(t.updated_at)}</td>
+                <td>
+                  <When iso={t.updated_at} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -200,14 +200,29 @@
   });
   addEventListener('offline', offlineBanner);
 
+  // Instants come from the server in UTC; each viewer reads them in their own time zone.
+  const localTimes = () => {
+    const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    for (const el of document.querySelectorAll('time[data-local]')) {
+      if (el.dataset.localised) continue;
+      el.dataset.localised = '1';
+      el.title = el.textContent;
+      el.textContent = format.format(new Date(el.getAttribute('datetime')));
+    }
+  };
+
   document.addEventListener('DOMContentLoaded', () => {
+    localTimes();
     for (const form of document.querySelectorAll('#trigger-form')) showEventParams(form);
     drawCharts();
     showPending();
     offlineBanner();
     flush();
   });
-  document.addEventListener('htmx:afterSwap', drawCharts);
+  document.addEventListener('htmx:afterSwap', () => {
+    drawCharts();
+    localTimes();
+  });
 
   if ('serviceWorker' in navigator)
     navigator.serviceWorker.register('/ui/sw.js', { scope: '/ui/' }).catch(() => {});

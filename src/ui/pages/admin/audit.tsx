@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import type { App } from '../../../http/env.js';
 import { api, must } from '../../api.js';
 import type { UiEnv } from '../../env.js';
-import { Field, fmtDate, page, Table } from '../../kit.js';
+import { Field, page, Table, When } from '../../kit.js';
 import { adminOnly } from './guard.js';
 
 const FILTERS = ['customer_id', 'entity', 'action', 'since', 'cursor'] as const;
@@ -50,7 +50,7 @@ export function registerAuditPage(ui: Hono<UiEnv>, app: App): void {
           <h2 id="audit-h">Entries</h2>
           <Table
             columns={[
-              { label: 'When', cell: (e: any) => <time datetime={e.at}>{fmtDate(e.at)}</time> },
+              { label: 'When', cell: (e: any) => <When iso={e.at} /> },
               { label: 'Who', cell: (e: any) => e.actor ?? '—' },
               { label: 'Action', cell: (e: any) => <code>{e.action}</code> },
               { label: 'Object', cell: (e: any) => `${e.entity}${e.entity_id ? ` ${e.entity_id}` : ''}` },

@@ -3,7 +3,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../../../http/api-keys.
 import { audit } from '../../../http/audit.js';
 import { ROLES, type Role } from '../../../http/roles.js';
 import type { UiEnv } from '../../env.js';
-import { Csrf, type Errors, Field, FormErrors, fmtDate, page, str, Table } from '../../kit.js';
+import { Csrf, type Errors, Field, FormErrors, page, str, Table, When } from '../../kit.js';
 import { adminOnly } from './guard.js';
 
 /** /ui/keys: API keys for integrations; a new key is shown once, on the page that made it. */
@@ -71,13 +71,15 @@ export function registerKeyPages(ui: Hono<UiEnv>): void {
               { label: 'Name', cell: (k) => k.name },
               { label: 'Starts with', cell: (k) => <code>{k.prefix}…</code> },
               { label: 'Role', cell: (k) => k.role },
-              { label: 'Created', cell: (k) => fmtDate(k.created_at.toISOString()) },
-              { label: 'Last used', cell: (k) => fmtDate(k.last_used_at?.toISOString()) },
+              { label: 'Created', cell: (k) => <When iso={k.created_at.toISOString()} /> },
+              { label: 'Last used', cell: (k) => <When iso={k.last_used_at?.toISOString()} /> },
               {
                 label: 'State',
                 cell: (k) =>
                   k.revoked_at ? (
-                    <span data-state="revoked">revoked {fmtDate(k.revoked_at.toISOString())}</span>
+                    <span data-state="revoked">
+                      revoked <When iso={k.revoked_at.toISOString()} />
+                    </span>
                   ) : (
                     <form method="post" action={`/ui/keys/${k.id}/revoke`} data-state="live">
                       <Csrf token={c.var.csrf} />

@@ -12,7 +12,7 @@ import {
   setUserStatus,
 } from '../../../users/store.js';
 import type { UiEnv } from '../../env.js';
-import { Csrf, type Errors, Field, FormErrors, fmtDate, page, str, Table } from '../../kit.js';
+import { Csrf, type Errors, Field, FormErrors, fmtDate, page, str, Table, When } from '../../kit.js';
 import { adminOnly } from './guard.js';
 
 const ROLE_OPTIONS = ROLES.map((r) => ({ value: r, label: r }));
@@ -134,7 +134,7 @@ export function registerUserPages(ui: Hono<UiEnv>): void {
                   </span>
                 ),
               },
-              { label: 'Last sign-in', cell: (u) => fmtDate(u.last_sign_in_at?.toISOString()) },
+              { label: 'Last sign-in', cell: (u) => <When iso={u.last_sign_in_at?.toISOString()} /> },
               {
                 label: 'Actions',
                 cell: (u) => (
