@@ -26,7 +26,7 @@ import { checkCsrf, csrfToken, SESSION_COOKIE } from './session.js';
 import { serveAsset } from './static.js';
 
 const PUBLIC =
-  /^\/ui\/(login$|welcome\/|reset(\/|$)|offline$|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
+  /^\/ui\/(login$|welcome\/|reset(\/|$)|oidc\/|offline$|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
 
 /**
  * Sent with sign-out: the browser drops this origin's HTTP and service-worker caches and its

@@ -148,3 +148,8 @@ export async function openInvitations(sql: Db): Promise<Map<number, Date>> {
     where purpose = 'invite' and used_at is null and expires_at > now() group by user_id`;
   return new Map(rows.map((r) => [r.user_id, r.expires_at]));
 }
+
+/** An invited person who signed in through the identity provider is active from then on. */
+export async function activateInvitedUser(sql: Db, userId: number): Promise<void> {
+  await sql`update users set status = 'active' where id = ${userId} and status = 'invited'`;
+}

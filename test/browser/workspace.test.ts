@@ -12,6 +12,7 @@ import type { Role } from '../../src/http/roles.js';
 import { userWithLink } from '../../src/users/first-admin.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { startOidcProvider } from '../helpers/oidc-provider.js';
 import { UI_PAGES } from './pages.js';
 
 // A team's workspace in Debian's Chromium against the real app, PostgreSQL and an SMTP sink:
@@ -35,7 +36,11 @@ const contexts = new Map<string, BrowserContext>();
 let campaigns: [number, number];
 
 const newContext = async (name: string, viewport = DESKTOP) => {
-  const context = await browser.newContext({ viewport, acceptDownloads: true, timezoneId: 'Pacific/Auckland' });
+  const context = await browser.newContext({
+    viewport,
+    acceptDownloads: true,
+    timezoneId: 'Pacific/Auckland',
+  });
   contexts.set(name, context);
   return context;
 };
@@ -184,6 +189,60 @@ describe('the workspace in Chromium', () => {
     expect(await h.db.sql`select status from users where email = 'mia@shop.example'`).toEqual([
       { status: 'active' },
     ]);
+  });
+
+  it('an invited person signs in through an OpenID Connect provider', async () => {
+    const idp = await startOidcProvider({
+      clientId: 'offerflow',
+      clientSecret: 'a-client-secret-for-the-test-provider',
+      redirectUri: `${base}/ui/oidc/callback`,
+    });
+    Object.assign(h.deps.config, {
+      OIDC_ISSUER: idp.issuer,
+      OIDC_CLIENT_ID: 'offerflow',
+      OIDC_CLIENT_SECRET: 'a-client-secret-for-the-test-provider',
+    });
+    try {
+      const admin = contexts.get('admin')!.pages()[0]!;
+      await admin.goto(`${base}/ui/users`);
+      await admin.fill('#f-email', 'sso@shop.example');
+      await admin.selectOption('#f-role', 'analyst');
+      await admin.click('#invite-form button[type=submit]');
+      await admin.waitForSelector('#users-notice');
+
+      const sso = await (await newContext('sso')).newPage();
+      await sso.goto(`${base}/ui/login`);
+      await sso.click('#oidc-sign-in');
+      // The provider's own development login and consent pages.
+      await sso.waitForURL((url) => url.href.startsWith(idp.issuer));
+      await sso.fill('input[name=login]', 'sso@shop.example');
+      await sso.fill('input[name=password]', 'anything');
+      await sso.click('button[type=submit]');
+      await sso.waitForSelector('button[autofocus], button[type=submit]');
+      if (sso.url().startsWith(idp.issuer)) await sso.click('button[type=submit]');
+      await sso.waitForURL(`${base}/ui`);
+      expect(await sso.textContent('.who')).toContain('sso@shop.example · analyst');
+      expect(await h.db.sql`select status from users where email = 'sso@shop.example'`).toEqual([
+        { status: 'active' },
+      ]);
+
+      // Someone the provider knows but nobody invited gets no account.
+      const stranger = await (await newContext('stranger')).newPage();
+      await stranger.goto(`${base}/ui/oidc/start`);
+      await stranger.fill('input[name=login]', 'stranger@elsewhere.example');
+      await stranger.fill('input[name=password]', 'anything');
+      await stranger.click('button[type=submit]');
+      if (stranger.url().startsWith(idp.issuer)) await stranger.click('button[type=submit]');
+      await stranger.waitForURL((url) => url.pathname === '/ui/oidc/callback');
+      expect(await stranger.textContent('main')).toContain('has no Offerflow account');
+    } finally {
+      Object.assign(h.deps.config, {
+        OIDC_ISSUER: undefined,
+        OIDC_CLIENT_ID: undefined,
+        OIDC_CLIENT_SECRET: undefined,
+      });
+      await idp.close();
+    }
   });
 
   it('an admin creates a key, sees it once, and revokes it', async () => {

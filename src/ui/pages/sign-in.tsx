@@ -5,8 +5,10 @@ import { failureClient } from '../../http/auth.js';
 import { AppError } from '../../http/problem.js';
 import { createSession } from '../../http/sessions.js';
 import { accountLink, sendAccountMail } from '../../users/account-mail.js';
+import { finishOidc, type OidcAttempt, oidcEnabled, startOidc } from '../../users/oidc.js';
 import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from '../../users/password.js';
 import {
+  activateInvitedUser,
   findUserForSignIn,
   issueUserToken,
   noteSignIn,
@@ -24,6 +26,7 @@ import { SESSION_COOKIE } from '../session.js';
 // against a cookie set with it (login CSRF), and every failure counts against the client.
 
 const LOGIN_COOKIE = 'offerflow_login';
+const OIDC_COOKIE = 'offerflow_oidc';
 
 const isHttps = (c: Context) =>
   new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
@@ -57,6 +60,8 @@ interface LoginProps {
   keyError?: string | undefined;
   email?: string | undefined;
   notice?: string | undefined;
+  /** Whether the identity provider's button shows (OIDC configured). */
+  oidc?: boolean;
 }
 
 function LoginPage(props: LoginProps) {
@@ -67,6 +72,17 @@ function LoginPage(props: LoginProps) {
         {props.notice && (
           <p class="notice" role="status">
             {props.notice}
+          </p>
+        )}
+        {props.oidc && (
+          <p>
+            <a
+              class="button"
+              href={`/ui/oidc/start?next=${encodeURIComponent(props.next)}`}
+              id="oidc-sign-in"
+            >
+              Sign in with your identity provider
+            </a>
           </p>
         )}
         <form method="post" action="/ui/login" id="password-form" class="stack">
@@ -227,8 +243,77 @@ function limiter(c: Context<UiEnv>) {
 /** The public sign-in, welcome (invitation) and password reset pages. */
 export function registerSignInPages(ui: Hono<UiEnv>): void {
   ui.get('/ui/login', (c) =>
-    c.html(<LoginPage token={loginToken(c)} next={safeNext(c.req.query('next'))} />),
+    c.html(
+      <LoginPage
+        token={loginToken(c)}
+        next={safeNext(c.req.query('next'))}
+        oidc={oidcEnabled(c.var.deps.config)}
+        {...(c.req.query('error') === 'oidc' ? { error: 'The identity provider did not sign you in' } : {})}
+      />,
+    ),
   );
+
+  // OpenID Connect: the attempt's PKCE verifier, state and nonce wait in a cookie of the
+  // callback's path. SameSite=Lax: the provider's redirect back is a cross-site navigation.
+  ui.get('/ui/oidc/start', async (c) => {
+    const { config } = c.var.deps;
+    if (!oidcEnabled(config)) throw new UiError(404, 'Sign-in with an identity provider is not set up');
+    const { url, attempt } = await startOidc(config);
+    const value = Buffer.from(JSON.stringify({ ...attempt, next: safeNext(c.req.query('next')) })).toString(
+      'base64url',
+    );
+    setCookie(c, OIDC_COOKIE, value, { ...uiCookieOptions(c, 600), sameSite: 'Lax', path: '/ui/oidc' });
+    return c.redirect(url, 302);
+  });
+
+  ui.get('/ui/oidc/callback', async (c) => {
+    const { sql, config, clock } = c.var.deps;
+    if (!oidcEnabled(config)) throw new UiError(404, 'Sign-in with an identity provider is not set up');
+    const raw = getCookie(c, OIDC_COOKIE);
+    deleteCookie(c, OIDC_COOKIE, { path: '/ui/oidc' });
+    let attempt: (OidcAttempt & { next: string }) | undefined;
+    try {
+      attempt = raw ? JSON.parse(Buffer.from(raw, 'base64url').toString()) : undefined;
+    } catch {
+      attempt = undefined;
+    }
+    if (!attempt?.state) throw new UiError(400, 'The sign-in attempt expired; start again');
+    // The URL the provider redirected to, as the provider saw it (PUBLIC_URL, not the proxy's).
+    const callback = new URL(
+      `${config.PUBLIC_URL.replace(/\/$/, '')}${c.req.path}${new URL(c.req.url).search}`,
+    );
+    const limit = limiter(c);
+    const blocked = limit.blocked();
+    if (blocked) throw new UiError(429, blocked);
+    const result = await finishOidc(config, callback, attempt);
+    if ('error' in result) {
+      limit.fail();
+      throw new UiError(401, result.error);
+    }
+    const user = await findUserForSignIn(sql, result.email);
+    if (!user || user.status === 'disabled') {
+      limit.fail();
+      throw new UiError(403, `${result.email} has no Offerflow account; ask an admin to invite you`);
+    }
+    await activateInvitedUser(sql, user.id);
+    await noteSignIn(sql, user.id, clock());
+    await startSession(c, { userId: user.id });
+    // A page, not a redirect: the strict session cookie is sent only on a navigation that starts
+    // here, not on one that continues the provider's cross-site redirect.
+    return c.html(
+      <Shell title="Signed in">
+        <div class="card narrow">
+          <meta http-equiv="refresh" content={`0;url=${safeNext(attempt.next)}`} />
+          <h1>Signed in</h1>
+          <p>
+            <a href={safeNext(attempt.next)} id="continue">
+              Continue
+            </a>
+          </p>
+        </div>
+      </Shell>,
+    );
+  });
 
   ui.post('/ui/login', async (c) => {
     const form = (await c.req.parseBody()) as Record<string, unknown>;
