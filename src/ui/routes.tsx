@@ -11,6 +11,7 @@ import { registerAccountPage } from './pages/account.js';
 import { registerAttributePages } from './pages/admin/attributes.js';
 import { registerAuditPage } from './pages/admin/audit.js';
 import { registerKeyPages } from './pages/admin/keys.js';
+import { registerSenderPages } from './pages/admin/senders.js';
 import { registerUserPages } from './pages/admin/users.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
@@ -140,6 +141,7 @@ export function registerUiRoutes(app: App): void {
   registerKeyPages(ui);
   registerAttributePages(ui, app);
   registerAuditPage(ui, app);
+  registerSenderPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

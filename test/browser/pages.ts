@@ -36,6 +36,7 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'reports-offers', path: '/ui/reports/offers', as: 'analyst' },
   { name: 'users', path: '/ui/users' },
   { name: 'keys', path: '/ui/keys' },
+  { name: 'senders', path: '/ui/senders' },
   { name: 'attributes', path: '/ui/attributes' },
   { name: 'audit', path: '/ui/audit' },
   { name: 'account', path: '/ui/account' },

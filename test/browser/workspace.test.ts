@@ -100,6 +100,13 @@ beforeAll(async () => {
   h.deps.config.SMTP_URL = sink.url;
   shop = await seedCampaignShop(h.db.sql, 12, h.deps.config.OFFERFLOW_SECRET);
   campaigns = await seedSentCampaigns();
+  const sender = await h.post('/v1/senders', {
+    from_address: 'offers@shop.example',
+    from_name: 'La Boutique',
+    dkim_domain: 'shop.example',
+    dkim_selector: 's2026',
+  });
+  expect(sender.status).toBe(201);
   await new Promise<void>((resolve) => {
     server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
       base = `http://127.0.0.1:${info.port}`;
