@@ -47,5 +47,12 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** A hash to verify against when no user matches, so a wrong email costs as long as a wrong password. */
-export const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
+let dummy: Promise<string> | undefined;
+/**
+ * A hash to verify against when no user matches, so a wrong email costs as long as a wrong
+ * password. Made on first use: the Workers runtime allows no random values at import time.
+ */
+export const dummyHash = () => {
+  dummy ??= hashPassword(randomBytes(16).toString('hex'));
+  return dummy;
+};

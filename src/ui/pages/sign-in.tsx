@@ -6,7 +6,7 @@ import { AppError } from '../../http/problem.js';
 import { createSession } from '../../http/sessions.js';
 import { accountLink, sendAccountMail } from '../../users/account-mail.js';
 import { finishOidc, type OidcAttempt, oidcEnabled, startOidc } from '../../users/oidc.js';
-import { DUMMY_HASH, hashPassword, passwordProblem, verifyPassword } from '../../users/password.js';
+import { dummyHash, hashPassword, passwordProblem, verifyPassword } from '../../users/password.js';
 import {
   activateInvitedUser,
   findUserForSignIn,
@@ -349,7 +349,7 @@ export function registerSignInPages(ui: Hono<UiEnv>): void {
     const password = text(form, 'password');
     const user = email ? await findUserForSignIn(sql, email) : undefined;
     // The same work whether or not the email is known, so timing does not tell which.
-    const passwordOk = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH));
+    const passwordOk = await verifyPassword(password, user?.password_hash ?? (await dummyHash()));
     const ok = user && user.status === 'active' && passwordOk && user.password_hash !== null;
     if (!ok) {
       limit.fail();
