@@ -17,6 +17,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'create, list or revoke API keys',
     load: async () => (await import('./cli/keys.js')).keys,
   },
+  users: {
+    summary: 'people who sign in to the web UI: users create --email E --role admin prints a sign-in link',
+    load: async () => (await import('./cli/users.js')).users,
+  },
   worker: {
     summary:
       'run queue workers: planner, sender, reconciler, trigger, import, retention (all when none is named)',

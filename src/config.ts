@@ -149,6 +149,14 @@ export const configSchema = z.object({
   SESSION_IDLE_MINUTES: z.coerce.number().int().positive().default(30),
   /** A UI session ends this many hours after sign-in, however active. */
   SESSION_MAX_HOURS: z.coerce.number().int().positive().default(12),
+  /**
+   * OpenID Connect sign-in for teams with an identity provider: the issuer URL and this app's
+   * client there (redirect URI: PUBLIC_URL/ui/oidc/callback). People must be invited first; the
+   * provider proves who they are, their role stays the one an admin gave them.
+   */
+  OIDC_ISSUER: url(['http:', 'https:']).optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   /** Failed sign-ins and API key checks one client may make per window; past it, 429. */
   AUTH_FAILURE_LIMIT: z.coerce.number().int().positive().default(10),
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),

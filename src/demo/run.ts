@@ -20,6 +20,7 @@ import { findSenderByFrom } from '../senders/store.js';
 import { flushTrackingEvents } from '../tracking/event-buffer.js';
 import { messageLinks } from '../tracking/links.js';
 import { createTrigger, updateTrigger } from '../triggers/manage.js';
+import { userWithLink } from '../users/first-admin.js';
 import { seedShop } from './seed.js';
 import { random } from './shop.js';
 import { campaignSummary, findTriggerByName, offerCategories, sentMessages, triggerSince } from './store.js';
@@ -333,6 +334,15 @@ async function printReport(deps: AppDeps, campaignId: number, out: (line: string
         .join(', ')}`,
     );
   }
+  const admin = await userWithLink(deps.sql, deps.config, {
+    email: 'admin@shop.example',
+    name: 'Demo admin',
+    role: 'admin',
+    now: new Date(),
+  });
+  out(`Sign in to the web UI: npm run cli -- serve, then open`);
+  out(`  ${admin.url}`);
+  out(`  (choose a password for admin@shop.example; the link works once)`);
   out(`The full report: npm run cli -- serve, then`);
   out(`  curl -H "Authorization: Bearer $KEY" ${deps.config.PUBLIC_URL}/v1/reports/campaigns/${campaignId}`);
   out(`  (make a key with: npm run -s cli -- keys create --name me --role analyst | tail -n 1)`);

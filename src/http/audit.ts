@@ -26,6 +26,7 @@ export async function audit<E extends AppEnv>(
   const auth = c.var.auth;
   const rows = list.map((e) => ({
     api_key_id: auth?.keyId ?? null,
+    user_id: auth?.userId ?? null,
     actor: auth?.name ?? null,
     action: e.action,
     entity: e.entity,
@@ -36,8 +37,8 @@ export async function audit<E extends AppEnv>(
   }));
   const sql = db ?? c.var.deps.sql;
   await sql`
-    insert into audit_log (api_key_id, actor, action, entity, entity_id, customer_id, request_id, data)
-    select r.api_key_id, r.actor, r.action, r.entity, r.entity_id, r.customer_id, r.request_id, r.data
-    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(api_key_id bigint, actor text,
+    insert into audit_log (api_key_id, user_id, actor, action, entity, entity_id, customer_id, request_id, data)
+    select r.api_key_id, r.user_id, r.actor, r.action, r.entity, r.entity_id, r.customer_id, r.request_id, r.data
+    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(api_key_id bigint, user_id bigint, actor text,
       action text, entity text, entity_id text, customer_id bigint, request_id text, data jsonb)`;
 }

@@ -5,7 +5,10 @@ import type { AuthFailures } from './auth-failures.js';
 import type { Role } from './roles.js';
 
 export interface AuthContext {
-  keyId: number;
+  /** The API key acting, or null when a person signed in to the UI acts. */
+  keyId: number | null;
+  /** The person acting (a UI session of a user). */
+  userId?: number;
   name: string;
   role: Role;
 }

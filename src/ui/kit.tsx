@@ -3,17 +3,7 @@ import type { Child, PropsWithChildren } from 'hono/jsx';
 import type { FieldError } from '../http/problem.js';
 import type { Role } from '../http/roles.js';
 import type { UiEnv } from './env.js';
-
-const NAV: Array<{ href: string; label: string; roles: readonly Role[] }> = [
-  { href: '/ui', label: 'Dashboard', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/customers', label: 'Customers', roles: ['admin', 'marketer', 'integrator', 'sales'] },
-  { href: '/ui/segments', label: 'Segments', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/offers', label: 'Offers', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },
-  { href: '/ui/imports', label: 'Imports', roles: ['admin', 'integrator'] },
-];
+import { isCurrent, NAV } from './nav.js';
 
 export const can = (role: Role | undefined, roles: readonly Role[]) =>
   role !== undefined && (role === 'admin' || roles.includes(role));
@@ -25,6 +15,8 @@ interface ShellProps {
   csrf?: string | undefined;
   scripts?: string[];
   path?: string;
+  /** A person's session (not a key's): the name links to their account page. */
+  account?: boolean;
 }
 
 /** The page shell: one readable column, light or dark following the system, nav by role. */
@@ -48,39 +40,54 @@ export function Shell(props: PropsWithChildren<ShellProps>) {
         ))}
       </head>
       <body hx-headers={headers} data-csrf={props.csrf}>
+        <a class="skip" href="#main">
+          Skip to the content
+        </a>
         <header class="top">
           <a class="brand" href="/ui">
             Offerflow
           </a>
           {props.role && (
-            <nav>
-              {NAV.filter((n) => can(props.role, n.roles)).map((n) => (
-                <a
-                  href={n.href}
-                  aria-current={
-                    props.path && (n.href === '/ui' ? props.path === '/ui' : props.path.startsWith(n.href))
-                      ? 'page'
-                      : undefined
-                  }
-                >
-                  {n.label}
-                </a>
-              ))}
-            </nav>
+            <button
+              type="button"
+              class="menu-toggle secondary"
+              aria-expanded="false"
+              aria-controls="site-nav"
+              data-menu-toggle
+            >
+              Menu
+            </button>
           )}
           {props.role && (
-            <form method="post" action="/ui/logout" class="signout">
-              <input type="hidden" name="_csrf" value={props.csrf} />
-              <span class="who">
-                {props.user} · {props.role}
-              </span>
-              <button type="submit" class="link">
-                Sign out
-              </button>
-            </form>
+            <div class="menu" id="site-nav">
+              <nav aria-label="Main">
+                {NAV.filter((n) => can(props.role, n.roles)).map((n) => (
+                  <a href={n.href} aria-current={isCurrent(n.href, props.path) ? 'page' : undefined}>
+                    {n.label}
+                  </a>
+                ))}
+              </nav>
+              <form method="post" action="/ui/logout" class="signout">
+                <input type="hidden" name="_csrf" value={props.csrf} />
+                {props.account ? (
+                  <a class="who" href="/ui/account">
+                    {props.user} · {props.role}
+                  </a>
+                ) : (
+                  <span class="who">
+                    {props.user} · {props.role}
+                  </span>
+                )}
+                <button type="submit" class="link">
+                  Sign out
+                </button>
+              </form>
+            </div>
           )}
         </header>
-        <main>{props.children}</main>
+        <main id="main" tabindex={-1}>
+          {props.children}
+        </main>
         <div id="offline" class="offline" hidden>
           Offline: notes are kept and sent when the connection returns.
         </div>
@@ -104,6 +111,7 @@ export function page(
       user={auth?.name}
       csrf={c.var.csrf}
       path={c.req.path}
+      account={auth?.userId !== undefined}
       {...(options.scripts ? { scripts: options.scripts } : {})}
     >
       {body}
@@ -267,6 +275,18 @@ export const Csrf = (props: { token: string }) => <input type="hidden" name="_cs
 
 export const fmtDate = (iso: string | null | undefined) =>
   iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 16) : '—';
+/**
+ * An instant as the server writes it (UTC), in a <time> element that app.js rewrites in the
+ * viewer's own time zone.
+ */
+export const When = (props: { iso: string | null | undefined }) =>
+  props.iso ? (
+    <time datetime={props.iso} data-local>
+      {fmtDate(props.iso)} UTC
+    </time>
+  ) : (
+    '—'
+  );
 export const pct = (n: number | null | undefined) =>
   n === null || n === undefined ? '—' : `${(n * 100).toFixed(1)}%`;
 export const money = (n: number | null | undefined) =>
@@ -343,4 +363,15 @@ export function jsonField(
   } catch (error) {
     return { error: { path: name, message: `not valid JSON: ${(error as Error).message}` } };
   }
+}
+
+/** A form's submit button, or for a role that may only read, a line saying so (no dead Save). */
+export function SaveButton(props: { label: string; readOnly?: boolean | undefined }) {
+  if (props.readOnly)
+    return (
+      <p class="muted" data-read-only>
+        Your role may read this, not change it.
+      </p>
+    );
+  return <button type="submit">{props.label}</button>;
 }

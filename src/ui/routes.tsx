@@ -1,14 +1,18 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { authenticateApiKey } from '../http/api-keys.js';
-import { failureClient } from '../http/auth.js';
+import { deleteCookie, getCookie } from 'hono/cookie';
 import type { App } from '../http/env.js';
 import { AppError } from '../http/problem.js';
-import { createSession, endSession, findLiveSession } from '../http/sessions.js';
+import { endSession, findLiveSession } from '../http/sessions.js';
 import { UiError } from './api.js';
 import type { UiEnv } from './env.js';
 import { Csrf, Shell } from './kit.js';
+import { registerAccountPage } from './pages/account.js';
+import { registerAttributePages } from './pages/admin/attributes.js';
+import { registerAuditPage } from './pages/admin/audit.js';
+import { registerKeyPages } from './pages/admin/keys.js';
+import { registerSenderPages } from './pages/admin/senders.js';
+import { registerUserPages } from './pages/admin/users.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
@@ -16,14 +20,16 @@ import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerPartialPages } from './pages/partials.js';
 import { registerRuleBuilderPages } from './pages/rule-builder.js';
+import { registerReportPages } from './pages/reports.js';
 import { registerSegmentPages } from './pages/segments.js';
+import { registerSignInPages } from './pages/sign-in.js';
 import { registerTemplatePages } from './pages/templates.js';
 import { registerTriggerPages } from './pages/triggers.js';
 import { checkCsrf, csrfToken, SESSION_COOKIE } from './session.js';
 import { serveAsset } from './static.js';
 
-const LOGIN_COOKIE = 'offerflow_login';
-const PUBLIC = /^\/ui\/(login|offline$|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
+const PUBLIC =
+  /^\/ui\/(login$|welcome\/|reset(\/|$)|oidc\/|offline$|static\/|vendor\/|manifest\.webmanifest$|sw\.js$)/;
 
 /**
  * Sent with sign-out: the browser drops this origin's HTTP and service-worker caches and its
@@ -31,44 +37,6 @@ const PUBLIC = /^\/ui\/(login|offline$|static\/|vendor\/|manifest\.webmanifest$|
  * it on HTTPS and on localhost; app.js clears the same things itself for the others.
  */
 const CLEAR_SITE_DATA = '"cache", "storage"';
-
-const isHttps = (c: Context) =>
-  new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
-
-const cookieOptions = (c: Context, maxAge: number) =>
-  ({ httpOnly: true, secure: isHttps(c), sameSite: 'Strict', path: '/ui', maxAge }) as const;
-
-/** A path inside the UI to go back to after sign-in (never another origin). */
-const safeNext = (next: unknown) =>
-  typeof next === 'string' && /^\/ui(\/[\w\-./?=&%]*)?$/.test(next) && !next.startsWith('//') ? next : '/ui';
-
-function LoginPage(props: { token: string; next: string; error?: string }) {
-  return (
-    <Shell title="Sign in">
-      <form method="post" action="/ui/login" class="card narrow">
-        <h1>Sign in</h1>
-        <input type="hidden" name="_login" value={props.token} />
-        <input type="hidden" name="next" value={props.next} />
-        <div class={props.error ? 'field invalid' : 'field'}>
-          <label for="f-key">API key</label>
-          <input
-            id="f-key"
-            name="key"
-            type="password"
-            autocomplete="current-password"
-            required
-            aria-invalid={props.error ? 'true' : undefined}
-          />
-          {props.error && <small class="error">{props.error}</small>}
-          <small class="hint">
-            A key from <code>offerflow keys create</code>; your role is the key's.
-          </small>
-        </div>
-        <button type="submit">Sign in</button>
-      </form>
-    </Shell>
-  );
-}
 
 /** The web UI at /ui: server-rendered pages that call the app's own API with the user's key. */
 export function registerUiRoutes(app: App): void {
@@ -79,48 +47,7 @@ export function registerUiRoutes(app: App): void {
   ui.get('/ui/sw.js', (c) => serveAsset(c, 'static/sw.js'));
   ui.get('/ui/manifest.webmanifest', (c) => serveAsset(c, 'static/manifest.webmanifest'));
 
-  ui.get('/ui/login', (c) => {
-    const token = crypto.randomUUID();
-    setCookie(c, LOGIN_COOKIE, token, cookieOptions(c, 600));
-    return c.html(<LoginPage token={token} next={safeNext(c.req.query('next'))} />);
-  });
-
-  ui.post('/ui/login', async (c) => {
-    const form = await c.req.parseBody();
-    // Login CSRF: the form's token must match the cookie set with it (double submit).
-    const expected = getCookie(c, LOGIN_COOKIE);
-    if (!expected || form._login !== expected) throw new UiError(403, 'The sign-in form expired; reload it');
-    const key = typeof form.key === 'string' ? form.key.trim() : '';
-    const { sql, config, clock } = c.var.deps;
-    const again = (error: string, status: 401 | 429) => {
-      const token = crypto.randomUUID();
-      setCookie(c, LOGIN_COOKIE, token, cookieOptions(c, 600));
-      return c.html(<LoginPage token={token} next={safeNext(form.next)} error={error} />, status);
-    };
-    // Failed sign-ins count against the client, with failed API keys (src/http/auth-failures.ts).
-    const client = failureClient(c);
-    const now = clock();
-    try {
-      c.var.authFailures.check(client, now.getTime());
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status !== 429) throw error;
-      c.header('retry-after', String(error.retryAfterSeconds));
-      return again(error.message, 429);
-    }
-    const record = key ? await authenticateApiKey(sql, key) : null;
-    if (!record) {
-      c.var.authFailures.fail(client, now.getTime());
-      return again('This key is unknown or revoked', 401);
-    }
-    const session = await createSession(sql, {
-      apiKeyId: record.id,
-      now,
-      maxHours: config.SESSION_MAX_HOURS,
-    });
-    setCookie(c, SESSION_COOKIE, session.token, cookieOptions(c, config.SESSION_MAX_HOURS * 3600));
-    deleteCookie(c, LOGIN_COOKIE, { path: '/ui' });
-    return c.redirect(safeNext(form.next), 303);
-  });
+  registerSignInPages(ui);
 
   // What a page may show offline in place of one the service worker may not keep.
   ui.get('/ui/offline', (c) => {
@@ -168,7 +95,12 @@ export function registerUiRoutes(app: App): void {
     const session = { id: live.id, nonce: live.csrfSecret };
     c.set('session', session);
     c.set('csrf', csrfToken(secret, session));
-    c.set('auth', { keyId: live.apiKeyId, name: live.name, role: live.role });
+    c.set('auth', {
+      keyId: live.apiKeyId,
+      ...(live.userId !== null ? { userId: live.userId } : {}),
+      name: live.name,
+      role: live.role,
+    });
     // The import form streams its upload and checks the token itself, before reading the file.
     const streamsItsBody =
       c.req.method === IMPORT_UPLOAD_PAGE.method &&
@@ -207,6 +139,13 @@ export function registerUiRoutes(app: App): void {
   registerPartialPages(ui, app);
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
+  registerReportPages(ui, app);
+  registerAccountPage(ui);
+  registerUserPages(ui);
+  registerKeyPages(ui);
+  registerAttributePages(ui, app);
+  registerAuditPage(ui, app);
+  registerSenderPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

@@ -100,11 +100,12 @@ describe('the web UI in Chromium', () => {
     await page.goto(`${base}/ui`);
     expect(page.url()).toContain('/ui/login');
     await shot(page, '01-login');
+    await page.click('.key-sign-in summary');
     await page.fill('#f-key', 'of_wrong_key');
-    await page.click('button[type=submit]');
+    await page.click('#key-form button[type=submit]');
     await page.waitForSelector('.field.invalid');
     await page.fill('#f-key', await h.keyFor('admin'));
-    await page.click('button[type=submit]');
+    await page.click('#key-form button[type=submit]');
     await page.waitForURL(`${base}/ui`);
     expect(await page.textContent('h1')).toBe('Dashboard');
   });

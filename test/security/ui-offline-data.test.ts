@@ -84,8 +84,9 @@ const cachedPaths = (p: Page) =>
 describe('the UI in Chromium keeps no personal data on the device', () => {
   it('signs in and works under the CSP: htmx and Chart.js load, nothing is blocked', async () => {
     await page.goto(`${base}/ui/login`);
+    await page.click('.key-sign-in summary');
     await page.fill('#f-key', await h.keyFor('admin'));
-    await page.click('button[type=submit]');
+    await page.click('#key-form button[type=submit]');
     await page.waitForURL(`${base}/ui`);
     await page.waitForSelector('canvas[data-chart][data-drawn="1"]');
     expect(await page.evaluate(() => typeof (globalThis as any).htmx)).toBe('object');

@@ -20,8 +20,10 @@ import {
   pct,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import { CsvLink } from './reports.js';
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -369,8 +371,8 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           columns={[
             { label: 'Name', cell: (x: any) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
             { label: 'Status', cell: (x: any) => <span class={`badge st-${x.status}`}>{x.status}</span> },
-            { label: 'Launched', cell: (x: any) => fmtDate(x.launched_at) },
-            { label: 'Schedule', cell: (x: any) => fmtDate(x.schedule_at) },
+            { label: 'Launched', cell: (x: any) => <When iso={x.launched_at} /> },
+            { label: 'Schedule', cell: (x: any) => <When iso={x.schedule_at} /> },
           ]}
         />
       </>,
@@ -454,43 +456,123 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     return c.html(<Progress cmp={cmp} />);
   });
 
-  ui.get('/ui/campaigns/:id{[0-9]+}/launch', async (c) => {
+  // The report while a campaign sends: polled by the page, and no longer once it is done.
+  ui.get('/ui/campaigns/:id{[0-9]+}/report', async (c) => {
     const id = Number(c.req.param('id'));
+    const [cmpRes, report, series] = await Promise.all([
+      api(app, c, 'GET', `/v1/campaigns/${id}`),
+      api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`),
+      api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`),
+    ]);
+    const cmp = must(cmpRes);
+    return c.html(
+      <LiveReport
+        cmp={cmp}
+        r={report.ok ? report.body : undefined}
+        points={series.ok ? series.body.data : []}
+      />,
+    );
+  });
+
+  /**
+   * The launch checklist: each thing a launch needs (segment, template with a version, sender),
+   * the audience now, and what the API refused last time, each reason at its line.
+   */
+  const launchPage = async (
+    c: Context<UiEnv>,
+    id: number,
+    refused: { errors: FieldError[]; detail?: string | undefined; status: number } | undefined = undefined,
+  ) => {
     const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${id}`));
     if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
+    const [seg, tpl] = await Promise.all([
+      cmp.segment_id ? api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
+      cmp.template_id ? api(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+    ]);
     let count: number | undefined;
-    if (cmp.segment_id) {
-      const seg = await api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`);
-      if (seg.ok) {
-        const preview = await api(app, c, 'POST', '/v1/segments/preview', { rule: seg.body.rule });
-        if (preview.ok) count = preview.body.count;
-      }
+    if (seg?.ok) {
+      const preview = await api(app, c, 'POST', '/v1/segments/preview', { rule: seg.body.rule });
+      if (preview.ok) count = preview.body.count;
     }
+    const checks: Array<{ ok: boolean; label: string; why?: string | undefined; field: string }> = [
+      {
+        field: 'segment_id',
+        ok: Boolean(seg?.ok),
+        label: seg?.ok ? `Segment: ${seg.body.name}` : 'A segment',
+        why: seg?.ok ? undefined : 'a campaign needs a segment to launch',
+      },
+      {
+        field: 'template_id',
+        ok: Boolean(tpl?.ok),
+        label: tpl?.ok ? `Template: ${tpl.body.name}` : 'A template',
+        why: tpl?.ok ? undefined : 'a campaign needs a template to launch',
+      },
+      {
+        field: 'from_address',
+        ok: true,
+        label: cmp.from_address ? `From: ${cmp.from_address}` : 'From: the default sender identity',
+      },
+    ];
+    for (const e of refused?.errors ?? []) {
+      const check = checks.find((x) => x.field === e.path);
+      if (check) Object.assign(check, { ok: false, why: e.message });
+      else checks.push({ field: e.path, ok: false, label: e.path, why: e.message });
+    }
+    const ready = checks.every((x) => x.ok);
     return page(
       c,
       `Launch ${cmp.name}`,
       <div class="card narrow">
         <h1>Launch “{cmp.name}”?</h1>
-        <p class="big">
-          It will go to{' '}
-          <strong id="audience-count">{count === undefined ? '?' : count.toLocaleString('en-GB')}</strong>{' '}
-          customers of the segment (before suppressions: no consent, unsubscribed, bounced)
-          {cmp.schedule_at ? `, at ${fmtDate(cmp.schedule_at)} UTC` : ', now'}.
-        </p>
-        <form method="post" action={`/ui/campaigns/${id}/launch`}>
-          <Csrf token={c.var.csrf} />
-          <button type="submit" class="danger">
-            Launch
-          </button>{' '}
-          <a href={`/ui/campaigns/${id}`}>Cancel</a>
-        </form>
+        {refused?.detail && (
+          <p class="alert" role="alert" id="launch-refused">
+            {refused.detail}
+          </p>
+        )}
+        <ul class="plain checklist" id="launch-checklist">
+          {checks.map((x) => (
+            <li data-check={x.field} data-ok={String(x.ok)}>
+              <span class={x.ok ? 'badge ok' : 'badge no'}>{x.ok ? 'ready' : 'missing'}</span> {x.label}
+              {x.why && <span class="error"> — {x.why}</span>}
+            </li>
+          ))}
+        </ul>
+        {count !== undefined && (
+          <p class="big">
+            It will go to <strong id="audience-count">{count.toLocaleString('en-GB')}</strong> customers of
+            the segment, less those suppressed when it is planned (no consent to marketing email,
+            unsubscribed, bounced, erased, no address)
+            {cmp.schedule_at ? `, at ${fmtDate(cmp.schedule_at)} UTC` : ', now'}.
+          </p>
+        )}
+        {ready ? (
+          <form method="post" action={`/ui/campaigns/${id}/launch`}>
+            <Csrf token={c.var.csrf} />
+            <button type="submit" class="danger">
+              Launch
+            </button>{' '}
+            <a href={`/ui/campaigns/${id}`}>Cancel</a>
+          </form>
+        ) : (
+          <p>
+            <a class="button" href={`/ui/campaigns/${id}/edit`}>
+              Edit the campaign
+            </a>
+          </p>
+        )}
       </div>,
+      { status: refused?.status ?? 200 },
     );
-  });
+  };
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/launch', (c) => launchPage(c, Number(c.req.param('id'))));
 
   ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel|send-winner}', async (c) => {
     const id = Number(c.req.param('id'));
     const res = await api(app, c, 'POST', `/v1/campaigns/${id}/${c.req.param('action')}`);
+    // A refused launch: the checklist again, with each reason the API gave.
+    if (!res.ok && c.req.param('action') === 'launch' && res.status === 422)
+      return launchPage(c, id, { errors: res.errors, detail: res.detail, status: 422 });
     if (!res.ok) throw new UiError(res.status, res.detail ?? 'The campaign could not change');
     return c.redirect(`/ui/campaigns/${id}`, 303);
   });
@@ -511,6 +593,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const marketer = can(role, ACCESS.marketing);
     const r = report?.ok ? report.body : undefined;
     const points = (series?.ok ? series.body.data : []) as any[];
+    // Names, not ids: the segment's and template's, read with the same role.
+    const [segment, template] = await Promise.all([
+      cmp.segment_id ? api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
+      cmp.template_id ? api(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+    ]);
+    const segmentName = segment?.ok ? segment.body.name : `#${cmp.segment_id}`;
+    const templateName = template?.ok ? template.body.name : `#${cmp.template_id}`;
     return page(
       c,
       cmp.name,
@@ -546,10 +635,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           <Progress cmp={cmp} />
           <dl class="kv">
             <dt>Segment</dt>
-            <dd>{cmp.segment_id ? <a href={`/ui/segments/${cmp.segment_id}`}>#{cmp.segment_id}</a> : '—'}</dd>
+            <dd>{cmp.segment_id ? <a href={`/ui/segments/${cmp.segment_id}`}>{segmentName}</a> : '—'}</dd>
             <dt>Template</dt>
             <dd>
-              {cmp.template_id ? <a href={`/ui/templates/${cmp.template_id}`}>#{cmp.template_id}</a> : '—'}
+              {cmp.template_id ? <a href={`/ui/templates/${cmp.template_id}`}>{templateName}</a> : '—'}
               {cmp.template_version ? ` v${cmp.template_version}` : ''}
             </dd>
             <dt>Offers per email</dt>
@@ -561,43 +650,115 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             {cmp.ab_test && <AbTestSummary cmp={cmp} csrf={c.var.csrf} marketer={marketer} />}
           </dl>
         </section>
-        {r && r.totals.sent > 0 && <Report r={r} points={points} />}
+        {can(role, ACCESS.reports) && <LiveReport cmp={cmp} r={r} points={points} />}
       </>,
       { scripts: ['/ui/vendor/chart.js'] },
     );
   });
 }
 
-function Report(props: { r: any; points: any[] }) {
+/** The report, polled every few seconds while the campaign sends (so it grows without a reload). */
+function LiveReport(props: { cmp: any; r: any; points: any[] }) {
+  const live = ['sending', 'scheduled', 'paused'].includes(props.cmp.status);
+  return (
+    <div
+      id="report-live"
+      {...(live
+        ? {
+            'hx-get': `/ui/campaigns/${props.cmp.id}/report`,
+            'hx-trigger': 'every 3s',
+            'hx-swap': 'outerHTML',
+          }
+        : {})}
+    >
+      {props.r && props.r.totals.sent > 0 && <Report r={props.r} points={props.points} id={props.cmp.id} />}
+    </div>
+  );
+}
+
+function Report(props: { r: any; points: any[]; id: number }) {
   const { r, points } = props;
   const t = r.totals;
   return (
     <section class="card report" id="report">
-      <h2>Report</h2>
+      <div class="head">
+        <h2>Report</h2>
+        <span class="buttons">
+          <CsvLink apiPath={`/v1/reports/campaigns/${props.id}`} />
+          <CsvLink apiPath={`/v1/reports/campaigns/${props.id}/timeseries`} label="Over time (CSV)" />
+        </span>
+      </div>
       <Funnel totals={t} currency={r.currency} />
       <UnconvertedRevenue report={r} />
+      {r.ab_test ? <AbResults t={r.ab_test} currency={r.currency} /> : <VariantResults r={r} />}
+      <OfferResults offers={r.offers} currency={r.currency} />
+      <Activity points={points} interval="hour" />
+    </section>
+  );
+}
+
+const variantColumns = (currency: string) => [
+  { label: 'Variant', cell: (v: any) => v.variant ?? '—' },
+  { label: 'Sent', num: true, cell: (v: any) => v.sent },
+  { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
+  { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
+  { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
+  { label: `Revenue (${currency})`, num: true, cell: (v: any) => money(v.revenue) },
+];
+
+/** Variants of a campaign without an A/B test: the significance of the leader, if any. */
+function VariantResults(props: { r: any }) {
+  const { r } = props;
+  return (
+    <>
       <h3>Variants</h3>
       {r.ab && (
         <p class={r.ab.winner ? 'notice' : 'muted'} id="ab-verdict">
           {r.ab.winner
-            ? `Variant ${r.ab.winner} wins on ${r.ab.metric} rate (p = ${r.ab.p_value?.toFixed(4)}, ${Math.round(r.ab.confidence * 100)}% confidence).`
-            : `No significant difference yet on ${r.ab.metric} rate between ${r.ab.leader} and ${r.ab.runner_up}${r.ab.p_value !== null ? ` (p = ${r.ab.p_value.toFixed(3)})` : ''}.`}
+            ? `Variant ${r.ab.winner} is ahead on ${r.ab.metric} rate (p = ${r.ab.p_value?.toFixed(4)}, ${Math.round(r.ab.confidence * 100)}% confidence).`
+            : `No significant difference on ${r.ab.metric} rate between ${r.ab.leader} and ${r.ab.runner_up}${r.ab.p_value !== null ? ` (p = ${r.ab.p_value.toFixed(3)})` : ''}.`}
         </p>
       )}
       <Table
         rows={r.variants}
         rowClass={(v: any) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
-        columns={[
-          { label: 'Variant', cell: (v: any) => v.variant ?? '—' },
-          { label: 'Sent', num: true, cell: (v: any) => v.sent },
-          { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
-          { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
-          { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
-          { label: `Revenue (${r.currency})`, num: true, cell: (v: any) => money(v.revenue) },
-        ]}
+        columns={variantColumns(r.currency)}
       />
-      <OfferResults offers={r.offers} currency={r.currency} />
-      <Activity points={points} interval="hour" />
-    </section>
+    </>
+  );
+}
+
+/**
+ * An A/B test with a winner send-out: one verdict (the test's own decision and why), the test
+ * cell's variants, and the send-out to the rest of the audience apart from them.
+ */
+function AbResults(props: { t: any; currency: string }) {
+  const { t } = props;
+  const verdict = t.winner
+    ? `Winner: ${t.winner}${t.detail ? `. ${t.detail}` : ''}`
+    : t.window_ends_at
+      ? `Testing on ${t.metric} rate until ${fmtDate(t.window_ends_at)} UTC: no winner yet.`
+      : `Testing on ${t.metric} rate: no winner yet.`;
+  return (
+    <>
+      <h3>A/B test</h3>
+      <p class={t.winner ? 'notice' : 'muted'} id="ab-verdict">
+        {verdict}
+      </p>
+      <h4>Test cell ({t.test_percent} % of the audience)</h4>
+      <Table
+        rows={t.test_cell.variants}
+        rowClass={(v: any) => (t.winner && t.winner === v.variant ? 'winner' : undefined)}
+        columns={variantColumns(props.currency)}
+      />
+      <h4>Winner send-out (the rest of the audience)</h4>
+      {t.winner_send_out ? (
+        <Table rows={[t.winner_send_out]} columns={variantColumns(props.currency)} />
+      ) : (
+        <p class="muted" id="send-out-pending">
+          Not sent yet: it goes out when the test picks its winner.
+        </p>
+      )}
+    </>
   );
 }

@@ -5,8 +5,9 @@ import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str } from '../kit.js';
+import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str, When } from '../kit.js';
 import { searchCustomers } from '../store.js';
+import { ConsentHistory, PrivacyActions, registerCustomerPrivacyPages } from './customer-privacy.js';
 
 const KINDS = ['note', 'call', 'visit', 'email', 'meeting', 'complaint', 'social'];
 const CHANNELS = ['', 'phone', 'visit', 'email', 'facebook', 'instagram', 'whatsapp', 'sms', 'other'];
@@ -101,6 +102,7 @@ function ComingUp(props: { messages: any[]; csrf: string; canCancel: boolean }) 
 }
 
 export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
+  registerCustomerPrivacyPages(ui, app);
   ui.get('/ui/customers', async (c) => {
     if (!can(c.var.auth.role, ACCESS.customerRead))
       throw new UiError(403, 'Your role may not read customers');
@@ -202,26 +204,13 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
               <dd>{(p.family ?? []).map((f: any) => f.relation ?? f.name ?? '').join(', ') || '—'}</dd>
             </dl>
           </section>
-          <section class="card">
-            <h2>Consents</h2>
-            {Object.keys(current).length === 0 ? (
-              <p class="muted">None recorded.</p>
-            ) : (
-              <ul class="plain">
-                {Object.entries(current).map(([purpose, cur]) => (
-                  <li>
-                    <span class={cur.granted ? 'badge ok' : 'badge no'}>
-                      {cur.granted ? 'granted' : 'refused'}
-                    </span>{' '}
-                    {purpose}{' '}
-                    <span class="muted">
-                      ({cur.source}, {fmtDate(cur.at)})
-                    </span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </section>
+          <ConsentHistory
+            customerId={id}
+            history={consents.ok ? consents.body.data : []}
+            current={current}
+            csrf={c.var.csrf}
+            canWrite={can(role, ACCESS.customerWrite) && !p.erased_at}
+          />
           {d && (
             <section class="card">
               <h2>Offers now</h2>
@@ -275,6 +264,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             canCancel={can(role, ACCESS.interactions)}
           />
         )}
+        <PrivacyActions customerId={id} csrf={c.var.csrf} role={role} erased={Boolean(p.erased_at)} />
         <section class="card">
           <h2>Purchases</h2>
           {lines.length === 0 ? (
@@ -294,7 +284,9 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                 <tbody>
                   {lines.map((l) => (
                     <tr>
-                      <td>{fmtDate(l.purchased_at)}</td>
+                      <td>
+                        <When iso={l.purchased_at} />
+                      </td>
                       <td>{l.order_ref}</td>
                       <td>{l.sku}</td>
                       <td>{l.category}</td>
@@ -313,7 +305,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
           <ol class="timeline" id="timeline">
             {events.map((e) => (
               <li class={`ev ev-${e.kind}`}>
-                <span class="badge">{e.kind}</span> <time>{fmtDate(e.at)}</time>
+                <span class="badge">{e.kind}</span> <When iso={e.at} />
                 {e.channel ? <span class="muted"> · {e.channel}</span> : null}
                 {e.author ? <span class="muted"> · {e.author}</span> : null}
                 {e.campaign_id ? (

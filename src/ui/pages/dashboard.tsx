@@ -4,7 +4,7 @@ import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { revenueByCurrency, unconverted } from '../../reports/currency.js';
 import type { UiEnv } from '../env.js';
-import { can, fmtDate, money, page, pct } from '../kit.js';
+import { can, money, page, pct, When } from '../kit.js';
 import { conversionsPerDay, recentCampaignRates } from '../store.js';
 import { Chart } from './report-parts.js';
 
@@ -54,7 +54,9 @@ export function registerDashboard(ui: Hono<UiEnv>, _app: App): void {
                     <td>
                       <span class={`badge st-${x.status}`}>{x.status}</span>
                     </td>
-                    <td>{fmtDate(x.launched_at?.toISOString())}</td>
+                    <td>
+                      <When iso={x.launched_at?.toISOString()} />
+                    </td>
                     <td class="num">{x.sent.toLocaleString('en-GB')}</td>
                     <td class="num">{pct(rate(x.opened, x.sent))}</td>
                     <td class="num">{pct(rate(x.clicked, x.sent))}</td>

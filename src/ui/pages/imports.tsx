@@ -5,7 +5,7 @@ import { type ReceivedForm, receiveMultipart } from '../../imports/multipart.js'
 import { multipartBody } from '../../imports/multipart-body.js';
 import { type ApiResult, api, apiResponse, must, Streamed, UiError } from '../api.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, type Errors, Field, FormErrors, fmtDate, page, pct, Table } from '../kit.js';
+import { Csrf, type Errors, Field, FormErrors, page, pct, Table, When } from '../kit.js';
 import { checkCsrf } from '../session.js';
 
 // `confirm` is not among them: its errors (why to confirm) are listed above the form.
@@ -240,7 +240,7 @@ function RecentImports(props: { data: any[]; next: string | null }) {
             { label: 'Rows', num: true, cell: (i: any) => i.rows_done.toLocaleString('en-GB') },
             { label: 'Created', num: true, cell: (i: any) => i.rows_created.toLocaleString('en-GB') },
             { label: 'Refused', num: true, cell: (i: any) => i.rows_failed.toLocaleString('en-GB') },
-            { label: 'Uploaded', cell: (i: any) => fmtDate(i.created_at) },
+            { label: 'Uploaded', cell: (i: any) => <When iso={i.created_at} /> },
           ]}
         />
       )}
@@ -372,7 +372,7 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
           Import {imp.id}: {imp.filename ?? imp.kind}
         </h1>
         <p class="muted">
-          {imp.kind} · {imp.size_bytes.toLocaleString('en-GB')} bytes · uploaded {fmtDate(imp.created_at)}
+          {imp.kind} · {imp.size_bytes.toLocaleString('en-GB')} bytes · uploaded <When iso={imp.created_at} />
         </p>
         <section class="card">
           <ImportProgress imp={imp} />

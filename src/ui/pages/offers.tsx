@@ -17,8 +17,10 @@ import {
   num,
   optionalJsonField,
   page,
+  SaveButton,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
 import { RuleBuilder } from './rule-builder.js';
@@ -47,6 +49,7 @@ type Values = Record<string, unknown>;
 
 function OfferForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Values;
   errors?: Errors | undefined;
@@ -155,7 +158,7 @@ function OfferForm(props: {
         checked={v.fallback === 'on' || v.fallback === true}
         errors={e}
       />
-      <button type="submit">Save offer</button>
+      <SaveButton label="Save offer" readOnly={props.readOnly} />
     </form>
   );
 }
@@ -288,9 +291,14 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
         {c.req.query('saved') && <p class="notice">Saved.</p>}
         <p class="muted">
           Version {o.version} · shown {o.shown_count.toLocaleString('en-GB')} times · updated{' '}
-          {fmtDate(o.updated_at)}
+          <When iso={o.updated_at} />
         </p>
-        <OfferForm csrf={c.var.csrf} action={`/ui/offers/${id}`} values={offerValues(o)} />
+        <OfferForm
+          csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
+          action={`/ui/offers/${id}`}
+          values={offerValues(o)}
+        />
       </>,
     );
   });

@@ -11,12 +11,13 @@ import {
   type Errors,
   Field,
   FormErrors,
-  fmtDate,
   jsonField,
   ListHead,
   page,
+  SaveButton,
   str,
   Table,
+  When,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
 import { RuleBuilder } from './rule-builder.js';
@@ -64,6 +65,7 @@ export function RuleTools(props: { ruleField: string; count?: boolean }) {
 
 function SegmentForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Record<string, unknown>;
   errors?: Errors | undefined;
@@ -90,7 +92,7 @@ function SegmentForm(props: {
         attrs={{ class: 'code', spellcheck: false }}
       />
       <RuleTools ruleField="rule" count />
-      <button type="submit">Save segment</button>
+      <SaveButton label="Save segment" readOnly={props.readOnly} />
     </form>
   );
 }
@@ -125,7 +127,7 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
           columns={[
             { label: 'Name', cell: (s: any) => <a href={`/ui/segments/${s.id}`}>{s.name}</a> },
             { label: 'Evaluation', cell: (s: any) => s.evaluation },
-            { label: 'Updated', cell: (s: any) => fmtDate(s.updated_at) },
+            { label: 'Updated', cell: (s: any) => <When iso={s.updated_at} /> },
           ]}
         />
       </>,
@@ -177,6 +179,7 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
         )}
         <SegmentForm
           csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
           action={`/ui/segments/${id}`}
           values={{ name: s.name, description: s.description, rule: JSON.stringify(s.rule, null, 2) }}
         />

@@ -11,7 +11,7 @@ import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
 import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
-import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
+import { Csrf, can, type Errors, Field, FormErrors, ListHead, page, SaveButton, str, When } from '../kit.js';
 
 const STARTER = `<mjml>
   <mj-body>
@@ -29,6 +29,7 @@ type Values = Record<string, unknown>;
 
 function TemplateForm(props: {
   csrf: string;
+  readOnly?: boolean | undefined;
   action: string;
   values: Values;
   errors?: Errors | undefined;
@@ -111,7 +112,7 @@ function TemplateForm(props: {
             )}
           </div>
           <div class="row buttons">
-            <button type="submit">Save as a new version</button>
+            <SaveButton label="Save as a new version" readOnly={props.readOnly} />
             <button
               type="button"
               class="secondary"
@@ -201,7 +202,8 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
             {(data.offers ?? []).length ? `: ${(data.offers ?? []).map((o: any) => o.title).join(', ')}` : ''}
           </p>
         )}
-        <div class="frames">
+        {/* Focusable: a keyboard scrolls the previews sideways when they are wider than the screen. */}
+        <section class="frames" tabindex={0} aria-label="Previews of the email">
           <figure>
             <figcaption>Desktop (600px)</figcaption>
             <iframe title="Desktop preview" class="desktop" sandbox="" srcdoc={mail.html}></iframe>
@@ -210,7 +212,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
             <figcaption>Phone (390px)</figcaption>
             <iframe title="Phone preview" class="phone" sandbox="" srcdoc={mail.html}></iframe>
           </figure>
-        </div>
+        </section>
         <details class="text-part">
           <summary>Text part</summary>
           <pre id="preview-text">{mail.text}</pre>
@@ -270,7 +272,9 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
                   <a href={`/ui/templates/${t.id}`}>{t.name}</a>
                 </td>
                 <td>v{t.version}</td>
-                <td>{fmtDate(t.updated_at)}</td>
+                <td>
+                  <When iso={t.updated_at} />
+                </td>
               </tr>
             ))}
           </tbody>
@@ -341,6 +345,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
         {c.req.query('saved') && <p class="notice">Saved as version {t.version}.</p>}
         <TemplateForm
           csrf={c.var.csrf}
+          readOnly={!can(c.var.auth.role, ACCESS.marketing)}
           action={`/ui/templates/${id}`}
           id={id}
           values={{ name: t.name, subject: t.subject, preheader: t.preheader, mjml: t.mjml }}

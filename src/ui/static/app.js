@@ -1,5 +1,13 @@
 // Offerflow UI: charts, the offline note queue and the service worker. No build step.
 (() => {
+  document.documentElement.classList.add('js');
+  // The phone shell's Menu button opens and closes the navigation.
+  document.addEventListener('click', (event) => {
+    const toggle = event.target.closest?.('[data-menu-toggle]');
+    if (!toggle) return;
+    const open = toggle.closest('.top').classList.toggle('open');
+    toggle.setAttribute('aria-expanded', String(open));
+  });
   const csrf = () => document.body.dataset.csrf || '';
 
   const PALETTE = ['#2454d6', '#e8710a', '#1e8e3e', '#d93025', '#9334e6', '#12b5cb'];
@@ -205,15 +213,30 @@
     }
   };
 
+  // Instants come from the server in UTC; each viewer reads them in their own time zone.
+  const localTimes = () => {
+    const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    for (const el of document.querySelectorAll('time[data-local]')) {
+      if (el.dataset.localised) continue;
+      el.dataset.localised = '1';
+      el.title = el.textContent;
+      el.textContent = format.format(new Date(el.getAttribute('datetime')));
+    }
+  };
+
   document.addEventListener('DOMContentLoaded', () => {
     loadComponents();
+    localTimes();
     for (const form of document.querySelectorAll('#trigger-form')) showEventParams(form);
     drawCharts();
     showPending();
     offlineBanner();
     flush();
   });
-  document.addEventListener('htmx:afterSwap', drawCharts);
+  document.addEventListener('htmx:afterSwap', () => {
+    drawCharts();
+    localTimes();
+  });
 
   if ('serviceWorker' in navigator)
     navigator.serviceWorker.register('/ui/sw.js', { scope: '/ui/' }).catch(() => {});

@@ -1,0 +1,43 @@
+import type { Role } from '../../src/http/roles.js';
+
+/**
+ * Every page of the web UI that the browser suites visit (axe in both themes, no horizontal
+ * scroll at 360 px, screenshots at desktop and phone sizes). Add a page here with one line;
+ * `{customer}`, `{campaign}`, `{segment}`, `{template}`, `{offer}`, `{trigger}` are filled in
+ * from the suite's fixture. `as` is the role that opens it (admin when absent).
+ */
+export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> = [
+  { name: 'login', path: '/ui/login' },
+  { name: 'reset', path: '/ui/reset' },
+  { name: 'dashboard', path: '/ui' },
+  { name: 'customers', path: '/ui/customers?q=Name' },
+  { name: 'customer-card', path: '/ui/customers/{customer}' },
+  { name: 'customer-card-sales', path: '/ui/customers/{customer}', as: 'sales' },
+  { name: 'segments', path: '/ui/segments' },
+  { name: 'segment-new', path: '/ui/segments/new' },
+  { name: 'segment', path: '/ui/segments/{segment}' },
+  { name: 'offers', path: '/ui/offers' },
+  { name: 'offer-new', path: '/ui/offers/new' },
+  { name: 'campaigns', path: '/ui/campaigns' },
+  { name: 'campaign-new', path: '/ui/campaigns/new' },
+  { name: 'campaign', path: '/ui/campaigns/{campaign}' },
+  { name: 'campaign-analyst', path: '/ui/campaigns/{campaign}', as: 'analyst' },
+  { name: 'templates', path: '/ui/templates' },
+  { name: 'template', path: '/ui/templates/{template}' },
+  { name: 'triggers', path: '/ui/triggers' },
+  { name: 'trigger-new', path: '/ui/triggers/new' },
+  { name: 'imports', path: '/ui/imports' },
+  { name: 'reports', path: '/ui/reports', as: 'analyst' },
+  {
+    name: 'reports-compare',
+    path: '/ui/reports/compare?campaign={campaign}&campaign={campaign2}',
+    as: 'analyst',
+  },
+  { name: 'reports-offers', path: '/ui/reports/offers', as: 'analyst' },
+  { name: 'users', path: '/ui/users' },
+  { name: 'keys', path: '/ui/keys' },
+  { name: 'senders', path: '/ui/senders' },
+  { name: 'attributes', path: '/ui/attributes' },
+  { name: 'audit', path: '/ui/audit' },
+  { name: 'account', path: '/ui/account' },
+];

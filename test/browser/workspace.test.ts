@@ -1,0 +1,412 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: page.evaluate bodies run in the browser, whose DOM types this project does not load
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { simpleParser } from 'mailparser';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import type { Role } from '../../src/http/roles.js';
+import { userWithLink } from '../../src/users/first-admin.js';
+import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
+import { createHarness, type Harness } from '../helpers/harness.js';
+import { startOidcProvider } from '../helpers/oidc-provider.js';
+import { UI_PAGES } from './pages.js';
+
+// A team's workspace in Debian's Chromium against the real app, PostgreSQL and an SMTP sink:
+// people invited by mail, keys, the analyst's CSV and comparison, a sales rep on a phone,
+// erasure from the card; then every page of UI_PAGES checked by axe in both themes, for width
+// at 360 px, and shot at 1440×900 and 390×844 into test/artifacts/.
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test/artifacts/workspace');
+const DESKTOP = { width: 1440, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+let h: Harness;
+let shop: ShopFixture;
+let sink: SmtpSink;
+let server: ReturnType<typeof serve>;
+let base: string;
+let browser: Browser;
+const contexts = new Map<string, BrowserContext>();
+let campaigns: [number, number];
+
+const newContext = async (name: string, viewport = DESKTOP) => {
+  const context = await browser.newContext({
+    viewport,
+    acceptDownloads: true,
+    timezoneId: 'Pacific/Auckland',
+  });
+  contexts.set(name, context);
+  return context;
+};
+
+/** The mails the sink received to `to`, parsed, oldest first. */
+async function mailsTo(to: string) {
+  const parsed = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+  return parsed.filter((m) => (m.to && !Array.isArray(m.to) ? m.to.text : '').includes(to));
+}
+
+const linkIn = (text: string | undefined, kind: 'welcome' | 'reset') =>
+  new RegExp(`https?://[^\\s]+/ui/${kind}/[\\w-]+`).exec(text ?? '')?.[0];
+
+/** Signs a context in with an API key of `role`, through the sign-in page's key form. */
+async function signInWithKey(page: Page, role: Role) {
+  await page.goto(`${base}/ui/login`);
+  await page.click('.key-sign-in summary');
+  await page.fill('#f-key', await h.keyFor(role));
+  await page.click('#key-form button[type=submit]');
+  await page.waitForURL((url) => !url.pathname.startsWith('/ui/login'));
+}
+
+/** Two campaigns already sent, with opens and clicks, straight in SQL (no queue needed to compare). */
+async function seedSentCampaigns(): Promise<[number, number]> {
+  const sql = h.db.sql;
+  const ids: number[] = [];
+  for (const [name, clickEvery] of [
+    ['Spring sale', 2],
+    ['Summer sale', 3],
+  ] as const) {
+    const [cmp] = await sql<{ id: number }[]>`
+      insert into campaigns (name, segment_id, template_id, template_version, status, launched_at, finished_at)
+      values (${name}, ${shop.segmentId}, ${shop.templateId}, 1, 'sent', now() - interval '2 days', now() - interval '2 days')
+      returning id`;
+    const people = [...shop.eligible.keys()];
+    const messages = await sql<{ id: number; customer_id: number }[]>`
+      insert into messages (campaign_id, customer_id, status, sent_at, offer_ids)
+      select ${cmp!.id}, c, 'sent', now() - interval '2 days', ${[shop.offerIds[0]!]}::bigint[] from unnest(${people}::bigint[]) as c
+      returning id, customer_id`;
+    for (const [i, m] of messages.entries()) {
+      await sql`insert into contact_events (customer_id, kind, message_id, campaign_id, at)
+        values (${m.customer_id}, 'sent', ${m.id}, ${cmp!.id}, now() - interval '2 days'),
+               (${m.customer_id}, 'opened', ${m.id}, ${cmp!.id}, now() - interval '1 day')`;
+      if (i % clickEvery === 0)
+        await sql`insert into contact_events (customer_id, kind, message_id, campaign_id, offer_id, at)
+          values (${m.customer_id}, 'clicked', ${m.id}, ${cmp!.id}, ${shop.offerIds[0]!}, now() - interval '1 day')`;
+    }
+    ids.push(cmp!.id);
+  }
+  return [ids[0]!, ids[1]!];
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  sink = await startSmtpSink({ keepInMemory: true });
+  h = await createHarness();
+  h.deps.config.SMTP_URL = sink.url;
+  shop = await seedCampaignShop(h.db.sql, 12, h.deps.config.OFFERFLOW_SECRET);
+  campaigns = await seedSentCampaigns();
+  const sender = await h.post('/v1/senders', {
+    from_address: 'offers@shop.example',
+    from_name: 'La Boutique',
+    dkim_domain: 'shop.example',
+    dkim_selector: 's2026',
+  });
+  expect(sender.status).toBe(201);
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) => {
+      base = `http://127.0.0.1:${info.port}`;
+      resolve();
+    });
+  });
+  h.deps.config.PUBLIC_URL = base;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-sync',
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const context of contexts.values()) await context.close().catch(() => {});
+  await browser?.close();
+  await new Promise((r) => server?.close(r));
+  await sink?.close();
+  await h?.close();
+});
+
+describe('the workspace in Chromium', () => {
+  it('a new admin signs in from the command-line link, invites a marketer by mail, who sets a password and signs in', async () => {
+    const { url } = await userWithLink(h.db.sql, h.deps.config, {
+      email: 'boss@shop.example',
+      role: 'admin',
+      name: 'Boss',
+      now: new Date(),
+    });
+    const admin = await (await newContext('admin')).newPage();
+    await admin.goto(url);
+    await admin.fill('#f-password', 'short');
+    await admin.click('#set-password-form button[type=submit]');
+    // The browser's own check (minlength) stops it; the server's check stands behind it.
+    expect(admin.url()).toBe(url);
+    await admin.fill('#f-password', 'correct horse battery staple');
+    await admin.click('#set-password-form button[type=submit]');
+    await admin.waitForURL(`${base}/ui`);
+    expect(await admin.textContent('.who')).toContain('Boss · admin');
+
+    await admin.goto(`${base}/ui/users`);
+    await admin.fill('#f-email', 'not an address');
+    await admin.click('#invite-form button[type=submit]');
+    await admin.waitForSelector('#f-email[aria-invalid="true"]');
+    await admin.fill('#f-email', 'mia@shop.example');
+    await admin.fill('#f-name', 'Mia Marketer');
+    await admin.selectOption('#f-role', 'marketer');
+    await admin.click('#invite-form button[type=submit]');
+    await admin.waitForSelector('#users-notice');
+    expect(await admin.textContent('#users-notice')).toContain('mia@shop.example');
+    await admin.screenshot({ path: join(ARTIFACTS, 'flow-users-invited.png'), fullPage: true });
+
+    const [invitation] = await mailsTo('mia@shop.example');
+    expect(invitation?.subject).toBe('You are invited to Offerflow');
+    const link = linkIn(invitation!.text, 'welcome')!;
+    expect(link).toBeDefined();
+
+    const mia = await (await newContext('marketer', PHONE)).newPage();
+    await mia.goto(link);
+    await mia.fill('#f-password', 'marketing is my passion');
+    await mia.click('#set-password-form button[type=submit]');
+    await mia.waitForURL(`${base}/ui`);
+    expect(await mia.textContent('.who')).toContain('Mia Marketer · marketer');
+    // The link worked once.
+    await mia.goto(link);
+    expect(await mia.textContent('h1')).toBe('This link no longer works');
+
+    // Signed out, she signs in again with the password.
+    await mia.goto(`${base}/ui`);
+    await mia.click('[data-menu-toggle]');
+    await mia.click('.signout button');
+    await mia.waitForURL(/\/ui\/login/);
+    await mia.fill('#f-email', 'MIA@shop.example');
+    await mia.fill('#f-password', 'wrong password, surely');
+    await mia.click('#password-form button[type=submit]');
+    await mia.waitForSelector('#sign-in-error');
+    await mia.fill('#f-password', 'marketing is my passion');
+    await mia.click('#password-form button[type=submit]');
+    await mia.waitForURL(`${base}/ui`);
+    expect(await h.db.sql`select status from users where email = 'mia@shop.example'`).toEqual([
+      { status: 'active' },
+    ]);
+  });
+
+  it('an invited person signs in through an OpenID Connect provider', async () => {
+    const idp = await startOidcProvider({
+      clientId: 'offerflow',
+      clientSecret: 'a-client-secret-for-the-test-provider',
+      redirectUri: `${base}/ui/oidc/callback`,
+    });
+    Object.assign(h.deps.config, {
+      OIDC_ISSUER: idp.issuer,
+      OIDC_CLIENT_ID: 'offerflow',
+      OIDC_CLIENT_SECRET: 'a-client-secret-for-the-test-provider',
+    });
+    try {
+      const admin = contexts.get('admin')!.pages()[0]!;
+      await admin.goto(`${base}/ui/users`);
+      await admin.fill('#f-email', 'sso@shop.example');
+      await admin.selectOption('#f-role', 'analyst');
+      await admin.click('#invite-form button[type=submit]');
+      await admin.waitForSelector('#users-notice');
+
+      const sso = await (await newContext('sso')).newPage();
+      await sso.goto(`${base}/ui/login`);
+      await sso.click('#oidc-sign-in');
+      // The provider's own development login and consent pages.
+      await sso.waitForURL((url) => url.href.startsWith(idp.issuer));
+      await sso.fill('input[name=login]', 'sso@shop.example');
+      await sso.fill('input[name=password]', 'anything');
+      await sso.click('button[type=submit]');
+      await sso.waitForSelector('button[autofocus], button[type=submit]');
+      if (sso.url().startsWith(idp.issuer)) await sso.click('button[type=submit]');
+      await sso.waitForURL(`${base}/ui`);
+      expect(await sso.textContent('.who')).toContain('sso@shop.example · analyst');
+      expect(await h.db.sql`select status from users where email = 'sso@shop.example'`).toEqual([
+        { status: 'active' },
+      ]);
+
+      // Someone the provider knows but nobody invited gets no account.
+      const stranger = await (await newContext('stranger')).newPage();
+      await stranger.goto(`${base}/ui/oidc/start`);
+      await stranger.fill('input[name=login]', 'stranger@elsewhere.example');
+      await stranger.fill('input[name=password]', 'anything');
+      await stranger.click('button[type=submit]');
+      if (stranger.url().startsWith(idp.issuer)) await stranger.click('button[type=submit]');
+      await stranger.waitForURL((url) => url.pathname === '/ui/oidc/callback');
+      expect(await stranger.textContent('main')).toContain('has no Offerflow account');
+    } finally {
+      Object.assign(h.deps.config, {
+        OIDC_ISSUER: undefined,
+        OIDC_CLIENT_ID: undefined,
+        OIDC_CLIENT_SECRET: undefined,
+      });
+      await idp.close();
+    }
+  });
+
+  it('an admin creates a key, sees it once, and revokes it', async () => {
+    const admin = contexts.get('admin')!.pages()[0]!;
+    await admin.goto(`${base}/ui/keys`);
+    await admin.fill('#f-name', 'ERP sync');
+    await admin.selectOption('#f-role', 'integrator');
+    await admin.click('#key-create-form button[type=submit]');
+    await admin.waitForSelector('#new-key-value');
+    const key = ((await admin.textContent('#new-key-value')) ?? '').trim();
+    expect(key).toMatch(/^ofk_/);
+    expect((await h.get('/v1/customers?limit=1', { key })).status).toBe(200);
+    await admin.screenshot({ path: join(ARTIFACTS, 'flow-key-created.png'), fullPage: true });
+    // Shown once: the list has its prefix only.
+    await admin.goto(`${base}/ui/keys`);
+    expect(await admin.content()).not.toContain(key);
+    await admin.click('button[aria-label="Revoke ERP sync"]');
+    await admin.waitForSelector('#keys-notice');
+    expect((await h.get('/v1/customers?limit=1', { key })).status).toBe(401);
+  });
+
+  it('an analyst downloads a report as CSV and compares two campaigns', async () => {
+    const analyst = await (await newContext('analyst')).newPage();
+    await signInWithKey(analyst, 'analyst');
+    await analyst.goto(`${base}/ui/campaigns/${campaigns[0]}`);
+    // Names, not ids; no Save or Launch buttons for a role that may not use them.
+    expect(await analyst.textContent('.kv')).not.toContain(`#${shop.segmentId}`);
+    expect(await analyst.isVisible('text=Launch…')).toBe(false);
+    const [download] = await Promise.all([
+      analyst.waitForEvent('download'),
+      analyst.click('#report a.csv >> nth=0'),
+    ]);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    expect(csv.split('\n')[0]).toContain('sent');
+    expect(download.suggestedFilename()).toBe(`campaign-${campaigns[0]}.csv`);
+
+    await analyst.goto(`${base}/ui/reports`);
+    await analyst.check(`input[name=campaign][value="${campaigns[0]}"]`);
+    await analyst.check(`input[name=campaign][value="${campaigns[1]}"]`);
+    await analyst.click('#compare-form button[type=submit]');
+    await analyst.waitForSelector('#compare-table');
+    const table = (await analyst.textContent('main table')) ?? '';
+    expect(table).toContain('Spring sale');
+    expect(table).toContain('Summer sale');
+    expect(table).toContain('100.0%');
+    // Launch times in the viewer's zone (the server's UTC in the title).
+    const launched = analyst.locator('#compare-table time[data-localised]').first();
+    expect(await launched.getAttribute('title')).toMatch(/UTC$/);
+    expect(await launched.textContent()).not.toContain('UTC');
+    await analyst.screenshot({ path: join(ARTIFACTS, 'flow-compare.png'), fullPage: true });
+    const [compared] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
+    const rows = readFileSync((await compared.path())!, 'utf8')
+      .trim()
+      .split('\n');
+    expect(rows).toHaveLength(3);
+
+    await analyst.goto(`${base}/ui/reports/offers`);
+    const [offers] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
+    expect(readFileSync((await offers.path())!, 'utf8')).toContain('offer_id');
+  });
+
+  it('a sales rep on a phone opens the menu, searches a customer and adds a note', async () => {
+    const phone = await (await newContext('sales', PHONE)).newPage();
+    await signInWithKey(phone, 'sales');
+    await phone.goto(`${base}/ui/customers`);
+    expect(await phone.isVisible('#site-nav')).toBe(false);
+    await phone.click('[data-menu-toggle]');
+    const link = phone.locator('#site-nav a', { hasText: 'Customers' });
+    expect((await link.boundingBox())!.height).toBeGreaterThanOrEqual(44);
+    await link.click();
+    await phone.waitForURL(`${base}/ui/customers`);
+    const [id, person] = [...shop.eligible.entries()][0]!;
+    await phone.fill('input[name=q]', person.email);
+    await phone.press('input[name=q]', 'Enter');
+    await phone.click(`a[href="/ui/customers/${id}"]`);
+    await phone.fill('#f-text', 'Asked about the garden sale.');
+    await phone.click('#note-form button[type=submit]');
+    await phone.waitForSelector('#timeline >> text=Asked about the garden sale.');
+    await phone.screenshot({ path: join(ARTIFACTS, 'flow-sales-note.png'), fullPage: true });
+  });
+
+  it('an admin erases a customer from the card after typing the confirmation', async () => {
+    const admin = contexts.get('admin')!.pages()[0]!;
+    const id = [...shop.eligible.keys()].at(-1)!;
+    await admin.goto(`${base}/ui/customers/${id}`);
+    const [exported] = await Promise.all([
+      admin.waitForEvent('download'),
+      admin.click('text=Export personal data (JSON)'),
+    ]);
+    expect(JSON.parse(readFileSync((await exported.path())!, 'utf8')).customer.id).toBe(id);
+    await admin.click('#privacy summary');
+    await admin.fill('#f-confirm', 'erase');
+    await admin.click('#erase-form button[type=submit]');
+    // The pattern refuses a wrong word before anything is sent.
+    expect(await h.db.sql`select erased_at from customers where id = ${id}`).toEqual([{ erased_at: null }]);
+    await admin.fill('#f-confirm', 'ERASE');
+    await admin.click('#erase-form button[type=submit]');
+    await admin.waitForSelector('#erased');
+    const [row] = await h.db.sql<{ erased_at: Date | null; email: string | null }[]>`
+      select erased_at, email from customers where id = ${id}`;
+    expect(row!.erased_at).not.toBeNull();
+    expect(row!.email).toBeNull();
+  });
+
+  it('every page: no axe violation in either theme, no wider than 360 px, shot at both sizes', async () => {
+    const fill = (path: string) =>
+      path
+        .replaceAll('{customer}', String([...shop.eligible.keys()][1]))
+        .replaceAll('{campaign2}', String(campaigns[1]))
+        .replaceAll('{campaign}', String(campaigns[0]))
+        .replaceAll('{segment}', String(shop.segmentId))
+        .replaceAll('{template}', String(shop.templateId))
+        .replaceAll('{offer}', String(shop.offerIds[0]));
+    const anonymous = await (await newContext('anonymous')).newPage();
+    const pages = new Map<string, Page>([['anonymous', anonymous]]);
+    const pageFor = async (role: Role | undefined, name: string) => {
+      if (name === 'login' || name === 'reset') return anonymous;
+      const key = role ?? 'admin';
+      if (!pages.has(key)) {
+        const existing = contexts.get(key === 'admin' ? 'admin' : key)?.pages()[0];
+        const page = existing ?? (await (await newContext(key)).newPage());
+        if (!existing) await signInWithKey(page, key);
+        pages.set(key, page);
+      }
+      return pages.get(key)!;
+    };
+    const failures: string[] = [];
+    for (const entry of UI_PAGES) {
+      const page = await pageFor(entry.as, entry.name);
+      for (const [size, viewport, scheme] of [
+        ['desktop', DESKTOP, 'light'],
+        ['phone', PHONE, 'dark'],
+      ] as const) {
+        await page.setViewportSize(viewport);
+        await page.emulateMedia({ colorScheme: scheme });
+        const res = await page.goto(`${base}${fill(entry.path)}`);
+        if (!res?.ok()) failures.push(`${entry.name}: HTTP ${res?.status()}`);
+        await page.screenshot({ path: join(ARTIFACTS, `${entry.name}-${size}.png`), fullPage: true });
+        if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE);
+        const violations = await page.evaluate(async () => {
+          const result = await (globalThis as any).axe.run((globalThis as any).document, {
+            runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+          });
+          return result.violations.map(
+            (v: any) =>
+              `${v.id}: ${v.nodes
+                .map((n: any) => n.target.join(' '))
+                .slice(0, 3)
+                .join(', ')}`,
+          );
+        });
+        for (const v of violations) failures.push(`${entry.name} (${scheme}): ${v}`);
+      }
+      await page.setViewportSize({ width: 360, height: 800 });
+      const width = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth);
+      if (width > 360) failures.push(`${entry.name}: ${width} px wide at 360`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
