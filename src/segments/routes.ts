@@ -32,7 +32,7 @@ const SegmentPatch = z
   .strictObject({ name: name.optional(), description: description.optional(), rule: RuleSchema.optional() })
   .openapi('SegmentPatch');
 
-const SegmentSchema = z
+export const SegmentSchema = z
   .object({
     id: z.number().int(),
     name: z.string(),
@@ -58,7 +58,7 @@ const CustomerSummary = z
   })
   .openapi('CustomerSummary');
 
-const PreviewSchema = z
+export const PreviewSchema = z
   .object({
     count: z.number().int(),
     sample: z.array(CustomerSummary),

@@ -1,9 +1,17 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
+import type {
+  Campaign,
+  CampaignPage,
+  CampaignReport,
+  Segment,
+  SegmentPreview,
+  Timeseries,
+  TimeseriesPoint,
+} from '../api-types.js';
 import { segmentOptions, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
@@ -56,7 +64,7 @@ async function choices(app: App, c: Context<UiEnv>) {
 type Values = Record<string, unknown>;
 
 /** A stored campaign as form values. */
-function toValues(cmp: any): Values {
+function toValues(cmp: Campaign): Values {
   const v: Values = {
     name: cmp.name,
     segment_id: cmp.segment_id ?? '',
@@ -73,7 +81,7 @@ function toValues(cmp: any): Values {
     'ab_test.metric': cmp.ab_test?.metric ?? 'click_rate',
     'ab_test.fallback_variant': cmp.ab_test?.fallback_variant ?? '',
   };
-  (cmp.variants ?? []).forEach((variant: any, i: number) => {
+  cmp.variants.forEach((variant, i) => {
     v[`variants.${i}.name`] = variant.name;
     v[`variants.${i}.weight`] = variant.weight;
     v[`variants.${i}.subject`] = variant.subject ?? '';
@@ -281,8 +289,16 @@ const errorsOnVariants = (e: Errors | undefined) => {
 };
 
 /** The A/B test's settings and where it stands, with "send the winner now" while it runs. */
-function AbTestSummary(props: { cmp: any; csrf: string; marketer: boolean }) {
-  const { ab_test: t, ab_state: st, id, status } = props.cmp;
+/** `ab_state` is present whenever `ab_test` is (abStateOf). */
+function AbTestSummary(props: {
+  cmp: Campaign;
+  test: NonNullable<Campaign['ab_test']>;
+  state: NonNullable<Campaign['ab_state']>;
+  csrf: string;
+  marketer: boolean;
+}) {
+  const { test: t, state: st } = props;
+  const { id, status } = props.cmp;
   const metric = AB_METRIC_OPTIONS.find((o) => o.value === t.metric)?.label ?? t.metric;
   return (
     <>
@@ -311,7 +327,7 @@ function AbTestSummary(props: { cmp: any; csrf: string; marketer: boolean }) {
   );
 }
 
-function Progress(props: { cmp: any }) {
+function Progress(props: { cmp: Campaign }) {
   const p = props.cmp.progress;
   const live =
     ['sending', 'scheduled'].includes(props.cmp.status) || (props.cmp.status !== 'draft' && p && !p.planned);
@@ -353,7 +369,7 @@ function Progress(props: { cmp: any }) {
 
 export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/campaigns', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/campaigns?limit=100'));
+    const list = must(await api<CampaignPage>(app, c, 'GET', '/v1/campaigns?limit=100'));
     return page(
       c,
       'Campaigns',
@@ -367,10 +383,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
         <Table
           rows={list.data}
           columns={[
-            { label: 'Name', cell: (x: any) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
-            { label: 'Status', cell: (x: any) => <span class={`badge st-${x.status}`}>{x.status}</span> },
-            { label: 'Launched', cell: (x: any) => fmtDate(x.launched_at) },
-            { label: 'Schedule', cell: (x: any) => fmtDate(x.schedule_at) },
+            { label: 'Name', cell: (x) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
+            { label: 'Status', cell: (x) => <span class={`badge st-${x.status}`}>{x.status}</span> },
+            { label: 'Launched', cell: (x) => fmtDate(x.launched_at) },
+            { label: 'Schedule', cell: (x) => fmtDate(x.schedule_at) },
           ]}
         />
       </>,
@@ -404,7 +420,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const { body, errors } = toBody(form);
     const res =
       errors.length === 0
-        ? await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/campaigns/${id}` : '/v1/campaigns', body)
+        ? await api<Campaign>(
+            app,
+            c,
+            id ? 'PATCH' : 'POST',
+            id ? `/v1/campaigns/${id}` : '/v1/campaigns',
+            body,
+          )
         : undefined;
     if (!res?.ok) {
       const opts = await choices(app, c);
@@ -436,7 +458,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/campaigns/:id{[0-9]+}/edit', async (c) => {
     const id = Number(c.req.param('id'));
     const [cmp, opts] = await Promise.all([
-      api(app, c, 'GET', `/v1/campaigns/${id}`).then(must),
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`).then(must),
       choices(app, c),
     ]);
     return page(
@@ -450,19 +472,21 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   });
 
   ui.get('/ui/campaigns/:id{[0-9]+}/progress', async (c) => {
-    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${Number(c.req.param('id'))}`));
+    const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${Number(c.req.param('id'))}`));
     return c.html(<Progress cmp={cmp} />);
   });
 
   ui.get('/ui/campaigns/:id{[0-9]+}/launch', async (c) => {
     const id = Number(c.req.param('id'));
-    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${id}`));
+    const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`));
     if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
     let count: number | undefined;
     if (cmp.segment_id) {
-      const seg = await api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`);
+      const seg = await api<Segment>(app, c, 'GET', `/v1/segments/${cmp.segment_id}`);
       if (seg.ok) {
-        const preview = await api(app, c, 'POST', '/v1/segments/preview', { rule: seg.body.rule });
+        const preview = await api<SegmentPreview>(app, c, 'POST', '/v1/segments/preview', {
+          rule: seg.body.rule,
+        });
         if (preview.ok) count = preview.body.count;
       }
     }
@@ -499,18 +523,18 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const id = Number(c.req.param('id'));
     const role = c.var.auth.role;
     const [cmpRes, report, series] = await Promise.all([
-      api(app, c, 'GET', `/v1/campaigns/${id}`),
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
       can(role, ACCESS.reports)
-        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`)
+        ? api<CampaignReport>(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`)
         : undefined,
       can(role, ACCESS.reports)
-        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`)
+        ? api<Timeseries>(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`)
         : undefined,
     ]);
     const cmp = must(cmpRes);
     const marketer = can(role, ACCESS.marketing);
     const r = report?.ok ? report.body : undefined;
-    const points = (series?.ok ? series.body.data : []) as any[];
+    const points = series?.ok ? series.body.data : [];
     return page(
       c,
       cmp.name,
@@ -555,10 +579,18 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             <dt>Offers per email</dt>
             <dd>{cmp.offers_per_email}</dd>
             <dt>Variants</dt>
-            <dd>{cmp.variants.map((v: any) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
+            <dd>{cmp.variants.map((v) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
             <dt>Throttle</dt>
             <dd>{cmp.throttle_per_second ? `${cmp.throttle_per_second}/s` : 'none'}</dd>
-            {cmp.ab_test && <AbTestSummary cmp={cmp} csrf={c.var.csrf} marketer={marketer} />}
+            {cmp.ab_test && cmp.ab_state && (
+              <AbTestSummary
+                cmp={cmp}
+                test={cmp.ab_test}
+                state={cmp.ab_state}
+                csrf={c.var.csrf}
+                marketer={marketer}
+              />
+            )}
           </dl>
         </section>
         {r && r.totals.sent > 0 && <Report r={r} points={points} />}
@@ -568,7 +600,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   });
 }
 
-function Report(props: { r: any; points: any[] }) {
+function Report(props: { r: CampaignReport; points: TimeseriesPoint[] }) {
   const { r, points } = props;
   const t = r.totals;
   return (
@@ -586,14 +618,14 @@ function Report(props: { r: any; points: any[] }) {
       )}
       <Table
         rows={r.variants}
-        rowClass={(v: any) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
+        rowClass={(v) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
         columns={[
-          { label: 'Variant', cell: (v: any) => v.variant ?? '—' },
-          { label: 'Sent', num: true, cell: (v: any) => v.sent },
-          { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
-          { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
-          { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
-          { label: `Revenue (${r.currency})`, num: true, cell: (v: any) => money(v.revenue) },
+          { label: 'Variant', cell: (v) => v.variant ?? '—' },
+          { label: 'Sent', num: true, cell: (v) => v.sent },
+          { label: 'Open', num: true, cell: (v) => pct(v.open_rate) },
+          { label: 'Click', num: true, cell: (v) => pct(v.click_rate) },
+          { label: 'Conversion', num: true, cell: (v) => pct(v.conversion_rate) },
+          { label: `Revenue (${r.currency})`, num: true, cell: (v) => money(v.revenue) },
         ]}
       />
       <OfferResults offers={r.offers} currency={r.currency} />

@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
@@ -8,6 +7,7 @@ import { compileTemplateSource } from '../../templates/compile.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
+import type { Template, TemplateDefaults, Templates, TestSend } from '../api-types.js';
 import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, ListHead, page, str } from '../kit.js';
@@ -184,7 +184,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
 
 export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/templates', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/templates?limit=200'));
+    const list = must(await api<Templates>(app, c, 'GET', '/v1/templates?limit=200'));
     return page(
       c,
       'Templates',
@@ -204,7 +204,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
             </tr>
           </thead>
           <tbody>
-            {list.data.map((t: any) => (
+            {list.data.map((t) => (
               <tr>
                 <td>
                   <a href={`/ui/templates/${t.id}`}>{t.name}</a>
@@ -240,7 +240,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   });
 
   ui.post('/ui/templates/defaults', async (c) => {
-    const res = await api(app, c, 'POST', '/v1/templates/defaults');
+    const res = await api<TemplateDefaults>(app, c, 'POST', '/v1/templates/defaults');
     if (!res.ok) throw new UiError(res.status, res.detail ?? 'The shipped templates could not be added');
     return c.redirect(`/ui/templates?added=${res.body.created.length}`, 303);
   });
@@ -262,7 +262,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/templates/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const t = must(await api(app, c, 'GET', `/v1/templates/${id}`));
+    const t = must(await api<Template>(app, c, 'GET', `/v1/templates/${id}`));
     return page(
       c,
       t.name,
@@ -294,7 +294,13 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
       preheader: str(form, 'preheader') ?? null,
       mjml: String(form.mjml ?? ''),
     };
-    const res = await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/templates/${id}` : '/v1/templates', body);
+    const res = await api<Template>(
+      app,
+      c,
+      id ? 'PATCH' : 'POST',
+      id ? `/v1/templates/${id}` : '/v1/templates',
+      body,
+    );
     if (!res.ok) {
       return page(
         c,
@@ -328,7 +334,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
     const customer = str(form, 'preview_customer_id');
     const sender = str(form, 'test_sender_id');
     // The form as it is now, saved or not: what the marketer sees is what the test mails.
-    const res = await api(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
+    const res = await api<TestSend>(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
       to: str(form, 'test_to') ?? '',
       ...(customer ? { customer_id: Number(customer) } : {}),
       ...(sender ? { sender_id: Number(sender) } : {}),
