@@ -100,6 +100,12 @@ export const configSchema = z.object({
   /** Contact events older than this many days lose their text and non-fact data (0: never). */
   RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).default(730),
   /**
+   * Receipts of applied bounce/complaint webhooks and DSNs are kept this many days, then pruned
+   * by the retention worker (0: never). Far longer than any provider's retry or signature
+   * timestamp window, so a replay inside those windows is still recognised.
+   */
+  RETENTION_INBOUND_RECEIPTS_DAYS: z.coerce.number().int().min(0).default(30),
+  /**
    * Where `offerflow serve` journals acknowledged opens and clicks until PostgreSQL has them
    * (survives a crash of the server or an outage of the database; replayed at start). Local
    * disk of the server, one directory per server machine.

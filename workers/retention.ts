@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Config } from '../src/config.js';
 import { ensureMonthlyPartitions } from '../src/db/partitions.js';
 import type { Sql } from '../src/db/sql.js';
+import { pruneReceipts } from '../src/inbound/store.js';
 import { applyRetention, type RetentionResult } from '../src/privacy/retention.js';
 
 /** The repeat options of the retention queue's one daily job (BullMQ upsertJobScheduler / repeat). */
@@ -18,10 +19,13 @@ export const PARTITION_MONTHS_AHEAD = 3;
 export const retentionProcessor =
   (deps: {
     sql: Sql;
-    config: Pick<Config, 'RETENTION_EVENTS_DAYS' | 'RETENTION_INACTIVE_DAYS'>;
+    config: Pick<Config, 'RETENTION_EVENTS_DAYS' | 'RETENTION_INACTIVE_DAYS'> &
+      Partial<Pick<Config, 'RETENTION_INBOUND_RECEIPTS_DAYS'>>;
     clock: () => Date;
   }) =>
-  async (_job: Job): Promise<RetentionResult & { partitions_created: string[] }> => {
+  async (
+    _job: Job,
+  ): Promise<RetentionResult & { partitions_created: string[]; inbound_receipts_pruned: number }> => {
     const now = deps.clock();
     const partitions_created = await ensureMonthlyPartitions(
       deps.sql,
@@ -29,5 +33,13 @@ export const retentionProcessor =
       PARTITION_MONTHS_AHEAD,
       now,
     );
-    return { ...(await applyRetention(deps.sql, deps.config, now)), partitions_created };
+    // Replay protection only needs receipts as old as the providers' retry windows.
+    const receiptDays = deps.config.RETENTION_INBOUND_RECEIPTS_DAYS ?? 30;
+    const inbound_receipts_pruned =
+      receiptDays > 0 ? await pruneReceipts(deps.sql, new Date(now.getTime() - receiptDays * 86_400_000)) : 0;
+    return {
+      ...(await applyRetention(deps.sql, deps.config, now)),
+      partitions_created,
+      inbound_receipts_pruned,
+    };
   };

@@ -36,7 +36,7 @@ import {
 import { findCampaign, listCampaigns } from './store.js';
 
 const tags = ['Campaigns'];
-const CampaignList = z
+export const CampaignList = z
   .object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() })
   .openapi('CampaignList');
 

@@ -29,7 +29,7 @@ const AttributeInput = z
   })
   .openapi('AttributeInput');
 
-const AttributeSchema = z
+export const AttributeSchema = z
   .object({
     key: z.string(),
     type: z.enum(ATTRIBUTE_TYPES),

@@ -47,7 +47,7 @@ const ConsentSchema = z
   })
   .openapi('Consent');
 
-const ConsentHistory = z
+export const ConsentHistory = z
   .object({
     data: z.array(ConsentSchema),
     current: z.record(z.string(), z.object({ granted: z.boolean(), source: z.string(), at: z.string() })),

@@ -49,7 +49,7 @@ const BatchResultSchema = z
   })
   .openapi('CustomerBatchResult');
 
-const CustomerPage = z
+export const CustomerPage = z
   .object({ data: z.array(CustomerSchema), next_cursor: z.string().nullable() })
   .openapi('CustomerPage');
 

@@ -67,7 +67,7 @@ const InteractionInput = z
   })
   .openapi('InteractionInput');
 
-const TimelinePage = z
+export const TimelinePage = z
   .object({ data: z.array(ContactEventSchema), next_cursor: z.string().nullable() })
   .openapi('TimelinePage');
 

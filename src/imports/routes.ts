@@ -100,7 +100,7 @@ const ImportSummarySchema = z
   })
   .openapi('ImportSummary');
 
-const ImportSchema = ImportSummarySchema.extend({
+export const ImportSchema = ImportSummarySchema.extend({
   errors: z
     .array(z.object({ line: z.number().int(), column: z.string().nullable(), reason: z.string() }))
     .openapi({
@@ -108,7 +108,7 @@ const ImportSchema = ImportSummarySchema.extend({
     }),
 }).openapi('Import');
 
-const ImportPage = z
+export const ImportPage = z
   .object({ data: z.array(ImportSummarySchema), next_cursor: z.string().nullable() })
   .openapi('ImportPage');
 
@@ -213,7 +213,7 @@ const list = defineRoute({
   },
 });
 
-const ImportPreviewSchema = z
+export const ImportPreviewSchema = z
   .object({
     kind: ImportKindSchema,
     separator: z.string(),

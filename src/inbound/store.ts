@@ -21,6 +21,20 @@ export async function hasReceipt(sql: Db, provider: string, eventId: string): Pr
   return rows.length === 1;
 }
 
+/** Deletes receipts received before `cutoff`, in batches (short transactions); returns how many. */
+export async function pruneReceipts(sql: Db, cutoff: Date, batch = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    // Oldest first by the received_at index; ctid keeps each batch to one cheap delete.
+    const rows = await sql`
+      delete from inbound_receipts where ctid in (
+        select ctid from inbound_receipts where received_at < ${cutoff} order by received_at limit ${batch})
+      returning 1`;
+    total += rows.length;
+    if (rows.length < batch) return total;
+  }
+}
+
 /** The message that went out with this Message-ID header, if any (ESPs report it back). */
 export async function messageBySmtpId(sql: Db, smtpMessageId: string): Promise<number | null> {
   const bracketed = smtpMessageId.startsWith('<') ? smtpMessageId : `<${smtpMessageId}>`;

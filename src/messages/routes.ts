@@ -46,7 +46,7 @@ const MessageSchema = z
   })
   .openapi('CustomerMessage');
 
-const MessagePage = z
+export const MessagePage = z
   .object({ data: z.array(MessageSchema), next_cursor: z.string().nullable() })
   .openapi('CustomerMessagePage');
 

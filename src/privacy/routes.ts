@@ -24,6 +24,10 @@ const AuditEntry = z
   })
   .openapi('AuditEntry');
 
+export const AuditPage = z
+  .object({ data: z.array(AuditEntry), next_cursor: z.string().nullable() })
+  .openapi('AuditPage');
+
 const auditRoute = defineRoute({
   method: 'get',
   path: '/v1/audit',
@@ -49,10 +53,7 @@ const auditRoute = defineRoute({
     }),
   },
   responses: {
-    200: jsonResponse(
-      z.object({ data: z.array(AuditEntry), next_cursor: z.string().nullable() }).openapi('AuditPage'),
-      'A page of the audit log',
-    ),
+    200: jsonResponse(AuditPage, 'A page of the audit log'),
   },
 });
 

@@ -59,7 +59,7 @@ const postRoute = defineRoute({
   },
 });
 
-const PurchasePage = z
+export const PurchasePage = z
   .object({ data: z.array(PurchaseSchema), next_cursor: z.string().nullable() })
   .openapi('PurchasePage');
 

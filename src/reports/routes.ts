@@ -55,7 +55,7 @@ export const CurrencyFields = {
     .openapi({ description: 'Currencies without a rate: their revenue is not in `revenue`' }),
 };
 
-const CampaignReportSchema = z
+export const CampaignReportSchema = z
   .object({
     campaign: z.object({ id: z.number().int(), name: z.string(), status: z.string() }),
     include_machine: z.boolean(),
@@ -126,7 +126,7 @@ export const timeseriesData = <T extends { bucket: string | Date }>(rows: readon
     bucket: new Date(r.bucket).toISOString(),
   }));
 
-const TimeseriesSchema = z
+export const TimeseriesSchema = z
   .object({
     campaign_id: z.number().int(),
     interval: z.enum(['hour', 'day']),
@@ -135,7 +135,7 @@ const TimeseriesSchema = z
   })
   .openapi('CampaignTimeseries');
 
-const OfferReportSchema = z
+export const OfferReportSchema = z
   .object({
     ...CurrencyFields,
     data: z.array(

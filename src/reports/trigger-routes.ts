@@ -41,7 +41,7 @@ const TriggerInfoSchema = z.object({
   deleted: z.boolean(),
 });
 
-const TriggerReportSchema = z
+export const TriggerReportSchema = z
   .object({
     trigger: TriggerInfoSchema,
     include_machine: z.boolean(),
@@ -53,7 +53,7 @@ const TriggerReportSchema = z
   })
   .openapi('TriggerReport');
 
-const TriggersReportSchema = z
+export const TriggersReportSchema = z
   .object({
     currency: CurrencyFields.currency,
     data: z.array(TriggerInfoSchema.extend(MetricsSchema.shape)),
@@ -61,7 +61,7 @@ const TriggersReportSchema = z
   })
   .openapi('TriggersReport');
 
-const TriggerTimeseriesSchema = z
+export const TriggerTimeseriesSchema = z
   .object({
     trigger_id: z.number().int(),
     interval: z.enum(['hour', 'day']),

@@ -36,7 +36,7 @@ const SegmentPatch = z
   .strictObject({ name: name.optional(), description: description.optional(), rule: RuleSchema.optional() })
   .openapi('SegmentPatch');
 
-const SegmentSchema = z
+export const SegmentSchema = z
   .object({
     id: z.number().int(),
     name: z.string(),
@@ -69,7 +69,7 @@ const WarningsSchema = z.array(z.object({ path: z.string(), message: z.string() 
 
 const SavedSegment = SegmentSchema.extend({ warnings: WarningsSchema.optional() }).openapi('SavedSegment');
 
-const PreviewSchema = z
+export const PreviewSchema = z
   .object({
     count: z.number().int(),
     sample: z.array(

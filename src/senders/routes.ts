@@ -11,7 +11,7 @@ import { findSender, listSenders } from './store.js';
 
 const tags = ['senders'];
 
-const SenderList = z
+export const SenderList = z
   .object({ data: z.array(SenderSchema), next_cursor: z.string().nullable() })
   .openapi('SenderList');
 

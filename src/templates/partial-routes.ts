@@ -64,7 +64,9 @@ const PartialSchema = z
   })
   .openapi('Partial');
 
-const PartialList = z.object({ data: z.array(PartialSchema.omit({ used_by: true })) }).openapi('PartialList');
+export const PartialList = z
+  .object({ data: z.array(PartialSchema.omit({ used_by: true })) })
+  .openapi('PartialList');
 
 const withUses = async (sql: Parameters<typeof selectPartialUses>[0], id: number) => {
   const row = await selectPartial(sql, id);

@@ -109,7 +109,7 @@ const testSend = defineRoute({
   responses: { 200: jsonResponse(TestSendResult, 'What the SMTP server accepted'), ...notFoundResponse },
 });
 
-const DefaultsResult = z
+export const DefaultsResult = z
   .object({
     created: z.array(z.string()).openapi({ description: 'The shipped templates added now, by name' }),
     existing: z.array(z.string()).openapi({ description: 'Those already there (kept as they are)' }),

@@ -23,7 +23,7 @@ import {
 import { findTrigger, listTriggers, readSettings, triggerMessageCounts, writeSettings } from './store.js';
 
 const tags = ['Triggers'];
-const TriggerList = z
+export const TriggerList = z
   .object({ data: z.array(TriggerSchema), next_cursor: z.string().nullable() })
   .openapi('TriggerList');
 

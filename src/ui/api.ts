@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context } from 'hono';
 import { IN_PROCESS_AUTH } from '../http/auth.js';
 import type { App } from '../http/env.js';
@@ -6,7 +5,7 @@ import type { FieldError } from '../http/problem.js';
 import type { StreamedForm } from '../imports/multipart-body.js';
 import type { UiEnv } from './env.js';
 
-export interface ApiResult<T = any> {
+export interface ApiResult<T = unknown> {
   status: number;
   ok: boolean;
   body: T;
@@ -19,7 +18,7 @@ export interface ApiResult<T = any> {
  * Calls the app's own /v1 API in process as the signed-in user: the UI gets the API's
  * validation (same zod schemas), roles, transactions and audit without repeating any of them.
  */
-export async function api<T = any>(
+export async function api<T = unknown>(
   app: App,
   c: Context<UiEnv>,
   method: string,
@@ -28,13 +27,16 @@ export async function api<T = any>(
 ): Promise<ApiResult<T>> {
   const res = await apiResponse(app, c, method, path, body);
   const text = res.status === 204 ? '' : await res.text();
-  let parsed: any = null;
+  let parsed: unknown = null;
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {
     parsed = text;
   }
-  const problem = !res.ok && parsed && typeof parsed === 'object' ? parsed : undefined;
+  const problem =
+    !res.ok && parsed && typeof parsed === 'object'
+      ? (parsed as { errors?: unknown; detail?: unknown })
+      : undefined;
   return {
     status: res.status,
     ok: res.ok,

@@ -1,7 +1,7 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context } from 'hono';
 import type { App } from '../http/env.js';
 import { api } from './api.js';
+import type { Segments, Senders, Templates } from './api-types.js';
 import type { UiEnv } from './env.js';
 import { type Errors, Field } from './kit.js';
 
@@ -13,9 +13,9 @@ const CHOOSE: Option = { value: '', label: '— choose —' };
 
 /** Templates as options, `name (vN)`, after an empty "choose" one. */
 export async function templateOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
-  const res = await api(app, c, 'GET', '/v1/templates?limit=500');
+  const res = await api<Templates>(app, c, 'GET', '/v1/templates?limit=500');
   return [CHOOSE].concat(
-    (res.ok ? res.body.data : []).map((t: any) => ({
+    (res.ok ? res.body.data : []).map((t) => ({
       value: String(t.id),
       label: `${t.name} (v${t.version})`,
     })),
@@ -24,17 +24,15 @@ export async function templateOptions(app: App, c: Context<UiEnv>): Promise<Opti
 
 /** Segments as options, after an empty "choose" one. */
 export async function segmentOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
-  const res = await api(app, c, 'GET', '/v1/segments?limit=500');
-  return [CHOOSE].concat(
-    (res.ok ? res.body.data : []).map((s: any) => ({ value: String(s.id), label: s.name })),
-  );
+  const res = await api<Segments>(app, c, 'GET', '/v1/segments?limit=500');
+  return [CHOOSE].concat((res.ok ? res.body.data : []).map((s) => ({ value: String(s.id), label: s.name })));
 }
 
 /** Sender identities as options, after "the default sender". */
 export async function senderOptions(app: App, c: Context<UiEnv>): Promise<Option[]> {
-  const res = await api(app, c, 'GET', '/v1/senders?limit=100');
+  const res = await api<Senders>(app, c, 'GET', '/v1/senders?limit=100');
   return [{ value: '', label: 'The default sender' }].concat(
-    (res.ok ? res.body.data : []).map((s: any) => ({
+    (res.ok ? res.body.data : []).map((s) => ({
       value: String(s.id),
       label: `${s.from_name ? `${s.from_name} <${s.from_address}>` : s.from_address}${s.is_default ? ' (default)' : ''}`,
     })),

@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
 import type { App } from '../http/env.js';
@@ -30,12 +29,13 @@ export async function submitForm(
     title: string;
     /** The form again; may load what only a redisplay needs (select options). */
     render: (state: FormState) => Child | Promise<Child>;
-    redirect: (created: any) => string;
+    /** Where to go on success, from what the API answered (every create answers the new `id`). */
+    redirect: (created: { id: number }) => string;
   },
 ): Promise<Response> {
   const form = (await c.req.parseBody()) as Record<string, unknown>;
   const { body, errors } = options.build(form);
-  const res = body ? await api(app, c, options.method, options.path, body) : undefined;
+  const res = body ? await api<{ id: number }>(app, c, options.method, options.path, body) : undefined;
   if (!res?.ok) {
     const state: FormState = {
       values: form,

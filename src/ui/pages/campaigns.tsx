@@ -1,12 +1,22 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
+import type {
+  Campaign,
+  CampaignPage,
+  CampaignReport,
+  Segment,
+  SegmentPreview,
+  Template,
+  Timeseries,
+  TimeseriesPoint,
+} from '../api-types.js';
 import { segmentOptions, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
+  type Column,
   Csrf,
   can,
   type Errors,
@@ -58,7 +68,7 @@ async function choices(app: App, c: Context<UiEnv>) {
 type Values = Record<string, unknown>;
 
 /** A stored campaign as form values. */
-function toValues(cmp: any): Values {
+function toValues(cmp: Campaign): Values {
   const v: Values = {
     name: cmp.name,
     segment_id: cmp.segment_id ?? '',
@@ -75,7 +85,7 @@ function toValues(cmp: any): Values {
     'ab_test.metric': cmp.ab_test?.metric ?? 'click_rate',
     'ab_test.fallback_variant': cmp.ab_test?.fallback_variant ?? '',
   };
-  (cmp.variants ?? []).forEach((variant: any, i: number) => {
+  cmp.variants.forEach((variant, i) => {
     v[`variants.${i}.name`] = variant.name;
     v[`variants.${i}.weight`] = variant.weight;
     v[`variants.${i}.subject`] = variant.subject ?? '';
@@ -283,8 +293,16 @@ const errorsOnVariants = (e: Errors | undefined) => {
 };
 
 /** The A/B test's settings and where it stands, with "send the winner now" while it runs. */
-function AbTestSummary(props: { cmp: any; csrf: string; marketer: boolean }) {
-  const { ab_test: t, ab_state: st, id, status } = props.cmp;
+/** `ab_state` is present whenever `ab_test` is (abStateOf). */
+function AbTestSummary(props: {
+  cmp: Campaign;
+  test: NonNullable<Campaign['ab_test']>;
+  state: NonNullable<Campaign['ab_state']>;
+  csrf: string;
+  marketer: boolean;
+}) {
+  const { test: t, state: st } = props;
+  const { id, status } = props.cmp;
   const metric = AB_METRIC_OPTIONS.find((o) => o.value === t.metric)?.label ?? t.metric;
   return (
     <>
@@ -313,7 +331,7 @@ function AbTestSummary(props: { cmp: any; csrf: string; marketer: boolean }) {
   );
 }
 
-function Progress(props: { cmp: any }) {
+function Progress(props: { cmp: Campaign }) {
   const p = props.cmp.progress;
   const live =
     ['sending', 'scheduled'].includes(props.cmp.status) || (props.cmp.status !== 'draft' && p && !p.planned);
@@ -355,7 +373,7 @@ function Progress(props: { cmp: any }) {
 
 export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/campaigns', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/campaigns?limit=100'));
+    const list = must(await api<CampaignPage>(app, c, 'GET', '/v1/campaigns?limit=100'));
     return page(
       c,
       'Campaigns',
@@ -369,10 +387,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
         <Table
           rows={list.data}
           columns={[
-            { label: 'Name', cell: (x: any) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
-            { label: 'Status', cell: (x: any) => <span class={`badge st-${x.status}`}>{x.status}</span> },
-            { label: 'Launched', cell: (x: any) => <When iso={x.launched_at} /> },
-            { label: 'Schedule', cell: (x: any) => <When iso={x.schedule_at} /> },
+            { label: 'Name', cell: (x) => <a href={`/ui/campaigns/${x.id}`}>{x.name}</a> },
+            { label: 'Status', cell: (x) => <span class={`badge st-${x.status}`}>{x.status}</span> },
+            { label: 'Launched', cell: (x) => <When iso={x.launched_at} /> },
+            { label: 'Schedule', cell: (x) => <When iso={x.schedule_at} /> },
           ]}
         />
       </>,
@@ -406,7 +424,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const { body, errors } = toBody(form);
     const res =
       errors.length === 0
-        ? await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/campaigns/${id}` : '/v1/campaigns', body)
+        ? await api<Campaign>(
+            app,
+            c,
+            id ? 'PATCH' : 'POST',
+            id ? `/v1/campaigns/${id}` : '/v1/campaigns',
+            body,
+          )
         : undefined;
     if (!res?.ok) {
       const opts = await choices(app, c);
@@ -438,7 +462,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/campaigns/:id{[0-9]+}/edit', async (c) => {
     const id = Number(c.req.param('id'));
     const [cmp, opts] = await Promise.all([
-      api(app, c, 'GET', `/v1/campaigns/${id}`).then(must),
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`).then(must),
       choices(app, c),
     ]);
     return page(
@@ -452,7 +476,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   });
 
   ui.get('/ui/campaigns/:id{[0-9]+}/progress', async (c) => {
-    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${Number(c.req.param('id'))}`));
+    const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${Number(c.req.param('id'))}`));
     return c.html(<Progress cmp={cmp} />);
   });
 
@@ -460,9 +484,9 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/campaigns/:id{[0-9]+}/report', async (c) => {
     const id = Number(c.req.param('id'));
     const [cmpRes, report, series] = await Promise.all([
-      api(app, c, 'GET', `/v1/campaigns/${id}`),
-      api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`),
-      api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`),
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
+      api<CampaignReport>(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`),
+      api<Timeseries>(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`),
     ]);
     const cmp = must(cmpRes);
     return c.html(
@@ -483,15 +507,17 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     id: number,
     refused: { errors: FieldError[]; detail?: string | undefined; status: number } | undefined = undefined,
   ) => {
-    const cmp = must(await api(app, c, 'GET', `/v1/campaigns/${id}`));
+    const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`));
     if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
     const [seg, tpl] = await Promise.all([
-      cmp.segment_id ? api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
-      cmp.template_id ? api(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+      cmp.segment_id ? api<Segment>(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
+      cmp.template_id ? api<Template>(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
     ]);
     let count: number | undefined;
     if (seg?.ok) {
-      const preview = await api(app, c, 'POST', '/v1/segments/preview', { rule: seg.body.rule });
+      const preview = await api<SegmentPreview>(app, c, 'POST', '/v1/segments/preview', {
+        rule: seg.body.rule,
+      });
       if (preview.ok) count = preview.body.count;
     }
     const checks: Array<{ ok: boolean; label: string; why?: string | undefined; field: string }> = [
@@ -508,9 +534,13 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
         why: tpl?.ok ? undefined : 'a campaign needs a template to launch',
       },
       {
-        field: 'from_address',
+        field: 'from',
         ok: true,
-        label: cmp.from_address ? `From: ${cmp.from_address}` : 'From: the default sender identity',
+        label: cmp.from
+          ? `From: ${cmp.from.address}`
+          : cmp.sender_id
+            ? `From: sender identity #${cmp.sender_id}`
+            : 'From: the default sender identity',
       },
     ];
     for (const e of refused?.errors ?? []) {
@@ -581,22 +611,22 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     const id = Number(c.req.param('id'));
     const role = c.var.auth.role;
     const [cmpRes, report, series] = await Promise.all([
-      api(app, c, 'GET', `/v1/campaigns/${id}`),
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
       can(role, ACCESS.reports)
-        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`)
+        ? api<CampaignReport>(app, c, 'GET', `/v1/reports/campaigns/${id}?ab_metric=click`)
         : undefined,
       can(role, ACCESS.reports)
-        ? api(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`)
+        ? api<Timeseries>(app, c, 'GET', `/v1/reports/campaigns/${id}/timeseries?interval=hour`)
         : undefined,
     ]);
     const cmp = must(cmpRes);
     const marketer = can(role, ACCESS.marketing);
     const r = report?.ok ? report.body : undefined;
-    const points = (series?.ok ? series.body.data : []) as any[];
+    const points = series?.ok ? series.body.data : [];
     // Names, not ids: the segment's and template's, read with the same role.
     const [segment, template] = await Promise.all([
-      cmp.segment_id ? api(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
-      cmp.template_id ? api(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+      cmp.segment_id ? api<Segment>(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
+      cmp.template_id ? api<Template>(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
     ]);
     const segmentName = segment?.ok ? segment.body.name : `#${cmp.segment_id}`;
     const templateName = template?.ok ? template.body.name : `#${cmp.template_id}`;
@@ -644,10 +674,18 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             <dt>Offers per email</dt>
             <dd>{cmp.offers_per_email}</dd>
             <dt>Variants</dt>
-            <dd>{cmp.variants.map((v: any) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
+            <dd>{cmp.variants.map((v) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
             <dt>Throttle</dt>
             <dd>{cmp.throttle_per_second ? `${cmp.throttle_per_second}/s` : 'none'}</dd>
-            {cmp.ab_test && <AbTestSummary cmp={cmp} csrf={c.var.csrf} marketer={marketer} />}
+            {cmp.ab_test && cmp.ab_state && (
+              <AbTestSummary
+                cmp={cmp}
+                test={cmp.ab_test}
+                state={cmp.ab_state}
+                csrf={c.var.csrf}
+                marketer={marketer}
+              />
+            )}
           </dl>
         </section>
         {can(role, ACCESS.reports) && <LiveReport cmp={cmp} r={r} points={points} />}
@@ -658,7 +696,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
 }
 
 /** The report, polled every few seconds while the campaign sends (so it grows without a reload). */
-function LiveReport(props: { cmp: any; r: any; points: any[] }) {
+function LiveReport(props: { cmp: Campaign; r: CampaignReport | undefined; points: TimeseriesPoint[] }) {
   const live = ['sending', 'scheduled', 'paused'].includes(props.cmp.status);
   return (
     <div
@@ -676,7 +714,7 @@ function LiveReport(props: { cmp: any; r: any; points: any[] }) {
   );
 }
 
-function Report(props: { r: any; points: any[]; id: number }) {
+function Report(props: { r: CampaignReport; points: TimeseriesPoint[]; id: number }) {
   const { r, points } = props;
   const t = r.totals;
   return (
@@ -697,17 +735,19 @@ function Report(props: { r: any; points: any[]; id: number }) {
   );
 }
 
-const variantColumns = (currency: string) => [
-  { label: 'Variant', cell: (v: any) => v.variant ?? '—' },
-  { label: 'Sent', num: true, cell: (v: any) => v.sent },
-  { label: 'Open', num: true, cell: (v: any) => pct(v.open_rate) },
-  { label: 'Click', num: true, cell: (v: any) => pct(v.click_rate) },
-  { label: 'Conversion', num: true, cell: (v: any) => pct(v.conversion_rate) },
-  { label: `Revenue (${currency})`, num: true, cell: (v: any) => money(v.revenue) },
+type VariantRow = CampaignReport['variants'][number];
+
+const variantColumns = (currency: string): Array<Column<VariantRow>> => [
+  { label: 'Variant', cell: (v) => v.variant ?? '—' },
+  { label: 'Sent', num: true, cell: (v) => v.sent },
+  { label: 'Open', num: true, cell: (v) => pct(v.open_rate) },
+  { label: 'Click', num: true, cell: (v) => pct(v.click_rate) },
+  { label: 'Conversion', num: true, cell: (v) => pct(v.conversion_rate) },
+  { label: `Revenue (${currency})`, num: true, cell: (v) => money(v.revenue) },
 ];
 
 /** Variants of a campaign without an A/B test: the significance of the leader, if any. */
-function VariantResults(props: { r: any }) {
+function VariantResults(props: { r: CampaignReport }) {
   const { r } = props;
   return (
     <>
@@ -721,7 +761,7 @@ function VariantResults(props: { r: any }) {
       )}
       <Table
         rows={r.variants}
-        rowClass={(v: any) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
+        rowClass={(v) => (r.ab?.winner && r.ab.winner === v.variant ? 'winner' : undefined)}
         columns={variantColumns(r.currency)}
       />
     </>
@@ -732,7 +772,7 @@ function VariantResults(props: { r: any }) {
  * An A/B test with a winner send-out: one verdict (the test's own decision and why), the test
  * cell's variants, and the send-out to the rest of the audience apart from them.
  */
-function AbResults(props: { t: any; currency: string }) {
+function AbResults(props: { t: NonNullable<CampaignReport['ab_test']>; currency: string }) {
   const { t } = props;
   const verdict = t.winner
     ? `Winner: ${t.winner}${t.detail ? `. ${t.detail}` : ''}`
@@ -748,7 +788,7 @@ function AbResults(props: { t: any; currency: string }) {
       <h4>Test cell ({t.test_percent} % of the audience)</h4>
       <Table
         rows={t.test_cell.variants}
-        rowClass={(v: any) => (t.winner && t.winner === v.variant ? 'winner' : undefined)}
+        rowClass={(v) => (t.winner && t.winner === v.variant ? 'winner' : undefined)}
         columns={variantColumns(props.currency)}
       />
       <h4>Winner send-out (the rest of the audience)</h4>

@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import { ACCESS, type Role } from '../../http/roles.js';

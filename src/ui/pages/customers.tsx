@@ -1,9 +1,9 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
+import type { Consents, Customer, Decision, Message, Messages, Purchases, Timeline } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str, When } from '../kit.js';
 import { searchCustomers } from '../store.js';
@@ -11,6 +11,9 @@ import { ConsentHistory, PrivacyActions, registerCustomerPrivacyPages } from './
 
 const KINDS = ['note', 'call', 'visit', 'email', 'meeting', 'complaint', 'social'];
 const CHANNELS = ['', 'phone', 'visit', 'email', 'facebook', 'instagram', 'whatsapp', 'sms', 'other'];
+
+/** A free-form JSON value (profile extras, event data) as text; objects and absent values are empty. */
+const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
 
 const fullName = (c: { first_name: string | null; last_name: string | null; email?: string | null }) =>
   [c.first_name, c.last_name].filter(Boolean).join(' ') || c.email || '(no name)';
@@ -60,7 +63,7 @@ function NoteForm(props: { id: number; csrf: string; errors?: Errors; values?: R
 
 /** Customer search and the 360° card. */
 /** Emails the customer is due to get (automated ones with their date), each cancellable by staff. */
-function ComingUp(props: { messages: any[]; csrf: string; canCancel: boolean }) {
+function ComingUp(props: { messages: Message[]; csrf: string; canCancel: boolean }) {
   return (
     <section class="card" id="coming-up">
       <h2>Coming up</h2>
@@ -152,27 +155,24 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     const role = c.var.auth.role;
     const before = c.req.query('before');
     const [customer, consents, purchases, timeline, decision, coming] = await Promise.all([
-      api(app, c, 'GET', `/v1/customers/${id}`),
-      api(app, c, 'GET', `/v1/customers/${id}/consents`),
-      api(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
-      api(
+      api<Customer>(app, c, 'GET', `/v1/customers/${id}`),
+      api<Consents>(app, c, 'GET', `/v1/customers/${id}/consents`),
+      api<Purchases>(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
+      api<Timeline>(
         app,
         c,
         'GET',
         `/v1/customers/${id}/timeline?limit=100${before ? `&cursor=${encodeURIComponent(before)}` : ''}`,
       ),
       can(role, ACCESS.decisions)
-        ? api(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
+        ? api<Decision>(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
         : Promise.resolve(undefined),
-      api(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
+      api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
     ]);
     const p = must(customer);
-    const current = (consents.ok ? consents.body.current : {}) as Record<
-      string,
-      { granted: boolean; source: string; at: string }
-    >;
-    const events = (timeline.ok ? timeline.body.data : []) as any[];
-    const lines = (purchases.ok ? purchases.body.data : []) as any[];
+    const current = consents.ok ? consents.body.current : {};
+    const events = timeline.ok ? timeline.body.data : [];
+    const lines = purchases.ok ? purchases.body.data : [];
     const d = decision?.ok ? decision.body : undefined;
     return page(
       c,
@@ -195,13 +195,13 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
               <dt>Birth date</dt>
               <dd>{p.birth_date ?? '—'}</dd>
               <dt>City</dt>
-              <dd>{(p.address?.city as string) ?? '—'}</dd>
+              <dd>{text(p.address?.city) || '—'}</dd>
               <dt>Occupation</dt>
               <dd>{p.occupation ?? '—'}</dd>
               <dt>Likes</dt>
               <dd>{[...(p.preferred_categories ?? []), ...(p.hobbies ?? [])].join(', ') || '—'}</dd>
               <dt>Family</dt>
-              <dd>{(p.family ?? []).map((f: any) => f.relation ?? f.name ?? '').join(', ') || '—'}</dd>
+              <dd>{(p.family ?? []).map((f) => text(f.relation) || text(f.name)).join(', ') || '—'}</dd>
             </dl>
           </section>
           <ConsentHistory
@@ -218,7 +218,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                 <p class="muted">No offer fits.</p>
               ) : (
                 <ol class="offers">
-                  {d.offers.map((o: any) => (
+                  {d.offers.map((o) => (
                     <li>
                       <strong>{o.title}</strong> <span class="muted">{o.name}</span>
                       <br />
@@ -231,13 +231,13 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                   ))}
                 </ol>
               )}
-              {(d.excluded ?? []).length > 0 && (
+              {d.excluded && d.excluded.length > 0 && (
                 <details>
                   <summary>Why not the others ({d.excluded.length})</summary>
                   <ul class="plain small">
-                    {d.excluded.map((x: any) => (
+                    {d.excluded.map((x) => (
                       <li>
-                        <strong>{x.name}</strong>: {x.reasons.map((r: any) => r.message).join('; ')}
+                        <strong>{x.name}</strong>: {x.reasons.map((r) => r.message).join('; ')}
                       </li>
                     ))}
                   </ul>
@@ -317,14 +317,18 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                 {e.text ? <p>{e.text}</p> : null}
                 {e.kind === 'purchase' ? (
                   <p>
-                    {[e.data?.quantity > 1 ? `${e.data.quantity} ×` : '', e.data?.sku, e.data?.category]
+                    {[
+                      Number(e.data.quantity) > 1 ? `${text(e.data.quantity)} ×` : '',
+                      text(e.data.sku),
+                      text(e.data.category),
+                    ]
                       .filter(Boolean)
                       .join(' ')}{' '}
-                    {money(Number(e.data?.amount))} {e.data?.currency}
-                    {e.data?.order_ref ? <span class="muted"> · order {e.data.order_ref}</span> : null}
+                    {money(Number(e.data.amount))} {text(e.data.currency)}
+                    {e.data.order_ref ? <span class="muted"> · order {text(e.data.order_ref)}</span> : null}
                   </p>
                 ) : null}
-                {e.kind === 'converted' && e.data?.revenue ? (
+                {e.kind === 'converted' && e.data.revenue ? (
                   <p>revenue {money(Number(e.data.revenue))}</p>
                 ) : null}
               </li>

@@ -1,9 +1,9 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import { type ReceivedForm, receiveMultipart } from '../../imports/multipart.js';
 import { multipartBody } from '../../imports/multipart-body.js';
 import { type ApiResult, api, apiResponse, must, Streamed, UiError } from '../api.js';
+import type { Import, ImportPreview as ImportPreviewBody, Imports } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, type Errors, Field, FormErrors, page, pct, Table, When } from '../kit.js';
 import { checkCsrf } from '../session.js';
@@ -110,7 +110,7 @@ function ImportForm(props: {
 
 const LIVE = ['uploading', 'queued', 'running'];
 
-function ImportProgress(props: { imp: any }) {
+function ImportProgress(props: { imp: Import }) {
   const imp = props.imp;
   const live = LIVE.includes(imp.status);
   return (
@@ -144,9 +144,9 @@ function ImportProgress(props: { imp: any }) {
           <Table
             rows={imp.errors}
             columns={[
-              { label: 'Line', num: true, cell: (e: any) => e.line },
-              { label: 'Column', cell: (e: any) => e.column ?? '—' },
-              { label: 'Reason', cell: (e: any) => e.reason },
+              { label: 'Line', num: true, cell: (e) => e.line },
+              { label: 'Column', cell: (e) => e.column ?? '—' },
+              { label: 'Reason', cell: (e) => e.reason },
             ]}
           />
         </>
@@ -158,7 +158,7 @@ function ImportProgress(props: { imp: any }) {
 const SEPARATOR_NAMES: Record<string, string> = { ',': 'comma', ';': 'semicolon', '\t': 'tab' };
 
 /** How the chosen file will read (POST /v1/imports/preview): columns to fields, first records. */
-function ImportPreview(props: { preview: ApiResult }) {
+function ImportPreview(props: { preview: ApiResult<ImportPreviewBody> }) {
   const { preview } = props;
   if (!preview.ok) {
     return (
@@ -172,7 +172,7 @@ function ImportPreview(props: { preview: ApiResult }) {
     );
   }
   const p = preview.body;
-  const fields: string[] = p.columns.filter((col: any) => col.field).map((col: any) => col.field);
+  const fields = p.columns.flatMap((col) => (col.field ? [col.field] : []));
   return (
     <div data-preview="ok">
       <p class="muted">
@@ -183,7 +183,7 @@ function ImportPreview(props: { preview: ApiResult }) {
         <div class="alert" data-needs-confirmation>
           <p>Check before importing, then tick the confirmation box:</p>
           <ul>
-            {p.confirmation_reasons.map((r: string) => (
+            {p.confirmation_reasons.map((r) => (
               <li>{r}</li>
             ))}
           </ul>
@@ -200,8 +200,8 @@ function ImportPreview(props: { preview: ApiResult }) {
       <Table
         rows={p.columns}
         columns={[
-          { label: 'Column', cell: (col: any) => col.header },
-          { label: 'Imported as', cell: (col: any) => col.field ?? <span class="muted">ignored</span> },
+          { label: 'Column', cell: (col) => col.header },
+          { label: 'Imported as', cell: (col) => col.field ?? <span class="muted">ignored</span> },
         ]}
       />
       {p.sample.length > 0 && (
@@ -210,8 +210,11 @@ function ImportPreview(props: { preview: ApiResult }) {
           <Table
             rows={p.sample}
             columns={[
-              { label: 'Line', num: true, cell: (r: any) => r.line },
-              ...fields.map((field) => ({ label: field, cell: (r: any) => r.values[field] ?? '' })),
+              { label: 'Line', num: true, cell: (r) => r.line },
+              ...fields.map((field) => ({
+                label: field,
+                cell: (r: ImportPreviewBody['sample'][number]) => r.values[field] ?? '',
+              })),
             ]}
           />
         </>
@@ -221,7 +224,7 @@ function ImportPreview(props: { preview: ApiResult }) {
 }
 
 /** Earlier imports, newest first: what each file gave, and a link to its page and error report. */
-function RecentImports(props: { data: any[]; next: string | null }) {
+function RecentImports(props: { data: Imports['data']; next: string | null }) {
   return (
     <section>
       <h2>Recent imports</h2>
@@ -233,14 +236,14 @@ function RecentImports(props: { data: any[]; next: string | null }) {
           columns={[
             {
               label: 'File',
-              cell: (i: any) => <a href={`/ui/imports/${i.id}`}>{i.filename ?? `#${i.id}`}</a>,
+              cell: (i) => <a href={`/ui/imports/${i.id}`}>{i.filename ?? `#${i.id}`}</a>,
             },
-            { label: 'Kind', cell: (i: any) => i.kind },
-            { label: 'Status', cell: (i: any) => <span class={`badge st-${i.status}`}>{i.status}</span> },
-            { label: 'Rows', num: true, cell: (i: any) => i.rows_done.toLocaleString('en-GB') },
-            { label: 'Created', num: true, cell: (i: any) => i.rows_created.toLocaleString('en-GB') },
-            { label: 'Refused', num: true, cell: (i: any) => i.rows_failed.toLocaleString('en-GB') },
-            { label: 'Uploaded', cell: (i: any) => <When iso={i.created_at} /> },
+            { label: 'Kind', cell: (i) => i.kind },
+            { label: 'Status', cell: (i) => <span class={`badge st-${i.status}`}>{i.status}</span> },
+            { label: 'Rows', num: true, cell: (i) => i.rows_done.toLocaleString('en-GB') },
+            { label: 'Created', num: true, cell: (i) => i.rows_created.toLocaleString('en-GB') },
+            { label: 'Refused', num: true, cell: (i) => i.rows_failed.toLocaleString('en-GB') },
+            { label: 'Uploaded', cell: (i) => <When iso={i.created_at} /> },
           ]}
         />
       )}
@@ -303,7 +306,7 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/imports', async (c) => {
     const cursor = c.req.query('cursor');
     const recent = must(
-      await api(
+      await api<Imports>(
         app,
         c,
         'GET',
@@ -332,7 +335,7 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
     };
     // The file goes on to the API as it arrives (re-encoded without the CSRF token), so an
     // upload of any size streams to storage; the API answers once it has stored all of it.
-    let received: ReceivedForm<ApiResult>;
+    let received: ReceivedForm<ApiResult<Import>>;
     try {
       received = await receiveMultipart(c.req.raw.body, type, 'file', async (file, before) => {
         checkToken(before);
@@ -343,7 +346,7 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
           file: { name: 'file', filename: file.filename, stream: file.stream },
           after: file.complete.then(forwarded),
         });
-        const res = await api(app, c, 'POST', '/v1/imports', new Streamed(form));
+        const res = await api<Import>(app, c, 'POST', '/v1/imports', new Streamed(form));
         // Refused part-way (a bad option, too large): stop reading the rest of the upload.
         if (!res.ok) throw new Refused(res, all);
         return res;
@@ -354,13 +357,14 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
     }
     const { fields } = received;
     if (!received.file) checkToken(fields);
-    const res = received.file ?? (await api(app, c, 'POST', '/v1/imports', toFormData(forwarded(fields))));
+    const res =
+      received.file ?? (await api<Import>(app, c, 'POST', '/v1/imports', toFormData(forwarded(fields))));
     if (!res.ok) return redisplay(c, fields, res);
     return c.redirect(`/ui/imports/${res.body.id}`, 303);
   });
 
   ui.get('/ui/imports/:id{[0-9]+}', async (c) => {
-    const imp = must(await api(app, c, 'GET', `/v1/imports/${Number(c.req.param('id'))}`));
+    const imp = must(await api<Import>(app, c, 'GET', `/v1/imports/${Number(c.req.param('id'))}`));
     return page(
       c,
       `Import ${imp.id}`,
@@ -385,12 +389,12 @@ export function registerImportPages(ui: Hono<UiEnv>, app: App): void {
   ui.post('/ui/imports/preview', async (c) => {
     const query = new URLSearchParams(forwarded(c.req.query()));
     const head = new Uint8Array(await c.req.arrayBuffer());
-    const preview = await api(app, c, 'POST', `/v1/imports/preview?${query}`, head);
+    const preview = await api<ImportPreviewBody>(app, c, 'POST', `/v1/imports/preview?${query}`, head);
     return c.html(<ImportPreview preview={preview} />);
   });
 
   ui.get('/ui/imports/:id{[0-9]+}/progress', async (c) => {
-    const imp = must(await api(app, c, 'GET', `/v1/imports/${Number(c.req.param('id'))}`));
+    const imp = must(await api<Import>(app, c, 'GET', `/v1/imports/${Number(c.req.param('id'))}`));
     return c.html(<ImportProgress imp={imp} />);
   });
 

@@ -1,9 +1,9 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
+import type { Offer, Offers } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import {
   Checkbox,
@@ -206,7 +206,7 @@ const pretty = (rule: unknown) => (rule === null || rule === undefined ? '' : JS
 const local = (iso: string | null) => (iso ? new Date(iso).toISOString().slice(0, 16) : '');
 
 /** An offer from the API as the form's string values. */
-function offerValues(o: any): Values {
+function offerValues(o: Offer): Values {
   return {
     name: o.name,
     title: o.title,
@@ -231,7 +231,7 @@ function offerValues(o: any): Values {
 
 export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/offers', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/offers?limit=200'));
+    const list = must(await api<Offers>(app, c, 'GET', '/v1/offers?limit=200'));
     return page(
       c,
       'Offers',
@@ -245,10 +245,10 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
         <Table
           rows={list.data}
           columns={[
-            { label: 'Name', cell: (o: any) => <a href={`/ui/offers/${o.id}`}>{o.name}</a> },
-            { label: 'Title', cell: (o: any) => o.title },
-            { label: 'Category', cell: (o: any) => o.category ?? '—' },
-            { label: 'Valid', cell: (o: any) => `${fmtDate(o.valid_from)} → ${fmtDate(o.valid_to)}` },
+            { label: 'Name', cell: (o) => <a href={`/ui/offers/${o.id}`}>{o.name}</a> },
+            { label: 'Title', cell: (o) => o.title },
+            { label: 'Category', cell: (o) => o.category ?? '—' },
+            { label: 'Valid', cell: (o) => `${fmtDate(o.valid_from)} → ${fmtDate(o.valid_to)}` },
           ]}
         />
       </>,
@@ -279,7 +279,7 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/offers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const o = must(await api(app, c, 'GET', `/v1/offers/${id}`));
+    const o = must(await api<Offer>(app, c, 'GET', `/v1/offers/${id}`));
     return page(
       c,
       o.name,

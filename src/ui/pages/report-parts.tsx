@@ -1,5 +1,9 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
+import type { CampaignReport, TimeseriesPoint } from '../api-types.js';
 import { money, Table } from '../kit.js';
+
+type Metrics = CampaignReport['totals'];
+type OfferMetrics = CampaignReport['offers'][number];
+type CurrencyReport = Pick<CampaignReport, 'currency' | 'revenue_by_currency'>;
 
 // The pieces a campaign's report and a trigger's report share: the funnel, the offers by
 // result, and the activity over time.
@@ -16,7 +20,7 @@ export const Chart = (props: { id: string; config: unknown; label: string }) => 
   </div>
 );
 
-const FUNNEL: Array<[string, string]> = [
+const FUNNEL: Array<[keyof Metrics & ('sent' | 'delivered' | 'opens' | 'clicks' | 'conversions'), string]> = [
   ['sent', 'Sent'],
   ['delivered', 'Delivered'],
   ['opens', 'Opened'],
@@ -25,7 +29,7 @@ const FUNNEL: Array<[string, string]> = [
 ];
 
 /** Sent → delivered → opened → clicked → converted, each with a bar relative to sent, and the revenue. */
-export function Funnel(props: { totals: any; currency?: string }) {
+export function Funnel(props: { totals: Metrics; currency?: string }) {
   const t = props.totals;
   return (
     <div class="funnel">
@@ -45,35 +49,33 @@ export function Funnel(props: { totals: any; currency?: string }) {
 }
 
 /** The revenue a report could not convert to its currency (no rate): named with its own figure, never added. */
-export function UnconvertedRevenue(props: { report: any }) {
-  const rows = (props.report.revenue_by_currency ?? []).filter((r: any) => r.converted === null);
+export function UnconvertedRevenue(props: { report: CurrencyReport }) {
+  const rows = props.report.revenue_by_currency.filter((r) => r.converted === null);
   if (rows.length === 0) return null;
   return (
-    <p class="alert" data-unconverted={rows.map((r: any) => r.currency).join(',')}>
+    <p class="alert" data-unconverted={rows.map((r) => r.currency).join(',')}>
       Not in the revenue above (no exchange rate to {props.report.currency}):{' '}
-      {rows.map((r: any) => `${r.currency} ${money(r.revenue)}`).join(' · ')}
+      {rows.map((r) => `${r.currency} ${money(r.revenue)}`).join(' · ')}
     </p>
   );
 }
 
 /** The offers sent, best first by conversions then revenue. */
-export function OfferResults(props: { offers: any[]; currency?: string }) {
+export function OfferResults(props: { offers: OfferMetrics[]; currency?: string }) {
   return (
     <>
       <h3>Offers, by conversions and revenue</h3>
       <Table
-        rows={[...props.offers].sort(
-          (a: any, b: any) => b.conversions - a.conversions || b.revenue - a.revenue,
-        )}
+        rows={[...props.offers].sort((a, b) => b.conversions - a.conversions || b.revenue - a.revenue)}
         columns={[
-          { label: 'Offer', cell: (o: any) => o.name ?? `#${o.offer_id}` },
-          { label: 'Shown', num: true, cell: (o: any) => o.sent },
-          { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
-          { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
+          { label: 'Offer', cell: (o: OfferMetrics) => o.name ?? `#${o.offer_id}` },
+          { label: 'Shown', num: true, cell: (o: OfferMetrics) => o.sent },
+          { label: 'Clicks', num: true, cell: (o: OfferMetrics) => o.clicks },
+          { label: 'Conversions', num: true, cell: (o: OfferMetrics) => o.conversions },
           {
             label: props.currency ? `Revenue (${props.currency})` : 'Revenue',
             num: true,
-            cell: (o: any) => money(o.revenue),
+            cell: (o: OfferMetrics) => money(o.revenue),
           },
         ]}
       />
@@ -82,7 +84,7 @@ export function OfferResults(props: { offers: any[]; currency?: string }) {
 }
 
 /** Sent, opens, clicks and conversions per hour or per day (UTC buckets of a timeseries report). */
-export function Activity(props: { points: any[]; interval: 'hour' | 'day' }) {
+export function Activity(props: { points: TimeseriesPoint[]; interval: 'hour' | 'day' }) {
   const { points, interval } = props;
   const label = (bucket: string) =>
     interval === 'hour' ? bucket.slice(5, 16).replace('T', ' ') : bucket.slice(0, 10);

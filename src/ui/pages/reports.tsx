@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
@@ -6,6 +5,7 @@ import { compareCampaigns } from '../../reports/compare.js';
 import { toCsv } from '../../reports/csv.js';
 import { csvResponse } from '../../reports/routes.js';
 import { api, apiResponse, must, UiError } from '../api.js';
+import type { CampaignPage, OfferReport } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import { can, money, page, pct, Table, When } from '../kit.js';
 
@@ -67,8 +67,8 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/reports', async (c) => {
     reportsOnly(c.var.auth.role);
-    const list = must(await api(app, c, 'GET', '/v1/campaigns?limit=100'));
-    const campaigns = (list.data as any[]).filter((x) => x.status !== 'draft');
+    const list = must(await api<CampaignPage>(app, c, 'GET', '/v1/campaigns?limit=100'));
+    const campaigns = list.data.filter((x) => x.status !== 'draft');
     return page(
       c,
       'Reports',
@@ -128,7 +128,7 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
       );
     const best = (key: 'open_rate' | 'click_rate' | 'conversion_rate' | 'revenue_per_recipient') =>
       Math.max(...rows.map((r) => r[key]));
-    const cell = (r: any, key: 'open_rate' | 'click_rate' | 'conversion_rate') => (
+    const cell = (r: (typeof rows)[number], key: 'open_rate' | 'click_rate' | 'conversion_rate') => (
       <span class={rows.length > 1 && r[key] === best(key) && r[key] > 0 ? 'best' : undefined}>
         {pct(r[key])}
       </span>
@@ -179,7 +179,7 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/reports/offers', async (c) => {
     reportsOnly(c.var.auth.role);
-    const r = must(await api(app, c, 'GET', '/v1/reports/offers'));
+    const r = must(await api<OfferReport>(app, c, 'GET', '/v1/reports/offers'));
     return page(
       c,
       'Offers report',
@@ -195,14 +195,14 @@ export function registerReportPages(ui: Hono<UiEnv>, app: App): void {
           <p class="muted">Every offer sent by campaigns and triggers; revenue in {r.currency}.</p>
           <Table
             columns={[
-              { label: 'Offer', cell: (o: any) => <a href={`/ui/offers/${o.offer_id}`}>{o.name}</a> },
-              { label: 'Category', cell: (o: any) => o.category ?? '—' },
-              { label: 'Campaigns', num: true, cell: (o: any) => o.campaigns },
-              { label: 'Shown', num: true, cell: (o: any) => o.shown },
-              { label: 'Clicks', num: true, cell: (o: any) => o.clicks },
-              { label: 'Click rate', num: true, cell: (o: any) => pct(o.click_rate) },
-              { label: 'Conversions', num: true, cell: (o: any) => o.conversions },
-              { label: `Revenue (${r.currency})`, num: true, cell: (o: any) => money(o.revenue) },
+              { label: 'Offer', cell: (o) => <a href={`/ui/offers/${o.offer_id}`}>{o.name}</a> },
+              { label: 'Category', cell: (o) => o.category ?? '—' },
+              { label: 'Campaigns', num: true, cell: (o) => o.campaigns },
+              { label: 'Shown', num: true, cell: (o) => o.shown },
+              { label: 'Clicks', num: true, cell: (o) => o.clicks },
+              { label: 'Click rate', num: true, cell: (o) => pct(o.click_rate) },
+              { label: 'Conversions', num: true, cell: (o) => o.conversions },
+              { label: `Revenue (${r.currency})`, num: true, cell: (o) => money(o.revenue) },
             ]}
             rows={r.data}
           />

@@ -1,9 +1,9 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
+import type { Segment, SegmentPreview, Segments } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import {
   Csrf,
@@ -111,7 +111,7 @@ function segmentBody(form: Record<string, unknown>): {
 
 export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/segments', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/segments?limit=200'));
+    const list = must(await api<Segments>(app, c, 'GET', '/v1/segments?limit=200'));
     return page(
       c,
       'Segments',
@@ -125,9 +125,9 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
         <Table
           rows={list.data}
           columns={[
-            { label: 'Name', cell: (s: any) => <a href={`/ui/segments/${s.id}`}>{s.name}</a> },
-            { label: 'Evaluation', cell: (s: any) => s.evaluation },
-            { label: 'Updated', cell: (s: any) => <When iso={s.updated_at} /> },
+            { label: 'Name', cell: (s) => <a href={`/ui/segments/${s.id}`}>{s.name}</a> },
+            { label: 'Evaluation', cell: (s) => s.evaluation },
+            { label: 'Updated', cell: (s) => <When iso={s.updated_at} /> },
           ]}
         />
       </>,
@@ -158,9 +158,9 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/segments/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const s = must(await api(app, c, 'GET', `/v1/segments/${id}`));
+    const s = must(await api<Segment>(app, c, 'GET', `/v1/segments/${id}`));
     const preview = can(c.var.auth.role, ACCESS.marketing)
-      ? await api(app, c, 'POST', '/v1/segments/preview', { rule: s.rule })
+      ? await api<SegmentPreview>(app, c, 'POST', '/v1/segments/preview', { rule: s.rule })
       : undefined;
     return page(
       c,
@@ -203,7 +203,7 @@ export function registerSegmentPages(ui: Hono<UiEnv>, app: App): void {
     const form = await c.req.parseBody();
     const rule = jsonField(form, 'rule');
     if (rule.error) return c.html(<span class="error">{rule.error.message}</span>);
-    const res = await api(app, c, 'POST', '/v1/segments/preview', { rule: rule.value });
+    const res = await api<SegmentPreview>(app, c, 'POST', '/v1/segments/preview', { rule: rule.value });
     if (!res.ok) return c.html(<span class="error">{problemText(res)}</span>);
     return c.html(
       <span>
@@ -238,7 +238,10 @@ async function testRule(app: App, c: Context<UiEnv>, form: Record<string, unknow
     if (parsed.error) return <span class="error">sample data: {parsed.error.message}</span>;
     data = parsed.value;
   }
-  const res = await api(app, c, 'POST', '/v1/rules/evaluate', { rule: rule.value, data });
+  const res = await api<{ result: unknown }>(app, c, 'POST', '/v1/rules/evaluate', {
+    rule: rule.value,
+    data,
+  });
   if (!res.ok) return <span class="error">{problemText(res)}</span>;
   return (
     <span>

@@ -1,4 +1,3 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
@@ -9,6 +8,7 @@ import { expandPartials } from '../../templates/partials.js';
 import { previewData } from '../../templates/preview.js';
 import { compileVersion, renderForCustomer } from '../../templates/render.js';
 import { api, must, UiError } from '../api.js';
+import type { Customers, Partials, Template, TemplateDefaults, Templates, TestSend } from '../api-types.js';
 import { senderOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, ListHead, page, SaveButton, str, When } from '../kit.js';
@@ -199,7 +199,7 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
         {customer && (
           <p class="muted" id="preview-offers">
             {(data.offers ?? []).length} offer(s) for this customer
-            {(data.offers ?? []).length ? `: ${(data.offers ?? []).map((o: any) => o.title).join(', ')}` : ''}
+            {(data.offers ?? []).length ? `: ${(data.offers ?? []).map((o) => o.title).join(', ')}` : ''}
           </p>
         )}
         {/* Focusable: a keyboard scrolls the previews sideways when they are wider than the screen. */}
@@ -230,13 +230,15 @@ async function renderPreview(c: Context<UiEnv>, form: Values) {
 /** What the editor offers: the reusable blocks, and a few customers to preview as. */
 async function editorChoices(app: App, c: Context<UiEnv>) {
   const [partials, customers] = await Promise.all([
-    api(app, c, 'GET', '/v1/partials'),
-    can(c.var.auth.role, ACCESS.decisions) ? api(app, c, 'GET', '/v1/customers?limit=50') : undefined,
+    api<Partials>(app, c, 'GET', '/v1/partials'),
+    can(c.var.auth.role, ACCESS.decisions)
+      ? api<Customers>(app, c, 'GET', '/v1/customers?limit=50')
+      : undefined,
   ]);
   return {
     blocks: partials.ok ? partials.body.data : [],
     customers: customers?.ok
-      ? customers.body.data.map((cu: any) => ({
+      ? customers.body.data.map((cu) => ({
           value: String(cu.id),
           label: [cu.first_name, cu.last_name].filter(Boolean).join(' ') || cu.email || cu.external_id,
         }))
@@ -246,7 +248,7 @@ async function editorChoices(app: App, c: Context<UiEnv>) {
 
 export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/templates', async (c) => {
-    const list = must(await api(app, c, 'GET', '/v1/templates?limit=200'));
+    const list = must(await api<Templates>(app, c, 'GET', '/v1/templates?limit=200'));
     return page(
       c,
       'Templates',
@@ -266,7 +268,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
             </tr>
           </thead>
           <tbody>
-            {list.data.map((t: any) => (
+            {list.data.map((t) => (
               <tr>
                 <td>
                   <a href={`/ui/templates/${t.id}`}>{t.name}</a>
@@ -308,7 +310,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
   });
 
   ui.post('/ui/templates/defaults', async (c) => {
-    const res = await api(app, c, 'POST', '/v1/templates/defaults');
+    const res = await api<TemplateDefaults>(app, c, 'POST', '/v1/templates/defaults');
     if (!res.ok) throw new UiError(res.status, res.detail ?? 'The shipped templates could not be added');
     return c.redirect(`/ui/templates?added=${res.body.created.length}`, 303);
   });
@@ -331,7 +333,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/templates/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
-    const t = must(await api(app, c, 'GET', `/v1/templates/${id}`));
+    const t = must(await api<Template>(app, c, 'GET', `/v1/templates/${id}`));
     return page(
       c,
       t.name,
@@ -365,7 +367,13 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
       preheader: str(form, 'preheader') ?? null,
       mjml: String(form.mjml ?? ''),
     };
-    const res = await api(app, c, id ? 'PATCH' : 'POST', id ? `/v1/templates/${id}` : '/v1/templates', body);
+    const res = await api<Template>(
+      app,
+      c,
+      id ? 'PATCH' : 'POST',
+      id ? `/v1/templates/${id}` : '/v1/templates',
+      body,
+    );
     if (!res.ok) {
       return page(
         c,
@@ -400,7 +408,7 @@ export function registerTemplatePages(ui: Hono<UiEnv>, app: App): void {
     const customer = str(form, 'preview_customer_id');
     const sender = str(form, 'test_sender_id');
     // The form as it is now, saved or not: what the marketer sees is what the test mails.
-    const res = await api(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
+    const res = await api<TestSend>(app, c, 'POST', `/v1/templates/${Number(c.req.param('id'))}/test-send`, {
       to: str(form, 'test_to') ?? '',
       ...(customer ? { customer_id: Number(customer) } : {}),
       ...(sender ? { sender_id: Number(sender) } : {}),

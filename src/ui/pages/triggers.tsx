@@ -1,10 +1,17 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { TRIGGER_EVENTS } from '../../triggers/schema.js';
 import { api, must, UiError } from '../api.js';
+import type {
+  Trigger,
+  TriggerPreview,
+  TriggerReport,
+  TriggerSettings,
+  TriggersReport,
+  TriggerTimeseries,
+} from '../api-types.js';
 import { type Option, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
@@ -56,7 +63,7 @@ const FIELDS = [
 type Values = Record<string, unknown>;
 
 /** A stored trigger as form values. */
-function toValues(t: any): Values {
+function toValues(t: Trigger): Values {
   return {
     name: t.name,
     event: t.event,
@@ -266,13 +273,14 @@ function CapForm(props: FormState & { csrf: string }) {
 }
 
 /** How the trigger is set, in words. */
-function Settings(props: { t: any }) {
+function Settings(props: { t: Trigger }) {
   const { t } = props;
+  const offset = Number(t.params.offset_days ?? 0);
   const when = [
     EVENT_LABELS[t.event as keyof typeof EVENT_LABELS] ?? t.event,
-    t.params.days ? `: ${t.params.days} days` : '',
+    t.params.days ? `: ${String(t.params.days)} days` : '',
     t.params.attribute
-      ? `: ${t.params.attribute}${t.params.offset_days ? ` ${t.params.offset_days > 0 ? '+' : ''}${t.params.offset_days} days` : ''}`
+      ? `: ${String(t.params.attribute)}${offset ? ` ${offset > 0 ? '+' : ''}${offset} days` : ''}`
       : '',
   ].join('');
   const delay =
@@ -338,14 +346,14 @@ function TryOnCustomer(props: { id: number; event: string }) {
 }
 
 /** A dry run's answer in words. */
-function PreviewResult(props: { p: any }) {
+function PreviewResult(props: { p: TriggerPreview }) {
   const { p } = props;
   return (
     <div data-fires={String(p.fires)}>
       {p.fires ? (
         <p class="notice">
           {`Would send ${fmtDate(p.send_at)}`}
-          {p.offers.length ? ` with ${p.offers.map((o: any) => o.title).join(', ')}` : ''}.
+          {p.offers.length ? ` with ${p.offers.map((o) => o.title).join(', ')}` : ''}.
         </p>
       ) : (
         <p class="alert">Would not send: {p.reasons.join(', ')}.</p>
@@ -366,10 +374,16 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
     const errors: FieldError[] = [];
     const event = optionalJsonField(form, 'preview_event', errors);
     if (errors.length) return c.html(<span class="error">event: {errors[0]!.message}</span>);
-    const res = await api(app, c, 'POST', `/v1/triggers/${Number(c.req.param('id'))}/preview`, {
-      customer_id: num(form, 'preview_customer_id') ?? null,
-      ...(event === null ? {} : { event }),
-    });
+    const res = await api<TriggerPreview>(
+      app,
+      c,
+      'POST',
+      `/v1/triggers/${Number(c.req.param('id'))}/preview`,
+      {
+        customer_id: num(form, 'preview_customer_id') ?? null,
+        ...(event === null ? {} : { event }),
+      },
+    );
     if (!res.ok)
       return c.html(
         <span class="error">
@@ -384,8 +398,8 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/triggers', async (c) => {
     const marketer = can(c.var.auth.role, ACCESS.marketing);
     const [report, settings] = await Promise.all([
-      api(app, c, 'GET', '/v1/reports/triggers'),
-      api(app, c, 'GET', '/v1/triggers/settings'),
+      api<TriggersReport>(app, c, 'GET', '/v1/reports/triggers'),
+      api<TriggerSettings>(app, c, 'GET', '/v1/triggers/settings'),
     ]);
     const { data } = must(report);
     return page(
@@ -397,23 +411,23 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
         <p class="muted">Automated emails and what they earned (human opens and clicks).</p>
         <div class="stack">
           <Table
-            rows={data as any[]}
+            rows={data}
             columns={[
               {
                 label: 'Trigger',
-                cell: (t: any) => (
+                cell: (t) => (
                   <a href={`/ui/triggers/${t.id}`}>
                     {t.name}
                     {t.deleted ? ' (deleted)' : t.enabled ? '' : ' (off)'}
                   </a>
                 ),
               },
-              { label: 'Event', cell: (t: any) => t.event },
-              { label: 'Sent', num: true, cell: (t: any) => t.sent },
-              { label: 'Open', num: true, cell: (t: any) => pct(t.open_rate) },
-              { label: 'Click', num: true, cell: (t: any) => pct(t.click_rate) },
-              { label: 'Conversion', num: true, cell: (t: any) => pct(t.conversion_rate) },
-              { label: 'Revenue', num: true, cell: (t: any) => money(t.revenue) },
+              { label: 'Event', cell: (t) => t.event },
+              { label: 'Sent', num: true, cell: (t) => t.sent },
+              { label: 'Open', num: true, cell: (t) => pct(t.open_rate) },
+              { label: 'Click', num: true, cell: (t) => pct(t.click_rate) },
+              { label: 'Conversion', num: true, cell: (t) => pct(t.conversion_rate) },
+              { label: 'Revenue', num: true, cell: (t) => money(t.revenue) },
             ]}
           />
           {marketer && settings.ok ? (
@@ -512,12 +526,12 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
   ui.get('/ui/triggers/:id{[0-9]+}', async (c) => {
     const id = Number(c.req.param('id'));
     const [report, series, trigger] = await Promise.all([
-      api(app, c, 'GET', `/v1/reports/triggers/${id}`),
-      api(app, c, 'GET', `/v1/reports/triggers/${id}/timeseries?interval=day`),
-      api(app, c, 'GET', `/v1/triggers/${id}`),
+      api<TriggerReport>(app, c, 'GET', `/v1/reports/triggers/${id}`),
+      api<TriggerTimeseries>(app, c, 'GET', `/v1/reports/triggers/${id}/timeseries?interval=day`),
+      api<Trigger>(app, c, 'GET', `/v1/triggers/${id}`),
     ]);
     const r = must(report);
-    const points = (series.ok ? series.body.data : []) as any[];
+    const points = series.ok ? series.body.data : [];
     // A deleted trigger keeps its report; only a live one has settings to show and edit.
     const live = trigger.ok ? trigger.body : undefined;
     const marketer = can(c.var.auth.role, ACCESS.marketing);

@@ -1,7 +1,7 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../../http/env.js';
 import { api, must } from '../../api.js';
+import type { Attribute, Attributes } from '../../api-types.js';
 import type { UiEnv } from '../../env.js';
 import { Checkbox, Csrf, type Errors, Field, FormErrors, page, str, Table } from '../../kit.js';
 import { adminOnly } from './guard.js';
@@ -22,7 +22,7 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
       status?: number;
     } = {},
   ) => {
-    const rows = must(await api(app, c, 'GET', '/v1/attributes')).data as any[];
+    const rows = must(await api<Attributes>(app, c, 'GET', '/v1/attributes')).data;
     const v = state.values ?? {};
     return page(
       c,
@@ -85,13 +85,13 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
           <h2 id="attributes-h">Registry</h2>
           <Table
             columns={[
-              { label: 'Key', cell: (a: any) => <code>{a.key}</code> },
-              { label: 'Type', cell: (a: any) => a.type },
-              { label: 'Category', cell: (a: any) => a.category ?? '—' },
-              { label: 'Description', cell: (a: any) => a.description ?? '—' },
+              { label: 'Key', cell: (a) => <code>{a.key}</code> },
+              { label: 'Type', cell: (a) => a.type },
+              { label: 'Category', cell: (a) => a.category ?? '—' },
+              { label: 'Description', cell: (a) => a.description ?? '—' },
               {
                 label: 'Sensitive',
-                cell: (a: any) => (a.sensitive ? `yes, for ${a.purpose ?? '—'}` : 'no'),
+                cell: (a) => (a.sensitive ? `yes, for ${a.purpose ?? '—'}` : 'no'),
               },
             ]}
             rows={rows}
@@ -115,7 +115,7 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
       const value = str(form, name);
       if (value !== undefined) body[name] = value;
     }
-    const res = await api(app, c, 'POST', '/v1/attributes', body);
+    const res = await api<Attribute>(app, c, 'POST', '/v1/attributes', body);
     if (!res.ok)
       return render(c, {
         values: form,

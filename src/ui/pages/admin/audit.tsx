@@ -1,7 +1,7 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Hono } from 'hono';
 import type { App } from '../../../http/env.js';
 import { api, must } from '../../api.js';
+import type { AuditPage } from '../../api-types.js';
 import type { UiEnv } from '../../env.js';
 import { Field, page, Table, When } from '../../kit.js';
 import { adminOnly } from './guard.js';
@@ -23,8 +23,8 @@ export function registerAuditPage(ui: Hono<UiEnv>, app: App): void {
         query.set(name, name === 'since' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
       }
     }
-    const res = await api(app, c, 'GET', `/v1/audit?${query}`);
-    const body = res.ok ? res.body : must(await api(app, c, 'GET', '/v1/audit?limit=50'));
+    const res = await api<AuditPage>(app, c, 'GET', `/v1/audit?${query}`);
+    const body = res.ok ? res.body : must(await api<AuditPage>(app, c, 'GET', '/v1/audit?limit=50'));
     const next = new URLSearchParams(values);
     if (body.next_cursor) next.set('cursor', body.next_cursor);
     return page(
@@ -50,16 +50,16 @@ export function registerAuditPage(ui: Hono<UiEnv>, app: App): void {
           <h2 id="audit-h">Entries</h2>
           <Table
             columns={[
-              { label: 'When', cell: (e: any) => <When iso={e.at} /> },
-              { label: 'Who', cell: (e: any) => e.actor ?? '—' },
-              { label: 'Action', cell: (e: any) => <code>{e.action}</code> },
-              { label: 'Object', cell: (e: any) => `${e.entity}${e.entity_id ? ` ${e.entity_id}` : ''}` },
+              { label: 'When', cell: (e) => <When iso={e.at} /> },
+              { label: 'Who', cell: (e) => e.actor ?? '—' },
+              { label: 'Action', cell: (e) => <code>{e.action}</code> },
+              { label: 'Object', cell: (e) => `${e.entity}${e.entity_id ? ` ${e.entity_id}` : ''}` },
               {
                 label: 'Customer',
-                cell: (e: any) =>
+                cell: (e) =>
                   e.customer_id ? <a href={`/ui/customers/${e.customer_id}`}>{e.customer_id}</a> : '—',
               },
-              { label: 'Details', cell: (e: any) => <code class="small">{JSON.stringify(e.data)}</code> },
+              { label: 'Details', cell: (e) => <code class="small">{JSON.stringify(e.data)}</code> },
             ]}
             rows={body.data}
           />

@@ -1,7 +1,7 @@
-// biome-ignore-all lint/suspicious/noExplicitAny: API JSON read here was validated by the API's own response schemas
 import type { Context, Hono } from 'hono';
 import type { App } from '../../../http/env.js';
 import { api, must } from '../../api.js';
+import type { Senders } from '../../api-types.js';
 import type { UiEnv } from '../../env.js';
 import { Checkbox, Csrf, type Errors, Field, FormErrors, page, str, Table } from '../../kit.js';
 import { adminOnly } from './guard.js';
@@ -20,7 +20,7 @@ export function registerSenderPages(ui: Hono<UiEnv>, app: App): void {
       status?: number;
     } = {},
   ) => {
-    const senders = must(await api(app, c, 'GET', '/v1/senders?limit=100')).data as any[];
+    const senders = must(await api<Senders>(app, c, 'GET', '/v1/senders?limit=100')).data;
     const v = state.values ?? {};
     return page(
       c,
@@ -44,9 +44,9 @@ export function registerSenderPages(ui: Hono<UiEnv>, app: App): void {
               </summary>
               <Table
                 columns={[
-                  { label: 'Purpose', cell: (r: any) => r.purpose.toUpperCase() },
-                  { label: 'Name', cell: (r: any) => <code>{r.name}</code> },
-                  { label: 'TXT value', cell: (r: any) => <code class="small">{r.value}</code> },
+                  { label: 'Purpose', cell: (r) => r.purpose.toUpperCase() },
+                  { label: 'Name', cell: (r) => <code>{r.name}</code> },
+                  { label: 'TXT value', cell: (r) => <code class="small">{r.value}</code> },
                 ]}
                 rows={s.dns_records}
               />
@@ -116,7 +116,7 @@ export function registerSenderPages(ui: Hono<UiEnv>, app: App): void {
       if (value !== undefined) body[name] = value;
     }
     if (form.is_default === 'on') body.is_default = true;
-    const res = await api(app, c, 'POST', '/v1/senders', body);
+    const res = await api<Senders['data'][number]>(app, c, 'POST', '/v1/senders', body);
     if (!res.ok)
       return render(c, {
         values: form,
