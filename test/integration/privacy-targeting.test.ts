@@ -122,57 +122,69 @@ async function outcomes(customers: Customer[], rule: unknown) {
   }));
 }
 
-describe('targeting guard (property)', () => {
-  it('never selects a customer without the consent because of a sensitive value, and the context never holds one', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(customerArb, { minLength: 1, maxLength: 8 }),
-        ruleArb,
-        fc.nat(10),
-        async (customers, rule, seed) => {
-          const before = await outcomes(customers, rule);
-          // The context a rule sees has a sensitive attribute only with its consent.
-          const contexts = await buildContexts(
-            sql,
-            (await sql<{ id: number }[]>`select id from customers order by id`).map((r) => r.id),
-            NOW,
-          );
-          [...contexts.values()].forEach((ctx, i) => {
-            const ok = granted(customers[i]!);
-            for (const [k, purpose] of Object.entries(SENSITIVE)) {
-              if (!ok.has(purpose)) expect(ctx.attributes).not.toHaveProperty(k);
-              else expect(ctx.attributes[k]).toBe(customers[i]!.attributes[k as keyof typeof SENSITIVE]);
-            }
-          });
-          // Non-interference: changing the sensitive values of those who did not consent changes
-          // nothing for anyone (segment membership or offer).
-          const after = await outcomes(perturb(customers, seed), rule);
-          expect(after).toEqual(before);
-        },
-      ),
-      { numRuns: 40 },
-    );
-  });
+// Each run loads its customers, consents and an offer afresh and asks both the segment and the
+// decision: about 0.25 s a run alone, several times that while the whole suite shares two cores.
+const PROPERTY_BUDGET_MS = 120_000;
 
-  it('a declared rule selects only customers who consented to its purpose', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(customerArb, { minLength: 1, maxLength: 8 }),
-        ruleArb,
-        async (customers, rule) => {
-          const declared = withPurposes(rule, ['sensitive:health']);
-          const result = await outcomes(customers, declared);
-          result.forEach((r, i) => {
-            if (!granted(customers[i]!).has('sensitive:health')) {
-              expect(r.selected).toBe(false);
-              expect(r.offered).toBe(false);
-            }
-          });
-        },
-      ),
-      { numRuns: 25 },
-    );
-  });
+describe('targeting guard (property)', () => {
+  it(
+    'never selects a customer without the consent because of a sensitive value, and the context never holds one',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(customerArb, { minLength: 1, maxLength: 8 }),
+          ruleArb,
+          fc.nat(10),
+          async (customers, rule, seed) => {
+            const before = await outcomes(customers, rule);
+            // The context a rule sees has a sensitive attribute only with its consent.
+            const contexts = await buildContexts(
+              sql,
+              (await sql<{ id: number }[]>`select id from customers order by id`).map((r) => r.id),
+              NOW,
+            );
+            [...contexts.values()].forEach((ctx, i) => {
+              const ok = granted(customers[i]!);
+              for (const [k, purpose] of Object.entries(SENSITIVE)) {
+                if (!ok.has(purpose)) expect(ctx.attributes).not.toHaveProperty(k);
+                else expect(ctx.attributes[k]).toBe(customers[i]!.attributes[k as keyof typeof SENSITIVE]);
+              }
+            });
+            // Non-interference: changing the sensitive values of those who did not consent changes
+            // nothing for anyone (segment membership or offer).
+            const after = await outcomes(perturb(customers, seed), rule);
+            expect(after).toEqual(before);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    },
+    PROPERTY_BUDGET_MS,
+  );
+
+  it(
+    'a declared rule selects only customers who consented to its purpose',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(customerArb, { minLength: 1, maxLength: 8 }),
+          ruleArb,
+          async (customers, rule) => {
+            const declared = withPurposes(rule, ['sensitive:health']);
+            const result = await outcomes(customers, declared);
+            result.forEach((r, i) => {
+              if (!granted(customers[i]!).has('sensitive:health')) {
+                expect(r.selected).toBe(false);
+                expect(r.offered).toBe(false);
+              }
+            });
+          },
+        ),
+        { numRuns: 25 },
+      );
+    },
+    PROPERTY_BUDGET_MS,
+  );
 });
 
 describe('targeting guard (HTTP)', () => {
