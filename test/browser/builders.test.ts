@@ -73,8 +73,10 @@ beforeAll(async () => {
   });
   page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${base}/ui/login`);
+  // Password sign-in comes first; the API-key form is folded under its summary.
+  await page.click('.key-sign-in summary');
   await page.fill('#f-key', await h.keyFor('marketer'));
-  await page.click('button[type=submit]');
+  await page.click('#key-form button[type=submit]');
   await page.waitForURL(`${base}/ui`);
 }, 120_000);
 

@@ -115,6 +115,19 @@
     }
     root.prepend(bar);
     editor.runCommand('open-blocks');
+    // What GrapesJS leaves out for screen readers and keyboards: a name for the canvas frame,
+    // and a way to reach its scrolling panels without a mouse.
+    // GrapesJS makes a new frame on load and on a change of device, so each one is named as it comes.
+    const nameFrames = () => {
+      for (const frame of canvas.querySelectorAll('iframe')) {
+        if (!frame.title) frame.title = 'Email canvas: the email as it will look';
+      }
+    };
+    nameFrames();
+    new MutationObserver(nameFrames).observe(canvas, { childList: true, subtree: true });
+    for (const panel of canvas.querySelectorAll('.gjs-pn-views-container, .gjs-blocks-c')) {
+      panel.tabIndex = 0;
+    }
     root.dataset.ready = '1';
   }
 
