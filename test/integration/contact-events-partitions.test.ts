@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +11,9 @@ import {
 import { createSql, type Sql } from '../../src/db/sql.js';
 import { campaignReport } from '../../src/reports/campaign-report.js';
 import { retentionProcessor } from '../../workers/retention.js';
+import { runCli as run } from '../helpers/cli.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { ADMIN_URL, urlFor } from '../helpers/test-db.js';
-
-function run(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/offerflow.js', ...args], {
-      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const PARTITIONING = 23; // migrations/0023_contact_events_partitioned.sql
 
