@@ -11,6 +11,7 @@ import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.j
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInWithKey } from './pages.js';
 
 // The rule builder and the block email editor in Debian's Chromium, against the real app,
 // PostgreSQL, Redis, BullMQ workers and an SMTP sink.
@@ -72,11 +73,7 @@ beforeAll(async () => {
     return route.abort();
   });
   page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(`${base}/ui/login`);
-  // Password sign-in comes first; the API-key form is folded under its summary.
-  await page.click('.key-sign-in summary');
-  await page.fill('#f-key', await h.keyFor('marketer'));
-  await page.click('#key-form button[type=submit]');
+  await signInWithKey(page, base, await h.keyFor('marketer'));
   await page.waitForURL(`${base}/ui`);
 }, 120_000);
 

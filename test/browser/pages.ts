@@ -1,4 +1,14 @@
+import type { Page } from 'playwright-core';
 import type { Role } from '../../src/http/roles.js';
+
+/** Signs a browser page in with an API key through the sign-in page's folded key form. */
+export async function signInWithKey(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/ui/login`);
+  await page.click('.key-sign-in summary');
+  await page.fill('#f-key', key);
+  await page.click('#key-form button[type=submit]');
+  await page.waitForURL((url) => !url.pathname.startsWith('/ui/login'));
+}
 
 /**
  * Every page of the web UI that the browser suites visit (axe in both themes, no horizontal

@@ -13,7 +13,7 @@ import { userWithLink } from '../../src/users/first-admin.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { startOidcProvider } from '../helpers/oidc-provider.js';
-import { UI_PAGES } from './pages.js';
+import { signInWithKey as signInAs, UI_PAGES } from './pages.js';
 
 // A team's workspace in Debian's Chromium against the real app, PostgreSQL and an SMTP sink:
 // people invited by mail, keys, the analyst's CSV and comparison, a sales rep on a phone,
@@ -55,13 +55,7 @@ const linkIn = (text: string | undefined, kind: 'welcome' | 'reset') =>
   new RegExp(`https?://[^\\s]+/ui/${kind}/[\\w-]+`).exec(text ?? '')?.[0];
 
 /** Signs a context in with an API key of `role`, through the sign-in page's key form. */
-async function signInWithKey(page: Page, role: Role) {
-  await page.goto(`${base}/ui/login`);
-  await page.click('.key-sign-in summary');
-  await page.fill('#f-key', await h.keyFor(role));
-  await page.click('#key-form button[type=submit]');
-  await page.waitForURL((url) => !url.pathname.startsWith('/ui/login'));
-}
+const signInWithKey = async (page: Page, role: Role) => signInAs(page, base, await h.keyFor(role));
 
 /** Two campaigns already sent, with opens and clicks, straight in SQL (no queue needed to compare). */
 async function seedSentCampaigns(): Promise<[number, number]> {
