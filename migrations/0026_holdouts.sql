@@ -42,3 +42,6 @@ create table control_groups (
   ended_at timestamptz
 );
 create unique index control_groups_current_idx on control_groups ((true)) where ended_at is null;
+
+-- The offer report's treated group: the customers shown an offer, by offer.
+create index offer_impressions_offer_idx on offer_impressions (offer_id, customer_id, at);

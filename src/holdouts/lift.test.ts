@@ -26,7 +26,8 @@ function simulate(random: () => number, n: number, p: number, meanSpend: number)
   return g;
 }
 
-const covers = (ci: [number, number] | null, value: number) => ci !== null && ci[0] <= value && value <= ci[1];
+const covers = (ci: [number, number] | null, value: number) =>
+  ci !== null && ci[0] <= value && value <= ci[1];
 
 describe('incremental lift (simulation with a known truth)', () => {
   it('its 95 % intervals cover the true lift in at least 93 of 100 seeded runs', () => {
@@ -88,9 +89,9 @@ describe('incremental lift (worked examples)', () => {
 
   it('says when there is no holdout or too little data to tell, and shows the detectable effect', () => {
     const treated = { customers: 100, conversions: 3, revenue: 90, revenue_sq: 2700 };
-    expect(incrementalLift(treated, { customers: 0, conversions: 0, revenue: 0, revenue_sq: 0 }).verdict).toBe(
-      'no_holdout',
-    );
+    expect(
+      incrementalLift(treated, { customers: 0, conversions: 0, revenue: 0, revenue_sq: 0 }).verdict,
+    ).toBe('no_holdout');
     const small = incrementalLift(treated, { customers: 10, conversions: 0, revenue: 0, revenue_sq: 0 });
     expect(small.verdict).toBe('not_enough_data');
     expect(small.enough_data).toBe(false);
@@ -102,6 +103,8 @@ describe('incremental lift (worked examples)', () => {
     expect(big.verdict).toBe('lift');
     expect(big.incremental_conversions).toBeCloseTo(0.02 * 90_000, 6);
     // More customers detect smaller effects.
-    expect(big.min_detectable_effect.conversion_rate!).toBeLessThan(small.min_detectable_effect.conversion_rate!);
+    expect(big.min_detectable_effect.conversion_rate!).toBeLessThan(
+      small.min_detectable_effect.conversion_rate!,
+    );
   });
 });

@@ -102,8 +102,7 @@ export function conversionLift(t: GroupSample, h: GroupSample): Lift {
   const ph = h.conversions / h.customers;
   const varT = (pt * (1 - pt)) / t.customers;
   const varH = (ph * (1 - ph)) / h.customers;
-  const relVar =
-    pt > 0 && ph > 0 ? (1 - pt) / (t.customers * pt) + (1 - ph) / (h.customers * ph) : null;
+  const relVar = pt > 0 && ph > 0 ? (1 - pt) / (t.customers * pt) + (1 - ph) / (h.customers * ph) : null;
   return liftOf(pt, ph, varT, varH, relVar);
 }
 
@@ -132,12 +131,8 @@ export function incrementalLift(treated: GroupSample, holdout: GroupSample): Inc
   const nT = treated.customers;
   const nH = holdout.customers;
   const enough =
-    Math.min(
-      treated.conversions,
-      nT - treated.conversions,
-      holdout.conversions,
-      nH - holdout.conversions,
-    ) >= 5;
+    Math.min(treated.conversions, nT - treated.conversions, holdout.conversions, nH - holdout.conversions) >=
+    5;
   let mde: IncrementalResult['min_detectable_effect'] = {
     conversion_rate: null,
     conversion_rate_relative: null,
@@ -145,14 +140,19 @@ export function incrementalLift(treated: GroupSample, holdout: GroupSample): Inc
   };
   if (nT > 0 && nH > 0) {
     // At the holdout's rate (the pooled one when the holdout has none yet).
-    const base = holdout.conversions > 0 ? holdout.conversions / nH : (treated.conversions + holdout.conversions) / (nT + nH);
+    const base =
+      holdout.conversions > 0
+        ? holdout.conversions / nH
+        : (treated.conversions + holdout.conversions) / (nT + nH);
     const k = Z95 + Z_POWER;
     const conversionMde = k * Math.sqrt(base * (1 - base) * (1 / nT + 1 / nH));
     mde = {
       conversion_rate: conversionMde,
       conversion_rate_relative: base > 0 ? conversionMde / base : null,
       revenue_per_customer:
-        nT > 1 && nH > 1 ? k * Math.sqrt(revenueVariance(treated) / nT + revenueVariance(holdout) / nH) : null,
+        nT > 1 && nH > 1
+          ? k * Math.sqrt(revenueVariance(treated) / nT + revenueVariance(holdout) / nH)
+          : null,
     };
   }
   const verdict: Verdict =

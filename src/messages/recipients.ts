@@ -57,7 +57,10 @@ export interface RecipientsOptions<T, S extends string> {
 }
 
 /** Why a mailable row is held out (`control_group` or `holdout`), or null. */
-function holdoutReason<T extends { customer_id: number }>(row: T, h: HoldoutOptions<T> | undefined): string | null {
+function holdoutReason<T extends { customer_id: number }>(
+  row: T,
+  h: HoldoutOptions<T> | undefined,
+): string | null {
   if (!h) return null;
   if (h.promotional(row) && inControlGroup(h.controlGroup, row.customer_id)) return 'control_group';
   const own = h.own(row);

@@ -396,7 +396,12 @@ function withoutHeldOut(
   k: number,
   held: ReadonlySet<number>,
 ): { top: Candidate[]; fallbacks: Candidate[]; heldOut: Candidate[]; rest: Candidate[] } {
-  const out = { top: [] as Candidate[], fallbacks: [] as Candidate[], heldOut: [] as Candidate[], rest: [] as Candidate[] };
+  const out = {
+    top: [] as Candidate[],
+    fallbacks: [] as Candidate[],
+    heldOut: [] as Candidate[],
+    rest: [] as Candidate[],
+  };
   // Without holdouts the places go to the top k targeted offers, then to fallbacks.
   const walk = (list: readonly Candidate[], into: Candidate[], firstPlace: number) => {
     list.forEach((c, i) => {

@@ -170,5 +170,9 @@ export const DecisionResponse = z
     excluded: z
       .array(z.object({ offer_id: z.number().int(), name: z.string(), reasons: z.array(Reason) }))
       .optional(),
+    held_out: z.array(z.number().int()).optional().openapi({
+      description:
+        'Offers that would have been chosen but the customer is in their holdout (the next ones took their place)',
+    }),
   })
   .openapi('Decision');

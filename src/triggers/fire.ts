@@ -209,7 +209,15 @@ export async function fireTriggerEvents(
         },
       },
     );
-    for (const { trigger, event, customer_id: customerId, status, suppressed_reason, offer_ids, held_out_offer_ids } of decided) {
+    for (const {
+      trigger,
+      event,
+      customer_id: customerId,
+      status,
+      suppressed_reason,
+      offer_ids,
+      held_out_offer_ids,
+    } of decided) {
       rows.push({
         trigger_id: trigger.id,
         event_key: event.key,
