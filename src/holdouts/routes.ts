@@ -9,7 +9,7 @@ import { HoldoutPercent } from './schema.js';
 
 const tags = ['Holdouts'];
 
-const ControlGroupSchema = z
+export const ControlGroupSchema = z
   .object({
     id: z.number().int(),
     percent: z.number(),
@@ -18,7 +18,7 @@ const ControlGroupSchema = z
   })
   .openapi('ControlGroup');
 
-const SettingsSchema = z
+export const WorkspaceSettingsSchema = z
   .object({
     holdout_percent: z.number().openapi({
       description: 'The global control group: this percent of customers never gets promotional mail',
@@ -81,7 +81,7 @@ export function registerHoldoutRoutes(app: App): void {
       roles: ACCESS.marketingRead,
       tags,
       summary: 'Workspace settings: the global control group',
-      responses: { 200: jsonResponse(SettingsSchema, 'The settings') },
+      responses: { 200: jsonResponse(WorkspaceSettingsSchema, 'The settings') },
     }),
     async (c) => c.json(await settingsView(c.var.deps.sql, c.var.deps.clock()), 200),
   );
@@ -96,7 +96,7 @@ export function registerHoldoutRoutes(app: App): void {
         summary:
           'Change the global control group: its percent and how often a new one is drawn (a changed percent draws a new group now)',
         request: { body: jsonBody(SettingsPatch) },
-        responses: { 200: jsonResponse(SettingsSchema, 'The settings') },
+        responses: { 200: jsonResponse(WorkspaceSettingsSchema, 'The settings') },
       }),
       async (c) => {
         const { sql, clock } = c.var.deps;
@@ -116,7 +116,7 @@ export function registerHoldoutRoutes(app: App): void {
       roles: ACCESS.admin,
       tags,
       summary: 'Draw a new global control group now (the old one is kept for the record)',
-      responses: { 200: jsonResponse(SettingsSchema, 'The settings, with the new group') },
+      responses: { 200: jsonResponse(WorkspaceSettingsSchema, 'The settings, with the new group') },
     }),
     async (c) => {
       const { sql, clock } = c.var.deps;

@@ -5,6 +5,7 @@ import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { inControlGroup, inHoldout } from '../../src/holdouts/assign.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
 // Holdouts through the API, the real workers and an SMTP sink: who is held out gets no mail
@@ -269,5 +270,32 @@ describe('the global control group', () => {
     expect(history.data.map((g: { id: number }) => g.id)).toContain(group!.id);
     expect(history.data.find((g: { id: number }) => g.id === group!.id).ended_at).not.toBeNull();
     await h.patch('/v1/settings', { holdout_percent: 0 });
+  });
+});
+
+describe('the holdouts page', () => {
+  it('sets the global control group without JSON, and shows a bad percent next to its field', async () => {
+    const ui = await signInToUi(h, 'admin');
+    const post = (path: string, fields: Record<string, string>) =>
+      h.app.request(path, {
+        method: 'POST',
+        headers: { cookie: ui.session, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: ui.csrf, ...fields }),
+      });
+    const bad = await post('/ui/holdouts', { holdout_percent: '70', holdout_refresh_days: '' });
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toMatch(/holdout_percent/);
+    expect((await json(await h.get('/v1/settings'))).holdout_percent).toBe(0);
+    const ok = await post('/ui/holdouts', { holdout_percent: '5', holdout_refresh_days: '30' });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('In force: 5 % of customers');
+    expect(await json(await h.get('/v1/settings'))).toMatchObject({
+      holdout_percent: 5,
+      holdout_refresh_days: 30,
+    });
+    const before = (await json(await h.get('/v1/settings'))).control_group.id;
+    expect((await post('/ui/holdouts/refresh', {})).status).toBe(200);
+    expect((await json(await h.get('/v1/settings'))).control_group.id).not.toBe(before);
+    await h.patch('/v1/settings', { holdout_percent: 0, holdout_refresh_days: null });
   });
 });
