@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { random as seeded } from '../demo/shop.js';
 import { conversionLift, type GroupSample, incrementalLift, revenueLift } from './lift.js';
-
-/** A small seeded generator (mulberry32): the simulations are the same on every run. */
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A group of n customers converting with probability p, each converter spending Exp(mean). */
 function simulate(random: () => number, n: number, p: number, meanSpend: number): GroupSample {
