@@ -7,6 +7,7 @@ import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
+import { registerEventRoutes } from './events/routes.js';
 import { requireApiKey } from './http/auth.js';
 import { createAuthFailures } from './http/auth-failures.js';
 import type { App, AppEnv } from './http/env.js';
@@ -126,6 +127,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerSystemRoutes(app);
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
+  registerEventRoutes(app);
   registerRuleRoutes(app);
   registerSegmentRoutes(app);
   registerOfferRoutes(app);
