@@ -9,6 +9,7 @@ import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
 import { inTransactionThenFire } from '../triggers/events.js';
 import { ingestEvents } from './ingest.js';
+import { registerEventRuleFields } from './rule-fields.js';
 import {
   EventInputSchema,
   EventResultSchema,
@@ -125,6 +126,7 @@ const singleOrEnvelope = (value: object): unknown[] => {
 };
 
 export function registerEventRoutes(app: App): void {
+  registerEventRuleFields();
   // The body schema refers to EventInput by $ref (rows are validated one by one, to report each
   // bad row by index), so the component is registered here.
   app.openAPIRegistry.register('EventInput', EventInputSchema);

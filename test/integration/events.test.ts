@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { segmentAudiencePage } from '../../src/segments/audience.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
 let h: Harness;
@@ -170,6 +171,48 @@ describe('POST /v1/events', () => {
     expect((await h.get('/v1/event-types/nope')).status).toBe(404);
     expect((await h.post('/v1/event-types', { name: 'x', properties: { a: { type: 'date' } } })).status).toBe(
       422,
+    );
+  });
+
+  it('a segment on did_event matches the same customers in SQL and in process', async () => {
+    const at = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString();
+    await h.post('/v1/events', [
+      track({ userId: 'seg-a', messageId: 's-a1', timestamp: at(2), properties: { value: 80 } }),
+      track({ userId: 'seg-b', messageId: 's-b1', timestamp: at(2), properties: { value: 10 } }),
+      track({ userId: 'seg-c', messageId: 's-c1', timestamp: at(40), properties: { value: 90 } }),
+      track({ userId: 'seg-c', messageId: 's-c2', event: 'product_viewed', timestamp: at(1) }),
+    ]);
+    const rule = { did_event: ['cart_updated', 7, { '===': [{ var: 'value' }, 80] }] };
+    const preview = await json(await h.post('/v1/segments/preview', { rule }));
+    expect(preview).toMatchObject({ count: 1, evaluation: 'sql' });
+    const { id } = await json(await h.post('/v1/segments', { name: 'Carts this week', rule }));
+    const members = await json(await h.get(`/v1/segments/${id}/customers`));
+    const [a] = await h.db.sql`select id from customers where external_id = 'seg-a'`;
+    expect(members.data.map((m: { id: number }) => m.id)).toEqual([a!.id]);
+    const now = new Date();
+    for (const r of [
+      rule,
+      { did_event: ['cart_updated', 7] },
+      { '>=': [{ event_count: ['cart_updated', 60] }, 1] },
+    ]) {
+      const inSql = await segmentAudiencePage(h.db.sql, r, { limit: 1000, now });
+      const inProcess = await segmentAudiencePage(h.db.sql, r, { limit: 1000, now, evaluation: 'stream' });
+      expect(inSql).toEqual(inProcess);
+      expect(inSql.length).toBeGreaterThan(0);
+    }
+    // A bad did_event is refused when the segment is saved.
+    const bad = await h.post('/v1/segments', { name: 'x', rule: { did_event: ['cart_updated'] } });
+    expect(bad.status).toBe(422);
+  });
+
+  it('the rule field catalogue lists the event types and the event operators', async () => {
+    const catalogue = await json(await h.get('/v1/rules/fields?scope=segment'));
+    const names = catalogue.fields.find((f: { path: string }) => f.path === 'event_names');
+    expect(names.values.map((v: { value: string }) => v.value)).toEqual(
+      expect.arrayContaining(['cart_updated', 'product_viewed']),
+    );
+    expect(catalogue.operators.map((o: { op: string }) => o.op)).toEqual(
+      expect.arrayContaining(['did_event', 'event_count']),
     );
   });
 });
