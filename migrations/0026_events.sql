@@ -67,3 +67,8 @@ create table event_types (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
+
+-- Triggers may fire on a custom event (params.event_name names it).
+alter table triggers drop constraint triggers_event_check;
+alter table triggers add constraint triggers_event_check
+  check (event in ('purchase', 'customer_created', 'inactive_for', 'birthday', 'date_attribute', 'social_message', 'event'));

@@ -198,3 +198,17 @@ export async function deleteCustomerEvents(db: Db, customerId: number): Promise<
   await db`delete from customer_aliases where customer_id = ${customerId}`;
   return rows.length;
 }
+
+/** The custom event that fired a trigger's message (its firing's key is `event:<id>`), if any. */
+export async function triggerMessageEvent(
+  db: Db,
+  messageId: number,
+): Promise<{ name: string; properties: Record<string, unknown>; at: string } | undefined> {
+  const [row] = await db<{ name: string; properties: Record<string, unknown>; at: Date }[]>`
+    select e.name, e.properties, e.at
+    from trigger_firings f
+    join events e on e.customer_id = f.customer_id and e.id = substring(f.event_key from 7)::bigint
+    where f.message_id = ${messageId} and f.event_key like 'event:%'
+    limit 1`;
+  return row ? { name: row.name, properties: row.properties, at: row.at.toISOString() } : undefined;
+}
