@@ -36,6 +36,7 @@ import { withTrackingFastPath } from './tracking/fast-path.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
 import { registerTriggerRoutes } from './triggers/routes.js';
 import { IMPORT_UPLOAD_PAGE } from './ui/pages/imports.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
 import { registerUiRoutes } from './ui/routes.js';
 
 export interface AppOptions {
@@ -128,6 +129,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
   registerEventRoutes(app);
+  registerWebhookRoutes(app);
   registerRuleRoutes(app);
   registerSegmentRoutes(app);
   registerOfferRoutes(app);

@@ -196,6 +196,9 @@ export function selectCustomerEvents(
 export async function deleteCustomerEvents(db: Db, customerId: number): Promise<number> {
   const rows = await db`delete from events where customer_id = ${customerId} returning id`;
   await db`delete from customer_aliases where customer_id = ${customerId}`;
+  // Webhook payloads about them keep the ids, not the external id.
+  await db`update webhook_deliveries set payload = payload #- '{data,external_id}'
+    where customer_id = ${customerId} and payload -> 'data' ? 'external_id'`;
   return rows.length;
 }
 
