@@ -36,8 +36,8 @@ import { withTrackingFastPath } from './tracking/fast-path.js';
 import { registerTrackingRoutes } from './tracking/routes.js';
 import { registerTriggerRoutes } from './triggers/routes.js';
 import { IMPORT_UPLOAD_PAGE } from './ui/pages/imports.js';
-import { registerWebhookRoutes } from './webhooks/routes.js';
 import { registerUiRoutes } from './ui/routes.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
 
 export interface AppOptions {
   /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */

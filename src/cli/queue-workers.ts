@@ -21,7 +21,15 @@ import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { UsageError } from './usage-error.js';
 
-export const WORKER_ROLES = ['planner', 'sender', 'reconciler', 'trigger', 'import', 'retention', 'webhook'] as const;
+export const WORKER_ROLES = [
+  'planner',
+  'sender',
+  'reconciler',
+  'trigger',
+  'import',
+  'retention',
+  'webhook',
+] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export interface WorkerOptions {
