@@ -1,7 +1,7 @@
 import type { Db } from '../db/sql.js';
 
 // The SQL of outbound webhooks: endpoints, and their deliveries (written by the database
-// triggers of migrations/0026 in the transaction that recorded what happened).
+// triggers of migrations/0027 in the transaction that recorded what happened).
 
 export interface EndpointRow {
   id: number;
