@@ -62,6 +62,8 @@ function contexts(now: Date): CustomerContext[] {
       categories_bought: Object.keys(spend),
       recent_purchases: [],
       consents: [],
+      events: [],
+      event_names: [],
       now: now.toISOString(),
     };
   });

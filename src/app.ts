@@ -7,6 +7,7 @@ import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
+import { registerEventRoutes } from './events/routes.js';
 import { registerHoldoutRoutes } from './holdouts/routes.js';
 import { requireApiKey } from './http/auth.js';
 import { createAuthFailures } from './http/auth-failures.js';
@@ -37,6 +38,7 @@ import { registerTrackingRoutes } from './tracking/routes.js';
 import { registerTriggerRoutes } from './triggers/routes.js';
 import { IMPORT_UPLOAD_PAGE } from './ui/pages/imports.js';
 import { registerUiRoutes } from './ui/routes.js';
+import { registerWebhookRoutes } from './webhooks/routes.js';
 
 export interface AppOptions {
   /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */
@@ -127,6 +129,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerSystemRoutes(app);
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
+  registerEventRoutes(app);
+  registerWebhookRoutes(app);
   registerRuleRoutes(app);
   registerSegmentRoutes(app);
   registerOfferRoutes(app);

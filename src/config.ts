@@ -83,6 +83,17 @@ export const configSchema = z.object({
   SOFT_BOUNCE_WINDOW_DAYS: z.coerce.number().int().min(1).default(14),
   /** ESP webhooks: a signed request older than this (or from the future by as much) is a replay. */
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).default(300),
+  /**
+   * Outbound webhooks may target loopback, private and link-local addresses (refused by
+   * default, at creation and again at each delivery, against DNS rebinding): `true` allows them.
+   */
+  WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  /** Webhook retries: exponential from this delay, for up to WEBHOOK_RETRY_WINDOW_SECONDS. */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(5000),
+  WEBHOOK_RETRY_WINDOW_SECONDS: z.coerce.number().int().min(1).default(86_400),
   /** Amazon SES through SNS: the topic ARNs accepted (comma-separated); unset refuses every SNS post. */
   SES_SNS_TOPIC_ARNS: z.string().optional(),
   /**

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Config } from '../src/config.js';
-import { ensureMonthlyPartitions } from '../src/db/partitions.js';
+import { ensureMonthlyPartitions, PARTITIONED_TABLES } from '../src/db/partitions.js';
 import type { Sql } from '../src/db/sql.js';
 import { pruneReceipts } from '../src/inbound/store.js';
 import { applyRetention, type RetentionResult } from '../src/privacy/retention.js';
@@ -27,12 +27,12 @@ export const retentionProcessor =
     _job: Job,
   ): Promise<RetentionResult & { partitions_created: string[]; inbound_receipts_pruned: number }> => {
     const now = deps.clock();
-    const partitions_created = await ensureMonthlyPartitions(
-      deps.sql,
-      'contact_events',
-      PARTITION_MONTHS_AHEAD,
-      now,
-    );
+    const partitions_created: string[] = [];
+    for (const table of PARTITIONED_TABLES) {
+      partitions_created.push(
+        ...(await ensureMonthlyPartitions(deps.sql, table, PARTITION_MONTHS_AHEAD, now)),
+      );
+    }
     // Replay protection only needs receipts as old as the providers' retry windows.
     const receiptDays = deps.config.RETENTION_INBOUND_RECEIPTS_DAYS ?? 30;
     const inbound_receipts_pruned =

@@ -7,6 +7,7 @@ import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
 import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER, triggerProcessor } from '../../workers/trigger.js';
+import { startWebhookPoller, webhookProcessor } from '../../workers/webhook.js';
 import { throttledCampaigns } from '../campaigns/store.js';
 import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
@@ -20,7 +21,15 @@ import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { UsageError } from './usage-error.js';
 
-export const WORKER_ROLES = ['planner', 'sender', 'reconciler', 'trigger', 'import', 'retention'] as const;
+export const WORKER_ROLES = [
+  'planner',
+  'sender',
+  'reconciler',
+  'trigger',
+  'import',
+  'retention',
+  'webhook',
+] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
 export interface WorkerOptions {
@@ -40,7 +49,8 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
- * TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), QUEUE_PREFIX (offerflow), DKIM_*.
+ * TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
   const env = options.env ?? process.env;
@@ -172,6 +182,22 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       .upsertJobScheduler('retention', RETENTION_SCHEDULE, { name: 'retention', data: {} });
   }
 
+  if (roles.includes('webhook')) {
+    // Outbound webhooks: WEBHOOK_CONCURRENCY (20) attempts at once, due ones polled every
+    // WEBHOOK_POLL_MS (500) from webhook_deliveries.
+    const processor = webhookProcessor({
+      sql,
+      allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      retryWindowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
+      clock,
+    });
+    const options = { ...common, concurrency: num(env.WEBHOOK_CONCURRENCY, 20) };
+    workers.set(QUEUES.webhook, watch(new Worker(QUEUES.webhook, processor, options)));
+    const poller = startWebhookPoller({ sql, jobs: dispatcher, logger }, num(env.WEBHOOK_POLL_MS, 500));
+    beforeWorkers.push(() => poller.stop());
+  }
+
   logger.info({ roles, prefix, concurrency }, 'workers started');
   return {
     async close() {
@@ -185,7 +211,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler|trigger|import|retention …]`: all when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

@@ -7,7 +7,7 @@ import type { Db, Sql } from './sql.js';
  */
 
 /** Tables whose monthly partitions this module may manage (identifiers are never user input). */
-export const PARTITIONED_TABLES = ['contact_events'] as const;
+export const PARTITIONED_TABLES = ['contact_events', 'events'] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
 
 export interface MonthPartition {

@@ -7,9 +7,12 @@ export const NDJSON = 'application/x-ndjson';
 
 /**
  * Reads a batch body: a JSON array, or NDJSON (one JSON value per line, blank lines ignored) when
- * the content type says so. Unparseable text is a 400 naming the line; a wrong shape or size a 422.
+ * the content type says so; `single` turns a lone JSON object into rows. Unparseable text is a 400 naming the line; a wrong shape or size a 422.
  */
-export async function readBatchBody(c: Context<AppEnv>, options: { max: number }): Promise<unknown[]> {
+export async function readBatchBody(
+  c: Context<AppEnv>,
+  options: { max: number; single?: (value: object) => unknown[] | undefined },
+): Promise<unknown[]> {
   const type = c.req.header('content-type') ?? '';
   const body = await c.req.text();
   let rows: unknown;
@@ -44,6 +47,10 @@ export async function readBatchBody(c: Context<AppEnv>, options: { max: number }
         { path: '', in: 'body', message: 'malformed JSON' },
       ]);
     }
+  }
+  // A route may also take one object (or an envelope of rows) where a batch is expected.
+  if (!Array.isArray(rows) && options.single && typeof rows === 'object' && rows !== null) {
+    rows = options.single(rows);
   }
   if (!Array.isArray(rows)) {
     throw invalid([{ path: '', in: 'body', message: `expected a JSON array of rows (or ${NDJSON})` }]);

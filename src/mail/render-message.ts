@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
+import { triggerMessageEvent } from '../events/store.js';
 import {
   type ClaimedMessage,
   type OfferContent,
@@ -72,6 +73,8 @@ export function createMessageRenderer(deps: {
     const content = await loadOffers(m.offer_ids);
     // An automated email may speak of the order that fired it and of the latest one.
     const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
+    // …and of the custom event that fired it ({{event.properties.cart_url}}).
+    const event = m.trigger_id !== null ? await triggerMessageEvent(deps.sql, m.id) : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const data = {
       customer,
@@ -91,6 +94,7 @@ export function createMessageRenderer(deps: {
       campaign: { name: m.campaign_name },
       ...(orders?.order ? { order: orders.order } : {}),
       ...(orders?.last_order ? { last_order: orders.last_order } : {}),
+      ...(event ? { event } : {}),
     };
     const rendered = renderForCustomer(version, data as Parameters<typeof renderForCustomer>[1]);
     const variant = m.campaign_variants.find((v) => v.name === m.variant);

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { deleteCustomerEvents } from '../events/store.js';
 import { sendJobId } from '../messages/send-jobs.js';
 import { emailHash } from '../messages/suppression.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
@@ -73,6 +74,8 @@ async function eraseOne(db: Db, id: number, at: Date) {
   await clearCustomerRow(db, id, at);
   await clearConsentDetails(db, id);
   const eventsPseudonymized = await pseudonymizeCustomerEvents(db, id);
+  // Custom events' properties may describe the person: they go, with the anonymous ids.
+  await deleteCustomerEvents(db, id);
   await clearMessageReplies(db, id);
   const cancelled = await cancelCustomerMessages(db, id);
   return {

@@ -4,7 +4,7 @@ import type { DefaultJobOptions } from 'bullmq';
  * Every queue's name, here so that infrastructure knows no domain: the planner (campaign
  * planning, A/B decisions and send-outs), send (every email; a throttled campaign gets its own
  * `send-c{id}` so its rate limit binds only it), trigger (events for the automations), import
- * (committed CSV imports) and retention (the nightly clean-up).
+ * (committed CSV imports), retention (the nightly clean-up) and webhook (outbound deliveries).
  */
 export const QUEUES = {
   planner: 'planner',
@@ -12,6 +12,7 @@ export const QUEUES = {
   trigger: 'trigger',
   import: 'import',
   retention: 'retention',
+  webhook: 'webhook',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;
@@ -71,6 +72,10 @@ export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
       removeOnComplete: true,
       removeOnFail: { count: 1000 },
     };
+  }
+  if (queue === QUEUES.webhook) {
+    // One attempt per job: retries are the delivery row's (next_attempt_at), polled again.
+    return { attempts: 1, removeOnComplete: true, removeOnFail: true };
   }
   if (queue === QUEUES.planner) {
     return {

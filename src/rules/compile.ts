@@ -195,6 +195,8 @@ const ARITY: Record<string, [number, number | undefined]> = {
   spent_in: [2, 2],
   has_any: [2, 2],
   has_all: [2, 2],
+  did_event: [2, 3],
+  event_count: [2, 2],
 };
 
 /** Operators whose arguments name a path into the data: they must be literal and safe. */

@@ -1,7 +1,20 @@
 import type { Db } from '../db/sql.js';
-import { type ContextProfile, type ContextRow, type RecentPurchaseRow, selectContextRows } from './store.js';
+import {
+  type ContextProfile,
+  type ContextRow,
+  type RecentPurchaseRow,
+  selectContextEvents,
+  selectContextRows,
+} from './store.js';
 
 export type ContextPurchase = RecentPurchaseRow;
+
+/** One custom event as rules see it (did_event, event_count). */
+export interface ContextEvent {
+  name: string;
+  at: string;
+  properties: Record<string, unknown>;
+}
 
 /**
  * What a rule sees for one customer: `var` paths address these fields (docs/rules.md).
@@ -25,6 +38,10 @@ export interface CustomerContext extends ContextProfile {
   categories_bought: string[];
   /** Newest first, at most RECENT_PURCHASES.limit lines of the last RECENT_PURCHASES.days days. */
   recent_purchases: ContextPurchase[];
+  /** Custom events (POST /v1/events), newest first (rules/store.ts CONTEXT_EVENTS bounds them). */
+  events: ContextEvent[];
+  /** The names of the customer's events, sorted. */
+  event_names: string[];
   /** Purposes with a granted consent (latest decision per purpose). */
   consents: string[];
   now: string;
@@ -33,7 +50,7 @@ export interface CustomerContext extends ContextProfile {
 const iso = (value: Date | string | null): string | null =>
   value === null ? null : new Date(value).toISOString();
 
-function toContext(row: ContextRow, now: Date): CustomerContext {
+function toContext(row: ContextRow, now: Date, events: ContextEvent[]): CustomerContext {
   const granted = new Set(row.granted_purposes ?? []);
   const sensitive = row.sensitive_attributes ?? {};
   const attributes: Record<string, unknown> = {};
@@ -82,6 +99,8 @@ function toContext(row: ContextRow, now: Date): CustomerContext {
       ...p,
       purchased_at: iso(p.purchased_at) as string,
     })),
+    events,
+    event_names: [...new Set(events.map((e) => e.name))].sort(),
     consents: [...granted].sort(),
     now: now.toISOString(),
   };
@@ -95,11 +114,24 @@ export async function buildContexts(
 ): Promise<Map<number, CustomerContext>> {
   const out = new Map<number, CustomerContext>();
   if (customerIds.length === 0) return out;
-  const rows = await selectContextRows(sql, [...new Set(customerIds)], now);
+  const ids = [...new Set(customerIds)];
+  const [rows, eventRows] = await Promise.all([
+    selectContextRows(sql, ids, now),
+    selectContextEvents(sql, ids, now),
+  ]);
   const byId = new Map(rows.map((row) => [row.id, row]));
+  const eventsOf = new Map<number, ContextEvent[]>();
+  for (const e of eventRows) {
+    let list = eventsOf.get(Number(e.customer_id));
+    if (!list) {
+      list = [];
+      eventsOf.set(Number(e.customer_id), list);
+    }
+    list.push({ name: e.name, at: e.at.toISOString(), properties: e.properties });
+  }
   for (const id of customerIds) {
     const row = byId.get(id);
-    if (row) out.set(id, toContext(row, now));
+    if (row) out.set(id, toContext(row, now, eventsOf.get(id) ?? []));
   }
   return out;
 }

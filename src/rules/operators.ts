@@ -31,6 +31,7 @@ const BOOLEAN_OPERATORS = new Set([
   '!!',
   'in',
   'purchased_in',
+  'did_event',
   'has_any',
   'has_all',
   'some',
@@ -331,6 +332,64 @@ export function registerCustomOperators(engine: LogicEngine, budget: StepBudget)
       }
       return cents / 100;
     },
+    { deterministic: false },
+  );
+
+  // did_event / event_count read the customer's custom events (the context's `events`, or
+  // `customer.events` in a trigger filter's `{event, customer}`). The name and the window are
+  // literals; did_event's filter is JSON Logic over one event's properties, so the operator
+  // is lazy (the filter must not run against the customer) and compiles the filter once.
+  const filters = new WeakMap<object, (data: unknown) => unknown>();
+  const filterOf = (filter: unknown): ((data: unknown) => unknown) => {
+    if (filter === null || typeof filter !== 'object') return () => filter;
+    let run = filters.get(filter);
+    if (!run) {
+      try {
+        run = engine.build(filter) as (data: unknown) => unknown;
+      } catch (error) {
+        if (!(error instanceof EvalError)) throw error;
+        run = (data: unknown) => engine.run(filter, data);
+      }
+      filters.set(filter, run);
+    }
+    return run;
+  };
+  const eventsIn = (args: unknown, context: unknown, above: unknown) => {
+    if (!Array.isArray(args) || typeof args[0] !== 'string') throw INVALID_ARGUMENTS;
+    const [name, days] = args as [string, unknown];
+    const window = windowDays(days);
+    const root = rootOf(context, above);
+    const customer =
+      root && 'events' in root ? root : (root?.customer as Record<string, unknown> | undefined);
+    const events = customer?.events as
+      | { name: string; at: string; properties: Record<string, unknown> }[]
+      | undefined;
+    if (!Array.isArray(events)) return [];
+    budget.spend(events.length);
+    const now = toMillis(customer?.now) ?? nowOf(context, above);
+    const from = window === null ? Number.NEGATIVE_INFINITY : now - window * DAY_MS;
+    return events.filter((e) => e.name === name && (toMillis(e.at) ?? Number.NEGATIVE_INFINITY) >= from);
+  };
+  engine.addMethod(
+    'did_event',
+    {
+      lazy: true,
+      method: (args: unknown, context: unknown, above: unknown) => {
+        const matching = eventsIn(args, context, above);
+        const filter = (args as unknown[])[2];
+        if (filter === undefined || filter === null) return matching.length > 0;
+        const run = filterOf(filter);
+        return matching.some((e) => Boolean(engine.truthy(run(e.properties ?? {}))));
+      },
+    } as never,
+    { deterministic: false },
+  );
+  engine.addMethod(
+    'event_count',
+    {
+      lazy: true,
+      method: (args: unknown, context: unknown, above: unknown) => eventsIn(args, context, above).length,
+    } as never,
     { deterministic: false },
   );
 

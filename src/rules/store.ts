@@ -3,6 +3,33 @@ import type { Db } from '../db/sql.js';
 /** How many recent purchase lines a context carries, and how far back. */
 export const RECENT_PURCHASES = { limit: 100, days: 730 } as const;
 
+/**
+ * How many custom events a context carries per customer (newest first), and how far back:
+ * did_event and event_count in process see these (in SQL they read the events table).
+ */
+export const CONTEXT_EVENTS = { limit: 1000, days: 3660 } as const;
+
+export interface ContextEventRow {
+  customer_id: number;
+  name: string;
+  at: Date;
+  properties: Record<string, unknown>;
+}
+
+/** The custom events of a batch of customers, newest first, bounded by CONTEXT_EVENTS. */
+export function selectContextEvents(db: Db, ids: number[], now: Date) {
+  return db<ContextEventRow[]>`
+    select c.id as customer_id, e.name, e.at, e.properties
+    from unnest(${ids}::bigint[]) as c(id)
+    cross join lateral (
+      select name, at, properties from events
+      where customer_id = c.id
+        and at >= ${now}::timestamptz - make_interval(days => ${CONTEXT_EVENTS.days}::int)
+      order by at desc
+      limit ${CONTEXT_EVENTS.limit}::int
+    ) e`;
+}
+
 /** The profile fields a context carries as stored; rules/context.ts's CustomerContext shares them. */
 export interface ContextProfile {
   id: number;

@@ -123,6 +123,8 @@ function fieldOf(path: string): Field | undefined {
 function varField(node: unknown): Field | undefined {
   if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
   const keys = Object.keys(node);
+  if (keys.length === 1 && keys[0] === 'event_count')
+    return eventCountField((node as { event_count: unknown }).event_count);
   if (keys.length !== 1 || keys[0] !== 'var') return undefined;
   let path = (node as { var: unknown }).var;
   if (Array.isArray(path)) {
@@ -217,6 +219,115 @@ function predicate(sql: Db, node: unknown, needs: AggregateNeeds, now: Date, dep
       const from = new Date(now.getTime() - days * 86_400_000);
       return sql`exists (select 1 from purchases p where p.customer_id = c.id and p.category = ${category}
         and p.purchased_at >= ${from}::timestamptz)`;
+    }
+    case 'did_event': {
+      if (args.length < 2 || args.length > 3) return null;
+      const scope = eventScope(sql, args[0], args[1], now);
+      if (!scope) return null;
+      const filter = args[2] === undefined || args[2] === null ? sql`true` : eventFilter(sql, args[2], 0);
+      if (!filter) return null;
+      return sql`exists (select 1 from events e where e.customer_id = c.id and ${scope} and ${filter})`;
+    }
+    default:
+      return null;
+  }
+}
+
+/*
+ * Custom events (events table). In process, did_event and event_count read the context's
+ * events, bounded by CONTEXT_EVENTS (rules/store.ts): a window wider than its days is not
+ * translated, so both paths see the same events.
+ */
+const CONTEXT_EVENT_DAYS = 3660;
+
+/** `e.name = … and e.at >= now - days`, for a literal name and window (null: all time). */
+function eventScope(sql: Db, name: unknown, days: unknown, now: Date): Fragment | null {
+  if (typeof name !== 'string') return null;
+  if (days === null) return null;
+  if (!isNumber(days) || days < 0 || days > CONTEXT_EVENT_DAYS) return null;
+  const from = new Date(now.getTime() - days * 86_400_000);
+  return sql`e.name = ${name}::text and e.at >= ${from}::timestamptz`;
+}
+
+function eventCountField(raw: unknown): Field | undefined {
+  if (!Array.isArray(raw) || raw.length !== 2) return undefined;
+  const [name, days] = raw;
+  if (typeof name !== 'string' || !isNumber(days) || days < 0 || days > CONTEXT_EVENT_DAYS) return undefined;
+  return {
+    type: 'number',
+    expr: (sql, _needs, now) =>
+      sql`(select count(*) from events e where e.customer_id = c.id and ${eventScope(sql, name, days, now)!})`,
+  };
+}
+
+const PROPERTY_KEY = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** The property path of a plain `{"var": "a.b"}` in a did_event filter. */
+function propertyPath(node: unknown): string[] | null {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return null;
+  const keys = Object.keys(node);
+  if (keys.length !== 1 || keys[0] !== 'var') return null;
+  let path = (node as { var: unknown }).var;
+  if (Array.isArray(path)) {
+    if (path.length !== 1) return null;
+    path = path[0];
+  }
+  if (typeof path !== 'string') return null;
+  const parts = path.split('.');
+  return parts.every((p) => PROPERTY_KEY.test(p)) ? parts : null;
+}
+
+const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || isNumber(v);
+
+/**
+ * A did_event filter over `e.properties`, for the subset whose JSON Logic meaning is exact in
+ * SQL: strict (in)equality with a literal, `in` a list of strings, and/or/not of those.
+ */
+function eventFilter(sql: Db, node: unknown, depth: number): Fragment | null {
+  if (depth > 32 || node === null || typeof node !== 'object' || Array.isArray(node)) return null;
+  const keys = Object.keys(node);
+  if (keys.length !== 1) return null;
+  const op = keys[0] as string;
+  const raw = (node as Record<string, unknown>)[op];
+  const args = Array.isArray(raw) ? raw : [raw];
+  switch (op) {
+    case 'and':
+    case 'or': {
+      if (args.length === 0) return null;
+      const parts: Fragment[] = [];
+      for (const arg of args) {
+        const part = eventFilter(sql, arg, depth + 1);
+        if (!part) return null;
+        parts.push(part);
+      }
+      return parts.reduce((acc, part) =>
+        op === 'and' ? sql`(${acc} and ${part})` : sql`(${acc} or ${part})`,
+      );
+    }
+    case '!': {
+      if (args.length !== 1) return null;
+      const inner = eventFilter(sql, args[0], depth + 1);
+      return inner ? sql`(not ${inner})` : null;
+    }
+    case '===':
+    case '!==': {
+      if (args.length !== 2) return null;
+      let path = propertyPath(args[0]);
+      let value = args[1];
+      if (!path) {
+        path = propertyPath(args[1]);
+        value = args[0];
+      }
+      if (!path || !isScalar(value)) return null;
+      const equal = sql`coalesce(e.properties #> ${path}::text[] = ${JSON.stringify(value)}::text::jsonb, false)`;
+      return op === '===' ? equal : sql`(not ${equal})`;
+    }
+    case 'in': {
+      if (args.length !== 2) return null;
+      const path = propertyPath(args[0]);
+      if (!path || !isStringList(args[1])) return null;
+      return sql`coalesce(jsonb_typeof(e.properties #> ${path}::text[]) = 'string'
+        and e.properties #>> ${path}::text[] = any(${args[1]}::text[]), false)`;
     }
     default:
       return null;

@@ -42,6 +42,11 @@ export const EVENT_FIELDS: Record<(typeof TRIGGER_EVENTS)[number], EventField[]>
     { path: 'event.date', label: 'Date', type: 'date' },
     { path: 'event.offset_days', label: 'Offset (days)', type: 'number' },
   ],
+  event: [
+    { path: 'event.name', label: 'Event name', type: 'string' },
+    { path: 'event.properties', label: 'Event properties', type: 'object' },
+    { path: 'event.event_id', label: 'Event id', type: 'number' },
+  ],
   social_message: [
     { path: 'event.channel', label: 'Channel', type: 'string' },
     { path: 'event.handle', label: 'Handle', type: 'string' },

@@ -9,7 +9,8 @@ export type TriggerEventType =
   | 'social_message'
   | 'inactive_for'
   | 'birthday'
-  | 'date_attribute';
+  | 'date_attribute'
+  | 'event';
 
 /** Something that happened to a customer and may fire triggers; `key` makes a firing unique. */
 export interface TriggerEvent {

@@ -7,6 +7,7 @@ import { decideRecipients } from '../messages/recipients.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
+import { sameCustomEvent } from './custom-events.js';
 import type { TriggerEvent } from './events.js';
 import { sendAtFor } from './schedule.js';
 import {
@@ -162,7 +163,7 @@ export async function fireTriggerEvents(
   const pairs: { trigger: TriggerRow; event: NormalEvent }[] = [];
   for (const event of normal) {
     for (const trigger of triggers) {
-      if (trigger.event !== event.source.event) continue;
+      if (trigger.event !== event.source.event || !sameCustomEvent(trigger, event.source)) continue;
       if (event.source.trigger_id !== undefined && event.source.trigger_id !== trigger.id) continue;
       pairs.push({ trigger, event });
     }

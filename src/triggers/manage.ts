@@ -41,6 +41,7 @@ export function triggerView(row: TriggerRow) {
 /** Params kept for the event (others dropped, so a changed event does not carry stale ones). */
 function paramsFor(event: TriggerRow['event'], params: Record<string, unknown>): Record<string, unknown> {
   if (event === 'inactive_for') return { days: params.days };
+  if (event === 'event') return { event_name: params.event_name };
   if (event === 'date_attribute')
     return { attribute: params.attribute, offset_days: params.offset_days ?? 0 };
   return {};
@@ -69,6 +70,9 @@ async function checkWrite(
   }
   if (w.event === 'inactive_for' && typeof w.params.days !== 'number') {
     throw invalid([{ path: 'params.days', in: 'body', message: 'inactive_for needs days' }]);
+  }
+  if (w.event === 'event' && typeof w.params.event_name !== 'string') {
+    throw invalid([{ path: 'params.event_name', in: 'body', message: 'event needs event_name' }]);
   }
   if (w.event === 'date_attribute' && typeof w.params.attribute !== 'string') {
     throw invalid([{ path: 'params.attribute', in: 'body', message: 'date_attribute needs attribute' }]);

@@ -11,6 +11,8 @@ export const TRIGGER_EVENTS = [
   'birthday',
   'date_attribute',
   'social_message',
+  // A custom event (POST /v1/events) named by params.event_name.
+  'event',
 ] as const;
 
 export const ParamsSchema = z
@@ -25,6 +27,10 @@ export const ParamsSchema = z
     attribute: slug().optional().openapi({
       description: 'date_attribute: the customer attribute holding a date',
       example: 'contract_end',
+    }),
+    event_name: requiredText(200).optional().openapi({
+      description: 'event: the custom event it fires on (POST /v1/events), e.g. cart_updated',
+      example: 'cart_updated',
     }),
     offset_days: z.number().int().min(-366).max(366).optional().openapi({
       description: 'date_attribute: fire this many days after (negative: before) the date',
@@ -95,6 +101,9 @@ function checkParams(
   const p = body.params ?? {};
   if (body.event === 'inactive_for' && p.days === undefined) {
     ctx.addIssue({ code: 'custom', path: ['params', 'days'], message: 'inactive_for needs days' });
+  }
+  if (body.event === 'event' && p.event_name === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['params', 'event_name'], message: 'event needs event_name' });
   }
   if (body.event === 'date_attribute' && p.attribute === undefined) {
     ctx.addIssue({

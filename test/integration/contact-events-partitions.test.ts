@@ -217,6 +217,11 @@ describe('partition maintenance', () => {
       'contact_events_p203312',
       'contact_events_p203401',
       'contact_events_p203402',
+      // The custom events table (migrations/0027) is kept the same way.
+      'events_p203311',
+      'events_p203312',
+      'events_p203401',
+      'events_p203402',
     ]);
   });
 

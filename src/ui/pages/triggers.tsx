@@ -44,6 +44,7 @@ const EVENT_LABELS: Record<(typeof TRIGGER_EVENTS)[number], string> = {
   birthday: 'Birthday',
   date_attribute: 'A date in the profile (e.g. contract end)',
   social_message: 'A social message',
+  event: 'A custom event (e.g. cart_updated)',
 };
 
 const FIELDS = [
@@ -72,6 +73,7 @@ function toValues(t: Trigger): Values {
     'params.days': t.params.days ?? '',
     'params.attribute': t.params.attribute ?? '',
     'params.offset_days': t.params.offset_days ?? '',
+    'params.event_name': t.params.event_name ?? '',
     filter: t.filter === null ? '' : JSON.stringify(t.filter, null, 2),
     'delay.hours': t.delay.hours,
     'delay.at_local_hour': t.delay.at_local_hour ?? '',
@@ -98,6 +100,8 @@ function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: F
   }
   const attribute = str(form, 'params.attribute');
   if (attribute) params.attribute = attribute;
+  const eventName = str(form, 'params.event_name');
+  if (eventName) params.event_name = eventName;
   const version = num(form, 'template_version');
   return {
     body: {
@@ -152,6 +156,15 @@ function TriggerForm(
             errors={e}
             hint="For “No purchase for some days”"
             attrs={{ min: 1 }}
+          />
+        </div>
+        <div data-event="event">
+          <Field
+            name="params.event_name"
+            label="Event name"
+            value={s('params.event_name')}
+            errors={e}
+            hint="For “A custom event”: the name posted to /v1/events (see Event types)"
           />
         </div>
         <div class="row" data-event="date_attribute">
@@ -300,6 +313,7 @@ function Settings(props: { t: Trigger }) {
   const when = [
     EVENT_LABELS[t.event as keyof typeof EVENT_LABELS] ?? t.event,
     t.params.days ? `: ${String(t.params.days)} days` : '',
+    t.params.event_name ? `: ${String(t.params.event_name)}` : '',
     t.params.attribute
       ? `: ${String(t.params.attribute)}${offset ? ` ${offset > 0 ? '+' : ''}${offset} days` : ''}`
       : '',

@@ -1,0 +1,393 @@
+import { randomUUID } from 'node:crypto';
+import { checkAttributes, loadAttributeRegistry } from '../customers/attributes.js';
+import { customerFields, PROFILE_COLUMNS } from '../customers/schema.js';
+import { upsertCustomers } from '../customers/upsert.js';
+import type { Db } from '../db/sql.js';
+import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
+import { type EventInput, EventInputSchema, type EventResult } from './schema.js';
+import {
+  type CustomerRef,
+  customersByEmail,
+  ensureLeads,
+  insertAliases,
+  insertEventHistory,
+  insertEvents,
+  mergeLeadInto,
+  renameCustomer,
+  selectAliases,
+} from './store.js';
+import { observeEventTypes } from './types.js';
+
+/** What one batch wrote: the answer, and what triggers and webhooks need after it. */
+export interface Ingested {
+  result: EventResult;
+  /** New events, for the triggers on their names. */
+  created: {
+    event_id: number;
+    customer_id: number;
+    name: string;
+    properties: Record<string, unknown>;
+    at: string;
+  }[];
+  /** Customers created as leads by this batch. */
+  leads: number[];
+}
+
+const MAX_PROPERTIES_BYTES = 64 * 1024;
+
+// Segment's camelCase trait names for the profile columns Offerflow has.
+const TRAIT_ALIASES: Record<string, string> = {
+  firstName: 'first_name',
+  lastName: 'last_name',
+  birthday: 'birth_date',
+};
+
+interface Parsed {
+  index: number;
+  input: EventInput;
+  name: string | null;
+  properties: Record<string, unknown>;
+  at: string;
+  messageId: string;
+  profile: Record<string, unknown>;
+}
+
+const anonExternalId = (anonymousId: string) => `anon:${anonymousId}`;
+const emailExternalId = (email: string) => `email:${email}`;
+
+/** The profile fields and declared attributes in an identify's traits (others are ignored). */
+function traitsToProfile(
+  traits: Record<string, unknown>,
+  registry: Awaited<ReturnType<typeof loadAttributeRegistry>>,
+  index: number,
+  errors: FieldError[],
+): Record<string, unknown> {
+  const profile: Record<string, unknown> = {};
+  const attributes: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(traits)) {
+    const column = TRAIT_ALIASES[key] ?? key;
+    if (column !== 'attributes' && (PROFILE_COLUMNS as readonly string[]).includes(column)) {
+      const schema = customerFields[column as keyof typeof customerFields];
+      const parsed = schema.safeParse(value);
+      if (parsed.success) profile[column] = parsed.data;
+      else
+        for (const e of zodToFieldErrors(parsed.error))
+          errors.push({
+            index,
+            path: `${index}.traits.${key}${e.path ? `.${e.path}` : ''}`,
+            message: e.message,
+          });
+    } else if (registry.has(key)) {
+      attributes[key] = value;
+    }
+  }
+  for (const e of checkAttributes(registry, attributes, ''))
+    errors.push({ index, path: `${index}.traits.${e.path.replace(/^\./, '')}`, message: e.message });
+  if (Object.keys(attributes).length > 0) profile.attributes = attributes;
+  return profile;
+}
+
+/** Validates the whole batch: every bad row is listed by index, and nothing is written. */
+async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promise<Parsed[]> {
+  const errors: FieldError[] = [];
+  const parsed: Parsed[] = [];
+  let registry: Awaited<ReturnType<typeof loadAttributeRegistry>> | undefined;
+  for (const [index, value] of values.entries()) {
+    const result = EventInputSchema.safeParse(value);
+    if (!result.success) {
+      for (const e of zodToFieldErrors(result.error))
+        errors.push({ index, path: e.path ? `${index}.${e.path}` : String(index), message: e.message });
+      continue;
+    }
+    const input = result.data;
+    if (!input.userId && !input.anonymousId && !input.email) {
+      errors.push({
+        index,
+        path: `${index}.userId`,
+        message: 'one of userId, anonymousId or email is required',
+      });
+      continue;
+    }
+    let name: string | null = null;
+    let properties: Record<string, unknown> = {};
+    if (input.type === 'track') {
+      name = input.event;
+      properties = input.properties ?? {};
+    } else if (input.type === 'page' || input.type === 'screen') {
+      name = input.type;
+      properties = { ...(input.name ? { name: input.name } : {}), ...(input.properties ?? {}) };
+    }
+    if (JSON.stringify(properties).length > MAX_PROPERTIES_BYTES) {
+      errors.push({ index, path: `${index}.properties`, message: 'must be at most 64 KiB of JSON' });
+      continue;
+    }
+    if (JSON.stringify(properties).includes('\\u0000')) {
+      errors.push({ index, path: `${index}.properties`, message: 'must not contain NUL characters' });
+      continue;
+    }
+    let profile: Record<string, unknown> = {};
+    if (input.type === 'identify' && input.traits) {
+      registry ??= await loadAttributeRegistry(db);
+      profile = traitsToProfile(input.traits, registry, index, errors);
+    }
+    parsed.push({
+      index,
+      input,
+      name,
+      properties,
+      at: new Date(input.timestamp ?? now).toISOString(),
+      messageId: input.messageId ?? randomUUID(),
+      profile,
+    });
+  }
+  if (errors.length > 0) {
+    throw invalid(
+      errors,
+      `${new Set(errors.map((e) => e.index)).size} event(s) are not valid; nothing was written`,
+    );
+  }
+  return parsed;
+}
+
+/** Resolves customers: by userId, then email, then anonymous id; unknown ones become leads. */
+class Resolver {
+  readonly leads: number[] = [];
+  private byExternal = new Map<string, CustomerRef>();
+  private byEmail = new Map<string, CustomerRef>();
+  private aliases = new Map<string, number>();
+  constructor(private readonly db: Db) {}
+
+  private note(refs: Map<string, CustomerRef>) {
+    for (const [k, ref] of refs) {
+      this.byExternal.set(k, ref);
+      if (ref.created) this.leads.push(ref.id);
+    }
+  }
+
+  /** Loads (creating leads for) every customer the rows name, in a few statements. */
+  async load(rows: readonly Parsed[]): Promise<void> {
+    const external = new Map<string, { external_id: string; email?: string }>();
+    for (const r of rows) if (r.input.userId) external.set(r.input.userId, { external_id: r.input.userId });
+    if (external.size > 0) this.note(await ensureLeads(this.db, [...external.values()]));
+    const emails = [
+      ...new Set(
+        rows.filter((r) => !r.input.userId && r.input.email).map((r) => r.input.email!.toLowerCase()),
+      ),
+    ];
+    this.byEmail = await customersByEmail(this.db, emails);
+    const missing = emails.filter((e) => !this.byEmail.has(e));
+    if (missing.length > 0) {
+      const leads = await ensureLeads(
+        this.db,
+        missing.map((e) => ({ external_id: emailExternalId(e), email: e })),
+      );
+      this.note(leads);
+      for (const e of missing) this.byEmail.set(e, leads.get(emailExternalId(e))!);
+    }
+    const anonymous = [
+      ...new Set(
+        rows
+          .filter((r) => !r.input.userId && !r.input.email && r.input.anonymousId)
+          .map((r) => r.input.anonymousId!),
+      ),
+    ];
+    this.aliases = await selectAliases(this.db, anonymous);
+    const unknown = anonymous.filter((a) => !this.aliases.has(a));
+    if (unknown.length > 0) {
+      const leads = await ensureLeads(
+        this.db,
+        unknown.map((a) => ({ external_id: anonExternalId(a) })),
+      );
+      this.note(leads);
+      await insertAliases(
+        this.db,
+        unknown.map((a) => ({ anonymous_id: a, customer_id: leads.get(anonExternalId(a))!.id })),
+      );
+      for (const [a, id] of await selectAliases(this.db, unknown)) this.aliases.set(a, id);
+    }
+    // A userId with an anonymousId ties the two, as Segment does (an id already tied stays).
+    await insertAliases(
+      this.db,
+      rows
+        .filter((r) => r.input.userId && r.input.anonymousId)
+        .map((r) => ({
+          anonymous_id: r.input.anonymousId!,
+          customer_id: this.byExternal.get(r.input.userId!)!.id,
+        })),
+    );
+  }
+
+  /** The customer of a row (null when erased: an erased person is never recorded again). */
+  customerOf(r: Parsed): number | null {
+    const ref = r.input.userId
+      ? this.byExternal.get(r.input.userId)
+      : r.input.email
+        ? this.byEmail.get(r.input.email.toLowerCase())
+        : undefined;
+    if (ref) return ref.erased ? null : ref.id;
+    return r.input.anonymousId ? (this.aliases.get(r.input.anonymousId) ?? null) : null;
+  }
+
+  /**
+   * An identify: finds (or creates) the customer, merges the anonymous lead of its anonymousId
+   * into it (events, history, purchases), writes its traits.
+   */
+  async identify(r: Parsed): Promise<number | null> {
+    const { userId, anonymousId, email } = r.input;
+    const [aliased] = anonymousId ? [...(await selectAliases(this.db, [anonymousId])).values()] : [];
+    let target: CustomerRef | undefined;
+    if (userId) {
+      const existing = await ensureLeadsQuiet(this.db, userId);
+      if (existing.created && aliased !== undefined && (await isAnonymousLead(this.db, aliased))) {
+        // A first identify of an anonymous visitor: the lead simply becomes the customer.
+        await this.db`delete from customers where id = ${existing.id}`;
+        await renameCustomer(this.db, aliased, userId);
+        target = { id: aliased, external_id: userId, erased: false, created: false };
+      } else {
+        target = existing;
+        if (existing.created) this.leads.push(existing.id);
+      }
+    } else if (email) {
+      const lower = email.toLowerCase();
+      target = (await customersByEmail(this.db, [lower])).get(lower);
+      if (!target) {
+        target = (await ensureLeads(this.db, [{ external_id: emailExternalId(lower), email: lower }])).get(
+          emailExternalId(lower),
+        )!;
+        if (target.created) this.leads.push(target.id);
+      }
+    } else if (aliased !== undefined) {
+      const [row] = await this.db<{ external_id: string; erased: boolean }[]>`
+        select external_id, erased_at is not null as erased from customers where id = ${aliased}`;
+      target = { id: aliased, external_id: row!.external_id, erased: row!.erased, created: false };
+    } else {
+      const leads = await ensureLeads(this.db, [{ external_id: anonExternalId(anonymousId!) }]);
+      target = leads.get(anonExternalId(anonymousId!))!;
+      if (target.created) this.leads.push(target.id);
+    }
+    if (target.erased) return null;
+    if (anonymousId) {
+      if (aliased === undefined)
+        await insertAliases(this.db, [{ anonymous_id: anonymousId, customer_id: target.id }]);
+      else if (aliased !== target.id) {
+        if (await isAnonymousLead(this.db, aliased)) await mergeLeadInto(this.db, aliased, target.id);
+        else
+          await this
+            .db`update customer_aliases set customer_id = ${target.id} where anonymous_id = ${anonymousId}`;
+      }
+    }
+    if (Object.keys(r.profile).length > 0) {
+      await upsertCustomers(
+        this.db,
+        [{ external_id: target.external_id, ...r.profile } as never],
+        (_i, path) => `${r.index}.traits${path ? `.${path}` : ''}`,
+      );
+    }
+    // The customer of later rows in this batch follows the identify.
+    this.byExternal.set(target.external_id, target);
+    if (userId) this.byExternal.set(userId, target);
+    if (anonymousId) this.aliases.set(anonymousId, target.id);
+    return target.id;
+  }
+}
+
+async function ensureLeadsQuiet(db: Db, externalId: string): Promise<CustomerRef> {
+  return (await ensureLeads(db, [{ external_id: externalId }])).get(externalId)!;
+}
+
+async function isAnonymousLead(db: Db, id: number): Promise<boolean> {
+  const [row] = await db<{ anon: boolean }[]>`
+    select external_id like 'anon:%' as anon from customers where id = ${id}`;
+  return row?.anon ?? false;
+}
+
+/**
+ * Records a batch of Segment-shaped calls in the caller's transaction: identifies first (so a
+ * batch may identify a visitor and track them), then every event whose messageId is new, on
+ * the events table, the contact history (kind `event`) and the event types' counts.
+ */
+export async function ingestEvents(db: Db, values: readonly unknown[], now: Date): Promise<Ingested> {
+  const rows = await parseBatch(db, values, now);
+  const resolver = new Resolver(db);
+  const answers: EventResult['data'] = [];
+  const identified = new Map<number, number | null>();
+  for (const r of rows) if (r.input.type === 'identify') identified.set(r.index, await resolver.identify(r));
+  const tracked = rows.filter((r) => r.name !== null);
+  await resolver.load(tracked);
+  const toWrite = [];
+  for (const r of tracked) {
+    const customer = resolver.customerOf(r);
+    if (customer === null) continue;
+    toWrite.push({
+      index: r.index,
+      message_id: r.messageId,
+      customer_id: customer,
+      name: r.name!,
+      properties: r.properties,
+      at: r.at,
+    });
+  }
+  const written = toWrite.length > 0 ? await insertEvents(db, toWrite) : [];
+  const byKey = new Map(written.map((w) => [w.message_id, w]));
+  const createdRows = toWrite.filter((w) => byKey.get(w.message_id)?.created);
+  // A messageId twice in one batch: the first is the event, the others are `existing`.
+  const firstIndex = new Map<string, number>();
+  for (const w of toWrite) if (!firstIndex.has(w.message_id)) firstIndex.set(w.message_id, w.index);
+  const firsts = createdRows.filter((w) => firstIndex.get(w.message_id) === w.index);
+  const createdIndex = new Set(firsts.map((w) => w.index));
+  const created = firsts.map((w) => ({
+    event_id: Number(byKey.get(w.message_id)!.event_id),
+    customer_id: w.customer_id,
+    name: w.name,
+    properties: w.properties,
+    at: w.at,
+  }));
+  await insertEventHistory(db, created);
+  await observeEventTypes(db, created);
+  for (const r of rows) {
+    const base = { index: r.index, type: r.input.type, message_id: r.input.messageId ?? null };
+    if (r.input.type === 'identify') {
+      const customer = identified.get(r.index) ?? null;
+      answers.push({
+        ...base,
+        status: customer === null ? 'ignored' : 'identified',
+        customer_id: customer,
+        event_id: null,
+        ...(customer === null ? { reason: 'erased' } : {}),
+      });
+      continue;
+    }
+    if (r.name === null) {
+      answers.push({
+        ...base,
+        status: 'ignored',
+        customer_id: null,
+        event_id: null,
+        reason: `${r.input.type} calls are not recorded`,
+      });
+      continue;
+    }
+    const w = byKey.get(r.messageId);
+    if (!w) {
+      answers.push({ ...base, status: 'ignored', customer_id: null, event_id: null, reason: 'erased' });
+      continue;
+    }
+    answers.push({
+      ...base,
+      status: createdIndex.has(r.index) ? 'created' : 'existing',
+      customer_id: Number(w.customer_id),
+      event_id: w.event_id === null ? null : Number(w.event_id),
+    });
+  }
+  return {
+    result: {
+      data: answers,
+      created: answers.filter((a) => a.status === 'created').length,
+      existing: answers.filter((a) => a.status === 'existing').length,
+      identified: answers.filter((a) => a.status === 'identified').length,
+      leads_created: new Set(resolver.leads).size,
+    },
+    created,
+    leads: [...new Set(resolver.leads)],
+  };
+}

@@ -1,0 +1,176 @@
+import type { Db } from '../db/sql.js';
+
+// The SQL of outbound webhooks: endpoints, and their deliveries (written by the database
+// triggers of migrations/0027 in the transaction that recorded what happened).
+
+export interface EndpointRow {
+  id: number;
+  url: string;
+  description: string | null;
+  events: string[];
+  secret: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+  disabled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function insertEndpoint(
+  db: Db,
+  input: { url: string; description: string | null; events: string[]; secret: string; enabled: boolean },
+) {
+  return db<EndpointRow[]>`
+    insert into webhook_endpoints (url, description, events, secret, enabled)
+    values (${input.url}, ${input.description}, ${input.events}, ${input.secret}, ${input.enabled})
+    returning *`;
+}
+
+/** Live endpoints, newest first, after `beforeId`. */
+export function selectEndpoints(db: Db, input: { limit: number; beforeId?: number | undefined }) {
+  return db<EndpointRow[]>`
+    select * from webhook_endpoints where deleted_at is null
+      ${input.beforeId ? db`and id < ${input.beforeId}` : db``}
+    order by id desc limit ${input.limit + 1}`;
+}
+
+export async function selectEndpoint(db: Db, id: number): Promise<EndpointRow | undefined> {
+  const [row] = await db<
+    EndpointRow[]
+  >`select * from webhook_endpoints where id = ${id} and deleted_at is null`;
+  return row;
+}
+
+/** Applies a patch; enabling again clears the reason it was disabled. */
+export async function updateEndpoint(
+  db: Db,
+  id: number,
+  patch: { url?: string; description?: string | null; events?: string[]; enabled?: boolean },
+): Promise<EndpointRow | undefined> {
+  const [row] = await db<EndpointRow[]>`
+    update webhook_endpoints set
+      url = coalesce(${patch.url ?? null}, url),
+      description = case when ${patch.description !== undefined} then ${patch.description ?? null} else description end,
+      events = coalesce(${patch.events ?? null}::text[], events),
+      enabled = coalesce(${patch.enabled ?? null}::boolean, enabled),
+      disabled_reason = case when ${patch.enabled === true} then null else disabled_reason end,
+      disabled_at = case when ${patch.enabled === true} then null else disabled_at end,
+      updated_at = now()
+    where id = ${id} and deleted_at is null
+    returning *`;
+  return row;
+}
+
+/** Soft-deletes an endpoint; its pending deliveries will not go out. */
+export async function deleteEndpoint(db: Db, id: number): Promise<boolean> {
+  const rows = await db`
+    update webhook_endpoints set deleted_at = now(), enabled = false, updated_at = now()
+    where id = ${id} and deleted_at is null returning id`;
+  if (rows.length > 0) {
+    await db`update webhook_deliveries set status = 'failed', last_error = 'endpoint deleted'
+      where endpoint_id = ${id} and status = 'pending'`;
+  }
+  return rows.length > 0;
+}
+
+/** Disables an endpoint that keeps failing, saying why. */
+export async function disableEndpoint(db: Db, id: number, reason: string): Promise<void> {
+  await db`
+    update webhook_endpoints set enabled = false, disabled_reason = ${reason}, disabled_at = now(), updated_at = now()
+    where id = ${id} and enabled`;
+}
+
+export interface DeliveryRow {
+  id: number;
+  endpoint_id: number;
+  event: string;
+  customer_id: number | null;
+  msg_id: string;
+  payload: Record<string, unknown>;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: Date;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+/** Deliveries due now (or within `aheadMs`), oldest first, for the poller to enqueue. */
+export function selectDueDeliveries(db: Db, limit: number, aheadMs = 0) {
+  return db<{ id: number; attempts: number }[]>`
+    select id, attempts from webhook_deliveries
+    where status = 'pending' and next_attempt_at <= now() + make_interval(secs => ${aheadMs / 1000})
+    order by next_attempt_at, id limit ${limit}`;
+}
+
+/**
+ * Claims a due delivery for one attempt: its next attempt moves `leaseSeconds` ahead, so a
+ * duplicate job or another worker skips it meanwhile. Not claimed while an older delivery to
+ * the same endpoint about the same customer has not been tried yet (order per customer).
+ */
+export async function claimDelivery(
+  db: Db,
+  id: number,
+  leaseSeconds: number,
+): Promise<(DeliveryRow & { url: string; secret: string; enabled: boolean }) | undefined> {
+  const [row] = await db<(DeliveryRow & { url: string; secret: string; enabled: boolean })[]>`
+    with claimed as (
+      update webhook_deliveries d set next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
+      where d.id = ${id} and d.status = 'pending' and d.next_attempt_at <= now()
+        and not exists (
+          select 1 from webhook_deliveries o
+          where o.endpoint_id = d.endpoint_id and o.customer_id = d.customer_id
+            and o.status = 'pending' and o.attempts = 0 and o.id < d.id)
+      returning d.*
+    )
+    select c.*, w.url, w.secret, w.enabled and w.deleted_at is null as enabled
+    from claimed c join webhook_endpoints w on w.id = c.endpoint_id`;
+  return row;
+}
+
+/** Records an attempt's outcome: delivered, to be tried again at `next`, or failed for good. */
+export async function recordAttempt(
+  db: Db,
+  id: number,
+  outcome: {
+    status: 'succeeded' | 'pending' | 'failed';
+    httpStatus: number | null;
+    error: string | null;
+    next?: Date;
+  },
+): Promise<void> {
+  await db`
+    update webhook_deliveries set
+      status = ${outcome.status}, attempts = attempts + 1,
+      last_status = ${outcome.httpStatus}, last_error = ${outcome.error},
+      next_attempt_at = coalesce(${outcome.next ?? null}::timestamptz, next_attempt_at),
+      delivered_at = case when ${outcome.status} = 'succeeded' then now() else delivered_at end
+    where id = ${id}`;
+}
+
+/** An endpoint's deliveries, newest first. */
+export function selectDeliveries(
+  db: Db,
+  input: { endpointId: number; limit: number; beforeId?: number | undefined; status?: string | undefined },
+) {
+  return db<DeliveryRow[]>`
+    select * from webhook_deliveries
+    where endpoint_id = ${input.endpointId}
+      ${input.status ? db`and status = ${input.status}` : db``}
+      ${input.beforeId ? db`and id < ${input.beforeId}` : db``}
+    order by id desc limit ${input.limit + 1}`;
+}
+
+/** Sends a delivery again (whatever its state): pending and due now. */
+export async function replayDelivery(
+  db: Db,
+  endpointId: number,
+  id: number,
+): Promise<DeliveryRow | undefined> {
+  const [row] = await db<DeliveryRow[]>`
+    update webhook_deliveries set status = 'pending', next_attempt_at = now(), last_error = null
+    where id = ${id} and endpoint_id = ${endpointId}
+    returning *`;
+  return row;
+}
