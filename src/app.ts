@@ -7,6 +7,7 @@ import { registerCurrencyRoutes } from './currencies/routes.js';
 import { registerCustomerRoutes } from './customers/routes.js';
 import { registerDemoImageRoutes } from './demo/images.js';
 import type { AppDeps } from './deps.js';
+import { registerHoldoutRoutes } from './holdouts/routes.js';
 import { requireApiKey } from './http/auth.js';
 import { createAuthFailures } from './http/auth-failures.js';
 import type { App, AppEnv } from './http/env.js';
@@ -136,6 +137,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerConversionRoutes(app);
   registerEspWebhookRoutes(app);
   registerReportRoutes(app);
+  registerHoldoutRoutes(app);
   registerCurrencyRoutes(app);
   registerTriggerReportRoutes(app);
   registerUiRoutes(app);

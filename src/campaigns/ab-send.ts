@@ -50,6 +50,7 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
       variant: winner.name,
       template_version: templateVersion,
       offer_ids: r.offer_ids,
+      held_out_offer_ids: r.held_out_offer_ids,
       status: r.status,
       suppressed_reason: r.suppressed_reason,
     }));

@@ -75,6 +75,7 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     from_name: from?.name ?? null,
     sender_id: (pick('sender_id', base?.sender_id ?? null) as number | null) ?? null,
     ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
+    holdout_percent: (pick('holdout_percent', base?.holdout_percent ?? 0) as number) ?? 0,
   };
 }
 
@@ -148,6 +149,7 @@ export function campaignView(row: CampaignRow): CampaignView {
       ? { address: row.from_address, ...(row.from_name ? { name: row.from_name } : {}) }
       : null,
     sender_id: row.sender_id,
+    holdout_percent: row.holdout_percent,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { enqueueUnsent } from '../messages/send-jobs.js';
 import { loadCatalogue } from '../offers/decide.js';
@@ -56,6 +57,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   const now = deps.clock();
   const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
   const allocated = new Map<number, number>();
+  const controlGroup = await currentControlGroup(sql, now);
   const pageSize = deps.pageSize ?? 1000;
   let afterId = campaign.plan_after_id ?? 0;
   const result: PlanResult = { status: 'planned', pages: 0, inserted: 0, enqueued: 0 };
@@ -78,12 +80,18 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
       admit: (c) => (c.variant ? 'queued' : 'held'),
       ...(catalogue ? { catalogue } : {}),
       allocated,
+      holdout: {
+        controlGroup,
+        promotional: () => true,
+        own: () => ({ key: `campaign:${campaign.id}`, percent: campaign.holdout_percent }),
+      },
     });
     const rows: PlannedRow[] = decided.map((r) => ({
       customer_id: r.customer_id,
       variant: r.variant?.name ?? null,
       template_version: r.variant?.template_version ?? campaign.template_version!,
       offer_ids: r.offer_ids,
+      held_out_offer_ids: r.held_out_offer_ids,
       status: r.status,
       suppressed_reason: r.suppressed_reason,
     }));

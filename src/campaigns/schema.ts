@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { HoldoutPercent } from '../holdouts/schema.js';
 import { isoDateTime, requiredText, text } from '../http/fields.js';
 
 // The campaign contract. One schema validates creation and (made partial) PATCH bodies.
@@ -90,6 +91,7 @@ const fields = {
     .optional()
     .openapi({ description: 'Pinned at launch to the latest version when absent' }),
   offers_per_email: z.number().int().min(0).max(20).optional().openapi({ example: 3 }),
+  holdout_percent: HoldoutPercent.optional(),
   variants: z
     .array(VariantSchema)
     .max(10, 'at most 10 variants')
@@ -230,6 +232,7 @@ export const CampaignSchema = z
     attribution: AttributionSchema,
     from: FromSchema.nullable(),
     sender_id: z.number().int().nullable(),
+    holdout_percent: z.number(),
     ab_test: AbTestSchema.nullable(),
     ab_state: AbStateSchema.nullable(),
     status: z.enum(CAMPAIGN_STATUSES),

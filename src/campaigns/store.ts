@@ -18,6 +18,7 @@ export interface CampaignRow {
   from_address: string | null;
   from_name: string | null;
   sender_id: number | null;
+  holdout_percent: number;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -45,6 +46,7 @@ export interface CampaignWrite {
   from_address: string | null;
   from_name: string | null;
   sender_id: number | null;
+  holdout_percent: number;
   ab_test: AbTest | null;
 }
 
@@ -61,6 +63,7 @@ const COLUMNS = [
   'from_address',
   'from_name',
   'sender_id',
+  'holdout_percent',
   'ab_test',
 ] as const;
 
@@ -187,8 +190,9 @@ export interface PlannedRow {
   variant: string | null;
   template_version: number;
   offer_ids: number[];
-  status: 'queued' | 'suppressed' | 'held';
+  status: 'queued' | 'suppressed' | 'held' | 'holdout';
   suppressed_reason: string | null;
+  held_out_offer_ids: number[];
 }
 
 /** Inserts the ledger rows of one page; a row that exists (re-launch, second planner) is kept. */
@@ -199,10 +203,10 @@ export async function insertPlannedMessages(
 ): Promise<number> {
   if (rows.length === 0) return 0;
   const inserted = await sql`
-    insert into messages (campaign_id, customer_id, variant, template_id, template_version, offer_ids, status, suppressed_reason)
-    select ${campaign.id}, r.customer_id, r.variant, ${campaign.template_id}, r.template_version, r.offer_ids, r.status, r.suppressed_reason
+    insert into messages (campaign_id, customer_id, variant, template_id, template_version, offer_ids, status, suppressed_reason, held_out_offer_ids)
+    select ${campaign.id}, r.customer_id, r.variant, ${campaign.template_id}, r.template_version, r.offer_ids, r.status, r.suppressed_reason, r.held_out_offer_ids
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
-      as r(customer_id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text)
+      as r(customer_id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text, held_out_offer_ids bigint[])
     on conflict (campaign_id, customer_id) where campaign_id is not null do nothing
     returning id`;
   return inserted.length;

@@ -107,6 +107,7 @@ describe('ledger rows updated concurrently', () => {
         variant: 'B',
         template_version: 1,
         offer_ids: [],
+        held_out_offer_ids: [],
         status: 'queued',
         suppressed_reason: null,
       }));

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/sql.js';
+import { type ControlGroup, type HoldoutKey, inControlGroup, inHoldout } from '../holdouts/assign.js';
 import { type Catalogue, decideOffersBatch, loadCatalogue } from '../offers/decide.js';
 import { suppressionReasons } from './suppression.js';
 
@@ -10,10 +11,25 @@ export interface RecipientsDeps {
 
 /** A producer's row with what delivery decided: its status, why it is suppressed, its offers. */
 export type RecipientRow<T, S extends string> = T & {
-  status: 'suppressed' | S;
+  status: 'suppressed' | 'holdout' | S;
   suppressed_reason: string | null;
   offer_ids: number[];
+  /** Offers the customer would have been shown but is in the holdout of (see offers' holdout_percent). */
+  held_out_offer_ids: number[];
 };
+
+/**
+ * Who of a producer's mailable rows is held out (status `holdout`, no mail, counted in the
+ * reports): the global control group for promotional mail, then the producer's own holdout.
+ */
+export interface HoldoutOptions<T> {
+  /** The control group in force (currentControlGroup), loaded once by the producer. */
+  controlGroup: ControlGroup | null;
+  /** Transactional mail is exempt from the control group. */
+  promotional: (row: T) => boolean;
+  /** The producer's own holdout of a row: its hash key and percent (0: none). */
+  own: (row: T) => { key: HoldoutKey; percent: number };
+}
 
 export interface RecipientsOptions<T, S extends string> {
   now: Date;
@@ -36,6 +52,19 @@ export interface RecipientsOptions<T, S extends string> {
   offerBatch?: (row: T) => number | string;
   /** The reason for a customer who no longer exists; without it their rows are left out. */
   missingReason?: string;
+  /** Holdouts, decided before `admit` (a held-out row is not counted against a cap). */
+  holdout?: HoldoutOptions<T>;
+}
+
+/** Why a mailable row is held out (`control_group` or `holdout`), or null. */
+function holdoutReason<T extends { customer_id: number }>(
+  row: T,
+  h: HoldoutOptions<T> | undefined,
+): string | null {
+  if (!h) return null;
+  if (h.promotional(row) && inControlGroup(h.controlGroup, row.customer_id)) return 'control_group';
+  const own = h.own(row);
+  return inHoldout(own.key, row.customer_id, own.percent) ? 'holdout' : null;
 }
 
 /**
@@ -61,11 +90,13 @@ export async function decideRecipients<T extends { customer_id: number }, S exte
     if (reasons.has(row.customer_id)) reason = reasons.get(row.customer_id)!;
     else if (options.missingReason !== undefined) reason = options.missingReason;
     else continue; // deleted since the page was read
+    const held = reason ? null : holdoutReason(row, options.holdout);
     rows.push({
       ...row,
-      status: reason ? 'suppressed' : admit(row),
-      suppressed_reason: reason,
+      status: reason ? 'suppressed' : held ? 'holdout' : admit(row),
+      suppressed_reason: reason ?? held,
       offer_ids: [],
+      held_out_offer_ids: [],
     });
   }
   await decideRowOffers(deps.sql, rows, options);
@@ -98,7 +129,10 @@ async function decideRowOffers<T extends { customer_id: number }, S extends stri
       catalogue,
       ...(options.allocated ? { allocated: options.allocated } : {}),
     });
-    for (const row of batch.rows)
-      row.offer_ids = decisions.get(row.customer_id)?.offers.map((o) => o.offer_id) ?? [];
+    for (const row of batch.rows) {
+      const decision = decisions.get(row.customer_id);
+      row.offer_ids = decision?.offers.map((o) => o.offer_id) ?? [];
+      row.held_out_offer_ids = decision?.held_out ?? [];
+    }
   }
 }

@@ -119,6 +119,7 @@ function valuesFromCreate(input: OfferCreateInput): OfferValues {
     global_cap: input.global_cap ?? null,
     exclude_if_bought_within_days: input.exclude_if_bought_within_days ?? null,
     fallback: input.fallback ?? false,
+    holdout_percent: input.holdout_percent ?? 0,
   };
 }
 
@@ -151,6 +152,7 @@ function valuesFromPatch(row: OfferRow, patch: OfferPatchInput): OfferValues {
     global_cap: pick('global_cap'),
     exclude_if_bought_within_days: pick('exclude_if_bought_within_days'),
     fallback: has('fallback') ? patch.fallback! : row.fallback,
+    holdout_percent: has('holdout_percent') ? patch.holdout_percent! : row.holdout_percent,
   };
 }
 
@@ -178,6 +180,7 @@ export function offerToJson(row: OfferRow): OfferJson {
     shown_count: row.shown_count,
     exclude_if_bought_within_days: row.exclude_if_bought_within_days,
     fallback: row.fallback,
+    holdout_percent: row.holdout_percent,
     version: row.version,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),

@@ -28,6 +28,7 @@ const values = (over: Partial<OfferValues>): OfferValues => ({
   global_cap: null,
   exclude_if_bought_within_days: null,
   fallback: false,
+  holdout_percent: 0,
   ...over,
 });
 

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { inHoldout } from '../holdouts/assign.js';
 import { buildContexts } from '../rules/context.js';
 import { prepareOffer } from './prepare.js';
 import { type CustomerFacts, type Decision, decideForCustomer, type PreparedOffer } from './rank.js';
@@ -47,6 +48,7 @@ export async function loadCustomerFacts(
     ...new Set(offers.filter((o) => o.excludeDays !== null && o.category !== null).map((o) => o.category!)),
   ];
   const needsConsents = offers.some((o) => o.sensitive.length > 0);
+  const withHoldout = offers.filter((o) => o.holdoutPercent > 0);
 
   const [contexts, impressions] = await Promise.all([
     buildContexts(sql, ids, now),
@@ -73,6 +75,10 @@ export async function loadCustomerFacts(
       f.lastBought = last;
     }
     if (needsConsents) f.consents = new Set(context.consents);
+    if (withHoldout.length > 0) {
+      const held = withHoldout.filter((o) => inHoldout(`offer:${o.id}`, id, o.holdoutPercent));
+      if (held.length > 0) f.heldOut = new Set(held.map((o) => o.id));
+    }
     facts.set(id, f);
   }
   for (const r of impressions) {

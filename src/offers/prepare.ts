@@ -68,5 +68,6 @@ export function prepareOffer(row: OfferRow, attributes: readonly SensitiveAttrib
     eligibility: hasEligibility ? compileOrFail(row.eligibility) : null,
     score: hasScore ? compileOrFail(row.score) : null,
     sensitive: sensitiveReads(vars, attributes),
+    holdoutPercent: row.holdout_percent,
   };
 }

@@ -96,6 +96,7 @@ const catalogueArb = fc
         eligibility: ELIGIBILITY[o.eligibility]![1],
         score: SCORES[o.score]![1],
         sensitive: o.sensitive.map((purpose) => ({ attribute: `attr_${purpose}`, purpose })),
+        holdoutPercent: 10,
       };
     }),
   );
@@ -245,6 +246,50 @@ describe('decideForCustomer (property)', () => {
   });
 });
 
+describe('offer holdouts (property)', () => {
+  const heldArb = catalogueArb.chain((offers) =>
+    fc.record({
+      offers: fc.constant(offers),
+      facts: factsArb(offers.map((o) => o.id)),
+      held: fc.subarray(offers.map((o) => o.id)),
+      k: fc.integer({ min: 0, max: 5 }),
+    }),
+  );
+
+  it('gives the next-ranked offers in place of held-out ones, and lists those that would have been shown', () => {
+    fc.assert(
+      fc.property(heldArb, ({ offers, facts, held, k }) => {
+        const heldOut = new Set(held);
+        const eligible = offers
+          .map((offer) => ({ offer, v: oracle(offer, facts) }))
+          .filter((x) => x.v.ok)
+          .map((x) => ({ offer: x.offer, score: x.v.score! }));
+        const pick = (list: typeof eligible) => {
+          const targeted = list.filter((c) => !c.offer.fallback).sort(compareRanked);
+          const fallbacks = list.filter((c) => c.offer.fallback).sort(compareRanked);
+          return [...targeted.slice(0, k), ...fallbacks.slice(0, Math.max(0, k - targeted.length))].map(
+            (c) => c.offer.id,
+          );
+        };
+        const withoutHoldout = pick(eligible);
+        const expected = pick(eligible.filter((c) => !heldOut.has(c.offer.id)));
+        const wouldHaveShown = withoutHoldout.filter((id) => heldOut.has(id));
+        const d = run(offers, { ...facts, heldOut }, k);
+        const e = run(offers, { ...facts, heldOut }, k, true);
+        expect(d.offers.map((o) => o.offer_id)).toEqual(expected);
+        expect([...(d.held_out ?? [])].sort()).toEqual([...wouldHaveShown].sort());
+        expect(e.offers).toEqual(d.offers);
+        expect(e.held_out).toEqual(d.held_out);
+        for (const id of e.held_out ?? []) {
+          const x = e.excluded?.find((r) => r.offer_id === id);
+          expect(x?.reasons.map((r) => r.code)).toEqual(['holdout']);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('decideForCustomer (examples)', () => {
   const base: PreparedOffer = {
     id: 1,
@@ -267,6 +312,7 @@ describe('decideForCustomer (examples)', () => {
     eligibility: null,
     score: null,
     sensitive: [],
+    holdoutPercent: 0,
   };
 
   it('says why each offer was left out', () => {

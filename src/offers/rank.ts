@@ -30,6 +30,8 @@ export interface PreparedOffer {
   score: RuleFn | null;
   /** Sensitive attributes the offer's rules read, each with the consent purpose it needs. */
   sensitive: ReadonlyArray<{ attribute: string; purpose: string }>;
+  /** The offer's own holdout (0: none): see CustomerFacts.heldOut. */
+  holdoutPercent: number;
 }
 
 /** What the decision needs to know about one customer beyond the catalogue. */
@@ -42,6 +44,11 @@ export interface CustomerFacts {
   lastBought?: ReadonlyMap<string, number> | undefined;
   /** Consent purposes the customer has granted (latest row per purpose). */
   consents?: ReadonlySet<string> | undefined;
+  /**
+   * Offers whose holdout the customer is in: never chosen for them; where one would have been
+   * chosen, the next-ranked offer takes its place and the decision lists it in `held_out`.
+   */
+  heldOut?: ReadonlySet<number> | undefined;
 }
 
 export interface DecidedOffer {
@@ -69,7 +76,8 @@ export type ReasonCode =
   | 'rule_error'
   | 'score_error'
   | 'outranked'
-  | 'fallback_not_needed';
+  | 'fallback_not_needed'
+  | 'holdout';
 
 export interface Reason {
   code: ReasonCode;
@@ -85,6 +93,8 @@ export interface Excluded {
 export interface Decision {
   offers: DecidedOffer[];
   excluded?: Excluded[];
+  /** Offers that would have been chosen but the customer is in their holdout (absent: none). */
+  held_out?: number[];
 }
 
 export interface DecideOptions {
@@ -352,15 +362,57 @@ export function decideForCustomer(
   const { now, allocated } = options;
   const top: Candidate[] = [];
   const fallbacks: Candidate[] = [];
+  // Held-out offers take places in the ranking, then give them up to the next ones.
+  const extra = facts.heldOut?.size ?? 0;
   if (k > 0) {
     const s = split(offers);
-    rankFast(s.targeted, s.targetedChecks, top, facts, k, now, allocated);
+    rankFast(s.targeted, s.targetedChecks, top, facts, k + extra, now, allocated);
     // Fallbacks are only evaluated when places are left.
-    if (top.length < k && s.fallback.length > 0) {
-      rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - top.length, now, allocated);
+    const live = extra > 0 ? countLive(top, facts.heldOut!) : top.length;
+    if (live < k && s.fallback.length > 0) {
+      rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - live + extra, now, allocated);
     }
   }
-  return { offers: choose(top, fallbacks, k, allocated) };
+  if (extra === 0) return { offers: choose(top, fallbacks, k, allocated) };
+  const picked = withoutHeldOut(top, fallbacks, k, facts.heldOut!);
+  return {
+    offers: choose(picked.top, picked.fallbacks, k, allocated),
+    ...(picked.heldOut.length > 0 ? { held_out: picked.heldOut.map((c) => c.offer.id) } : {}),
+  };
+}
+
+const countLive = (list: readonly Candidate[], held: ReadonlySet<number>) =>
+  list.reduce((n, c) => (held.has(c.offer.id) ? n : n + 1), 0);
+
+/**
+ * The ranking with held-out offers taken out: `heldOut` are those that would have had one of
+ * the k places (their holdout group, whom the offer report compares with those shown it),
+ * `rest` what is left beyond the k places (held-out offers that would not have been shown, and
+ * the extra candidates ranked to fill in for them).
+ */
+function withoutHeldOut(
+  top: readonly Candidate[],
+  fallbacks: readonly Candidate[],
+  k: number,
+  held: ReadonlySet<number>,
+): { top: Candidate[]; fallbacks: Candidate[]; heldOut: Candidate[]; rest: Candidate[] } {
+  const out = {
+    top: [] as Candidate[],
+    fallbacks: [] as Candidate[],
+    heldOut: [] as Candidate[],
+    rest: [] as Candidate[],
+  };
+  // Without holdouts the places go to the top k targeted offers, then to fallbacks.
+  const walk = (list: readonly Candidate[], into: Candidate[], firstPlace: number) => {
+    list.forEach((c, i) => {
+      if (held.has(c.offer.id)) (firstPlace + i < k ? out.heldOut : out.rest).push(c);
+      else if (out.top.length + out.fallbacks.length < k) into.push(c);
+      else out.rest.push(c);
+    });
+  };
+  walk(top, out.top, 0);
+  walk(fallbacks, out.fallbacks, Math.min(k, top.length));
+  return out;
 }
 
 /** The chosen offers: the top targeted ones, then fallbacks for the places left; counts global caps. */
@@ -394,6 +446,7 @@ function decideExplained(
   const fallbacks: Candidate[] = [];
   const reasonsById = new Map<number, Reason[]>();
   const outranked: Candidate[] = [];
+  const places = k + (facts.heldOut?.size ?? 0);
   // Targeted offers first, then fallbacks, each offer with every reason that applies.
   for (let pass = 0; pass < 2; pass++) {
     const wantFallback = pass === 1;
@@ -406,7 +459,7 @@ function decideExplained(
         const result = evaluate(offer, facts.context);
         if (typeof result !== 'number') reasons.push(result);
         else if (reasons.length === 0) {
-          const dropped = pushTop(list, { offer, score: result }, k);
+          const dropped = pushTop(list, { offer, score: result }, places);
           if (dropped) outranked.push(dropped);
           continue;
         }
@@ -414,13 +467,29 @@ function decideExplained(
       reasonsById.set(offer.id, reasons);
     }
   }
-  const chosen = choose(top, fallbacks, k, allocated);
+  const held = facts.heldOut ?? new Set<number>();
+  const picked = withoutHeldOut(top, fallbacks, k, held);
+  const chosen = choose(picked.top, picked.fallbacks, k, allocated);
+  for (const c of picked.heldOut) {
+    reasonsById.set(c.offer.id, [
+      {
+        code: 'holdout',
+        message: `eligible with score ${c.score}; this customer is in the offer's ${c.offer.holdoutPercent} % holdout, so the next offer takes its place`,
+      },
+    ]);
+  }
+  for (const c of picked.rest) {
+    if (c.offer.fallback) continue;
+    reasonsById.set(c.offer.id, [
+      { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
+    ]);
+  }
   for (const c of outranked) {
     reasonsById.set(c.offer.id, [
       { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
     ]);
   }
-  for (const c of fallbacks.slice(chosen.length - top.length)) {
+  for (const c of picked.rest.filter((r) => r.offer.fallback)) {
     reasonsById.set(c.offer.id, [
       {
         code: 'fallback_not_needed',
@@ -430,6 +499,7 @@ function decideExplained(
   }
   return {
     offers: chosen,
+    ...(picked.heldOut.length > 0 ? { held_out: picked.heldOut.map((c) => c.offer.id) } : {}),
     excluded: offers
       .filter((o) => reasonsById.has(o.id))
       .map((o) => ({ offer_id: o.id, name: o.name, reasons: reasonsById.get(o.id)! })),

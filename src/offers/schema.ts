@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { HoldoutPercent } from '../holdouts/schema.js';
 
 const Rule = (description: string, example: unknown) =>
   z
@@ -65,6 +66,10 @@ const offerFields = {
     .boolean()
     .optional()
     .openapi({ description: 'Fills the places left when too few targeted offers are eligible' }),
+  holdout_percent: HoldoutPercent.optional().openapi({
+    description:
+      'Percent of the customers this offer would be shown to who get the next-ranked offer instead, so the offer report can measure its own effect; default 0',
+  }),
 };
 
 export const OfferCreate = z.strictObject(offerFields).openapi('OfferCreate');
@@ -99,6 +104,7 @@ export const OfferSchema = z
     shown_count: z.number().int(),
     exclude_if_bought_within_days: z.number().int().nullable(),
     fallback: z.boolean(),
+    holdout_percent: z.number(),
     version: z.number().int(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -164,5 +170,9 @@ export const DecisionResponse = z
     excluded: z
       .array(z.object({ offer_id: z.number().int(), name: z.string(), reasons: z.array(Reason) }))
       .optional(),
+    held_out: z.array(z.number().int()).optional().openapi({
+      description:
+        'Offers that would have been chosen but the customer is in their holdout (the next ones took their place)',
+    }),
   })
   .openapi('Decision');

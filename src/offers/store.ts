@@ -21,6 +21,7 @@ export interface OfferRow {
   shown_count: number;
   exclude_if_bought_within_days: number | null;
   fallback: boolean;
+  holdout_percent: number;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -38,7 +39,7 @@ const OFFER = (db: Db) =>
   offers.valid_to, offers.cap_per_customer_count, offers.cap_per_customer_days, offers.global_cap,
   offers.shown_count + (select count(*)::int from offer_impressions i
     where i.offer_id = offers.id and not i.counted) as shown_count,
-  offers.exclude_if_bought_within_days, offers.fallback, offers.version, offers.created_at,
+  offers.exclude_if_bought_within_days, offers.fallback, offers.holdout_percent::float8 as holdout_percent, offers.version, offers.created_at,
   offers.updated_at`);
 
 const rule = (db: Db, value: unknown) =>

@@ -1,6 +1,7 @@
 import type { AbState } from '../campaigns/schema.js';
 import { abStateOf } from '../campaigns/winner.js';
 import type { Db } from '../db/sql.js';
+import { type IncrementalReport, incrementalReport } from '../holdouts/report.js';
 import { notFound } from '../http/problem.js';
 import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import { type Metrics, withRates } from './metrics.js';
@@ -48,6 +49,8 @@ export interface CampaignReport {
   /** Over the test cell when the campaign has an A/B test (the send-out is not randomised). */
   ab: AbResult | null;
   ab_test: AbTestReport | null;
+  /** Treated against held out over the same window from planning: the lift the mail made. */
+  incremental: IncrementalReport;
 }
 
 /** The A/B section of a campaign with an A/B test: the test cell by variant, the winner send-out. */
@@ -130,13 +133,14 @@ export function abVerdict(
 export async function campaignReport(
   sql: Db,
   campaignId: number,
-  options: { includeMachine?: boolean; abMetric?: AbMetric; currency?: string } = {},
+  options: { includeMachine?: boolean; abMetric?: AbMetric; currency?: string; windowDays?: number } = {},
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
   const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
-  const [campaign, report] = await Promise.all([
+  const [campaign, report, incremental] = await Promise.all([
     findCampaign(sql, campaignId),
     scopeReport(sql, { campaign_id: campaignId }, { includeMachine, currency }),
+    incrementalReport(sql, { campaign_id: campaignId }, { windowDays: options.windowDays ?? 7, currency }),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
   const abTest = await abTestReport(sql, campaign, includeMachine, currency);
@@ -151,5 +155,6 @@ export async function campaignReport(
     offers: report.offers,
     ab: abVerdict(abTest ? abTest.test_cell.variants : report.variants, options.abMetric ?? 'click'),
     ab_test: abTest,
+    incremental,
   };
 }

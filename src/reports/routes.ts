@@ -1,6 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AbStateSchema } from '../campaigns/schema.js';
+import { INCREMENTAL_COLUMNS, incrementalCsvRows } from '../holdouts/csv.js';
+import { incrementalReport } from '../holdouts/report.js';
+import { IncrementalSchema, WindowDays } from '../holdouts/schema.js';
 import type { App, AppEnv } from '../http/env.js';
 import { notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -101,6 +104,7 @@ export const CampaignReportSchema = z
         description:
           'A/B test with winner send-out: where it stands, why the winner won, the test cell against the send-out',
       }),
+    incremental: IncrementalSchema,
   })
   .openapi('CampaignReport');
 
@@ -173,6 +177,7 @@ const campaign = defineRoute({
       format: Format,
       include_machine: IncludeMachine,
       ab_metric: z.enum(['open', 'click', 'conversion']).default('click'),
+      window_days: WindowDays,
     }),
   },
   responses: { 200: reportResponse(CampaignReportSchema, 'The report'), ...notFoundResponse },
@@ -193,6 +198,21 @@ const timeseries = defineRoute({
     }),
   },
   responses: { 200: reportResponse(TimeseriesSchema, 'The series'), ...notFoundResponse },
+});
+
+export const OfferIncrementalSchema = z
+  .object({ offer: z.object({ id: z.number().int(), name: z.string() }), incremental: IncrementalSchema })
+  .openapi('OfferIncrementalReport');
+
+const offerIncremental = defineRoute({
+  method: 'get',
+  path: '/v1/reports/offers/{id}',
+  roles: ACCESS.reports,
+  tags,
+  summary:
+    'An offer’s own effect: customers shown it against those in its holdout, who were sent the next-ranked offer instead',
+  request: { params: IdParam, query: z.object({ format: Format, window_days: WindowDays }) },
+  responses: { 200: reportResponse(OfferIncrementalSchema, 'The report'), ...notFoundResponse },
 });
 
 const offers = defineRoute({
@@ -243,6 +263,7 @@ export function registerReportRoutes(app: App): void {
       includeMachine: q.include_machine,
       abMetric: q.ab_metric,
       currency: c.var.deps.config.REPORT_CURRENCY,
+      windowDays: q.window_days,
     });
     if (wantsCsv(c, q.format)) {
       const rows = [
@@ -275,9 +296,10 @@ export function registerReportRoutes(app: App): void {
               },
             ]
           : []),
+        ...incrementalCsvRows(report.incremental),
       ];
       return csvResponse(
-        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS], rows),
+        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS, ...INCREMENTAL_COLUMNS], rows),
         `campaign-${id}.csv`,
       ) as never;
     }
@@ -307,6 +329,29 @@ export function registerReportRoutes(app: App): void {
       { campaign_id: id, interval: q.interval, currency: c.var.deps.config.REPORT_CURRENCY, data },
       200,
     );
+  });
+
+  app.openapi(offerIncremental, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const sql = c.var.deps.sql;
+    const [offer] = await sql<{ id: number; name: string }[]>`select id, name from offers where id = ${id}`;
+    if (!offer) throw notFound(`Offer ${id}`);
+    const incremental = await incrementalReport(
+      sql,
+      { offer_id: id },
+      { windowDays: q.window_days, currency: c.var.deps.config.REPORT_CURRENCY },
+    );
+    if (wantsCsv(c, q.format)) {
+      return csvResponse(
+        toCsv(
+          ['section', 'key', 'name', ...METRIC_COLUMNS, ...INCREMENTAL_COLUMNS],
+          incrementalCsvRows(incremental),
+        ),
+        `offer-${id}.csv`,
+      ) as never;
+    }
+    return c.json({ offer, incremental }, 200);
   });
 
   app.openapi(offers, async (c) => {

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { type IncrementalReport, incrementalReport } from '../holdouts/report.js';
 import { notFound } from '../http/problem.js';
 import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import type { Metrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface TriggerReport {
   to: string | null;
   totals: Metrics;
   offers: Array<{ offer_id: number; name: string | null } & Metrics>;
+  /** Treated against held out over the same window from planning (every firing, not only the window's). */
+  incremental: IncrementalReport;
 }
 
 export interface TriggerReportOptions {
@@ -33,6 +36,8 @@ export interface TriggerReportOptions {
   window?: SentWindow;
   /** REPORT_CURRENCY (default EUR). */
   currency?: string;
+  /** Days each customer is followed in the incremental section (default 7). */
+  windowDays?: number;
 }
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
@@ -48,7 +53,8 @@ export async function triggerReport(
 ): Promise<TriggerReport> {
   const includeMachine = options.includeMachine ?? false;
   const window = options.window ?? {};
-  const [trigger, report] = await Promise.all([
+  const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
+  const [trigger, report, incremental] = await Promise.all([
     findTrigger(sql, triggerId),
     scopeReport(
       sql,
@@ -56,9 +62,10 @@ export async function triggerReport(
       {
         includeMachine,
         window,
-        currency: options.currency ?? DEFAULT_REPORT_CURRENCY,
+        currency,
       },
     ),
+    incrementalReport(sql, { trigger_id: triggerId }, { windowDays: options.windowDays ?? 7, currency }),
   ]);
   if (!trigger) throw notFound(`Trigger ${triggerId}`);
   return {
@@ -71,6 +78,7 @@ export async function triggerReport(
     to: iso(window.to),
     totals: report.totals,
     offers: report.offers,
+    incremental,
   };
 }
 

@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import { INCREMENTAL_COLUMNS, incrementalCsvRows } from '../holdouts/csv.js';
+import { IncrementalSchema, WindowDays } from '../holdouts/schema.js';
 import type { App } from '../http/env.js';
 import { invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
@@ -50,6 +52,7 @@ export const TriggerReportSchema = z
     to: z.string().nullable(),
     totals: MetricsSchema,
     offers: z.array(MetricsSchema.extend({ offer_id: z.number().int(), name: z.string().nullable() })),
+    incremental: IncrementalSchema,
   })
   .openapi('TriggerReport');
 
@@ -78,7 +81,7 @@ const one = defineRoute({
   summary: 'What one trigger’s messages earned: totals and by offer',
   request: {
     params: IdParam,
-    query: z.object({ format: Format, include_machine: IncludeMachine, ...Window }),
+    query: z.object({ format: Format, include_machine: IncludeMachine, window_days: WindowDays, ...Window }),
   },
   responses: { 200: reportResponse(TriggerReportSchema, 'The report'), ...notFoundResponse },
 });
@@ -154,6 +157,7 @@ export function registerTriggerReportRoutes(app: App): void {
       includeMachine: q.include_machine,
       window: sentWindow(q),
       currency: c.var.deps.config.REPORT_CURRENCY,
+      windowDays: q.window_days,
     });
     if (wantsCsv(c, q.format)) {
       const rows = [
@@ -164,9 +168,10 @@ export function registerTriggerReportRoutes(app: App): void {
           name: name ?? '',
           ...o,
         })),
+        ...incrementalCsvRows(report.incremental),
       ];
       return csvResponse(
-        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS], rows),
+        toCsv(['section', 'key', 'name', ...METRIC_COLUMNS, ...INCREMENTAL_COLUMNS], rows),
         `trigger-${id}.csv`,
       ) as never;
     }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
+import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
 import { compileRule } from '../rules/compile.js';
@@ -195,6 +196,11 @@ export async function fireTriggerEvents(
         now,
         placements: (p) => p.trigger.offers_per_email,
         offerBatch: (p) => p.trigger.id,
+        holdout: {
+          controlGroup: await currentControlGroup(sql, now),
+          promotional: (p) => !p.trigger.transactional,
+          own: (p) => ({ key: `trigger:${p.trigger.id}`, percent: p.trigger.holdout_percent }),
+        },
         admit: (p) => {
           const n = counts.get(p.customer_id) ?? 0;
           if (n >= settings.max_messages) return 'capped';
@@ -203,7 +209,15 @@ export async function fireTriggerEvents(
         },
       },
     );
-    for (const { trigger, event, customer_id: customerId, status, suppressed_reason, offer_ids } of decided) {
+    for (const {
+      trigger,
+      event,
+      customer_id: customerId,
+      status,
+      suppressed_reason,
+      offer_ids,
+      held_out_offer_ids,
+    } of decided) {
       rows.push({
         trigger_id: trigger.id,
         event_key: event.key,
@@ -214,6 +228,7 @@ export async function fireTriggerEvents(
         template_id: trigger.template_id,
         template_version: trigger.template_version,
         offer_ids,
+        held_out_offer_ids,
         suppressed_reason,
         send_at: sendAtFor(
           now,

@@ -30,6 +30,8 @@ export function triggerView(row: TriggerRow) {
     offers_per_email: row.offers_per_email,
     sender_id: row.sender_id,
     cancel_on_purchase: row.cancel_on_purchase,
+    holdout_percent: row.holdout_percent,
+    transactional: row.transactional,
     enabled: row.enabled,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -89,6 +91,8 @@ export async function createTrigger(sql: Sql, input: TriggerCreate): Promise<Tri
       offers_per_email: input.offers_per_email ?? 0,
       sender_id: input.sender_id ?? null,
       cancel_on_purchase: input.cancel_on_purchase ?? false,
+      holdout_percent: input.holdout_percent ?? 0,
+      transactional: input.transactional ?? false,
       enabled: input.enabled ?? true,
     });
     return insertTrigger(tx, write);
@@ -116,6 +120,8 @@ export async function updateTrigger(sql: Sql, id: number, patch: TriggerPatch): 
       offers_per_email: patch.offers_per_email ?? row.offers_per_email,
       sender_id: patch.sender_id === undefined ? row.sender_id : patch.sender_id,
       cancel_on_purchase: patch.cancel_on_purchase ?? row.cancel_on_purchase,
+      holdout_percent: patch.holdout_percent ?? row.holdout_percent,
+      transactional: patch.transactional ?? row.transactional,
       enabled: patch.enabled ?? row.enabled,
     });
     const updated = await updateTriggerFields(tx, id, write);

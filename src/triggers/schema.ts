@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { HoldoutPercent } from '../holdouts/schema.js';
 import { requiredText, slug } from '../http/fields.js';
 
 // The trigger contract. One schema validates creation and (made partial) PATCH bodies.
@@ -74,6 +75,11 @@ const fields = {
   cancel_on_purchase: z.boolean().optional().openapi({
     description: 'A later purchase by the customer cancels a message not sent yet (replenish reminders)',
   }),
+  holdout_percent: HoldoutPercent.optional(),
+  transactional: z.boolean().optional().openapi({
+    description:
+      'Transactional mail (a receipt, a confirmation) reaches the global control group too; default false: promotional',
+  }),
   enabled: z.boolean().optional(),
 };
 
@@ -119,6 +125,8 @@ export const TriggerSchema = z
     offers_per_email: z.number().int(),
     sender_id: z.number().int().nullable(),
     cancel_on_purchase: z.boolean(),
+    holdout_percent: z.number(),
+    transactional: z.boolean(),
     enabled: z.boolean(),
     created_at: z.string(),
     updated_at: z.string(),

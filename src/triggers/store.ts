@@ -17,6 +17,8 @@ export interface TriggerRow {
   offers_per_email: number;
   sender_id: number | null;
   cancel_on_purchase: boolean;
+  holdout_percent: number;
+  transactional: boolean;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
@@ -34,6 +36,8 @@ export interface TriggerWrite {
   offers_per_email: number;
   sender_id: number | null;
   cancel_on_purchase: boolean;
+  holdout_percent: number;
+  transactional: boolean;
   enabled: boolean;
 }
 
@@ -49,6 +53,8 @@ const COLUMNS = [
   'offers_per_email',
   'sender_id',
   'cancel_on_purchase',
+  'holdout_percent',
+  'transactional',
   'enabled',
 ] as const;
 
@@ -229,12 +235,13 @@ export interface FiringRow {
   trigger_id: number;
   event_key: string;
   customer_id: number;
-  outcome: 'queued' | 'suppressed' | 'capped';
+  outcome: 'queued' | 'suppressed' | 'capped' | 'holdout';
   event_at: string;
   message_id: number | null;
   template_id: number;
   template_version: number | null;
   offer_ids: number[];
+  held_out_offer_ids: number[];
   suppressed_reason: string | null;
   send_at: string;
 }
@@ -267,17 +274,17 @@ export async function insertFirings(
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
         trigger_id bigint, event_key text, customer_id bigint, outcome text, event_at timestamptz,
         message_id bigint, template_id bigint, template_version int, offer_ids bigint[],
-        suppressed_reason text, send_at timestamptz)
+        held_out_offer_ids bigint[], suppressed_reason text, send_at timestamptz)
     ), fired as (
       insert into trigger_firings (trigger_id, event_key, customer_id, message_id, outcome, event_at)
       select trigger_id, event_key, customer_id, message_id, outcome, event_at from input
       on conflict (trigger_id, event_key) do nothing
       returning trigger_id, event_key
     )
-    insert into messages (id, trigger_id, customer_id, template_id, template_version, offer_ids, status, suppressed_reason, send_at)
+    insert into messages (id, trigger_id, customer_id, template_id, template_version, offer_ids, held_out_offer_ids, status, suppressed_reason, send_at)
     overriding system value
     select i.message_id, i.trigger_id, i.customer_id, i.template_id, i.template_version, i.offer_ids,
-      i.outcome, i.suppressed_reason, i.send_at
+      i.held_out_offer_ids, i.outcome, i.suppressed_reason, i.send_at
     from input i join fired f on f.trigger_id = i.trigger_id and f.event_key = i.event_key
     where i.message_id is not null
     returning id, status, send_at, customer_id`;

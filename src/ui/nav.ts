@@ -17,6 +17,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; roles: readonly R
   { href: '/ui/users', label: 'Users', roles: ['admin'] },
   { href: '/ui/keys', label: 'API keys', roles: ['admin'] },
   { href: '/ui/senders', label: 'Senders', roles: ['admin'] },
+  { href: '/ui/holdouts', label: 'Holdouts', roles: ['admin'] },
   { href: '/ui/attributes', label: 'Attributes', roles: ['admin'] },
   { href: '/ui/audit', label: 'Audit log', roles: ['admin'] },
 ];

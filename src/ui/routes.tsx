@@ -10,6 +10,7 @@ import { Csrf, Shell } from './kit.js';
 import { registerAccountPage } from './pages/account.js';
 import { registerAttributePages } from './pages/admin/attributes.js';
 import { registerAuditPage } from './pages/admin/audit.js';
+import { registerHoldoutPages } from './pages/admin/holdouts.js';
 import { registerKeyPages } from './pages/admin/keys.js';
 import { registerSenderPages } from './pages/admin/senders.js';
 import { registerUserPages } from './pages/admin/users.js';
@@ -146,6 +147,7 @@ export function registerUiRoutes(app: App): void {
   registerAttributePages(ui, app);
   registerAuditPage(ui, app);
   registerSenderPages(ui, app);
+  registerHoldoutPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

@@ -47,6 +47,7 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'users', path: '/ui/users' },
   { name: 'keys', path: '/ui/keys' },
   { name: 'senders', path: '/ui/senders' },
+  { name: 'holdouts', path: '/ui/holdouts' },
   { name: 'attributes', path: '/ui/attributes' },
   { name: 'audit', path: '/ui/audit' },
   { name: 'account', path: '/ui/account' },

@@ -158,7 +158,7 @@ describe('campaign report', () => {
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     const lines = (await res.text()).trimEnd().split('\n');
     expect(lines[0]).toBe(
-      'section,key,name,sent,delivered,bounced,opens,clicks,conversions,revenue,open_rate,click_rate,click_to_open_rate,conversion_rate,revenue_per_recipient',
+      'section,key,name,sent,delivered,bounced,opens,clicks,conversions,revenue,open_rate,click_rate,click_to_open_rate,conversion_rate,revenue_per_recipient,customers,lift_absolute,lift_relative,lift_ci95_low,lift_ci95_high,revenue_lift_absolute,revenue_lift_ci95_low,revenue_lift_ci95_high,verdict',
     );
     expect(lines[1]).toMatch(/^total,,"'=HYPERLINK\(""http:\/\/evil""\)",20,19,1,9,6,3,60.5,/);
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^offer,${o1},'@SUM\\(1\\+1\\),20,`)));

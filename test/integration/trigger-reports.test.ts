@@ -188,7 +188,7 @@ describe('trigger report', () => {
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="trigger-${thankYou}.csv"`);
     const lines = (await res.text()).trimEnd().split('\n');
     expect(lines[0]).toBe(
-      'section,key,name,sent,delivered,bounced,opens,clicks,conversions,revenue,open_rate,click_rate,click_to_open_rate,conversion_rate,revenue_per_recipient',
+      'section,key,name,sent,delivered,bounced,opens,clicks,conversions,revenue,open_rate,click_rate,click_to_open_rate,conversion_rate,revenue_per_recipient,customers,lift_absolute,lift_relative,lift_ci95_low,lift_ci95_high,revenue_lift_absolute,revenue_lift_ci95_low,revenue_lift_ci95_high,verdict',
     );
     expect(lines[1]).toMatch(/^total,,'=thank-you,8,7,1,4,2,2,65,/);
     expect(lines[2]).toMatch(new RegExp(`^offer,${o1},'@SUM\\(1\\+1\\),8,7,1,4,1,0,0,`));

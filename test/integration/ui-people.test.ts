@@ -132,7 +132,7 @@ describe('people', () => {
     const path = await invite('zoe@shop.example');
     expect((await h.app.request(path.replace('/welcome/', '/reset/'))).status).toBe(410);
     const marketer = await signInToUi(h, 'marketer');
-    for (const p of ['/ui/users', '/ui/keys', '/ui/attributes', '/ui/audit', '/ui/senders'])
+    for (const p of ['/ui/users', '/ui/keys', '/ui/attributes', '/ui/audit', '/ui/senders', '/ui/holdouts'])
       expect((await h.app.request(p, { headers: { cookie: marketer.session } })).status).toBe(403);
     const taken = await signInToUi(h, 'admin');
     const again = await h.app.request(

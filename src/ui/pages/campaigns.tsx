@@ -32,7 +32,7 @@ import {
   Table,
   When,
 } from '../kit.js';
-import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import { Activity, Funnel, IncrementalResults, OfferResults, UnconvertedRevenue } from './report-parts.js';
 import { CsvLink } from './reports.js';
 
 const VARIANT_ROWS = 3;
@@ -42,6 +42,7 @@ const FIELDS = [
   'template_id',
   'template_version',
   'offers_per_email',
+  'holdout_percent',
   'variants',
   'schedule_at',
   'throttle_per_second',
@@ -75,6 +76,7 @@ function toValues(cmp: Campaign): Values {
     template_id: cmp.template_id ?? '',
     template_version: cmp.template_version ?? '',
     offers_per_email: cmp.offers_per_email,
+    holdout_percent: cmp.holdout_percent,
     schedule_at: cmp.schedule_at ? cmp.schedule_at.slice(0, 16) : '',
     throttle_per_second: cmp.throttle_per_second ?? '',
     sender_id: cmp.sender_id ?? '',
@@ -132,6 +134,7 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
     template_id: num(form, 'template_id') ?? null,
     template_version: num(form, 'template_version') ?? null,
     offers_per_email: num(form, 'offers_per_email') ?? 3,
+    holdout_percent: num(form, 'holdout_percent') ?? 0,
     variants,
     schedule_at: scheduleAt,
     throttle_per_second: num(form, 'throttle_per_second') ?? null,
@@ -181,6 +184,15 @@ function CampaignForm(props: {
           type="number"
           value={(v.offers_per_email as string) ?? 3}
           errors={e}
+        />
+        <Field
+          name="holdout_percent"
+          label="Holdout (%)"
+          type="number"
+          value={(v.holdout_percent as string) ?? 0}
+          errors={e}
+          attrs={{ min: 0, max: 50, step: 'any' }}
+          hint="Kept from this mailing at random, to measure its lift"
         />
         <Field
           name="schedule_at"
@@ -673,6 +685,8 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             </dd>
             <dt>Offers per email</dt>
             <dd>{cmp.offers_per_email}</dd>
+            <dt>Holdout</dt>
+            <dd>{cmp.holdout_percent ? `${cmp.holdout_percent} %` : 'none'}</dd>
             <dt>Variants</dt>
             <dd>{cmp.variants.map((v) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
             <dt>Throttle</dt>
@@ -730,6 +744,7 @@ function Report(props: { r: CampaignReport; points: TimeseriesPoint[]; id: numbe
       <UnconvertedRevenue report={r} />
       {r.ab_test ? <AbResults t={r.ab_test} currency={r.currency} /> : <VariantResults r={r} />}
       <OfferResults offers={r.offers} currency={r.currency} />
+      <IncrementalResults inc={r.incremental} />
       <Activity points={points} interval="hour" />
     </section>
   );

@@ -43,6 +43,7 @@ const FIELDS = [
   'global_cap',
   'exclude_if_bought_within_days',
   'fallback',
+  'holdout_percent',
 ];
 
 type Values = Record<string, unknown>;
@@ -151,6 +152,15 @@ function OfferForm(props: {
           errors={e}
           attrs={{ min: 0 }}
         />
+        <Field
+          name="holdout_percent"
+          label="Holdout (%)"
+          type="number"
+          value={s('holdout_percent')}
+          errors={e}
+          attrs={{ min: 0, max: 50, step: 'any' }}
+          hint="Of those it would be shown to, get the next offer instead: measures its own effect"
+        />
       </div>
       <Checkbox
         name="fallback"
@@ -198,6 +208,7 @@ function offerBody(form: Values): { body?: Record<string, unknown>; errors?: Fie
       global_cap: num(form, 'global_cap') ?? null,
       exclude_if_bought_within_days: num(form, 'exclude_if_bought_within_days') ?? null,
       fallback: form.fallback === 'on' || form.fallback === 'true',
+      holdout_percent: num(form, 'holdout_percent') ?? 0,
     },
   };
 }
@@ -226,6 +237,7 @@ function offerValues(o: Offer): Values {
     exclude_if_bought_within_days:
       o.exclude_if_bought_within_days === null ? '' : String(o.exclude_if_bought_within_days),
     fallback: o.fallback,
+    holdout_percent: o.holdout_percent ? String(o.holdout_percent) : '',
   };
 }
 

@@ -1,5 +1,5 @@
 import type { CampaignReport, TimeseriesPoint } from '../api-types.js';
-import { money, Table } from '../kit.js';
+import { money, pct, Table } from '../kit.js';
 
 type Metrics = CampaignReport['totals'];
 type OfferMetrics = CampaignReport['offers'][number];
@@ -108,5 +108,55 @@ export function Activity(props: { points: TimeseriesPoint[]; interval: 'hour' | 
         }}
       />
     </>
+  );
+}
+
+type Incremental = CampaignReport['incremental'];
+
+const points = (n: number | null) => (n === null ? '—' : `${n >= 0 ? '+' : ''}${(n * 100).toFixed(1)} pts`);
+
+const VERDICTS: Record<Incremental['verdict'], string> = {
+  lift: 'The mail raised conversion: the whole 95 % interval is above zero.',
+  negative: 'The mail lowered conversion: the whole 95 % interval is below zero.',
+  no_detectable_difference: 'No difference the sample can tell from chance.',
+  not_enough_data: 'Too few buyers yet to tell (each group needs at least 5 who bought and 5 who did not).',
+  no_holdout: 'No one was held out, so the lift cannot be measured: set a holdout to measure it.',
+};
+
+/**
+ * What the mail changed: the mailed customers against the held-out ones over the same days
+ * from planning, whatever they clicked, beside the last-touch figures above it.
+ */
+export function IncrementalResults(props: { inc: Incremental }) {
+  const { inc } = props;
+  const ci = inc.lift.ci95;
+  return (
+    <div id="incremental">
+      <h3>Incremental (against the holdout, {inc.window_days} days)</h3>
+      <p class={inc.verdict === 'lift' ? 'notice' : 'muted'} data-verdict={inc.verdict}>
+        {VERDICTS[inc.verdict]}
+        {inc.lift.absolute !== null &&
+          ` Conversion ${points(inc.lift.absolute)}${ci ? ` (95 %: ${points(ci[0])} to ${points(ci[1])})` : ''}; about ${Math.round(inc.incremental_conversions ?? 0).toLocaleString('en-GB')} extra buyers and ${money(inc.incremental_revenue)} ${inc.currency} extra revenue.`}
+        {inc.min_detectable_effect.conversion_rate !== null &&
+          ` The smallest lift these groups can detect: ${points(inc.min_detectable_effect.conversion_rate)}.`}
+      </p>
+      <Table
+        rows={[
+          { group: 'Mailed', ...inc.treated },
+          { group: 'Held out', ...inc.holdout },
+        ]}
+        columns={[
+          { label: 'Group', cell: (g) => g.group },
+          { label: 'Customers', num: true, cell: (g) => g.customers.toLocaleString('en-GB') },
+          { label: 'Bought', num: true, cell: (g) => g.conversions.toLocaleString('en-GB') },
+          { label: 'Conversion', num: true, cell: (g) => pct(g.conversion_rate) },
+          {
+            label: `Revenue per customer (${inc.currency})`,
+            num: true,
+            cell: (g) => money(g.revenue_per_customer),
+          },
+        ]}
+      />
+    </div>
   );
 }

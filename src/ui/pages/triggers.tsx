@@ -31,7 +31,7 @@ import {
   Table,
 } from '../kit.js';
 import { type FormState, submitForm } from '../submit.js';
-import { Activity, Funnel, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import { Activity, Funnel, IncrementalResults, OfferResults, UnconvertedRevenue } from './report-parts.js';
 import { RuleBuilder } from './rule-builder.js';
 
 // Automated emails: what each earned (/v1/reports/triggers), and for marketers the triggers
@@ -57,6 +57,8 @@ const FIELDS = [
   'offers_per_email',
   'sender_id',
   'cancel_on_purchase',
+  'holdout_percent',
+  'transactional',
   'enabled',
 ];
 
@@ -78,6 +80,8 @@ function toValues(t: Trigger): Values {
     offers_per_email: t.offers_per_email,
     sender_id: t.sender_id ?? '',
     cancel_on_purchase: t.cancel_on_purchase,
+    holdout_percent: t.holdout_percent,
+    transactional: t.transactional,
     enabled: t.enabled,
   };
 }
@@ -110,6 +114,8 @@ function triggerBody(form: Values): { body?: Record<string, unknown>; errors?: F
       offers_per_email: num(form, 'offers_per_email') ?? 0,
       sender_id: num(form, 'sender_id') ?? null,
       cancel_on_purchase: form.cancel_on_purchase === 'on',
+      holdout_percent: num(form, 'holdout_percent') ?? 0,
+      transactional: form.transactional === 'on',
       enabled: form.enabled === 'on',
     },
   };
@@ -219,7 +225,22 @@ function TriggerForm(
           errors={e}
           hint="Its From, Reply-To and DKIM key"
         />
+        <Field
+          name="holdout_percent"
+          label="Holdout (%)"
+          type="number"
+          value={s('holdout_percent') ?? 0}
+          errors={e}
+          attrs={{ min: 0, max: 50, step: 'any' }}
+          hint="Kept from it at random, to measure its lift"
+        />
       </div>
+      <Checkbox
+        name="transactional"
+        label="Transactional (a receipt, a confirmation): reaches the global control group too"
+        checked={ticked(v.transactional)}
+        errors={e}
+      />
       <Checkbox
         name="cancel_on_purchase"
         label="A later purchase cancels it while it waits (replenish reminders, win-back)"
@@ -573,6 +594,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
           <Funnel totals={r.totals} currency={r.currency} />
           <UnconvertedRevenue report={r} />
           <OfferResults offers={r.offers} currency={r.currency} />
+          <IncrementalResults inc={r.incremental} />
           <Activity points={points} interval="day" />
         </section>
         {live && marketer && <TryOnCustomer id={id} event={live.event} />}
