@@ -11,6 +11,7 @@ import { AppError } from '../http/problem.js';
 import type { ImportKind } from '../imports/mapping.js';
 import { importLocalStream } from '../imports/run.js';
 import { type ImportError, selectErrors } from '../imports/store.js';
+import { optInPolicy } from '../opt-in/requests.js';
 import { createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { queuePrefix } from '../queue/queues.js';
@@ -72,6 +73,7 @@ export async function importCommand(args: string[]): Promise<number> {
         clock: () => new Date(),
         fireTriggers: !values['no-triggers'],
         triggerMaxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
+        optIn: optInPolicy(config),
       },
       {
         kind: kind as ImportKind,

@@ -16,9 +16,11 @@ import { createSender } from '../messages/send.js';
 import type { SendJobData } from '../messages/send-jobs.js';
 import { createMailTransport } from '../messages/transport.js';
 import { mailPendingOptIns } from '../opt-in/mailer.js';
+import { optInPolicy } from '../opt-in/requests.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
+import { createIdentityResolver } from '../senders/identity.js';
 import { UsageError } from './usage-error.js';
 
 export const WORKER_ROLES = [
@@ -127,9 +129,10 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     beforeWorkers.push(async () => clearInterval(timer));
     // Double opt-in confirmations: an outbox the senders poll (OPT_IN_POLL_MS, 2000).
     let mailing: Promise<unknown> = Promise.resolve();
+    const identities = createIdentityResolver({ sql, config });
     const optIns = setInterval(
       () => {
-        mailing = mailPendingOptIns({ sql, config, transport, logger }).catch((error: unknown) =>
+        mailing = mailPendingOptIns({ sql, config, transport, logger, identities }).catch((error: unknown) =>
           logger.error({ err: error }, 'opt-in mailing failed'),
         );
       },
@@ -166,6 +169,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       jobs: dispatcher,
       clock,
       triggerMaxAgeHours: config.IMPORT_TRIGGER_MAX_AGE_HOURS,
+      optIn: optInPolicy(config),
     });
     const options = { ...common, concurrency: num(env.IMPORT_CONCURRENCY, 1) };
     workers.set(QUEUES.import, watch(new Worker(QUEUES.import, processor, options)));

@@ -84,6 +84,7 @@ async function finish(
   written: Written[],
   checker: RowChecker,
   optIn?: OptInPolicy,
+  consentSource = 'customer_upsert',
 ): Promise<UpsertResult[]> {
   const byExternalId = new Map(written.map((w) => [w.external_id, w]));
   const results = rows.map((row, index): UpsertResult => {
@@ -116,7 +117,7 @@ async function finish(
         granted,
       })),
     ),
-    'customer_upsert',
+    consentSource,
     optIn,
   );
   return results;
@@ -125,19 +126,21 @@ async function finish(
 /**
  * Upserts validated customers by external_id: fields present are written (null clears), absent
  * ones kept, attributes merged. Refuses (422) duplicates, undeclared or mistyped attributes and
- * erased customers. Run it inside the caller's transaction.
+ * erased customers. Run it inside the caller's transaction. `consentSource` is what the consent
+ * ledger records as the origin of the `consents` shorthand (an import names itself).
  */
 export async function upsertCustomers(
   db: Db,
   rows: readonly CustomerInput[],
   pathOf: RowPath = batchPath,
   optIn?: OptInPolicy,
+  consentSource?: string,
 ): Promise<UpsertResult[]> {
   const checker = new RowChecker(await loadAttributeRegistry(db), pathOf);
   for (const [index, row] of rows.entries()) checker.check(index, row);
   if (checker.errors.length > 0) throw invalid(checker.errors);
   const written = (await Promise.all(startWrites(db, rows))).flat();
-  return finish(db, rows, written, checker, optIn);
+  return finish(db, rows, written, checker, optIn, consentSource);
 }
 
 /**

@@ -1,16 +1,18 @@
 import { parse } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js';
-import { upsertCustomers } from '../customers/upsert.js';
+import { batchPath, upsertCustomers } from '../customers/upsert.js';
 import type { Db, Sql } from '../db/sql.js';
 import { nulByteErrors } from '../http/nul-bytes.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
+import type { OptInPolicy } from '../opt-in/requests.js';
 import { recordTriggerEvents } from '../triggers/events.js';
 import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import type { BatchTriggers, ImportProgress, ImportRunOptions } from './purchases-import.js';
 import type { OpenedCsv } from './source.js';
 import { addBatch, insertErrors } from './store.js';
+import { readYesNo, YES_NO_HINT } from './yes-no.js';
 
 export interface CreatedCustomer {
   id: number;
@@ -26,10 +28,14 @@ function isoDate(value: string): string {
   return match ? `${match[3]}-${match[2]!.padStart(2, '0')}-${match[1]!.padStart(2, '0')}` : value;
 }
 
+const CONSENT_PREFIX = 'consents.';
+
 /**
  * Writes one batch: rows the upsert refuses (erased, bad attributes) are reported and the rest
  * retried. The rows, their errors, their trigger events and the import's progress (`record`)
- * commit together, so a resumed import neither skips nor repeats any of them.
+ * commit together, so a resumed import neither skips nor repeats any of them. Consent columns
+ * go through the upsert's consent step with the install's opt-in policy: under double opt-in a
+ * marketing yes opens a confirmation request (mailed by the senders) and grants nothing yet.
  */
 async function writeBatch(
   sql: Sql,
@@ -37,6 +43,7 @@ async function writeBatch(
   rows: { line: number; input: CustomerInput }[],
   errors: RowError[],
   triggers: BatchTriggers<CreatedCustomer> | undefined,
+  optIn: OptInPolicy | undefined,
   record: (tx: Db, written: { results: unknown[]; created: CreatedCustomer[] }) => Promise<void>,
 ) {
   let pending = rows;
@@ -46,6 +53,9 @@ async function writeBatch(
         const results = await upsertCustomers(
           tx,
           pending.map((r) => r.input),
+          batchPath,
+          optIn,
+          `import:${importId}`,
         );
         await insertErrors(tx, importId, errors);
         const created = results.filter((r) => r.status === 'created').map((r) => ({ id: r.id }));
@@ -83,6 +93,8 @@ export async function importCustomerCsv(
     triggers?: BatchTriggers<CreatedCustomer> | undefined;
     /** The last line of the batches an earlier run committed (`imports.committed_line`). */
     resumeAfterLine?: number | undefined;
+    /** How marketing grants are taken (the API's policy); absent: recorded as given. */
+    optIn?: OptInPolicy | undefined;
   },
 ): Promise<ImportProgress> {
   const map = resolveMapping('customers', csv.header, options.mapping);
@@ -133,6 +145,7 @@ export async function importCustomerCsv(
       rows,
       errors,
       options.triggers,
+      options.optIn,
       (tx, written) =>
         addBatch(tx, options.importId, {
           // The position read so far, absolute (a resumed run reads the file from its start).
@@ -170,15 +183,25 @@ export async function importCustomerCsv(
       });
     } else {
       const value: Record<string, string> = {};
+      const consents: Record<string, boolean> = {};
+      const cellErrors: RowError[] = [];
       for (const [field, index] of map) {
         const cell = item.record[index]?.trim();
-        if (cell)
+        if (!cell) continue;
+        if (field.startsWith(CONSENT_PREFIX)) {
+          const granted = readYesNo(cell);
+          if (granted === undefined) cellErrors.push({ line, column: field, reason: YES_NO_HINT });
+          else consents[field.slice(CONSENT_PREFIX.length)] = granted;
+        } else
           value[field] =
             field === 'birth_date' ? isoDate(cell) : field === 'email' ? cell.toLowerCase() : cell;
       }
       const nul = nulByteErrors(value);
-      const parsed = CustomerInputSchema.safeParse(value);
+      const parsed = CustomerInputSchema.safeParse(
+        Object.keys(consents).length > 0 ? { ...value, consents } : value,
+      );
       if (nul.length > 0) for (const e of nul) errors.push({ line, column: e.path, reason: e.message });
+      else if (cellErrors.length > 0) errors.push(...cellErrors);
       else if (parsed.success) rows.push({ line, input: parsed.data });
       else
         for (const e of zodToFieldErrors(parsed.error))

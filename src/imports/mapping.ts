@@ -270,6 +270,28 @@ const ALIASES: Record<ImportKind, Record<string, string[]>> = {
     occupation: ['occupation', 'job', 'profession', 'metier', 'beruf'],
     income_band: ['income_band', 'revenus', 'tranche_revenus', 'einkommen'],
     education: ['education', 'diplome', 'bildung', 'ausbildung'],
+    // Marketing email consent (yes/no): Shopify's "Accepts Email Marketing", newsletter flags.
+    // Under MARKETING_LEGAL_BASIS=double_opt_in a yes mails a confirmation link, as the API does.
+    'consents.marketing_email': [
+      'consents_marketing_email',
+      'marketing_email',
+      'accepts_email_marketing',
+      'accepts_marketing',
+      'email_marketing',
+      'email_opt_in',
+      'email_optin',
+      'marketing_opt_in',
+      'opt_in',
+      'optin',
+      'newsletter',
+      'consentement_email',
+      'consentement_marketing',
+      'accepte_newsletter',
+      'abonne_newsletter',
+      'newsletter_einwilligung',
+      'werbeeinwilligung',
+      'einwilligung_email',
+    ],
   },
 };
 

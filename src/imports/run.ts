@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { AppError } from '../http/problem.js';
+import type { OptInPolicy } from '../opt-in/requests.js';
 import {
   customerCreatedEvents,
   hasEnabledTriggers,
@@ -25,6 +26,8 @@ export interface ImportDeps {
   fireTriggers?: boolean | undefined;
   /** Purchase lines older than this fire nothing unless the import says `triggers: 'all'` (default 24). */
   triggerMaxAgeHours?: number | undefined;
+  /** The install's opt-in policy (optInPolicy(config)): consent columns follow it as the API does. */
+  optIn?: OptInPolicy | undefined;
 }
 
 export interface ImportOptions extends ReadOptions {
@@ -77,6 +80,7 @@ async function importStream(
   return importCustomerCsv(deps.sql, csv, {
     ...common,
     resumeAfterLine: row.committed_line,
+    optIn: deps.optIn,
     triggers: fire
       ? { eventsOf: (created) => customerCreatedEvents(created.map((c) => c.id)), release }
       : undefined,

@@ -41,8 +41,11 @@ export interface OutgoingMail {
   subject: string;
   html: string;
   text: string;
-  /** RFC 8058 one-click URL (https in production) and the mailto alternative. */
-  unsubscribe: { oneClickUrl: string; mailto: string | null };
+  /**
+   * RFC 8058 one-click URL (https in production) and the mailto alternative. Null for a mail
+   * that subscribes nobody to anything (a double opt-in confirmation): there is nothing to leave.
+   */
+  unsubscribe: { oneClickUrl: string; mailto: string | null } | null;
   /** Extra X- headers (the ledger's ids). */
   extra?: Record<string, string>;
 }
@@ -85,8 +88,8 @@ export const feedbackIdOf = (source: string, kind: MailKind, senderId: number | 
 export function mailOptions(mail: OutgoingMail, messageIdHeader: string): SendMailOptions {
   const domain = identityDomain(mail.identity);
   const { identity } = mail;
-  const unsubscribe = [`<${mail.unsubscribe.oneClickUrl}>`];
-  if (mail.unsubscribe.mailto) unsubscribe.push(`<${mail.unsubscribe.mailto}>`);
+  const unsubscribe = mail.unsubscribe ? [`<${mail.unsubscribe.oneClickUrl}>`] : [];
+  if (mail.unsubscribe?.mailto) unsubscribe.push(`<${mail.unsubscribe.mailto}>`);
   return {
     from: identity.from,
     ...(identity.replyTo ? { replyTo: identity.replyTo } : {}),
@@ -98,8 +101,12 @@ export function mailOptions(mail: OutgoingMail, messageIdHeader: string): SendMa
     date: new Date(),
     headers: {
       'List-Id': listIdOf(mail.source, mail.installId, domain),
-      'List-Unsubscribe': unsubscribe.join(', '),
-      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      ...(unsubscribe.length > 0
+        ? {
+            'List-Unsubscribe': unsubscribe.join(', '),
+            'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+          }
+        : {}),
       'Feedback-ID': feedbackIdOf(mail.source, mail.kind, identity.senderId),
       // RFC 3834: automated mail says so, and auto-responders then leave it alone.
       ...(mail.kind === 'automated' ? { 'Auto-Submitted': 'auto-generated' } : {}),

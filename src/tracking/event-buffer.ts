@@ -164,7 +164,8 @@ export class EventBuffer {
   }
 
   private async drain(): Promise<void> {
-    // Everything journaled so far is in the queue: once the queue is empty, it is all stored.
+    // Everything journaled so far is in the queue: once the queue is empty, it is all stored, so
+    // the segments sealed here (the current one, once it is big enough) can be deleted then.
     this.options.spool?.rotate();
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
@@ -210,6 +211,11 @@ export class EventBuffer {
   async close(): Promise<void> {
     await this.flush();
     this.clearTimer();
+    // Everything journaled is stored: the current segment goes too, so the next start replays nothing.
+    if (this.queue.length === 0 && this.options.spool) {
+      this.options.spool.rotate(true);
+      this.options.spool.release();
+    }
   }
 }
 

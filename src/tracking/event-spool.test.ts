@@ -83,7 +83,8 @@ describe('EventSpool', () => {
 
   it('deletes journal segments once their events are stored, and keeps them while the database fails', async () => {
     const sub = join(dir, 'second');
-    const spool = EventSpool.open(sub, db.url);
+    // Sealed at every flush, to see a sealed segment kept and then deleted.
+    const spool = EventSpool.open(sub, db.url, { segmentBytes: 0 });
     const broken = new EventBuffer(db.sql, { spool, intervalMs: 60_000 });
     broken.push({ customer_id: customerId, kind: 'note', at: new Date() });
     // A resolver that fails stands for the database being down: the batch stays, the file too.
@@ -104,5 +105,35 @@ describe('EventSpool', () => {
     const files = readdirSync(join(sub, readdirSync(sub)[0]!));
     // Only the current (empty) segment is left.
     expect(files).toHaveLength(1);
+  });
+
+  it('keeps writing one segment across flushes until it is full, and leaves nothing to replay after a clean close', async () => {
+    const sub = join(dir, 'third');
+    const spool = EventSpool.open(sub, db.url, { segmentBytes: 2000 });
+    const buffer = new EventBuffer(db.sql, { spool, intervalMs: 60_000 });
+    const segments = () => readdirSync(join(sub, readdirSync(sub)[0]!));
+    const notes = async () =>
+      (await db.sql<{ n: number }[]>`select count(*)::int as n from contact_events where kind = 'note'`)[0]!
+        .n;
+    const before = await notes();
+    const event = () => ({ customer_id: customerId, kind: 'note', at: new Date() });
+    for (let i = 0; i < 3; i++) {
+      await buffer.push(event());
+      await buffer.flush();
+    }
+    // Three flushes, one file: small segments are not sealed (no file made and deleted per flush).
+    expect(segments()).toHaveLength(1);
+    expect(spool.unreleased).toBe(0);
+    // Past segmentBytes the next flush seals it, and deletes it once its events are stored.
+    for (let i = 0; i < 20; i++) await buffer.push(event());
+    await buffer.flush();
+    expect(spool.unreleased).toBe(0);
+    expect(segments()).toHaveLength(1);
+    await buffer.push(event());
+    await buffer.close();
+    spool.close();
+    // After a clean close the next start finds nothing to replay.
+    expect(EventSpool.open(sub, db.url).adoptOrphans()).toEqual([]);
+    expect((await notes()) - before).toBe(24);
   });
 });

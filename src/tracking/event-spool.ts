@@ -7,15 +7,20 @@ import { join } from 'node:path';
  * a click answered just before the process was killed (SIGKILL, OOM) or while PostgreSQL was
  * down is still stored later. Each event is written (one `write(2)` per event-loop turn) before its response
  * is returned: the kernel keeps the bytes when the process dies (a power loss can lose the last
- * moments; see docs/operations.md). Files are segments `events-{pid}-{n}.ndjson`: the buffer
- * rotates to a new one at each flush and deletes the old ones once everything in them is in
- * PostgreSQL. At start, segments of processes that are no longer alive are read back and written
- * again; each event carries a key (`event_key`), so one stored twice is kept once.
+ * moments; see docs/operations.md). Files are segments `events-{pid}-{n}.ndjson`: at a flush
+ * the buffer seals the current one once it holds `segmentBytes` (4 MiB), and deletes sealed ones
+ * once everything in them is in PostgreSQL. (Sealing at every flush created and deleted a file
+ * some 30 times a second under load: those two syscalls cost more than the flush's insert.) At
+ * start, segments of processes that are no longer alive are read back and written again; each
+ * event carries a key (`event_key`), so one stored twice, or replayed from a segment whose events
+ * were already stored, is kept once.
  */
 export class EventSpool {
   private fd: number | undefined;
   private current = '';
   private seq = 0;
+  /** Bytes written to the current segment. */
+  private bytes = 0;
   /** Segments rotated out whose events may not all be stored yet. */
   private sealed: string[] = [];
   /** Records of this turn of the event loop, written together. */
@@ -23,15 +28,19 @@ export class EventSpool {
   private written: Promise<void> | undefined;
   private onWritten: (() => void) | undefined;
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+  ) {}
 
   /**
    * Opens the spool of one database under `baseDir` (a subdirectory per DATABASE_URL, so that
    * servers of two installations on one machine never replay each other's events).
+   * `segmentBytes` (default 4 MiB) is how much a segment holds before a flush seals it.
    */
-  static open(baseDir: string, databaseUrl: string): EventSpool {
+  static open(baseDir: string, databaseUrl: string, options: { segmentBytes?: number } = {}): EventSpool {
     const id = createHash('sha256').update(databaseUrl).digest('hex').slice(0, 12);
-    const spool = new EventSpool(join(baseDir, id));
+    const spool = new EventSpool(join(baseDir, id), options.segmentBytes ?? 4 * 1024 * 1024);
     mkdirSync(spool.dir, { recursive: true });
     spool.startSegment();
     return spool;
@@ -61,16 +70,21 @@ export class EventSpool {
     this.written = undefined;
     this.onWritten = undefined;
     try {
-      if (lines.length > 0 && this.fd !== undefined) writeSync(this.fd, `${lines.join('\n')}\n`);
+      if (lines.length > 0 && this.fd !== undefined)
+        this.bytes += writeSync(this.fd, `${lines.join('\n')}\n`);
     } finally {
       // A failed write (disk full) still answers: the events are in the in-memory buffer.
       done?.();
     }
   }
 
-  /** Starts a new segment: what was appended so far is in sealed segments, released by `release`. */
-  rotate(): void {
-    if (this.fd === undefined) return;
+  /**
+   * Starts a new segment once the current one holds `segmentBytes` (always with `force`): what
+   * was appended so far is then in sealed segments, released by `release`. A segment not sealed
+   * yet keeps records already stored; replaying them after a crash stores nothing twice.
+   */
+  rotate(force = false): void {
+    if (this.fd === undefined || (!force && this.bytes < this.segmentBytes)) return;
     this.writePending();
     closeSync(this.fd);
     this.sealed.push(this.current);
@@ -129,6 +143,7 @@ export class EventSpool {
       `events-${process.pid}-${Date.now()}${String(this.seq++).padStart(6, '0')}.ndjson`,
     );
     this.fd = openSync(this.current, 'a');
+    this.bytes = 0;
   }
 }
 

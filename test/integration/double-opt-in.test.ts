@@ -4,16 +4,21 @@ import { type RunningWorkers, startWorkers } from '../../src/cli/queue-workers.j
 import { loadConfig } from '../../src/config.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { messageLinks } from '../../src/tracking/links.js';
+import { verifyDkim } from '../helpers/dkim.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
 
 // MARKETING_LEGAL_BASIS=double_opt_in through HTTP and real SMTP: a grant mails a signed link
 // (sent by the sender workers to an SMTP sink, read back with mailparser), and marketing
-// consent appears on the ledger, with its proof, only when that link is confirmed.
+// consent appears on the ledger, with its proof, only when that link is confirmed. The link
+// comes from the default sender identity, DKIM-signed like campaign mail; a CSV import's
+// marketing "yes" takes the same path.
 
 let h: Harness;
 let sink: SmtpSink;
 let workers: RunningWorkers;
+/** The default sender's DNS records (name → TXT value), as the verifier's DNS. */
+let records: Record<string, string>;
 
 beforeAll(async () => {
   const config = {
@@ -24,10 +29,24 @@ beforeAll(async () => {
   sink = await startSmtpSink({ keepInMemory: true });
   workers = await startWorkers({
     config: { ...config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: ['sender'],
+    roles: ['sender', 'import'],
     env: { QUEUE_PREFIX: h.queuePrefix, OPT_IN_POLL_MS: '100' },
     logger: h.deps.logger,
   });
+  const sender = await h.post('/v1/senders', {
+    from_address: 'hello@shop.example',
+    from_name: 'La Boutique',
+    reply_to: 'service@shop.example',
+    dkim_domain: 'shop.example',
+    dkim_selector: 'optin',
+  });
+  expect(sender.status).toBe(201);
+  records = Object.fromEntries(
+    (await json(sender)).dns_records.map((r: { name: string; value: string }) => [
+      r.name.toLowerCase(),
+      r.value,
+    ]),
+  );
 });
 afterAll(async () => {
   await workers?.close();
@@ -35,10 +54,12 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function mailsTo(email: string): Promise<ParsedMail[]> {
-  const all = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
-  return all.filter((m) => (m.to as { text: string }).text === email);
+async function rawMailsTo(email: string): Promise<{ raw: Buffer; mail: ParsedMail }[]> {
+  const all = await Promise.all(sink.messages.map(async (raw) => ({ raw, mail: await simpleParser(raw) })));
+  return all.filter(({ mail }) => (mail.to as { text: string }).text === email);
 }
+const mailsTo = async (email: string): Promise<ParsedMail[]> =>
+  (await rawMailsTo(email)).map(({ mail }) => mail);
 const confirmationLink = async (email: string) => {
   const [mail] = await until(async () => {
     const mails = await mailsTo(email);
@@ -81,6 +102,34 @@ describe('double opt-in', () => {
     // Confirming again changes nothing.
     expect((await h.request('POST', path, { role: null })).status).toBe(200);
     expect((await json(await h.get(`/v1/customers/${created.id}/consents`))).data).toHaveLength(1);
+  });
+
+  it('mails the confirmation from the default sender identity, DKIM-signed over its headers', async () => {
+    await h.post('/v1/customers', {
+      external_id: 'd4',
+      email: 'd4@example.org',
+      consents: { marketing_email: true },
+    });
+    await confirmationLink('d4@example.org');
+    const [{ raw, mail }] = (await rawMailsTo('d4@example.org')) as [{ raw: Buffer; mail: ParsedMail }];
+    expect(mail.from?.value).toEqual([{ address: 'hello@shop.example', name: 'La Boutique' }]);
+    expect(mail.replyTo?.value[0]?.address).toBe('service@shop.example');
+    expect(mail.headers.get('auto-submitted')).toBe('auto-generated');
+    expect(mail.messageId).toMatch(/@shop\.example>$/);
+    // Nothing to unsubscribe from: the address is not on any list yet.
+    expect(mail.headers.has('list-unsubscribe')).toBe(false);
+    const [result, ...more] = await verifyDkim(raw, records);
+    expect(more).toHaveLength(0);
+    expect(result!.status.result, result!.status.comment).toBe('pass');
+    expect(result!).toMatchObject({ signingDomain: 'shop.example', selector: 'optin' });
+    expect(result!.status.aligned).toBe('shop.example');
+    const signed = result!.signingHeaders.keys.toLowerCase().split(': ').join(':').split(':');
+    for (const name of ['from', 'reply-to', 'to', 'subject', 'date', 'message-id', 'auto-submitted'])
+      expect(signed, name).toContain(name);
+    // A copy with another link no longer verifies (the body hash is signed).
+    const forged = Buffer.from(raw.toString('latin1').replace(/\/opt-in\//g, '/opt-ln/'), 'latin1');
+    expect(forged.equals(raw)).toBe(false);
+    expect((await verifyDkim(forged, records))[0]!.status.result).not.toBe('pass');
   });
 
   it('answers 202 to a consent grant and records the text version on confirmation', async () => {
@@ -139,6 +188,56 @@ describe('double opt-in', () => {
       .sql`update opt_in_requests set expires_at = now() - interval '1 minute' where id = ${Number(requestId)}`;
     expect((await h.request('POST', path, { role: null })).status).toBe(410);
     expect(await marketing(id)).toBeUndefined();
+  });
+});
+
+describe('a customers CSV import', () => {
+  /** Uploads a customers CSV and waits for the import worker to finish it. */
+  async function importCsv(csv: string) {
+    const res = await h.post('/v1/imports?kind=customers&filename=crm.csv', csv, {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.status).toBe(202);
+    const { id } = await json(res);
+    return until(async () => {
+      const state = await json(await h.get(`/v1/imports/${id}`));
+      return ['done', 'failed'].includes(state.status) && state;
+    });
+  }
+  const customerId = async (externalId: string) =>
+    (await h.db.sql<{ id: number }[]>`select id from customers where external_id = ${externalId}`)[0]!.id;
+
+  it('starts the double opt-in for a marketing yes: no consent until the mailed link is confirmed', async () => {
+    const state = await importCsv(
+      'Customer ID,Email,Accepts Email Marketing\ni1,i1@example.org,yes\ni2,i2@example.org,no\ni3,i3@example.org,perhaps\n',
+    );
+    expect(state).toMatchObject({ status: 'done', rows_done: 3, rows_created: 2, rows_failed: 1 });
+    const report = await (await h.get(`/v1/imports/${state.id}/errors.csv`)).text();
+    expect(report).toContain('4,consents.marketing_email,"must be yes or no');
+    const yes = await customerId('i1');
+    expect(await marketing(yes)).toBeUndefined();
+    // A no needs no confirmation: it is recorded at once, with the import as its source.
+    expect(await marketing(await customerId('i2'))).toMatchObject({
+      granted: false,
+      source: `import:${state.id}`,
+    });
+    const path = await confirmationLink('i1@example.org');
+    expect(await mailsTo('i2@example.org')).toHaveLength(0);
+    expect((await h.request('POST', path, { role: null, peer: '192.0.2.44' })).status).toBe(200);
+    const consents = await json(await h.get(`/v1/customers/${yes}/consents`));
+    expect(consents.data).toHaveLength(1);
+    expect(consents.data[0]).toMatchObject({
+      purpose: 'marketing_email',
+      granted: true,
+      ip: '192.0.2.44',
+      source: `double_opt_in:import:${state.id}`,
+    });
+    // Importing the same file again mails nobody twice and changes no consent.
+    const again = await importCsv('Customer ID,Email,Accepts Email Marketing\ni1,i1@example.org,yes\n');
+    expect(again).toMatchObject({ status: 'done', rows_done: 1, rows_failed: 0 });
+    expect((await json(await h.get(`/v1/customers/${yes}/consents`))).data).toHaveLength(1);
+    const requests = await h.db.sql`select id from opt_in_requests where customer_id = ${yes}`;
+    expect(requests).toHaveLength(1);
   });
 });
 

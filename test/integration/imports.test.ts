@@ -319,6 +319,27 @@ describe('customers import', () => {
       .sql`select email, first_name, birth_date::text from customers where external_id = 'new-1'`;
     expect(row).toEqual({ email: 'a@example.test', first_name: 'Zoé', birth_date: '1985-04-12' });
   });
+
+  it('records a marketing consent column on the ledger with the import as its source', async () => {
+    const csv =
+      'code_client;courriel;newsletter\nnl-1;nl1@example.test;oui\nnl-2;nl2@example.test;non\nnl-3;nl3@example.test;\n';
+    const { importId, progress } = await importText('customers', csv);
+    expect(progress).toMatchObject({ rows: 3, created: 3, failed: 0 });
+    const ledger = await h.db.sql<{ external_id: string; granted: boolean; source: string }[]>`
+      select c.external_id, k.granted, k.source from consents k join customers c on c.id = k.customer_id
+      where c.external_id like 'nl-%' and k.purpose = 'marketing_email' order by 1`;
+    // An empty cell is no decision: nothing is written for nl-3.
+    expect(ledger).toEqual([
+      { external_id: 'nl-1', granted: true, source: `import:${importId}` },
+      { external_id: 'nl-2', granted: false, source: `import:${importId}` },
+    ]);
+    // The same file again appends nothing: only changes reach the ledger.
+    await importText('customers', csv);
+    const [{ n }] = (await h.db.sql`
+      select count(*)::int as n from consents k join customers c on c.id = k.customer_id
+      where c.external_id like 'nl-%'`) as unknown as [{ n: number }];
+    expect(n).toBe(2);
+  });
 });
 
 describe('POST /v1/imports', () => {
