@@ -16,6 +16,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./campaign-e2e.js'),
   () => import('./imports.js'),
   () => import('./trigger-latency.js'),
+  () => import('./events.js'),
 ];
 
 await ensureLocalServices();
