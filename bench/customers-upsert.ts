@@ -1,12 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { serve } from '@hono/node-server';
-import { pino } from 'pino';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createApiKey } from '../src/http/api-keys.js';
-import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
+import { type Bench, type BenchResult, withApiServer, withScratchDatabase } from './harness.js';
 
 // Batch customer upsert through the real HTTP API (a node server on an ephemeral port, one
 // POST /v1/customers/batch of 10,000 rows) against a raw COPY of the same rows into a scratch
@@ -71,26 +65,20 @@ const best = (xs: number[]) => Math.min(...xs);
 const bench: Bench = {
   name: 'customers-upsert',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase('customers', 10, async (sql) => {
-      const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
-      const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
-      await sql`insert into attributes (key, type) values ('loyalty_tier', 'string')`;
-      await sql`create table bench_copy (like customers including defaults including identity including indexes)`;
-      const post = async (body: string) => {
-        const res = await fetch(`${base}/v1/customers/batch`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body,
-        });
-        if (res.status !== 201 && res.status !== 200)
-          throw new Error(`batch answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
-        await res.arrayBuffer();
-      };
-      try {
+    return withScratchDatabase('customers', 10, (sql) =>
+      withApiServer(sql, async (base, key) => {
+        await sql`insert into attributes (key, type) values ('loyalty_tier', 'string')`;
+        await sql`create table bench_copy (like customers including defaults including identity including indexes)`;
+        const post = async (body: string) => {
+          const res = await fetch(`${base}/v1/customers/batch`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body,
+          });
+          if (res.status !== 201 && res.status !== 200)
+            throw new Error(`batch answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+          await res.arrayBuffer();
+        };
         await post(JSON.stringify(customers(-1).slice(0, 100)));
         const apiSeconds: number[] = [];
         const copySeconds: number[] = [];
@@ -129,10 +117,8 @@ const bench: Bench = {
             notes: { customers: N, update_rate: Math.round(N / updateSeconds) },
           },
         ];
-      } finally {
-        await new Promise((resolve) => server.close(resolve));
-      }
-    });
+      }),
+    );
   },
 };
 

@@ -1,12 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { serve } from '@hono/node-server';
-import { pino } from 'pino';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createApiKey } from '../src/http/api-keys.js';
-import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
+import { type Bench, type BenchResult, withApiServer, withScratchDatabase } from './harness.js';
 
 // Event ingestion through the real HTTP API (a node server on an ephemeral port, POST /v1/events
 // in batches of 10,000 Segment-shaped track calls for known customers) against a raw COPY of the
@@ -41,32 +35,26 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 const bench: Bench = {
   name: 'events-ingest',
   async run(): Promise<BenchResult[]> {
-    return withScratchDatabase('events', 10, async (sql) => {
-      const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
-      const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
-      await sql`insert into customers (external_id, email)
+    return withScratchDatabase('events', 10, (sql) =>
+      withApiServer(sql, async (base, key) => {
+        await sql`insert into customers (external_id, email)
         select 'c' || g, 'c' || g || '@example.com' from generate_series(0, ${CUSTOMERS - 1}) g`;
-      // The baseline table: the columns, keys and indexes of `events`, unpartitioned.
-      await sql`create table bench_copy (
+        // The baseline table: the columns, keys and indexes of `events`, unpartitioned.
+        await sql`create table bench_copy (
         id bigserial, customer_id bigint not null references customers (id), name text not null,
         properties jsonb not null default '{}', message_id text not null, at timestamptz not null,
         received_at timestamptz not null default now(), primary key (id, at))`;
-      await sql`create index on bench_copy (customer_id, name, at desc)`;
-      await sql`create index on bench_copy (name, at)`;
-      const ids = new Map<string, number>(
-        (await sql`select id, external_id from customers`).map((r) => [
-          r.external_id as string,
-          r.id as number,
-        ]),
-      );
-      let apiSeconds = 0;
-      let copySeconds = 0;
-      const rss: number[] = [];
-      try {
+        await sql`create index on bench_copy (customer_id, name, at desc)`;
+        await sql`create index on bench_copy (name, at)`;
+        const ids = new Map<string, number>(
+          (await sql`select id, external_id from customers`).map((r) => [
+            r.external_id as string,
+            r.id as number,
+          ]),
+        );
+        let apiSeconds = 0;
+        let copySeconds = 0;
+        const rss: number[] = [];
         for (let b = 0; b < BATCHES; b++) {
           const rows = batch(b);
           let started = performance.now();
@@ -116,10 +104,8 @@ const bench: Bench = {
             },
           },
         ];
-      } finally {
-        await new Promise((resolve) => server.close(resolve));
-      }
-    });
+      }),
+    );
   },
 };
 

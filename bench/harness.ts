@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
+import { createApiKey } from '../src/http/api-keys.js';
 
 export interface BenchResult {
   name: string;
@@ -67,5 +72,22 @@ export async function withScratchDatabase<T>(
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Serves the real API over HTTP (a node server on an ephemeral loopback port, logs silent) on
+ * `sql`, with an integrator key, for fn; the server is closed after it.
+ */
+export async function withApiServer<T>(sql: Sql, fn: (base: string, key: string) => Promise<T>): Promise<T> {
+  const config = { ...loadConfig(), LOG_LEVEL: 'silent' as const };
+  const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  try {
+    const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
+    return await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, key);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 }
