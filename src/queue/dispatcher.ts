@@ -1,9 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { isLive, jobLiveness } from './job-liveness.js';
 import { jobOptionsFor, queuePrefix } from './queues.js';
-
-const LIVE_STATES = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 export interface BullDispatcher extends JobDispatcher {
   queue(name: string): Queue;
@@ -35,20 +34,16 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
     async missing(name: string, jobIds: readonly string[]) {
       if (jobIds.length === 0) return [];
       const q = queue(name);
-      // A job's hash lives at the queue's key plus its id until it is removed, whatever its state.
-      // A hash without `data` is the remnant of a job that was being processed when Redis was
-      // wiped (BullMQ's finishing scripts write a few fields back): it would never run, and its
-      // id blocks a new add, so it is removed and counted as missing.
-      const pipeline = connection.pipeline();
-      for (const id of jobIds) pipeline.hexists(q.toKey(id), 'data');
-      const replies = (await pipeline.exec()) ?? [];
-      const present = jobIds.filter((_, i) => replies[i]?.[1] !== 0);
-      // A whole hash can also survive a wipe outside every list (state "unknown"), or a job can
-      // have finished while its row is still unsent: such a job will never run again either.
-      const states = await Promise.all(present.map((id) => q.getJobState(id).catch(() => 'unknown')));
-      const dead = present.filter((_, i) => !LIVE_STATES.has(states[i] as string));
-      const missing = [...jobIds.filter((_, i) => replies[i]?.[1] === 0), ...dead];
-      for (const id of missing) await q.remove(id).catch(() => 0);
+      // A job that finished while its row is still unsent, a remnant hash without data, or one
+      // that outlived a wipe outside every list never runs again, and its id blocks a new add:
+      // each is removed and counted as missing. Every check is O(log n) (job-liveness.ts).
+      const states = await jobLiveness(connection, q, jobIds);
+      const missing = jobIds.filter((_, i) => !isLive(states[i]!));
+      // Only what still has a hash needs removing (BullMQ's remove also scans the lists).
+      const exists = connection.pipeline();
+      for (const id of missing) exists.exists(q.toKey(id));
+      const found = (await exists.exec()) ?? [];
+      for (const [i, id] of missing.entries()) if (found[i]?.[1] === 1) await q.remove(id).catch(() => 0);
       return missing;
     },
     async close() {
