@@ -17,6 +17,21 @@ export interface JobDispatcher {
   enqueue(queue: string, jobs: JobRequest[]): Promise<void>;
   /** Of these job ids, those with no job in the queue (any state); absent where it cannot tell. */
   missing?(queue: string, jobIds: readonly string[]): Promise<string[]>;
+  /** Bounded hand-over (back-pressure); absent where there is no Redis: everything is handed over. */
+  window?: SendWindowStore;
+  /** The key prefix of a queue's jobs (`<prefix>:<queue>`), for the window's liveness checks. */
+  queueKey?(queue: string): string;
+}
+
+/** Which jobs of a group (a campaign) were handed over and still live, and how far hand-over got. */
+export interface SendWindowStore {
+  live(queueKey: string, group: string): Promise<Set<string>>;
+  add(group: string, jobIds: readonly string[]): Promise<void>;
+  cursor(group: string): Promise<number | null>;
+  setCursor(group: string, id: number | null): Promise<void>;
+  /** Takes the group's lock for `ms`; the release function, or null when another holds it. */
+  lock(group: string, ms: number): Promise<(() => Promise<void>) | null>;
+  clear(group: string): Promise<void>;
 }
 
 /** Everything the app and the domain functions need, built once by an entry point and passed in. */

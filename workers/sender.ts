@@ -7,12 +7,16 @@ import type { SendJobData } from '../src/messages/send-jobs.js';
  * backoff; on the last attempt it fails the row instead. Job id = message id.
  */
 export const senderProcessor =
-  (sender: Sender) =>
+  (sender: Sender, topUp?: (campaignId: number) => Promise<unknown>) =>
   async (job: Job<SendJobData>): Promise<SendOutcome> => {
     const id = messageIdOf(job);
     if (id === null) return { outcome: 'skipped', reason: `job ${job.id} names no message` };
     const attempts = job.opts.attempts ?? 1;
-    return sender.send(id, { finalAttempt: job.attemptsMade + 1 >= attempts });
+    const outcome = await sender.send(id, { finalAttempt: job.attemptsMade + 1 >= attempts });
+    // About one job per quarter window carries the flag: the campaign's next rows follow it.
+    // A failed top-up is the reconciler's to repeat; the message itself is settled.
+    if (topUp && job.data?.top_up && job.data.campaign_id) await topUp(job.data.campaign_id).catch(() => 0);
+    return outcome;
   };
 
 /**

@@ -1,8 +1,9 @@
 import { decideRecipients } from '../messages/recipients.js';
-import { enqueueUnsent } from '../messages/send-jobs.js';
+import { topUpSends } from '../messages/send-jobs.js';
 import { loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
 import type { PlanDeps } from './plan.js';
+import { windowOption } from './plan.js';
 import { findCampaign, finishCampaignIfDone } from './store.js';
 
 export interface SendOutResult {
@@ -55,7 +56,9 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
       suppressed_reason: r.suppressed_reason,
     }));
     const queued = await sql.begin((tx) => releaseHeldMessages(tx, rows));
-    if (queued.length > 0) await enqueueUnsent(sql, deps.jobs, campaign, { customerIds: queued });
+    // The released rows sit below the window's cursor: look again from the first unsent row.
+    if (queued.length > 0)
+      await topUpSends(sql, deps.jobs, campaign, { rescan: true, ...windowOption(deps) });
     result.queued += queued.length;
     result.suppressed += rows.filter((r) => r.status === 'suppressed').length;
     result.pages += 1;

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../deps.js';
-import { enqueueUnsent } from '../messages/send-jobs.js';
+import { topUpSends } from '../messages/send-jobs.js';
 import { dispatchAbTest } from './ab-test.js';
 import type { TransitionResult } from './lifecycle.js';
 import { enqueuePlanner } from './planner-job.js';
@@ -8,7 +8,8 @@ import { enqueuePlanner } from './planner-job.js';
 export async function dispatchTransition(deps: AppDeps, result: TransitionResult): Promise<void> {
   if (!deps.jobs) return;
   if (result.plan) await enqueuePlanner(deps.jobs, result.campaign, deps.clock());
-  if (result.enqueueUnsent) await enqueueUnsent(deps.sql, deps.jobs, result.campaign);
+  // A pause let the senders skip the window's jobs: hand it over again from the first unsent row.
+  if (result.enqueueUnsent) await topUpSends(deps.sql, deps.jobs, result.campaign, { rescan: true });
   // A resumed A/B test may owe its decision or its winner send-out.
   if (result.campaign.ab_test && result.campaign.status === 'sending')
     await dispatchAbTest({ sql: deps.sql, jobs: deps.jobs, clock: deps.clock }, result.campaign.id);

@@ -3,7 +3,7 @@ import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
-import { enqueueUnsent } from '../messages/send-jobs.js';
+import { topUpSends } from '../messages/send-jobs.js';
 import { loadCatalogue } from '../offers/decide.js';
 import { segmentAudiencePage } from '../segments/audience.js';
 import { dispatchAbTest } from './ab-test.js';
@@ -25,6 +25,8 @@ export interface PlanDeps {
   jobs: JobDispatcher;
   clock: () => Date;
   pageSize?: number;
+  /** Send jobs kept live per campaign (back-pressure); DEFAULT_SEND_WINDOW when absent. */
+  sendWindow?: number;
 }
 
 export interface PlanResult {
@@ -101,9 +103,9 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
       await advancePlanCursor(tx, campaign.id, last);
       return n;
     });
-    // Enqueue every unsent row of the page, not only the new ones: a planner that died between
-    // the insert and the enqueue left rows that only this can hand over (a live job is a no-op).
-    result.enqueued += await enqueueUnsent(sql, deps.jobs, campaign, { customerIds: ids });
+    // Only up to the send window: the senders top it up as it drains, and rows a planner that
+    // died left unhanded are simply next in id order.
+    result.enqueued += await topUpSends(sql, deps.jobs, campaign, windowOption(deps));
     result.pages += 1;
     afterId = last;
     if (ids.length < pageSize) break;
@@ -116,3 +118,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   await finishCampaignIfDone(sql, campaign.id);
   return result;
 }
+
+/** The window option of topUpSends from deps that may set one. */
+export const windowOption = (deps: { sendWindow?: number }) =>
+  deps.sendWindow !== undefined ? { window: deps.sendWindow } : {};

@@ -9,11 +9,12 @@ import { senderProcessor } from '../../workers/sender.js';
 import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER, triggerProcessor } from '../../workers/trigger.js';
 import { startWebhookPoller, webhookProcessor } from '../../workers/webhook.js';
 import { throttledCampaigns } from '../campaigns/store.js';
+import { topUpCampaign } from '../campaigns/top-up.js';
 import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
 import { createLogger } from '../logger.js';
 import { createSender } from '../messages/send.js';
-import type { SendJobData } from '../messages/send-jobs.js';
+import { DEFAULT_SEND_WINDOW, type SendJobData } from '../messages/send-jobs.js';
 import { createMailTransport } from '../messages/transport.js';
 import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { optInPolicy } from '../opt-in/requests.js';
@@ -51,7 +52,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
- * TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * SEND_WINDOW (2000: send jobs live per campaign), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -61,6 +62,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const prefix = queuePrefix(env);
   const concurrency = num(env.SEND_CONCURRENCY, 100);
   const lockDuration = num(env.WORKER_LOCK_MS, 30_000);
+  const sendWindow = num(env.SEND_WINDOW, DEFAULT_SEND_WINDOW);
   const redis = createRedis(config.REDIS_URL);
   try {
     await assertNoEviction(redis);
@@ -94,14 +96,16 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 
   if (roles.includes('planner')) {
-    const processor = plannerProcessor({ sql, config, jobs: dispatcher, clock });
+    const processor = plannerProcessor({ sql, config, jobs: dispatcher, clock, sendWindow });
     workers.set(QUEUES.planner, watch(new Worker(QUEUES.planner, processor, { ...common, concurrency: 2 })));
   }
 
   if (roles.includes('sender')) {
     const transport = createMailTransport({ ...env, SMTP_URL: config.SMTP_URL });
     const sender = createSender({ sql, config, transport, logger, clock, leaseSeconds: lockDuration / 1000 });
-    const processor = senderProcessor(sender);
+    const processor = senderProcessor(sender, (id) =>
+      topUpCampaign({ sql, jobs: dispatcher, sendWindow }, id),
+    );
     const senderOptions = { ...common, concurrency, maxStalledCount: 10 };
     workers.set(QUEUES.send, watch(new Worker<SendJobData>(QUEUES.send, processor, senderOptions)));
     // A throttled campaign has its own queue; BullMQ's limiter on it holds across every worker
@@ -147,7 +151,14 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
 
   if (roles.includes('reconciler')) {
     const reconciler = startReconciler(
-      { sql, jobs: dispatcher, clock, logger, idleSeconds: num(env.RECONCILE_IDLE_SECONDS, 30) },
+      {
+        sql,
+        jobs: dispatcher,
+        clock,
+        logger,
+        idleSeconds: num(env.RECONCILE_IDLE_SECONDS, 30),
+        sendWindow,
+      },
       num(env.RECONCILE_INTERVAL_MS, 10_000),
     );
     beforeWorkers.push(() => reconciler.stop());

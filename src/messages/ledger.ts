@@ -39,6 +39,46 @@ export async function unsentMessageIds(
 }
 
 /**
+ * A campaign's unsent rows after `afterId` in id order, walking the primary key a span of ids at
+ * a time so that the cost follows the rows read, not the campaign's size. `done` when the scan
+ * passed the table's last id.
+ */
+export async function unsentInIdOrder(
+  sql: Db,
+  campaignId: number,
+  input: { afterId: number; limit: number; span?: number },
+): Promise<{ ids: number[]; lastSeen: number; done: boolean }> {
+  const span = input.span ?? Math.max(1000, input.limit * 4);
+  const [{ max }] = (await sql`select coalesce(max(id), 0)::bigint as max from messages`) as unknown as [
+    { max: number },
+  ];
+  let after = input.afterId;
+  const ids: number[] = [];
+  while (ids.length < input.limit && after < max) {
+    const want = input.limit - ids.length;
+    const rows = await sql<{ id: number }[]>`
+      select id from messages
+      where id > ${after} and id <= ${after + span} and campaign_id = ${campaignId}
+        and status in ('queued', 'sending')
+      order by id limit ${want}`;
+    for (const r of rows) ids.push(r.id);
+    after = rows.length === want ? rows[rows.length - 1]!.id : after + span;
+  }
+  return { ids, lastSeen: Math.min(after, max), done: after >= max };
+}
+
+/** The first unsent row of a campaign (where a rescan starts), and how many rows are unsent. */
+export async function unsentSummary(
+  sql: Db,
+  campaignId: number,
+): Promise<{ first: number | null; count: number }> {
+  const [row] = await sql<{ first: number | null; count: number }[]>`
+    select min(id)::bigint as first, count(*)::int as count from messages
+    where campaign_id = ${campaignId} and status in ('queued', 'sending')`;
+  return row ?? { first: null, count: 0 };
+}
+
+/**
  * The ids of the ledger rows matching `where`, locked in id order, as a `locked` relation for an
  * update's FROM. Statements that update many rows at once lock them in their plan's order (index
  * or heap, which updates reshuffle), so two of them over the same rows can deadlock; in id order

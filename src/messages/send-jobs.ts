@@ -1,11 +1,13 @@
 import type { Db } from '../db/sql.js';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { QUEUES, sendQueueFor } from '../queue/queues.js';
-import { markEnqueued, unsentMessageIds } from './ledger.js';
+import { markEnqueued, unsentInIdOrder, unsentMessageIds, unsentSummary } from './ledger.js';
 
 export interface SendJobData {
   message_id: number;
   campaign_id: number | null;
+  /** Set on about one job per quarter window: once it is processed, the campaign's window is topped up. */
+  top_up?: boolean;
 }
 
 /** The job id of a message's send job (BullMQ refuses all-digit custom ids). */
@@ -87,5 +89,95 @@ export async function enqueueUnsent(
     }
     total += handOver.length;
     if (options.customerIds) return total;
+  }
+}
+
+/** Send jobs kept in Redis per campaign by default: a few pages ahead of the senders. */
+export const DEFAULT_SEND_WINDOW = 2000;
+
+/** The window group of a campaign's send jobs. */
+const windowGroup = (campaignId: number) => `c${campaignId}`;
+
+/**
+ * Back-pressure: hands a campaign's unsent rows to its send queue in id order until `window`
+ * of its jobs are live, never more. Called after each planned page, by the senders on jobs
+ * flagged `top_up` (about one per quarter window) and by the reconciler. A row whose job was
+ * lost (Redis wiped, a worker killed) is handed over again: a wipe also loses the cursor, so
+ * the scan starts over from the first unsent row; past the last row, when fewer jobs are live
+ * than rows are unsent, it rescans. `rescan` starts from the first unsent row at once (resume,
+ * the A/B winner's rows). Without a window store (no Redis) every unsent row is handed over.
+ */
+export async function topUpSends(
+  sql: Db,
+  jobs: JobDispatcher,
+  campaign: { id: number; throttle_per_second: number | null },
+  options: { window?: number; rescan?: boolean } = {},
+): Promise<number> {
+  const store = jobs.window;
+  if (!store || !jobs.queueKey) return enqueueUnsent(sql, jobs, campaign);
+  const size = options.window ?? DEFAULT_SEND_WINDOW;
+  const queue = sendQueueFor(campaign);
+  const group = windowGroup(campaign.id);
+  const release = await store.lock(group, 30_000);
+  // Another top-up of this campaign is running: it fills the same window.
+  if (!release) return 0;
+  try {
+    const live = await store.live(jobs.queueKey(queue), group);
+    const room = size - live.size;
+    if (room <= 0) return 0;
+    const picked: number[] = [];
+    const seen = new Set<number>();
+    const scan = async (from: number, limit: number) => {
+      let after = from;
+      for (;;) {
+        const page = await unsentInIdOrder(sql, campaign.id, { afterId: after, limit });
+        for (const id of page.ids) {
+          if (live.has(sendJobId(id)) || seen.has(id) || picked.length >= room) continue;
+          seen.add(id);
+          picked.push(id);
+        }
+        after = page.ids.length > 0 ? page.ids[page.ids.length - 1]! : page.lastSeen;
+        if (picked.length >= room || page.done) return { after, done: page.done };
+      }
+    };
+    let cursor = options.rescan ? null : await store.cursor(group);
+    let end = false;
+    if (cursor === null) {
+      const { first } = await unsentSummary(sql, campaign.id);
+      if (first === null) {
+        await store.clear(group);
+        return 0;
+      }
+      const r = await scan(first - 1, room);
+      cursor = r.after;
+      end = r.done;
+    } else {
+      const r = await scan(cursor, room);
+      cursor = Math.max(cursor, r.after);
+      end = r.done;
+    }
+    if (end && picked.length < room) {
+      // Past the last row: rows below the cursor whose jobs are gone are handed over again.
+      const { first, count } = await unsentSummary(sql, campaign.id);
+      if (first !== null && count > live.size + picked.length) await scan(first - 1, room);
+    }
+    if (picked.length === 0) return 0;
+    const every = Math.max(1, Math.floor(size / 4));
+    const requests = sendJobs(campaign.id, picked).map((job, i) =>
+      i % every === every - 1 || i === picked.length - 1
+        ? { ...job, data: { ...job.data, top_up: true } }
+        : job,
+    );
+    // Recorded before the add: a crash in between leaves ids without jobs, dropped next time.
+    await store.add(
+      group,
+      requests.map((j) => j.opts!.jobId!),
+    );
+    await store.setCursor(group, cursor);
+    await jobs.enqueue(queue, requests);
+    await markEnqueued(sql, picked);
+    return picked.length;
+  } finally {
+    await release();
   }
 }

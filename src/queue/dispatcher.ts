@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
 import { isLive, jobLiveness } from './job-liveness.js';
 import { jobOptionsFor, queuePrefix } from './queues.js';
+import { createSendWindowStore } from './send-window.js';
 
 export interface BullDispatcher extends JobDispatcher {
   queue(name: string): Queue;
@@ -23,6 +24,8 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
   };
   return {
     queue,
+    window: createSendWindowStore(connection, prefix),
+    queueKey: (name: string) => `${prefix}:${name}`,
     async enqueue(name: string, jobs: JobRequest[]) {
       const q = queue(name);
       for (let i = 0; i < jobs.length; i += 1000) {

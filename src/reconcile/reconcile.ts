@@ -4,7 +4,7 @@ import { activeCampaigns, finishCampaignIfDone } from '../campaigns/store.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { reconcileQueuedImports } from '../imports/jobs.js';
-import { enqueueUnsent } from '../messages/send-jobs.js';
+import { topUpSends } from '../messages/send-jobs.js';
 import { rollUpShownCounts } from '../offers/impressions.js';
 import { drainTriggerOutbox, reconcileTriggerMessages } from '../triggers/reconcile.js';
 
@@ -14,6 +14,8 @@ export interface ReconcileDeps {
   clock: () => Date;
   /** Rows untouched for this long are handed to the queue again (a live job makes it a no-op). */
   idleSeconds?: number;
+  /** Send jobs kept live per campaign (back-pressure). */
+  sendWindow?: number;
 }
 
 export interface ReconcileResult {
@@ -39,10 +41,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
       result.planners += 1;
     }
     if (campaign.status !== 'sending') continue;
-    result.enqueued += await enqueueUnsent(deps.sql, deps.jobs, campaign, {
-      idleSeconds: deps.idleSeconds ?? 30,
-      onlyMissing: true,
-    });
+    // Keeps the campaign's send window full; rows whose jobs Redis lost are handed over again.
+    result.enqueued += await topUpSends(
+      deps.sql,
+      deps.jobs,
+      campaign,
+      deps.sendWindow !== undefined ? { window: deps.sendWindow } : {},
+    );
     if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
   }
   // A/B tests: open windows of fully sent test cells; keep each decision or send-out job in Redis.
