@@ -17,6 +17,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./imports.js'),
   () => import('./trigger-latency.js'),
   () => import('./events.js'),
+  () => import('./scale.js'),
 ];
 
 await ensureLocalServices();
