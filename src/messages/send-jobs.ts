@@ -56,39 +56,25 @@ export async function enqueueDelayedSends(
 }
 
 /**
- * Enqueues a campaign's rows still queued or sending (all, or only those idle for
- * `idleSeconds`), page by page, and notes when. Returns how many were handed over. With
- * `onlyMissing` (the reconciler), rows whose job is still in the queue are left alone: neither
- * re-added nor written, so the reconciler never mass-updates rows that senders are working on.
+ * Enqueues every row of a campaign still queued or sending, page by page, and notes when. Only
+ * where there is no window store (no Redis to bound): elsewhere topUpSends hands rows over.
  */
 export async function enqueueUnsent(
   sql: Db,
   jobs: JobDispatcher,
   campaign: { id: number; throttle_per_second: number | null },
-  options: { idleSeconds?: number; customerIds?: number[]; pageSize?: number; onlyMissing?: boolean } = {},
+  options: { pageSize?: number } = {},
 ): Promise<number> {
   const queue = sendQueueFor(campaign);
   let afterId = 0;
   let total = 0;
   for (;;) {
-    const ids = await unsentMessageIds(sql, campaign.id, {
-      afterId,
-      limit: options.pageSize ?? 5000,
-      ...(options.customerIds ? { customerIds: options.customerIds } : {}),
-      ...(options.idleSeconds !== undefined ? { idleSeconds: options.idleSeconds } : {}),
-    });
+    const ids = await unsentMessageIds(sql, campaign.id, { afterId, limit: options.pageSize ?? 5000 });
     if (ids.length === 0) return total;
     afterId = ids[ids.length - 1]!;
-    const handOver =
-      options.onlyMissing && jobs.missing
-        ? (await jobs.missing(queue, ids.map(sendJobId))).map((jobId) => Number(jobId.slice(1)))
-        : ids;
-    if (handOver.length > 0) {
-      await jobs.enqueue(queue, sendJobs(campaign.id, handOver));
-      await markEnqueued(sql, handOver);
-    }
-    total += handOver.length;
-    if (options.customerIds) return total;
+    await jobs.enqueue(queue, sendJobs(campaign.id, ids));
+    await markEnqueued(sql, ids);
+    total += ids.length;
   }
 }
 
