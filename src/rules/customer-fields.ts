@@ -1,4 +1,5 @@
 import {
+  isComplete,
   selectArrayColumnCounts,
   selectCategoryCounts,
   selectColumnCounts,
@@ -37,20 +38,20 @@ interface Spec {
 /** How many categories the catalogue lists: enough to tell a typo from a category no one bought. */
 const CATEGORY_LIMIT = 500;
 
-const categories: Suggest = ({ sql, once }) =>
-  once('categories', () => selectCategoryCounts(sql, CATEGORY_LIMIT));
+const categories: Suggest = ({ sql, once, sampleRows }) =>
+  once('categories', () => selectCategoryCounts(sql, CATEGORY_LIMIT, sampleRows));
 const column =
   (name: string): Suggest =>
-  ({ sql, valueLimit }) =>
-    selectColumnCounts(sql, name, valueLimit);
+  ({ sql, valueLimit, sampleRows }) =>
+    selectColumnCounts(sql, name, valueLimit, sampleRows);
 const arrayColumn =
   (name: string): Suggest =>
-  ({ sql, valueLimit }) =>
-    selectArrayColumnCounts(sql, name, valueLimit);
+  ({ sql, valueLimit, sampleRows }) =>
+    selectArrayColumnCounts(sql, name, valueLimit, sampleRows);
 const addressKey =
   (key: string): Suggest =>
-  ({ sql, valueLimit }) =>
-    selectJsonKeyCounts(sql, 'address', key, valueLimit);
+  ({ sql, valueLimit, sampleRows }) =>
+    selectJsonKeyCounts(sql, 'address', key, valueLimit, sampleRows);
 
 const PROFILE: Spec[] = [
   { path: 'id', label: 'Customer id', type: 'number' },
@@ -128,7 +129,7 @@ async function fieldsOf(specs: Spec[], group: string, input: FieldSourceInput): 
         const values = await spec.suggest(input);
         const limit = spec.suggest === categories ? CATEGORY_LIMIT : input.valueLimit;
         field.values = values;
-        field.values_complete = values.length < limit;
+        field.values_complete = isComplete(values, limit);
       }
       return field;
     }),
@@ -177,9 +178,15 @@ export const attributeFields: FieldSource = {
           field.requires = { in: [a.purpose, { var: `${prefix}consents` }] };
           field.description = `Special category: the rule must also require consent to “${a.purpose}”`;
         } else if (a.type === 'string' && input.wants(field.path)) {
-          const values = await selectJsonKeyCounts(input.sql, 'attributes', a.key, input.valueLimit);
+          const values = await selectJsonKeyCounts(
+            input.sql,
+            'attributes',
+            a.key,
+            input.valueLimit,
+            input.sampleRows,
+          );
           field.values = values;
-          field.values_complete = values.length < input.valueLimit;
+          field.values_complete = isComplete(values, input.valueLimit);
         }
         return field;
       }),

@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import { SAMPLE_ROWS } from './field-values.js';
 
 /*
  * The field catalogue: every field and readable condition a rule may use, for the visual rule
@@ -17,6 +18,8 @@ export type FieldType = 'number' | 'string' | 'boolean' | 'date' | 'string_array
 export interface ValueCount {
   value: string;
   count: number;
+  /** The count is scaled up from a sample of a large table (rules/field-values.ts). */
+  estimated?: boolean;
 }
 
 export interface RuleField {
@@ -68,6 +71,8 @@ export interface FieldSourceInput {
   event?: string | undefined;
   /** Suggested values per field, at most this many. */
   valueLimit: number;
+  /** Tables larger than this many rows are counted from a sample of about that many. */
+  sampleRows: number;
   /** Whether a field's values are needed (all for the builder; those a rule reads for warnings). */
   wants: (path: string) => boolean;
   /** One query per kind of value in a catalogue build, however many fields show it (categories). */
@@ -126,6 +131,8 @@ export async function fieldCatalogue(
     event?: string | undefined;
     now: Date;
     valueLimit?: number;
+    /** Tables larger than this are counted from a sample (default SAMPLE_ROWS). */
+    sampleRows?: number;
     /** Only these fields get their values (the rest are listed without): a save's warnings. */
     valuesFor?: (path: string) => boolean;
   },
@@ -137,6 +144,7 @@ export async function fieldCatalogue(
     scope: options.scope,
     event: options.event,
     valueLimit: options.valueLimit ?? 20,
+    sampleRows: options.sampleRows ?? SAMPLE_ROWS,
     wants: options.valuesFor ?? (() => true),
     once: (key, load) => {
       let loaded = loads.get(key);

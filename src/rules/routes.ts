@@ -10,7 +10,14 @@ import { registerCustomerFields } from './customer-fields.js';
 import { fieldCatalogue, RULE_SCOPES, type RuleScope } from './fields.js';
 import { warnRules } from './warnings.js';
 
-const ValueCountSchema = z.object({ value: z.string(), count: z.number().int() });
+const ValueCountSchema = z.object({
+  value: z.string(),
+  count: z.number().int(),
+  estimated: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'True when the count is scaled up from a sample of a large table' }),
+});
 const FieldType = z.enum(['number', 'string', 'boolean', 'date', 'string_array', 'object', 'array']);
 
 const RuleFieldSchema = z

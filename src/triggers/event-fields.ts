@@ -1,4 +1,4 @@
-import { selectCategoryCounts } from '../rules/field-values.js';
+import { isComplete, selectCategoryCounts } from '../rules/field-values.js';
 import type { FieldSource, FieldType, RuleField } from '../rules/fields.js';
 import { TRIGGER_EVENTS } from './schema.js';
 
@@ -60,10 +60,12 @@ export const EVENT_FIELDS: Record<(typeof TRIGGER_EVENTS)[number], EventField[]>
 export const triggerEventFields: FieldSource = {
   name: 'trigger-events',
   scopes: ['trigger'],
-  async fields({ sql, event, wants, once }) {
+  async fields({ sql, event, wants, once, sampleRows }) {
     const events = TRIGGER_EVENTS.filter((e) => event === undefined || e === event);
     const needsCategories = events.some((e) => EVENT_FIELDS[e].some((f) => f.categories && wants(f.path)));
-    const categories = needsCategories ? await once('categories', () => selectCategoryCounts(sql, 500)) : [];
+    const categories = needsCategories
+      ? await once('categories', () => selectCategoryCounts(sql, 500, sampleRows))
+      : [];
     const out: RuleField[] = [];
     const seen = new Set<string>();
     for (const name of events) {
@@ -73,7 +75,7 @@ export const triggerEventFields: FieldSource = {
         const field: RuleField = { path: f.path, label: f.label, type: f.type, group: `Event: ${name}` };
         if (f.categories && needsCategories) {
           field.values = categories;
-          field.values_complete = categories.length < 500;
+          field.values_complete = isComplete(categories, 500);
         }
         out.push(field);
       }
