@@ -171,6 +171,14 @@ describe('POST /v1/events', () => {
       description: 'The cart changed',
       count: cart.count,
     });
+    // The described property is replaced, the others seen are kept (an object, not a list).
+    const after = await json(await h.get('/v1/event-types/cart_updated'));
+    expect(after.properties.map((p: { name: string }) => p.name)).toEqual(
+      cart.properties.map((p: { name: string }) => p.name),
+    );
+    expect(after.properties).toContainEqual(
+      expect.objectContaining({ name: 'cart_url', type: 'string', sensitive: true }),
+    );
     const created = await h.post('/v1/event-types', { name: 'checkout_started' });
     expect(created.status).toBe(201);
     expect(await json(await h.get('/v1/event-types/checkout_started'))).toMatchObject({
