@@ -86,7 +86,6 @@ describe('webhooks in the UI', () => {
     await page.waitForSelector('tr.delivery-succeeded');
     expect(await page.textContent('tr.delivery-succeeded')).toContain('message.opened');
     // No horizontal scroll on a phone.
-    // biome-ignore lint/suspicious/noExplicitAny: the body runs in the browser
     const width = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth);
     expect(width).toBeLessThanOrEqual(360);
   });
