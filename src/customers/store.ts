@@ -282,16 +282,21 @@ export async function selectEventByClientRef(
 
 /**
  * Where a timeline page starts: after the entry at `at` with this `id`, read from contact_events
- * or from purchases (their ids are separate sequences, so the source is part of the position).
+ * (`events`), from purchases, or from custom events (`custom`, the events table): their ids are
+ * separate sequences, so the source is part of the position.
  */
-export type TimelinePosition = { at: string; id: number; source: 'events' | 'purchases' };
+export type TimelinePosition = { at: string; id: number; source: 'custom' | 'events' | 'purchases' };
+
+/** The timeline's sources in the order they come at one instant (the `order by … source`). */
+const SOURCES: readonly TimelinePosition['source'][] = ['custom', 'events', 'purchases'];
 
 /**
- * A page of a customer's contact history, newest first: contact_events and the customer's
- * purchases (read from their own table as `purchase` entries, not copied into contact_events;
- * see docs/architecture.md), keyset on (at, source, id). At one instant, events come before
- * purchases, so a conversion shows above the purchase it records. Each side is read over its
- * customer index and cut to the page before they are merged.
+ * A page of a customer's contact history, newest first: contact_events, the customer's
+ * purchases (read from their own table as `purchase` entries) and custom events (read from the
+ * events table as `event` entries), none copied into contact_events (see docs/architecture.md),
+ * keyset on (at, source, id). At one instant, custom events come first, then contact events,
+ * then purchases, so a conversion shows above the purchase it records. Each side is read over
+ * its customer index and cut to the page before they are merged.
  */
 export function selectTimeline(
   db: Db,
@@ -304,22 +309,24 @@ export function selectTimeline(
 ) {
   const { before, kinds } = input;
   const withPurchases = !kinds || kinds.includes('purchase');
-  const eventsAfter = !before
-    ? db``
-    : before.source === 'events'
-      ? db`and (at, id) < (${before.at}::timestamptz, ${before.id})`
-      : db`and at < ${before.at}::timestamptz`;
-  const purchasesAfter = !before
-    ? db``
-    : before.source === 'events'
-      ? db`and purchased_at <= ${before.at}::timestamptz`
-      : db`and (purchased_at, id) < (${before.at}::timestamptz, ${before.id})`;
+  const withCustom = !kinds || kinds.includes('event');
+  // After the cursor, for one source: the same source by (at, id); a source shown before it at
+  // that instant strictly earlier; a source shown after it from that instant on.
+  const after = (source: TimelinePosition['source'], at: 'at' | 'purchased_at') => {
+    if (!before) return db``;
+    if (before.source === source) return db`and (${db(at)}, id) < (${before.at}::timestamptz, ${before.id})`;
+    return SOURCES.indexOf(source) < SOURCES.indexOf(before.source)
+      ? db`and ${db(at)} < ${before.at}::timestamptz`
+      : db`and ${db(at)} <= ${before.at}::timestamptz`;
+  };
   return db<(ContactEventRow & { at_key: string; source: TimelinePosition['source'] })[]>`
     select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at_key from (
       (select id, customer_id, kind, channel, text, author, message_id, campaign_id, trigger_id, offer_id,
           purchase_id, machine, data, at, 'events' as source
         from contact_events
-        where customer_id = ${input.customerId} ${kinds ? db`and kind = any(${kinds})` : db``} ${eventsAfter}
+        -- Copies of custom events written before they were read from their own table.
+        where customer_id = ${input.customerId} and kind <> 'event'
+          ${kinds ? db`and kind = any(${kinds})` : db``} ${after('events', 'at')}
         order by at desc, id desc
         limit ${input.limit + 1})
       ${
@@ -330,8 +337,20 @@ export function selectTimeline(
             'kind', kind, 'amount', amount, 'currency', currency, 'source', source),
           purchased_at, 'purchases'
         from purchases
-        where customer_id = ${input.customerId} ${purchasesAfter}
+        where customer_id = ${input.customerId} ${after('purchases', 'purchased_at')}
         order by purchased_at desc, id desc
+        limit ${input.limit + 1})`
+          : db``
+      }
+      ${
+        withCustom
+          ? db`union all
+      (select id, customer_id, 'event', null, null, null, null, null, null, null, null, false,
+          jsonb_build_object('name', name, 'properties', properties, 'event_id', id),
+          at, 'custom'
+        from events
+        where customer_id = ${input.customerId} ${after('custom', 'at')}
+        order by at desc, id desc
         limit ${input.limit + 1})`
           : db``
       }

@@ -111,7 +111,7 @@ const CursorShape = z.object({
     .refine((at) => !Number.isNaN(Date.parse(at))),
   id: z.number().int().positive(),
   // Cursors issued before purchases were read from their own table name no source: events.
-  source: z.enum(['events', 'purchases']).default('events'),
+  source: z.enum(['custom', 'events', 'purchases']).default('events'),
 });
 
 export function registerTimelineRoutes(app: App): void {

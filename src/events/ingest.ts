@@ -10,7 +10,6 @@ import {
   customersByEmail,
   ensureLeads,
   insertAliases,
-  insertEventHistory,
   insertEvents,
   mergeLeadInto,
   renameCustomer,
@@ -304,7 +303,7 @@ async function isAnonymousLead(db: Db, id: number): Promise<boolean> {
 /**
  * Records a batch of Segment-shaped calls in the caller's transaction: identifies first (so a
  * batch may identify a visitor and track them), then every event whose messageId is new, on
- * the events table, the contact history (kind `event`) and the event types' counts.
+ * the events table (which the contact history reads as kind `event`) and the event types' counts.
  */
 export async function ingestEvents(db: Db, values: readonly unknown[], now: Date): Promise<Ingested> {
   const rows = await parseBatch(db, values, now);
@@ -342,7 +341,6 @@ export async function ingestEvents(db: Db, values: readonly unknown[], now: Date
     properties: w.properties,
     at: w.at,
   }));
-  await insertEventHistory(db, created);
   await observeEventTypes(db, created);
   for (const r of rows) {
     const base = { index: r.index, type: r.input.type, message_id: r.input.messageId ?? null };

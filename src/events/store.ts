@@ -26,8 +26,11 @@ export async function ensureLeads(
       from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(external_id text, email text)
     ),
     inserted as (
+      -- Only the missing ones try to insert: a conflict check per existing customer costs more
+      -- than the lookup (a concurrent insert still lands on the conflict clause).
       insert into customers (external_id, email)
       select external_id, email from input
+      where not exists (select 1 from customers c where c.external_id = input.external_id)
       on conflict (external_id) do nothing
       returning id, external_id
     )
@@ -133,31 +136,15 @@ export function insertEvents(db: Db, rows: readonly EventRow[]) {
       from input i join claimed using (message_id)
       returning id
     )
-    -- A key claimed by a concurrent request that committed meanwhile is not in this snapshot:
-    -- such a row comes back not created, its event id unknown (null).
-    select i.message_id, case when c.message_id is not null then i.event_id else k.event_id end as event_id,
-      coalesce(k.customer_id, i.customer_id) as customer_id, i.name, coalesce(k.at, i.at) as at,
-      c.message_id is not null as created
-    from input i left join claimed c using (message_id) left join event_keys k using (message_id)`;
-}
-
-/** The contact history rows of new events (kind `event`): name and properties, at its time. */
-export function insertEventHistory(
-  db: Db,
-  rows: readonly {
-    customer_id: number;
-    name: string;
-    properties: Record<string, unknown>;
-    at: string;
-    event_id: number;
-  }[],
-) {
-  if (rows.length === 0) return Promise.resolve([]);
-  return db`
-    insert into contact_events (customer_id, kind, data, at)
-    select r.customer_id, 'event', jsonb_build_object('name', r.name, 'properties', coalesce(r.properties, '{}'), 'event_id', r.event_id), r.at
-    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
-      customer_id bigint, name text, properties jsonb, at timestamptz, event_id bigint)`;
+    select i.message_id, i.event_id, i.customer_id, i.name, i.at, true as created
+    from input i join claimed c using (message_id)
+    union all
+    -- Only keys not claimed now are looked up (by their index, not a scan of every key). A key
+    -- claimed by a concurrent request that committed meanwhile is not in this snapshot: such a
+    -- row comes back not created, its event id unknown (null).
+    select i.message_id, k.event_id, coalesce(k.customer_id, i.customer_id), i.name, coalesce(k.at, i.at), false
+    from input i left join event_keys k using (message_id)
+    where not exists (select 1 from claimed c where c.message_id = i.message_id)`;
 }
 
 /** A customer's events, newest first (events_customer_name_at_idx serves the name filter). */

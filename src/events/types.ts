@@ -128,7 +128,7 @@ export async function declareEventType(
   const props = input.properties ?? {};
   const [row] = await db<(EventTypeRow & { created: boolean })[]>`
     insert into event_types (name, description, properties, declared)
-    values (${input.name}, ${input.description ?? null}, ${JSON.stringify(props)}::jsonb, true)
+    values (${input.name}, ${input.description ?? null}, ${JSON.stringify(props)}::text::jsonb, true)
     on conflict (name) do update set
       description = case when ${input.description !== undefined} then excluded.description else event_types.description end,
       properties = event_types.properties || excluded.properties,

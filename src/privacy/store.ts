@@ -125,9 +125,16 @@ export async function selectPersonalData(db: Db, id: number) {
       select id, purpose, granted, source, text_version, host(ip) as ip, at
       from consents where customer_id = ${id} order by at, id`,
     db<Record<string, unknown>[]>`
-      select id, kind, channel, text, author, message_id, campaign_id, trigger_id, offer_id,
-        purchase_id, machine, data, at
-      from contact_events where customer_id = ${id} order by at, id`,
+      select * from (
+        select id, kind, channel, text, author, message_id, campaign_id, trigger_id, offer_id,
+          purchase_id, machine, data, at
+        from contact_events where customer_id = ${id} and kind <> 'event'
+        -- Custom events are on the history from their own table (see selectTimeline).
+        union all
+        select id, 'event', null, null, null, null, null, null, null, null, false,
+          jsonb_build_object('name', name, 'properties', properties, 'event_id', id), at
+        from events where customer_id = ${id}
+      ) history order by at, id`,
     db<Record<string, unknown>[]>`
       select id, external_line_id, order_ref, sku, category, quantity, kind, amount, currency,
         purchased_at, source, created_at

@@ -11,6 +11,7 @@ import type { ConsentHistory } from '../customers/consent-routes.js';
 import type { CustomerPage } from '../customers/customer-routes.js';
 import type { CustomerSchema } from '../customers/schema.js';
 import type { TimelinePage } from '../customers/timeline-routes.js';
+import type { EventTypeSchema, StoredEventSchema } from '../events/schema.js';
 import type { ControlGroupSchema, WorkspaceSettingsSchema } from '../holdouts/routes.js';
 import type { ImportPage, ImportPreviewSchema, ImportSchema } from '../imports/routes.js';
 import type { MessagePage } from '../messages/routes.js';
@@ -34,6 +35,11 @@ import type {
   PreviewSchema as TriggerPreviewSchema,
   TriggerSchema,
 } from '../triggers/schema.js';
+import type {
+  DeliverySchema,
+  EndpointSchema,
+  CreatedSchema as WebhookCreatedSchema,
+} from '../webhooks/routes.js';
 
 export type Campaign = z.infer<typeof CampaignSchema>;
 export type CampaignPage = z.infer<typeof CampaignList>;
@@ -87,3 +93,24 @@ export type OfferReport = z.infer<typeof OfferReportSchema>;
 export type Partials = z.infer<typeof PartialList>;
 export type WorkspaceSettings = z.infer<typeof WorkspaceSettingsSchema>;
 export type ControlGroup = z.infer<typeof ControlGroupSchema>;
+
+export type EventType = z.infer<typeof EventTypeSchema>;
+export interface EventTypes {
+  data: EventType[];
+}
+export type StoredEvent = z.infer<typeof StoredEventSchema>;
+export interface StoredEvents {
+  data: StoredEvent[];
+  next_cursor: string | null;
+}
+export type Webhook = z.infer<typeof EndpointSchema>;
+export type WebhookCreated = z.infer<typeof WebhookCreatedSchema>;
+export interface Webhooks {
+  data: Webhook[];
+  next_cursor: string | null;
+}
+export type WebhookDelivery = z.infer<typeof DeliverySchema>;
+export interface WebhookDeliveries {
+  data: WebhookDelivery[];
+  next_cursor: string | null;
+}

@@ -14,11 +14,13 @@ export const NAV: ReadonlyArray<{ href: string; label: string; roles: readonly R
   { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/reports', label: 'Reports', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/imports', label: 'Imports', roles: ['admin', 'integrator'] },
+  { href: '/ui/events', label: 'Events', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/users', label: 'Users', roles: ['admin'] },
   { href: '/ui/keys', label: 'API keys', roles: ['admin'] },
   { href: '/ui/senders', label: 'Senders', roles: ['admin'] },
   { href: '/ui/holdouts', label: 'Holdouts', roles: ['admin'] },
   { href: '/ui/attributes', label: 'Attributes', roles: ['admin'] },
+  { href: '/ui/webhooks', label: 'Webhooks', roles: ['admin'] },
   { href: '/ui/audit', label: 'Audit log', roles: ['admin'] },
 ];
 

@@ -14,9 +14,11 @@ import { registerHoldoutPages } from './pages/admin/holdouts.js';
 import { registerKeyPages } from './pages/admin/keys.js';
 import { registerSenderPages } from './pages/admin/senders.js';
 import { registerUserPages } from './pages/admin/users.js';
+import { registerWebhookPages } from './pages/admin/webhooks.js';
 import { registerCampaignPages } from './pages/campaigns.js';
 import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
+import { registerEventPages } from './pages/events.js';
 import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerPartialPages } from './pages/partials.js';
@@ -148,6 +150,8 @@ export function registerUiRoutes(app: App): void {
   registerAuditPage(ui, app);
   registerSenderPages(ui, app);
   registerHoldoutPages(ui, app);
+  registerEventPages(ui, app);
+  registerWebhookPages(ui, app);
 
   ui.onError((error, c) => {
     const status = error instanceof UiError || error instanceof AppError ? error.status : 500;

@@ -45,7 +45,7 @@ const fields = {
 const CreateSchema = z.strictObject(fields).openapi('WebhookInput');
 const PatchSchema = z.strictObject(fields).partial().openapi('WebhookPatch');
 
-const EndpointSchema = z
+export const EndpointSchema = z
   .object({
     id: z.number().int(),
     url: z.string(),
@@ -58,13 +58,13 @@ const EndpointSchema = z
     updated_at: z.string(),
   })
   .openapi('Webhook');
-const CreatedSchema = EndpointSchema.extend({
+export const CreatedSchema = EndpointSchema.extend({
   secret: z.string().openapi({
     description: 'The signing secret (whsec_…), returned only here: verify webhook-signature with it',
   }),
 }).openapi('WebhookCreated');
 
-const DeliverySchema = z
+export const DeliverySchema = z
   .object({
     id: z.number().int(),
     event: z.string(),

@@ -51,4 +51,7 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'attributes', path: '/ui/attributes' },
   { name: 'audit', path: '/ui/audit' },
   { name: 'account', path: '/ui/account' },
+  { name: 'events', path: '/ui/events' },
+  { name: 'events-analyst', path: '/ui/events', as: 'analyst' },
+  { name: 'webhooks', path: '/ui/webhooks' },
 ];

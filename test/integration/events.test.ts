@@ -55,6 +55,15 @@ describe('POST /v1/events', () => {
       kind: 'event',
       data: { name: 'product_viewed', properties: { sku: 'A1' } },
     });
+    // The history is read from the events table, not a copy: the export has them too, once each.
+    expect(await h.db.sql`select 1 from contact_events where kind = 'event'`).toHaveLength(0);
+    const exported = await json(await h.get(`/v1/customers/${lead!.id}/export`));
+    expect(
+      exported.contact_events
+        .filter((e: { kind: string }) => e.kind === 'event')
+        .map((e: { data: { name: string } }) => e.data.name)
+        .sort(),
+    ).toEqual(['cart_updated', 'product_viewed']);
     const events = await json(await h.get(`/v1/customers/${lead!.id}/events?name=cart_updated`));
     expect(events.data).toEqual([
       expect.objectContaining({ name: 'cart_updated', message_id: 'seg-1', at: '2026-01-10T10:00:00.000Z' }),
@@ -162,6 +171,14 @@ describe('POST /v1/events', () => {
       description: 'The cart changed',
       count: cart.count,
     });
+    // The described property is replaced, the others seen are kept (an object, not a list).
+    const after = await json(await h.get('/v1/event-types/cart_updated'));
+    expect(after.properties.map((p: { name: string }) => p.name)).toEqual(
+      cart.properties.map((p: { name: string }) => p.name),
+    );
+    expect(after.properties).toContainEqual(
+      expect.objectContaining({ name: 'cart_url', type: 'string', sensitive: true }),
+    );
     const created = await h.post('/v1/event-types', { name: 'checkout_started' });
     expect(created.status).toBe(201);
     expect(await json(await h.get('/v1/event-types/checkout_started'))).toMatchObject({

@@ -92,11 +92,15 @@ describe('GET /v1/customers/{id}/timeline', () => {
     expect((await h.get('/v1/customers/999999/timeline')).status).toBe(404);
   });
 
-  it('pages over events and purchases sharing instants: every entry once, newest first', async () => {
-    // Purchases are read from their own table (their ids are another sequence), so the position
-    // of a page is (at, source, id): at one instant events come first, then purchases.
+  it('pages over events, custom events and purchases sharing instants: every entry once, newest first', async () => {
+    // Purchases and custom events are read from their own tables (their ids are other
+    // sequences), so the position of a page is (at, source, id): at one instant custom events
+    // come first, then contact events, then purchases.
     const instants = ['2025-03-01T08:00:00Z', '2025-03-02T08:00:00Z', '2025-03-03T08:00:00Z'];
-    const entry = fc.record({ purchase: fc.boolean(), instant: fc.integer({ min: 0, max: 2 }) });
+    const entry = fc.record({
+      source: fc.constantFrom('purchase', 'note', 'event'),
+      instant: fc.integer({ min: 0, max: 2 }),
+    });
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
@@ -109,7 +113,7 @@ describe('GET /v1/customers/{id}/timeline', () => {
           const expected: Array<[string, string, string]> = [];
           for (const [i, e] of entries.entries()) {
             const at = instants[e.instant]!;
-            if (e.purchase) {
+            if (e.source === 'purchase') {
               const line = {
                 external_line_id: `${ext}-${i}`,
                 customer_id: id,
@@ -118,13 +122,24 @@ describe('GET /v1/customers/{id}/timeline', () => {
               };
               expect((await h.post('/v1/purchases', line)).status).toBe(201);
               expect((await h.post('/v1/purchases', line)).status).toBe(200);
+            } else if (e.source === 'event') {
+              const event = {
+                type: 'track',
+                event: 'page_read',
+                userId: ext,
+                messageId: `${ext}-${i}`,
+                timestamp: at,
+                properties: { label: `${ext}-${i}` },
+              };
+              expect((await h.post('/v1/events', event)).status).toBe(201);
+              expect((await h.post('/v1/events', event)).status).toBe(200);
             } else {
               const note = { kind: 'note', text: `${ext}-${i}`, author: 'a', at };
               expect((await h.post(`/v1/customers/${id}/interactions`, note)).status).toBe(201);
             }
-            expected.push([at.replace('Z', '.000Z'), e.purchase ? 'purchase' : 'note', `${ext}-${i}`]);
+            expected.push([at.replace('Z', '.000Z'), e.source, `${ext}-${i}`]);
           }
-          // Newest first; at one instant notes before purchases, each side newest id first.
+          // Newest first; at one instant custom events, notes, then purchases, each newest id first.
           expected.sort(
             (a, b) =>
               b[0].localeCompare(a[0]) ||
@@ -142,7 +157,12 @@ describe('GET /v1/customers/{id}/timeline', () => {
             const body = await json(res);
             expect(body.data.length).toBeLessThanOrEqual(limit);
             for (const e of body.data) {
-              const label = e.kind === 'purchase' ? `${ext}-${e.data.amount - 1}` : e.text;
+              const label =
+                e.kind === 'purchase'
+                  ? `${ext}-${e.data.amount - 1}`
+                  : e.kind === 'event'
+                    ? e.data.properties.label
+                    : e.text;
               seen.push([e.at, e.kind, label]);
             }
             cursor = body.next_cursor;

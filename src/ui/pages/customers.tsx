@@ -3,7 +3,16 @@ import { audit } from '../../http/audit.js';
 import type { App } from '../../http/env.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
-import type { Consents, Customer, Decision, Message, Messages, Purchases, Timeline } from '../api-types.js';
+import type {
+  Consents,
+  Customer,
+  Decision,
+  Message,
+  Messages,
+  Purchases,
+  StoredEvents,
+  Timeline,
+} from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str, When } from '../kit.js';
 import { searchCustomers } from '../store.js';
@@ -104,6 +113,22 @@ function ComingUp(props: { messages: Message[]; csrf: string; canCancel: boolean
   );
 }
 
+/** An event's properties as name: value lines (nested values shown as their JSON). */
+function EventProperties(props: { properties: Record<string, unknown> }) {
+  const entries = Object.entries(props.properties);
+  if (entries.length === 0) return null;
+  return (
+    <dl class="kv small event-properties">
+      {entries.map(([k, v]) => (
+        <>
+          <dt>{k}</dt>
+          <dd class="break">{typeof v === 'string' ? v : JSON.stringify(v)}</dd>
+        </>
+      ))}
+    </dl>
+  );
+}
+
 export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
   registerCustomerPrivacyPages(ui, app);
   ui.get('/ui/customers', async (c) => {
@@ -154,7 +179,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new UiError(404, 'No such customer');
     const role = c.var.auth.role;
     const before = c.req.query('before');
-    const [customer, consents, purchases, timeline, decision, coming] = await Promise.all([
+    const [customer, consents, purchases, timeline, decision, coming, custom] = await Promise.all([
       api<Customer>(app, c, 'GET', `/v1/customers/${id}`),
       api<Consents>(app, c, 'GET', `/v1/customers/${id}/consents`),
       api<Purchases>(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
@@ -168,6 +193,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
         ? api<Decision>(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
         : Promise.resolve(undefined),
       api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
+      api<StoredEvents>(app, c, 'GET', `/v1/customers/${id}/events?limit=20`),
     ]);
     const p = must(customer);
     const current = consents.ok ? consents.body.current : {};
@@ -300,6 +326,23 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             </div>
           )}
         </section>
+        {custom.ok && (
+          <section class="card" id="customer-events" aria-labelledby="customer-events-h">
+            <h2 id="customer-events-h">Recent events</h2>
+            {custom.body.data.length === 0 ? (
+              <p class="muted">No event recorded.</p>
+            ) : (
+              <ol class="timeline">
+                {custom.body.data.map((e) => (
+                  <li class="ev ev-event">
+                    <strong>{e.name}</strong> <When iso={e.at} />
+                    <EventProperties properties={e.properties} />
+                  </li>
+                ))}
+              </ol>
+            )}
+          </section>
+        )}
         <section class="card">
           <h2>Contact history</h2>
           <ol class="timeline" id="timeline">
@@ -327,6 +370,14 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
                     {money(Number(e.data.amount))} {text(e.data.currency)}
                     {e.data.order_ref ? <span class="muted"> · order {text(e.data.order_ref)}</span> : null}
                   </p>
+                ) : null}
+                {e.kind === 'event' ? (
+                  <>
+                    <p>
+                      <strong>{text(e.data.name)}</strong>
+                    </p>
+                    <EventProperties properties={(e.data.properties ?? {}) as Record<string, unknown>} />
+                  </>
                 ) : null}
                 {e.kind === 'converted' && e.data.revenue ? (
                   <p>revenue {money(Number(e.data.revenue))}</p>
