@@ -6,6 +6,7 @@ import { enqueuePlanner } from '../src/campaigns/planner-job.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
+import type { JobDispatcher } from '../src/deps.js';
 import { startSmtpSink } from '../src/dev/smtp-sink.js';
 import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
@@ -38,6 +39,36 @@ export function startWorkerProcess(env: Record<string, string>): Promise<ChildPr
   });
 }
 
+/**
+ * Creates a campaign of the shop's segment and template, launches it and hands it to the
+ * planner, then polls every `pollMs` (calling `onPoll`, e.g. to sample memory) until it is
+ * `sent`. `started` is the launch time, from which the benches measure.
+ */
+export async function sendCampaign(
+  sql: Sql,
+  jobs: JobDispatcher,
+  input: { name: string; segmentId: number; templateId: number },
+  pollMs: number,
+  onPoll?: () => Promise<void>,
+): Promise<{ campaignId: number; started: number }> {
+  const campaign = await createCampaign(sql, {
+    name: input.name,
+    segment_id: input.segmentId,
+    template_id: input.templateId,
+    offers_per_email: 2,
+    from: { address: 'offers@shop.example' },
+  });
+  const started = Date.now();
+  const launched = await launchCampaign(sql, campaign.id, new Date());
+  await enqueuePlanner(jobs, launched.campaign, new Date());
+  for (;;) {
+    await onPoll?.();
+    const [row] = await sql<{ status: string }[]>`select status from campaigns where id = ${campaign.id}`;
+    if (row?.status === 'sent') return { campaignId: campaign.id, started };
+    await sleep(pollMs);
+  }
+}
+
 async function runCampaign(
   sql: Sql,
   env: Record<string, string>,
@@ -49,25 +80,16 @@ async function runCampaign(
   const redis = createRedis(config.REDIS_URL);
   const jobs = createBullDispatcher(redis, env.QUEUE_PREFIX);
   try {
-    const campaign = await createCampaign(sql, {
-      name: `bench ${processes}`,
-      segment_id: input.segmentId,
-      template_id: input.templateId,
-      offers_per_email: 2,
-      from: { address: 'offers@shop.example' },
-    });
-    const started = Date.now();
-    const launched = await launchCampaign(sql, campaign.id, new Date());
-    await enqueuePlanner(jobs, launched.campaign, new Date());
-    for (;;) {
-      const [row] = await sql<{ status: string }[]>`select status from campaigns where id = ${campaign.id}`;
-      if (row?.status === 'sent') break;
-      await sleep(100);
-    }
+    const { campaignId, started } = await sendCampaign(
+      sql,
+      jobs,
+      { name: `bench ${processes}`, ...input },
+      100,
+    );
     const [stats] = await sql<{ sent: number; first: Date; last: Date; planned: Date }[]>`
       select count(*)::int as sent, min(sent_at) as first, max(sent_at) as last,
-        (select planned_at from campaigns where id = ${campaign.id}) as planned
-      from messages where campaign_id = ${campaign.id} and status = 'sent'`;
+        (select planned_at from campaigns where id = ${campaignId}) as planned
+      from messages where campaign_id = ${campaignId} and status = 'sent'`;
     if (process.env.BENCH_VERBOSE) {
       const s = stats!;
       process.stderr.write(
@@ -79,7 +101,7 @@ async function runCampaign(
           percentile_cont(0.99) within group (order by ms) as p99, max(ms) as max,
           count(*) filter (where attempts > 1)::int as retried
         from (select extract(epoch from sent_at - created_at) * 1000 as ms, attempts
-          from messages where campaign_id = ${campaign.id} and status = 'sent') t`;
+          from messages where campaign_id = ${campaignId} and status = 'sent') t`;
       process.stderr.write(`created→sent ms ${JSON.stringify(lat)}\n`);
     }
     const seconds = (stats!.last.getTime() - started) / 1000;

@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
-import { enqueuePlanner } from '../src/campaigns/planner-job.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
@@ -13,7 +11,7 @@ import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
 import { seedCampaignShop } from '../test/helpers/campaign-fixtures.js';
 import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
-import { startWorkerProcess } from './campaign-e2e.js';
+import { sendCampaign, startWorkerProcess } from './campaign-e2e.js';
 import type { Bench, BenchResult } from './harness.js';
 
 // How the cost of a campaign grows with its audience: the same campaign at N and N/10
@@ -21,8 +19,6 @@ import type { Bench, BenchResult } from './harness.js';
 // discarding sink, over customers seeded by COPY. Printed per size: planned recipients/s, messages/s, the growth of Redis's
 // memory over the run (sampled, against its use before the run: the Redis is shared), and the
 // worker's peak RSS. The ratio is messages/s big over small: 1 is linear cost.
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Peak resident memory of a process (VmHWM), in MB. */
 async function peakRssMb(pid: number): Promise<number> {
@@ -84,26 +80,19 @@ async function runAt(customers: number) {
     const memory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
     const before = await memory();
     let peak = before;
-    const campaign = await createCampaign(sql, {
-      name: `scale ${customers}`,
-      segment_id: shop.segmentId,
-      template_id: shop.templateId,
-      offers_per_email: 2,
-      from: { address: 'offers@shop.example' },
-    });
-    const started = Date.now();
-    const launched = await launchCampaign(sql, campaign.id, new Date());
-    await enqueuePlanner(jobs, launched.campaign, new Date());
-    for (;;) {
-      peak = Math.max(peak, await memory());
-      const [row] = await sql<{ status: string }[]>`select status from campaigns where id = ${campaign.id}`;
-      if (row?.status === 'sent') break;
-      await sleep(250);
-    }
+    const { campaignId, started } = await sendCampaign(
+      sql,
+      jobs,
+      { name: `scale ${customers}`, segmentId: shop.segmentId, templateId: shop.templateId },
+      250,
+      async () => {
+        peak = Math.max(peak, await memory());
+      },
+    );
     const [stats] = await sql<{ sent: number; planned_rows: number; last: Date; planned: Date }[]>`
       select count(*) filter (where status = 'sent')::int as sent, count(*)::int as planned_rows,
-        max(sent_at) as last, (select planned_at from campaigns where id = ${campaign.id}) as planned
-      from messages where campaign_id = ${campaign.id}`;
+        max(sent_at) as last, (select planned_at from campaigns where id = ${campaignId}) as planned
+      from messages where campaign_id = ${campaignId}`;
     const s = stats!;
     const rss = await peakRssMb(worker.pid!);
     await jobs.close();

@@ -3,7 +3,6 @@ import { topUpSends } from '../messages/send-jobs.js';
 import { loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
 import type { PlanDeps } from './plan.js';
-import { windowOption } from './plan.js';
 import { findCampaign, finishCampaignIfDone } from './store.js';
 
 export interface SendOutResult {
@@ -58,7 +57,7 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
     const queued = await sql.begin((tx) => releaseHeldMessages(tx, rows));
     // The released rows sit below the window's cursor: look again from the first unsent row.
     if (queued.length > 0)
-      await topUpSends(sql, deps.jobs, campaign, { rescan: true, ...windowOption(deps) });
+      await topUpSends(sql, deps.jobs, campaign, { rescan: true, window: deps.sendWindow });
     result.queued += queued.length;
     result.suppressed += rows.filter((r) => r.status === 'suppressed').length;
     result.pages += 1;

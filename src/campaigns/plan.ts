@@ -105,7 +105,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     });
     // Only up to the send window: the senders top it up as it drains, and rows a planner that
     // died left unhanded are simply next in id order.
-    result.enqueued += await topUpSends(sql, deps.jobs, campaign, windowOption(deps));
+    result.enqueued += await topUpSends(sql, deps.jobs, campaign, { window: deps.sendWindow });
     result.pages += 1;
     afterId = last;
     if (ids.length < pageSize) break;
@@ -118,7 +118,3 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   await finishCampaignIfDone(sql, campaign.id);
   return result;
 }
-
-/** The window option of topUpSends from deps that may set one. */
-export const windowOption = (deps: { sendWindow?: number }) =>
-  deps.sendWindow !== undefined ? { window: deps.sendWindow } : {};

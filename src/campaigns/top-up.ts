@@ -1,7 +1,6 @@
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { topUpSends } from '../messages/send-jobs.js';
-import { windowOption } from './plan.js';
 import { findCampaign } from './store.js';
 
 /** Tops up a sending campaign's send window (the senders call it on jobs flagged `top_up`). */
@@ -11,5 +10,5 @@ export async function topUpCampaign(
 ): Promise<number> {
   const campaign = await findCampaign(deps.sql, campaignId);
   if (campaign?.status !== 'sending') return 0;
-  return topUpSends(deps.sql, deps.jobs, campaign, windowOption(deps));
+  return topUpSends(deps.sql, deps.jobs, campaign, { window: deps.sendWindow });
 }

@@ -23,17 +23,11 @@ export async function cancelQueuedMessages(sql: Db, campaignId: number): Promise
 export async function unsentMessageIds(
   sql: Db,
   campaignId: number,
-  input: { afterId: number; limit: number; customerIds?: number[]; idleSeconds?: number },
+  input: { afterId: number; limit: number },
 ): Promise<number[]> {
   const rows = await sql<{ id: number }[]>`
     select id from messages
     where campaign_id = ${campaignId} and status in ('queued', 'sending') and id > ${input.afterId}
-      ${input.customerIds ? sql`and customer_id = any(${input.customerIds}::bigint[])` : sql``}
-      ${
-        input.idleSeconds !== undefined
-          ? sql`and greatest(updated_at, coalesce(enqueued_at, updated_at)) < now() - make_interval(secs => ${input.idleSeconds})`
-          : sql``
-      }
     order by id limit ${input.limit}`;
   return rows.map((r) => r.id);
 }

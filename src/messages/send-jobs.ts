@@ -97,7 +97,7 @@ export async function topUpSends(
   sql: Db,
   jobs: JobDispatcher,
   campaign: { id: number; throttle_per_second: number | null },
-  options: { window?: number; rescan?: boolean } = {},
+  options: { window?: number | undefined; rescan?: boolean } = {},
 ): Promise<number> {
   const store = jobs.window;
   if (!store || !jobs.queueKey) return enqueueUnsent(sql, jobs, campaign);
@@ -126,22 +126,17 @@ export async function topUpSends(
         if (picked.length >= room || page.done) return { after, done: page.done };
       }
     };
-    let cursor = options.rescan ? null : await store.cursor(group);
-    let end = false;
-    if (cursor === null) {
+    let from = options.rescan ? null : await store.cursor(group);
+    if (from === null) {
       const { first } = await unsentSummary(sql, campaign.id);
       if (first === null) {
         await store.clear(group);
         return 0;
       }
-      const r = await scan(first - 1, room);
-      cursor = r.after;
-      end = r.done;
-    } else {
-      const r = await scan(cursor, room);
-      cursor = Math.max(cursor, r.after);
-      end = r.done;
+      from = first - 1;
     }
+    const { after, done: end } = await scan(from, room);
+    const cursor = Math.max(from, after);
     if (end && picked.length < room) {
       // Past the last row: rows below the cursor whose jobs are gone are handed over again.
       const { first, count } = await unsentSummary(sql, campaign.id);

@@ -42,12 +42,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     }
     if (campaign.status !== 'sending') continue;
     // Keeps the campaign's send window full; rows whose jobs Redis lost are handed over again.
-    result.enqueued += await topUpSends(
-      deps.sql,
-      deps.jobs,
-      campaign,
-      deps.sendWindow !== undefined ? { window: deps.sendWindow } : {},
-    );
+    result.enqueued += await topUpSends(deps.sql, deps.jobs, campaign, { window: deps.sendWindow });
     if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
   }
   // A/B tests: open windows of fully sent test cells; keep each decision or send-out job in Redis.

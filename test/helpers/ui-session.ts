@@ -18,3 +18,16 @@ export async function signInToUi(h: Harness, role: Role = 'admin') {
   expect(signedIn.status).toBe(303);
   return { session: signedIn.session!, csrf: signedIn.csrf!, setCookie: signedIn.setCookie! };
 }
+
+/** Posts a UI form as a browser does (urlencoded fields), signed in with `session`. */
+export const postForm = (h: Harness, path: string, session: string, fields: Record<string, string>) =>
+  h.app.request(path, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+
+/** Opens a UI page signed in with `session`. */
+export const getPage = (h: Harness, path: string, session: string) =>
+  h.app.request(path, { headers: { cookie: session } });

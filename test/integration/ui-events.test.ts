@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
-import { signInToUi } from '../helpers/ui-session.js';
+import { getPage, postForm, signInToUi } from '../helpers/ui-session.js';
 
 // The Events and Webhooks pages and the events on the customer card, over app.request: forms
 // without JSON, the API's roles, the secret shown once, deliveries with replay.
@@ -21,15 +21,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const post = (path: string, session: string, fields: Record<string, string>) =>
-  h.app.request(path, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: session, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(fields),
-  });
-const get = (path: string, session: string) => h.app.request(path, { headers: { cookie: session } });
-
 describe('the Events page', () => {
   it('lists event types with their volume and declares one from plain fields', async () => {
     const posted = await h.post('/v1/events', [
@@ -44,17 +35,17 @@ describe('the Events page', () => {
     ]);
     expect(posted.status).toBe(201);
     const marketer = await signInToUi(h, 'marketer');
-    const list = await (await get('/ui/events', marketer.session)).text();
+    const list = await (await getPage(h, '/ui/events', marketer.session)).text();
     expect(list).toContain('<code>cart_updated</code>');
     expect(list).toMatch(/<td class="num">2<\/td>/);
     expect(list).toContain('id="event-type-form"');
 
     // A name left blank is refused at its field, nothing sent.
-    const blank = await post('/ui/events', marketer.session, { _csrf: marketer.csrf, name: '' });
+    const blank = await postForm(h, '/ui/events', marketer.session, { _csrf: marketer.csrf, name: '' });
     expect(blank.status).toBe(422);
     expect(await blank.text()).toMatch(/id="f-name"[^>]*aria-invalid="true"/);
 
-    const saved = await post('/ui/events', marketer.session, {
+    const saved = await postForm(h, '/ui/events', marketer.session, {
       _csrf: marketer.csrf,
       name: 'cart_updated',
       description: 'The cart changed',
@@ -77,25 +68,25 @@ describe('the Events page', () => {
       ]),
     );
     // The edit link fills the form with what the type already has.
-    const edit = await (await get('/ui/events?name=cart_updated', marketer.session)).text();
+    const edit = await (await getPage(h, '/ui/events?name=cart_updated', marketer.session)).text();
     expect(edit).toContain('Describe cart_updated');
     expect(edit).toContain('value="Where the cart is"');
 
     // An analyst reads without a form; a sales rep does not see event types at all.
     const analyst = await signInToUi(h, 'analyst');
-    const read = await get('/ui/events', analyst.session);
+    const read = await getPage(h, '/ui/events', analyst.session);
     expect(read.status).toBe(200);
     expect(await read.text()).not.toContain('id="event-type-form"');
-    const refused = await post('/ui/events', analyst.session, { _csrf: analyst.csrf, name: 'x' });
+    const refused = await postForm(h, '/ui/events', analyst.session, { _csrf: analyst.csrf, name: 'x' });
     expect(refused.status).toBe(403);
     const sales = await signInToUi(h, 'sales');
-    expect((await get('/ui/events', sales.session)).status).toBe(403);
+    expect((await getPage(h, '/ui/events', sales.session)).status).toBe(403);
   });
 
   it('the customer card shows the customer’s recent events with their properties', async () => {
     const [c] = await h.db.sql`select id from customers where external_id = 'ui-ev-1'`;
     const sales = await signInToUi(h, 'sales');
-    const card = await (await get(`/ui/customers/${c!.id}`, sales.session)).text();
+    const card = await (await getPage(h, `/ui/customers/${c!.id}`, sales.session)).text();
     expect(card).toContain('Recent events');
     expect(card).toContain('<strong>cart_updated</strong>');
     expect(card).toContain('https://shop.example/cart/ui-1');
@@ -105,14 +96,14 @@ describe('the Events page', () => {
 describe('the Webhooks page', () => {
   it('creates an endpoint from checkboxes, shows its secret once, lists deliveries and replays one', async () => {
     const admin = await signInToUi(h, 'admin');
-    const refused = await post('/ui/webhooks', admin.session, {
+    const refused = await postForm(h, '/ui/webhooks', admin.session, {
       _csrf: admin.csrf,
       url: 'http://127.0.0.1:9/hook',
     });
     expect(refused.status).toBe(422);
     expect(await refused.text()).toContain('subscribe to at least one event');
 
-    const created = await post('/ui/webhooks', admin.session, {
+    const created = await postForm(h, '/ui/webhooks', admin.session, {
       _csrf: admin.csrf,
       url: 'http://127.0.0.1:9/hook',
       description: 'CRM',
@@ -130,20 +121,23 @@ describe('the Webhooks page', () => {
       enabled: true,
     });
     // Only in that answer: the list and the endpoint's page do not show it again.
-    expect(await (await get('/ui/webhooks', admin.session)).text()).not.toContain(secret!);
-    expect(await (await get(`/ui/webhooks/${endpoint.id}`, admin.session)).text()).not.toContain(secret!);
+    expect(await (await getPage(h, '/ui/webhooks', admin.session)).text()).not.toContain(secret!);
+    expect(await (await getPage(h, `/ui/webhooks/${endpoint.id}`, admin.session)).text()).not.toContain(
+      secret!,
+    );
 
     const [c] = await h.db.sql`select id from customers where external_id = 'ui-ev-1'`;
     await h.db.sql`insert into contact_events (customer_id, kind, at) values (${c!.id}, 'opened', now())`;
-    const deliveries = await (await get(`/ui/webhooks/${endpoint.id}`, admin.session)).text();
+    const deliveries = await (await getPage(h, `/ui/webhooks/${endpoint.id}`, admin.session)).text();
     expect(deliveries).toContain('<code>message.opened</code>');
     const [delivery] = (await json(await h.get(`/v1/webhooks/${endpoint.id}/deliveries`))).data;
     await h.db.sql`update webhook_deliveries set status = 'failed', attempts = 3, last_status = 500,
       last_error = 'HTTP 500' where id = ${delivery.id}`;
-    const failed = await (await get(`/ui/webhooks/${endpoint.id}`, admin.session)).text();
+    const failed = await (await getPage(h, `/ui/webhooks/${endpoint.id}`, admin.session)).text();
     expect(failed).toContain('HTTP 500');
     expect(failed).toContain('delivery-failed');
-    const replayed = await post(
+    const replayed = await postForm(
+      h,
       `/ui/webhooks/${endpoint.id}/deliveries/${delivery.id}/replay`,
       admin.session,
       { _csrf: admin.csrf },
@@ -153,22 +147,24 @@ describe('the Webhooks page', () => {
       'pending',
     );
 
-    const disabled = await post(`/ui/webhooks/${endpoint.id}/disable`, admin.session, {
+    const disabled = await postForm(h, `/ui/webhooks/${endpoint.id}/disable`, admin.session, {
       _csrf: admin.csrf,
       back: `/ui/webhooks/${endpoint.id}`,
     });
     expect(disabled.status).toBe(303);
     expect(disabled.headers.get('location')).toBe(`/ui/webhooks/${endpoint.id}`);
     expect((await json(await h.get(`/v1/webhooks/${endpoint.id}`))).enabled).toBe(false);
-    await post(`/ui/webhooks/${endpoint.id}/enable`, admin.session, { _csrf: admin.csrf });
+    await postForm(h, `/ui/webhooks/${endpoint.id}/enable`, admin.session, { _csrf: admin.csrf });
     expect((await json(await h.get(`/v1/webhooks/${endpoint.id}`))).enabled).toBe(true);
 
     // Admins only, like the API.
     const marketer = await signInToUi(h, 'marketer');
-    expect((await get('/ui/webhooks', marketer.session)).status).toBe(403);
-    expect((await get(`/ui/webhooks/${endpoint.id}`, marketer.session)).status).toBe(403);
+    expect((await getPage(h, '/ui/webhooks', marketer.session)).status).toBe(403);
+    expect((await getPage(h, `/ui/webhooks/${endpoint.id}`, marketer.session)).status).toBe(403);
 
-    const deleted = await post(`/ui/webhooks/${endpoint.id}/delete`, admin.session, { _csrf: admin.csrf });
+    const deleted = await postForm(h, `/ui/webhooks/${endpoint.id}/delete`, admin.session, {
+      _csrf: admin.csrf,
+    });
     expect(deleted.status).toBe(303);
     expect((await h.get(`/v1/webhooks/${endpoint.id}`)).status).toBe(404);
   });
