@@ -19,13 +19,12 @@ export interface JobDispatcher {
   missing?(queue: string, jobIds: readonly string[]): Promise<string[]>;
   /** Bounded hand-over (back-pressure); absent where there is no Redis: everything is handed over. */
   window?: SendWindowStore;
-  /** The key prefix of a queue's jobs (`<prefix>:<queue>`), for the window's liveness checks. */
-  queueKey?(queue: string): string;
 }
 
 /** Which jobs of a group (a campaign) were handed over and still live, and how far hand-over got. */
 export interface SendWindowStore {
-  live(queueKey: string, group: string): Promise<Set<string>>;
+  /** The group's job ids still to run or running in `queue`; the others leave the group. */
+  live(queue: string, group: string): Promise<Set<string>>;
   add(group: string, jobIds: readonly string[]): Promise<void>;
   cursor(group: string): Promise<number | null>;
   setCursor(group: string, id: number | null): Promise<void>;

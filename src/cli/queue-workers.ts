@@ -20,6 +20,7 @@ import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { optInPolicy } from '../opt-in/requests.js';
 import { assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
+import { STALE_WAITING_MS } from '../queue/job-liveness.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { createIdentityResolver } from '../senders/identity.js';
 import { UsageError } from './usage-error.js';
@@ -52,7 +53,8 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
- * SEND_WINDOW (2000: send jobs live per campaign), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * SEND_WINDOW (2000: send jobs live per campaign), JOB_STALE_MS (120000: how long a job may look
+ * waiting before its list is checked for it), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -71,7 +73,9 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     throw error;
   }
   const sql = createSql(config.DATABASE_URL, { max: Math.min(20, 4 + Math.ceil(concurrency / 4)) });
-  const dispatcher = createBullDispatcher(redis, prefix);
+  const dispatcher = createBullDispatcher(redis, prefix, {
+    staleMs: num(env.JOB_STALE_MS, STALE_WAITING_MS),
+  });
   const clock = () => new Date();
   const workers = new Map<string, Worker>();
   // Stopped in order: what produces work first, then the workers, then what they use.

@@ -100,7 +100,7 @@ export async function topUpSends(
   options: { window?: number | undefined; rescan?: boolean } = {},
 ): Promise<number> {
   const store = jobs.window;
-  if (!store || !jobs.queueKey) return enqueueUnsent(sql, jobs, campaign);
+  if (!store) return enqueueUnsent(sql, jobs, campaign);
   const size = options.window ?? DEFAULT_SEND_WINDOW;
   const queue = sendQueueFor(campaign);
   const group = windowGroup(campaign.id);
@@ -108,7 +108,7 @@ export async function topUpSends(
   // Another top-up of this campaign is running: it fills the same window.
   if (!release) return 0;
   try {
-    const live = await store.live(jobs.queueKey(queue), group);
+    const live = await store.live(queue, group);
     const room = size - live.size;
     if (room <= 0) return 0;
     const picked: number[] = [];

@@ -11,7 +11,11 @@ export interface BullDispatcher extends JobDispatcher {
 }
 
 /** Hands jobs to BullMQ queues (one Queue object per name, created on first use). */
-export function createBullDispatcher(connection: Redis, prefix = queuePrefix()): BullDispatcher {
+export function createBullDispatcher(
+  connection: Redis,
+  prefix = queuePrefix(),
+  options: { staleMs?: number } = {},
+): BullDispatcher {
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -22,10 +26,25 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
     }
     return q;
   };
+  const missing = async (name: string, jobIds: readonly string[]) => {
+    if (jobIds.length === 0) return [];
+    const q = queue(name);
+    // A job that finished while its row is still unsent, a remnant hash without data, or one
+    // that outlived a wipe outside every list never runs again, and its id blocks a new add:
+    // each is removed and counted as missing. Every check is O(log n) (job-liveness.ts).
+    const states = await jobLiveness(connection, q, jobIds, options);
+    const gone = jobIds.filter((_, i) => !isLive(states[i]!));
+    // Only what still has a hash needs removing (BullMQ's remove also scans the lists).
+    const exists = connection.pipeline();
+    for (const id of gone) exists.exists(q.toKey(id));
+    const found = (await exists.exec()) ?? [];
+    for (const [i, id] of gone.entries()) if (found[i]?.[1] === 1) await q.remove(id).catch(() => 0);
+    return gone;
+  };
   return {
     queue,
-    window: createSendWindowStore(connection, prefix),
-    queueKey: (name: string) => `${prefix}:${name}`,
+    missing,
+    window: createSendWindowStore(connection, prefix, missing),
     async enqueue(name: string, jobs: JobRequest[]) {
       const q = queue(name);
       for (let i = 0; i < jobs.length; i += 1000) {
@@ -33,21 +52,6 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
           jobs.slice(i, i + 1000).map((job) => ({ name: job.name, data: job.data, opts: job.opts })),
         );
       }
-    },
-    async missing(name: string, jobIds: readonly string[]) {
-      if (jobIds.length === 0) return [];
-      const q = queue(name);
-      // A job that finished while its row is still unsent, a remnant hash without data, or one
-      // that outlived a wipe outside every list never runs again, and its id blocks a new add:
-      // each is removed and counted as missing. Every check is O(log n) (job-liveness.ts).
-      const states = await jobLiveness(connection, q, jobIds);
-      const missing = jobIds.filter((_, i) => !isLive(states[i]!));
-      // Only what still has a hash needs removing (BullMQ's remove also scans the lists).
-      const exists = connection.pipeline();
-      for (const id of missing) exists.exists(q.toKey(id));
-      const found = (await exists.exec()) ?? [];
-      for (const [i, id] of missing.entries()) if (found[i]?.[1] === 1) await q.remove(id).catch(() => 0);
-      return missing;
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -11,8 +11,12 @@ export type JobLiveness =
   | 'waiting-children'
   | 'waiting';
 
-/** A job this old that is in no sorted set and holds no lock is checked against the lists exactly. */
-export const STALE_WAITING_MS = 10 * 60_000;
+/**
+ * A job this old that is in no sorted set and holds no lock is checked against the lists
+ * exactly. Send jobs wait about window ÷ send rate (seconds at full speed, minutes when
+ * throttled), so a job lost outside every list holds its campaign up for about this long.
+ */
+export const STALE_WAITING_MS = 2 * 60_000;
 
 /**
  * The liveness of each job id, in O(log n) per job whatever the backlog. BullMQ's own
@@ -23,7 +27,7 @@ export const STALE_WAITING_MS = 10 * 60_000;
  * waiting-children sorted sets. What is left is waiting (in the wait or paused list, or active
  * with a lapsed lock, which the stalled check puts back): the one state BullMQ keeps only in a
  * list. Only a job added more than `staleMs` ago and still left there is looked up in the lists
- * with `getJobState`, to find a hash that outlived a Redis wipe outside every list.
+ * (`inLists`), to find a hash that outlived a partial loss of Redis outside every list.
  */
 export async function jobLiveness(
   connection: Redis,
@@ -67,12 +71,46 @@ export async function jobLiveness(
       if (now - Number(timestamp ?? 0) > staleMs) stale.push(i);
     }
   });
-  for (const i of stale) {
-    const state = await queue.getJobState(jobIds[i]!).catch(() => 'unknown');
-    if (state === 'unknown') result[i] = 'missing';
-    else if (state === 'completed' || state === 'failed') result[i] = 'finished';
+  if (stale.length > 0) {
+    const found = await inLists(
+      connection,
+      queue,
+      stale.map((i) => jobIds[i]!),
+    );
+    for (const [k, i] of stale.entries()) if (found[k] !== 'waiting') result[i] = found[k]!;
   }
   return result;
+}
+
+/** Beyond this many stale jobs, reading the lists once is cheaper than one LPOS per job. */
+const LIST_READ_AT = 16;
+
+/**
+ * Of jobs that look waiting, which really are in the queue's wait, paused or active list
+ * ('waiting'), and which are not ('missing', or 'finished' where BullMQ says so). A few are
+ * looked up with LPOS (`getJobState`); many at once by reading the three lists once, which the
+ * send window keeps short.
+ */
+async function inLists(
+  connection: Redis,
+  queue: Queue,
+  ids: readonly string[],
+): Promise<('waiting' | 'missing' | 'finished')[]> {
+  if (ids.length < LIST_READ_AT) {
+    return Promise.all(
+      ids.map(async (id) => {
+        const state = await queue.getJobState(id).catch(() => 'unknown');
+        if (state === 'unknown') return 'missing';
+        return state === 'completed' || state === 'failed' ? 'finished' : 'waiting';
+      }),
+    );
+  }
+  const keys = queue.keys;
+  const lists = await Promise.all(
+    [keys.wait, keys.paused, keys.active].map((key) => connection.lrange(key as string, 0, -1)),
+  );
+  const present = new Set(lists.flat());
+  return ids.map((id) => (present.has(id) ? 'waiting' : 'missing'));
 }
 
 /** Whether a job in this state will still run (or is running). */

@@ -7,19 +7,23 @@ import type { SendWindowStore } from '../deps.js';
  * time. All of it is a hint: PostgreSQL's ledger says what is sent, and a wiped Redis simply
  * makes the next top-up start again from the first unsent row.
  */
-export function createSendWindowStore(connection: Redis, prefix: string): SendWindowStore {
+export function createSendWindowStore(
+  connection: Redis,
+  prefix: string,
+  missing: (queue: string, jobIds: readonly string[]) => Promise<string[]>,
+): SendWindowStore {
   const key = (group: string, part: string) => `${prefix}:window:${group}:${part}`;
   return {
-    async live(queueKey, group) {
+    async live(queue, group) {
       const members = await connection.zrange(key(group, 'jobs'), 0, -1);
       if (members.length === 0) return new Set();
-      const pipeline = connection.pipeline();
-      // Send jobs are removed when they finish: a hash with data is a job still to run or running.
-      for (const id of members) pipeline.hexists(`${queueKey}:${id}`, 'data');
-      const replies = (await pipeline.exec()) ?? [];
-      const gone = members.filter((_, i) => replies[i]?.[1] !== 1);
+      // The dispatcher's liveness check, which also clears what will never run: a finished job,
+      // a remnant hash, or one a partial loss of Redis left outside every list (its id would
+      // make a new add a no-op).
+      const gone = await missing(queue, members);
       if (gone.length > 0) await connection.zrem(key(group, 'jobs'), ...gone);
-      return new Set(members.filter((_, i) => replies[i]?.[1] === 1));
+      const dead = new Set(gone);
+      return new Set(members.filter((id) => !dead.has(id)));
     },
     async add(group, jobIds) {
       if (jobIds.length === 0) return;

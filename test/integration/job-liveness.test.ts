@@ -54,6 +54,14 @@ describe('job liveness without scanning the lists', () => {
         'missing',
         'waiting',
       ]);
+      // Many at once are found by reading the lists once: the same answers.
+      const lost = Array.from({ length: 20 }, (_, i) => `w${300 + i}`);
+      const kept = Array.from({ length: 20 }, (_, i) => `w${320 + i}`);
+      for (const id of lost) await redis.lrem(q.keys.wait as string, 0, id);
+      expect(await jobLiveness(redis, q, [...lost, ...kept], { now: Date.now() + 3_600_000 })).toEqual([
+        ...lost.map(() => 'missing'),
+        ...kept.map(() => 'waiting'),
+      ]);
       // The dispatcher removes what will never run, so that the id can be added again.
       expect(await h.dispatcher.missing!(name, ['w400', 'w401', completed!.id!, 'remnant', 'gone'])).toEqual([
         completed!.id!,

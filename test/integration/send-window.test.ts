@@ -24,6 +24,7 @@ beforeAll(async () => {
       RECONCILE_INTERVAL_MS: '500',
       SEND_CONCURRENCY: '10',
       WORKER_LOCK_MS: '5000',
+      JOB_STALE_MS: '2000',
     },
     logger: h.deps.logger,
   });
@@ -82,6 +83,21 @@ describe('send window', () => {
     expect(new Set(ids).size).toBe(shop.eligible.size);
   });
 
+  it('still sends everyone exactly once when Redis loses the wait list but keeps the jobs', async () => {
+    const id = await launch('Listless');
+    const redis = h.deps.redis!;
+    await until(async () => sentIds(id).length > 50 && sentIds(id).length);
+    // A partial loss: the jobs' hashes survive outside every list, so adding them again is a
+    // no-op until they are found dead and removed.
+    await redis.del(`${h.queuePrefix}:send:wait`);
+    expect(sentIds(id).length).toBeLessThan(shop.eligible.size);
+    await until(() => sent(id), 90_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const ids = sentIds(id);
+    expect(new Set(ids).size).toBe(shop.eligible.size);
+    expect(ids).toHaveLength(shop.eligible.size);
+  }, 120_000);
+
   it('still sends everyone exactly once when Redis loses every key mid-campaign', async () => {
     const id = await launch('Wiped');
     const redis = h.deps.redis!;
@@ -99,5 +115,5 @@ describe('send window', () => {
     const ids = sentIds(id);
     expect(new Set(ids).size).toBe(shop.eligible.size);
     expect(ids).toHaveLength(shop.eligible.size);
-  });
+  }, 120_000);
 });
