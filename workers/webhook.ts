@@ -3,39 +3,60 @@ import type { Logger } from 'pino';
 import type { Db } from '../src/db/sql.js';
 import type { JobDispatcher } from '../src/deps.js';
 import { QUEUES } from '../src/queue/queues.js';
-import { type AttemptResult, attemptDelivery, type DeliverDeps } from '../src/webhooks/deliver.js';
+import { type AttemptResult, attemptDeliveries, type DeliverDeps } from '../src/webhooks/deliver.js';
 import { selectDueDeliveries } from '../src/webhooks/store.js';
 
 export interface WebhookJobData {
-  delivery_id: number;
+  /** The deliveries this job attempts once each (a job queued before batching names one). */
+  delivery_ids?: number[];
+  delivery_id?: number;
 }
 
-/** The webhook queue's processor: one attempt at one delivery (the row says what to do). */
+/** Deliveries per job: claimed and recorded in one statement each, POSTed at once. */
+export const WEBHOOK_BATCH = 10;
+
+/** The webhook queue's processor: one attempt at each delivery of the job (the rows say what to do). */
 export const webhookProcessor =
   (deps: DeliverDeps) =>
-  (job: Job<WebhookJobData>): Promise<AttemptResult> =>
-    attemptDelivery(deps, job.data.delivery_id);
+  async (job: Job<WebhookJobData>): Promise<Record<string, AttemptResult>> => {
+    const ids = job.data.delivery_ids ?? (job.data.delivery_id ? [job.data.delivery_id] : []);
+    return Object.fromEntries(await attemptDeliveries(deps, ids));
+  };
 
 /**
- * Hands due deliveries to the queue. The job id names the delivery and its attempt, so a
- * delivery already queued is not queued twice, and after Redis lost its jobs the next poll
- * queues them again: PostgreSQL, not Redis, holds what is still to be delivered.
+ * Hands every due delivery that may go out now to the queue, page by page, WEBHOOK_BATCH to a
+ * job. The job id names its first delivery, that one's attempt and the count, so a page polled
+ * again before its jobs ran is not queued twice (a delivery that lands in two jobs all the same
+ * is claimed by one), and after Redis lost its jobs the next poll queues them again:
+ * PostgreSQL, not Redis, holds what is still to be delivered.
  */
 export async function enqueueDueDeliveries(
   deps: { sql: Db; jobs: JobDispatcher },
-  limit = 1000,
+  pageSize = 1000,
 ): Promise<number> {
-  const due = await selectDueDeliveries(deps.sql, limit);
-  if (due.length === 0) return 0;
-  await deps.jobs.enqueue(
-    QUEUES.webhook,
-    due.map((d) => ({
-      name: 'deliver',
-      data: { delivery_id: d.id } satisfies WebhookJobData as unknown as Record<string, unknown>,
-      opts: { jobId: `d${d.id}-a${d.attempts}` },
-    })),
-  );
-  return due.length;
+  let after: { at: Date; id: number } | undefined;
+  let total = 0;
+  for (;;) {
+    const due = await selectDueDeliveries(deps.sql, pageSize, after);
+    if (due.length === 0) return total;
+    const jobs = [];
+    for (let i = 0; i < due.length; i += WEBHOOK_BATCH) {
+      const batch = due.slice(i, i + WEBHOOK_BATCH);
+      jobs.push({
+        name: 'deliver',
+        data: { delivery_ids: batch.map((d) => d.id) } satisfies WebhookJobData as unknown as Record<
+          string,
+          unknown
+        >,
+        opts: { jobId: `d${batch[0]!.id}-a${batch[0]!.attempts}-n${batch.length}` },
+      });
+    }
+    await deps.jobs.enqueue(QUEUES.webhook, jobs);
+    total += due.length;
+    if (due.length < pageSize) return total;
+    const last = due[due.length - 1]!;
+    after = { at: last.next_attempt_at, id: last.id };
+  }
 }
 
 /** Polls for due deliveries every `intervalMs` until stopped. */
@@ -46,8 +67,7 @@ export function startWebhookPoller(
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const tick = async () => {
-    // A full page means more are due: poll again at once.
-    while (!stopped && (await enqueueDueDeliveries(deps)) >= 1000) {}
+    if (!stopped) await enqueueDueDeliveries(deps);
   };
   const timer = setInterval(() => {
     running = running

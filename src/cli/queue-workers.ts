@@ -7,7 +7,7 @@ import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
 import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER, triggerProcessor } from '../../workers/trigger.js';
-import { startWebhookPoller, webhookProcessor } from '../../workers/webhook.js';
+import { startWebhookPoller, WEBHOOK_BATCH, webhookProcessor } from '../../workers/webhook.js';
 import { throttledCampaigns } from '../campaigns/store.js';
 import { topUpCampaign } from '../campaigns/top-up.js';
 import { type Config, loadConfig } from '../config.js';
@@ -211,7 +211,9 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       retryWindowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
       clock,
     });
-    const options = { ...common, concurrency: num(env.WEBHOOK_CONCURRENCY, 20) };
+    // WEBHOOK_CONCURRENCY counts deliveries in flight; a job carries WEBHOOK_BATCH of them.
+    const inFlight = num(env.WEBHOOK_CONCURRENCY, 20);
+    const options = { ...common, concurrency: Math.max(1, Math.round(inFlight / WEBHOOK_BATCH)) };
     workers.set(QUEUES.webhook, watch(new Worker(QUEUES.webhook, processor, options)));
     const poller = startWebhookPoller({ sql, jobs: dispatcher, logger }, num(env.WEBHOOK_POLL_MS, 500));
     beforeWorkers.push(() => poller.stop());

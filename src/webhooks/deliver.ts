@@ -5,7 +5,13 @@ import { isIP, type LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/sql.js';
 import { isPrivateAddress } from './addresses.js';
-import { claimDelivery, disableEndpoint, recordAttempt } from './store.js';
+import {
+  type AttemptOutcome,
+  type ClaimedDelivery,
+  claimDeliveries,
+  disableEndpoint,
+  recordAttempts,
+} from './store.js';
 
 /** How one delivery attempt is made and retried. */
 export interface DeliverDeps {
@@ -104,17 +110,50 @@ export function retryDelay(attempts: number, baseMs: number): number {
 export type AttemptResult = 'skipped' | 'succeeded' | 'retry' | 'failed';
 
 /**
- * Makes one attempt at a delivery, if it is due and claimable. A 2xx is delivered; anything else
- * (another status, a refused address, a timeout) is retried with backoff until the delivery has
- * failed for `retryWindowMs`, when it fails for good and its endpoint is disabled with the reason.
+ * Makes one attempt at each delivery that is due and claimable, all at once: one statement
+ * claims them, each is POSTed, one statement records every outcome. A 2xx is delivered; anything
+ * else (another status, a refused address, a timeout) is retried with backoff until the delivery
+ * has failed for `retryWindowMs`, when it fails for good and its endpoint is disabled with the
+ * reason. Returns each id's result; those not claimed are `skipped`.
  */
+export async function attemptDeliveries(
+  deps: DeliverDeps,
+  ids: readonly number[],
+): Promise<Map<number, AttemptResult>> {
+  const results = new Map<number, AttemptResult>(ids.map((id) => [id, 'skipped']));
+  const claimed = await claimDeliveries(deps.sql, ids, LEASE_SECONDS);
+  const attempts = await Promise.all(claimed.map((d) => attemptClaimed(deps, d)));
+  await recordAttempts(
+    deps.sql,
+    attempts.map((a) => a.outcome),
+  );
+  for (const a of attempts) {
+    results.set(a.outcome.id, a.result);
+    if (a.disable) await disableEndpoint(deps.sql, a.disable.endpointId, a.disable.reason);
+  }
+  return results;
+}
+
+/** One attempt at one delivery (see attemptDeliveries). */
 export async function attemptDelivery(deps: DeliverDeps, id: number): Promise<AttemptResult> {
+  return (await attemptDeliveries(deps, [id])).get(id)!;
+}
+
+/** POSTs one claimed delivery and says what to record. */
+async function attemptClaimed(
+  deps: DeliverDeps,
+  d: ClaimedDelivery,
+): Promise<{
+  outcome: AttemptOutcome;
+  result: AttemptResult;
+  disable?: { endpointId: number; reason: string };
+}> {
   const clock = deps.clock ?? (() => new Date());
-  const d = await claimDelivery(deps.sql, id, LEASE_SECONDS);
-  if (!d) return 'skipped';
   if (!d.enabled) {
-    await recordAttempt(deps.sql, id, { status: 'failed', httpStatus: null, error: 'endpoint disabled' });
-    return 'failed';
+    return {
+      outcome: { id: d.id, status: 'failed', httpStatus: null, error: 'endpoint disabled' },
+      result: 'failed',
+    };
   }
   const body = JSON.stringify(d.payload);
   let status: number | null = null;
@@ -126,8 +165,10 @@ export async function attemptDelivery(deps: DeliverDeps, id: number): Promise<At
     });
     status = res.status;
     if (res.status >= 200 && res.status < 300) {
-      await recordAttempt(deps.sql, id, { status: 'succeeded', httpStatus: status, error: null });
-      return 'succeeded';
+      return {
+        outcome: { id: d.id, status: 'succeeded', httpStatus: status, error: null },
+        result: 'succeeded',
+      };
     }
     error = `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, 200)}` : ''}`;
   } catch (e) {
@@ -136,19 +177,23 @@ export async function attemptDelivery(deps: DeliverDeps, id: number): Promise<At
   const now = clock();
   const delay = retryDelay(d.attempts + 1, deps.retryBaseMs);
   if (now.getTime() + delay - d.created_at.getTime() > deps.retryWindowMs) {
-    await recordAttempt(deps.sql, id, { status: 'failed', httpStatus: status, error });
-    await disableEndpoint(
-      deps.sql,
-      d.endpoint_id,
-      `delivery ${d.id} (${d.event}) failed ${d.attempts + 1} times since ${d.created_at.toISOString()}: ${error}`,
-    );
-    return 'failed';
+    return {
+      outcome: { id: d.id, status: 'failed', httpStatus: status, error },
+      result: 'failed',
+      disable: {
+        endpointId: d.endpoint_id,
+        reason: `delivery ${d.id} (${d.event}) failed ${d.attempts + 1} times since ${d.created_at.toISOString()}: ${error}`,
+      },
+    };
   }
-  await recordAttempt(deps.sql, id, {
-    status: 'pending',
-    httpStatus: status,
-    error,
-    next: new Date(now.getTime() + delay),
-  });
-  return 'retry';
+  return {
+    outcome: {
+      id: d.id,
+      status: 'pending',
+      httpStatus: status,
+      error,
+      next: new Date(now.getTime() + delay),
+    },
+    result: 'retry',
+  };
 }

@@ -96,57 +96,78 @@ export interface DeliveryRow {
   delivered_at: Date | null;
 }
 
-/** Deliveries due now (or within `aheadMs`), oldest first, for the poller to enqueue. */
-export function selectDueDeliveries(db: Db, limit: number, aheadMs = 0) {
-  return db<{ id: number; attempts: number }[]>`
-    select id, attempts from webhook_deliveries
-    where status = 'pending' and next_attempt_at <= now() + make_interval(secs => ${aheadMs / 1000})
-    order by next_attempt_at, id limit ${limit}`;
-}
+/**
+ * Per customer in order: a delivery waits while an older one to the same endpoint about the
+ * same customer has not been tried yet (`d` is the delivery's alias).
+ */
+const noOlderUntried = (db: Db) => db`not exists (
+  select 1 from webhook_deliveries o
+  where o.endpoint_id = d.endpoint_id and o.customer_id = d.customer_id
+    and o.status = 'pending' and o.attempts = 0 and o.id < d.id)`;
 
 /**
- * Claims a due delivery for one attempt: its next attempt moves `leaseSeconds` ahead, so a
- * duplicate job or another worker skips it meanwhile. Not claimed while an older delivery to
- * the same endpoint about the same customer has not been tried yet (order per customer).
+ * A page of the deliveries due now that may go out (the first untried one per customer, and
+ * retries), in (next_attempt_at, id) order after `after`, for the poller to enqueue. Those held
+ * behind an older one are left out: queued, they would only be skipped.
  */
-export async function claimDelivery(
-  db: Db,
-  id: number,
-  leaseSeconds: number,
-): Promise<(DeliveryRow & { url: string; secret: string; enabled: boolean }) | undefined> {
-  const [row] = await db<(DeliveryRow & { url: string; secret: string; enabled: boolean })[]>`
+export function selectDueDeliveries(db: Db, limit: number, after?: { at: Date; id: number }) {
+  return db<{ id: number; attempts: number; next_attempt_at: Date }[]>`
+    select d.id, d.attempts, d.next_attempt_at from webhook_deliveries d
+    where d.status = 'pending' and d.next_attempt_at <= now()
+      ${after ? db`and (d.next_attempt_at, d.id) > (${after.at}, ${after.id})` : db``}
+      and ${noOlderUntried(db)}
+    order by d.next_attempt_at, d.id limit ${limit}`;
+}
+
+export type ClaimedDelivery = DeliveryRow & { url: string; secret: string; enabled: boolean };
+
+/**
+ * Claims due deliveries for one attempt each, in one statement: their next attempt moves
+ * `leaseSeconds` ahead, so a duplicate job or another worker skips them meanwhile. One is not
+ * claimed while an older delivery to the same endpoint about the same customer has not been
+ * tried yet (order per customer). Those that could not be claimed are left out.
+ */
+export function claimDeliveries(db: Db, ids: readonly number[], leaseSeconds: number) {
+  return db<ClaimedDelivery[]>`
     with claimed as (
       update webhook_deliveries d set next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
-      where d.id = ${id} and d.status = 'pending' and d.next_attempt_at <= now()
-        and not exists (
-          select 1 from webhook_deliveries o
-          where o.endpoint_id = d.endpoint_id and o.customer_id = d.customer_id
-            and o.status = 'pending' and o.attempts = 0 and o.id < d.id)
+      where d.id = any(${ids as number[]}::bigint[]) and d.status = 'pending' and d.next_attempt_at <= now()
+        and ${noOlderUntried(db)}
       returning d.*
     )
     select c.*, w.url, w.secret, w.enabled and w.deleted_at is null as enabled
-    from claimed c join webhook_endpoints w on w.id = c.endpoint_id`;
-  return row;
+    from claimed c join webhook_endpoints w on w.id = c.endpoint_id
+    order by c.id`;
 }
 
-/** Records an attempt's outcome: delivered, to be tried again at `next`, or failed for good. */
-export async function recordAttempt(
-  db: Db,
-  id: number,
-  outcome: {
-    status: 'succeeded' | 'pending' | 'failed';
-    httpStatus: number | null;
-    error: string | null;
-    next?: Date;
-  },
-): Promise<void> {
+export interface AttemptOutcome {
+  id: number;
+  status: 'succeeded' | 'pending' | 'failed';
+  httpStatus: number | null;
+  error: string | null;
+  /** When to try again (pending only). */
+  next?: Date;
+}
+
+/** Records attempts' outcomes in one statement: delivered, to be tried again, or failed for good. */
+export async function recordAttempts(db: Db, outcomes: readonly AttemptOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const rows = outcomes.map((o) => ({
+    id: o.id,
+    status: o.status,
+    http_status: o.httpStatus,
+    error: o.error,
+    next: o.next?.toISOString() ?? null,
+  }));
   await db`
-    update webhook_deliveries set
-      status = ${outcome.status}, attempts = attempts + 1,
-      last_status = ${outcome.httpStatus}, last_error = ${outcome.error},
-      next_attempt_at = coalesce(${outcome.next ?? null}::timestamptz, next_attempt_at),
-      delivered_at = case when ${outcome.status} = 'succeeded' then now() else delivered_at end
-    where id = ${id}`;
+    update webhook_deliveries d set
+      status = o.status, attempts = d.attempts + 1,
+      last_status = o.http_status, last_error = o.error,
+      next_attempt_at = coalesce(o.next, d.next_attempt_at),
+      delivered_at = case when o.status = 'succeeded' then now() else d.delivered_at end
+    from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
+      as o(id bigint, status text, http_status int, error text, next timestamptz)
+    where d.id = o.id`;
 }
 
 /** An endpoint's deliveries, newest first. */
