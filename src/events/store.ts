@@ -82,11 +82,11 @@ export async function renameCustomer(db: Db, id: number, externalId: string): Pr
 
 /**
  * Moves everything an anonymous lead gathered to the identified customer, then deletes the lead:
- * events, their keys, the contact history, purchases and anonymous ids.
+ * events, the contact history, purchases and anonymous ids (an event's key names the event, not
+ * its customer).
  */
 export async function mergeLeadInto(db: Db, leadId: number, customerId: number): Promise<void> {
   await db`update events set customer_id = ${customerId} where customer_id = ${leadId}`;
-  await db`update event_keys set customer_id = ${customerId} where customer_id = ${leadId}`;
   await db`update contact_events set customer_id = ${customerId} where customer_id = ${leadId}`;
   await db`update purchases set customer_id = ${customerId} where customer_id = ${leadId}`;
   await db`update customer_aliases set customer_id = ${customerId} where customer_id = ${leadId}`;
@@ -119,14 +119,14 @@ export interface WrittenEvent {
 export function insertEvents(db: Db, rows: readonly EventRow[]) {
   return db<WrittenEvent[]>`
     with input as (
-      select distinct on (message_id) r.*, nextval(pg_get_serial_sequence('events', 'id')) as event_id
+      select distinct on (message_id) r.*, nextval('events_id_seq') as event_id
       from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
         index int, message_id text, customer_id bigint, name text, properties jsonb, at timestamptz)
       order by message_id, index
     ),
     claimed as (
-      insert into event_keys (message_id, event_id, customer_id, at)
-      select message_id, event_id, customer_id, at from input
+      insert into event_keys (message_id, event_id, at)
+      select message_id, event_id, at from input
       on conflict (message_id) do nothing
       returning message_id
     ),
@@ -142,8 +142,9 @@ export function insertEvents(db: Db, rows: readonly EventRow[]) {
     -- Only keys not claimed now are looked up (by their index, not a scan of every key). A key
     -- claimed by a concurrent request that committed meanwhile is not in this snapshot: such a
     -- row comes back not created, its event id unknown (null).
-    select i.message_id, k.event_id, coalesce(k.customer_id, i.customer_id), i.name, coalesce(k.at, i.at), false
+    select i.message_id, k.event_id, coalesce(e.customer_id, i.customer_id), i.name, coalesce(k.at, i.at), false
     from input i left join event_keys k using (message_id)
+      left join events e on e.id = k.event_id and e.at = k.at
     where not exists (select 1 from claimed c where c.message_id = i.message_id)`;
 }
 
