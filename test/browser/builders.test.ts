@@ -179,17 +179,22 @@ describe('the block email editor', () => {
     await page.click('.gjs-block[data-block="offers"]');
     await page.click('.gjs-block[title="Button"]');
     await page.click('.gjs-block[data-block="partial-footer"]');
+    // Text is edited in place, on the canvas, as a marketer would.
+    const canvas = page.frameLocator('.gjs-frame');
+    await canvas.getByText('Insert text here').dblclick();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('Spring is here, {{customer.first_name}}');
+    await page.click('#f-name');
+    await page.waitForFunction(() => {
+      const root = (globalThis as any).document.querySelector('[data-email-editor]');
+      return root.editor.runCommand('mjml-code').includes('Spring is here');
+    });
     await page.fill('#f-name', 'Built from blocks');
     await page.fill('#f-subject', '{{customer.first_name}}, picked for you');
     await page.click('[data-device="phone"]');
     // The code view round-trips: an edit there comes back into the editor.
     const code = await page.inputValue('#f-mjml');
-    await page.fill(
-      '#f-mjml',
-      code
-        .replace('>Button<', '>Shop now<')
-        .replace('Insert text here', 'Spring is here, {{customer.first_name}}'),
-    );
+    await page.fill('#f-mjml', code.replace('>Button<', '>Shop now<'));
     await page.locator('#f-mjml').blur();
     await page.waitForFunction(() => {
       // Runs in the page: the DOM types are not in this project's lib.
