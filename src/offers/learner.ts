@@ -211,7 +211,7 @@ export function thompsonSampler(
 
 /** A customer's learned ranking as the decision core takes it (rank.ts `CustomerFacts.learned`). */
 export interface LearnedRanking {
-  /** The cell the customer was decided in (`*` without cells). */
+  /** The customer's cell (recorded on the ledger row whether or not the ranker learns per cell). */
   cell: string;
   /** Whether this customer's offers are ranked at random (the exploration floor). */
   explore: boolean;
@@ -229,7 +229,7 @@ export function learnedRanking(
 ): LearnedRanking {
   const sampler = thompsonSampler(stats, settings, cell, uniform, pooled);
   return {
-    cell: settings.cells ? cell : ALL_CELLS,
+    cell,
     explore: sampler.explore,
     sample: sampler.sample,
     describe: (offerId, sample) => estimateOf(stats, settings, offerId, cell, sample, pooled),
