@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
+import { bestSendTimes, populationHours } from '../messages/best-hour.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { topUpSends } from '../messages/send-jobs.js';
 import { type LearningInput, loadCatalogue } from '../offers/decide.js';
@@ -63,6 +64,8 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   const allocated = new Map<number, number>();
   const controlGroup = await currentControlGroup(sql, now);
   const learning = await learningOf(sql, campaign);
+  // Sent at each customer's best hour: the population's profile once per run.
+  const population = campaign.send_at_best_hour ? await populationHours(sql) : null;
   const pageSize = deps.pageSize ?? 1000;
   let afterId = campaign.plan_after_id ?? 0;
   const result: PlanResult = { status: 'planned', pages: 0, inserted: 0, enqueued: 0 };
@@ -92,6 +95,14 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
       },
       ...(learning ? { learning } : {}),
     });
+    const sendAt = population
+      ? await bestSendTimes(
+          sql,
+          decided.filter((r) => r.status === 'queued').map((r) => r.customer_id),
+          now,
+          population,
+        )
+      : null;
     const rows: PlannedRow[] = decided.map((r) => ({
       customer_id: r.customer_id,
       variant: r.variant?.name ?? null,
@@ -99,6 +110,7 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
       offer_ids: r.offer_ids,
       held_out_offer_ids: r.held_out_offer_ids,
       ranker_cell: r.ranker_cell,
+      send_at: sendAt?.get(r.customer_id)?.toISOString() ?? null,
       status: r.status,
       suppressed_reason: r.suppressed_reason,
     }));
