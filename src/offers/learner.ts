@@ -1,5 +1,3 @@
-import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
-
 // The learning ranker's pure core: Thompson sampling. Each eligible targeted offer gets a draw
 // from the posterior of its value per impression (conversion: Beta-Bernoulli; revenue: that
 // conversion draw times a draw of the order value), and the draws rank the offers in place of
@@ -153,9 +151,13 @@ export function estimateOf(
   };
 }
 
-/** A standard normal draw from a uniform one (inverse CDF: one uniform per draw, no state kept). */
+/**
+ * A standard normal draw (Box–Muller, the second value discarded: no state is kept between draws,
+ * so each customer's draws depend on their seed alone).
+ */
 function normalDraw(uniform: () => number): number {
-  return normalQuantile(Math.min(1 - 1e-12, Math.max(1e-12, uniform())), 0, 1);
+  const u = 1 - uniform(); // (0, 1]: the log is finite
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
 }
 
 /**
