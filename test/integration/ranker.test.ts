@@ -6,6 +6,7 @@ import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
 import { signToken } from '../../src/tracking/tokens.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
 // The learning ranker through the API, the real workers (planner, sender, and the ranker worker
@@ -18,6 +19,7 @@ let workers: RunningWorkers | undefined;
 let shop: ShopFixture;
 let wine: number;
 let tea: number;
+let learningCampaign: number;
 
 beforeAll(async () => {
   h = await createHarness();
@@ -103,6 +105,7 @@ describe('the learning ranker', () => {
   it('shifts impressions toward the offer that converts, and explain shows its estimate', async () => {
     // First mailing: nothing learned yet, so both offers are drawn from the same prior.
     const first = await launchAndFinish({ ranker: { mode: 'learning', exploration: 0 } });
+    learningCampaign = first;
     const view = await json(await h.get(`/v1/campaigns/${first}`));
     expect(view.ranker).toEqual({
       mode: 'learning',
@@ -186,6 +189,17 @@ describe('the learning ranker', () => {
     expect(teaOut.reasons[0].code).toBe('outranked');
     expect(teaOut.reasons[0].message).toMatch(/learned conversion 0\.\d % ± /);
     expect(await json(await ask())).toEqual(decided);
+  });
+
+  it('shows the campaign’s ranking on its page', async () => {
+    const ui = await signInToUi(h, 'admin');
+    const page = await h.app.request(`/ui/campaigns/${learningCampaign}`, {
+      headers: { cookie: ui.session },
+    });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('learning (conversion, 0 % exploration)');
+    expect(html).toContain('Send time');
   });
 
   it('forgets what it learned of an offer on reset, and refuses a bad reset naming the field', async () => {
