@@ -101,6 +101,33 @@ describe('the learned estimate', () => {
     expect(e.text).toBe('conversion 3.2 % ± 0.5 %, 1,240 impressions');
   });
 
+  it('with the revenue objective, ranks by revenue per impression and says so', () => {
+    // Same conversion rate; offer 2's orders are worth five times offer 1's.
+    const arm = (revenuePerOrder: number) => ({
+      impressions: 5000,
+      conversions: 250,
+      revenue: 250 * revenuePerOrder,
+      revenue_sq: 250 * revenuePerOrder ** 2 * 1.1,
+    });
+    const stats: Stats = new Map([
+      [1, new Map([[ALL_CELLS, arm(20)]])],
+      [2, new Map([[ALL_CELLS, arm(100)]])],
+    ]);
+    const settings: LearnerSettings = { objective: 'revenue', cells: false, exploration: 0 };
+    const pooled = pooledOrderValue(stats);
+    const e = estimateOf(stats, settings, 2, 'x', 0, pooled);
+    expect(e.revenue_per_impression).toBeCloseTo((251 / 5002) * 100, 6);
+    expect(e.text).toMatch(
+      /^revenue per impression \d+\.\d\d ± \d+\.\d\d \(conversion 5\.0 % ± 0\.3 %\), 5,000 impressions$/,
+    );
+    let wins = 0;
+    for (let i = 0; i < 200; i++) {
+      const r = learnedRanking(stats, settings, ALL_CELLS, random(seedOf(`rev:${i}`)), pooled);
+      if (r.sample(2) > r.sample(1)) wins++;
+    }
+    expect(wins).toBe(200);
+  });
+
   it('puts customers in cells by top category and recency band', () => {
     expect(cellOf({ top_category: 'wine', days_since_last_purchase: 3 })).toBe('wine|0-29d');
     expect(cellOf({ top_category: 'wine', days_since_last_purchase: 45 })).toBe('wine|30-89d');
