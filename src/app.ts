@@ -22,6 +22,7 @@ import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
 import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
 import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
+import { registerRankerRoutes } from './offers/ranker-routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
@@ -134,6 +135,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerRuleRoutes(app);
   registerSegmentRoutes(app);
   registerOfferRoutes(app);
+  registerRankerRoutes(app);
   registerTemplateRoutes(app);
   registerPartialRoutes(app);
   registerCampaignRoutes(app);

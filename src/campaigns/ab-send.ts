@@ -3,6 +3,7 @@ import { topUpSends } from '../messages/send-jobs.js';
 import { loadCatalogue } from '../offers/decide.js';
 import { heldMessages, type ReleasedRow, releaseHeldMessages } from './ab-store.js';
 import type { PlanDeps } from './plan.js';
+import { learningOf } from './plan.js';
 import { findCampaign, finishCampaignIfDone } from './store.js';
 
 export interface SendOutResult {
@@ -31,6 +32,7 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
   const templateVersion = winner.template_version ?? campaign.template_version;
   const now = deps.clock();
   const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
+  const learning = await learningOf(sql, campaign);
   const allocated = new Map<number, number>();
   const pageSize = deps.pageSize ?? 1000;
   let afterId = 0;
@@ -44,6 +46,7 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
       allocated,
       // A customer deleted meanwhile: erased is the closest reason.
       missingReason: 'erased',
+      ...(learning ? { learning } : {}),
     });
     const rows: ReleasedRow[] = decided.map((r) => ({
       id: r.id,
@@ -51,6 +54,7 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
       template_version: templateVersion,
       offer_ids: r.offer_ids,
       held_out_offer_ids: r.held_out_offer_ids,
+      ranker_cell: r.ranker_cell,
       status: r.status,
       suppressed_reason: r.suppressed_reason,
     }));

@@ -82,6 +82,7 @@ export interface ReleasedRow {
   status: 'queued' | 'suppressed' | 'holdout';
   suppressed_reason: string | null;
   held_out_offer_ids: number[];
+  ranker_cell?: string | null;
 }
 
 /**
@@ -93,10 +94,10 @@ export async function releaseHeldMessages(sql: Db, rows: ReleasedRow[]): Promise
   if (rows.length === 0) return [];
   const released = await sql<{ customer_id: number; status: string }[]>`
     update messages m set status = r.status, variant = r.variant, template_version = r.template_version,
-      offer_ids = r.offer_ids, suppressed_reason = r.suppressed_reason, held_out_offer_ids = r.held_out_offer_ids, ab_remainder = true, updated_at = now()
+      offer_ids = r.offer_ids, suppressed_reason = r.suppressed_reason, held_out_offer_ids = r.held_out_offer_ids, ranker_cell = r.ranker_cell, ab_remainder = true, updated_at = now()
     from ${lockedInIdOrder(sql, sql`id = any(${rows.map((r) => r.id)}::bigint[]) and status = 'held'`)},
       jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
-      as r(id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text, held_out_offer_ids bigint[])
+      as r(id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text, held_out_offer_ids bigint[], ranker_cell text)
     where m.id = locked.id and r.id = locked.id
     returning m.customer_id, m.status`;
   return released.filter((r) => r.status === 'queued').map((r) => r.customer_id);

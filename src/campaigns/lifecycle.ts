@@ -1,6 +1,7 @@
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
 import { cancelQueuedMessages } from '../messages/ledger.js';
+import type { Ranker } from '../offers/schema.js';
 import { senderExists } from '../senders/store.js';
 import { templateTextErrors } from '../templates/render.js';
 import { cancelHeldMessages } from './ab-store.js';
@@ -76,6 +77,29 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     sender_id: (pick('sender_id', base?.sender_id ?? null) as number | null) ?? null,
     ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
     holdout_percent: (pick('holdout_percent', base?.holdout_percent ?? 0) as number) ?? 0,
+    ...rankerColumns(input.ranker, base),
+    send_at_best_hour: input.send_at_best_hour ?? base?.send_at_best_hour ?? false,
+  };
+}
+
+/** The ranker's columns from a request's `ranker` (absent: the campaign's as it is). */
+function rankerColumns(
+  ranker: Ranker | undefined,
+  base: CampaignRow | undefined,
+): Pick<CampaignWrite, 'ranker' | 'ranker_objective' | 'ranker_cells' | 'ranker_exploration'> {
+  if (ranker === undefined) {
+    return {
+      ranker: base?.ranker ?? 'priority',
+      ranker_objective: base?.ranker_objective ?? 'conversion',
+      ranker_cells: base?.ranker_cells ?? false,
+      ranker_exploration: base?.ranker_exploration ?? 0.05,
+    };
+  }
+  return {
+    ranker: ranker.mode,
+    ranker_objective: ranker.objective,
+    ranker_cells: ranker.segment_cells,
+    ranker_exploration: ranker.exploration,
   };
 }
 
@@ -150,6 +174,13 @@ export function campaignView(row: CampaignRow): CampaignView {
       : null,
     sender_id: row.sender_id,
     holdout_percent: row.holdout_percent,
+    ranker: {
+      mode: row.ranker,
+      objective: row.ranker_objective,
+      segment_cells: row.ranker_cells,
+      exploration: row.ranker_exploration,
+    },
+    send_at_best_hour: row.send_at_best_hour,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

@@ -2,13 +2,16 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
+import { bestSendTimes, populationHours } from '../messages/best-hour.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { topUpSends } from '../messages/send-jobs.js';
-import { loadCatalogue } from '../offers/decide.js';
+import { type LearningInput, loadCatalogue } from '../offers/decide.js';
+import { loadLearnedStats } from '../offers/ranker-store.js';
 import { segmentAudiencePage } from '../segments/audience.js';
 import { dispatchAbTest } from './ab-test.js';
 import {
   advancePlanCursor,
+  type CampaignRow,
   findCampaign,
   finishCampaignIfDone,
   insertPlannedMessages,
@@ -60,6 +63,9 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   const catalogue = campaign.offers_per_email > 0 ? await loadCatalogue(sql) : undefined;
   const allocated = new Map<number, number>();
   const controlGroup = await currentControlGroup(sql, now);
+  const learning = await learningOf(sql, campaign);
+  // Sent at each customer's best hour: the population's profile once per run.
+  const population = campaign.send_at_best_hour ? await populationHours(sql) : null;
   const pageSize = deps.pageSize ?? 1000;
   let afterId = campaign.plan_after_id ?? 0;
   const result: PlanResult = { status: 'planned', pages: 0, inserted: 0, enqueued: 0 };
@@ -87,13 +93,24 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
         promotional: () => true,
         own: () => ({ key: `campaign:${campaign.id}`, percent: campaign.holdout_percent }),
       },
+      ...(learning ? { learning } : {}),
     });
+    const sendAt = population
+      ? await bestSendTimes(
+          sql,
+          decided.filter((r) => r.status === 'queued').map((r) => r.customer_id),
+          now,
+          population,
+        )
+      : null;
     const rows: PlannedRow[] = decided.map((r) => ({
       customer_id: r.customer_id,
       variant: r.variant?.name ?? null,
       template_version: r.variant?.template_version ?? campaign.template_version!,
       offer_ids: r.offer_ids,
       held_out_offer_ids: r.held_out_offer_ids,
+      ranker_cell: r.ranker_cell,
+      send_at: sendAt?.get(r.customer_id)?.toISOString() ?? null,
       status: r.status,
       suppressed_reason: r.suppressed_reason,
     }));
@@ -118,3 +135,27 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
   await finishCampaignIfDone(sql, campaign.id);
   return result;
 }
+
+/**
+ * The learning ranker of a campaign that opted in: its settings, what was learned (loaded once
+ * per run) and its seed, `campaign:{id}`, so a re-planned page draws the same.
+ */
+export async function learningOf(
+  sql: Sql,
+  campaign: Pick<
+    CampaignRow,
+    'id' | 'ranker' | 'ranker_objective' | 'ranker_cells' | 'ranker_exploration' | 'offers_per_email'
+  >,
+): Promise<LearningInput | undefined> {
+  if (campaign.ranker !== 'learning' || campaign.offers_per_email === 0) return undefined;
+  return {
+    settings: {
+      objective: campaign.ranker_objective,
+      cells: campaign.ranker_cells,
+      exploration: campaign.ranker_exploration,
+    },
+    stats: await loadLearnedStats(sql),
+    seedKey: `campaign:${campaign.id}`,
+  };
+}
+

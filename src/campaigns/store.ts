@@ -19,6 +19,11 @@ export interface CampaignRow {
   from_name: string | null;
   sender_id: number | null;
   holdout_percent: number;
+  ranker: 'priority' | 'learning';
+  ranker_objective: 'conversion' | 'revenue';
+  ranker_cells: boolean;
+  ranker_exploration: number;
+  send_at_best_hour: boolean;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -47,6 +52,11 @@ export interface CampaignWrite {
   from_name: string | null;
   sender_id: number | null;
   holdout_percent: number;
+  ranker: 'priority' | 'learning';
+  ranker_objective: 'conversion' | 'revenue';
+  ranker_cells: boolean;
+  ranker_exploration: number;
+  send_at_best_hour: boolean;
   ab_test: AbTest | null;
 }
 
@@ -64,6 +74,11 @@ const COLUMNS = [
   'from_name',
   'sender_id',
   'holdout_percent',
+  'ranker',
+  'ranker_objective',
+  'ranker_cells',
+  'ranker_exploration',
+  'send_at_best_hour',
   'ab_test',
 ] as const;
 
@@ -193,6 +208,9 @@ export interface PlannedRow {
   status: 'queued' | 'suppressed' | 'held' | 'holdout';
   suppressed_reason: string | null;
   held_out_offer_ids: number[];
+  ranker_cell?: string | null;
+  /** When the row is due (a campaign sent at each customer's best hour); null: at once. */
+  send_at?: string | null;
 }
 
 /** Inserts the ledger rows of one page; a row that exists (re-launch, second planner) is kept. */
@@ -203,10 +221,10 @@ export async function insertPlannedMessages(
 ): Promise<number> {
   if (rows.length === 0) return 0;
   const inserted = await sql`
-    insert into messages (campaign_id, customer_id, variant, template_id, template_version, offer_ids, status, suppressed_reason, held_out_offer_ids)
-    select ${campaign.id}, r.customer_id, r.variant, ${campaign.template_id}, r.template_version, r.offer_ids, r.status, r.suppressed_reason, r.held_out_offer_ids
+    insert into messages (campaign_id, customer_id, variant, template_id, template_version, offer_ids, status, suppressed_reason, held_out_offer_ids, ranker_cell, send_at)
+    select ${campaign.id}, r.customer_id, r.variant, ${campaign.template_id}, r.template_version, r.offer_ids, r.status, r.suppressed_reason, r.held_out_offer_ids, r.ranker_cell, r.send_at
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
-      as r(customer_id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text, held_out_offer_ids bigint[])
+      as r(customer_id bigint, variant text, template_version int, offer_ids bigint[], status text, suppressed_reason text, held_out_offer_ids bigint[], ranker_cell text, send_at timestamptz)
     on conflict (campaign_id, customer_id) where campaign_id is not null do nothing
     returning id`;
   return inserted.length;

@@ -3,6 +3,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
 import { plannerProcessor } from '../../workers/planner.js';
+import { RANKER_REFRESH_MS, rankerProcessor } from '../../workers/ranker.js';
 import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
@@ -33,6 +34,7 @@ export const WORKER_ROLES = [
   'import',
   'retention',
   'webhook',
+  'ranker',
 ] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
@@ -54,7 +56,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
  * SEND_WINDOW (2000: send jobs live per campaign), JOB_STALE_MS (120000: how long a job may look
- * waiting before its list is checked for it), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -219,6 +221,20 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     beforeWorkers.push(() => poller.stop());
   }
 
+  if (roles.includes('ranker')) {
+    // The learning ranker's posteriors, recomputed every RANKER_REFRESH_MS from impressions and
+    // conversions (one run at a time: the recomputation takes an advisory lock).
+    const processor = rankerProcessor({ sql, config, clock });
+    workers.set(QUEUES.ranker, watch(new Worker(QUEUES.ranker, processor, { ...common, concurrency: 1 })));
+    await dispatcher
+      .queue(QUEUES.ranker)
+      .upsertJobScheduler(
+        'ranker',
+        { every: num(env.RANKER_REFRESH_MS, RANKER_REFRESH_MS) },
+        { name: 'ranker', data: {} },
+      );
+  }
+
   logger.info({ roles, prefix, concurrency }, 'workers started');
   return {
     async close() {
@@ -232,7 +248,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook …]`: all when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|ranker …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

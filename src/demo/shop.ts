@@ -1,18 +1,10 @@
+import { random } from '../offers/seeded-random.js';
 import { demoImagePath } from './images.js';
+
 // The sample shop of `offerflow demo`: deterministic data (a seeded generator), so two runs
 // produce the same customers, purchases and offers.
 
-/** A small, fast, seedable PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { random };
 
 const pick = <T>(rand: () => number, items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 

@@ -19,6 +19,10 @@ export async function cancelQueuedMessages(sql: Db, campaignId: number): Promise
   return rows.length;
 }
 
+// A row is handed to the send queue once due: a campaign sent at each customer's best hour
+// plans rows with a send_at, and the reconciler's top-ups hand them over as their hour comes.
+const dueRow = (sql: Db) => sql`(send_at is null or send_at <= now())`;
+
 /** Ids of a campaign's rows still to send, after a given id (keyset), for (re-)enqueueing. */
 export async function unsentMessageIds(
   sql: Db,
@@ -28,6 +32,7 @@ export async function unsentMessageIds(
   const rows = await sql<{ id: number }[]>`
     select id from messages
     where campaign_id = ${campaignId} and status in ('queued', 'sending') and id > ${input.afterId}
+      and ${dueRow(sql)}
     order by id limit ${input.limit}`;
   return rows.map((r) => r.id);
 }
@@ -53,7 +58,7 @@ export async function unsentInIdOrder(
     const rows = await sql<{ id: number }[]>`
       select id from messages
       where id > ${after} and id <= ${after + span} and campaign_id = ${campaignId}
-        and status in ('queued', 'sending')
+        and status in ('queued', 'sending') and ${dueRow(sql)}
       order by id limit ${want}`;
     for (const r of rows) ids.push(r.id);
     after = rows.length === want ? rows[rows.length - 1]!.id : after + span;
@@ -68,7 +73,7 @@ export async function unsentSummary(
 ): Promise<{ first: number | null; count: number }> {
   const [row] = await sql<{ first: number | null; count: number }[]>`
     select min(id)::bigint as first, count(*)::int as count from messages
-    where campaign_id = ${campaignId} and status in ('queued', 'sending')`;
+    where campaign_id = ${campaignId} and status in ('queued', 'sending') and ${dueRow(sql)}`;
   return row ?? { first: null, count: 0 };
 }
 

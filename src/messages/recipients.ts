@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/sql.js';
 import { type ControlGroup, type HoldoutKey, inControlGroup, inHoldout } from '../holdouts/assign.js';
-import { type Catalogue, decideOffersBatch, loadCatalogue } from '../offers/decide.js';
+import { type Catalogue, decideOffersBatch, type LearningInput, loadCatalogue } from '../offers/decide.js';
 import { suppressionReasons } from './suppression.js';
 
 export interface RecipientsDeps {
@@ -16,6 +16,8 @@ export type RecipientRow<T, S extends string> = T & {
   offer_ids: number[];
   /** Offers the customer would have been shown but is in the holdout of (see offers' holdout_percent). */
   held_out_offer_ids: number[];
+  /** The customer's cell when the learning ranker decided the offers (its impressions teach that cell). */
+  ranker_cell: string | null;
 };
 
 /**
@@ -54,6 +56,8 @@ export interface RecipientsOptions<T, S extends string> {
   missingReason?: string;
   /** Holdouts, decided before `admit` (a held-out row is not counted against a cap). */
   holdout?: HoldoutOptions<T>;
+  /** Rank offers with the learning ranker (a campaign that opted in); absent: by priority. */
+  learning?: LearningInput;
 }
 
 /** Why a mailable row is held out (`control_group` or `holdout`), or null. */
@@ -97,6 +101,7 @@ export async function decideRecipients<T extends { customer_id: number }, S exte
       suppressed_reason: reason ?? held,
       offer_ids: [],
       held_out_offer_ids: [],
+      ranker_cell: null,
     });
   }
   await decideRowOffers(deps.sql, rows, options);
@@ -128,11 +133,13 @@ async function decideRowOffers<T extends { customer_id: number }, S extends stri
       now: options.now,
       catalogue,
       ...(options.allocated ? { allocated: options.allocated } : {}),
+      ...(options.learning ? { learning: options.learning } : {}),
     });
     for (const row of batch.rows) {
       const decision = decisions.get(row.customer_id);
       row.offer_ids = decision?.offers.map((o) => o.offer_id) ?? [];
       row.held_out_offer_ids = decision?.held_out ?? [];
+      row.ranker_cell = decision?.ranker?.cell ?? null;
     }
   }
 }

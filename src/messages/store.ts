@@ -73,3 +73,42 @@ export async function cancelMessage(db: Db, id: number, reason: string): Promise
     where id = ${id} and status in ('queued', 'held') returning id`;
   return rows.length > 0;
 }
+
+// The local hour (in the customer's timezone; UTC when unknown to PostgreSQL) of a touch.
+const LOCAL_HOUR = `extract(hour from e.at at time zone
+  case when c.timezone in (select name from pg_timezone_names) then c.timezone else 'UTC' end)::int`;
+
+// Human opens and clicks of the last `days` by local hour, per customer (with their timezone).
+export async function customerTouchHours(
+  sql: Db,
+  customerIds: readonly number[],
+  days: number,
+): Promise<Map<number, { timezone: string | null; hours: number[] }>> {
+  const rows = await sql<{ id: number; timezone: string | null; hour: number | null; n: number }[]>`
+    select c.id, c.timezone, ${sql.unsafe(LOCAL_HOUR)} as hour, count(e.id)::int as n
+    from customers c
+    left join contact_events e on e.customer_id = c.id and e.kind in ('opened', 'clicked') and not e.machine
+      and e.at > now() - make_interval(days => ${days})
+    where c.id = any(${customerIds as number[]}::bigint[])
+    group by 1, 2, 3`;
+  const own = new Map<number, { timezone: string | null; hours: number[] }>();
+  for (const r of rows) {
+    const entry = own.get(r.id) ?? { timezone: r.timezone, hours: new Array<number>(24).fill(0) };
+    if (r.hour !== null) entry.hours[r.hour] = (entry.hours[r.hour] ?? 0) + r.n;
+    own.set(r.id, entry);
+  }
+  return own;
+}
+
+// Everyone's human opens and clicks of the last `days` by local hour: the profile a customer with
+// little history is shrunk toward.
+export async function populationTouchHours(sql: Db, days: number): Promise<number[]> {
+  const rows = await sql<{ hour: number; n: number }[]>`
+    select ${sql.unsafe(LOCAL_HOUR)} as hour, count(*)::int as n
+    from contact_events e join customers c on c.id = e.customer_id
+    where e.kind in ('opened', 'clicked') and not e.machine and e.at > now() - make_interval(days => ${days})
+    group by 1`;
+  const population = new Array<number>(24).fill(0);
+  for (const r of rows) population[r.hour] = (population[r.hour] ?? 0) + r.n;
+  return population;
+}

@@ -1,8 +1,17 @@
 import type { Db } from '../db/sql.js';
 import { inHoldout } from '../holdouts/assign.js';
-import { buildContexts } from '../rules/context.js';
+import { buildContexts, type CustomerContext } from '../rules/context.js';
+import {
+  cellOf,
+  type LearnedStats,
+  type LearnerSettings,
+  learnedRanking,
+  pooledOrderValue,
+} from './learner.js';
 import { prepareOffer } from './prepare.js';
 import { type CustomerFacts, type Decision, decideForCustomer, type PreparedOffer } from './rank.js';
+import { loadLearnedStats } from './ranker-store.js';
+import { random, seedOf } from './seeded-random.js';
 import { countRecentImpressions, loadLiveOffers, loadSensitiveAttributes } from './store.js';
 
 export type { DecidedOffer, Decision, Excluded, Reason } from './rank.js';
@@ -30,6 +39,20 @@ export interface BatchInput {
    * updated with this batch's decisions. Pass the same map to every page of a campaign.
    */
   allocated?: Map<number, number>;
+  /** Rank by the learning ranker instead of the offers' scores (see LearningInput). */
+  learning?: LearningInput;
+}
+
+/** The learning ranker of a run: its settings, what was learned, and the seed of its draws. */
+export interface LearningInput {
+  settings: LearnerSettings;
+  /** Loaded here if absent; a producer deciding many pages loads it once. */
+  stats?: LearnedStats;
+  /**
+   * Each customer's draws are seeded by `seedKey:customer id` (a campaign's `campaign:12`), so
+   * the same statistics decide the same and a test is reproducible.
+   */
+  seedKey: string;
 }
 
 /**
@@ -111,9 +134,18 @@ export async function decideOffersBatch(sql: Db, input: BatchInput): Promise<Map
   const facts = await loadCustomerFacts(sql, ids, offers, input.now);
   const allocated = input.allocated ?? new Map<number, number>();
   const options = { placements: input.placements, now: nowMs, explain: input.explain, allocated };
+  const learning = input.learning;
+  const stats = learning ? (learning.stats ?? (await loadLearnedStats(sql))) : undefined;
+  const pooled = stats ? pooledOrderValue(stats) : undefined;
   for (const id of ids) {
     const f = facts.get(id);
-    if (f) decisions.set(id, decideForCustomer(offers, f, options));
+    if (!f) continue;
+    if (learning && stats && pooled) {
+      const cell = cellOf(f.context as CustomerContext);
+      const uniform = random(seedOf(`${learning.seedKey}:${id}`));
+      f.learned = learnedRanking(stats, learning.settings, cell, uniform, pooled);
+    }
+    decisions.set(id, decideForCustomer(offers, f, options));
   }
   return decisions;
 }
@@ -121,13 +153,14 @@ export async function decideOffersBatch(sql: Db, input: BatchInput): Promise<Map
 /** One customer's decision (the HTTP route and the customer card); undefined for an unknown customer. */
 export async function decideOffers(
   sql: Db,
-  input: { customerId: number; placements: number; now: Date; explain?: boolean },
+  input: { customerId: number; placements: number; now: Date; explain?: boolean; learning?: LearningInput },
 ): Promise<Decision | undefined> {
   const decisions = await decideOffersBatch(sql, {
     customerIds: [input.customerId],
     placements: input.placements,
     now: input.now,
     explain: input.explain ?? false,
+    ...(input.learning ? { learning: input.learning } : {}),
   });
   return decisions.get(input.customerId);
 }

@@ -4,6 +4,8 @@
  * decision (the property tests rely on it).
  */
 
+import type { LearnedEstimate, LearnedRanking } from './learner.js';
+
 /** A compiled rule: evaluates against a customer context; may throw. */
 export type RuleFn = (data: unknown) => unknown;
 
@@ -49,6 +51,11 @@ export interface CustomerFacts {
    * chosen, the next-ranked offer takes its place and the decision lists it in `held_out`.
    */
   heldOut?: ReadonlySet<number> | undefined;
+  /**
+   * The learning ranker's draws (learner.ts): eligible targeted offers are ranked by a draw from
+   * their learned posterior instead of their score rule; checks, holdouts and fallbacks are as ever.
+   */
+  learned?: LearnedRanking | undefined;
 }
 
 export interface DecidedOffer {
@@ -63,6 +70,8 @@ export interface DecidedOffer {
   score: number;
   priority: number;
   fallback: boolean;
+  /** With explain and the learning ranker: the learned estimate behind `score` (the draw). */
+  learned?: LearnedEstimate;
 }
 
 export type ReasonCode =
@@ -95,6 +104,8 @@ export interface Decision {
   excluded?: Excluded[];
   /** Offers that would have been chosen but the customer is in their holdout (absent: none). */
   held_out?: number[];
+  /** Decided by the learning ranker: the customer's cell, and whether they were an exploration draw. */
+  ranker?: { cell: string; explore: boolean };
 }
 
 export interface DecideOptions {
@@ -303,13 +314,15 @@ function rankFast(
   k: number,
   now: number,
   allocated: Map<number, number> | undefined,
+  learned: LearnedRanking | undefined,
 ): void {
   const context = facts.context;
   for (let i = 0; i < list.length; i++) {
     const offer = list[i]!;
     if (checks[i] && !passesHardChecks(offer, facts, now, allocated)) continue;
-    const score = scoreOf(offer, context);
+    let score = scoreOf(offer, context);
     if (Number.isNaN(score)) continue;
+    if (learned) score = learned.sample(offer.id);
     if (top.length === k && !beats(offer, score, top[k - 1]!)) continue;
     pushTop(top, { offer, score }, k);
   }
@@ -366,20 +379,25 @@ export function decideForCustomer(
   const extra = facts.heldOut?.size ?? 0;
   if (k > 0) {
     const s = split(offers);
-    rankFast(s.targeted, s.targetedChecks, top, facts, k + extra, now, allocated);
+    rankFast(s.targeted, s.targetedChecks, top, facts, k + extra, now, allocated, facts.learned);
     // Fallbacks are only evaluated when places are left.
     const live = extra > 0 ? countLive(top, facts.heldOut!) : top.length;
     if (live < k && s.fallback.length > 0) {
-      rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - live + extra, now, allocated);
+      rankFast(s.fallback, s.fallbackChecks, fallbacks, facts, k - live + extra, now, allocated, undefined);
     }
   }
-  if (extra === 0) return { offers: choose(top, fallbacks, k, allocated) };
+  const ranker = rankerOf(facts);
+  if (extra === 0) return { offers: choose(top, fallbacks, k, allocated), ...ranker };
   const picked = withoutHeldOut(top, fallbacks, k, facts.heldOut!);
   return {
     offers: choose(picked.top, picked.fallbacks, k, allocated),
     ...(picked.heldOut.length > 0 ? { held_out: picked.heldOut.map((c) => c.offer.id) } : {}),
+    ...ranker,
   };
 }
+
+const rankerOf = (facts: CustomerFacts) =>
+  facts.learned ? { ranker: { cell: facts.learned.cell, explore: facts.learned.explore } } : {};
 
 const countLive = (list: readonly Candidate[], held: ReadonlySet<number>) =>
   list.reduce((n, c) => (held.has(c.offer.id) ? n : n + 1), 0);
@@ -447,6 +465,7 @@ function decideExplained(
   const reasonsById = new Map<number, Reason[]>();
   const outranked: Candidate[] = [];
   const places = k + (facts.heldOut?.size ?? 0);
+  const learned = new Map<number, LearnedEstimate>();
   // Targeted offers first, then fallbacks, each offer with every reason that applies.
   for (let pass = 0; pass < 2; pass++) {
     const wantFallback = pass === 1;
@@ -459,7 +478,12 @@ function decideExplained(
         const result = evaluate(offer, facts.context);
         if (typeof result !== 'number') reasons.push(result);
         else if (reasons.length === 0) {
-          const dropped = pushTop(list, { offer, score: result }, places);
+          let score = result;
+          if (facts.learned && !wantFallback) {
+            score = facts.learned.sample(offer.id);
+            learned.set(offer.id, facts.learned.describe(offer.id, score));
+          }
+          const dropped = pushTop(list, { offer, score }, places);
           if (dropped) outranked.push(dropped);
           continue;
         }
@@ -470,6 +494,15 @@ function decideExplained(
   const held = facts.heldOut ?? new Set<number>();
   const picked = withoutHeldOut(top, fallbacks, k, held);
   const chosen = choose(picked.top, picked.fallbacks, k, allocated);
+  for (const d of chosen) {
+    const estimate = learned.get(d.offer_id);
+    if (estimate) d.learned = estimate;
+  }
+  // An outranked offer's message says what the learner knows of it.
+  const learnedText = (id: number) => {
+    const estimate = learned.get(id);
+    return estimate ? `; learned ${estimate.text}` : '';
+  };
   for (const c of picked.heldOut) {
     reasonsById.set(c.offer.id, [
       {
@@ -481,12 +514,18 @@ function decideExplained(
   for (const c of picked.rest) {
     if (c.offer.fallback) continue;
     reasonsById.set(c.offer.id, [
-      { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
+      {
+        code: 'outranked',
+        message: `eligible with score ${c.score}, ranked below the ${k} chosen${learnedText(c.offer.id)}`,
+      },
     ]);
   }
   for (const c of outranked) {
     reasonsById.set(c.offer.id, [
-      { code: 'outranked', message: `eligible with score ${c.score}, ranked below the ${k} chosen` },
+      {
+        code: 'outranked',
+        message: `eligible with score ${c.score}, ranked below the ${k} chosen${learnedText(c.offer.id)}`,
+      },
     ]);
   }
   for (const c of picked.rest.filter((r) => r.offer.fallback)) {
@@ -500,6 +539,7 @@ function decideExplained(
   return {
     offers: chosen,
     ...(picked.heldOut.length > 0 ? { held_out: picked.heldOut.map((c) => c.offer.id) } : {}),
+    ...rankerOf(facts),
     excluded: offers
       .filter((o) => reasonsById.has(o.id))
       .map((o) => ({ offer_id: o.id, name: o.name, reasons: reasonsById.get(o.id)! })),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import type { Db } from '../db/sql.js';
 import { audit } from '../http/audit.js';
@@ -171,6 +172,19 @@ export function registerOfferRoutes(app: App): void {
       placements: body.placements,
       now: clock(),
       explain: body.explain,
+      ...(body.ranker?.mode === 'learning'
+        ? {
+            learning: {
+              settings: {
+                objective: body.ranker.objective,
+                cells: body.ranker.segment_cells,
+                exploration: body.ranker.exploration,
+              },
+              // Unseeded, each request draws anew.
+              seedKey: body.seed !== undefined ? `seed:${body.seed}` : `request:${randomUUID()}`,
+            },
+          }
+        : {}),
     });
     if (!decision) throw notFound(`Customer ${body.customer_id}`);
     // A decision reads the customer's profile and purchases: audited like any read of personal data.

@@ -123,6 +123,33 @@ export const OfferList = z
   .object({ data: z.array(OfferSchema), next_cursor: z.string().nullable() })
   .openapi('OfferList');
 
+/** How a campaign ranks its eligible offers: the offers' own scores, or the learning ranker. */
+export const RankerSchema = z
+  .strictObject({
+    mode: z.enum(['priority', 'learning']).openapi({
+      description:
+        '`priority`: by the offers’ score rules and priorities; `learning`: by Thompson sampling over what each offer earned per impression',
+    }),
+    objective: z.enum(['conversion', 'revenue']).default('conversion').openapi({
+      description: 'What the learner maximises per impression: conversions, or revenue',
+    }),
+    segment_cells: z.boolean().default(false).openapi({
+      description: 'Learn per cell (top category × recency band), shrunk toward the offer’s overall figures',
+    }),
+    exploration: z.number().finite().min(0).max(1).default(0.05).openapi({
+      description:
+        'Share of customers whose eligible offers are ranked at random, so every offer keeps being tried',
+    }),
+  })
+  .openapi('Ranker');
+
+export type Ranker = z.infer<typeof RankerSchema>;
+
+/** A ranker as a request gives it: the object, or its mode alone (`"learning"`). */
+export const RankerInput = z
+  .preprocess((value) => (typeof value === 'string' ? { mode: value } : value), RankerSchema)
+  .openapi({ description: 'The ranker, or just its mode (`"learning"` with the defaults)' });
+
 export const DecisionRequest = z
   .strictObject({
     customer_id: z
@@ -139,8 +166,33 @@ export const DecisionRequest = z
       .default(3)
       .openapi({ description: 'How many offers to choose (1–20)' }),
     explain: z.boolean().default(false).openapi({ description: 'Also list every offer left out and why' }),
+    ranker: RankerInput.optional().openapi({
+      description: 'Rank with the learning ranker (as a campaign that opted in would); absent: by priority',
+    }),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional()
+      .openapi({ description: 'Seeds the learning ranker’s draws: the same seed and data decide the same' }),
   })
   .openapi('DecisionRequest');
+
+const LearnedSchema = z
+  .object({
+    objective: z.enum(['conversion', 'revenue']),
+    cell: z.string().openapi({ description: '`*` over all customers, or the customer’s cell' }),
+    impressions: z.number().int(),
+    conversions: z.number().int(),
+    conversion_rate: z.number().openapi({ description: 'Posterior mean of conversions per impression' }),
+    conversion_sd: z.number().openapi({ description: 'Its posterior standard deviation' }),
+    revenue_per_impression: z.number().nullable(),
+    revenue_sd: z.number().nullable(),
+    sample: z.number().openapi({ description: 'The draw this decision ranked the offer by' }),
+    text: z.string().openapi({ example: 'conversion 3.2 % ± 0.8 %, 1,240 impressions' }),
+  })
+  .openapi('LearnedEstimate');
 
 const Reason = z
   .object({
@@ -165,6 +217,10 @@ export const DecisionResponse = z
         score: z.number(),
         priority: z.number(),
         fallback: z.boolean(),
+        learned: LearnedSchema.optional().openapi({
+          description:
+            'With explain and the learning ranker: what was learned of the offer (`score` is the draw)',
+        }),
       }),
     ),
     excluded: z
@@ -173,6 +229,10 @@ export const DecisionResponse = z
     held_out: z.array(z.number().int()).optional().openapi({
       description:
         'Offers that would have been chosen but the customer is in their holdout (the next ones took their place)',
+    }),
+    ranker: z.object({ cell: z.string(), explore: z.boolean() }).optional().openapi({
+      description:
+        'Decided by the learning ranker: the customer’s cell, and whether this was an exploration draw (offers in random order)',
     }),
   })
   .openapi('Decision');

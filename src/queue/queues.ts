@@ -4,7 +4,8 @@ import type { DefaultJobOptions } from 'bullmq';
  * Every queue's name, here so that infrastructure knows no domain: the planner (campaign
  * planning, A/B decisions and send-outs), send (every email; a throttled campaign gets its own
  * `send-c{id}` so its rate limit binds only it), trigger (events for the automations), import
- * (committed CSV imports), retention (the nightly clean-up) and webhook (outbound deliveries).
+ * (committed CSV imports), retention (the nightly clean-up), webhook (outbound deliveries) and ranker (the learning
+ * ranker's statistics, recomputed on a schedule).
  */
 export const QUEUES = {
   planner: 'planner',
@@ -13,6 +14,7 @@ export const QUEUES = {
   import: 'import',
   retention: 'retention',
   webhook: 'webhook',
+  ranker: 'ranker',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;

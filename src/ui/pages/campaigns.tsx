@@ -687,6 +687,14 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             <dd>{cmp.offers_per_email}</dd>
             <dt>Holdout</dt>
             <dd>{cmp.holdout_percent ? `${cmp.holdout_percent} %` : 'none'}</dd>
+            <dt>Offer ranking</dt>
+            <dd>
+              {cmp.ranker.mode === 'learning'
+                ? `learning (${cmp.ranker.objective}${cmp.ranker.segment_cells ? ', per segment cell' : ''}, ${Math.round(cmp.ranker.exploration * 100)} % exploration)`
+                : 'by priority'}
+            </dd>
+            <dt>Send time</dt>
+            <dd>{cmp.send_at_best_hour ? 'each customer’s best hour within 24 hours' : 'at once'}</dd>
             <dt>Variants</dt>
             <dd>{cmp.variants.map((v) => `${v.name} (${v.weight})`).join(', ') || '—'}</dd>
             <dt>Throttle</dt>
