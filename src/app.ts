@@ -24,6 +24,7 @@ import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
+import { registerProductRoutes } from './products/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
 import { registerReportRoutes } from './reports/routes.js';
 import { registerTriggerReportRoutes } from './reports/trigger-routes.js';
@@ -129,6 +130,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerSystemRoutes(app);
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
+  registerProductRoutes(app);
   registerEventRoutes(app);
   registerWebhookRoutes(app);
   registerRuleRoutes(app);
