@@ -49,6 +49,48 @@ create table product_recommendations (
   primary key (customer_id, feed, rank)
 );
 
+-- How each feed is computed: whether it leaves out what the customer already bought, its
+-- window in days (co-purchases and best sellers look back over it, new arrivals are that new,
+-- replenishment counts as due that many days early), the minimum support of a co-purchase pair
+-- and how many items are kept per customer.
+create table recommendation_feeds (
+  feed text primary key check (feed in ('bought_together', 'top_in_category', 'replenish', 'new_arrivals')),
+  exclude_bought boolean not null,
+  window_days integer not null check (window_days > 0),
+  min_support integer not null default 2 check (min_support >= 1),
+  size integer not null default 20 check (size between 1 and 100),
+  updated_at timestamptz not null default now()
+);
+insert into recommendation_feeds (feed, exclude_bought, window_days, min_support, size) values
+  ('bought_together', true, 365, 2, 20),
+  ('top_in_category', true, 90, 1, 20),
+  -- Replenishment proposes again what the customer buys regularly: it keeps what was bought.
+  ('replenish', false, 7, 1, 20),
+  ('new_arrivals', true, 30, 1, 20);
+
+-- The last full refresh: when co-purchase pairs were built and over how many orders.
+create table recommendation_state (
+  singleton boolean primary key default true check (singleton),
+  pairs_built_at timestamptz not null,
+  orders integer not null
+);
+
+-- When each customer's feeds were last computed (the GET recomputes a customer's stale feeds).
+create table recommendation_runs (
+  customer_id bigint primary key references customers (id) on delete cascade,
+  computed_at timestamptz not null
+);
+
+-- A product's title for a reader's locale: the exact tag, its language, English, then any.
+create function product_title(title jsonb, locale text) returns text
+language sql immutable parallel safe as $$
+  select case jsonb_typeof(title)
+    when 'string' then title #>> '{}'
+    else coalesce(title ->> locale, title ->> split_part(locale, '-', 1), title ->> 'en',
+      (select value from jsonb_each_text(title) order by key limit 1))
+  end
+$$;
+
 -- Unique codes of an offer. A code is claimed once, by one message (the unique index), and
 -- redeemed by at most one purchase line.
 create table offer_codes (

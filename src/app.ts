@@ -24,6 +24,7 @@ import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
+import { registerRecommendationRoutes } from './products/recommend-routes.js';
 import { registerProductRoutes } from './products/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
 import { registerReportRoutes } from './reports/routes.js';
@@ -131,6 +132,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
   registerProductRoutes(app);
+  registerRecommendationRoutes(app);
   registerEventRoutes(app);
   registerWebhookRoutes(app);
   registerRuleRoutes(app);
