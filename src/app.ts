@@ -22,6 +22,7 @@ import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
 import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
 import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
+import { registerOfferCodeRoutes } from './offers/code-routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
 import { registerRecommendationRoutes } from './products/recommend-routes.js';
@@ -138,6 +139,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerRuleRoutes(app);
   registerSegmentRoutes(app);
   registerOfferRoutes(app);
+  registerOfferCodeRoutes(app);
   registerTemplateRoutes(app);
   registerPartialRoutes(app);
   registerCampaignRoutes(app);

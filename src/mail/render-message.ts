@@ -8,6 +8,9 @@ import {
   offerContents,
   triggerMessageOrders,
 } from '../messages/ledger.js';
+import { claimCode } from '../offers/code-store.js';
+import { localizeOffer } from '../offers/translations.js';
+import { resolveLocale } from '../templates/locale.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
 
@@ -34,6 +37,8 @@ export interface RenderedMessage {
   webHtml: string;
   text: string;
   links: MessageLinks;
+  /** The unique code each pooled offer gave this message (offer id → code); empty when none. */
+  codes: Record<string, string>;
 }
 
 /**
@@ -76,17 +81,29 @@ export function createMessageRenderer(deps: {
     // …and of the custom event that fired it ({{event.properties.cart_url}}).
     const event = m.trigger_id !== null ? await triggerMessageEvent(deps.sql, m.id) : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
+    const locale = resolveLocale(customer.locale);
+    // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
+    const codes: Record<string, string> = {};
+    for (const o of content) {
+      if (!o.code_pool) continue;
+      const code = await claimCode(deps.sql, { messageId: m.id, offerId: o.id, customerId: m.customer_id });
+      if (code !== null) codes[o.id] = code;
+    }
     const data = {
       customer,
-      offers: content.map((o, i) => ({
-        offer_id: o.id,
-        title: o.title,
-        text: o.text,
-        image_url: o.image_url,
-        // The target rides in the signed link too, so a click reaches it with the database down.
-        url: o.url ? links.offerUrl(i, o.url) : null,
-        code: o.code,
-      })),
+      offers: content.map((o, i) => {
+        const wording = localizeOffer(o, locale);
+        return {
+          offer_id: o.id,
+          title: wording.title,
+          text: wording.text,
+          code_label: wording.code_label,
+          image_url: o.image_url,
+          // The target rides in the signed link too, so a click reaches it with the database down.
+          url: o.url ? links.offerUrl(i, o.url) : null,
+          code: o.code_pool ? (codes[o.id] ?? null) : o.code,
+        };
+      }),
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       web_version_url: links.webVersionUrl,
@@ -103,7 +120,7 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links };
+    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes };
   };
 }
 
