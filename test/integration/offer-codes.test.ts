@@ -80,15 +80,36 @@ describe('POST /v1/offers/{id}/codes', () => {
   });
 
   it('gives each mail of a campaign a different code, on its contact history, and converts a purchase with it to that mail', async () => {
-    const res = await h.post('/v1/campaigns', {
+    const [garden, books, fallback] = shop.offerIds;
+    const draft = {
       name: 'Codes',
       segment_id: shop.segmentId,
       template_id: shop.templateId,
       offers_per_email: 1,
       from: { address: 'offers@shop.example', name: 'Shop' },
-    });
+    };
+    // Half the shop reads French: offers without French wording are named at save.
+    const warned = await json(await h.post('/v1/campaigns', { ...draft, name: 'Warned' }));
+    expect(warned.warnings.map((w: { path: string }) => w.path)).toContain('offers');
+    expect(warned.warnings.find((w: { path: string }) => w.path === 'offers').message).toMatch(
+      /read fr.*garden/,
+    );
+    for (const [offer, title] of [
+      [garden, 'Jardin -20 %'],
+      [books, 'Livres : 3 pour 2'],
+      [fallback, 'Livraison offerte'],
+    ] as const) {
+      const patched = await h.patch(`/v1/offers/${offer}`, {
+        translations: { fr: { title, code_label: 'Votre code personnel :' } },
+      });
+      expect(patched.status).toBe(200);
+    }
+    const bad = await h.patch(`/v1/offers/${garden}`, { translations: { 'not a locale!': { title: 'x' } } });
+    expect(bad.status).toBe(422);
+    const res = await h.post('/v1/campaigns', draft);
     expect(res.status).toBe(201);
-    const { id } = await json(res);
+    const { id, warnings } = await json(res);
+    expect(warnings ?? []).toEqual([]);
     expect((await h.post(`/v1/campaigns/${id}/launch`)).status).toBe(200);
     await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
 
@@ -101,6 +122,20 @@ describe('POST /v1/offers/{id}/codes', () => {
       codeOf.set(Number(mail.headers.get('x-offerflow-message')), code!);
     }
     expect(new Set(codeOf.values()).size).toBe(mails.length);
+    // French customers read the French offer text, the others the offer's own.
+    const locales = new Map(
+      (await h.db.sql<{ email: string; locale: string }[]>`select email, locale from customers`).map((r) => [
+        r.email,
+        r.locale,
+      ]),
+    );
+    for (const mail of mails) {
+      const french = locales.get((mail.to as { text: string }).text) === 'fr-FR';
+      const text = mail.text ?? '';
+      expect(/Jardin -20 %|Livres : 3 pour 2|Livraison offerte/.test(text), text).toBe(french);
+      expect(/Garden -20%|Books 3 for 2|Free delivery/.test(text), text).toBe(!french);
+      expect(text.includes('Votre code personnel :'), text).toBe(french);
+    }
     // Each code is claimed by the message that carried it, and the `sent` event records it.
     const claimed = await h.db.sql<
       { message_id: number; code: string; offer_id: number; data: { codes: Record<string, string> } }[]
