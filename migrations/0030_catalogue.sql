@@ -72,7 +72,9 @@ insert into recommendation_feeds (feed, exclude_bought, window_days, min_support
 create table recommendation_state (
   singleton boolean primary key default true check (singleton),
   pairs_built_at timestamptz not null,
-  orders integer not null
+  orders integer not null,
+  -- The newest purchase line the pairs saw: a later one makes them stale.
+  last_purchase_id bigint not null default 0
 );
 
 -- When each customer's feeds were last computed (the GET recomputes a customer's stale feeds).

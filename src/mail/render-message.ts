@@ -6,11 +6,14 @@ import {
   type ClaimedMessage,
   type OfferContent,
   offerContents,
+  recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
 import { claimCode } from '../offers/code-store.js';
 import { localizeOffer } from '../offers/translations.js';
+import { selectRecommendations } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
+import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
 
@@ -89,8 +92,31 @@ export function createMessageRenderer(deps: {
       const code = await claimCode(deps.sql, { messageId: m.id, offerId: o.id, customerId: m.customer_id });
       if (code !== null) codes[o.id] = code;
     }
+    // Each {{> products}} block's feed, as last computed for this customer (no computing at send time).
+    const productsFeeds: Record<string, unknown[]> = {};
+    const recommended: { feed: string; rank: number; sku: string }[] = [];
+    for (const block of version.productBlocks) {
+      const rows = await selectRecommendations(deps.sql, {
+        customerId: m.customer_id,
+        feed: block.feed,
+        limit: block.count,
+        locale,
+      });
+      productsFeeds[productsKey(block)] = rows.map((r) => ({
+        sku: r.sku,
+        title: r.title,
+        price: r.price,
+        currency: r.currency,
+        image_url: r.image_url,
+        url: r.url,
+        reason: r.reason,
+      }));
+      for (const r of rows) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+    }
+    if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
     const data = {
       customer,
+      products_feeds: productsFeeds,
       offers: content.map((o, i) => {
         const wording = localizeOffer(o, locale);
         return {

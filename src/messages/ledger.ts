@@ -372,3 +372,12 @@ export async function triggerMessageOrders(
         having count(*) > 0) as last_order`;
   return row ?? { order: null, last_order: null };
 }
+
+/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
+export async function recordRecommended(
+  sql: Db,
+  id: number,
+  items: { feed: string; rank: number; sku: string }[],
+): Promise<void> {
+  await sql`update messages set recommended = ${sql.json(items as never)} where id = ${id}`;
+}

@@ -66,15 +66,26 @@ export async function rebuildPairs(db: Db, now: Date, s: FeedSettings): Promise<
     group by a.sku, b.sku, ca.n, cb.n
     having count(*) >= ${s.min_support}::int`;
   await db`
-    insert into recommendation_state (pairs_built_at, orders) values (${now}::timestamptz, ${orders}::int)
-    on conflict (singleton) do update set pairs_built_at = excluded.pairs_built_at, orders = excluded.orders`;
+    insert into recommendation_state (pairs_built_at, orders, last_purchase_id)
+    values (${now}::timestamptz, ${orders}::int, coalesce((select max(id) from purchases), 0))
+    on conflict (singleton) do update set pairs_built_at = excluded.pairs_built_at, orders = excluded.orders,
+      last_purchase_id = excluded.last_purchase_id`;
   return orders;
 }
 
-/** Whether pairs were ever built. */
-export async function pairsBuilt(db: Db): Promise<boolean> {
-  const rows = await db`select 1 from recommendation_state`;
-  return rows.length > 0;
+/**
+ * Whether an on-demand refresh should rebuild the pairs first: never built, or purchase lines
+ * came in since while the table is small enough (by the planner's estimate) to rebuild in a
+ * request. Past that size the recommendations worker keeps them fresh (after imports, nightly).
+ */
+export async function pairsNeedRebuild(db: Db, maxLines = 200_000): Promise<boolean> {
+  const [row] = await db<{ rebuild: boolean }[]>`
+    select coalesce(
+      (select s.last_purchase_id < coalesce((select max(id) from purchases), 0)
+          and (select reltuples from pg_class where oid = 'purchases'::regclass) < ${maxLines}
+       from recommendation_state s),
+      true) as rebuild`;
+  return row!.rebuild;
 }
 
 /** The customers of a scope: given ids, or every customer not erased. */

@@ -1,7 +1,7 @@
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { QUEUES } from '../queue/queues.js';
-import { computeFeeds, feedSettings, pairsBuilt, rebuildPairs } from './recommend-store.js';
+import { computeFeeds, feedSettings, pairsNeedRebuild, rebuildPairs } from './recommend-store.js';
 
 export interface RefreshResult {
   orders: number;
@@ -11,8 +11,8 @@ export interface RefreshResult {
 /**
  * Recomputes recommendations. Everyone (no ids): co-purchase pairs, then every customer's
  * feeds, in one transaction, so a reader sees the old feeds or the new ones, never a half.
- * A few customers (on demand): their feeds over the pairs of the last full refresh (built now
- * if there never was one).
+ * A few customers (on demand): their feeds over the pairs of the last full refresh (rebuilt
+ * now when they are missing or stale and cheap to rebuild, see pairsNeedRebuild).
  */
 export async function refreshRecommendations(
   deps: { sql: Sql; clock: () => Date },
@@ -23,7 +23,7 @@ export async function refreshRecommendations(
     const settings = await feedSettings(tx);
     const ids = input.customerIds ?? null;
     let orders = 0;
-    if (ids === null || !(await pairsBuilt(tx))) {
+    if (ids === null || (await pairsNeedRebuild(tx))) {
       // One full refresh at a time: a second waits for the first, then recomputes.
       await tx`select pg_advisory_xact_lock(7461234028)`;
       orders = await rebuildPairs(tx, now, settings.get('bought_together')!);

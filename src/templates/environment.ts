@@ -18,7 +18,7 @@ export const TEMPLATE_HELPERS = ['money', 'date', 'greeting', 't', 'lang'] as co
 export const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
 export const ALLOWED_HELPERS: ReadonlySet<string> = new Set([...TEMPLATE_HELPERS, ...BUILTIN_HELPERS]);
 /** Partials a template may include. */
-export const ALLOWED_PARTIALS: ReadonlySet<string> = new Set(['offers']);
+export const ALLOWED_PARTIALS: ReadonlySet<string> = new Set(['offers', 'products']);
 
 const rootOf = (options: HelperOptions): Root => (options?.data?.root ?? {}) as Root;
 const localeOf = (root: Root): string => resolveLocale(root.customer?.locale ?? root.locale);
