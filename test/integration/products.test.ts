@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runUploadedImport } from '../../src/imports/run.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 
 let h: Harness;
@@ -86,5 +87,43 @@ describe('POST /v1/products', () => {
       (await h.post('/v1/products', 'not json', { headers: { 'content-type': 'application/json' } })).status,
     ).toBe(400);
     expect((await h.post('/v1/products', [])).status).toBe(422);
+  });
+});
+
+describe('a products CSV import', () => {
+  it('goes through the import pipeline: the same validation and upsert by sku, bad rows reported by line', async () => {
+    const csv = [
+      'Référence;Nom;Prix;Catégorie;Marque;Quantité;Actif',
+      'LAMP-1;Lampe de chevet;49,90;lighting;Nord;3;oui',
+      'LAMP-2;Lampadaire;129;lighting;Nord;0;oui',
+      'BAD-1;Sans prix;;lighting;Nord;1;oui',
+      'BAD-2;Prix négatif;-5;lighting;Nord;1;peut-être',
+      'SOFA-1;Three-seat sofa;799;furniture;Nord;4;oui',
+    ].join('\n');
+    const res = await h.post('/v1/imports?kind=products&filename=feed.csv', csv, {
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(res.status, JSON.stringify(await res.clone().json())).toBe(202);
+    const created = await json(res);
+    const progress = await runUploadedImport({ sql: h.db.sql, clock: () => new Date() }, created.id);
+    expect(progress).toMatchObject({ rows: 5, created: 2, failed: 2 });
+    const lamp = await json(await h.get('/v1/products/LAMP-1'));
+    expect(lamp).toMatchObject({
+      title: 'Lampe de chevet',
+      price: 49.9,
+      stock: 3,
+      in_stock: true,
+      active: true,
+    });
+    expect(await json(await h.get('/v1/products/LAMP-2'))).toMatchObject({ stock: 0, in_stock: false });
+    const report = await json(await h.get(`/v1/imports/${created.id}`));
+    expect(report.status).toBe('done');
+    const errors = await h.db
+      .sql`select line, "column", reason from import_errors where import_id = ${created.id} order by line`;
+    expect(errors.map((e) => [e.line, e.column])).toEqual([
+      [4, 'price'],
+      [5, 'active'],
+    ]);
+    expect((await h.get('/v1/products/BAD-1')).status).toBe(404);
   });
 });
