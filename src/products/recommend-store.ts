@@ -8,6 +8,9 @@ import type { Db } from '../db/sql.js';
 export const FEEDS = ['bought_together', 'top_in_category', 'replenish', 'new_arrivals'] as const;
 export type Feed = (typeof FEEDS)[number];
 
+/** Companions kept per sku: a customer's feed keeps at most 100 items, drawn from all their skus. */
+export const MAX_PAIRS_PER_SKU = 30;
+
 export interface FeedSettings {
   feed: Feed;
   exclude_bought: boolean;
@@ -55,16 +58,23 @@ export async function rebuildPairs(db: Db, now: Date, s: FeedSettings): Promise<
   const [{ orders } = { orders: 0 }] = await db<{ orders: number }[]>`
     select count(distinct ord)::int as orders from recommendation_baskets`;
   await db`
-    with counts as (select sku, count(*) as n from recommendation_baskets group by sku)
+    with counts as (select sku, count(*) as n from recommendation_baskets group by sku),
+    pairs as (
+      select a.sku, b.sku as other_sku, count(*)::int as support,
+        count(*)::float8 * ${orders}::int / (ca.n * cb.n) as lift
+      from recommendation_baskets a
+      join recommendation_baskets b on b.ord = a.ord and b.sku <> a.sku
+      join counts ca on ca.sku = a.sku
+      join counts cb on cb.sku = b.sku
+      group by a.sku, b.sku, ca.n, cb.n
+      having count(*) >= ${s.min_support}::int
+    )
     insert into product_pairs (sku, other_sku, support, lift)
-    select a.sku, b.sku, count(*)::int,
-      count(*)::float8 * ${orders}::int / (ca.n * cb.n)
-    from recommendation_baskets a
-    join recommendation_baskets b on b.ord = a.ord and b.sku <> a.sku
-    join counts ca on ca.sku = a.sku
-    join counts cb on cb.sku = b.sku
-    group by a.sku, b.sku, ca.n, cb.n
-    having count(*) >= ${s.min_support}::int`;
+    select sku, other_sku, support, lift from (
+      select *, row_number() over (partition by sku order by lift desc, support desc, other_sku) as r from pairs
+    ) ranked
+    -- The strongest companions of each sku are all that a customer's feed can use.
+    where r <= ${MAX_PAIRS_PER_SKU}::int`;
   await db`
     insert into recommendation_state (pairs_built_at, orders, last_purchase_id)
     values (${now}::timestamptz, ${orders}::int, coalesce((select max(id) from purchases), 0))
@@ -241,8 +251,10 @@ export async function computeFeeds(
       from candidates c
       join available a on a.sku = c.sku
       join locales lo on lo.customer_id = c.customer_id
+      -- Against the table (its customer index), not the CTE: a CTE has no index, and a probe
+      -- per candidate made the refresh quadratic.
       where not (c.exclude_bought and exists (
-        select 1 from bought b where b.customer_id = c.customer_id and b.sku = c.sku))
+        select 1 from purchases b where b.customer_id = c.customer_id and b.sku = c.sku and b.kind = 'purchase'))
     )
     insert into product_recommendations (customer_id, feed, rank, sku, score, reason, computed_at)
     select customer_id, feed, rank, sku, score, reason, ${now}::timestamptz from kept where rank <= size`;
