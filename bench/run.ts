@@ -19,6 +19,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./events.js'),
   () => import('./scale.js'),
   () => import('./webhooks.js'),
+  () => import('./recommendations.js'),
 ];
 
 await ensureLocalServices();

@@ -26,6 +26,7 @@ import {
   resumeCampaign,
   updateCampaign,
 } from './lifecycle.js';
+import { localeCoverageWarnings } from './locale-coverage.js';
 import {
   CAMPAIGN_STATUSES,
   CampaignCreateSchema,
@@ -56,6 +57,12 @@ const transitions = {
   },
 } as const;
 
+/** The campaign's view with the languages of its audience that its wording misses (see locale-coverage.ts). */
+async function withLocaleWarnings(deps: AppDeps, row: Parameters<typeof campaignView>[0]) {
+  const warnings = await localeCoverageWarnings(deps.sql, row, deps.clock());
+  return { ...campaignView(row), ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
 export function registerCampaignRoutes(app: App): void {
   app.openapi(
     defineRoute({
@@ -69,7 +76,7 @@ export function registerCampaignRoutes(app: App): void {
     }),
     async (c) => {
       const row = await createCampaign(c.var.deps.sql, c.req.valid('json'));
-      return c.json(campaignView(row), 201);
+      return c.json(await withLocaleWarnings(c.var.deps, row), 201);
     },
   );
 
@@ -132,7 +139,7 @@ export function registerCampaignRoutes(app: App): void {
     }),
     async (c) => {
       const row = await updateCampaign(c.var.deps.sql, c.req.valid('param').id, c.req.valid('json'));
-      return c.json(campaignView(row), 200);
+      return c.json(await withLocaleWarnings(c.var.deps, row), 200);
     },
   );
 
@@ -199,7 +206,11 @@ export function registerCampaignRoutes(app: App): void {
       async (c) => {
         const result = await t.run(c.var.deps, c.req.valid('param').id);
         await dispatchTransition(c.var.deps, result);
-        return c.json(campaignView(result.campaign), 200);
+        const view =
+          action === 'launch'
+            ? await withLocaleWarnings(c.var.deps, result.campaign)
+            : campaignView(result.campaign);
+        return c.json(view, 200);
       },
     );
   }

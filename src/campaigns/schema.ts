@@ -250,6 +250,13 @@ export const CampaignSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     progress: ProgressSchema.optional(),
+    warnings: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({
+        description:
+          'At save and launch: languages of the audience that the subject, a variant’s subject or an offer has no wording for; absent when none',
+      }),
   })
   .openapi('Campaign');
 

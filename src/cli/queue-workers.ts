@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { RANKER_REFRESH_MS, rankerProcessor } from '../../workers/ranker.js';
+import { RECOMMENDATIONS_SCHEDULE, recommendationsProcessor } from '../../workers/recommendations.js';
 import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
@@ -35,6 +36,7 @@ export const WORKER_ROLES = [
   'retention',
   'webhook',
   'ranker',
+  'recommendations',
 ] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
@@ -203,6 +205,17 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       .upsertJobScheduler('retention', RETENTION_SCHEDULE, { name: 'retention', data: {} });
   }
 
+  if (roles.includes('recommendations')) {
+    const processor = recommendationsProcessor({ sql, clock });
+    workers.set(
+      QUEUES.recommendations,
+      watch(new Worker(QUEUES.recommendations, processor, { ...common, concurrency: 1 })),
+    );
+    await dispatcher
+      .queue(QUEUES.recommendations)
+      .upsertJobScheduler('recommendations', RECOMMENDATIONS_SCHEDULE, { name: 'refresh', data: {} });
+  }
+
   if (roles.includes('webhook')) {
     // Outbound webhooks: WEBHOOK_CONCURRENCY (20) attempts at once, due ones polled every
     // WEBHOOK_POLL_MS (500) from webhook_deliveries.
@@ -248,7 +261,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|ranker …]`: all when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|ranker|recommendations …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

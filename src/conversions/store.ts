@@ -8,6 +8,7 @@ export interface PurchaseForAttribution {
   amount: number;
   currency?: string | null;
   purchased_at: Date | string;
+  coupon_code?: string | null;
 }
 
 export interface Conversion {
@@ -32,18 +33,34 @@ const RETURNING = (sql: Db) => sql`
 
 /**
  * The attribution statement over the lines `lines` (a CTE-ready select of id, customer_id, sku,
- * category, amount, currency, purchased_at): for each line, the customer's latest human click
- * (within the campaign's click window) or open (open window) at or before it; the conversion
- * goes to the offer of that message whose category is the line's (the clicked offer first).
+ * category, amount, currency, purchased_at, coupon_code). The strongest evidence first: a line
+ * that redeems a unique code converts to the message that carried the code and to its offer
+ * (touch `code`), whenever it was sent. Otherwise, the customer's latest human click (within the
+ * campaign's click window) or open (open window) at or before it; the conversion goes to the
+ * offer of that message whose category is the line's (the clicked offer first).
  * One conversion per line (unique index on purchase_id): a line already converted moves to a
- * later touch when one has landed since (a click written after the purchase it preceded), and
- * is left alone otherwise, so running it again, from either side and in any order, converges
- * on the same row. Lines are written in id order so that two passes never lock crosswise.
+ * later touch when one has landed since (a click written after the purchase it preceded), never
+ * away from a code, and is left alone otherwise, so running it again, from either side and in
+ * any order, converges on the same row. Lines are written in id order so that two passes never
+ * lock crosswise. A redeemed code is marked with the line.
  */
 function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
   return sql<Conversion[]>`
-    with p as (${lines}), touched as (
-      select p.*, t.message_id, t.campaign_id, t.trigger_id, t.touch, t.touch_at, t.clicked_offer, t.offer_ids
+    with p as (${lines}), coded as (
+      select p.*, k.message_id, m.campaign_id, m.trigger_id, 'code' as touch, k.claimed_at as touch_at,
+        k.offer_id as code_offer, k.id as code_id, m.offer_ids
+      from p
+      join lateral (
+        select c.id, c.message_id, c.offer_id, c.claimed_at from offer_codes c
+        where c.code = p.coupon_code and c.message_id is not null
+        order by (c.customer_id = p.customer_id) desc, c.claimed_at desc
+        limit 1
+      ) k on true
+      join messages m on m.id = k.message_id
+      where p.coupon_code is not null
+    ), touched as (
+      select p.*, t.message_id, t.campaign_id, t.trigger_id, t.touch, t.touch_at, t.clicked_offer, t.offer_ids,
+        null::bigint as code_offer
       from p
       join lateral (
         select e.message_id, e.campaign_id, e.trigger_id, e.kind as touch, e.at as touch_at,
@@ -61,17 +78,26 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
         order by e.at desc, e.id desc
         limit 1
       ) t on true
+      where not exists (select 1 from coded where coded.id = p.id)
+      union all
+      select coded.id, coded.customer_id, coded.sku, coded.category, coded.amount, coded.currency,
+        coded.purchased_at, coded.coupon_code, coded.message_id, coded.campaign_id, coded.trigger_id,
+        coded.touch, coded.touch_at, coded.code_offer, coded.offer_ids, coded.code_offer
+      from coded
+    ), redeemed as (
+      update offer_codes set redeemed_purchase_id = coded.id
+      from coded where offer_codes.id = coded.code_id and offer_codes.redeemed_purchase_id is null
     )
     insert into contact_events as ce (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
     select customer_id, 'converted', message_id, campaign_id, trigger_id,
-      (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
+      coalesce(code_offer, (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
          join offers o on o.id = u.offer_id
          where o.category is not null and o.category = touched.category
          order by (o.id = touched.clicked_offer) desc nulls last, u.pos
-         limit 1),
+         limit 1)),
       id,
       jsonb_strip_nulls(jsonb_build_object('revenue', amount, 'currency', currency, 'touch', touch,
-        'touch_at', touch_at, 'sku', sku, 'category', category)),
+        'touch_at', touch_at, 'sku', sku, 'category', category, 'coupon_code', coupon_code)),
       purchased_at
     from touched
     order by touched.id
@@ -79,7 +105,9 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
     on conflict (purchase_id, at) where kind = 'converted' do update set
       message_id = excluded.message_id, campaign_id = excluded.campaign_id,
       trigger_id = excluded.trigger_id, offer_id = excluded.offer_id, data = excluded.data
-    where (ce.data ->> 'touch_at')::timestamptz < (excluded.data ->> 'touch_at')::timestamptz
+    where ce.data ->> 'touch' is distinct from 'code'
+      and (excluded.data ->> 'touch' = 'code'
+        or (ce.data ->> 'touch_at')::timestamptz < (excluded.data ->> 'touch_at')::timestamptz)
     returning ${RETURNING(sql)}`;
 }
 
@@ -96,7 +124,7 @@ export async function insertAttributedConversions(
     sql,
     sql`select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as x(
         id bigint, customer_id bigint, sku text, category text, amount numeric, currency text,
-        purchased_at timestamptz)`,
+        purchased_at timestamptz, coupon_code text)`,
   );
 }
 
@@ -104,7 +132,7 @@ export async function insertAttributedConversions(
 export async function attributeStoredPurchases(sql: Db, ids: readonly number[]): Promise<Conversion[]> {
   return attributeLines(
     sql,
-    sql`select id, customer_id, sku, category, amount, currency, purchased_at
+    sql`select id, customer_id, sku, category, amount, currency, purchased_at, coupon_code
         from purchases where id = any(${ids as number[]}::bigint[]) and kind = 'purchase'`,
   );
 }
@@ -113,7 +141,7 @@ export async function attributeStoredPurchases(sql: Db, ids: readonly number[]):
 export async function attributeStoredPurchaseRange(sql: Db, from: number, to: number): Promise<Conversion[]> {
   return attributeLines(
     sql,
-    sql`select id, customer_id, sku, category, amount, currency, purchased_at
+    sql`select id, customer_id, sku, category, amount, currency, purchased_at, coupon_code
         from purchases where id between ${from} and ${to} and kind = 'purchase'`,
   );
 }
@@ -136,7 +164,7 @@ export async function attributeAfterTouches(
   const rows = [...first].map(([customer_id, at]) => ({ customer_id, at: new Date(at).toISOString() }));
   return attributeLines(
     sql,
-    sql`select p.id, p.customer_id, p.sku, p.category, p.amount, p.currency, p.purchased_at
+    sql`select p.id, p.customer_id, p.sku, p.category, p.amount, p.currency, p.purchased_at, p.coupon_code
         from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as t(customer_id bigint, at timestamptz)
         join purchases p on p.customer_id = t.customer_id
           and p.purchased_at >= t.at and p.purchased_at < t.at + interval '366 days'

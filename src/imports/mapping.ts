@@ -1,6 +1,6 @@
 import { type FieldError, invalid } from '../http/problem.js';
 
-export type ImportKind = 'customers' | 'purchases';
+export type ImportKind = 'customers' | 'purchases' | 'products';
 
 /**
  * Header names seen in common ERP and e-shop exports, in English, French and German (Sage,
@@ -9,6 +9,53 @@ export type ImportKind = 'customers' | 'purchases';
  * `Währung` is `wahrung`), per field. A field takes the first alias found in the header.
  */
 const ALIASES: Record<ImportKind, Record<string, string[]>> = {
+  // A shop's product feed (Shopify, WooCommerce, Google Merchant) or an ERP's article list.
+  products: {
+    sku: [
+      'sku',
+      'variant_sku',
+      'id',
+      'product_id',
+      'item_id',
+      'reference',
+      'ref',
+      'ref_article',
+      'code_article',
+      'artikelnummer',
+      'artikel_nr',
+    ],
+    title: ['title', 'name', 'product_name', 'nom', 'designation', 'libelle', 'bezeichnung', 'artikelname'],
+    description: ['description', 'body_html', 'body', 'beschreibung'],
+    price: ['price', 'variant_price', 'prix', 'prix_ttc', 'preis', 'sale_price'],
+    currency: ['currency', 'devise', 'wahrung'],
+    category: [
+      'category',
+      'product_category',
+      'product_type',
+      'type',
+      'categorie',
+      'famille',
+      'kategorie',
+      'warengruppe',
+    ],
+    brand: ['brand', 'vendor', 'marque', 'marke', 'hersteller'],
+    image_url: ['image_url', 'image', 'image_link', 'image_src', 'variant_image', 'bild'],
+    url: ['url', 'link', 'product_url', 'lien'],
+    in_stock: ['in_stock', 'availability', 'available', 'disponible', 'verfugbar'],
+    stock: [
+      'stock',
+      'quantity',
+      'inventory',
+      'variant_inventory_qty',
+      'inventory_quantity',
+      'qty',
+      'quantite',
+      'bestand',
+      'lagerbestand',
+    ],
+    margin: ['margin', 'marge'],
+    active: ['active', 'published', 'status_active', 'actif', 'aktiv'],
+  },
   purchases: {
     external_line_id: [
       'external_line_id',
@@ -298,6 +345,7 @@ const ALIASES: Record<ImportKind, Record<string, string[]>> = {
 export const REQUIRED: Record<ImportKind, string[]> = {
   purchases: ['external_line_id', 'customer_external_id', 'amount', 'purchased_at'],
   customers: ['external_id'],
+  products: ['sku', 'title', 'price'],
 };
 
 /** `Date de commande` → `date_de_commande`, `Quantité` → `quantite`. */
@@ -334,7 +382,7 @@ export function resolveMapping(
  * id column. A purchases file also has a customer id column, so purchases are tried first.
  */
 export function inferKind(header: string[], mapping: Record<string, string> = {}): ImportKind | undefined {
-  return (['purchases', 'customers'] as const).find(
+  return (['purchases', 'products', 'customers'] as const).find(
     (kind) => mapColumns(kind, header, mapping).errors.length === 0,
   );
 }
@@ -351,7 +399,7 @@ export function mappedColumns(
 /** Why no kind fits a header, for the 422 naming `kind`. */
 export function noKindMessage(header: string[]): string {
   const needs = (kind: ImportKind) => REQUIRED[kind].join(', ');
-  return `required: the header (${header.join(', ')}) has the columns of neither purchases (${needs('purchases')}) nor customers (${needs('customers')})`;
+  return `required: the header (${header.join(', ')}) has the columns of neither purchases (${needs('purchases')}), products (${needs('products')}) nor customers (${needs('customers')})`;
 }
 
 function mapColumns(

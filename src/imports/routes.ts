@@ -39,7 +39,7 @@ const RAW_CSV = /^(text\/csv|application\/octet-stream)\b/i;
 
 const SEPARATORS = { ',': ',', ';': ';', '\t': '\t', comma: ',', semicolon: ';', tab: '\t' } as const;
 
-const ImportKindSchema = z.enum(['customers', 'purchases']);
+const ImportKindSchema = z.enum(['customers', 'purchases', 'products']);
 
 const FormFields = z.strictObject({
   kind: ImportKindSchema.optional(),
@@ -148,7 +148,7 @@ const create = defineRoute({
   tags: ['imports'],
   summary: 'Upload a CSV of customers or purchases; it is imported by a worker',
   description:
-    'Multipart form: `file` (the CSV), `kind` (customers | purchases; when absent, purchases if the header has their columns, else customers if it has an id column, else a 422 naming `kind`), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC), `triggers` (recent | all | none: which new purchase lines fire automations; default `recent`, only lines bought within IMPORT_TRIGGER_MAX_AGE_HOURS, default 24, so importing history mails nobody), `confirm` (true: import even when the kind was guessed from the header or most columns would be ignored; otherwise such an upload is a 422 `needs-confirmation` listing why, as POST /v1/imports/preview says beforehand). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
+    'Multipart form: `file` (the CSV), `kind` (customers | purchases | products; when absent, purchases if the header has their columns, else products if it has sku, title and price, else customers if it has an id column, else a 422 naming `kind`), optional `mapping` (JSON: field → column header), `separator` (`,` `;` tab; sniffed otherwise), `encoding` (utf-8 | windows-1252; sniffed otherwise), `decimal_comma` (default: true for `;` files), `timezone` (of dates without an offset; default UTC), `triggers` (recent | all | none: which new purchase lines fire automations; default `recent`, only lines bought within IMPORT_TRIGGER_MAX_AGE_HOURS, default 24, so importing history mails nobody), `confirm` (true: import even when the kind was guessed from the header or most columns would be ignored; otherwise such an upload is a 422 `needs-confirmation` listing why, as POST /v1/imports/preview says beforehand). Idempotent by external ids: importing a file twice changes nothing. The body is streamed to storage as it arrives (files up to IMPORT_MAX_BYTES, default 5 GiB; the API-wide body limit does not apply); send the fields before the file so that a bad option is refused before the upload. Or send the file itself as the body (`Content-Type: text/csv` or `application/octet-stream`) with the same options in the query string, e.g. `POST /v1/imports?kind=purchases&filename=erp.csv`. Follow progress with GET /v1/imports/{id}.',
   roles: ACCESS.integration,
   request: {
     body: {
@@ -165,7 +165,7 @@ const create = defineRoute({
               file: { type: 'string', format: 'binary' },
               kind: {
                 type: 'string',
-                enum: ['customers', 'purchases'],
+                enum: ['customers', 'purchases', 'products'],
                 description: 'Read from the header when absent (purchases when it has their columns)',
               },
               mapping: { type: 'string', description: 'JSON object, e.g. {"amount": "Montant TTC"}' },

@@ -13,6 +13,7 @@ import {
 import { importCustomerCsv } from './customers-import.js';
 import { historyCutoff, recentOnly, type TriggerMode } from './history.js';
 import type { ImportKind } from './mapping.js';
+import { importProductCsv } from './products-import.js';
 import { type ImportProgress, importPurchaseCsv } from './purchases-import.js';
 import { openCsv, type ReadOptions } from './source.js';
 import { finishImport, type ImportRow, insertImport, readChunks, startImport } from './store.js';
@@ -75,6 +76,9 @@ async function importStream(
         ? { eventsOf: (created) => purchaseEvents(recentOnly(created, cutoff)), release }
         : undefined,
     });
+  }
+  if (row.kind === 'products') {
+    return importProductCsv(deps.sql, csv, { ...common, resumeAfterLine: row.committed_line });
   }
   const fire = mode !== 'none' && (await hasEnabledTriggers(deps.sql, 'customer_created'));
   return importCustomerCsv(deps.sql, csv, {

@@ -2,7 +2,7 @@ import type { Db } from '../db/sql.js';
 
 export interface ImportRow {
   id: number;
-  kind: 'customers' | 'purchases';
+  kind: 'customers' | 'purchases' | 'products';
   status: 'uploading' | 'queued' | 'running' | 'done' | 'failed';
   filename: string | null;
   options: Record<string, unknown>;

@@ -6,8 +6,14 @@ import {
   type ClaimedMessage,
   type OfferContent,
   offerContents,
+  recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
+import { claimCode } from '../offers/code-store.js';
+import { localizeOffer } from '../offers/translations.js';
+import { selectRecommendations } from '../products/recommend-store.js';
+import { resolveLocale } from '../templates/locale.js';
+import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
 
@@ -34,6 +40,8 @@ export interface RenderedMessage {
   webHtml: string;
   text: string;
   links: MessageLinks;
+  /** The unique code each pooled offer gave this message (offer id → code); empty when none. */
+  codes: Record<string, string>;
 }
 
 /**
@@ -76,17 +84,52 @@ export function createMessageRenderer(deps: {
     // …and of the custom event that fired it ({{event.properties.cart_url}}).
     const event = m.trigger_id !== null ? await triggerMessageEvent(deps.sql, m.id) : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
+    const locale = resolveLocale(customer.locale);
+    // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
+    const codes: Record<string, string> = {};
+    for (const o of content) {
+      if (!o.code_pool) continue;
+      const code = await claimCode(deps.sql, { messageId: m.id, offerId: o.id, customerId: m.customer_id });
+      if (code !== null) codes[o.id] = code;
+    }
+    // Each {{> products}} block's feed, as last computed for this customer (no computing at send time).
+    const productsFeeds: Record<string, unknown[]> = {};
+    const recommended: { feed: string; rank: number; sku: string }[] = [];
+    for (const block of version.productBlocks) {
+      const rows = await selectRecommendations(deps.sql, {
+        customerId: m.customer_id,
+        feed: block.feed,
+        limit: block.count,
+        locale,
+      });
+      productsFeeds[productsKey(block)] = rows.map((r) => ({
+        sku: r.sku,
+        title: r.title,
+        price: r.price,
+        currency: r.currency,
+        image_url: r.image_url,
+        url: r.url,
+        reason: r.reason,
+      }));
+      for (const r of rows) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+    }
+    if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
     const data = {
       customer,
-      offers: content.map((o, i) => ({
-        offer_id: o.id,
-        title: o.title,
-        text: o.text,
-        image_url: o.image_url,
-        // The target rides in the signed link too, so a click reaches it with the database down.
-        url: o.url ? links.offerUrl(i, o.url) : null,
-        code: o.code,
-      })),
+      products_feeds: productsFeeds,
+      offers: content.map((o, i) => {
+        const wording = localizeOffer(o, locale);
+        return {
+          offer_id: o.id,
+          title: wording.title,
+          text: wording.text,
+          code_label: wording.code_label,
+          image_url: o.image_url,
+          // The target rides in the signed link too, so a click reaches it with the database down.
+          url: o.url ? links.offerUrl(i, o.url) : null,
+          code: o.code_pool ? (codes[o.id] ?? null) : o.code,
+        };
+      }),
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       web_version_url: links.webVersionUrl,
@@ -103,7 +146,7 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links };
+    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes };
   };
 }
 

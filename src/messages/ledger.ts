@@ -262,15 +262,24 @@ export async function recordSent(
   return (row?.marked ?? 0) > 0;
 }
 
-/** Ends a row for good with the reason (a 5xx reply, a template that cannot render). */
+/**
+ * Ends a row for good with the reason (a 5xx reply, a template that cannot render); the unique
+ * codes it had claimed go back to their pools, since no one received them.
+ */
 export async function markFailed(
   sql: Db,
   id: number,
   input: { error: string; reply: string | null },
 ): Promise<boolean> {
   const rows = await sql`
-    update messages set status = 'failed', error = ${input.error}, smtp_reply = ${input.reply}, updated_at = now()
-    where id = ${id} and status in ('queued', 'sending') returning id`;
+    with failed as (
+      update messages set status = 'failed', error = ${input.error}, smtp_reply = ${input.reply}, updated_at = now()
+      where id = ${id} and status in ('queued', 'sending') returning id
+    ), released as (
+      update offer_codes set message_id = null, customer_id = null, claimed_at = null
+      from failed where offer_codes.message_id = failed.id and offer_codes.redeemed_purchase_id is null
+    )
+    select id from failed`;
   return rows.length > 0;
 }
 
@@ -306,12 +315,18 @@ export interface OfferContent {
   url: string | null;
   code: string | null;
   category: string | null;
+  /** The offer draws a unique code per message from its pool (claimed at send time). */
+  code_pool: boolean;
+  /** Title, text and code wording per locale (`{"fr": {"title": …}}`). */
+  translations: Record<string, { title?: string; text?: string; code_label?: string }>;
 }
 
 /** The content of offers by id (deleted ones too: a message shows what was decided). */
 export async function offerContents(sql: Db, ids: number[]): Promise<OfferContent[]> {
   return sql<OfferContent[]>`
-    select id, name, title, text, image_url, url, code, category from offers where id = any(${ids}::bigint[])`;
+    select id, name, title, text, image_url, url, code, category, translations,
+      exists (select 1 from offer_codes k where k.offer_id = offers.id) as code_pool
+    from offers where id = any(${ids}::bigint[])`;
 }
 
 export interface OrderView {
@@ -355,4 +370,13 @@ export async function triggerMessageOrders(
           and (p.id = l.id or (l.order_ref is not null and p.order_ref = l.order_ref))
         having count(*) > 0) as last_order`;
   return row ?? { order: null, last_order: null };
+}
+
+/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
+export async function recordRecommended(
+  sql: Db,
+  id: number,
+  items: { feed: string; rank: number; sku: string }[],
+): Promise<void> {
+  await sql`update messages set recommended = ${sql.json(items as never)} where id = ${id}`;
 }

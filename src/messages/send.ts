@@ -221,7 +221,13 @@ export function createSender(deps: SenderDeps) {
           smtpMessageId,
           reply,
           at,
-          data: { offer_ids: m.offer_ids, variant: m.variant, template_version: m.template_version },
+          data: {
+            offer_ids: m.offer_ids,
+            variant: m.variant,
+            template_version: m.template_version,
+            // The unique codes this mail carried, on the contact history.
+            ...(Object.keys(mail.codes).length > 0 ? { codes: mail.codes } : {}),
+          },
         }),
       {
         forMs: recordRetryMs,

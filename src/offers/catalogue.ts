@@ -120,6 +120,7 @@ function valuesFromCreate(input: OfferCreateInput): OfferValues {
     exclude_if_bought_within_days: input.exclude_if_bought_within_days ?? null,
     fallback: input.fallback ?? false,
     holdout_percent: input.holdout_percent ?? 0,
+    translations: input.translations ?? {},
   };
 }
 
@@ -153,6 +154,7 @@ function valuesFromPatch(row: OfferRow, patch: OfferPatchInput): OfferValues {
     exclude_if_bought_within_days: pick('exclude_if_bought_within_days'),
     fallback: has('fallback') ? patch.fallback! : row.fallback,
     holdout_percent: has('holdout_percent') ? patch.holdout_percent! : row.holdout_percent,
+    translations: has('translations') ? patch.translations! : row.translations,
   };
 }
 
@@ -181,6 +183,7 @@ export function offerToJson(row: OfferRow): OfferJson {
     exclude_if_bought_within_days: row.exclude_if_bought_within_days,
     fallback: row.fallback,
     holdout_percent: row.holdout_percent,
+    translations: row.translations,
     version: row.version,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),

@@ -69,5 +69,6 @@ export function prepareOffer(row: OfferRow, attributes: readonly SensitiveAttrib
     score: hasScore ? compileOrFail(row.score) : null,
     sensitive: sensitiveReads(vars, attributes),
     holdoutPercent: row.holdout_percent,
+    codesFree: row.code_pool ? row.codes_free : null,
   };
 }

@@ -34,6 +34,8 @@ export interface PreparedOffer {
   sensitive: ReadonlyArray<{ attribute: string; purpose: string }>;
   /** The offer's own holdout (0: none): see CustomerFacts.heldOut. */
   holdoutPercent: number;
+  /** Free unique codes, when the offer draws them from a pool (null: no pool). */
+  codesFree?: number | null | undefined;
 }
 
 /** What the decision needs to know about one customer beyond the catalogue. */
@@ -86,7 +88,8 @@ export type ReasonCode =
   | 'score_error'
   | 'outranked'
   | 'fallback_not_needed'
-  | 'holdout';
+  | 'holdout'
+  | 'codes_exhausted';
 
 export interface Reason {
   code: ReasonCode;
@@ -152,6 +155,15 @@ const describeValue = (v: unknown): string => {
   }
 };
 
+/**
+ * Codes of an offer's pool not yet handed out: free codes less those this run allocated (each
+ * message claims one at send time). Infinity for an offer without a pool.
+ */
+function codesLeft(offer: PreparedOffer, allocated: Map<number, number> | undefined): number {
+  if (offer.codesFree === null || offer.codesFree === undefined) return Number.POSITIVE_INFINITY;
+  return offer.codesFree - (allocated?.get(offer.id) ?? 0);
+}
+
 /** The checks that do not depend on the rules, as one boolean: the hot path of a batch. */
 function passesHardChecks(
   offer: PreparedOffer,
@@ -165,6 +177,7 @@ function passesHardChecks(
     return false;
   }
   if (offer.capCount !== null && (facts.impressions?.get(offer.id) ?? 0) >= offer.capCount) return false;
+  if (codesLeft(offer, allocated) <= 0) return false;
   for (const s of offer.sensitive) if (!facts.consents?.has(s.purpose)) return false;
   if (offer.excludeDays !== null && offer.category !== null) {
     const last = facts.lastBought?.get(offer.category);
@@ -192,6 +205,9 @@ function hardReasons(
     if (used >= offer.globalCap) {
       reasons.push({ code: 'global_cap', message: `shown ${used} times in total (cap ${offer.globalCap})` });
     }
+  }
+  if (codesLeft(offer, allocated) <= 0) {
+    reasons.push({ code: 'codes_exhausted', message: 'no unique code is left in the offer’s pool' });
   }
   if (offer.capCount !== null) {
     const shown = facts.impressions?.get(offer.id) ?? 0;
@@ -285,6 +301,7 @@ const hasHardChecks = (o: PreparedOffer) =>
   o.globalCap !== null ||
   o.capCount !== null ||
   o.sensitive.length > 0 ||
+  (o.codesFree !== null && o.codesFree !== undefined) ||
   (o.excludeDays !== null && o.category !== null);
 
 // Catalogues are reused across thousands of customers: split them once.
@@ -445,7 +462,7 @@ function choose(
   for (let i = 0; i < chosen.length; i++) {
     const c = i < top.length ? top[i]! : fallbacks[i - top.length]!;
     chosen[i] = toDecided(c);
-    if (allocated && c.offer.globalCap !== null) {
+    if (allocated && (c.offer.globalCap !== null || (c.offer.codesFree ?? null) !== null)) {
       allocated.set(c.offer.id, (allocated.get(c.offer.id) ?? 0) + 1);
     }
   }

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
+import { locale } from '../http/fields.js';
 
 const Rule = (description: string, example: unknown) =>
   z
@@ -19,6 +20,14 @@ export const CapPerCustomer = z
     days: z.number().int().min(1).max(3650).openapi({ description: '…in this many days' }),
   })
   .openapi('OfferCapPerCustomer');
+
+const OfferWording = z
+  .strictObject({
+    title: z.string().trim().min(1).max(300),
+    text: z.string().max(5000).optional(),
+    code_label: z.string().max(100).optional(),
+  })
+  .openapi('OfferWording');
 
 /** Every writable field of an offer; POST requires name and title, PATCH none. */
 const offerFields = {
@@ -70,6 +79,15 @@ const offerFields = {
     description:
       'Percent of the customers this offer would be shown to who get the next-ranked offer instead, so the offer report can measure its own effect; default 0',
   }),
+  translations: z
+    .record(locale(), OfferWording)
+    .refine((t) => Object.keys(t).length <= 50, 'at most 50 locales')
+    .optional()
+    .openapi({
+      description:
+        'Title, text and code wording per locale (`fr`, `fr-CA`); a customer sees their locale’s, else their language’s, else the offer’s own',
+      example: { fr: { title: '20 % sur le jardin', text: 'Jusqu’à dimanche', code_label: 'Votre code :' } },
+    }),
 };
 
 export const OfferCreate = z.strictObject(offerFields).openapi('OfferCreate');
@@ -105,6 +123,10 @@ export const OfferSchema = z
     exclude_if_bought_within_days: z.number().int().nullable(),
     fallback: z.boolean(),
     holdout_percent: z.number(),
+    translations: z.record(
+      z.string(),
+      z.object({ title: z.string(), text: z.string().optional(), code_label: z.string().optional() }),
+    ),
     version: z.number().int(),
     created_at: z.string(),
     updated_at: z.string(),

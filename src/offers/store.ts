@@ -22,13 +22,21 @@ export interface OfferRow {
   exclude_if_bought_within_days: number | null;
   fallback: boolean;
   holdout_percent: number;
+  /** Title, text and code wording per locale. */
+  translations: Record<string, { title: string; text?: string; code_label?: string }>;
+  /** Whether the offer draws unique codes from a pool, and how many are free. */
+  code_pool: boolean;
+  codes_free: number;
   version: number;
   created_at: Date;
   updated_at: Date;
 }
 
 /** The writable columns of an offer. */
-export type OfferValues = Omit<OfferRow, 'id' | 'shown_count' | 'version' | 'created_at' | 'updated_at'>;
+export type OfferValues = Omit<
+  OfferRow,
+  'id' | 'shown_count' | 'code_pool' | 'codes_free' | 'version' | 'created_at' | 'updated_at'
+>;
 
 // An offer's columns. Its shown_count is the rolled-up count plus the impressions not folded in
 // yet (rollUpShownCounts), so that a send never updates the offer row itself.
@@ -39,7 +47,11 @@ const OFFER = (db: Db) =>
   offers.valid_to, offers.cap_per_customer_count, offers.cap_per_customer_days, offers.global_cap,
   offers.shown_count + (select count(*)::int from offer_impressions i
     where i.offer_id = offers.id and not i.counted) as shown_count,
-  offers.exclude_if_bought_within_days, offers.fallback, offers.holdout_percent::float8 as holdout_percent, offers.version, offers.created_at,
+  offers.exclude_if_bought_within_days, offers.fallback, offers.holdout_percent::float8 as holdout_percent,
+  offers.translations,
+  exists (select 1 from offer_codes k where k.offer_id = offers.id) as code_pool,
+  (select count(*)::int from offer_codes k where k.offer_id = offers.id and k.message_id is null) as codes_free,
+  offers.version, offers.created_at,
   offers.updated_at`);
 
 const rule = (db: Db, value: unknown) =>
@@ -49,6 +61,7 @@ const columns = (db: Db, v: OfferValues) => ({
   ...v,
   eligibility: rule(db, v.eligibility),
   score: rule(db, v.score),
+  translations: db.json(v.translations as Parameters<Db['json']>[0]),
 });
 
 // Creates an offer.

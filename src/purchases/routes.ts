@@ -94,6 +94,7 @@ const toPurchase = (row: PurchaseRow) => ({
   currency: row.currency,
   purchased_at: row.purchased_at.toISOString(),
   source: row.source,
+  coupon_code: row.coupon_code,
   created_at: row.created_at.toISOString(),
 });
 

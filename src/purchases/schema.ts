@@ -40,6 +40,11 @@ export const PurchaseInputSchema = z
     currency: currency().default('EUR'),
     purchased_at: isoDateTime().openapi({ example: '2025-03-01T10:00:00Z' }),
     source: text(100).optional().openapi({ example: 'shop' }),
+    coupon_code: text(100).optional().openapi({
+      example: 'SOFA-7KQ2-M9XD',
+      description:
+        'A unique offer code redeemed on the line: the conversion goes to the message that carried it',
+    }),
   })
   .refine((p) => (p.customer_external_id === undefined) !== (p.customer_id === undefined), {
     message: 'give exactly one of customer_external_id or customer_id',
@@ -67,6 +72,7 @@ export const PurchaseSchema = z
     currency: z.string(),
     purchased_at: z.string(),
     source: z.string().nullable(),
+    coupon_code: z.string().nullable(),
     created_at: z.string(),
   })
   .openapi('Purchase');

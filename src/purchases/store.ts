@@ -13,6 +13,7 @@ export interface PurchaseRow {
   currency: string;
   purchased_at: Date;
   source: string | null;
+  coupon_code: string | null;
   created_at: Date;
 }
 
@@ -33,13 +34,13 @@ export async function existingCustomerIds(db: Db, ids: number[]): Promise<Set<nu
 export function insertNewPurchases(db: Db, json: string) {
   return db<PurchaseRow[]>`
     insert into purchases (external_line_id, customer_id, order_ref, sku, category, quantity, kind, amount,
-      currency, purchased_at, source)
+      currency, purchased_at, source, coupon_code)
     select r.external_line_id, r.customer_id, r.order_ref, r.sku, r.category, r.quantity,
       coalesce(r.kind, 'purchase'), r.amount,
-      r.currency, r.purchased_at, r.source
+      r.currency, r.purchased_at, r.source, r.coupon_code
     from jsonb_to_recordset(${json}::text::jsonb) as r(external_line_id text, customer_id bigint, order_ref text,
       sku text, category text, quantity numeric, kind text, amount numeric, currency text, purchased_at timestamptz,
-      source text)
+      source text, coupon_code text)
     order by r.external_line_id
     on conflict (external_line_id) do nothing
     returning *`;

@@ -4,8 +4,9 @@ import type { DefaultJobOptions } from 'bullmq';
  * Every queue's name, here so that infrastructure knows no domain: the planner (campaign
  * planning, A/B decisions and send-outs), send (every email; a throttled campaign gets its own
  * `send-c{id}` so its rate limit binds only it), trigger (events for the automations), import
- * (committed CSV imports), retention (the nightly clean-up), webhook (outbound deliveries) and ranker (the learning
- * ranker's statistics, recomputed on a schedule).
+ * (committed CSV imports), retention (the nightly clean-up), webhook (outbound deliveries), ranker (the
+ * learning ranker's statistics, recomputed on a schedule) and recommendations (product feeds, after
+ * imports and nightly).
  */
 export const QUEUES = {
   planner: 'planner',
@@ -15,6 +16,7 @@ export const QUEUES = {
   retention: 'retention',
   webhook: 'webhook',
   ranker: 'ranker',
+  recommendations: 'recommendations',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;
@@ -78,6 +80,15 @@ export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
   if (queue === QUEUES.webhook) {
     // One attempt per job: retries are the delivery row's (next_attempt_at), polled again.
     return { attempts: 1, removeOnComplete: true, removeOnFail: true };
+  }
+  if (queue === QUEUES.recommendations) {
+    // Finished refreshes are removed so that the next request (its fixed id) is not absorbed.
+    return {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 5000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
   }
   if (queue === QUEUES.planner) {
     return {

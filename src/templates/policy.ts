@@ -1,6 +1,8 @@
 import Handlebars from 'handlebars';
 import type { FieldError } from '../http/problem.js';
 import { ALLOWED_HELPERS, ALLOWED_PARTIALS } from './environment.js';
+import { MAX_PRODUCTS_PER_BLOCK, PRODUCT_FEEDS } from './products-block.js';
+
 import type { Node } from './program.js';
 
 /** Names that lead from data to code; Handlebars already blocks them at run time, we refuse them at save. */
@@ -123,6 +125,10 @@ export function checkHandlebars(source: string, path: string): FieldError[] {
             node,
             `unknown partial; available: ${[...ALLOWED_PARTIALS].map((p) => `{{> ${p}}}`).join(', ')}`,
           );
+        if ((name.original as string) === 'products') {
+          checkProductsArguments(node, fail);
+          return;
+        }
         if ((node.params?.length ?? 0) > 0 || (node.hash?.pairs?.length ?? 0) > 0)
           fail(node, 'partials take no arguments');
         return;
@@ -180,4 +186,23 @@ function parseError(error: unknown, path: string): FieldError {
 interface Yylloc {
   first_line: number;
   first_column: number;
+}
+
+/** `{{> products feed="…" count=N}}`: a known feed as a string, a count as a number, nothing else. */
+function checkProductsArguments(node: Node, fail: (node: Node, message: string) => void): void {
+  if ((node.params?.length ?? 0) > 0) fail(node, 'products takes only feed="…" and count=N');
+  for (const pair of node.hash?.pairs ?? []) {
+    const value = pair.value as Node;
+    if (pair.key === 'feed') {
+      if (
+        value.type !== 'StringLiteral' ||
+        !(PRODUCT_FEEDS as readonly string[]).includes(value.value as string)
+      )
+        fail(node, `feed must be one of ${PRODUCT_FEEDS.join(', ')}`);
+    } else if (pair.key === 'count') {
+      const n = value.value as number;
+      if (value.type !== 'NumberLiteral' || !Number.isInteger(n) || n < 1 || n > MAX_PRODUCTS_PER_BLOCK)
+        fail(node, `count must be a whole number from 1 to ${MAX_PRODUCTS_PER_BLOCK}`);
+    } else fail(node, `products takes only feed="…" and count=N, not ${pair.key}`);
+  }
 }

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { message } from './locale.js';
+import { DEFAULT_PRODUCTS_PER_BLOCK, productBlocksIn, productsSource } from './products-block.js';
 
 type Program = hbs.AST.Program;
 type Statement = hbs.AST.Statement;
@@ -9,7 +10,7 @@ export interface Node {
   loc?: hbs.AST.SourceLocation;
   path?: Node;
   params?: Node[];
-  hash?: { pairs: Array<{ value: Node }> };
+  hash?: { pairs: Array<{ key?: string; value: Node }> };
   program?: Program;
   inverse?: Program;
   body?: Node[];
@@ -128,9 +129,19 @@ function statement(node: Node, mode: Mode, ctx: Context): Statement[] {
     }
     case 'ContentStatement':
       return mode === 'html' ? [withLanguage(node, ctx.language)] : [node as Statement];
-    case 'PartialStatement':
-      // The policy admits only `{{> offers}}`, without arguments.
+    case 'PartialStatement': {
+      // The policy admits `{{> offers}}` without arguments and `{{> products feed="…" count=N}}`.
+      const name = (node.name as Node | undefined)?.original;
+      if (name === 'products') {
+        const pairs = node.hash?.pairs ?? [];
+        const arg = (key: string) => pairs.find((p) => p.key === key)?.value.value;
+        const block = productBlocksIn(
+          `{{> products feed="${String(arg('feed') ?? 'bought_together')}" count=${Number(arg('count') ?? DEFAULT_PRODUCTS_PER_BLOCK)}}}`,
+        )[0];
+        return block ? transform(parse(productsSource(block, mode)), mode, ctx).body : [];
+      }
       return transform(mode === 'html' ? ctx.partials.html : ctx.partials.text, mode, ctx).body;
+    }
     default:
       return [node as Statement];
   }

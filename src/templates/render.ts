@@ -15,6 +15,7 @@ import {
 } from './environment.js';
 import { languageOf, resolveLocale } from './locale.js';
 import { checkHandlebars } from './policy.js';
+import { type ProductBlock, productBlocksIn } from './products-block.js';
 import { buildProgram, helpersUsed, parseVersion } from './program.js';
 import { selectLatestVersionNumber, selectVersion, type VersionRow } from './store.js';
 
@@ -33,6 +34,8 @@ export interface CompiledVersion {
   forLanguage(language: string): Compiled;
   /** True when the text part is made from each rendered HTML (see compile.ts). */
   textFromHtml: boolean;
+  /** The `{{> products}}` blocks of the version: the feeds a render loads for its recipient. */
+  productBlocks: ProductBlock[];
 }
 
 export interface RenderedEmail {
@@ -64,6 +67,7 @@ export function compileVersion(
     version: row.version,
     forLanguage,
     textFromHtml: row.text_template === null,
+    productBlocks: productBlocksIn(`${row.subject}\n${row.html}\n${row.text_template ?? ''}`),
   };
   // Handlebars compiles lazily on first call: do it now for the default language, so that a
   // broken version fails here and not in the middle of a send.

@@ -1,0 +1,48 @@
+import type { Sql } from '../db/sql.js';
+import type { JobDispatcher } from '../deps.js';
+import { QUEUES } from '../queue/queues.js';
+import { computeFeeds, feedSettings, pairsNeedRebuild, rebuildPairs } from './recommend-store.js';
+
+export interface RefreshResult {
+  orders: number;
+  rows: number;
+}
+
+/**
+ * Recomputes recommendations. Everyone (no ids): co-purchase pairs, then every customer's
+ * feeds, in one transaction, so a reader sees the old feeds or the new ones, never a half.
+ * A few customers (on demand): their feeds over the pairs of the last full refresh (rebuilt
+ * now when they are missing or stale and cheap to rebuild, see pairsNeedRebuild).
+ */
+export async function refreshRecommendations(
+  deps: { sql: Sql; clock: () => Date },
+  input: { customerIds?: number[] | undefined } = {},
+): Promise<RefreshResult> {
+  const now = deps.clock();
+  return deps.sql.begin(async (tx) => {
+    const settings = await feedSettings(tx);
+    const ids = input.customerIds ?? null;
+    let orders = 0;
+    if (ids === null || (await pairsNeedRebuild(tx))) {
+      // One full refresh at a time: a second waits for the first, then recomputes.
+      await tx`select pg_advisory_xact_lock(7461234028)`;
+      orders = await rebuildPairs(tx, now, settings.get('bought_together')!);
+    }
+    const rows = await computeFeeds(tx, { ids, now, settings });
+    return { orders, rows };
+  });
+}
+
+export interface RecommendationJobData {
+  customer_ids?: number[];
+}
+
+/**
+ * Asks the recommendations queue for a full refresh. The fixed job id folds requests made while
+ * one waits (each import's end, the schedule, the operator) into one run.
+ */
+export async function enqueueRefresh(jobs: JobDispatcher): Promise<void> {
+  await jobs.enqueue(QUEUES.recommendations, [
+    { name: 'refresh', data: {}, opts: { jobId: 'refresh-all', attempts: 3 } },
+  ]);
+}
