@@ -18,7 +18,7 @@ import { DEFAULT_SEND_WINDOW, type SendJobData } from '../messages/send-jobs.js'
 import { createMailTransport } from '../messages/transport.js';
 import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { optInPolicy } from '../opt-in/requests.js';
-import { assertNoEviction, createRedis } from '../queue/connection.js';
+import { assertClusterPrefix, assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { createIdentityResolver } from '../senders/identity.js';
@@ -65,6 +65,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const sendWindow = num(env.SEND_WINDOW, DEFAULT_SEND_WINDOW);
   const redis = createRedis(config.REDIS_URL);
   try {
+    assertClusterPrefix(redis, prefix);
     await assertNoEviction(redis);
   } catch (error) {
     redis.disconnect();

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { assertClusterPrefix, type RedisConnection } from './connection.js';
 import { isLive, jobLiveness } from './job-liveness.js';
 import { jobOptionsFor, queuePrefix } from './queues.js';
 import { createSendWindowStore } from './send-window.js';
@@ -11,7 +12,9 @@ export interface BullDispatcher extends JobDispatcher {
 }
 
 /** Hands jobs to BullMQ queues (one Queue object per name, created on first use). */
-export function createBullDispatcher(connection: Redis, prefix = queuePrefix()): BullDispatcher {
+export function createBullDispatcher(connection: RedisConnection, prefix = queuePrefix()): BullDispatcher {
+  // Every process that touches a queue (API, workers, CLI) comes through here first.
+  assertClusterPrefix(connection, prefix);
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -24,7 +27,9 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
   };
   return {
     queue,
-    window: createSendWindowStore(connection, prefix),
+    // A Cluster client has the same commands; every window key carries the prefix, so with a
+    // hash-tagged prefix they share its slot like the queues' keys.
+    window: createSendWindowStore(connection as Redis, prefix),
     queueKey: (name: string) => `${prefix}:${name}`,
     async enqueue(name: string, jobs: JobRequest[]) {
       const q = queue(name);

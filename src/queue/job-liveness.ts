@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 
 /** What a queue holds under a job id, as far as running it again is concerned. */
 export type JobLiveness =
@@ -26,7 +26,7 @@ export const STALE_WAITING_MS = 10 * 60_000;
  * with `getJobState`, to find a hash that outlived a Redis wipe outside every list.
  */
 export async function jobLiveness(
-  connection: Redis,
+  connection: RedisConnection,
   queue: Queue,
   jobIds: readonly string[],
   options: { now?: number; staleMs?: number } = {},
