@@ -10,8 +10,6 @@ const CRASH_LOOP_MS = 5000;
 const STOP_DEADLINE_MS = 30_000;
 
 export interface ServingProcesses {
-  /** The workers' pids, as they are now (a crashed one is replaced by a new pid). */
-  pids(): number[];
   /** Stops every worker (SIGTERM: each drains and flushes like a single `serve`), then resolves. */
   stop(): Promise<void>;
 }
@@ -85,7 +83,6 @@ export async function startServingProcesses(
     : undefined;
 
   return {
-    pids: () => [...started.keys()].map((w) => w.process.pid ?? 0),
     async stop() {
       stopping = true;
       const workers = [...started.keys()];
