@@ -25,6 +25,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'slow',
+          // Added to the root's setup: the Redis Cluster the cluster suite runs on.
+          globalSetup: ['test/helpers/redis-cluster-setup.ts'],
           include: ['test/slow/**/*.test.ts', 'test/browser/**/*.test.ts'],
           testTimeout: 300_000,
           fileParallelism: false,

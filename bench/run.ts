@@ -8,6 +8,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./customers-upsert.js'),
   () => import('./offers-decide.js'),
   () => import('./tracking.js'),
+  () => import('./tracking-processes.js'),
   () => import('./reports.js'),
   () => import('./segments-sql.js'),
   () => import('./rules-eval.js'),

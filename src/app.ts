@@ -10,7 +10,7 @@ import type { AppDeps } from './deps.js';
 import { registerEventRoutes } from './events/routes.js';
 import { registerHoldoutRoutes } from './holdouts/routes.js';
 import { requireApiKey } from './http/auth.js';
-import { createAuthFailures } from './http/auth-failures.js';
+import { type AuthFailures, createAuthFailures } from './http/auth-failures.js';
 import type { App, AppEnv } from './http/env.js';
 import { httpMetrics } from './http/metrics.js';
 import { nulByteErrors } from './http/nul-bytes.js';
@@ -47,6 +47,8 @@ import { registerWebhookRoutes } from './webhooks/routes.js';
 export interface AppOptions {
   /** Extra routes that only one runtime has (e.g. /docs reads files on Node). */
   extraRoutes?: (app: App) => void;
+  /** Credential-failure counts, when several processes share them (`serve --processes`). */
+  authFailures?: AuthFailures;
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
     },
   });
   const metrics = deps.metrics ? httpMetrics(deps.metrics) : undefined;
-  const authFailures = createAuthFailures(deps.config);
+  const authFailures = options.authFailures ?? createAuthFailures(deps.config);
 
   app.use('*', requestId({ headerName: 'x-request-id' }));
   app.use('*', async (c, next) => {

@@ -2,24 +2,34 @@ import { z } from 'zod';
 import { ROLES } from './http/roles.js';
 import { parseTrustedProxies } from './http/trusted-proxies.js';
 
+const isUrlOf = (value: string, protocols: string[]) => {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+
 const url = (protocols: string[]) =>
-  z.string().refine(
-    (value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
-  );
+  z.string().refine((value) => isUrlOf(value, protocols), {
+    message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  });
+
+/** `redis+cluster://[user:password@]host:port,host:port…` (`rediss+cluster` for TLS). */
+const REDIS_CLUSTER_URL = /^rediss?\+cluster:\/\/(?:[^@/]*@)?[^,/@]+:\d{1,5}(?:,[^,/@]+:\d{1,5})*\/?$/;
 
 /** The environment Offerflow reads, with defaults that point at local services. */
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default(
     'postgres://offerflow:offerflow@127.0.0.1:5432/offerflow',
   ),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  // Or `redis+cluster://host:port,host:port`: a Redis Cluster's seed nodes (src/queue/connection.ts).
+  REDIS_URL: z
+    .string()
+    .refine((value) => REDIS_CLUSTER_URL.test(value) || isUrlOf(value, ['redis:', 'rediss:']), {
+      message: 'must be a URL starting with redis:// or rediss://, or redis+cluster://host:port,host:port',
+    })
+    .default('redis://127.0.0.1:6379'),
   SMTP_URL: url(['smtp:', 'smtps:']).default('smtp://127.0.0.1:2525'),
   OFFERFLOW_SECRET: z
     .string()

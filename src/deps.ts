@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config.js';
 import type { Sql } from './db/sql.js';
 import type { SnsClient } from './inbound/webhooks/sns.js';
+import type { RedisConnection } from './queue/connection.js';
 import type { EventSpool } from './tracking/event-spool.js';
 
 /** A job to put on a queue: the Node app hands it to BullMQ; the Workers build leaves it to the outbox. */
@@ -39,7 +39,7 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   /** Redis for health checks and queue access; absent on the edge. */
-  redis?: Redis;
+  redis?: RedisConnection;
   jobs?: JobDispatcher;
   metrics?: Registry;
   clock: () => Date;

@@ -1,11 +1,14 @@
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 import { createApp } from './app.js';
 import { type Config, loadConfig } from './config.js';
 import { createSql } from './db/sql.js';
 import type { AppDeps } from './deps.js';
+import { createAuthFailures } from './http/auth-failures.js';
+import { processChannel, shareAuthFailures } from './http/auth-failures-shared.js';
 import { registerDocs } from './http/docs.js';
 import { startMetricsListener } from './http/metrics-listener.js';
 import { createSnsClient } from './inbound/webhooks/sns.js';
@@ -78,7 +81,13 @@ export async function startServer(
 ): Promise<{ close(): Promise<void>; port: number }> {
   const trackingSpool = EventSpool.open(config.TRACKING_SPOOL_DIR, config.DATABASE_URL);
   const runtime = createNodeRuntime(config, { trackingSpool });
-  const app = createApp(runtime.deps, { extraRoutes: registerDocs });
+  // A worker of `serve --processes N` counts credential failures with its siblings.
+  const channel = processChannel();
+  const authFailures = channel ? shareAuthFailures(createAuthFailures(config), channel) : undefined;
+  const app = createApp(runtime.deps, {
+    extraRoutes: registerDocs,
+    ...(authFailures ? { authFailures } : {}),
+  });
   // Events a previous server journaled but did not store (killed, or the database was down).
   const buffer = tracker(runtime.deps).buffer;
   const replayed = buffer.adoptSpooled(trackingSpool.adoptOrphans());
@@ -87,8 +96,15 @@ export async function startServer(
     void buffer.flush();
   }
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: '0.0.0.0' }) as Server;
+  // Under `serve --processes`, the primary serves METRICS_LISTEN with every worker's metrics
+  // summed (prom-client's AggregatorRegistry asks each worker for this registry over IPC).
+  if (cluster.isWorker && runtime.deps.metrics) {
+    // Constructing one installs prom-client's worker-side listener; the registry is what it reports.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([runtime.deps.metrics]);
+  }
   const metrics =
-    config.METRICS_LISTEN && runtime.deps.metrics
+    config.METRICS_LISTEN && runtime.deps.metrics && !cluster.isWorker
       ? await startMetricsListener(runtime.deps.metrics, {
           listen: config.METRICS_LISTEN,
           token: config.METRICS_TOKEN,

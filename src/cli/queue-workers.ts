@@ -20,7 +20,7 @@ import { DEFAULT_SEND_WINDOW, type SendJobData } from '../messages/send-jobs.js'
 import { createMailTransport } from '../messages/transport.js';
 import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { optInPolicy } from '../opt-in/requests.js';
-import { assertNoEviction, createRedis } from '../queue/connection.js';
+import { assertClusterPrefix, assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { STALE_WAITING_MS } from '../queue/job-liveness.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
@@ -71,6 +71,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const sendWindow = num(env.SEND_WINDOW, DEFAULT_SEND_WINDOW);
   const redis = createRedis(config.REDIS_URL);
   try {
+    assertClusterPrefix(redis, prefix);
     await assertNoEviction(redis);
   } catch (error) {
     redis.disconnect();

@@ -14,14 +14,15 @@ export async function ensureLocalServices(
   log: (line: string) => void = (line) => console.error(line),
 ): Promise<void> {
   const databaseUrl = new URL(env.DATABASE_URL || 'postgres://offerflow:offerflow@127.0.0.1:5432/offerflow');
-  const redisUrl = new URL(env.REDIS_URL || 'redis://127.0.0.1:6379');
   await ensurePostgres(databaseUrl, log);
-  await ensureRedis(redisUrl, log);
+  // A Redis Cluster (`redis+cluster://`) is the operator's, or scripts/redis-cluster.ts's.
+  const redis = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  if (!/^rediss?\+cluster:/.test(redis)) await ensureRedis(new URL(redis), log);
 }
 
 const isLocal = (host: string) => ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
 
-function portOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+export function portOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolvePort) => {
     const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port });
     const done = (open: boolean) => {
@@ -34,7 +35,7 @@ function portOpen(host: string, port: number, timeoutMs = 500): Promise<boolean>
   });
 }
 
-async function waitForPort(host: string, port: number, what: string, seconds = 30): Promise<void> {
+export async function waitForPort(host: string, port: number, what: string, seconds = 30): Promise<void> {
   for (let i = 0; i < seconds * 10; i++) {
     if (await portOpen(host, port)) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -95,10 +96,8 @@ function commandExists(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
-async function ensureRedis(url: URL, log: (line: string) => void): Promise<void> {
-  const host = url.hostname;
-  const port = Number(url.port || 6379);
-  if (!isLocal(host) || (await portOpen(host, port))) return;
+/** Installs redis-server (and redis-cli) with apt-get when missing; throws when it cannot. */
+export function installRedis(log: (line: string) => void = (line) => console.error(line)): void {
   if (!commandExists('redis-server')) {
     if (process.getuid?.() !== 0) {
       throw new Error(
@@ -113,6 +112,13 @@ async function ensureRedis(url: URL, log: (line: string) => void): Promise<void>
       throw new Error('Could not install redis-server with apt-get; install Redis or set REDIS_URL');
     }
   }
+}
+
+async function ensureRedis(url: URL, log: (line: string) => void): Promise<void> {
+  const host = url.hostname;
+  const port = Number(url.port || 6379);
+  if (!isLocal(host) || (await portOpen(host, port))) return;
+  installRedis(log);
   const dir = resolve('.offerflow', 'redis');
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
   log(`Redis is not answering on ${host}:${port}; starting redis-server (AOF on, noeviction)`);

@@ -1,6 +1,5 @@
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { Registry } from 'prom-client';
 import { bearerMatches } from './bearer.js';
 
 /** `host:port` (IPv6 hosts in brackets) as serve() wants them. */
@@ -14,7 +13,7 @@ export function parseListen(listen: string): { hostname: string; port: number } 
  * public port never exposes it; METRICS_TOKEN still applies when set.
  */
 export function startMetricsListener(
-  registry: Registry,
+  registry: { metrics(): Promise<string>; contentType: string },
   options: { listen: string; token?: string | undefined },
 ): Promise<{ port: number; close(): Promise<void> }> {
   const app = new Hono();
@@ -30,7 +29,12 @@ export function startMetricsListener(
     const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
       resolve({
         port: info.port,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            // A scraper's keep-alive connection must not hold the shutdown.
+            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          }),
       });
     });
   });

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobDispatcher, JobRequest } from '../deps.js';
+import { assertClusterPrefix, type RedisConnection } from './connection.js';
 import { isLive, jobLiveness } from './job-liveness.js';
 import { jobOptionsFor, queuePrefix } from './queues.js';
 import { createSendWindowStore } from './send-window.js';
@@ -12,10 +13,12 @@ export interface BullDispatcher extends JobDispatcher {
 
 /** Hands jobs to BullMQ queues (one Queue object per name, created on first use). */
 export function createBullDispatcher(
-  connection: Redis,
+  connection: RedisConnection,
   prefix = queuePrefix(),
   options: { staleMs?: number } = {},
 ): BullDispatcher {
+  // Every process that touches a queue (API, workers, CLI) comes through here first.
+  assertClusterPrefix(connection, prefix);
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -44,7 +47,9 @@ export function createBullDispatcher(
   return {
     queue,
     missing,
-    window: createSendWindowStore(connection, prefix, missing),
+    // A Cluster client has the same commands; every window key carries the prefix, so with a
+    // hash-tagged prefix they share its slot like the queues' keys.
+    window: createSendWindowStore(connection as Redis, prefix, missing),
     async enqueue(name: string, jobs: JobRequest[]) {
       const q = queue(name);
       for (let i = 0; i < jobs.length; i += 1000) {

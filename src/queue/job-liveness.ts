@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 
 /** What a queue holds under a job id, as far as running it again is concerned. */
 export type JobLiveness =
@@ -30,7 +30,7 @@ export const STALE_WAITING_MS = 2 * 60_000;
  * (`inLists`), to find a hash that outlived a partial loss of Redis outside every list.
  */
 export async function jobLiveness(
-  connection: Redis,
+  connection: RedisConnection,
   queue: Queue,
   jobIds: readonly string[],
   options: { now?: number; staleMs?: number } = {},
@@ -92,7 +92,7 @@ const LIST_READ_AT = 16;
  * send window keeps short.
  */
 async function inLists(
-  connection: Redis,
+  connection: RedisConnection,
   queue: Queue,
   ids: readonly string[],
 ): Promise<('waiting' | 'missing' | 'finished')[]> {

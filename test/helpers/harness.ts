@@ -43,11 +43,18 @@ export const fromPeer = (peer: string) => ({ incoming: { socket: { remoteAddress
  * The whole app over a fresh database, real Redis and real queues, driven with app.request: the
  * full HTTP stack without a socket. Requests use an admin key unless told otherwise.
  */
-export async function createHarness(overrides: Partial<AppDeps> = {}): Promise<Harness> {
+export async function createHarness(
+  overrides: Partial<AppDeps> = {},
+  options: { redisUrl?: string; queuePrefix?: string } = {},
+): Promise<Harness> {
   const db = await createTestDatabase();
-  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>);
+  const config = loadConfig({
+    ...process.env,
+    LOG_LEVEL: 'silent',
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+  } as Record<string, string>);
   const redis = createRedis(config.REDIS_URL);
-  const queuePrefix = `test_${randomBytes(5).toString('hex')}`;
+  const queuePrefix = options.queuePrefix ?? `test_${randomBytes(5).toString('hex')}`;
   const dispatcher = createBullDispatcher(redis, queuePrefix);
   const deps: AppDeps = {
     sql: db.sql,

@@ -1,8 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importLocalStream } from '../../src/imports/run.js';
-import { createRedis } from '../../src/queue/connection.js';
+import { createRedis, type RedisConnection } from '../../src/queue/connection.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
 import type { TriggerEvent } from '../../src/triggers/events.js';
@@ -14,7 +13,7 @@ import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
 
 let h: Harness;
-let redis: Redis;
+let redis: RedisConnection;
 let sendQueue: Queue;
 let templateId: number;
 const deps = (clock: () => Date = () => new Date()): FireDeps => ({
