@@ -13,7 +13,8 @@ export async function signInWithKey(page: Page, base: string, key: string): Prom
 /**
  * Every page of the web UI that the browser suites visit (axe in both themes, no horizontal
  * scroll at 360 px, screenshots at desktop and phone sizes). Add a page here with one line;
- * `{customer}`, `{campaign}`, `{draft}` (a draft campaign), `{segment}`, `{template}`, `{offer}`,
+ * `{customer}`, `{campaign}`, `{draft}` (a draft campaign), `{ab}` and `{abTesting}` (A/B
+ * campaigns decided and in their window), `{segment}`, `{template}`, `{offer}`,
  * `{trigger}`, `{partial}`, `{import}`, `{webhook}`, `{attribute}` and `{welcome}` (an invitation
  * link's path) are filled in from the suite's fixture. `as` is the role that opens it (admin
  * when absent); `login`, `reset` and `welcome` are opened signed out.
@@ -36,6 +37,8 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'campaign-new', path: '/ui/campaigns/new' },
   { name: 'campaign', path: '/ui/campaigns/{campaign}' },
   { name: 'campaign-analyst', path: '/ui/campaigns/{campaign}', as: 'analyst' },
+  { name: 'campaign-ab-testing', path: '/ui/campaigns/{abTesting}' },
+  { name: 'campaign-ab', path: '/ui/campaigns/{ab}', as: 'analyst' },
   { name: 'campaign-edit', path: '/ui/campaigns/{draft}/edit' },
   { name: 'campaign-launch', path: '/ui/campaigns/{draft}/launch' },
   { name: 'templates', path: '/ui/templates' },

@@ -11,6 +11,7 @@ import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { ROLES, type Role } from '../../src/http/roles.js';
 import { NAV } from '../../src/ui/nav.js';
 import { userWithLink } from '../../src/users/first-admin.js';
+import { seedAbCampaign } from '../helpers/ab-fixture.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { startOidcProvider } from '../helpers/oidc-provider.js';
@@ -110,6 +111,10 @@ beforeAll(async () => {
         template_id: shop.templateId,
       })
     ).id,
+  );
+  fixture.ab = String(await seedAbCampaign(h, shop, { name: 'Subject lines', decide: true }));
+  fixture.abTesting = String(
+    await seedAbCampaign(h, shop, { name: 'Subject lines, running', decide: false }),
   );
   fixture.trigger = String(
     (await created('/v1/triggers', { name: 'Thank you', event: 'purchase', template_id: shop.templateId }))
@@ -323,6 +328,24 @@ describe('the workspace in Chromium', () => {
     ]);
     const csv = readFileSync((await download.path())!, 'utf8');
     expect(csv.split('\n')[0]).toContain('sent');
+    // The hourly chart labels its UTC buckets in the viewer's zone (Pacific/Auckland here).
+    const chart = await analyst.evaluate(() => {
+      const canvas = (globalThis as any).document.querySelector('#timeseries');
+      return {
+        hours: JSON.parse(canvas.dataset.hours) as string[],
+        labels: (globalThis as any).Chart.getChart(canvas).data.labels as string[],
+        locale: new Intl.DateTimeFormat().resolvedOptions().locale as string,
+      };
+    });
+    expect(chart.hours.length).toBeGreaterThan(0);
+    const expected = new Intl.DateTimeFormat(chart.locale, {
+      timeZone: 'Pacific/Auckland',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    }).format(new Date(chart.hours[0]!));
+    expect(chart.labels[0]).toBe(expected);
     expect(download.suggestedFilename()).toBe(`campaign-${campaigns[0]}.csv`);
 
     await analyst.goto(`${base}/ui/reports`);
@@ -344,6 +367,20 @@ describe('the workspace in Chromium', () => {
       .trim()
       .split('\n');
     expect(rows).toHaveLength(3);
+
+    // A campaign still sending: its report grows on the open page, without a reload.
+    await analyst.goto(`${base}/ui/campaigns/${fixture.abTesting}`);
+    const before = await analyst.textContent('#report');
+    // A conversion on one of its messages (whichever variants the test cell drew, it counts).
+    await h.db.sql`
+      insert into contact_events (customer_id, kind, message_id, campaign_id)
+      select customer_id, 'converted', id, campaign_id from messages
+      where campaign_id = ${Number(fixture.abTesting)} and status = 'sent' order by id limit 1`;
+    await analyst.waitForFunction(
+      (text) => (globalThis as any).document.querySelector('#report')?.textContent !== text,
+      before,
+      { timeout: 20_000 },
+    );
 
     await analyst.goto(`${base}/ui/reports/offers`);
     const [offers] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
