@@ -92,15 +92,18 @@ describe('the audience forecast', () => {
     );
     const cmp = await draft({ sender_id: sender.id });
     const admin = await signInToUi(h, 'admin');
-    const html = await (
-      await h.app.request(`/ui/campaigns/${cmp.id}/launch`, { headers: { cookie: admin.session } })
-    ).text();
-    expect(html).toMatch(/id="audience-count">60</);
-    expect(html).toContain(`id="mailable-count">${shop.eligible.size}<`);
-    expect(html).toContain('data-reason="no_consent"');
-    expect(html).toContain('no consent to marketing email');
-    expect(html).toContain('their address bounced');
+    const get = async (path: string) =>
+      (await h.app.request(path, { headers: { cookie: admin.session } })).text();
+    const html = await get(`/ui/campaigns/${cmp.id}/launch`);
     expect(html).toContain('From: Shop News &lt;news@shop.example&gt;');
     expect(html).not.toContain(`#${sender.id}`);
+    // The forecast comes after the page, from its own fragment.
+    expect(html).toContain(`hx-get="/ui/campaigns/${cmp.id}/forecast"`);
+    const forecast = await get(`/ui/campaigns/${cmp.id}/forecast`);
+    expect(forecast).toMatch(/id="audience-count">60</);
+    expect(forecast).toContain(`id="mailable-count">${shop.eligible.size}<`);
+    expect(forecast).toContain('data-reason="no_consent"');
+    expect(forecast).toContain('no consent to marketing email');
+    expect(forecast).toContain('their address bounced');
   });
 });

@@ -580,11 +580,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ) => {
     const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`));
     if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
-    const [seg, tpl, sender, forecast] = await Promise.all([
+    const [seg, tpl, sender] = await Promise.all([
       cmp.segment_id ? api<Segment>(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
       cmp.template_id ? api<Template>(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
       cmp.sender_id ? api<Sender>(app, c, 'GET', `/v1/senders/${cmp.sender_id}`) : undefined,
-      cmp.segment_id ? api<AudienceForecast>(app, c, 'GET', `/v1/campaigns/${id}/audience`) : undefined,
     ]);
     const checks: Array<{ ok: boolean; label: string; why?: string | undefined; field: string }> = [
       {
@@ -633,7 +632,17 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             </li>
           ))}
         </ul>
-        {forecast?.ok && <LaunchForecast f={forecast.body} scheduleAt={cmp.schedule_at} />}
+        {/* The forecast reads the audience through the recipients step: it comes after the page. */}
+        {seg?.ok && (
+          <div
+            id="launch-forecast-slot"
+            hx-get={`/ui/campaigns/${id}/forecast`}
+            hx-trigger="load"
+            hx-swap="outerHTML"
+          >
+            <p class="muted">Counting who gets it…</p>
+          </div>
+        )}
         {ready ? (
           <form method="post" action={`/ui/campaigns/${id}/launch`}>
             <Csrf token={c.var.csrf} />
@@ -655,6 +664,21 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   };
 
   ui.get('/ui/campaigns/:id{[0-9]+}/launch', (c) => launchPage(c, Number(c.req.param('id'))));
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/forecast', async (c) => {
+    const id = Number(c.req.param('id'));
+    const [cmp, forecast] = await Promise.all([
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
+      api<AudienceForecast>(app, c, 'GET', `/v1/campaigns/${id}/audience`),
+    ]);
+    if (!forecast.ok)
+      return c.html(
+        <p class="muted" id="launch-forecast">
+          {forecast.detail ?? 'The audience could not be counted.'}
+        </p>,
+      );
+    return c.html(<LaunchForecast f={forecast.body} scheduleAt={cmp.ok ? cmp.body.schedule_at : null} />);
+  });
 
   ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel|send-winner}', async (c) => {
     const id = Number(c.req.param('id'));
