@@ -64,8 +64,12 @@ async function seed(sql: Sql) {
   await sql`
     insert into contact_events (customer_id, kind, text, author, at)
     select id, 'note', 'Called about order', 'bench', now() - interval '2 days' from customers`;
+  // A draft to the same segment: its launch checklist forecasts the audience (recipients step).
+  const [draft] = await sql<{ id: number }[]>`
+    insert into campaigns (name, status, segment_id, template_id) values ('draft', 'draft', ${segment!.id},
+      (select min(id) from templates)) returning id`;
   await sql`analyze`;
-  return { segmentId: segment!.id, campaignId: campaigns[0]!.id };
+  return { segmentId: segment!.id, campaignId: campaigns[0]!.id, draftId: draft!.id };
 }
 
 async function median(fn: () => Promise<unknown>): Promise<number> {
@@ -221,7 +225,7 @@ const bench: Bench = {
 
 async function pagesAtScale(config: ReturnType<typeof loadConfig>): Promise<BenchResult[]> {
   return withScratchDatabase('ui', 8, async (sql) => {
-    const { segmentId, campaignId } = await seed(sql);
+    const { segmentId, campaignId, draftId } = await seed(sql);
     const app = createApp({ sql, config, logger: pino({ level: 'silent' }), clock: () => new Date() });
     const { key, cookie } = await signIn(app, sql);
     const get = getter(app);
@@ -236,6 +240,8 @@ async function pagesAtScale(config: ReturnType<typeof loadConfig>): Promise<Benc
       ['campaign report', `/ui/campaigns/${campaignId}`],
       ['campaigns list', '/ui/campaigns'],
       ['template editor', '/ui/templates/1'],
+      ['launch checklist', `/ui/campaigns/${draftId}/launch`],
+      ['launch forecast (fragment after the checklist)', `/ui/campaigns/${draftId}/forecast`],
     ];
     const results: BenchResult[] = [];
     for (const [label, path] of pages) {

@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.js';
 import type { App } from '../http/env.js';
 import { decodeCursor, PageQuery, page } from '../http/pagination.js';
-import { notFound } from '../http/problem.js';
+import { conflict, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import {
   conflictResponse,
@@ -14,6 +14,7 @@ import {
 } from '../http/route.js';
 import { QUEUES } from '../queue/queues.js';
 import { abSendOutJob, sendWinnerNow } from './ab-test.js';
+import { forecastAudience } from './audience-forecast.js';
 import { dispatchTransition } from './dispatch-transition.js';
 import {
   campaignProgress,
@@ -37,6 +38,23 @@ import {
 import { findCampaign, listCampaigns } from './store.js';
 
 const tags = ['Campaigns'];
+
+const Counted = z.array(z.object({ reason: z.string(), count: z.number().int() }));
+export const AudienceForecastSchema = z
+  .object({
+    audience: z.number().int().openapi({ description: 'Customers of the segment now' }),
+    mailable: z.number().int().openapi({ description: 'Of them, who would get the mail' }),
+    suppressed: Counted.openapi({
+      description:
+        'Who would be suppressed, by reason (no_consent, unsubscribed, no_email, erased, hard_bounce, complaint…), most first',
+    }),
+    held_out: Counted.openapi({ description: 'Who would be held out: control_group, holdout' }),
+    scanned: z.number().int(),
+    estimated: z.boolean().openapi({
+      description: 'True when the audience was larger than the forecast reads: counts are scaled',
+    }),
+  })
+  .openapi('AudienceForecast');
 export const CampaignList = z
   .object({ data: z.array(CampaignSchema), next_cursor: z.string().nullable() })
   .openapi('CampaignList');
@@ -185,6 +203,33 @@ export function registerCampaignRoutes(app: App): void {
       if (deps.jobs && row.status === 'sending')
         await deps.jobs.enqueue(QUEUES.planner, [abSendOutJob(row.id)]);
       return c.json(campaignView(row), 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/campaigns/{id}/audience',
+      roles: ACCESS.marketingRead,
+      tags,
+      summary:
+        'What a launch now would do: the audience, who would be mailed, suppressed (and why) or held out',
+      description:
+        'Reads the segment and runs the planner’s recipients step without writing anything. 409 when the campaign has no live segment.',
+      request: { params: IdParam },
+      responses: {
+        200: jsonResponse(AudienceForecastSchema, 'The forecast'),
+        ...notFoundResponse,
+        ...conflictResponse,
+      },
+    }),
+    async (c) => {
+      const deps = c.var.deps;
+      const row = await findCampaign(deps.sql, c.req.valid('param').id);
+      if (!row) throw notFound('Campaign');
+      const forecast = await forecastAudience(deps, row, { now: deps.clock() });
+      if (!forecast) throw conflict('The campaign has no segment to forecast', 'no-segment');
+      return c.json(forecast, 200);
     },
   );
 

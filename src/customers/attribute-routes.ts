@@ -2,9 +2,10 @@ import { z } from '@hono/zod-openapi';
 import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { slug, text } from '../http/fields.js';
+import { invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
-import { conflictResponse, defineRoute, jsonBody, jsonResponse } from '../http/route.js';
-import { type AttributeRow, declareAttribute, listAttributes } from './attributes.js';
+import { conflictResponse, defineRoute, jsonBody, jsonResponse, notFoundResponse } from '../http/route.js';
+import { type AttributeRow, declareAttribute, editAttribute, listAttributes } from './attributes.js';
 
 const ATTRIBUTE_TYPES = ['string', 'number', 'boolean', 'date', 'string_array'] as const;
 
@@ -28,6 +29,24 @@ const AttributeInput = z
     }),
   })
   .openapi('AttributeInput');
+
+const AttributeEditInput = z
+  .strictObject({
+    description: text(1000).nullable().optional(),
+    category: text(100).nullable().optional(),
+    sensitive: z.boolean().optional(),
+    purpose: slug().nullable().optional().openapi({
+      description: 'The consent purpose that allows using it; null: the category’s own purpose',
+    }),
+  })
+  .openapi('AttributeEditInput');
+
+const KeyParam = z.object({
+  key: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: 'key', in: 'path' }, example: 'loyalty_tier' }),
+});
 
 export const AttributeSchema = z
   .object({
@@ -62,6 +81,18 @@ const createRoute = defineRoute({
   responses: { 201: jsonResponse(AttributeSchema, 'Declared'), ...conflictResponse },
 });
 
+const editRoute = defineRoute({
+  method: 'patch',
+  path: '/v1/attributes/{key}',
+  tags: ['attributes'],
+  summary: 'Edit an attribute’s description and category, or mark it sensitive with its purpose',
+  description:
+    'The key and type never change. Marking an attribute sensitive (or changing its purpose) is refused with 422 while a live segment, offer or trigger reads it without declaring the purpose.',
+  roles: ACCESS.admin,
+  request: { params: KeyParam, body: jsonBody(AttributeEditInput) },
+  responses: { 200: jsonResponse(AttributeSchema, 'Edited'), ...notFoundResponse },
+});
+
 export function registerAttributeRoutes(app: App): void {
   app.openapi(listRoute, async (c) => {
     const rows = await listAttributes(c.var.deps.sql);
@@ -87,5 +118,19 @@ export function registerAttributeRoutes(app: App): void {
       return declared;
     });
     return c.json(toAttribute(row), 201);
+  });
+
+  app.openapi(editRoute, async (c) => {
+    const { key } = c.req.valid('param');
+    const input = c.req.valid('json');
+    if (Object.keys(input).length === 0)
+      throw invalid([{ path: '', in: 'body', message: 'send at least one field to change' }]);
+    const row = await c.var.deps.sql.begin(async (tx) => {
+      const edited = await editAttribute(tx, key, input);
+      if (!edited) throw notFound('Attribute');
+      await audit(c, { action: 'attribute.update', entity: 'attribute', entity_id: key, data: input }, tx);
+      return edited;
+    });
+    return c.json(toAttribute(row), 200);
   });
 }

@@ -1,7 +1,14 @@
 import type { Db } from '../db/sql.js';
 import { conflict, type FieldError, invalid } from '../http/problem.js';
 import { classifyAttribute } from '../privacy/categories.js';
-import { type AttributeRow, insertAttribute, selectAttributes } from './store.js';
+import { assertRulesStillLawful } from '../privacy/guard.js';
+import {
+  type AttributeRow,
+  insertAttribute,
+  selectAttributeForUpdate,
+  selectAttributes,
+  updateAttribute,
+} from './store.js';
 
 export type { AttributeRow } from './store.js';
 export type AttributeType = AttributeRow['type'];
@@ -28,6 +35,48 @@ export async function declareAttribute(
   const row = await insertAttribute(db, input);
   if (!row) throw conflict(`The attribute ${input.key} is already declared`, 'attribute-exists');
   return row;
+}
+
+/** What an admin may change of a declared attribute: not its key or type (stored values rely on them). */
+export interface AttributeEdit {
+  description?: string | null;
+  category?: string | null;
+  sensitive?: boolean;
+  purpose?: string | null;
+}
+
+/**
+ * Edits an attribute (call it in a transaction): the merged attribute is classified as a new
+ * one would be, and when it becomes sensitive or changes purpose, every live rule that reads it
+ * must already declare the purpose. Undefined when no attribute has that key.
+ */
+export async function editAttribute(
+  db: Db,
+  key: string,
+  edit: AttributeEdit,
+): Promise<AttributeRow | undefined> {
+  const current = await selectAttributeForUpdate(db, key);
+  if (!current) return undefined;
+  const merged = {
+    description: edit.description !== undefined ? edit.description : current.description,
+    category: edit.category !== undefined ? edit.category : current.category,
+    sensitive: edit.sensitive ?? current.sensitive,
+    // A new classification gets its category's purpose unless one is given.
+    purpose:
+      edit.purpose !== undefined
+        ? edit.purpose
+        : edit.sensitive === false || (edit.category !== undefined && edit.category !== current.category)
+          ? null
+          : current.purpose,
+  };
+  const classified = { ...merged, ...classifyAttribute(merged) };
+  if (classified.sensitive && classified.purpose && classified.purpose !== current.purpose)
+    await assertRulesStillLawful(
+      db,
+      { key, category: classified.category, purpose: classified.purpose },
+      edit.sensitive !== undefined ? 'sensitive' : edit.purpose !== undefined ? 'purpose' : 'category',
+    );
+  return updateAttribute(db, { key, ...classified });
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;

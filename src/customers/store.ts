@@ -182,6 +182,25 @@ export async function insertAttribute(
   return row;
 }
 
+// One attribute's row, locked for an edit of the registry.
+export async function selectAttributeForUpdate(db: Db, key: string): Promise<AttributeRow | undefined> {
+  const [row] = await db<AttributeRow[]>`select * from attributes where key = ${key} for update`;
+  return row;
+}
+
+// Writes an attribute's description and classification (its key and type never change).
+export async function updateAttribute(
+  db: Db,
+  row: Pick<AttributeRow, 'key' | 'description' | 'sensitive' | 'category' | 'purpose'>,
+): Promise<AttributeRow> {
+  const [updated] = await db<AttributeRow[]>`
+    update attributes set description = ${row.description}, sensitive = ${row.sensitive},
+      category = ${row.category}, purpose = ${row.purpose}
+    where key = ${row.key}
+    returning *`;
+  return updated!;
+}
+
 export interface ConsentRow {
   id: number;
   customer_id: number;

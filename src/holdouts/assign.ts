@@ -53,10 +53,16 @@ const newSalt = () => randomBytes(12).toString('hex');
  */
 export async function currentControlGroup(sql: Sql, now: Date): Promise<ControlGroup | null> {
   const settings = await readHoldoutSettings(sql);
-  const [current] = await sql<ControlGroup[]>`
-    select id, percent::float8 as percent, salt, started_at from control_groups where ended_at is null`;
+  const current = await controlGroupInForce(sql);
   if (isCurrent(current, settings, now)) return current && current.percent > 0 ? current : null;
   return renewControlGroup(sql, now);
+}
+
+/** The control group not ended yet, as stored (no renewal: a read for forecasts). */
+export async function controlGroupInForce(sql: Db): Promise<ControlGroup | undefined> {
+  const [current] = await sql<ControlGroup[]>`
+    select id, percent::float8 as percent, salt, started_at from control_groups where ended_at is null`;
+  return current;
 }
 
 function isCurrent(group: ControlGroup | undefined, s: HoldoutSettings, now: Date): boolean {

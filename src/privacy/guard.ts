@@ -1,6 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { type FieldError, invalid } from '../http/problem.js';
-import { selectSensitiveAttributes } from './store.js';
+import { selectLiveRules, selectSensitiveAttributes } from './store.js';
 
 export interface SensitiveAttribute {
   key: string;
@@ -135,4 +135,30 @@ export async function assertSensitiveUseDeclared(
   const registry = await selectSensitiveAttributes(db);
   const errors = present.flatMap((r) => checkSensitiveUse(r.rule, registry, r.field));
   if (errors.length > 0) throw invalid(errors);
+}
+
+/**
+ * The guard again when the registry changes (an attribute newly marked sensitive, or given
+ * another purpose): every live segment, offer and trigger that reads `changed` must declare its
+ * purpose, else it would go on targeting on it unchecked. Throws 422 naming `field` (the input
+ * that made the change) with each rule that would break.
+ */
+export async function assertRulesStillLawful(
+  db: Db,
+  changed: SensitiveAttribute,
+  field: string,
+): Promise<void> {
+  const broken = (await selectLiveRules(db)).filter(
+    (r) => checkSensitiveUse(r.rule, [changed], r.field).length > 0,
+  );
+  if (broken.length === 0) return;
+  throw invalid([
+    {
+      path: field,
+      in: 'body',
+      message:
+        `${broken.map((r) => `${r.kind} “${r.name}” (${r.id}, ${r.field})`).join(', ')} reads ` +
+        `${changed.key} without declaring the purpose ${changed.purpose}: declare it there first`,
+    },
+  ]);
 }

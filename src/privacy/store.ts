@@ -10,6 +10,23 @@ export function selectSensitiveAttributes(db: Db) {
     select key, category, purpose from attributes where sensitive order by key`;
 }
 
+// Every live rule that targets customers: segments' rules, offers' eligibility and score,
+// triggers' filters (what the targeting guard checked when each was saved).
+export function selectLiveRules(db: Db) {
+  return db<
+    { kind: 'segment' | 'offer' | 'trigger'; id: number; name: string; field: string; rule: unknown }[]
+  >`
+    select 'segment' as kind, id, name, 'rule' as field, rule from segments where deleted_at is null
+    union all
+    select 'offer', id, name, 'eligibility', eligibility from offers
+      where deleted_at is null and eligibility is not null
+    union all
+    select 'offer', id, name, 'score', score from offers where deleted_at is null and score is not null
+    union all
+    select 'trigger', id, name, 'filter', filter from triggers where deleted_at is null and filter is not null
+    order by kind, id`;
+}
+
 // Locks a customer for erasure and returns the address to suppress.
 export async function lockForErasure(
   db: Db,

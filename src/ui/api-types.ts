@@ -4,7 +4,7 @@
  * rendering "undefined".
  */
 import type { z } from '@hono/zod-openapi';
-import type { CampaignList } from '../campaigns/routes.js';
+import type { AudienceForecastSchema, CampaignList } from '../campaigns/routes.js';
 import type { CampaignSchema } from '../campaigns/schema.js';
 import type { AttributeSchema } from '../customers/attribute-routes.js';
 import type { ConsentHistory } from '../customers/consent-routes.js';
@@ -70,6 +70,8 @@ export interface Segments {
 export type SegmentPreview = z.infer<typeof SegmentPreviewSchema>;
 
 export type Senders = z.infer<typeof SenderList>;
+export type Sender = Senders['data'][number];
+export type AudienceForecast = z.infer<typeof AudienceForecastSchema>;
 export type Template = z.infer<typeof TemplateSchema>;
 export type Templates = z.infer<typeof TemplateList>;
 export type TemplateDefaults = z.infer<typeof DefaultsResult>;

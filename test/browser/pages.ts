@@ -13,12 +13,16 @@ export async function signInWithKey(page: Page, base: string, key: string): Prom
 /**
  * Every page of the web UI that the browser suites visit (axe in both themes, no horizontal
  * scroll at 360 px, screenshots at desktop and phone sizes). Add a page here with one line;
- * `{customer}`, `{campaign}`, `{segment}`, `{template}`, `{offer}`, `{trigger}` are filled in
- * from the suite's fixture. `as` is the role that opens it (admin when absent).
+ * `{customer}`, `{campaign}`, `{draft}` (a draft campaign), `{ab}` and `{abTesting}` (A/B
+ * campaigns decided and in their window), `{segment}`, `{template}`, `{offer}`,
+ * `{trigger}`, `{partial}`, `{import}`, `{webhook}`, `{attribute}` and `{welcome}` (an invitation
+ * link's path) are filled in from the suite's fixture. `as` is the role that opens it (admin
+ * when absent); `login`, `reset` and `welcome` are opened signed out.
  */
 export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> = [
   { name: 'login', path: '/ui/login' },
   { name: 'reset', path: '/ui/reset' },
+  { name: 'welcome', path: '{welcome}' },
   { name: 'dashboard', path: '/ui' },
   { name: 'customers', path: '/ui/customers?q=Name' },
   { name: 'customer-card', path: '/ui/customers/{customer}' },
@@ -28,15 +32,26 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'segment', path: '/ui/segments/{segment}' },
   { name: 'offers', path: '/ui/offers' },
   { name: 'offer-new', path: '/ui/offers/new' },
+  { name: 'offer', path: '/ui/offers/{offer}' },
   { name: 'campaigns', path: '/ui/campaigns' },
   { name: 'campaign-new', path: '/ui/campaigns/new' },
   { name: 'campaign', path: '/ui/campaigns/{campaign}' },
   { name: 'campaign-analyst', path: '/ui/campaigns/{campaign}', as: 'analyst' },
+  { name: 'campaign-ab-testing', path: '/ui/campaigns/{abTesting}' },
+  { name: 'campaign-ab', path: '/ui/campaigns/{ab}', as: 'analyst' },
+  { name: 'campaign-edit', path: '/ui/campaigns/{draft}/edit' },
+  { name: 'campaign-launch', path: '/ui/campaigns/{draft}/launch' },
   { name: 'templates', path: '/ui/templates' },
   { name: 'template', path: '/ui/templates/{template}' },
+  { name: 'template-new', path: '/ui/templates/new' },
+  { name: 'partials', path: '/ui/partials' },
+  { name: 'partial-new', path: '/ui/partials/new' },
+  { name: 'partial', path: '/ui/partials/{partial}' },
   { name: 'triggers', path: '/ui/triggers' },
   { name: 'trigger-new', path: '/ui/triggers/new' },
+  { name: 'trigger', path: '/ui/triggers/{trigger}' },
   { name: 'imports', path: '/ui/imports' },
+  { name: 'import', path: '/ui/imports/{import}' },
   { name: 'reports', path: '/ui/reports', as: 'analyst' },
   {
     name: 'reports-compare',
@@ -49,9 +64,11 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'senders', path: '/ui/senders' },
   { name: 'holdouts', path: '/ui/holdouts' },
   { name: 'attributes', path: '/ui/attributes' },
+  { name: 'attribute', path: '/ui/attributes/{attribute}' },
   { name: 'audit', path: '/ui/audit' },
   { name: 'account', path: '/ui/account' },
   { name: 'events', path: '/ui/events' },
   { name: 'events-analyst', path: '/ui/events', as: 'analyst' },
   { name: 'webhooks', path: '/ui/webhooks' },
+  { name: 'webhook', path: '/ui/webhooks/{webhook}' },
 ];

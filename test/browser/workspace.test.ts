@@ -8,8 +8,10 @@ import { simpleParser } from 'mailparser';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
-import type { Role } from '../../src/http/roles.js';
+import { ROLES, type Role } from '../../src/http/roles.js';
+import { NAV } from '../../src/ui/nav.js';
 import { userWithLink } from '../../src/users/first-admin.js';
+import { seedAbCampaign } from '../helpers/ab-fixture.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { startOidcProvider } from '../helpers/oidc-provider.js';
@@ -34,6 +36,8 @@ let base: string;
 let browser: Browser;
 const contexts = new Map<string, BrowserContext>();
 let campaigns: [number, number];
+/** Ids (and the invitation path) the page list's placeholders stand for. */
+const fixture: Record<string, string> = {};
 
 const newContext = async (name: string, viewport = DESKTOP) => {
   const context = await browser.newContext({
@@ -94,6 +98,52 @@ beforeAll(async () => {
   h.deps.config.SMTP_URL = sink.url;
   shop = await seedCampaignShop(h.db.sql, 12, h.deps.config.OFFERFLOW_SECRET);
   campaigns = await seedSentCampaigns();
+  const created = async (path: string, body: unknown) => {
+    const res = await h.post(path, body);
+    expect(res.status, `${path}: ${await res.clone().text()}`).toBe(201);
+    return (await res.json()) as { id: number };
+  };
+  fixture.draft = String(
+    (
+      await created('/v1/campaigns', {
+        name: 'Autumn draft',
+        segment_id: shop.segmentId,
+        template_id: shop.templateId,
+      })
+    ).id,
+  );
+  fixture.ab = String(await seedAbCampaign(h, shop, { name: 'Subject lines', decide: true }));
+  fixture.abTesting = String(
+    await seedAbCampaign(h, shop, { name: 'Subject lines, running', decide: false }),
+  );
+  fixture.trigger = String(
+    (await created('/v1/triggers', { name: 'Thank you', event: 'purchase', template_id: shop.templateId }))
+      .id,
+  );
+  fixture.partial = String(
+    (
+      await created('/v1/partials', {
+        name: 'footer',
+        mjml: '<mj-section><mj-column><mj-text>La Boutique, 1 rue du Jardin</mj-text></mj-column></mj-section>',
+      })
+    ).id,
+  );
+  // An endpoint nothing delivers to (no worker runs here): a local address, allowed for it alone.
+  h.deps.config.WEBHOOK_ALLOW_PRIVATE = true;
+  fixture.webhook = String(
+    (await created('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['message.sent'] })).id,
+  );
+  h.deps.config.WEBHOOK_ALLOW_PRIVATE = false;
+  await created('/v1/attributes', {
+    key: 'loyalty_tier',
+    type: 'string',
+    description: 'Gold, silver or bronze',
+  });
+  fixture.attribute = 'loyalty_tier';
+  const [imported] = await h.db.sql<{ id: number }[]>`
+    insert into imports (kind, filename, options, status) values ('purchases', 'day-1.csv', '{}', 'failed')
+    returning id`;
+  fixture.import = String(imported!.id);
   const sender = await h.post('/v1/senders', {
     from_address: 'offers@shop.example',
     from_name: 'La Boutique',
@@ -278,6 +328,24 @@ describe('the workspace in Chromium', () => {
     ]);
     const csv = readFileSync((await download.path())!, 'utf8');
     expect(csv.split('\n')[0]).toContain('sent');
+    // The hourly chart labels its UTC buckets in the viewer's zone (Pacific/Auckland here).
+    const chart = await analyst.evaluate(() => {
+      const canvas = (globalThis as any).document.querySelector('#timeseries');
+      return {
+        hours: JSON.parse(canvas.dataset.hours) as string[],
+        labels: (globalThis as any).Chart.getChart(canvas).data.labels as string[],
+        locale: new Intl.DateTimeFormat().resolvedOptions().locale as string,
+      };
+    });
+    expect(chart.hours.length).toBeGreaterThan(0);
+    const expected = new Intl.DateTimeFormat(chart.locale, {
+      timeZone: 'Pacific/Auckland',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    }).format(new Date(chart.hours[0]!));
+    expect(chart.labels[0]).toBe(expected);
     expect(download.suggestedFilename()).toBe(`campaign-${campaigns[0]}.csv`);
 
     await analyst.goto(`${base}/ui/reports`);
@@ -299,6 +367,20 @@ describe('the workspace in Chromium', () => {
       .trim()
       .split('\n');
     expect(rows).toHaveLength(3);
+
+    // A campaign still sending: its report grows on the open page, without a reload.
+    await analyst.goto(`${base}/ui/campaigns/${fixture.abTesting}`);
+    const before = await analyst.textContent('#report');
+    // A conversion on one of its messages (whichever variants the test cell drew, it counts).
+    await h.db.sql`
+      insert into contact_events (customer_id, kind, message_id, campaign_id)
+      select customer_id, 'converted', id, campaign_id from messages
+      where campaign_id = ${Number(fixture.abTesting)} and status = 'sent' order by id limit 1`;
+    await analyst.waitForFunction(
+      (text) => (globalThis as any).document.querySelector('#report')?.textContent !== text,
+      before,
+      { timeout: 20_000 },
+    );
 
     await analyst.goto(`${base}/ui/reports/offers`);
     const [offers] = await Promise.all([analyst.waitForEvent('download'), analyst.click('a.csv')]);
@@ -325,6 +407,49 @@ describe('the workspace in Chromium', () => {
     await phone.screenshot({ path: join(ARTIFACTS, 'flow-sales-note.png'), fullPage: true });
   });
 
+  it('every role on a phone: the menu opens, each of its links is a 44 px target that leads to a page no wider than 360 px', async () => {
+    const failures: string[] = [];
+    for (const role of ROLES) {
+      const context = await newContext(`phone-${role}`, { width: 360, height: 800 });
+      const phone = await context.newPage();
+      await signInWithKey(phone, role);
+      const first = NAV.find((n) => n.roles.includes(role) || role === 'admin')!;
+      await phone.goto(`${base}${first.href}`);
+      // The skip link comes first and leads to the content.
+      await phone.keyboard.press('Tab');
+      const skip = await phone.evaluate(() => {
+        const el = (globalThis as any).document.activeElement;
+        return { cls: el?.className, href: el?.getAttribute('href') };
+      });
+      if (skip.cls !== 'skip' || skip.href !== '#main')
+        failures.push(`${role}: first Tab reaches ${JSON.stringify(skip)}`);
+      const toggle = (await phone.locator('[data-menu-toggle]').boundingBox())!;
+      if (toggle.height < 44 || toggle.width < 44)
+        failures.push(`${role}: Menu is ${toggle.width}×${toggle.height}`);
+      if (await phone.isVisible('#site-nav'))
+        failures.push(`${role}: the menu is open before it is asked for`);
+      await phone.click('[data-menu-toggle]');
+      const links = await phone.locator('#site-nav nav a').all();
+      const expected = NAV.filter((n) => role === 'admin' || n.roles.includes(role)).map((n) => n.label);
+      const labels = await Promise.all(links.map((l) => l.textContent()));
+      if (JSON.stringify(labels) !== JSON.stringify(expected))
+        failures.push(`${role}: menu lists ${labels.join(', ')}`);
+      for (const link of links) {
+        const box = await link.boundingBox();
+        if (!box || box.height < 44 || box.width > 360)
+          failures.push(`${role}: ${await link.textContent()} is ${box?.width}×${box?.height}`);
+      }
+      const last = links.at(-1)!;
+      const href = (await last.getAttribute('href'))!;
+      await last.click();
+      await phone.waitForURL(`${base}${href}`);
+      const width = await phone.evaluate(() => (globalThis as any).document.documentElement.scrollWidth);
+      if (width > 360) failures.push(`${role}: ${href} is ${width} px wide`);
+      await phone.screenshot({ path: join(ARTIFACTS, `flow-phone-menu-${role}.png`) });
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('an admin erases a customer from the card after typing the confirmation', async () => {
     const admin = contexts.get('admin')!.pages()[0]!;
     const id = [...shop.eligible.keys()].at(-1)!;
@@ -349,8 +474,15 @@ describe('the workspace in Chromium', () => {
   });
 
   it('every page: no axe violation in either theme, no wider than 360 px, shot at both sizes', async () => {
+    const { url: welcome } = await userWithLink(h.db.sql, h.deps.config, {
+      email: 'newcomer@shop.example',
+      role: 'sales',
+      now: new Date(),
+    });
+    fixture.welcome = new URL(welcome).pathname;
     const fill = (path: string) =>
-      path
+      Object.entries(fixture)
+        .reduce((p, [name, value]) => p.replaceAll(`{${name}}`, value), path)
         .replaceAll('{customer}', String([...shop.eligible.keys()][1]))
         .replaceAll('{campaign2}', String(campaigns[1]))
         .replaceAll('{campaign}', String(campaigns[0]))
@@ -360,7 +492,7 @@ describe('the workspace in Chromium', () => {
     const anonymous = await (await newContext('anonymous')).newPage();
     const pages = new Map<string, Page>([['anonymous', anonymous]]);
     const pageFor = async (role: Role | undefined, name: string) => {
-      if (name === 'login' || name === 'reset') return anonymous;
+      if (name === 'login' || name === 'reset' || name === 'welcome') return anonymous;
       const key = role ?? 'admin';
       if (!pages.has(key)) {
         const existing = contexts.get(key === 'admin' ? 'admin' : key)?.pages()[0];

@@ -4,11 +4,12 @@ import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must, UiError } from '../api.js';
 import type {
+  AudienceForecast,
   Campaign,
   CampaignPage,
   CampaignReport,
   Segment,
-  SegmentPreview,
+  Sender,
   Template,
   Timeseries,
   TimeseriesPoint,
@@ -34,6 +35,64 @@ import {
 } from '../kit.js';
 import { Activity, Funnel, IncrementalResults, OfferResults, UnconvertedRevenue } from './report-parts.js';
 import { CsvLink } from './reports.js';
+
+/** Why a customer of the audience gets no mail, in words (the ledger's reason codes). */
+const REASONS: Record<string, string> = {
+  no_consent: 'no consent to marketing email',
+  unsubscribed: 'unsubscribed',
+  no_email: 'no email address',
+  erased: 'erased',
+  hard_bounce: 'their address bounced',
+  soft_bounce: 'their address keeps bouncing',
+  complaint: 'they reported a mail as spam',
+  control_group: 'in the global control group (held out to measure lift)',
+  holdout: 'in this campaign’s holdout',
+};
+
+/** The launch's forecast: the audience, who gets the mail, and who does not and why. */
+function LaunchForecast(props: { f: AudienceForecast; scheduleAt: string | null }) {
+  const f = props.f;
+  const n = (x: number) => x.toLocaleString('en-GB');
+  const about = f.estimated ? 'about ' : '';
+  const reasons = [...f.suppressed, ...f.held_out];
+  return (
+    <section id="launch-forecast" aria-labelledby="forecast-h">
+      <h2 id="forecast-h">Who gets it</h2>
+      <p class="big">
+        It will go to {about}
+        <strong id="mailable-count">{n(f.mailable)}</strong> of the{' '}
+        <strong id="audience-count">{n(f.audience)}</strong> customers of the segment
+        {props.scheduleAt ? (
+          <>
+            , at <When iso={props.scheduleAt} />
+          </>
+        ) : (
+          ', now'
+        )}
+        .
+      </p>
+      {reasons.length > 0 ? (
+        <>
+          <p>Not mailed, and why:</p>
+          <ul class="plain" id="expected-suppressions">
+            {reasons.map((r) => (
+              <li data-reason={r.reason}>
+                <strong>
+                  {about}
+                  {n(r.count)}
+                </strong>{' '}
+                {REASONS[r.reason] ?? r.reason}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : (
+        <p id="expected-suppressions">Nobody of the segment is suppressed or held out.</p>
+      )}
+      {f.estimated && <p class="muted">Estimated from the first {n(f.scanned)} customers of the segment.</p>}
+    </section>
+  );
+}
 
 const VARIANT_ROWS = 3;
 const FIELDS = [
@@ -521,17 +580,11 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   ) => {
     const cmp = must(await api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`));
     if (cmp.status !== 'draft') throw new UiError(409, `This campaign is ${cmp.status}, not a draft`);
-    const [seg, tpl] = await Promise.all([
+    const [seg, tpl, sender] = await Promise.all([
       cmp.segment_id ? api<Segment>(app, c, 'GET', `/v1/segments/${cmp.segment_id}`) : undefined,
       cmp.template_id ? api<Template>(app, c, 'GET', `/v1/templates/${cmp.template_id}`) : undefined,
+      cmp.sender_id ? api<Sender>(app, c, 'GET', `/v1/senders/${cmp.sender_id}`) : undefined,
     ]);
-    let count: number | undefined;
-    if (seg?.ok) {
-      const preview = await api<SegmentPreview>(app, c, 'POST', '/v1/segments/preview', {
-        rule: seg.body.rule,
-      });
-      if (preview.ok) count = preview.body.count;
-    }
     const checks: Array<{ ok: boolean; label: string; why?: string | undefined; field: string }> = [
       {
         field: 'segment_id',
@@ -550,8 +603,8 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
         ok: true,
         label: cmp.from
           ? `From: ${cmp.from.address}`
-          : cmp.sender_id
-            ? `From: sender identity #${cmp.sender_id}`
+          : sender?.ok
+            ? `From: ${sender.body.from_name ? `${sender.body.from_name} <${sender.body.from_address}>` : sender.body.from_address}`
             : 'From: the default sender identity',
       },
     ];
@@ -579,13 +632,16 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             </li>
           ))}
         </ul>
-        {count !== undefined && (
-          <p class="big">
-            It will go to <strong id="audience-count">{count.toLocaleString('en-GB')}</strong> customers of
-            the segment, less those suppressed when it is planned (no consent to marketing email,
-            unsubscribed, bounced, erased, no address)
-            {cmp.schedule_at ? `, at ${fmtDate(cmp.schedule_at)} UTC` : ', now'}.
-          </p>
+        {/* The forecast reads the audience through the recipients step: it comes after the page. */}
+        {seg?.ok && (
+          <div
+            id="launch-forecast-slot"
+            hx-get={`/ui/campaigns/${id}/forecast`}
+            hx-trigger="load"
+            hx-swap="outerHTML"
+          >
+            <p class="muted">Counting who gets it…</p>
+          </div>
         )}
         {ready ? (
           <form method="post" action={`/ui/campaigns/${id}/launch`}>
@@ -608,6 +664,21 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
   };
 
   ui.get('/ui/campaigns/:id{[0-9]+}/launch', (c) => launchPage(c, Number(c.req.param('id'))));
+
+  ui.get('/ui/campaigns/:id{[0-9]+}/forecast', async (c) => {
+    const id = Number(c.req.param('id'));
+    const [cmp, forecast] = await Promise.all([
+      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
+      api<AudienceForecast>(app, c, 'GET', `/v1/campaigns/${id}/audience`),
+    ]);
+    if (!forecast.ok)
+      return c.html(
+        <p class="muted" id="launch-forecast">
+          {forecast.detail ?? 'The audience could not be counted.'}
+        </p>,
+      );
+    return c.html(<LaunchForecast f={forecast.body} scheduleAt={cmp.ok ? cmp.body.schedule_at : null} />);
+  });
 
   ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel|send-winner}', async (c) => {
     const id = Number(c.req.param('id'));

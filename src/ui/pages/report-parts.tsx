@@ -9,13 +9,14 @@ type CurrencyReport = Pick<CampaignReport, 'currency' | 'revenue_by_currency'>;
 // result, and the activity over time.
 
 /** A chart drawn by app.js with Chart.js (served from node_modules). */
-export const Chart = (props: { id: string; config: unknown; label: string }) => (
+export const Chart = (props: { id: string; config: unknown; label: string; hours?: string[] }) => (
   <div class="chart">
     <canvas
       id={props.id}
       role="img"
       aria-label={props.label}
       data-chart={JSON.stringify(props.config)}
+      data-hours={props.hours ? JSON.stringify(props.hours) : undefined}
     ></canvas>
   </div>
 );
@@ -90,10 +91,13 @@ export function Activity(props: { points: TimeseriesPoint[]; interval: 'hour' | 
     interval === 'hour' ? bucket.slice(5, 16).replace('T', ' ') : bucket.slice(0, 10);
   return (
     <>
-      <h3>Over time (UTC, per {interval})</h3>
+      <h3>{interval === 'hour' ? 'Over time (per hour, in your time zone)' : 'Over time (per UTC day)'}</h3>
       <Chart
         id="timeseries"
         label={`Sent, opens, clicks and conversions per ${interval}`}
+        // Hourly buckets are instants: app.js relabels them in the viewer's zone (days stay UTC
+        // days, which a time zone would split, not move).
+        {...(interval === 'hour' ? { hours: points.map((p) => p.bucket) } : {})}
         config={{
           type: 'line',
           data: {

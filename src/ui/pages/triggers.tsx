@@ -5,6 +5,7 @@ import { ACCESS } from '../../http/roles.js';
 import { TRIGGER_EVENTS } from '../../triggers/schema.js';
 import { api, must, UiError } from '../api.js';
 import type {
+  Template,
   Trigger,
   TriggerPreview,
   TriggerReport,
@@ -307,7 +308,7 @@ function CapForm(props: FormState & { csrf: string }) {
 }
 
 /** How the trigger is set, in words. */
-function Settings(props: { t: Trigger }) {
+function Settings(props: { t: Trigger; templateName?: string | undefined }) {
   const { t } = props;
   const offset = Number(t.params.offset_days ?? 0);
   const when = [
@@ -335,7 +336,9 @@ function Settings(props: { t: Trigger }) {
       <dt>Sends</dt>
       <dd>
         {`${delay}: template `}
-        <a href={`/ui/templates/${t.template_id}`}>{`#${t.template_id} v${t.template_version}`}</a>
+        <a
+          href={`/ui/templates/${t.template_id}`}
+        >{`${props.templateName ?? 'the template'} v${t.template_version}`}</a>
         {`, ${t.offers_per_email} offers${t.cancel_on_purchase ? '; a later purchase cancels it' : ''}`}
       </dd>
       <dt>Messages</dt>
@@ -569,6 +572,9 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
     const points = series.ok ? series.body.data : [];
     // A deleted trigger keeps its report; only a live one has settings to show and edit.
     const live = trigger.ok ? trigger.body : undefined;
+    const template = live
+      ? await api<Template>(app, c, 'GET', `/v1/templates/${live.template_id}`)
+      : undefined;
     const marketer = can(c.var.auth.role, ACCESS.marketing);
     return page(
       c,
@@ -581,7 +587,7 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
         {c.req.query('saved') && <p class="notice">Saved.</p>}
         {live && (
           <section class="card">
-            <Settings t={live} />
+            <Settings t={live} templateName={template?.ok ? template.body.name : undefined} />
             {marketer && (
               <div class="row buttons">
                 <form method="post" action={`/ui/triggers/${id}/${live.enabled ? 'off' : 'on'}`}>
@@ -604,7 +610,9 @@ export function registerTriggerPages(ui: Hono<UiEnv>, app: App): void {
             )}
           </section>
         )}
-        <section class="card report" id="report">
+        <section class="card report" id="report" aria-labelledby="report-h">
+          {/* The report's parts head their sections with h3: the page's order needs this h2. */}
+          <h2 id="report-h">Report</h2>
           <Funnel totals={r.totals} currency={r.currency} />
           <UnconvertedRevenue report={r} />
           <OfferResults offers={r.offers} currency={r.currency} />

@@ -22,6 +22,16 @@
       if (canvas.dataset.drawn) continue;
       canvas.dataset.drawn = '1';
       const config = JSON.parse(canvas.dataset.chart);
+      // Hourly buckets come as UTC instants; label them in the viewer's time zone.
+      if (canvas.dataset.hours) {
+        const hour = new Intl.DateTimeFormat(undefined, {
+          month: '2-digit',
+          day: '2-digit',
+          hour: '2-digit',
+          minute: '2-digit',
+        });
+        config.data.labels = JSON.parse(canvas.dataset.hours).map((iso) => hour.format(new Date(iso)));
+      }
       config.data.datasets.forEach((d, i) => {
         const color = PALETTE[i % PALETTE.length];
         d.borderColor ??= color;

@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import type { App } from '../../../http/env.js';
-import { api, must } from '../../api.js';
+import { api, must, UiError } from '../../api.js';
 import type { Attribute, Attributes } from '../../api-types.js';
 import type { UiEnv } from '../../env.js';
 import { Checkbox, Csrf, type Errors, Field, FormErrors, page, str, Table } from '../../kit.js';
@@ -11,6 +11,7 @@ const TYPES = ['string', 'number', 'boolean', 'date', 'string_array'];
 /** /ui/attributes: the attribute registry, through /v1/attributes (its validation and audit). */
 export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
   ui.use('/ui/attributes', adminOnly);
+  ui.use('/ui/attributes/*', adminOnly);
 
   const render = async (
     c: Context<UiEnv>,
@@ -30,7 +31,7 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
       <>
         <h1>Attributes</h1>
         {state.notice && (
-          <p class="notice" role="status">
+          <p class="notice" role="status" id="attributes-notice">
             {state.notice}
           </p>
         )}
@@ -85,7 +86,14 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
           <h2 id="attributes-h">Registry</h2>
           <Table
             columns={[
-              { label: 'Key', cell: (a) => <code>{a.key}</code> },
+              {
+                label: 'Key',
+                cell: (a) => (
+                  <a href={`/ui/attributes/${encodeURIComponent(a.key)}`} aria-label={`Edit ${a.key}`}>
+                    <code>{a.key}</code>
+                  </a>
+                ),
+              },
               { label: 'Type', cell: (a) => a.type },
               { label: 'Category', cell: (a) => a.category ?? '—' },
               { label: 'Description', cell: (a) => a.description ?? '—' },
@@ -124,5 +132,92 @@ export function registerAttributePages(ui: Hono<UiEnv>, app: App): void {
         status: res.status,
       });
     return render(c, { notice: `Declared ${res.body.key}.` });
+  });
+
+  /** One attribute's edit form: its description and category, sensitive with its purpose. */
+  const renderEdit = async (
+    c: Context<UiEnv>,
+    key: string,
+    state: { values?: Record<string, unknown>; errors?: Errors; detail?: string; status?: number } = {},
+  ) => {
+    const rows = must(await api<Attributes>(app, c, 'GET', '/v1/attributes')).data;
+    const a = rows.find((r) => r.key === key);
+    if (!a) throw new UiError(404, `No attribute ${key}`);
+    const v = state.values ?? {
+      description: a.description,
+      category: a.category,
+      sensitive: a.sensitive ? 'on' : undefined,
+      purpose: a.purpose,
+    };
+    return page(
+      c,
+      `Attribute ${a.key}`,
+      <form
+        method="post"
+        action={`/ui/attributes/${encodeURIComponent(a.key)}`}
+        class="card stack narrow"
+        id="attribute-edit-form"
+        novalidate
+      >
+        <h1>
+          Attribute <code>{a.key}</code>
+        </h1>
+        <p class="muted">Type {a.type}; the key and type stay as declared (stored values rely on them).</p>
+        <Csrf token={c.var.csrf} />
+        <FormErrors
+          errors={state.errors}
+          fields={['description', 'category', 'sensitive', 'purpose']}
+          detail={state.detail}
+        />
+        <Field name="description" label="Description" value={v.description as string} errors={state.errors} />
+        <Field
+          name="category"
+          label="Category"
+          value={v.category as string}
+          errors={state.errors}
+          hint="A special category (health, religion…) must be sensitive"
+        />
+        <Checkbox
+          name="sensitive"
+          label="Sensitive (a special category of personal data)"
+          checked={v.sensitive === 'on'}
+          errors={state.errors}
+        />
+        <Field
+          name="purpose"
+          label="Consent purpose"
+          value={v.purpose as string}
+          errors={state.errors}
+          hint="Empty: the category’s own purpose (sensitive:health…)"
+        />
+        <p>
+          <button type="submit">Save</button> <a href="/ui/attributes">Back to the registry</a>
+        </p>
+      </form>,
+      { status: state.status ?? 200 },
+    );
+  };
+
+  ui.get('/ui/attributes/:key', (c) => renderEdit(c, c.req.param('key')));
+
+  ui.post('/ui/attributes/:key', async (c) => {
+    const key = c.req.param('key');
+    const form = (await c.req.parseBody()) as Record<string, unknown>;
+    // Empty fields clear: no description, no category, the category's own purpose.
+    const body = {
+      description: str(form, 'description') ?? null,
+      category: str(form, 'category') ?? null,
+      sensitive: form.sensitive === 'on',
+      purpose: str(form, 'purpose') ?? null,
+    };
+    const res = await api<Attribute>(app, c, 'PATCH', `/v1/attributes/${encodeURIComponent(key)}`, body);
+    if (!res.ok)
+      return renderEdit(c, key, {
+        values: form,
+        errors: res.errors,
+        ...(res.errors.length ? {} : { detail: res.detail ?? `The API answered ${res.status}` }),
+        status: res.status,
+      });
+    return render(c, { notice: `Saved ${res.body.key}.` });
   });
 }
