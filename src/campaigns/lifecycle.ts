@@ -1,6 +1,7 @@
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
 import { cancelQueuedMessages } from '../messages/ledger.js';
+import type { MessageCategory } from '../policy/schema.js';
 import { senderExists } from '../senders/store.js';
 import { templateTextErrors } from '../templates/render.js';
 import { cancelHeldMessages } from './ab-store.js';
@@ -76,6 +77,8 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     sender_id: (pick('sender_id', base?.sender_id ?? null) as number | null) ?? null,
     ab_test: (pick('ab_test', base?.ab_test ?? null) as AbTest | null) ?? null,
     holdout_percent: (pick('holdout_percent', base?.holdout_percent ?? 0) as number) ?? 0,
+    category: (pick('category', base?.category ?? 'promotional') as MessageCategory) ?? 'promotional',
+    priority: (pick('priority', base?.priority ?? 0) as number) ?? 0,
   };
 }
 
@@ -150,6 +153,8 @@ export function campaignView(row: CampaignRow): CampaignView {
       : null,
     sender_id: row.sender_id,
     holdout_percent: row.holdout_percent,
+    category: row.category,
+    priority: row.priority,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
 import { isoDateTime, requiredText, text } from '../http/fields.js';
+import { MessageCategorySchema, MessagePrioritySchema } from '../policy/schema.js';
 
 // The campaign contract. One schema validates creation and (made partial) PATCH bodies.
 
@@ -92,6 +93,8 @@ const fields = {
     .openapi({ description: 'Pinned at launch to the latest version when absent' }),
   offers_per_email: z.number().int().min(0).max(20).optional().openapi({ example: 3 }),
   holdout_percent: HoldoutPercent.optional(),
+  category: MessageCategorySchema.optional(),
+  priority: MessagePrioritySchema.optional(),
   variants: z
     .array(VariantSchema)
     .max(10, 'at most 10 variants')
@@ -233,6 +236,8 @@ export const CampaignSchema = z
     from: FromSchema.nullable(),
     sender_id: z.number().int().nullable(),
     holdout_percent: z.number(),
+    category: MessageCategorySchema,
+    priority: z.number().int(),
     ab_test: AbTestSchema.nullable(),
     ab_state: AbStateSchema.nullable(),
     status: z.enum(CAMPAIGN_STATUSES),

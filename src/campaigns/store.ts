@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import type { MessageCategory } from '../policy/schema.js';
 import type { AbTest, CampaignStatus, Variant } from './schema.js';
 import type { AbDecision } from './winner.js';
 
@@ -19,6 +20,8 @@ export interface CampaignRow {
   from_name: string | null;
   sender_id: number | null;
   holdout_percent: number;
+  category: MessageCategory;
+  priority: number;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -47,6 +50,8 @@ export interface CampaignWrite {
   from_name: string | null;
   sender_id: number | null;
   holdout_percent: number;
+  category: MessageCategory;
+  priority: number;
   ab_test: AbTest | null;
 }
 
@@ -64,6 +69,8 @@ const COLUMNS = [
   'from_name',
   'sender_id',
   'holdout_percent',
+  'category',
+  'priority',
   'ab_test',
 ] as const;
 

@@ -40,6 +40,8 @@ export interface WorkerOptions {
   roles: readonly WorkerRole[];
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** The workers' clock (the contact policy's quiet hours and local days); tests inject one. */
+  clock?: () => Date;
 }
 
 export interface RunningWorkers {
@@ -72,7 +74,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   }
   const sql = createSql(config.DATABASE_URL, { max: Math.min(20, 4 + Math.ceil(concurrency / 4)) });
   const dispatcher = createBullDispatcher(redis, prefix);
-  const clock = () => new Date();
+  const clock = options.clock ?? (() => new Date());
   const workers = new Map<string, Worker>();
   // Stopped in order: what produces work first, then the workers, then what they use.
   const beforeWorkers: Array<() => Promise<void>> = [];

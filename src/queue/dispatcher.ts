@@ -34,6 +34,17 @@ export function createBullDispatcher(connection: Redis, prefix = queuePrefix()):
         );
       }
     },
+    async promote(name: string, jobIds: readonly string[]) {
+      const q = queue(name);
+      const absent: string[] = [];
+      for (const id of jobIds) {
+        const job = await q.getJob(id);
+        if (!job) absent.push(id);
+        // Only a delayed job can be promoted; one waiting or active already runs now.
+        else await job.promote().catch(() => {});
+      }
+      return absent;
+    },
     async missing(name: string, jobIds: readonly string[]) {
       if (jobIds.length === 0) return [];
       const q = queue(name);
