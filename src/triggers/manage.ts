@@ -98,7 +98,8 @@ function categoryOf(
       ]);
     return { category: input.category, transactional: input.category === 'transactional' };
   }
-  if (input.transactional === undefined) return current;
+  if (input.transactional === undefined)
+    return { category: current.category, transactional: current.transactional };
   if (input.transactional) return { category: 'transactional', transactional: true };
   return {
     category: current.category === 'transactional' ? 'promotional' : current.category,
