@@ -144,19 +144,26 @@ export function createSender(deps: SenderDeps) {
     // priority, complaint) or count and go on. After suppression, so that what is suppressed
     // anyway is not counted; before rendering, so that a held or dropped row costs nothing more.
     const now = deps.clock();
-    const verdict = await applyContactPolicy(
-      deps.sql,
-      {
-        id,
-        customer_id: m.customer_id,
-        category: m.category,
-        priority: m.priority,
-        policy_counted: m.policy_counted,
-        timezone: m.customer.timezone,
-        settings: m.policy ?? OFF,
-      },
-      now,
-    );
+    let verdict: Awaited<ReturnType<typeof applyContactPolicy>>;
+    try {
+      verdict = await applyContactPolicy(
+        deps.sql,
+        {
+          id,
+          customer_id: m.customer_id,
+          category: m.category,
+          priority: m.priority,
+          policy_counted: m.policy_counted,
+          timezone: m.customer.timezone,
+          settings: m.policy ?? OFF,
+        },
+        now,
+      );
+    } catch (error) {
+      // The decision rolled back whole (nothing counted): the row goes back to the queue.
+      if (isInfrastructureError(error)) return retryLater(id, `policy: ${(error as Error).message}`);
+      throw error;
+    }
     if (verdict.action === 'hold')
       return {
         outcome: 'held',

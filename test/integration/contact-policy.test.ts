@@ -405,16 +405,33 @@ describe('quiet hours', () => {
     const [night] = await customers('quiet', 1, 'Europe/Paris');
     const [day] = await customers('quiet-ny', 1, 'America/New_York');
     // 23:30 in Paris is 17:30 in New York: one is held, the other goes at once.
+    const reminder = await json(
+      await h.post('/v1/triggers', { name: 'Night reminder', event: 'purchase', template_id: templateId }),
+    );
     fixed = new Date('2031-01-14T22:30:00Z');
     try {
       const id = await campaign([night!, day!]);
       await launch(id);
+      // An automation fired at the same hour is held the same way.
+      const bought = await h.post('/v1/purchases', {
+        external_line_id: 'quiet-line',
+        customer_id: night!.id,
+        amount: 12,
+        purchased_at: fixed.toISOString(),
+      });
+      expect(bought.status).toBe(201);
       const held = await until(async () => {
         const rows = await rowsOf({ campaign: id });
         const n = rows.find((r) => r.customer_id === night!.id);
         const d = rows.find((r) => r.customer_id === day!.id);
         return n?.policy_reason === 'quiet_hours' && d?.status === 'sent' && n;
       });
+      const heldReminder = await until(async () => {
+        const [r] = await rowsOf({ trigger: reminder.id });
+        return r?.policy_reason === 'quiet_hours' && r;
+      });
+      expect(heldReminder).toMatchObject({ status: 'queued' });
+      expect(heldReminder.send_at?.toISOString()).toBe('2031-01-15T07:00:00.000Z');
       expect(held.status).toBe('queued');
       expect(held.send_at?.toISOString()).toBe('2031-01-15T07:00:00.000Z');
       expect(await mailsTo(night!.email)).toHaveLength(0);
@@ -434,9 +451,12 @@ describe('quiet hours', () => {
         select status, sent_at from messages where campaign_id = ${id} and customer_id = ${night!.id}`;
       expect(sent!.status).toBe('sent');
       expect(sent!.sent_at.toISOString()).toBe('2031-01-15T07:00:05.000Z');
-      expect(await mailsTo(night!.email)).toHaveLength(1);
+      await until(async () => (await rowsOf({ trigger: reminder.id }))[0]?.status === 'sent');
+      // The campaign mail and the reminder, both after the night.
+      expect(await mailsTo(night!.email)).toHaveLength(2);
     } finally {
       fixed = null;
+      await h.patch(`/v1/triggers/${reminder.id}`, { enabled: false });
       await policy({ quiet_hours: null });
     }
   });
