@@ -15,32 +15,20 @@ export async function wakeHeldMessages(
   options: { pageSize?: number } = {},
 ): Promise<number> {
   const rows = await takeDueHeldMessages(deps.sql, deps.clock(), options.pageSize ?? 1000);
-  const byQueue = new Map<string, { campaignId: number | null; ids: number[] }[]>();
+  // Grouped by send queue and campaign: a throttled campaign's jobs live in its own queue.
+  const groups = new Map<string, { queue: string; campaignId: number | null; ids: number[] }>();
   for (const r of rows) {
-    const queue =
-      r.campaign_id === null
-        ? sendQueueFor({ id: 0, throttle_per_second: null })
-        : sendQueueFor({
-            id: r.campaign_id,
-            throttle_per_second: r.throttle_per_second,
-          });
-    const groups = byQueue.get(queue) ?? [];
-    let group = groups.find((g) => g.campaignId === r.campaign_id);
-    if (!group) {
-      group = { campaignId: r.campaign_id, ids: [] };
-      groups.push(group);
-    }
+    const queue = sendQueueFor({ id: r.campaign_id ?? 0, throttle_per_second: r.throttle_per_second });
+    const key = `${queue}|${r.campaign_id}`;
+    const group = groups.get(key) ?? { queue, campaignId: r.campaign_id, ids: [] };
     group.ids.push(r.id);
-    byQueue.set(queue, groups);
+    groups.set(key, group);
   }
-  for (const [queue, groups] of byQueue) {
-    for (const g of groups) {
-      const absent = deps.jobs.promote
-        ? new Set(await deps.jobs.promote(queue, g.ids.map(sendJobId)))
-        : new Set(g.ids.map(sendJobId));
-      const again = g.ids.filter((id) => absent.has(sendJobId(id)));
-      if (again.length > 0) await deps.jobs.enqueue(queue, sendJobs(g.campaignId, again));
-    }
+  for (const g of groups.values()) {
+    const jobIds = g.ids.map(sendJobId);
+    const absent = new Set(deps.jobs.promote ? await deps.jobs.promote(g.queue, jobIds) : jobIds);
+    const again = g.ids.filter((id) => absent.has(sendJobId(id)));
+    if (again.length > 0) await deps.jobs.enqueue(g.queue, sendJobs(g.campaignId, again));
   }
   return rows.length;
 }

@@ -400,7 +400,7 @@ describe('complaint suspension', () => {
 });
 
 describe('quiet hours', () => {
-  it('hold a campaign mail due at 23:30 in Paris until 08:00 Paris time, then send it', async () => {
+  it('hold a campaign mail and an automation due at 23:30 in Paris until 08:00 Paris time, then send them, Redis wiped meanwhile', async () => {
     await policy({ quiet_hours: { start: '21:00', end: '08:00' } });
     const [night] = await customers('quiet', 1, 'Europe/Paris');
     const [day] = await customers('quiet-ny', 1, 'America/New_York');
@@ -445,6 +445,15 @@ describe('quiet hours', () => {
       // Not before the morning: the campaign waits for it.
       expect((await json(await h.get(`/v1/campaigns/${id}`))).status).toBe('sending');
 
+      // Redis loses every key during the night (as a flush would, only this file's prefix): the
+      // held rows are in PostgreSQL, and the reconciler brings their jobs back in the morning.
+      const redis = h.deps.redis!;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${h.queuePrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
       fixed = new Date('2031-01-15T07:00:05Z');
       await finished(id);
       const [sent] = await h.db.sql<{ status: string; sent_at: Date }[]>`
