@@ -32,6 +32,12 @@ describe('quiet hours', () => {
     expect(until?.toISOString()).toBe('2026-03-29T06:00:00.000Z');
   });
 
+  it('lands on the end minute in a zone whose offset changes that day (Pacific/Chatham, DST on 2024-09-29)', () => {
+    const until = quietHoursEnd(new Date('2024-09-27T11:16:00Z'), 'Pacific/Chatham', 1, 0);
+    expect(until).not.toBeNull();
+    expect(minuteOfDay(until!, 'Pacific/Chatham')).toBe(0);
+  });
+
   it('for any instant, zone and window: held exactly when inside, until a later instant outside it at the end minute', () => {
     fc.assert(
       fc.property(

@@ -32,9 +32,25 @@ export function quietHoursEnd(now: Date, timeZone: string, start: number, end: n
       ).getTime() +
         (end % 60) * 60_000,
     );
-    if (at.getTime() > now.getTime()) return at;
+    const exact = readsAt(at, timeZone, end);
+    if (exact.getTime() > now.getTime()) return exact;
   }
   return new Date(now.getTime() + 86_400_000);
+}
+
+/**
+ * `at` moved to read exactly `minute` on the zone's clock when an offset change between the
+ * guess and the answer left it off by the change (zonedInstant can land an hour early in a zone
+ * whose offset changed that day, such as Pacific/Chatham); unchanged in a DST gap.
+ */
+function readsAt(at: Date, timeZone: string, minute: number): Date {
+  const p = localParts(at, timeZone);
+  let delta = (((minute - (p.hour * 60 + p.minute)) % 1440) + 1440) % 1440;
+  if (delta > 720) delta -= 1440;
+  if (delta === 0) return at;
+  const moved = new Date(at.getTime() + delta * 60_000);
+  const q = localParts(moved, timeZone);
+  return q.hour * 60 + q.minute === minute ? moved : at;
 }
 
 /** The customer's local calendar day of an instant, `YYYY-MM-DD` (the caps count per local day). */
