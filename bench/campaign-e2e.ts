@@ -214,11 +214,20 @@ const bench: Bench = {
         RECONCILE_INTERVAL_MS: '1000',
         ...(process.env.BENCH_IDLE ? { RECONCILE_IDLE_SECONDS: process.env.BENCH_IDLE } : {}),
       });
+      // BENCH_POLICY=on: every send goes through the whole contact policy (caps, a quiet window
+      // that is not now, the complaint suspension): the locked decision and the count per send.
+      const policy = process.env.BENCH_POLICY === 'on';
+      if (policy) {
+        const hour = (new Date().getUTCHours() + 6) % 24;
+        await sql`
+          update contact_policy_settings set daily_cap = 5, weekly_cap = 20, complaint_suspension_days = 30,
+            quiet_start_minute = ${hour * 60}, quiet_end_minute = ${((hour + 2) % 24) * 60}`;
+      }
       const one = await runCampaign(sql, env('one'), 1, shop);
       const two = await runCampaign(sql, env('two'), 2, shop);
       return [
         {
-          name: 'campaign-e2e (1 worker process)',
+          name: `campaign-e2e (1 worker process${policy ? ', contact policy on' : ''})`,
           value: one.rate,
           unit: 'messages/s',
           baseline: 'bare nodemailer pooled, the same emails pre-rendered',
@@ -228,7 +237,7 @@ const bench: Bench = {
           notes: { customers, sent: one.sent, seconds: Math.round(one.seconds * 10) / 10 },
         },
         {
-          name: 'campaign-e2e (2 worker processes)',
+          name: `campaign-e2e (2 worker processes${policy ? ', contact policy on' : ''})`,
           value: two.rate,
           unit: 'messages/s',
           baseline: 'bare nodemailer pooled, the same emails pre-rendered',

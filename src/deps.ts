@@ -17,6 +17,11 @@ export interface JobDispatcher {
   enqueue(queue: string, jobs: JobRequest[]): Promise<void>;
   /** Of these job ids, those with no job in the queue (any state); absent where it cannot tell. */
   missing?(queue: string, jobIds: readonly string[]): Promise<string[]>;
+  /**
+   * Runs these delayed jobs now; returns the ids with no job at all (to enqueue afresh). Absent
+   * where it cannot tell (the edge): the caller enqueues them all, a no-op for live ids.
+   */
+  promote?(queue: string, jobIds: readonly string[]): Promise<string[]>;
   /** Bounded hand-over (back-pressure); absent where there is no Redis: everything is handed over. */
   window?: SendWindowStore;
 }

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { Sender, SendOutcome } from '../src/messages/send.js';
 import type { SendJobData } from '../src/messages/send-jobs.js';
 
@@ -8,11 +8,17 @@ import type { SendJobData } from '../src/messages/send-jobs.js';
  */
 export const senderProcessor =
   (sender: Sender, topUp?: (campaignId: number) => Promise<unknown>) =>
-  async (job: Job<SendJobData>): Promise<SendOutcome> => {
+  async (job: Job<SendJobData>, token?: string): Promise<SendOutcome> => {
     const id = messageIdOf(job);
     if (id === null) return { outcome: 'skipped', reason: `job ${job.id} names no message` };
     const attempts = job.opts.attempts ?? 1;
     const outcome = await sender.send(id, { finalAttempt: job.attemptsMade + 1 >= attempts });
+    if (outcome.outcome === 'held') {
+      // Held by the contact policy: the same job (same id, attempts untouched) waits until the
+      // quiet hours end; the reconciler wakes it early if the clock says so (src/policy/wake.ts).
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
     // About one job per quarter window carries the flag: the campaign's next rows follow it.
     // A failed top-up is the reconciler's to repeat; the message itself is settled.
     if (topUp && job.data?.top_up && job.data.campaign_id) await topUp(job.data.campaign_id).catch(() => 0);

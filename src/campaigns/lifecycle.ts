@@ -2,6 +2,7 @@ import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
 import { cancelQueuedMessages } from '../messages/ledger.js';
 import type { Ranker } from '../offers/schema.js';
+import type { MessageCategory } from '../policy/schema.js';
 import { senderExists } from '../senders/store.js';
 import { templateTextErrors } from '../templates/render.js';
 import { cancelHeldMessages } from './ab-store.js';
@@ -79,6 +80,8 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
     holdout_percent: (pick('holdout_percent', base?.holdout_percent ?? 0) as number) ?? 0,
     ...rankerColumns(input.ranker, base),
     send_at_best_hour: input.send_at_best_hour ?? base?.send_at_best_hour ?? false,
+    category: (pick('category', base?.category ?? 'promotional') as MessageCategory) ?? 'promotional',
+    priority: (pick('priority', base?.priority ?? 0) as number) ?? 0,
   };
 }
 
@@ -181,6 +184,8 @@ export function campaignView(row: CampaignRow): CampaignView {
       exploration: row.ranker_exploration,
     },
     send_at_best_hour: row.send_at_best_hour,
+    category: row.category,
+    priority: row.priority,
     ab_test: row.ab_test,
     ab_state: abStateOf(row),
     status: row.status,

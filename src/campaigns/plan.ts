@@ -158,4 +158,3 @@ export async function learningOf(
     seedKey: `campaign:${campaign.id}`,
   };
 }
-

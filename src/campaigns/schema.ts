@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
 import { isoDateTime, requiredText, text } from '../http/fields.js';
 import { RankerInput, RankerSchema } from '../offers/schema.js';
+import { MessageCategorySchema, MessagePrioritySchema } from '../policy/schema.js';
 
 // The campaign contract. One schema validates creation and (made partial) PATCH bodies.
 
@@ -98,6 +99,8 @@ const fields = {
     description:
       'Send each customer’s mail at their best hour (from their own opens and clicks, shrunk toward everyone’s) within 24 hours of planning, in their timezone',
   }),
+  category: MessageCategorySchema.optional(),
+  priority: MessagePrioritySchema.optional(),
   variants: z
     .array(VariantSchema)
     .max(10, 'at most 10 variants')
@@ -241,6 +244,8 @@ export const CampaignSchema = z
     holdout_percent: z.number(),
     ranker: RankerSchema,
     send_at_best_hour: z.boolean(),
+    category: MessageCategorySchema,
+    priority: z.number().int(),
     ab_test: AbTestSchema.nullable(),
     ab_state: AbStateSchema.nullable(),
     status: z.enum(CAMPAIGN_STATUSES),

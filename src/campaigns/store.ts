@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import type { MessageCategory } from '../policy/schema.js';
 import type { AbTest, CampaignStatus, Variant } from './schema.js';
 import type { AbDecision } from './winner.js';
 
@@ -24,6 +25,8 @@ export interface CampaignRow {
   ranker_cells: boolean;
   ranker_exploration: number;
   send_at_best_hour: boolean;
+  category: MessageCategory;
+  priority: number;
   status: CampaignStatus;
   launched_at: Date | null;
   plan_after_id: number | null;
@@ -57,6 +60,8 @@ export interface CampaignWrite {
   ranker_cells: boolean;
   ranker_exploration: number;
   send_at_best_hour: boolean;
+  category: MessageCategory;
+  priority: number;
   ab_test: AbTest | null;
 }
 
@@ -79,6 +84,8 @@ const COLUMNS = [
   'ranker_cells',
   'ranker_exploration',
   'send_at_best_hour',
+  'category',
+  'priority',
   'ab_test',
 ] as const;
 

@@ -45,6 +45,8 @@ export interface WorkerOptions {
   roles: readonly WorkerRole[];
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** The workers' clock (the contact policy's quiet hours and local days); tests inject one. */
+  clock?: () => Date;
 }
 
 export interface RunningWorkers {
@@ -81,7 +83,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const dispatcher = createBullDispatcher(redis, prefix, {
     staleMs: num(env.JOB_STALE_MS, STALE_WAITING_MS),
   });
-  const clock = () => new Date();
+  const clock = options.clock ?? (() => new Date());
   const workers = new Map<string, Worker>();
   // Stopped in order: what produces work first, then the workers, then what they use.
   const beforeWorkers: Array<() => Promise<void>> = [];

@@ -4,6 +4,8 @@ import { audit } from '../http/audit.js';
 import type { App } from '../http/env.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, jsonBody, jsonResponse } from '../http/route.js';
+import { ContactPolicyPatch, ContactPolicySchema } from '../policy/schema.js';
+import { policyView, readPolicySettings, writePolicySettings } from '../policy/settings.js';
 import { type ControlGroup, currentControlGroup, readHoldoutSettings, renewControlGroup } from './assign.js';
 import { HoldoutPercent } from './schema.js';
 
@@ -29,6 +31,9 @@ export const WorkspaceSettingsSchema = z
     control_group: ControlGroupSchema.extend({ next_refresh_at: z.string().nullable() })
       .nullable()
       .openapi({ description: 'The group in force; null when holdout_percent is 0' }),
+    contact_policy: ContactPolicySchema.openapi({
+      description: 'The contact policy every send passes through: caps, quiet hours, complaint suspension',
+    }),
     updated_at: z.string(),
   })
   .openapi('Settings');
@@ -37,6 +42,7 @@ const SettingsPatch = z
   .strictObject({
     holdout_percent: HoldoutPercent.optional(),
     holdout_refresh_days: z.number().int().min(1).max(3650).nullable().optional(),
+    contact_policy: ContactPolicyPatch.optional(),
   })
   .openapi('SettingsPatch');
 
@@ -47,6 +53,7 @@ async function settingsView(sql: Sql, now: Date) {
     holdout_percent: s.holdout_percent,
     holdout_refresh_days: s.refresh_days,
     control_group: group ? groupView(group, s.refresh_days) : null,
+    contact_policy: policyView(await readPolicySettings(sql)),
     updated_at: s.updated_at.toISOString(),
   };
 }
@@ -63,6 +70,7 @@ function groupView(g: ControlGroup, refreshDays: number | null) {
 }
 
 async function writeSettings(db: Db, patch: z.infer<typeof SettingsPatch>): Promise<void> {
+  if (patch.contact_policy) await writePolicySettings(db, patch.contact_policy);
   await db`
     update holdout_settings set
       holdout_percent = coalesce(${patch.holdout_percent ?? null}::numeric, holdout_percent),
@@ -80,7 +88,7 @@ export function registerHoldoutRoutes(app: App): void {
       path: '/v1/settings',
       roles: ACCESS.marketingRead,
       tags,
-      summary: 'Workspace settings: the global control group',
+      summary: 'Workspace settings: the global control group and the contact policy',
       responses: { 200: jsonResponse(WorkspaceSettingsSchema, 'The settings') },
     }),
     async (c) => c.json(await settingsView(c.var.deps.sql, c.var.deps.clock()), 200),
@@ -94,14 +102,14 @@ export function registerHoldoutRoutes(app: App): void {
         roles: ACCESS.admin,
         tags,
         summary:
-          'Change the global control group: its percent and how often a new one is drawn (a changed percent draws a new group now)',
+          'Change the global control group (its percent and how often a new one is drawn; a changed percent draws a new group now) and the contact policy',
         request: { body: jsonBody(SettingsPatch) },
         responses: { 200: jsonResponse(WorkspaceSettingsSchema, 'The settings') },
       }),
       async (c) => {
         const { sql, clock } = c.var.deps;
         const patch = c.req.valid('json');
-        await writeSettings(sql, patch);
+        await sql.begin((tx) => writeSettings(tx, patch));
         await renewControlGroup(sql, clock());
         await audit(c, { action: 'settings.update', entity: 'settings', entity_id: null, data: patch });
         return c.json(await settingsView(sql, clock()), 200);

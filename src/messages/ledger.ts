@@ -1,4 +1,6 @@
 import type { Db, Fragment } from '../db/sql.js';
+import type { MessageCategory } from '../policy/schema.js';
+import type { PolicySettings } from '../policy/settings.js';
 
 // The send ledger (`messages`): the queries of delivery. Campaigns, triggers and journeys write
 // rows; only this module claims, sends, records, fails, retries and cancels them. Every
@@ -162,18 +164,30 @@ export interface ClaimedMessage {
   sender_id: number | null;
   /** A trigger message's latest marketing_email consent at claim time (null: none, or a campaign row). */
   marketing: boolean | null;
-  customer: Record<string, unknown> & { email: string | null; erased_at: Date | null };
+  customer: Record<string, unknown> & {
+    email: string | null;
+    erased_at: Date | null;
+    timezone: string | null;
+  };
+  /** The row's own category and priority, else its campaign's or trigger's (see src/policy/). */
+  category: MessageCategory;
+  priority: number;
+  policy_counted: boolean;
+  /** The workspace's contact policy, read by the claim itself (no extra round trip per send). */
+  policy: PolicySettings | null;
 }
 
 /**
  * Claims a ledger row for sending: queued, or `sending` with a lease older than `leaseSeconds`
- * (its worker died); a campaign's row only while the campaign is sending, a trigger's row only
- * once its send_at has come. Returns what rendering needs.
+ * (its worker died); a campaign's row only while the campaign is sending, a delayed or held row
+ * only once its send_at has come by the sender's clock (`now`, injectable in tests). Returns
+ * what rendering and the contact policy need.
  */
 export async function claimMessage(
   sql: Db,
   id: number,
   leaseSeconds: number,
+  now: Date = new Date(),
 ): Promise<ClaimedMessage | undefined> {
   const [row] = await sql<ClaimedMessage[]>`
     with claimed as (
@@ -181,7 +195,7 @@ export async function claimMessage(
       where m.id = ${id}
         and (m.status = 'queued'
           or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ${leaseSeconds})))
-        and (m.send_at is null or m.send_at <= now())
+        and (m.send_at is null or m.send_at <= ${now})
         and (m.campaign_id is null
           or exists (select 1 from campaigns c where c.id = m.campaign_id and c.status = 'sending'))
       returning m.*
@@ -190,6 +204,9 @@ export async function claimMessage(
       k.offer_ids, k.attempts,
       coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
       c.from_address, c.from_name, coalesce(c.sender_id, t.sender_id) as sender_id,
+      coalesce(k.category, c.category, t.category, 'promotional') as category,
+      coalesce(k.priority, c.priority, t.priority, 0) as priority, k.policy_counted,
+      (select to_jsonb(s) - 'id' - 'updated_at' from contact_policy_settings s where s.id) as policy,
       -- Consent can change during a trigger's delay: it is read again at send time.
       case when k.trigger_id is not null then (
         select g.granted from consents g
@@ -211,6 +228,7 @@ export async function claimMessage(
 export async function messageState(
   sql: Db,
   id: number,
+  now: Date = new Date(),
 ): Promise<
   | { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }
   | undefined
@@ -219,7 +237,7 @@ export async function messageState(
     { status: string; campaign_id: number | null; campaign_status: string | null; due_in_seconds: number }[]
   >`
     select m.status, m.campaign_id, c.status as campaign_status,
-      greatest(0, extract(epoch from coalesce(m.send_at, now()) - now()))::float8 as due_in_seconds
+      greatest(0, extract(epoch from coalesce(m.send_at, ${now}) - ${now}::timestamptz))::float8 as due_in_seconds
     from messages m left join campaigns c on c.id = m.campaign_id where m.id = ${id}`;
   return row;
 }

@@ -37,6 +37,10 @@ const MessageSchema = z
       .string()
       .nullable()
       .openapi({ description: 'Why it is not sent (suppressed or cancelled)' }),
+    policy_reason: z.string().nullable().openapi({
+      description:
+        'What the contact policy did: `quiet_hours` (held until `send_at`), `daily_cap`, `weekly_cap`, `outranked`, `complaint_suspension` (dropped)',
+    }),
     error: z.string().nullable(),
     offer_ids: z.array(z.number().int()),
     send_at: z.string().nullable().openapi({ description: 'When an automated email is due' }),

@@ -8,6 +8,8 @@ import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
 import { ledgerMessageId, mailOptions } from '../mail/headers.js';
 import { cachedInstallationId } from '../mail/installation.js';
 import { createMessageRenderer } from '../mail/render-message.js';
+import { applyContactPolicy } from '../policy/apply.js';
+import { OFF } from '../policy/settings.js';
 import { createIdentityResolver, type IdentityConfig, identityDomain } from '../senders/identity.js';
 import {
   type ClaimedMessage,
@@ -43,6 +45,8 @@ export interface SenderDeps {
 export type SendOutcome =
   | { outcome: 'sent'; messageId: string }
   | { outcome: 'skipped'; reason: string }
+  /** Held by the contact policy (quiet hours): the job should run again in `delayMs`. */
+  | { outcome: 'held'; reason: string; until: Date; delayMs: number }
   | { outcome: 'failed'; error: string }
   | { outcome: 'retry'; error: string };
 
@@ -91,11 +95,12 @@ export function createSender(deps: SenderDeps) {
 
   /** What to do when the row could not be claimed. */
   async function explainUnclaimed(id: number): Promise<SendOutcome> {
-    const state = await messageState(deps.sql, id);
+    const state = await messageState(deps.sql, id, deps.clock());
     if (!state) return { outcome: 'skipped', reason: 'no such message' };
     if (!['queued', 'sending'].includes(state.status))
       return { outcome: 'skipped', reason: `already ${state.status}` };
-    if (state.campaign_id === null && state.status === 'queued' && state.due_in_seconds > 0) {
+    // A trigger's delayed row, or any row the contact policy held for quiet hours.
+    if (state.status === 'queued' && state.due_in_seconds > 0) {
       // A clock a little ahead of PostgreSQL's: try again shortly. Otherwise its delayed job, or
       // the reconciler, brings the row back when it is due.
       if (state.due_in_seconds < 60) throw new RetryableSendError(`message ${id} is not due yet`);
@@ -121,7 +126,7 @@ export function createSender(deps: SenderDeps) {
   async function send(id: number, options: { finalAttempt: boolean }): Promise<SendOutcome> {
     // A claim that committed but lost its reply leaves the row `sending`: the retry then finds it
     // leased and the job comes back once the lease is over, so repeating it is safe.
-    const m = await retryTransient(() => claimMessage(deps.sql, id, lease), { forMs: 3000 });
+    const m = await retryTransient(() => claimMessage(deps.sql, id, lease, deps.clock()), { forMs: 3000 });
     if (!m) return explainUnclaimed(id);
     const email = m.customer.email;
     if (!email || m.customer.erased_at) {
@@ -135,6 +140,39 @@ export function createSender(deps: SenderDeps) {
         return { outcome: 'skipped', reason };
       }
     }
+    // The contact policy, for every row whoever wrote it: hold (quiet hours), drop (caps,
+    // priority, complaint) or count and go on. After suppression, so that what is suppressed
+    // anyway is not counted; before rendering, so that a held or dropped row costs nothing more.
+    const now = deps.clock();
+    let verdict: Awaited<ReturnType<typeof applyContactPolicy>>;
+    try {
+      verdict = await applyContactPolicy(
+        deps.sql,
+        {
+          id,
+          customer_id: m.customer_id,
+          category: m.category,
+          priority: m.priority,
+          policy_counted: m.policy_counted,
+          timezone: m.customer.timezone,
+          settings: m.policy ?? OFF,
+        },
+        now,
+      );
+    } catch (error) {
+      // The decision rolled back whole (nothing counted): the row goes back to the queue.
+      if (isInfrastructureError(error)) return retryLater(id, `policy: ${(error as Error).message}`);
+      throw error;
+    }
+    if (verdict.action === 'hold')
+      return {
+        outcome: 'held',
+        reason: verdict.reason,
+        until: verdict.until,
+        delayMs: Math.max(0, verdict.until.getTime() - now.getTime()),
+      };
+    if (verdict.action === 'drop') return { outcome: 'skipped', reason: verdict.reason };
+    if (verdict.action === 'gone') return { outcome: 'skipped', reason: 'row settled elsewhere' };
     let mail: Awaited<ReturnType<typeof render>>;
     try {
       mail = await render(m);

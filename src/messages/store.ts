@@ -23,6 +23,7 @@ export interface CustomerMessageRow {
   variant: string | null;
   status: MessageStatus;
   suppressed_reason: string | null;
+  policy_reason: string | null;
   error: string | null;
   offer_ids: number[];
   send_at: Date | null;
@@ -33,7 +34,7 @@ export interface CustomerMessageRow {
 
 const SELECT = (db: Db) => db`
   select m.id, m.customer_id, m.campaign_id, c.name as campaign_name, m.trigger_id, t.name as trigger_name,
-    m.variant, m.status, m.suppressed_reason, m.error, m.offer_ids, m.send_at, m.sent_at, m.created_at, m.updated_at
+    m.variant, m.status, m.suppressed_reason, m.policy_reason, m.error, m.offer_ids, m.send_at, m.sent_at, m.created_at, m.updated_at
   from messages m
     left join campaigns c on c.id = m.campaign_id
     left join triggers t on t.id = m.trigger_id`;

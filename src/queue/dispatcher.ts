@@ -58,6 +58,17 @@ export function createBullDispatcher(
         );
       }
     },
+    async promote(name: string, jobIds: readonly string[]) {
+      const q = queue(name);
+      const absent: string[] = [];
+      for (const id of jobIds) {
+        const job = await q.getJob(id);
+        if (!job) absent.push(id);
+        // Only a delayed job can be promoted; one waiting or active already runs now.
+        else await job.promote().catch(() => {});
+      }
+      return absent;
+    },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
     },

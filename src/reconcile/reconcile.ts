@@ -5,6 +5,7 @@ import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { reconcileQueuedImports } from '../imports/jobs.js';
 import { topUpSends } from '../messages/send-jobs.js';
+import { wakeHeldMessages } from '../messages/wake-held.js';
 import { rollUpShownCounts } from '../offers/impressions.js';
 import { drainTriggerOutbox, reconcileTriggerMessages } from '../triggers/reconcile.js';
 
@@ -49,6 +50,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   result.planners += await reconcileAbTests(deps);
   result.enqueued += await drainTriggerOutbox(deps);
   result.enqueued += await reconcileTriggerMessages(deps, { idleSeconds: deps.idleSeconds ?? 30 });
+  // Rows the contact policy held for quiet hours, due now by this clock.
+  result.enqueued += await wakeHeldMessages(deps);
   result.enqueued += await reconcileQueuedImports(deps);
   await rollUpShownCounts(deps.sql);
   return result;

@@ -1,5 +1,6 @@
 import type { Db, Sql } from '../db/sql.js';
 import { invalid, notFound } from '../http/problem.js';
+import type { MessageCategory } from '../policy/schema.js';
 import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
 import { senderExists } from '../senders/store.js';
@@ -32,6 +33,8 @@ export function triggerView(row: TriggerRow) {
     cancel_on_purchase: row.cancel_on_purchase,
     holdout_percent: row.holdout_percent,
     transactional: row.transactional,
+    category: row.category,
+    priority: row.priority,
     enabled: row.enabled,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -80,6 +83,30 @@ async function checkWrite(
   return { ...w, params: paramsFor(w.event, w.params), template_version: version };
 }
 
+/**
+ * A trigger's category and the older `transactional` flag, kept in agreement: either may be
+ * given (both only if they agree, else 422 naming `transactional`); absent, `current` stands.
+ */
+function categoryOf(
+  input: { category?: MessageCategory | undefined; transactional?: boolean | undefined },
+  current: { category: MessageCategory; transactional: boolean },
+): { category: MessageCategory; transactional: boolean } {
+  if (input.category !== undefined) {
+    if (input.transactional !== undefined && input.transactional !== (input.category === 'transactional'))
+      throw invalid([
+        { path: 'transactional', in: 'body', message: `disagrees with category ${input.category}` },
+      ]);
+    return { category: input.category, transactional: input.category === 'transactional' };
+  }
+  if (input.transactional === undefined)
+    return { category: current.category, transactional: current.transactional };
+  if (input.transactional) return { category: 'transactional', transactional: true };
+  return {
+    category: current.category === 'transactional' ? 'promotional' : current.category,
+    transactional: false,
+  };
+}
+
 /** Creates a trigger, with its template version pinned. */
 export async function createTrigger(sql: Sql, input: TriggerCreate): Promise<TriggerRow> {
   return sql.begin(async (tx) => {
@@ -96,7 +123,8 @@ export async function createTrigger(sql: Sql, input: TriggerCreate): Promise<Tri
       sender_id: input.sender_id ?? null,
       cancel_on_purchase: input.cancel_on_purchase ?? false,
       holdout_percent: input.holdout_percent ?? 0,
-      transactional: input.transactional ?? false,
+      ...categoryOf(input, { transactional: false, category: 'promotional' }),
+      priority: input.priority ?? 0,
       enabled: input.enabled ?? true,
     });
     return insertTrigger(tx, write);
@@ -125,7 +153,8 @@ export async function updateTrigger(sql: Sql, id: number, patch: TriggerPatch): 
       sender_id: patch.sender_id === undefined ? row.sender_id : patch.sender_id,
       cancel_on_purchase: patch.cancel_on_purchase ?? row.cancel_on_purchase,
       holdout_percent: patch.holdout_percent ?? row.holdout_percent,
-      transactional: patch.transactional ?? row.transactional,
+      ...categoryOf(patch, row),
+      priority: patch.priority ?? row.priority,
       enabled: patch.enabled ?? row.enabled,
     });
     const updated = await updateTriggerFields(tx, id, write);

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
 import { requiredText, slug } from '../http/fields.js';
+import { MessageCategorySchema, MessagePrioritySchema } from '../policy/schema.js';
 
 // The trigger contract. One schema validates creation and (made partial) PATCH bodies.
 
@@ -84,8 +85,10 @@ const fields = {
   holdout_percent: HoldoutPercent.optional(),
   transactional: z.boolean().optional().openapi({
     description:
-      'Transactional mail (a receipt, a confirmation) reaches the global control group too; default false: promotional',
+      'Transactional mail (a receipt, a confirmation) reaches the global control group too; default false: promotional. The same as `category: transactional`',
   }),
+  category: MessageCategorySchema.optional(),
+  priority: MessagePrioritySchema.optional(),
   enabled: z.boolean().optional(),
 };
 
@@ -136,6 +139,8 @@ export const TriggerSchema = z
     cancel_on_purchase: z.boolean(),
     holdout_percent: z.number(),
     transactional: z.boolean(),
+    category: MessageCategorySchema,
+    priority: z.number().int(),
     enabled: z.boolean(),
     created_at: z.string(),
     updated_at: z.string(),

@@ -1,5 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { lockedInIdOrder } from '../messages/ledger.js';
+import type { MessageCategory } from '../policy/schema.js';
 import type { TriggerEventType } from './events.js';
 
 // Every query of the triggers module: definitions, settings, firings and their messages.
@@ -19,6 +20,8 @@ export interface TriggerRow {
   cancel_on_purchase: boolean;
   holdout_percent: number;
   transactional: boolean;
+  category: MessageCategory;
+  priority: number;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
@@ -38,6 +41,8 @@ export interface TriggerWrite {
   cancel_on_purchase: boolean;
   holdout_percent: number;
   transactional: boolean;
+  category: MessageCategory;
+  priority: number;
   enabled: boolean;
 }
 
@@ -55,6 +60,8 @@ const COLUMNS = [
   'cancel_on_purchase',
   'holdout_percent',
   'transactional',
+  'category',
+  'priority',
   'enabled',
 ] as const;
 

@@ -86,9 +86,11 @@ function ComingUp(props: { messages: Message[]; csrf: string; canCancel: boolean
                 ? 'waits for the A/B winner'
                 : m.status === 'sending'
                   ? 'being sent'
-                  : m.send_at
-                    ? `due ${fmtDate(m.send_at)}`
-                    : 'due now'}
+                  : m.policy_reason === 'quiet_hours' && m.send_at
+                    ? `held for quiet hours until ${fmtDate(m.send_at)}`
+                    : m.send_at
+                      ? `due ${fmtDate(m.send_at)}`
+                      : 'due now'}
             </span>
             {props.canCancel && m.status !== 'sending' && (
               <details>
@@ -106,6 +108,33 @@ function ComingUp(props: { messages: Message[]; csrf: string; canCancel: boolean
                 </form>
               </details>
             )}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Why the contact policy kept a message from the customer, as staff read it. */
+const POLICY_REASONS: Record<string, string> = {
+  daily_cap: 'daily cap reached',
+  weekly_cap: 'weekly cap reached',
+  outranked: 'a higher-priority email took the last slot',
+  complaint_suspension: 'promotional mail suspended after a complaint',
+};
+
+/** Emails the contact policy dropped lately (caps, priority, complaint suspension), with why. */
+function HeldBack(props: { messages: Message[] }) {
+  return (
+    <section class="card" id="held-back">
+      <h2>Held back by the contact policy</h2>
+      <ul class="plain">
+        {props.messages.map((m) => (
+          <li data-message={m.id}>
+            <strong>{m.trigger_name ?? m.campaign_name ?? `message ${m.id}`}</strong>{' '}
+            <span class="muted">
+              {fmtDate(m.created_at)} · {POLICY_REASONS[m.policy_reason ?? ''] ?? m.policy_reason}
+            </span>
           </li>
         ))}
       </ul>
@@ -179,7 +208,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new UiError(404, 'No such customer');
     const role = c.var.auth.role;
     const before = c.req.query('before');
-    const [customer, consents, purchases, timeline, decision, coming, custom] = await Promise.all([
+    const [customer, consents, purchases, timeline, decision, coming, custom, dropped] = await Promise.all([
       api<Customer>(app, c, 'GET', `/v1/customers/${id}`),
       api<Consents>(app, c, 'GET', `/v1/customers/${id}/consents`),
       api<Purchases>(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
@@ -194,7 +223,9 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
         : Promise.resolve(undefined),
       api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
       api<StoredEvents>(app, c, 'GET', `/v1/customers/${id}/events?limit=20`),
+      api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=suppressed&limit=20`),
     ]);
+    const heldBack = dropped.ok ? dropped.body.data.filter((m) => m.policy_reason !== null) : [];
     const p = must(customer);
     const current = consents.ok ? consents.body.current : {};
     const events = timeline.ok ? timeline.body.data : [];
@@ -290,6 +321,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             canCancel={can(role, ACCESS.interactions)}
           />
         )}
+        {heldBack.length > 0 && <HeldBack messages={heldBack} />}
         <PrivacyActions customerId={id} csrf={c.var.csrf} role={role} erased={Boolean(p.erased_at)} />
         <section class="card">
           <h2>Purchases</h2>

@@ -1,0 +1,109 @@
+import type { Db } from '../db/sql.js';
+
+// The policy's queries over the send ledger and its counters. Each runs inside the claim's
+// policy transaction, under the customer's advisory lock (lockCustomerPolicy).
+
+/** Serialises the policy decisions of one customer's sends across every sender process. */
+export async function lockCustomerPolicy(tx: Db, customerId: number): Promise<void> {
+  // Two-key form with a class of our own: no clash with the single-key locks elsewhere.
+  await tx`select pg_advisory_xact_lock(7461, ${customerId % 2_147_483_647}::int)`;
+}
+
+export interface PolicyFacts {
+  day_sent: number;
+  week_sent: number;
+  complained: boolean;
+  /** Due promotional rows of the customer, not counted yet, with a higher priority than this one. */
+  outranking: number;
+}
+
+/** What the caps and the suspension need to know about one customer at `now`. */
+export async function policyFacts(
+  tx: Db,
+  input: {
+    messageId: number;
+    customerId: number;
+    priority: number;
+    day: string;
+    now: Date;
+    suspensionDays: number;
+    countOutranking: boolean;
+  },
+): Promise<PolicyFacts> {
+  const [row] = await tx<PolicyFacts[]>`
+    -- Today's and the last 7 local days' counted sends, a recent complaint, the higher-priority rows due.
+    select
+      coalesce((select sent from contact_policy_counts
+        where customer_id = ${input.customerId} and day = ${input.day}::date), 0)::int as day_sent,
+      coalesce((select sum(sent) from contact_policy_counts
+        where customer_id = ${input.customerId} and day > ${input.day}::date - 7 and day <= ${input.day}::date), 0)::int
+        as week_sent,
+      ${input.suspensionDays} > 0 and exists (select 1 from contact_events e
+        where e.customer_id = ${input.customerId} and e.kind = 'complaint'
+          and e.at > ${input.now}::timestamptz - make_interval(days => ${input.suspensionDays})
+          and e.at <= ${input.now}::timestamptz) as complained,
+      case when ${input.countOutranking} then (select count(*) from messages o
+          left join campaigns oc on oc.id = o.campaign_id
+          left join triggers ot on ot.id = o.trigger_id
+        where o.customer_id = ${input.customerId} and o.id <> ${input.messageId}
+          and o.status in ('queued', 'sending') and not o.policy_counted
+          and (o.send_at is null or o.send_at <= ${input.now})
+          and (o.campaign_id is null or oc.status = 'sending')
+          and coalesce(o.category, oc.category, ot.category, 'promotional') = 'promotional'
+          and coalesce(o.priority, oc.priority, ot.priority, 0) > ${input.priority}) else 0 end::int as outranking`;
+  return row!;
+}
+
+/** Counts a claimed row's send against the caps, once per row. */
+export async function countSend(db: Db, input: { messageId: number; customerId: number; day: string }) {
+  await db`
+    -- One more promotional send for the customer's local day; the row remembers it was counted.
+    with marked as (
+      update messages set policy_counted = true
+      where id = ${input.messageId} and status = 'sending' and not policy_counted returning id
+    )
+    insert into contact_policy_counts (customer_id, day, sent)
+    select ${input.customerId}, ${input.day}::date, 1 from marked
+    on conflict (customer_id, day) do update set sent = contact_policy_counts.sent + 1`;
+}
+
+/** Ends a claimed row the policy will not send: suppressed, with the policy's reason. */
+export async function dropByPolicy(db: Db, id: number, reason: string): Promise<void> {
+  await db`
+    -- A claimed row the policy refused: suppressed with its reason, never sent.
+    update messages set status = 'suppressed', suppressed_reason = ${reason}, policy_reason = ${reason},
+      updated_at = now()
+    where id = ${id} and status = 'sending'`;
+}
+
+/** Puts a claimed row back to queued until quiet hours end: due again then, its job woken. */
+export async function holdByPolicy(db: Db, id: number, until: Date, reason: string): Promise<boolean> {
+  const rows = await db`
+    -- A claimed row held (quiet hours): queued again, due when the window ends.
+    update messages set status = 'queued', send_at = ${until}, held_until = ${until},
+      policy_reason = ${reason}, attempts = greatest(attempts - 1, 0), updated_at = now()
+    where id = ${id} and status = 'sending' returning id`;
+  return rows.length > 0;
+}
+
+/**
+ * Held rows whose window has ended by `now`: their mark is cleared (so each is woken once) and
+ * those still queued are returned with their campaign's send-queue facts.
+ */
+export async function takeDueHeldMessages(
+  db: Db,
+  now: Date,
+  limit: number,
+): Promise<{ id: number; campaign_id: number | null; throttle_per_second: number | null }[]> {
+  return db<{ id: number; campaign_id: number | null; throttle_per_second: number | null }[]>`
+    -- Rows held for quiet hours whose window ended: unmarked, and the queued ones returned.
+    with due as (
+      update messages m set held_until = null
+      from (select id from messages where held_until <= ${now} order by id limit ${limit} for update skip locked) d
+      where m.id = d.id
+      returning m.id, m.status, m.campaign_id
+    )
+    select due.id, due.campaign_id, c.throttle_per_second from due
+      left join campaigns c on c.id = due.campaign_id
+    where due.status = 'queued' order by due.id`;
+}
