@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
+import { journeyProcessor } from '../../workers/journey.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
@@ -32,6 +33,7 @@ export const WORKER_ROLES = [
   'import',
   'retention',
   'webhook',
+  'journey',
 ] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
@@ -52,7 +54,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
- * SEND_WINDOW (2000: send jobs live per campaign), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * SEND_WINDOW (2000: send jobs live per campaign), TRIGGER_CONCURRENCY (4), JOURNEY_CONCURRENCY (20), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -174,6 +176,13 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       .upsertJobScheduler(TRIGGER_SCAN_SCHEDULER, TRIGGER_SCAN_SCHEDULE, { name: 'scan', data: {} });
   }
 
+  if (roles.includes('journey')) {
+    // Journeys' due steps: JOURNEY_CONCURRENCY (20) at once, each one PostgreSQL transaction.
+    const processor = journeyProcessor({ sql, jobs: dispatcher, clock, config, logger });
+    const options = { ...common, concurrency: num(env.JOURNEY_CONCURRENCY, 20) };
+    workers.set(QUEUES.journey, watch(new Worker(QUEUES.journey, processor, options)));
+  }
+
   if (roles.includes('import')) {
     const processor = importProcessor({
       sql,
@@ -226,7 +235,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook …]`: all when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|journey …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

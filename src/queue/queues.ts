@@ -13,6 +13,7 @@ export const QUEUES = {
   import: 'import',
   retention: 'retention',
   webhook: 'webhook',
+  journey: 'journey',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;
@@ -76,6 +77,16 @@ export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
   if (queue === QUEUES.webhook) {
     // One attempt per job: retries are the delivery row's (next_attempt_at), polled again.
     return { attempts: 1, removeOnComplete: true, removeOnFail: true };
+  }
+  if (queue === QUEUES.journey) {
+    // Due steps have fixed ids (entry and step run) and claim their entry in PostgreSQL, so a
+    // retry or a duplicate runs nothing twice; finished jobs go so the id can be added again.
+    return {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
   }
   if (queue === QUEUES.planner) {
     return {
