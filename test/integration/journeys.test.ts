@@ -232,7 +232,7 @@ describe('journeys running', () => {
           id: 'remind',
           type: 'send_email',
           template_id: templateId,
-          subject: 'Your cart, {{customer.first_name}}',
+          subject: 'Your cart of {{event.properties.value}}, {{customer.first_name}}',
           next: 'end',
         },
         { id: 'bought', type: 'exit' },
@@ -257,7 +257,7 @@ describe('journeys running', () => {
     await until(async () => (await mailsTo(b.email)).length >= 1);
     const mails = await mailsTo(b.email);
     expect(mails).toHaveLength(1);
-    expect(mails[0]!.subject).toBe('Your cart, Bob');
+    expect(mails[0]!.subject).toBe('Your cart of 50, Bob');
     expect(mails[0]!.headers.get('x-offerflow-journey')).toBe(String(id));
     expect(await mailsTo(a.email)).toHaveLength(0);
 
@@ -451,5 +451,77 @@ describe('journeys running', () => {
     });
     await until(async () => (await entryOf(id, c.id))?.status === 'exited');
     expect((await entryOf(id, c.id))!.exit_reason).toBe('unsubscribed');
+  });
+});
+
+describe('journeys under failure', () => {
+  it('a wait whose job Redis lost still ends, once: the reconciler re-creates the due step', async () => {
+    const id = await journey({
+      name: 'Wiped',
+      entry: { event: 'wiped_flow' },
+      start: 'wait',
+      steps: [
+        { id: 'wait', type: 'wait', seconds: 2, next: 'mail' },
+        { id: 'mail', type: 'send_email', template_id: templateId, next: 'end' },
+        { id: 'end', type: 'exit' },
+      ],
+    });
+    const c = await customer('Wanda');
+    await track(c.external_id, 'wiped_flow');
+    await until(async () => (await entryOf(id, c.id))?.step === 'wait');
+    // Redis loses the delayed job (this test's queue prefix only: other suites share the server).
+    const redis = h.deps.redis!;
+    const keys = await redis.keys(`${h.queuePrefix}:journey:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await until(async () => (await entryOf(id, c.id))?.status === 'completed');
+    await until(async () => (await mailsTo(c.email)).length >= 1);
+    const runs = await h.db.sql`
+      select r.step, count(*)::int as n from journey_step_runs r join journey_entries e on e.id = r.entry_id
+      where e.journey_id = ${id} group by r.step order by r.step`;
+    expect(runs).toEqual([
+      { step: 'end', n: 1 },
+      { step: 'mail', n: 1 },
+      { step: 'wait', n: 1 },
+    ]);
+    expect(await mailsTo(c.email)).toHaveLength(1);
+  });
+
+  it('the same due step handed over many times at once runs once', async () => {
+    const id = await journey({
+      name: 'Duplicates',
+      entry: { event: 'dup_flow' },
+      start: 'wait',
+      steps: [
+        { id: 'wait', type: 'wait', seconds: 3600, next: 'mail' },
+        { id: 'mail', type: 'send_email', template_id: templateId, next: 'end' },
+        { id: 'end', type: 'exit' },
+      ],
+    });
+    const c = await customer('Dora');
+    await track(c.external_id, 'dup_flow');
+    // Arrived at the wait (its first run moved it to seq 1, due in an hour).
+    const entry = await until(async () => {
+      const [row] = await h.db.sql<{ id: number; seq: number }[]>`
+        select id, seq from journey_entries where journey_id = ${id} and customer_id = ${c.id} and seq > 0`;
+      return row;
+    });
+    // The wait is over (its job is still delayed for an hour).
+    await h.db.sql`update journey_entries set next_run_at = now() where id = ${entry!.id}`;
+    // Ten runners race for the due step (a duplicate job, a retry, a re-created job…).
+    const { runDueStep } = await import('../../src/journeys/runner.js');
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        runDueStep({ ...h.deps, jobs: h.deps.jobs }, { entry_id: entry!.id, seq: entry!.seq }),
+      ),
+    );
+    expect(
+      results.filter((r) => r.outcome === 'ran'),
+      JSON.stringify(results),
+    ).toHaveLength(1);
+    await until(async () => (await mailsTo(c.email)).length >= 1);
+    const [sent] = await h.db.sql`select count(*)::int as n from messages where journey_id = ${id}`;
+    expect(sent!.n).toBe(1);
+    await sleep(500);
+    expect(await mailsTo(c.email)).toHaveLength(1);
   });
 });
