@@ -18,6 +18,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./trigger-latency.js'),
   () => import('./events.js'),
   () => import('./scale.js'),
+  () => import('./journeys.js'),
 ];
 
 await ensureLocalServices();

@@ -22,7 +22,7 @@ import { listenKey } from './events.js';
 import { stepMap } from './graph.js';
 import { enqueueSteps } from './jobs.js';
 import type { Step } from './schema.js';
-import { versionsByIds } from './store.js';
+import { type VersionFacts, versionsByIds } from './store.js';
 import { waitEndsAt } from './wait.js';
 
 export interface JourneyDeps {
@@ -37,6 +37,42 @@ export interface JourneyDeps {
 export type RunResult =
   | { outcome: 'ran'; steps: number; status: EntryRow['status']; step: string | null }
   | { outcome: 'skipped'; reason: 'not due' | 'paused' };
+
+/**
+ * An activated version never changes (an edit adds a version), so each process keeps the
+ * definitions it has read, with their step maps, instead of reading them per due step.
+ */
+const versions = new Map<number, { version: VersionFacts; steps: Map<string, Step> }>();
+
+async function versionOf(tx: Db, id: number) {
+  let known = versions.get(id);
+  if (!known) {
+    const version = (await versionsByIds(tx, [id])).get(id)!;
+    known = { version, steps: stepMap(version.definition) };
+    if (version.status !== 'draft') {
+      if (versions.size >= 1000) versions.delete(versions.keys().next().value as number);
+      versions.set(id, known);
+    }
+  }
+  return known;
+}
+
+/**
+ * The control group in force, read at most every two seconds per process: it changes when an
+ * operator changes the settings, while every due step with a send would read it.
+ */
+let groupCache: { at: number; group: Promise<Awaited<ReturnType<typeof currentControlGroup>>> } | undefined;
+
+function controlGroupOf(sql: Sql, now: Date) {
+  if (!groupCache || Math.abs(now.getTime() - groupCache.at) > 2000) {
+    const group = currentControlGroup(sql, now);
+    groupCache = { at: now.getTime(), group };
+    group.catch(() => {
+      groupCache = undefined;
+    });
+  }
+  return groupCache.group;
+}
 
 /** More steps than any valid journey runs at once (every cycle waits): a guard, not a rule. */
 const MAX_STEPS_PER_RUN = 500;
@@ -55,15 +91,17 @@ export async function runDueStep(
   job: { entry_id: number; seq: number },
 ): Promise<RunResult> {
   const now = deps.clock();
-  const controlGroup = await currentControlGroup(deps.sql, now);
+  // Before the transaction: inside it, a second connection per job could starve the pool while
+  // duplicates of this job hold the others waiting for the entry's lock.
+  const controlGroup = await controlGroupOf(deps.sql, now);
+  const group = async () => controlGroup;
   const outcome = await deps.sql.begin(async (tx) => {
     const entry = await claimDueEntry(tx, job.entry_id, job.seq, now);
     if (!entry)
       return { result: { outcome: 'skipped', reason: 'not due' } as RunResult, queued: [], next: null };
     if (entry.journey_status !== 'active')
       return { result: { outcome: 'skipped', reason: 'paused' } as RunResult, queued: [], next: null };
-    const version = (await versionsByIds(tx, [entry.version_id])).get(entry.version_id)!;
-    const steps = stepMap(version.definition);
+    const { version, steps } = await versionOf(tx, entry.version_id);
     let context: CustomerContext | undefined;
     const customer = async () => {
       context ??= await buildContext(tx, entry.customer_id, now);
@@ -89,7 +127,7 @@ export async function runDueStep(
         waitingFor = listenKey(step.event);
         break;
       }
-      const run = await runStep(tx, deps, { entry, version, step, now, customer, controlGroup, seq });
+      const run = await runStep(tx, deps, { entry, version, step, now, customer, controlGroup: group, seq });
       runs.push({
         entry_id: entry.id,
         seq,
@@ -160,7 +198,7 @@ interface StepInput {
   now: Date;
   seq: number;
   customer: () => Promise<CustomerContext | undefined>;
-  controlGroup: Awaited<ReturnType<typeof currentControlGroup>>;
+  controlGroup: () => Promise<Awaited<ReturnType<typeof currentControlGroup>>>;
 }
 
 /** Runs one step that does not hold the customer; `next` null when the journey ends here. */
@@ -206,7 +244,7 @@ async function runStep(
           placements: () => step.offers_per_email ?? 0,
           missingReason: 'erased',
           holdout: {
-            controlGroup: input.controlGroup,
+            controlGroup: await input.controlGroup(),
             promotional: () => true,
             own: () => ({ key: `journey:${entry.journey_id}`, percent: 0 }),
           },

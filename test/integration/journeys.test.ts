@@ -391,10 +391,13 @@ describe('journeys running', () => {
     });
     const c = await customer('Gail');
     await track(c.external_id, 'signed_up');
-    await until(async () => (await entryOf(id, c.id))?.step === 'wait');
-    const waiting = await json(await h.get(`/v1/customers/${c.id}/journeys`));
-    expect(waiting.data[0].status).toBe('active');
-    expect(new Date(waiting.data[0].next_run_at).getTime()).toBeGreaterThan(Date.now() + 3000_000);
+    // Arrived at the wait: due in an hour.
+    const waiting = await until(async () => {
+      const mine = await json(await h.get(`/v1/customers/${c.id}/journeys`));
+      const due = mine.data[0]?.next_run_at;
+      return due && new Date(due).getTime() > Date.now() + 3000_000 && mine;
+    });
+    expect(waiting.data[0]).toMatchObject({ status: 'active', step: 'wait', journey_id: id });
     await track(c.external_id, 'subscribed');
     await until(async () => (await entryOf(id, c.id))?.status === 'goal');
     const report = await json(await h.get(`/v1/journeys/${id}/report`));
