@@ -52,7 +52,7 @@ export async function ensureCartJourney(
 }
 
 /**
- * Six shoppers the campaign did not mail leave a cart (POST /v1/events, `cart_updated`); three
+ * Six shoppers who did not open the campaign leave a cart (POST /v1/events, `cart_updated`); three
  * of them order within the wait (POST /v1/purchases). Waits for the journey to settle and says what it did.
  */
 export async function simulateCarts(deps: AppDeps, journeyId: number, campaignId: number): Promise<string> {

@@ -102,8 +102,8 @@ export async function findJourneyByName(sql: Db, name: string): Promise<number |
 }
 
 /**
- * Shoppers for the cart simulation: mailable customers (an address and marketing consent) whom
- * this run's campaign did not mail, so that their orders are not its conversions.
+ * Shoppers for the cart simulation: mailable customers (an address and marketing consent) who
+ * neither opened nor clicked this run's campaign, so that their orders are not its conversions.
  */
 export async function cartShoppers(
   sql: Db,
@@ -113,7 +113,8 @@ export async function cartShoppers(
   return sql<{ id: number; external_id: string }[]>`
     select c.id, c.external_id from customers c
     where c.email is not null and c.erased_at is null and c.external_id is not null
-      and not exists (select 1 from messages m where m.campaign_id = ${campaignId} and m.customer_id = c.id)
+      and not exists (select 1 from contact_events e where e.customer_id = c.id
+        and e.campaign_id = ${campaignId} and e.kind in ('opened', 'clicked'))
       and (select k.granted from consents k where k.customer_id = c.id and k.purpose = 'marketing_email'
         order by k.at desc, k.id desc limit 1)
     order by c.id limit ${n}`;
