@@ -21,6 +21,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./scale.js'),
   () => import('./webhooks.js'),
   () => import('./recommendations.js'),
+  () => import('./journeys.js'),
 ];
 
 await ensureLocalServices();

@@ -20,6 +20,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { registerSystemRoutes } from './http/system-routes.js';
 import { IMPORT_UPLOAD, registerImportRoutes } from './imports/routes.js';
 import { registerEspWebhookRoutes } from './inbound/webhooks/routes.js';
+import { registerJourneyRoutes } from './journeys/routes.js';
 import { registerWebVersionRoutes } from './mail/web-version.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { registerOfferCodeRoutes } from './offers/code-routes.js';
@@ -158,6 +159,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerImportRoutes(app);
   registerPrivacyRoutes(app);
   registerTriggerRoutes(app);
+  registerJourneyRoutes(app);
   registerSocialRoutes(app);
   registerMessageRoutes(app);
   registerSenderRoutes(app);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
+import { journeyProcessor } from '../../workers/journey.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { RANKER_REFRESH_MS, rankerProcessor } from '../../workers/ranker.js';
 import { RECOMMENDATIONS_SCHEDULE, recommendationsProcessor } from '../../workers/recommendations.js';
@@ -37,6 +38,7 @@ export const WORKER_ROLES = [
   'webhook',
   'ranker',
   'recommendations',
+  'journey',
 ] as const;
 export type WorkerRole = (typeof WORKER_ROLES)[number];
 
@@ -60,7 +62,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
  * SEND_WINDOW (2000: send jobs live per campaign), JOB_STALE_MS (120000: how long a job may look
- * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), JOURNEY_CONCURRENCY (20), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -185,6 +187,13 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       .upsertJobScheduler(TRIGGER_SCAN_SCHEDULER, TRIGGER_SCAN_SCHEDULE, { name: 'scan', data: {} });
   }
 
+  if (roles.includes('journey')) {
+    // Journeys' due steps: JOURNEY_CONCURRENCY (20) at once, each one PostgreSQL transaction.
+    const processor = journeyProcessor({ sql, jobs: dispatcher, clock, config, logger });
+    const options = { ...common, concurrency: num(env.JOURNEY_CONCURRENCY, 20) };
+    workers.set(QUEUES.journey, watch(new Worker(QUEUES.journey, processor, options)));
+  }
+
   if (roles.includes('import')) {
     const processor = importProcessor({
       sql,
@@ -264,7 +273,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 }
 
-/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|ranker|recommendations …]`: all when none is named. */
+/** `offerflow worker [planner|sender|reconciler|trigger|import|retention|webhook|ranker|recommendations|journey …]`: all when none is named. */
 export async function worker(args: string[]): Promise<number> {
   const { positionals } = parseArgs({ args, allowPositionals: true });
   for (const p of positionals) {

@@ -21,6 +21,7 @@ import { flushTrackingEvents } from '../tracking/event-buffer.js';
 import { messageLinks } from '../tracking/links.js';
 import { createTrigger, updateTrigger } from '../triggers/manage.js';
 import { userWithLink } from '../users/first-admin.js';
+import { ensureCartJourney, simulateCarts } from './abandoned-cart.js';
 import { seedShop } from './seed.js';
 import { random } from './shop.js';
 import { campaignSummary, findTriggerByName, offerCategories, sentMessages, triggerSince } from './store.js';
@@ -94,10 +95,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         })
       ).id;
     await updateTrigger(sql, thankYou, { sender_id: sender.id });
+    // Carts left behind start this journey: an order within its wait ends it, silence sends a reminder.
+    const cartJourney = await ensureCartJourney(sql, { template_id: template.id, sender_id: sender.id });
 
     workers = await startWorkers({
       config,
-      roles: ['planner', 'sender', 'reconciler', 'trigger'],
+      roles: ['planner', 'sender', 'reconciler', 'trigger', 'journey'],
       env: {
         ...process.env,
         QUEUE_PREFIX,
@@ -158,6 +161,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const simulated = new Date();
     const purchases = await simulate(deps, created.id, out);
     const automated = await awaitTrigger(sql, thankYou, simulated, purchases, out);
+    const carts = await simulateCarts(deps, cartJourney, created.id);
     await workers.close();
     workers = undefined;
 
@@ -182,6 +186,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       : null;
     if (sampleEml) out(`A sample email (variant ${summary.sample!.variant}): ${sampleEml}`);
     out(automated);
+    out(carts);
     out(`All ${sink.accepted} mails of this run are in ${outboxDir}`);
     await printReport(deps, created.id, out);
     return { campaignId: created.id, sent, outboxDir, sampleEml };

@@ -93,3 +93,45 @@ export async function triggerSince(sql: Db, triggerId: number, since: Date) {
     where trigger_id = ${triggerId} and created_at >= ${since} group by 1, 2 order by 3 desc`;
   return { firings, messages };
 }
+
+/** The demo journey of this name (not deleted), if any. */
+export async function findJourneyByName(sql: Db, name: string): Promise<number | undefined> {
+  const [row] = await sql<{ id: number }[]>`
+    select id from journeys where name = ${name} and deleted_at is null order by id limit 1`;
+  return row?.id;
+}
+
+/**
+ * Shoppers for the cart simulation: mailable customers (an address and marketing consent) who
+ * neither opened nor clicked this run's campaign, so that their orders are not its conversions.
+ */
+export async function cartShoppers(
+  sql: Db,
+  n: number,
+  campaignId: number,
+): Promise<{ id: number; external_id: string }[]> {
+  return sql<{ id: number; external_id: string }[]>`
+    select c.id, c.external_id from customers c
+    where c.email is not null and c.erased_at is null and c.external_id is not null
+      and not exists (select 1 from contact_events e where e.customer_id = c.id
+        and e.campaign_id = ${campaignId} and e.kind in ('opened', 'clicked'))
+      and (select k.granted from consents k where k.customer_id = c.id and k.purpose = 'marketing_email'
+        order by k.at desc, k.id desc limit 1)
+    order by c.id limit ${n}`;
+}
+
+/** What the journey did with the entries since `since`: inside, ordered within the wait, reminders sent. */
+export async function journeyOutcomes(sql: Db, journeyId: number, since: Date) {
+  const [row] = await sql<
+    { entered: number; active: number; ordered: number; sent: number; pending_mail: number }[]
+  >`
+    select count(*)::int as entered,
+      count(*) filter (where e.status = 'active')::int as active,
+      count(*) filter (where e.step = 'ordered')::int as ordered,
+      (select count(*)::int from messages m where m.journey_id = ${journeyId} and m.created_at >= ${since}
+        and m.status = 'sent') as sent,
+      (select count(*)::int from messages m where m.journey_id = ${journeyId} and m.created_at >= ${since}
+        and m.status in ('queued', 'sending')) as pending_mail
+    from journey_entries e where e.journey_id = ${journeyId} and e.entered_at >= ${since}`;
+  return row!;
+}

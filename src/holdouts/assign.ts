@@ -5,14 +5,14 @@ import type { Db, Sql } from '../db/sql.js';
 // holdout every time it is asked (a re-planned campaign, a trigger firing again), so holdouts are
 // reproducible and an auditor can recompute them from the ids alone.
 
-/** Where a hash of `key:customer` falls in [0, 100). */
-function point(key: string, customerId: number): number {
+/** Where a hash of `key:customer` falls in [0, 100) (a journey's split uses it too). */
+export function point(key: string, customerId: number): number {
   const digest = createHash('sha256').update(`${key}:${customerId}`).digest();
   return (digest.readUInt32BE(0) / 2 ** 32) * 100;
 }
 
 /** The hash key of a campaign's, a trigger's or an offer's own holdout. */
-export type HoldoutKey = `campaign:${number}` | `trigger:${number}` | `offer:${number}`;
+export type HoldoutKey = `campaign:${number}` | `trigger:${number}` | `offer:${number}` | `journey:${number}`;
 
 /** Whether a customer is in the `percent` holdout of `key` (salted apart from the A/B test cell). */
 export function inHoldout(key: HoldoutKey, customerId: number, percent: number): boolean {

@@ -16,6 +16,7 @@ import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
+import { journeyMessageEvent } from './store.js';
 
 const OFFER_TTL_MS = 60_000;
 
@@ -24,6 +25,7 @@ export type RenderableMessage = Pick<
   | 'id'
   | 'customer_id'
   | 'trigger_id'
+  | 'journey_id'
   | 'template_id'
   | 'template_version'
   | 'offer_ids'
@@ -82,7 +84,13 @@ export function createMessageRenderer(deps: {
     // An automated email may speak of the order that fired it and of the latest one.
     const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
     // …and of the custom event that fired it ({{event.properties.cart_url}}).
-    const event = m.trigger_id !== null ? await triggerMessageEvent(deps.sql, m.id) : undefined;
+    // (A journey's mail, of the event that entered the customer.)
+    const event =
+      m.trigger_id !== null
+        ? await triggerMessageEvent(deps.sql, m.id)
+        : m.journey_id !== null
+          ? await journeyMessageEvent(deps.sql, m.id)
+          : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
     // A pooled offer's code is this message's own, claimed once: a retry reads back the same.

@@ -10,8 +10,10 @@ import type { RenderableMessage } from './render-message.js';
  */
 export async function sentMessageForWebVersion(sql: Db, id: number): Promise<RenderableMessage | undefined> {
   const [row] = await sql<(RenderableMessage & { campaign_variants: Variant[] })[]>`
-    select m.id, m.customer_id, m.trigger_id, m.template_id, m.template_version, m.offer_ids, m.variant,
-      coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
+    select m.id, m.customer_id, m.trigger_id, m.journey_id, m.template_id, m.template_version, m.offer_ids,
+      coalesce(m.variant, m.journey_step) as variant,
+      coalesce(c.name, t.name, j.name) as campaign_name,
+      coalesce(c.variants, jv.step_subjects, '[]'::jsonb) as campaign_variants,
       jsonb_build_object(
         'id', cu.id, 'external_id', cu.external_id, 'email', cu.email, 'first_name', cu.first_name,
         'last_name', cu.last_name, 'locale', cu.locale, 'timezone', cu.timezone, 'address', cu.address,
@@ -20,7 +22,33 @@ export async function sentMessageForWebVersion(sql: Db, id: number): Promise<Ren
     from messages m
       left join campaigns c on c.id = m.campaign_id
       left join triggers t on t.id = m.trigger_id
+      left join journeys j on j.id = m.journey_id
+      left join journey_versions jv on jv.id = m.journey_version_id
       join customers cu on cu.id = m.customer_id
     where m.id = ${id} and m.status = 'sent' and cu.erased_at is null`;
   return row;
+}
+
+/**
+ * The custom event that entered the customer into the journey a message belongs to, as a
+ * trigger's email sees its event (`{{event.properties.cart_url}}`); undefined for other entries.
+ */
+export async function journeyMessageEvent(
+  db: Db,
+  messageId: number,
+): Promise<{ name: string; properties: Record<string, unknown>; at: string } | undefined> {
+  const [row] = await db<
+    {
+      event: { type?: string; name?: string; properties?: Record<string, unknown> } | null;
+      entered_at: Date;
+    }[]
+  >`
+    select e.event, e.entered_at from messages m join journey_entries e on e.id = m.journey_entry_id
+    where m.id = ${messageId}`;
+  if (row?.event?.type !== 'event') return undefined;
+  return {
+    name: String(row.event.name),
+    properties: row.event.properties ?? {},
+    at: row.entered_at.toISOString(),
+  };
 }

@@ -151,6 +151,8 @@ export interface ClaimedMessage {
   /** Null for a trigger's message. */
   campaign_id: number | null;
   trigger_id: number | null;
+  /** A journey's mail: its journey (the step is `variant`, whose subject is the step's own). */
+  journey_id: number | null;
   variant: string | null;
   template_id: number;
   template_version: number;
@@ -200,15 +202,19 @@ export async function claimMessage(
           or exists (select 1 from campaigns c where c.id = m.campaign_id and c.status = 'sending'))
       returning m.*
     )
-    select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.variant, k.template_id, k.template_version,
+    select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.journey_id,
+      coalesce(k.variant, k.journey_step) as variant, k.template_id, k.template_version,
       k.offer_ids, k.attempts,
-      coalesce(c.name, t.name) as campaign_name, coalesce(c.variants, '[]'::jsonb) as campaign_variants,
-      c.from_address, c.from_name, coalesce(c.sender_id, t.sender_id) as sender_id,
+      coalesce(c.name, t.name, j.name) as campaign_name,
+      -- A journey step's own subject is read like a campaign variant's (named by the step id).
+      coalesce(c.variants, jv.step_subjects, '[]'::jsonb) as campaign_variants,
+      c.from_address, c.from_name,
+      coalesce(c.sender_id, t.sender_id, (jv.step_senders ->> k.journey_step)::bigint) as sender_id,
       coalesce(k.category, c.category, t.category, 'promotional') as category,
       coalesce(k.priority, c.priority, t.priority, 0) as priority, k.policy_counted,
       (select to_jsonb(s) - 'id' - 'updated_at' from contact_policy_settings s where s.id) as policy,
-      -- Consent can change during a trigger's delay: it is read again at send time.
-      case when k.trigger_id is not null then (
+      -- Consent can change during an automated message's delay: it is read again at send time.
+      case when k.campaign_id is null then (
         select g.granted from consents g
         where g.customer_id = k.customer_id and g.purpose = 'marketing_email'
         order by g.at desc, g.id desc limit 1) end as marketing,
@@ -220,6 +226,8 @@ export async function claimMessage(
     from claimed k
       left join campaigns c on c.id = k.campaign_id
       left join triggers t on t.id = k.trigger_id
+      left join journeys j on j.id = k.journey_id
+      left join journey_versions jv on jv.id = k.journey_version_id
       join customers cu on cu.id = k.customer_id`;
   return row;
 }

@@ -80,8 +80,9 @@ export function createSender(deps: SenderDeps) {
   const installId = cachedInstallationId(deps.sql);
 
   /**
-   * Why a trigger's message may no longer go out, or null: its customer may have unsubscribed,
-   * withdrawn consent or bounced during the delay. (A campaign's rows are checked when planned.)
+   * Why an automated message (a trigger's, a journey's) may no longer go out, or null: its
+   * customer may have unsubscribed, withdrawn consent or bounced during the delay. (A campaign's
+   * rows are checked when planned.)
    */
   async function suppressedNow(m: ClaimedMessage, email: string): Promise<string | null> {
     const hash = emailHash(deps.config.OFFERFLOW_SECRET, email).toString('hex');
@@ -133,7 +134,7 @@ export function createSender(deps: SenderDeps) {
       await markUnsendable(deps.sql, id, 'suppressed', m.customer.erased_at ? 'erased' : 'no_email');
       return { outcome: 'skipped', reason: 'no address' };
     }
-    if (m.trigger_id !== null) {
+    if (m.campaign_id === null) {
       const reason = await suppressedNow(m, email);
       if (reason) {
         await markUnsendable(deps.sql, id, 'suppressed', reason);
@@ -187,7 +188,12 @@ export function createSender(deps: SenderDeps) {
     }
     const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
     const domain = identityDomain(identity);
-    const source = m.campaign_id !== null ? `c${m.campaign_id}` : `t${m.trigger_id}`;
+    const source =
+      m.campaign_id !== null
+        ? `c${m.campaign_id}`
+        : m.journey_id !== null
+          ? `j${m.journey_id}`
+          : `t${m.trigger_id}`;
     // Deterministic: a duplicate after a crash carries the same Message-ID, so receivers can drop it.
     const smtpMessageId = ledgerMessageId({ messageId: id, source, installId: await installId(), domain });
     const unsubscribeToken = mail.links.unsubscribeUrl.split('/').pop();
@@ -220,6 +226,7 @@ export function createSender(deps: SenderDeps) {
             'X-Offerflow-Message': String(id),
             ...(m.campaign_id !== null ? { 'X-Offerflow-Campaign': String(m.campaign_id) } : {}),
             ...(m.trigger_id !== null ? { 'X-Offerflow-Trigger': String(m.trigger_id) } : {}),
+            ...(m.journey_id !== null ? { 'X-Offerflow-Journey': String(m.journey_id) } : {}),
           },
         },
         smtpMessageId,

@@ -17,6 +17,7 @@ export const QUEUES = {
   webhook: 'webhook',
   ranker: 'ranker',
   recommendations: 'recommendations',
+  journey: 'journey',
 } as const;
 
 const THROTTLED_SEND = /^send-c(\d+)$/;
@@ -86,6 +87,16 @@ export function jobOptionsFor(queue: string): DefaultJobOptions | undefined {
     return {
       attempts: 3,
       backoff: { type: 'exponential', delay: 5000 },
+      removeOnComplete: true,
+      removeOnFail: true,
+    };
+  }
+  if (queue === QUEUES.journey) {
+    // Due steps have fixed ids (entry and step run) and claim their entry in PostgreSQL, so a
+    // retry or a duplicate runs nothing twice; finished jobs go so the id can be added again.
+    return {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: true,
       removeOnFail: true,
     };

@@ -4,6 +4,7 @@ import { activeCampaigns, finishCampaignIfDone } from '../campaigns/store.js';
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { reconcileQueuedImports } from '../imports/jobs.js';
+import { reconcileJourneys } from '../journeys/reconcile.js';
 import { topUpSends } from '../messages/send-jobs.js';
 import { wakeHeldMessages } from '../messages/wake-held.js';
 import { rollUpShownCounts } from '../offers/impressions.js';
@@ -53,6 +54,8 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
   // Rows the contact policy held for quiet hours, due now by this clock.
   result.enqueued += await wakeHeldMessages(deps);
   result.enqueued += await reconcileQueuedImports(deps);
+  // Journeys: due steps whose jobs Redis lost, and journey mail not handed over.
+  result.enqueued += await reconcileJourneys(deps, { idleSeconds: deps.idleSeconds ?? 30 });
   await rollUpShownCounts(deps.sql);
   return result;
 }

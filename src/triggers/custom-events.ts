@@ -18,11 +18,18 @@ export function sameCustomEvent(
   return event.event !== 'event' || trigger.params.event_name === event.data?.name;
 }
 
-/** The custom event names enabled triggers listen to. */
+/**
+ * The custom event names enabled triggers listen to, and journeys in play (entry, wait, goal:
+ * their versions' `listens`, `event:<name>`): the trigger worker hands the events on to them.
+ */
 export async function customEventNamesWithTriggers(db: Db): Promise<Set<string>> {
   const rows = await db<{ name: string }[]>`
     select distinct params ->> 'event_name' as name from triggers
-    where enabled and deleted_at is null and event = 'event'`;
+    where enabled and deleted_at is null and event = 'event'
+    union
+    select substring(k from 7) from journey_versions v join journeys j on j.id = v.journey_id,
+      unnest(v.listens) as k
+    where j.status in ('active', 'paused') and j.deleted_at is null and k like 'event:%'`;
   return new Set(rows.map((r) => r.name));
 }
 

@@ -31,14 +31,19 @@ export interface TriggerJobData {
 
 /**
  * Whether any enabled trigger listens to this event (an import skips enqueuing otherwise).
- * Purchases also matter to every cancel_on_purchase trigger: they cancel its pending messages.
+ * Purchases also matter to every cancel_on_purchase trigger: they cancel its pending messages,
+ * and to journeys in play that enter, wait or reach their goal on a purchase (their versions'
+ * `listens`): the trigger worker hands every batch on to the journeys.
  */
 export async function hasEnabledTriggers(db: Db, event: TriggerEventType): Promise<boolean> {
   const [row] = await db<{ found: boolean }[]>`
     select exists (
       select 1 from triggers
       where enabled and deleted_at is null
-        and (event = ${event} or (${event} = 'purchase' and cancel_on_purchase))) as found`;
+        and (event = ${event} or (${event} = 'purchase' and cancel_on_purchase))) or (
+      ${event} = 'purchase' and exists (
+        select 1 from journey_versions v join journeys j on j.id = v.journey_id
+        where j.status in ('active', 'paused') and j.deleted_at is null and 'purchase' = any(v.listens))) as found`;
   return row?.found ?? false;
 }
 

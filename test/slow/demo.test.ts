@@ -50,6 +50,10 @@ describe('npm run demo', () => {
       expect(text).toMatch(
         new RegExp(`Report: sent ${result.sent}, .*conversions ${purchases}, revenue \\d+`),
       );
+      // The abandoned-cart journey: three of six shoppers order within the wait, three get a reminder.
+      expect(text).toContain(
+        'Journey "Demo: abandoned cart": 6 carts entered it, 3 ordered within the wait (nothing sent), 3 reminders sent',
+      );
       expect(result.sampleEml).not.toBeNull();
     }
     const [triggers] = await db.sql<{ n: number }[]>`

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { startWorkers } from '../src/cli/queue-workers.js';
+import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createSql } from '../src/db/sql.js';
+import { startSmtpSink } from '../src/dev/smtp-sink.js';
+import { enqueueSteps } from '../src/journeys/jobs.js';
+import { createRedis } from '../src/queue/connection.js';
+import { createBullDispatcher } from '../src/queue/dispatcher.js';
+import { installDefaultTemplates } from '../src/templates/render.js';
+import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
+import type { Bench, BenchResult } from './harness.js';
+
+// 100,000 customers (× BENCH_SCALE) inside a three-step journey (wait 1 s, branch on spend, send
+// to the SMTP sink, then exit), all due at once: due steps per second through the journey queue
+// (each job claims its entry in PostgreSQL, runs the steps, writes the ledger row and the step
+// runs) against bare BullMQ delayed no-op jobs doing the same number of steps, with the same
+// concurrency, in the same run. Lateness: when each wait ended against when it was due.
+
+const CONCURRENCY = 20;
+
+const bench: Bench = {
+  name: 'journeys',
+  async run(): Promise<BenchResult[]> {
+    const n = Math.max(200, Math.round(100_000 * Number(process.env.BENCH_SCALE ?? 1)));
+    const name = `offerflow_bench_jny_${randomBytes(4).toString('hex')}`;
+    const admin = createSql(ADMIN_URL, { max: 1 });
+    await admin.unsafe(`create database "${name}"`);
+    const url = urlFor(name);
+    const sql = createSql(url, { max: 10 });
+    const sink = await startSmtpSink({ outboxDir: null });
+    const prefix = `bench_jny_${randomBytes(3).toString('hex')}`;
+    const env = {
+      ...process.env,
+      DATABASE_URL: url,
+      SMTP_URL: sink.url,
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'silent',
+    };
+    const config = loadConfig(env as Record<string, string>);
+    const redis = createRedis(config.REDIS_URL);
+    const jobs = createBullDispatcher(redis, prefix);
+    let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
+    try {
+      await migrate(sql);
+      await installDefaultTemplates(sql);
+      const [template] = await sql<{ id: number }[]>`select id from templates order by id limit 1`;
+      await sql`
+        insert into customers (external_id, email, first_name)
+        select 'j' || i, 'j' || i || '@example.test', 'J' || i from generate_series(1, ${n}) i`;
+      await sql`insert into consents (customer_id, purpose, granted, source)
+        select id, 'marketing_email', true, 'bench' from customers`;
+      const definition = {
+        entry: { event: 'bench' },
+        re_entry: 'never',
+        goal: null,
+        start: 'wait',
+        steps: [
+          { id: 'wait', type: 'wait', seconds: 1, next: 'spend' },
+          {
+            id: 'spend',
+            type: 'branch',
+            rule: { '>=': [{ var: 'customer.total_spent' }, 100] },
+            then: 'mail',
+            else: 'mail',
+          },
+          { id: 'mail', type: 'send_email', template_id: template!.id, template_version: 1, next: 'end' },
+          { id: 'end', type: 'exit' },
+        ],
+      };
+      const [journey] = await sql<
+        { id: number }[]
+      >`insert into journeys (name, status) values ('bench', 'active') returning id`;
+      const [version] = await sql<{ id: number }[]>`
+        insert into journey_versions (journey_id, version, definition, activated_at)
+        values (${journey!.id}, 1, ${sql.json(definition as never)}, now()) returning id`;
+      await sql`update journeys set version_id = ${version!.id} where id = ${journey!.id}`;
+
+      // Baseline: the same number of steps as bare delayed no-op jobs (three per customer).
+      const baselineQueue = `${prefix}_noop`;
+      const queue = new Queue(baselineQueue, { connection: redis, prefix });
+      const steps = n * 3;
+      let done = 0;
+      let baselineEnd = 0;
+      let worker: Worker | undefined;
+      const finished = new Promise<void>((resolve) => {
+        worker = new Worker(
+          baselineQueue,
+          async () => {
+            done += 1;
+            if (done === steps) {
+              baselineEnd = performance.now();
+              resolve();
+            }
+          },
+          { connection: redis.duplicate(), prefix, concurrency: CONCURRENCY },
+        );
+      });
+      const baselineDue = performance.now() + 2000;
+      for (let i = 0; i < steps; i += 1000) {
+        const count = Math.min(1000, steps - i);
+        const delay = Math.max(0, baselineDue - performance.now());
+        await queue.addBulk(
+          Array.from({ length: count }, (_, k) => ({
+            name: 'noop',
+            data: { i: i + k },
+            opts: { jobId: `n${i + k}`, delay, removeOnComplete: true },
+          })),
+        );
+      }
+      await finished;
+      await worker?.close();
+      const baselineSeconds = (baselineEnd - baselineDue) / 1000;
+      await queue.obliterate({ force: true });
+      await queue.close();
+
+      // The journey: everyone already at the wait, due 2 s from now (entered_at + 1 s is its due time).
+      workers = await startWorkers({
+        config,
+        roles: ['journey', 'sender'],
+        env: { ...env, JOURNEY_CONCURRENCY: String(CONCURRENCY), SEND_CONCURRENCY: '50' },
+      });
+      const dueAt = new Date(Date.now() + 2000);
+      const entered = new Date(dueAt.getTime() - 1000);
+      const rows = await sql<{ id: number; seq: number; next_run_at: Date }[]>`
+        insert into journey_entries (journey_id, version_id, customer_id, entry_key, step, seq, since, entered_at, next_run_at)
+        select ${journey!.id}, ${version!.id}, id, 'bench', 'wait', 1, ${entered}, ${entered}, ${dueAt} from customers
+        returning id, seq, next_run_at`;
+      await enqueueSteps(jobs, rows, new Date());
+      for (;;) {
+        const [row] = await sql<{ left: number }[]>`
+          select count(*)::int as left from journey_entries where journey_id = ${journey!.id} and status = 'active'`;
+        if (row!.left === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const journeyEnd = Date.now();
+      const journeySeconds = (journeyEnd - dueAt.getTime()) / 1000;
+      const [runs] = await sql<{ n: number; p50: number; p99: number }[]>`
+        select count(*)::int as n,
+          percentile_cont(0.5) within group (order by extract(epoch from r.at - e.next_due) * 1000) as p50,
+          percentile_cont(0.99) within group (order by extract(epoch from r.at - e.next_due) * 1000) as p99
+        from journey_step_runs r
+          join (select id, entered_at + interval '1 second' as next_due from journey_entries) e on e.id = r.entry_id
+        where r.step = 'wait'`;
+      const [all] = await sql<
+        { n: number }[]
+      >`select count(*)::int as n from journey_step_runs where step <> 'end'`;
+      const mailStart = Date.now();
+      for (;;) {
+        const [row] = await sql<{ left: number }[]>`
+          select count(*)::int as left from messages where journey_id = ${journey!.id} and status in ('queued', 'sending')`;
+        if (row!.left === 0 || Date.now() - mailStart > 600_000) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const mailSeconds = (Date.now() - dueAt.getTime()) / 1000;
+      const stepsPerSecond = all!.n / journeySeconds;
+      const baselinePerSecond = steps / baselineSeconds;
+      return [
+        {
+          name: 'journeys due steps per second (wait → branch → send_email)',
+          value: stepsPerSecond,
+          unit: 'steps/s',
+          baseline: 'bare BullMQ delayed no-op jobs, same number of steps and concurrency',
+          baseline_value: baselinePerSecond,
+          ratio: stepsPerSecond / baselinePerSecond,
+          target: 0.3,
+          notes: {
+            customers: n,
+            steps: all!.n,
+            wait_lateness_p50_ms: Math.round(runs!.p50),
+            wait_lateness_p99_ms: Math.round(runs!.p99),
+            all_mail_sent_after_s: Math.round(mailSeconds * 10) / 10,
+            concurrency: CONCURRENCY,
+          },
+        },
+      ];
+    } finally {
+      await workers?.close();
+      await jobs.close();
+      redis.disconnect();
+      await sink.close();
+      await sql.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end({ timeout: 5 });
+    }
+  },
+};
+
+export default bench;

@@ -1,0 +1,273 @@
+import type { Db } from '../db/sql.js';
+
+// The SQL of journey entries (one row per customer per entry) and their step runs.
+
+export interface EntryRow {
+  id: number;
+  journey_id: number;
+  version_id: number;
+  customer_id: number;
+  entry_key: string;
+  event: Record<string, unknown> | null;
+  status: 'active' | 'completed' | 'exited' | 'goal';
+  exit_reason: string | null;
+  step: string | null;
+  since: Date;
+  next_run_at: Date | null;
+  seq: number;
+  waiting_for: string | null;
+  entered_at: Date;
+  exited_at: Date | null;
+}
+
+export interface NewEntry {
+  journey_id: number;
+  version_id: number;
+  customer_id: number;
+  entry_key: string;
+  event: Record<string, unknown> | null;
+  step: string;
+}
+
+/**
+ * Inserts entries, due at once; one that repeats an entry key or would be a second live entry of
+ * the customer in the journey is skipped. Returns those written.
+ */
+export async function insertEntries(
+  sql: Db,
+  rows: readonly NewEntry[],
+  now: Date,
+): Promise<{ id: number; seq: number; next_run_at: Date }[]> {
+  if (rows.length === 0) return [];
+  // Sorted, so concurrent batches take the unique index entries in one order.
+  const sorted = [...rows].sort((a, b) => a.journey_id - b.journey_id || a.customer_id - b.customer_id);
+  return sql<{ id: number; seq: number; next_run_at: Date }[]>`
+    insert into journey_entries (journey_id, version_id, customer_id, entry_key, event, step, since, next_run_at, entered_at)
+    select r.journey_id, r.version_id, r.customer_id, r.entry_key, r.event, r.step, ${now}, ${now}, ${now}
+    from jsonb_to_recordset(${JSON.stringify(sorted)}::text::jsonb) as r(
+      journey_id bigint, version_id bigint, customer_id bigint, entry_key text, event jsonb, step text)
+    on conflict do nothing
+    returning id, seq, next_run_at`;
+}
+
+/** Per (journey, customer): whether they are inside now, and when they last entered and left. */
+export async function pastEntries(
+  sql: Db,
+  journeyIds: readonly number[],
+  customerIds: readonly number[],
+): Promise<Map<string, { live: boolean; last_entered: Date; ever_exited: boolean }>> {
+  if (journeyIds.length === 0 || customerIds.length === 0) return new Map();
+  const rows = await sql<
+    { journey_id: number; customer_id: number; live: boolean; last_entered: Date; ever_exited: boolean }[]
+  >`
+    select journey_id, customer_id, bool_or(status = 'active') as live, max(entered_at) as last_entered,
+      bool_or(status <> 'active') as ever_exited
+    from journey_entries
+    where journey_id = any(${journeyIds as number[]}::bigint[]) and customer_id = any(${customerIds as number[]}::bigint[])
+    group by journey_id, customer_id`;
+  return new Map(rows.map((r) => [`${r.journey_id}:${r.customer_id}`, r]));
+}
+
+/** Claims an entry's due step: locks the row if it is live at `seq` and due; undefined otherwise. */
+export async function claimDueEntry(
+  sql: Db,
+  id: number,
+  seq: number,
+  now: Date,
+): Promise<(EntryRow & { journey_status: string }) | undefined> {
+  const [row] = await sql<(EntryRow & { journey_status: string })[]>`
+    select e.*, j.status as journey_status
+    from journey_entries e join journeys j on j.id = e.journey_id
+    where e.id = ${id} and e.seq = ${seq} and e.status = 'active'
+      and e.next_run_at is not null and e.next_run_at <= ${now}
+    for update of e`;
+  return row;
+}
+
+/** Where an entry moved after its run: its step, status, next run and what it waits for. */
+export async function saveEntry(
+  sql: Db,
+  entry: Pick<EntryRow, 'id' | 'step' | 'status' | 'exit_reason' | 'next_run_at' | 'seq' | 'waiting_for'> & {
+    since: Date;
+  },
+): Promise<void> {
+  await sql`
+    update journey_entries set step = ${entry.step}, status = ${entry.status}, exit_reason = ${entry.exit_reason},
+      next_run_at = ${entry.next_run_at}, seq = ${entry.seq}, waiting_for = ${entry.waiting_for},
+      since = ${entry.since},
+      exited_at = case when ${entry.status} = 'active' then null else ${entry.since}::timestamptz end
+    where id = ${entry.id}`;
+}
+
+export interface StepRun {
+  entry_id: number;
+  seq: number;
+  journey_id: number;
+  version_id: number;
+  step: string;
+  outcome: string | null;
+  message_id: number | null;
+  at: Date;
+}
+
+/** Records step runs; the primary key (entry, seq) refuses a second run of the same step. */
+export async function insertStepRuns(sql: Db, runs: readonly StepRun[]): Promise<void> {
+  if (runs.length === 0) return;
+  await sql`
+    insert into journey_step_runs (entry_id, seq, journey_id, version_id, step, outcome, message_id, at)
+    select * from jsonb_to_recordset(${JSON.stringify(runs)}::text::jsonb) as r(
+      entry_id bigint, seq int, journey_id bigint, version_id bigint, step text, outcome text,
+      message_id bigint, at timestamptz)`;
+}
+
+/** The live entries of these customers waiting for one of these events (locked, in id order). */
+export async function waitingEntries(
+  sql: Db,
+  customerIds: readonly number[],
+  keys: readonly string[],
+): Promise<(EntryRow & { journey_status: string })[]> {
+  if (customerIds.length === 0 || keys.length === 0) return [];
+  return sql<(EntryRow & { journey_status: string })[]>`
+    select e.*, j.status as journey_status
+    from journey_entries e join journeys j on j.id = e.journey_id
+    where e.customer_id = any(${customerIds as number[]}::bigint[]) and e.status = 'active'
+      and e.waiting_for = any(${keys as string[]}::text[])
+    order by e.id for update of e`;
+}
+
+/** Moves a waiting entry on at once (its event came): `step` is due now under the next seq. */
+export async function wakeEntry(sql: Db, id: number, seq: number, now: Date): Promise<boolean> {
+  const rows = await sql`
+    update journey_entries set next_run_at = ${now}, waiting_for = null
+    where id = ${id} and seq = ${seq} and status = 'active' returning id`;
+  return rows.length > 0;
+}
+
+/**
+ * Goal: ends the live entries of these (version, customer) pairs at once, wherever they are
+ * (a wait included), counting the revenue of the purchase that reached it. Returns those ended.
+ */
+export async function reachGoal(
+  sql: Db,
+  pairs: readonly { version_id: number; customer_id: number; revenue: number | null }[],
+  now: Date,
+): Promise<{ id: number; journey_id: number; customer_id: number; step: string | null }[]> {
+  if (pairs.length === 0) return [];
+  return sql<{ id: number; journey_id: number; customer_id: number; step: string | null }[]>`
+    update journey_entries e set status = 'goal', exit_reason = 'goal', exited_at = ${now},
+      next_run_at = null, waiting_for = null, goal_revenue = r.revenue
+    from (
+      select distinct on (version_id, customer_id) * from jsonb_to_recordset(${JSON.stringify(pairs)}::text::jsonb)
+        as x(version_id bigint, customer_id bigint, revenue numeric)
+    ) r
+    where e.version_id = r.version_id and e.customer_id = r.customer_id and e.status = 'active'
+    returning e.id, e.journey_id, e.customer_id, e.step`;
+}
+
+/** Ends every live entry of a journey (archived, deleted). */
+export async function endEntriesOfJourney(sql: Db, journeyId: number, reason: string): Promise<number> {
+  const rows = await sql`
+    update journey_entries set status = 'exited', exit_reason = ${reason}, exited_at = now(),
+      next_run_at = null, waiting_for = null
+    where journey_id = ${journeyId} and status = 'active' returning id`;
+  return rows.length;
+}
+
+/** Live entries with a due time, after `afterId` (keyset): of one journey, or overdue by `idleSeconds`. */
+export async function dueEntries(
+  sql: Db,
+  input: { afterId: number; limit: number; journeyId?: number; overdueSeconds?: number },
+): Promise<{ id: number; seq: number; next_run_at: Date }[]> {
+  return sql<{ id: number; seq: number; next_run_at: Date }[]>`
+    select e.id, e.seq, e.next_run_at from journey_entries e join journeys j on j.id = e.journey_id
+    where e.status = 'active' and e.next_run_at is not null and j.status = 'active' and e.id > ${input.afterId}
+      ${input.journeyId !== undefined ? sql`and e.journey_id = ${input.journeyId}` : sql``}
+      ${
+        input.overdueSeconds !== undefined
+          ? sql`and e.next_run_at < now() - make_interval(secs => ${input.overdueSeconds})`
+          : sql``
+      }
+    order by e.id limit ${input.limit}`;
+}
+
+/** A customer's entries, newest first, with their journey's name and version number. */
+export async function customerEntries(sql: Db, customerId: number) {
+  return sql<(EntryRow & { journey_name: string; version: number })[]>`
+    select e.*, j.name as journey_name, v.version
+    from journey_entries e join journeys j on j.id = e.journey_id join journey_versions v on v.id = e.version_id
+    where e.customer_id = ${customerId}
+    order by e.entered_at desc, e.id desc limit 200`;
+}
+
+/** Journey messages still queued whose job may be lost (idle for `idleSeconds`), keyset by id. */
+export async function unsentJourneyMessages(
+  sql: Db,
+  input: { afterId: number; limit: number; idleSeconds: number },
+): Promise<{ id: number; send_at: Date | null }[]> {
+  return sql<{ id: number; send_at: Date | null }[]>`
+    select id, send_at from messages
+    where journey_id is not null and status in ('queued', 'sending') and id > ${input.afterId}
+      and greatest(updated_at, coalesce(enqueued_at, updated_at)) < now() - make_interval(secs => ${input.idleSeconds})
+    order by id limit ${input.limit}`;
+}
+
+/** A send_email step's ledger row (one per step run): the send job and the sender do the rest. */
+export async function insertJourneyMessage(
+  sql: Db,
+  row: {
+    customer_id: number;
+    template_id: number;
+    template_version: number | null;
+    offer_ids: number[];
+    held_out_offer_ids: number[];
+    status: string;
+    suppressed_reason: string | null;
+    send_at: Date;
+    journey_id: number;
+    journey_version_id: number;
+    journey_entry_id: number;
+    journey_step: string;
+  },
+): Promise<{ id: number; status: string; send_at: Date }> {
+  const [inserted] = await sql<{ id: number; status: string; send_at: Date }[]>`
+    insert into messages (customer_id, template_id, template_version, offer_ids, held_out_offer_ids, status,
+      suppressed_reason, send_at, journey_id, journey_version_id, journey_entry_id, journey_step)
+    values (${row.customer_id}, ${row.template_id}, ${row.template_version}, ${row.offer_ids}::bigint[],
+      ${row.held_out_offer_ids}::bigint[], ${row.status}, ${row.suppressed_reason}, ${row.send_at},
+      ${row.journey_id}, ${row.journey_version_id}, ${row.journey_entry_id}, ${row.journey_step})
+    returning id, status, send_at`;
+  return inserted!;
+}
+
+/** An update_attribute step: sets (or, with null, removes) one free attribute of the customer. */
+export async function setCustomerAttribute(sql: Db, customerId: number, key: string, value: unknown) {
+  await sql`
+    update customers set
+      attributes = case when ${sql.json(value as never)}::jsonb = 'null'::jsonb then attributes - ${key}
+        else attributes || jsonb_build_object(${key}::text, ${sql.json(value as never)}::jsonb) end,
+      updated_at = now()
+    where id = ${customerId}`;
+}
+
+/**
+ * A webhook step: one delivery to the endpoint, written in the step's transaction (the webhook
+ * worker polls deliveries), shaped like every other delivery, unique per step run.
+ */
+export async function insertJourneyWebhook(
+  sql: Db,
+  input: {
+    endpoint_id: number;
+    customer_id: number;
+    msg_id: string;
+    at: Date;
+    data: Record<string, unknown>;
+  },
+): Promise<void> {
+  await sql`
+    insert into webhook_deliveries (endpoint_id, event, customer_id, msg_id, payload)
+    select w.id, 'journey.step', ${input.customer_id}, ${input.msg_id},
+      jsonb_build_object('type', 'journey.step', 'timestamp', ${input.at.toISOString()}::text,
+        'data', ${sql.json(input.data as never)}::jsonb)
+    from webhook_endpoints w where w.id = ${input.endpoint_id} and w.deleted_at is null
+    on conflict (endpoint_id, msg_id) do nothing`;
+}
