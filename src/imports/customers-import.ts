@@ -1,5 +1,3 @@
-import { parse } from 'csv-parse';
-import iconv from 'iconv-lite';
 import { type CustomerInput, CustomerInputSchema } from '../customers/schema.js';
 import { batchPath, upsertCustomers } from '../customers/upsert.js';
 import type { Db, Sql } from '../db/sql.js';
@@ -7,6 +5,7 @@ import { nulByteErrors } from '../http/nul-bytes.js';
 import { AppError, zodToFieldErrors } from '../http/problem.js';
 import type { OptInPolicy } from '../opt-in/requests.js';
 import { recordTriggerEvents } from '../triggers/events.js';
+import { csvRecords, type RowError } from './csv-records.js';
 import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import type { BatchTriggers, ImportProgress, ImportRunOptions } from './purchases-import.js';
@@ -17,8 +16,6 @@ import { readYesNo, YES_NO_HINT } from './yes-no.js';
 export interface CreatedCustomer {
   id: number;
 }
-
-type RowError = { line: number; column: string | null; reason: string };
 
 const FRENCH_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 
@@ -100,43 +97,12 @@ export async function importCustomerCsv(
   const map = resolveMapping('customers', csv.header, options.mapping);
   const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
   const size = options.batchSize ?? 1000;
-  let bytes = csv.dataOffset;
-  const counted = (async function* () {
-    for await (const chunk of csv.data) {
-      bytes += chunk.length;
-      yield chunk;
-    }
-  })();
-  const text =
-    csv.encoding === 'utf-8'
-      ? counted
-      : (async function* () {
-          const decoder = iconv.getDecoder('win1252');
-          for await (const chunk of counted) yield Buffer.from(decoder.write(chunk), 'utf8');
-        })();
-  const parser = parse({
-    delimiter: csv.separator,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    info: true,
-    raw: true,
-  });
   let rows: { line: number; input: CustomerInput }[] = [];
   let errors: RowError[] = [];
   let lastLine = 1;
   // A resumed import (its worker died) skips the records of the batches already committed.
   const resumeAfterLine = options.resumeAfterLine ?? 0;
-  parser.on('skip', (error: Error & { lines?: number }) => {
-    const line = 1 + (error.lines ?? 0);
-    if (line > resumeAfterLine)
-      errors.push({ line, column: null, reason: `malformed CSV: ${error.message}` });
-  });
-  const feed = (async () => {
-    for await (const chunk of text)
-      if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-    parser.end();
-  })();
+  const csvStream = csvRecords(csv, resumeAfterLine, (e) => errors.push(e));
   const flush = async () => {
     const seen = rows.length + errors.length;
     const { results, created, recorded } = await writeBatch(
@@ -149,7 +115,7 @@ export async function importCustomerCsv(
       (tx, written) =>
         addBatch(tx, options.importId, {
           // The position read so far, absolute (a resumed run reads the file from its start).
-          dataOffset: bytes,
+          dataOffset: csvStream.bytes(),
           bytes: 0,
           lastLine,
           rows: seen,
@@ -161,17 +127,13 @@ export async function importCustomerCsv(
     total.rows += seen;
     total.created += created.length;
     total.failed += failed;
-    total.bytesDone = bytes;
+    total.bytesDone = csvStream.bytes();
     rows = [];
     errors = [];
     await options.triggers?.release(recorded);
     options.onProgress?.({ ...total });
   };
-  for await (const item of parser as AsyncIterable<{
-    record: string[];
-    info: { lines: number };
-    raw: string;
-  }>) {
+  for await (const item of csvStream.records) {
     const line = recordStartLine(1, item.info, item.raw);
     if (line <= resumeAfterLine) continue;
     lastLine = line;
@@ -209,7 +171,7 @@ export async function importCustomerCsv(
     }
     if (rows.length + errors.length >= size) await flush();
   }
-  await feed;
+  await csvStream.fed;
   if (rows.length + errors.length > 0) await flush();
   return total;
 }

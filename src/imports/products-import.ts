@@ -1,16 +1,13 @@
-import { parse } from 'csv-parse';
-import iconv from 'iconv-lite';
 import type { Sql } from '../db/sql.js';
 import { nulByteErrors } from '../http/nul-bytes.js';
 import { parseProducts, recordProducts } from '../products/record.js';
+import { csvRecords, type RowError } from './csv-records.js';
 import { recordStartLine } from './lines.js';
 import { resolveMapping } from './mapping.js';
 import type { ImportProgress, ImportRunOptions } from './purchases-import.js';
 import type { OpenedCsv } from './source.js';
 import { addBatch, insertErrors } from './store.js';
 import { readYesNo, YES_NO_HINT } from './yes-no.js';
-
-type RowError = { line: number; column: string | null; reason: string };
 
 const NUMBERS = new Set(['price', 'margin', 'stock']);
 const FLAGS = new Set(['in_stock', 'active']);
@@ -39,42 +36,11 @@ export async function importProductCsv(
   const map = resolveMapping('products', csv.header, options.mapping);
   const total: ImportProgress = { bytesDone: csv.dataOffset, rows: 0, created: 0, failed: 0 };
   const size = options.batchSize ?? 1000;
-  let bytes = csv.dataOffset;
-  const counted = (async function* () {
-    for await (const chunk of csv.data) {
-      bytes += chunk.length;
-      yield chunk;
-    }
-  })();
-  const text =
-    csv.encoding === 'utf-8'
-      ? counted
-      : (async function* () {
-          const decoder = iconv.getDecoder('win1252');
-          for await (const chunk of counted) yield Buffer.from(decoder.write(chunk), 'utf8');
-        })();
-  const parser = parse({
-    delimiter: csv.separator,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    skip_records_with_error: true,
-    info: true,
-    raw: true,
-  });
   let rows: { line: number; value: Record<string, unknown> }[] = [];
   let errors: RowError[] = [];
   let lastLine = 1;
   const resumeAfterLine = options.resumeAfterLine ?? 0;
-  parser.on('skip', (error: Error & { lines?: number }) => {
-    const line = 1 + (error.lines ?? 0);
-    if (line > resumeAfterLine)
-      errors.push({ line, column: null, reason: `malformed CSV: ${error.message}` });
-  });
-  const feed = (async () => {
-    for await (const chunk of text)
-      if (!parser.write(chunk)) await new Promise((r) => parser.once('drain', r));
-    parser.end();
-  })();
+  const csvStream = csvRecords(csv, resumeAfterLine, (e) => errors.push(e));
   const flush = async () => {
     // Rows are checked one by one first, so one bad row is reported and the others stored.
     const { errors: invalid } = parseProducts(rows.map((r) => r.value));
@@ -99,7 +65,7 @@ export async function importProductCsv(
       await insertErrors(tx, options.importId, errors);
       const n = results.filter((r) => r.status === 'created').length;
       await addBatch(tx, options.importId, {
-        dataOffset: bytes,
+        dataOffset: csvStream.bytes(),
         bytes: 0,
         lastLine,
         rows: seen,
@@ -111,16 +77,12 @@ export async function importProductCsv(
     total.rows += seen;
     total.created += created;
     total.failed += seen - good.length;
-    total.bytesDone = bytes;
+    total.bytesDone = csvStream.bytes();
     rows = [];
     errors = [];
     options.onProgress?.({ ...total });
   };
-  for await (const item of parser as AsyncIterable<{
-    record: string[];
-    info: { lines: number };
-    raw: string;
-  }>) {
+  for await (const item of csvStream.records) {
     const line = recordStartLine(1, item.info, item.raw);
     if (line <= resumeAfterLine) continue;
     lastLine = line;
@@ -148,7 +110,7 @@ export async function importProductCsv(
     }
     if (rows.length + errors.length >= size) await flush();
   }
-  await feed;
+  await csvStream.fed;
   if (rows.length + errors.length > 0) await flush();
   return total;
 }
