@@ -162,7 +162,16 @@ describe('the learning ranker', () => {
     expect(secondWine).toBeGreaterThan(firstWine);
     // A campaign that did not opt in keeps the static ranking: tea, by priority.
     const plain = await launchAndFinish({});
-    expect(share(await sentRows(plain), tea)).toBe(1);
+    const plainRows = await sentRows(plain);
+    expect(share(plainRows, tea)).toBe(1);
+    // Explain reads what the worker learned: once it has folded in every mailing, two asks see
+    // the same statistics.
+    const mailed = [...rows, ...secondRows, ...plainRows];
+    const shown = (offer: number) => mailed.filter((r) => r.offer_ids.includes(offer)).length;
+    await until(async () => {
+      const [w, t] = [await learned(wine), await learned(tea)];
+      return w?.impressions === shown(wine) && t?.impressions === shown(tea);
+    }, 30_000);
 
     // Explain: the learned estimate and its uncertainty; the same seed decides the same.
     const customer = rows[0]!.customer_id;
