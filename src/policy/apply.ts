@@ -75,6 +75,28 @@ export async function applyContactPolicy(sql: Sql, m: PolicySubject, now: Date):
     await countSend(sql, { messageId: m.id, customerId: m.customer_id, day });
     return { action: 'send' };
   }
+  const capped = s.daily_cap !== null || s.weekly_cap !== null;
+  if (!capped) {
+    // Only the complaint suspension: nothing is counted against a limit, so no lock and no
+    // transaction, two statements on their own. Every send takes this path by default, and a
+    // transaction lost to a restart of PostgreSQL makes postgres.js write its ROLLBACK to the
+    // closed socket, an uncaught error in the sender.
+    const facts = await policyFacts(sql, {
+      messageId: m.id,
+      customerId: m.customer_id,
+      priority: m.priority,
+      day,
+      now,
+      suspensionDays: s.complaint_suspension_days,
+      countOutranking: false,
+    });
+    if (facts.complained) {
+      await dropByPolicy(sql, m.id, 'complaint_suspension');
+      return { action: 'drop', reason: 'complaint_suspension' };
+    }
+    await countSend(sql, { messageId: m.id, customerId: m.customer_id, day });
+    return { action: 'send' };
+  }
   return sql.begin(async (tx) => {
     await lockCustomerPolicy(tx, m.customer_id);
     const facts = await policyFacts(tx, {
@@ -84,7 +106,7 @@ export async function applyContactPolicy(sql: Sql, m: PolicySubject, now: Date):
       day,
       now,
       suspensionDays: s.complaint_suspension_days,
-      countOutranking: s.daily_cap !== null || s.weekly_cap !== null,
+      countOutranking: true,
     });
     const reason: DropReason | null = facts.complained ? 'complaint_suspension' : capVerdict(s, facts);
     if (reason) {
