@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/sql.js';
 import { controlGroupInForce } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
-import { countAudience, segmentAudiencePage } from '../segments/audience.js';
+import { countAudience, evaluationOf, segmentAudiencePage } from '../segments/audience.js';
 import { segmentRule } from './store.js';
 
 /**
@@ -11,7 +11,6 @@ import { segmentRule } from './store.js';
  * audience: the recipients step costs about 10 ms per 1,000 customers.
  */
 export const FORECAST_SCAN_LIMIT = 10_000;
-const PAGE = 1000;
 
 export interface AudienceForecast {
   /** Customers of the segment now. */
@@ -32,8 +31,8 @@ const sorted = (counts: Map<string, number>) =>
 
 /**
  * What a launch now would do with the campaign's audience, without writing anything: the
- * segment read as the planner reads it, each page of 1,000 through the one recipients step
- * (suppression reasons, then holdouts), offers not decided. The control group is the one in
+ * segment read as the planner reads it, through the one recipients step (suppression reasons,
+ * then holdouts), offers not decided. The control group is the one in
  * force (a launch may renew it first). Undefined when the campaign has no live segment.
  */
 export async function forecastAudience(
@@ -49,32 +48,38 @@ export async function forecastAudience(
   const controlGroup = group && group.percent > 0 ? group : null;
   const suppressed = new Map<string, number>();
   const held = new Map<string, number>();
-  // One read of the segment (its query is the costly part: a page per query repeated it), then
-  // the recipients step a page at a time, as the planner runs it.
+  // The count of the whole segment is the costly part (every customer's aggregates). In SQL it
+  // runs on its own connection beside the read of the first customers and their recipients
+  // step, instead of after them; its answer is used only when the read hit the limit (else the
+  // read saw everyone). A rule evaluated in process would compete for this thread: counted after.
+  const count = () => countAudience(deps.sql, rule, { now: options.now });
+  const early = evaluationOf(deps.sql, rule, options.now) === 'sql' ? count() : undefined;
+  early?.catch(() => {}); // awaited below when needed, ignored otherwise
   const ids = await segmentAudiencePage(deps.sql, rule, { limit, now: options.now });
-  for (let from = 0; from < ids.length; from += PAGE) {
-    const rows = await decideRecipients(
-      deps,
-      ids.slice(from, from + PAGE).map((customer_id) => ({ customer_id })),
-      {
-        now: options.now,
-        placements: () => 0,
-        holdout: {
-          controlGroup,
-          promotional: () => true,
-          own: () => ({ key: `campaign:${campaign.id}`, percent: campaign.holdout_percent }),
-        },
+  // The recipients step as the planner runs it (suppression reasons, then holdouts), over all
+  // the customers read at once: nothing is written, so there is no page to commit, and one call
+  // is three queries where pages of 1,000 made thirty.
+  const rows = await decideRecipients(
+    deps,
+    ids.map((customer_id) => ({ customer_id })),
+    {
+      now: options.now,
+      placements: () => 0,
+      holdout: {
+        controlGroup,
+        promotional: () => true,
+        own: () => ({ key: `campaign:${campaign.id}`, percent: campaign.holdout_percent }),
       },
-    );
-    for (const r of rows) {
-      const counts = r.status === 'suppressed' ? suppressed : r.status === 'holdout' ? held : undefined;
-      if (counts && r.suppressed_reason)
-        counts.set(r.suppressed_reason, (counts.get(r.suppressed_reason) ?? 0) + 1);
-    }
+    },
+  );
+  for (const r of rows) {
+    const counts = r.status === 'suppressed' ? suppressed : r.status === 'holdout' ? held : undefined;
+    if (counts && r.suppressed_reason)
+      counts.set(r.suppressed_reason, (counts.get(r.suppressed_reason) ?? 0) + 1);
   }
   const scanned = ids.length;
   const more = scanned >= limit;
-  const audience = more ? (await countAudience(deps.sql, rule, { now: options.now })).count : scanned;
+  const audience = more ? (await (early ?? count())).count : scanned;
   const scale = scanned > 0 ? audience / scanned : 0;
   const scaled = (counts: Map<string, number>) =>
     new Map([...counts].map(([k, v]) => [k, Math.round(v * scale)] as const));

@@ -1,9 +1,7 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { type SendingWorkers, startSendingWorkers, waitForCampaign } from '../helpers/sending-workers.js';
 import { until } from '../helpers/until.js';
 
 // A campaign sent at each customer's best hour, through the API, the real workers and an SMTP
@@ -12,24 +10,16 @@ import { until } from '../helpers/until.js';
 // go out through the ordinary top-ups once their hour comes.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 let shop: ShopFixture;
 
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 60, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '10' },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h);
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
@@ -46,15 +36,8 @@ async function opensAt(customerId: number, timeZone: string, hour: number, n: nu
     from generate_series(1, ${n}) d`;
 }
 
-const parsed = new Map<Buffer, ParsedMail>();
-async function mailedAddresses(campaignId: number): Promise<Set<string>> {
-  for (const raw of sink.messages) if (!parsed.has(raw)) parsed.set(raw, await simpleParser(raw));
-  return new Set(
-    [...parsed.values()]
-      .filter((m) => m.headers.get('x-offerflow-campaign') === String(campaignId))
-      .map((m) => (m.to as { text: string }).text),
-  );
-}
+const mailedAddresses = async (campaignId: number): Promise<Set<string>> =>
+  new Set((await rig!.mailsOf(campaignId)).map((m) => (m.to as { text: string }).text));
 
 describe('a campaign sent at each customer’s best hour', () => {
   it('plans each row at the customer’s preferred local hour within 24 hours and mails each when due', async () => {
@@ -126,7 +109,7 @@ describe('a campaign sent at each customer’s best hour', () => {
     // Their hour comes (moved here rather than waited for): the ordinary top-ups send them.
     await h.db.sql`update messages set send_at = now() - interval '1 second'
       where campaign_id = ${id} and status = 'queued'`;
-    await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
+    await waitForCampaign(h, id);
     const all = await mailedAddresses(id);
     expect(all.size).toBe(shop.eligible.size);
     expect(all.has(addressOf(tokyo))).toBe(true);

@@ -1,30 +1,20 @@
-import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { until } from '../helpers/until.js';
 
 // A trigger on a custom event, through the real worker roles and an SMTP sink: posting
 // `cart_updated` to /v1/events mails the customer, with the event's properties in the email.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 
 beforeAll(async () => {
   h = await createHarness();
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', WORKER_LOCK_MS: '5000' },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h, { env: { WORKER_LOCK_MS: '5000' } });
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
@@ -91,8 +81,8 @@ describe('a trigger on a custom event', () => {
         .sql`select count(*)::int as n from messages where trigger_id = ${trigger.id} and status = 'sent'`;
       return row!.n >= 1;
     });
-    await until(async () => sink.messages.length >= 1);
-    const mails = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+    await until(async () => rig!.sink.messages.length >= 1);
+    const mails = await rig!.mails();
     expect(mails).toHaveLength(1);
     expect(mails[0]!.subject).toBe('Your cart, Sam');
     // The button's link is tracked: its target rides in the signed click link.

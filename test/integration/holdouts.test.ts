@@ -1,10 +1,9 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { inControlGroup, inHoldout } from '../../src/holdouts/assign.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { launchAndFinish, type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
@@ -13,51 +12,25 @@ import { until } from '../helpers/until.js';
 // group gets transactional mail only.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 let shop: ShopFixture;
 
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 160, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '10' },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h);
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
-const parsed = new Map<Buffer, ParsedMail>();
-async function mails(): Promise<ParsedMail[]> {
-  for (const raw of sink.messages) if (!parsed.has(raw)) parsed.set(raw, await simpleParser(raw));
-  return [...parsed.values()];
-}
+const mails = () => rig!.mails();
 const mailsWith = async (header: string, value: number) =>
   (await mails()).filter((m) => m.headers.get(header) === String(value));
 const toAddress = (m: ParsedMail) => (m.to as { text: string }).text;
 
-async function launchAndFinish(body: Record<string, unknown>): Promise<number> {
-  const res = await h.post('/v1/campaigns', {
-    name: 'Holdout test',
-    segment_id: shop.segmentId,
-    template_id: shop.templateId,
-    offers_per_email: 1,
-    from: { address: 'offers@shop.example', name: 'Shop' },
-    ...body,
-  });
-  expect(res.status, JSON.stringify(await res.clone().json())).toBe(201);
-  const { id } = await json(res);
-  expect((await h.post(`/v1/campaigns/${id}/launch`)).status).toBe(200);
-  await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
-  return id;
-}
+const launch = (body: Record<string, unknown>) => launchAndFinish(h, shop, { name: 'Holdout test', ...body });
 
 const ledger = (campaignId: number) =>
   h.db.sql<
@@ -73,7 +46,7 @@ const ledger = (campaignId: number) =>
 
 describe('a campaign with a 10 % holdout', () => {
   it('mails the other 90 %, records the held-out customers, and reports treated against holdout with lift and interval', async () => {
-    const id = await launchAndFinish({ holdout_percent: 10 });
+    const id = await launch({ holdout_percent: 10 });
     const rows = await ledger(id);
     const expectedHeld = [...shop.eligible.keys()].filter((c) => inHoldout(`campaign:${id}`, c, 10));
     const held = rows.filter((r) => r.status === 'holdout');
@@ -157,7 +130,7 @@ describe('an offer holdout', () => {
     const garden = shop.offerIds[0]!;
     expect((await h.patch(`/v1/offers/${garden}`, { holdout_percent: 50 })).status).toBe(200);
     try {
-      const id = await launchAndFinish({});
+      const id = await launch({});
       const rows = (await ledger(id)).filter((r) => r.status === 'sent');
       const heldOut = rows.filter((r) => r.held_out_offer_ids.includes(garden));
       const shown = rows.filter((r) => r.offer_ids.includes(garden));
@@ -205,7 +178,7 @@ describe('the global control group', () => {
     expect(members.size).toBeGreaterThan(0);
 
     // A promotional campaign: every member is held out with the reason control_group.
-    const id = await launchAndFinish({});
+    const id = await launch({});
     const rows = await ledger(id);
     const controlled = rows.filter((r) => r.suppressed_reason === 'control_group');
     expect(new Set(controlled.map((r) => r.customer_id))).toEqual(members);

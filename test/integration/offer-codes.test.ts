@@ -1,35 +1,24 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { claimCode } from '../../src/offers/code-store.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
-import { until } from '../helpers/until.js';
+import { type SendingWorkers, startSendingWorkers, waitForCampaign } from '../helpers/sending-workers.js';
 
 // Unique codes through the API, the real workers and an SMTP sink: each mail of a campaign
 // carries its own code, a purchase with that code converts to that mail, an empty pool makes
 // its offer ineligible.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 let shop: ShopFixture;
 
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 24, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '10' },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h);
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
@@ -111,9 +100,9 @@ describe('POST /v1/offers/{id}/codes', () => {
     const { id, warnings } = await json(res);
     expect(warnings ?? []).toEqual([]);
     expect((await h.post(`/v1/campaigns/${id}/launch`)).status).toBe(200);
-    await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
+    await waitForCampaign(h, id);
 
-    const mails: ParsedMail[] = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+    const mails = await rig!.mails();
     expect(mails.length).toBe(shop.eligible.size);
     const codeOf = new Map<number, string>();
     for (const mail of mails) {

@@ -1,31 +1,20 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
-import { until } from '../helpers/until.js';
+import { type SendingWorkers, startSendingWorkers, waitForCampaign } from '../helpers/sending-workers.js';
 
 // The {{> products}} block through a campaign, the real workers and an SMTP sink: each mail
 // shows the recipient's own recommendations, priced in their locale, and its ledger row keeps them.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 const DAY = 86_400_000;
 
 beforeAll(async () => {
   h = await createHarness();
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '5' },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h, { env: { SEND_CONCURRENCY: '5' } });
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
@@ -122,12 +111,9 @@ describe('{{> products}}', () => {
       }),
     );
     expect((await h.post(`/v1/campaigns/${campaign.id}/launch`)).status).toBe(200);
-    await until(
-      async () => (await json(await h.get(`/v1/campaigns/${campaign.id}`))).status === 'sent',
-      60_000,
-    );
+    await waitForCampaign(h, campaign.id);
 
-    const mails: ParsedMail[] = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+    const mails = await rig!.mails();
     expect(mails).toHaveLength(2);
     const byTo = new Map(mails.map((m) => [(m.to as { text: string }).text, m]));
     const en = byTo.get('en@example.com')!;

@@ -1,11 +1,9 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { OFFER_LINK_BASE } from '../../src/tracking/links.js';
 import { signToken } from '../../src/tracking/tokens.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { launchAndFinish, type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
@@ -14,8 +12,7 @@ import { until } from '../helpers/until.js';
 // converts, explain shows what was learned, and a reset forgets it.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 let shop: ShopFixture;
 let wine: number;
 let tea: number;
@@ -24,18 +21,7 @@ let learningCampaign: number;
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 160, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: {
-      QUEUE_PREFIX: h.queuePrefix,
-      RECONCILE_INTERVAL_MS: '300',
-      SEND_CONCURRENCY: '10',
-      RANKER_REFRESH_MS: '300',
-    },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h, { env: { RANKER_REFRESH_MS: '300' } });
   // Two offers open to everyone; the static ranking would always show tea (higher priority).
   for (const id of shop.offerIds.slice(0, 2)) expect((await h.delete(`/v1/offers/${id}`)).status).toBe(204);
   const create = async (name: string, priority: number) => {
@@ -53,32 +39,12 @@ beforeAll(async () => {
   wine = await create('wine', 1);
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await h?.close();
 });
 
-const parsed = new Map<Buffer, ParsedMail>();
-async function mailsOf(campaignId: number): Promise<ParsedMail[]> {
-  for (const raw of sink.messages) if (!parsed.has(raw)) parsed.set(raw, await simpleParser(raw));
-  return [...parsed.values()].filter((m) => m.headers.get('x-offerflow-campaign') === String(campaignId));
-}
-
-async function launchAndFinish(body: Record<string, unknown>): Promise<number> {
-  const res = await h.post('/v1/campaigns', {
-    name: 'Ranker test',
-    segment_id: shop.segmentId,
-    template_id: shop.templateId,
-    offers_per_email: 1,
-    from: { address: 'offers@shop.example', name: 'Shop' },
-    ...body,
-  });
-  expect(res.status, JSON.stringify(await res.clone().json())).toBe(201);
-  const { id } = await json(res);
-  expect((await h.post(`/v1/campaigns/${id}/launch`)).status).toBe(200);
-  await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
-  return id;
-}
+const mailsOf = (campaignId: number) => rig!.mailsOf(campaignId);
+const launch = (body: Record<string, unknown>) => launchAndFinish(h, shop, { name: 'Ranker test', ...body });
 
 const sentRows = (campaignId: number) =>
   h.db.sql<{ id: number; customer_id: number; offer_ids: number[]; ranker_cell: string | null }[]>`
@@ -104,7 +70,7 @@ const learned = async (offerId: number): Promise<LearnedCell | undefined> => {
 describe('the learning ranker', () => {
   it('shifts impressions toward the offer that converts, and explain shows its estimate', async () => {
     // First mailing: nothing learned yet, so both offers are drawn from the same prior.
-    const first = await launchAndFinish({ ranker: { mode: 'learning', exploration: 0 } });
+    const first = await launch({ ranker: { mode: 'learning', exploration: 0 } });
     learningCampaign = first;
     const view = await json(await h.get(`/v1/campaigns/${first}`));
     expect(view.ranker).toEqual({
@@ -155,13 +121,13 @@ describe('the learning ranker', () => {
     expect((await learned(tea))?.conversions).toBe(0);
 
     // Second mailing: the ranker now favours wine.
-    const second = await launchAndFinish({ ranker: 'learning' });
+    const second = await launch({ ranker: 'learning' });
     const secondRows = await sentRows(second);
     const secondWine = share(secondRows, wine);
     expect(secondWine).toBeGreaterThan(0.85);
     expect(secondWine).toBeGreaterThan(firstWine);
     // A campaign that did not opt in keeps the static ranking: tea, by priority.
-    const plain = await launchAndFinish({});
+    const plain = await launch({});
     const plainRows = await sentRows(plain);
     expect(share(plainRows, tea)).toBe(1);
     // Explain reads what the worker learned: once it has folded in every mailing, two asks see

@@ -1,21 +1,19 @@
 import { Queue } from 'bullmq';
-import { type ParsedMail, simpleParser } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { createRedis, type RedisConnection } from '../../src/queue/connection.js';
 import { QUEUES } from '../../src/queue/queues.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
 import { installDefaultTemplates } from '../../src/templates/render.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { until } from '../helpers/until.js';
 
 // Trigger messages through the real worker roles (trigger queue, sender, reconciler, import)
 // started in-process, and an SMTP sink: what arrives there is what a customer would get.
 
 let h: Harness;
-let sink: SmtpSink;
-let workers: RunningWorkers | undefined;
+let rig: SendingWorkers | undefined;
 let redis: RedisConnection;
 let sendQueue: Queue;
 let triggerQueue: Queue;
@@ -36,22 +34,10 @@ beforeAll(async () => {
     insert into offers (name, title, url, code, priority, fallback)
     values ('thanks', 'Free delivery next time', 'https://shop.example/free', 'THX', 1, true) returning id`;
   offerId = o!.id;
-  sink = await startSmtpSink({ keepInMemory: true });
-  workers = await startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles: WORKER_ROLES,
-    env: {
-      QUEUE_PREFIX: h.queuePrefix,
-      RECONCILE_INTERVAL_MS: '300',
-      SEND_CONCURRENCY: '5',
-      WORKER_LOCK_MS: '5000',
-    },
-    logger: h.deps.logger,
-  });
+  rig = await startSendingWorkers(h, { env: { SEND_CONCURRENCY: '5', WORKER_LOCK_MS: '5000' } });
 });
 afterAll(async () => {
-  await workers?.close();
-  await sink?.close();
+  await rig?.close();
   await sendQueue?.close();
   await triggerQueue?.close();
   redis?.disconnect();
@@ -78,8 +64,7 @@ const messagesOf = (triggerId: number) =>
     select id, customer_id, status, suppressed_reason from messages where trigger_id = ${triggerId} order by id`;
 
 const mailsTo = async (address: string): Promise<ParsedMail[]> => {
-  const mails = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
-  return mails.filter((m) => (m.to as { text: string } | undefined)?.text === address);
+  return (await rig!.mails()).filter((m) => (m.to as { text: string } | undefined)?.text === address);
 };
 
 describe('trigger messages through the sender', () => {
