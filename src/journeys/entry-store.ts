@@ -271,3 +271,43 @@ export async function insertJourneyWebhook(
     from webhook_endpoints w where w.id = ${input.endpoint_id} and w.deleted_at is null
     on conflict (endpoint_id, msg_id) do nothing`;
 }
+
+/**
+ * Customers whose date attribute (plus `offsetDays`) is today in their own timezone (UTC when
+ * unknown) and whose local hour has reached `atLocalHour`, after `afterId` (keyset). Yearly:
+ * the month and day match (29 February falls on the 28th in other years). `occurrence` is the
+ * date being celebrated this time (the local day minus the offset): the entry key is made of
+ * it, so a customer enters once per occurrence however often the scan runs. Erased customers
+ * are left out here; values that are not dates are ignored rather than failing the scan.
+ */
+export async function dateEntryCandidates(
+  sql: Db,
+  input: {
+    attribute: string;
+    offsetDays: number;
+    atLocalHour: number;
+    yearly: boolean;
+    now: Date;
+    afterId: number;
+    limit: number;
+  },
+): Promise<{ customer_id: number; value: string; occurrence: string }[]> {
+  return sql<{ customer_id: number; value: string; occurrence: string }[]>`
+    select id as customer_id, left(v, 10) as value, to_char(occurrence, 'YYYY-MM-DD') as occurrence
+    from (
+      select c.id, c.attributes ->> ${input.attribute} as v,
+        (${input.now}::timestamptz at time zone coalesce(tz.name, 'UTC')) as local_ts
+      from customers c
+      left join pg_timezone_names tz on tz.name = c.timezone
+      where c.erased_at is null and c.id > ${input.afterId} and c.attributes ? ${input.attribute}
+    ) x
+    cross join lateral (select x.local_ts::date - ${input.offsetDays}::int as occurrence) o
+    where extract(hour from local_ts) >= ${input.atLocalHour}
+      and v ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
+      and case when ${input.yearly}::boolean then
+          substr(v, 6, 5) = to_char(occurrence, 'MM-DD')
+          or (substr(v, 6, 5) = '02-29' and to_char(occurrence, 'MM-DD') = '02-28'
+            and extract(day from (date_trunc('year', occurrence) + interval '2 months - 1 day')) = 28)
+        else left(v, 10) = to_char(occurrence, 'YYYY-MM-DD') end
+    order by id limit ${input.limit}`;
+}
