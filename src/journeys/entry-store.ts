@@ -251,7 +251,8 @@ export async function setCustomerAttribute(sql: Db, customerId: number, key: str
 
 /**
  * A webhook step: one delivery to the endpoint, written in the step's transaction (the webhook
- * worker polls deliveries), shaped like every other delivery, unique per step run.
+ * worker polls deliveries), shaped like every other delivery, unique per step run. False when
+ * the endpoint no longer exists.
  */
 export async function insertJourneyWebhook(
   sql: Db,
@@ -262,14 +263,17 @@ export async function insertJourneyWebhook(
     at: Date;
     data: Record<string, unknown>;
   },
-): Promise<void> {
-  await sql`
+): Promise<boolean> {
+  const rows = await sql`
     insert into webhook_deliveries (endpoint_id, event, customer_id, msg_id, payload)
     select w.id, 'journey.step', ${input.customer_id}, ${input.msg_id},
       jsonb_build_object('type', 'journey.step', 'timestamp', ${input.at.toISOString()}::text,
         'data', ${sql.json(input.data as never)}::jsonb)
     from webhook_endpoints w where w.id = ${input.endpoint_id} and w.deleted_at is null
-    on conflict (endpoint_id, msg_id) do nothing`;
+    on conflict (endpoint_id, msg_id) do nothing
+    returning id`;
+  // Nothing written: the endpoint was deleted since the journey was saved.
+  return rows.length > 0;
 }
 
 /**
