@@ -102,7 +102,8 @@ export async function JourneyGraph(props: {
       class="journey-graph"
       viewBox={`0 0 ${width} ${height}`}
       width={width}
-      role="img"
+      // A group, not an image: its nodes are links to their step's form (axe: nested-interactive).
+      role="group"
       aria-labelledby="journey-graph-title"
       xmlns="http://www.w3.org/2000/svg"
     >
