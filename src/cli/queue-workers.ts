@@ -2,7 +2,11 @@ import { parseArgs } from 'node:util';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { importProcessor } from '../../workers/import.js';
-import { journeyProcessor } from '../../workers/journey.js';
+import {
+  JOURNEY_DATE_SCAN_MS,
+  JOURNEY_DATE_SCAN_SCHEDULER,
+  journeyProcessor,
+} from '../../workers/journey.js';
 import { plannerProcessor } from '../../workers/planner.js';
 import { RANKER_REFRESH_MS, rankerProcessor } from '../../workers/ranker.js';
 import { RECOMMENDATIONS_SCHEDULE, recommendationsProcessor } from '../../workers/recommendations.js';
@@ -192,6 +196,14 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
     const processor = journeyProcessor({ sql, jobs: dispatcher, clock, config, logger });
     const options = { ...common, concurrency: num(env.JOURNEY_CONCURRENCY, 20) };
     workers.set(QUEUES.journey, watch(new Worker(QUEUES.journey, processor, options)));
+    // Entry by a date attribute: one schedule whatever the number of journey workers.
+    await dispatcher
+      .queue(QUEUES.journey)
+      .upsertJobScheduler(
+        JOURNEY_DATE_SCAN_SCHEDULER,
+        { every: num(env.JOURNEY_DATE_SCAN_MS, JOURNEY_DATE_SCAN_MS) },
+        { name: 'date-scan', data: {} },
+      );
   }
 
   if (roles.includes('import')) {

@@ -251,7 +251,8 @@ export async function setCustomerAttribute(sql: Db, customerId: number, key: str
 
 /**
  * A webhook step: one delivery to the endpoint, written in the step's transaction (the webhook
- * worker polls deliveries), shaped like every other delivery, unique per step run.
+ * worker polls deliveries), shaped like every other delivery, unique per step run. False when
+ * the endpoint no longer exists.
  */
 export async function insertJourneyWebhook(
   sql: Db,
@@ -262,12 +263,55 @@ export async function insertJourneyWebhook(
     at: Date;
     data: Record<string, unknown>;
   },
-): Promise<void> {
-  await sql`
+): Promise<boolean> {
+  const rows = await sql`
     insert into webhook_deliveries (endpoint_id, event, customer_id, msg_id, payload)
     select w.id, 'journey.step', ${input.customer_id}, ${input.msg_id},
       jsonb_build_object('type', 'journey.step', 'timestamp', ${input.at.toISOString()}::text,
         'data', ${sql.json(input.data as never)}::jsonb)
     from webhook_endpoints w where w.id = ${input.endpoint_id} and w.deleted_at is null
-    on conflict (endpoint_id, msg_id) do nothing`;
+    on conflict (endpoint_id, msg_id) do nothing
+    returning id`;
+  // Nothing written: the endpoint was deleted since the journey was saved.
+  return rows.length > 0;
+}
+
+/**
+ * Customers whose date attribute (plus `offsetDays`) is today in their own timezone (UTC when
+ * unknown) and whose local hour has reached `atLocalHour`, after `afterId` (keyset). Yearly:
+ * the month and day match (29 February falls on the 28th in other years). `occurrence` is the
+ * date being celebrated this time (the local day minus the offset): the entry key is made of
+ * it, so a customer enters once per occurrence however often the scan runs. Erased customers
+ * are left out here; values that are not dates are ignored rather than failing the scan.
+ */
+export async function dateEntryCandidates(
+  sql: Db,
+  input: {
+    attribute: string;
+    offsetDays: number;
+    atLocalHour: number;
+    yearly: boolean;
+    now: Date;
+    afterId: number;
+    limit: number;
+  },
+): Promise<{ customer_id: number; value: string; occurrence: string }[]> {
+  return sql<{ customer_id: number; value: string; occurrence: string }[]>`
+    select id as customer_id, left(v, 10) as value, to_char(occurrence, 'YYYY-MM-DD') as occurrence
+    from (
+      select c.id, c.attributes ->> ${input.attribute} as v,
+        (${input.now}::timestamptz at time zone coalesce(tz.name, 'UTC')) as local_ts
+      from customers c
+      left join pg_timezone_names tz on tz.name = c.timezone
+      where c.erased_at is null and c.id > ${input.afterId} and c.attributes ? ${input.attribute}
+    ) x
+    cross join lateral (select x.local_ts::date - ${input.offsetDays}::int as occurrence) o
+    where extract(hour from local_ts) >= ${input.atLocalHour}
+      and v ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}'
+      and case when ${input.yearly}::boolean then
+          substr(v, 6, 5) = to_char(occurrence, 'MM-DD')
+          or (substr(v, 6, 5) = '02-29' and to_char(occurrence, 'MM-DD') = '02-28'
+            and extract(day from (date_trunc('year', occurrence) + interval '2 months - 1 day')) = 28)
+        else left(v, 10) = to_char(occurrence, 'YYYY-MM-DD') end
+    order by id limit ${input.limit}`;
 }

@@ -190,7 +190,7 @@ async function enterByEvents(
 }
 
 /** Inserts the candidates re-entry lets in (one per customer per journey) and hands them to the queue. */
-async function enter(
+export async function enter(
   deps: JourneyDeps,
   versions: readonly VersionFacts[],
   candidates: readonly NewEntry[],

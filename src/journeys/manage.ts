@@ -67,9 +67,10 @@ function listensOf(d: Definition): string[] {
 async function prepareVersion(tx: Db, d: Definition, activate: boolean): Promise<VersionWrite> {
   assertValidDefinition(d);
   const errors: FieldError[] = [];
-  const registry = d.steps.some((s) => s.type === 'update_attribute')
-    ? await loadAttributeRegistry(tx)
-    : null;
+  const registry =
+    d.steps.some((s) => s.type === 'update_attribute') || 'date_attribute' in d.entry
+      ? await loadAttributeRegistry(tx)
+      : null;
   const steps = [];
   for (const [i, step] of d.steps.entries()) {
     const at = (field: string, message: string) =>
@@ -98,6 +99,17 @@ async function prepareVersion(tx: Db, d: Definition, activate: boolean): Promise
         at(e.message.startsWith('unknown') ? 'key' : 'value', e.message);
     }
     steps.push(step);
+  }
+  if ('date_attribute' in d.entry && registry) {
+    const declared = registry.get(d.entry.date_attribute);
+    if (declared?.type !== 'date')
+      errors.push({
+        path: 'entry.date_attribute',
+        in: 'body',
+        message: declared
+          ? `the attribute "${d.entry.date_attribute}" is a ${declared.type}, not a date`
+          : `no attribute "${d.entry.date_attribute}" is declared (POST /v1/attributes)`,
+      });
   }
   if ('segment_id' in d.entry && !(await selectSegment(tx, d.entry.segment_id)))
     errors.push({ path: 'entry.segment_id', in: 'body', message: `no segment ${d.entry.segment_id}` });

@@ -30,7 +30,7 @@ import { findJourney, journeyVersions, listJourneys } from './store.js';
 
 const tags = ['Journeys'];
 
-const JourneyList = z
+export const JourneyList = z
   .object({ data: z.array(JourneySchema), next_cursor: z.string().nullable() })
   .openapi('JourneyList');
 
@@ -47,7 +47,7 @@ const StepReportSchema = z.object({
   revenue: z.number(),
 });
 
-const ReportSchema = z
+export const ReportSchema = z
   .object({
     journey_id: z.number().int(),
     version: z.number().int().nullable(),

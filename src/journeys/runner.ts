@@ -269,8 +269,10 @@ async function runStep(
     case 'update_attribute':
       await setCustomerAttribute(tx, entry.customer_id, step.key, step.value);
       return { outcome: 'updated', next: step.next };
-    case 'webhook':
-      await insertJourneyWebhook(tx, {
+    case 'webhook': {
+      // The journey never waits for the receiver: the delivery is retried (and finally failed,
+      // its endpoint disabled) by the webhook worker while the customer moves on.
+      const written = await insertJourneyWebhook(tx, {
         endpoint_id: step.endpoint_id,
         customer_id: entry.customer_id,
         msg_id: `journey_${entry.id}_${input.seq}`,
@@ -283,7 +285,8 @@ async function runStep(
           event: entry.event,
         },
       });
-      return { outcome: 'delivered', next: step.next };
+      return { outcome: written ? 'delivered' : 'no_endpoint', next: step.next };
+    }
     case 'exit':
       return { outcome: 'exit', next: null };
   }

@@ -147,7 +147,25 @@ export const EntrySchema = z
     z.strictObject({ event: EventName, filter: z.unknown().optional() }),
     z.strictObject({ segment_id: z.number().int().positive() }),
     z.strictObject({ purchase: z.strictObject({ filter: z.unknown().optional() }) }),
-    z.strictObject({ date_attribute: slug(), offset_days: z.number().int().min(-366).max(366).optional() }),
+    z.strictObject({
+      date_attribute: slug().openapi({
+        description: 'A declared attribute of type `date`',
+        example: 'renewal_on',
+      }),
+      offset_days: z.number().int().min(-366).max(366).optional().openapi({
+        description: 'Enter this many days after (negative: before) the date',
+        example: -7,
+      }),
+      at_local_hour: z.number().int().min(0).max(23).optional().openapi({
+        description:
+          'From this hour of that day in the customer’s timezone (UTC when unknown); 0 when absent',
+        example: 9,
+      }),
+      yearly: z.boolean().optional().openapi({
+        description:
+          'Every year on the date’s month and day (29 February: the 28th in other years), not only on the date itself',
+      }),
+    }),
   ])
   .openapi('JourneyEntry', {
     description:

@@ -147,3 +147,14 @@ export async function journeyVersions(
   return sql<{ id: number; version: number; definition: Definition }[]>`
     select id, version, definition from journey_versions where journey_id = ${journeyId} order by version`;
 }
+
+/** The current versions of active journeys entered by a date attribute (what the date scan runs). */
+export async function versionsEnteredByDate(sql: Db): Promise<VersionFacts[]> {
+  return sql<VersionFacts[]>`
+    select v.id as version_id, v.version, j.id as journey_id, j.name as journey_name, j.status, v.definition,
+      true as current
+    from journeys j join journey_versions v on v.id = j.version_id
+    where j.status = 'active' and j.deleted_at is null and v.activated_at is not null
+      and v.definition -> 'entry' ? 'date_attribute'
+    order by j.id`;
+}

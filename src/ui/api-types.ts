@@ -14,6 +14,8 @@ import type { TimelinePage } from '../customers/timeline-routes.js';
 import type { EventTypeSchema, StoredEventSchema } from '../events/schema.js';
 import type { ControlGroupSchema, WorkspaceSettingsSchema } from '../holdouts/routes.js';
 import type { ImportPage, ImportPreviewSchema, ImportSchema } from '../imports/routes.js';
+import type { JourneyList, ReportSchema as JourneyReportSchema } from '../journeys/routes.js';
+import type { Definition, JourneySchema } from '../journeys/schema.js';
 import type { MessagePage } from '../messages/routes.js';
 import type { DecisionResponse, OfferList, OfferSchema } from '../offers/schema.js';
 import type { AuditPage as AuditPageSchema } from '../privacy/routes.js';
@@ -116,3 +118,11 @@ export interface WebhookDeliveries {
   data: WebhookDelivery[];
   next_cursor: string | null;
 }
+export type JourneyListPage = z.infer<typeof JourneyList>;
+/** A journey as the API answers it, its definition typed as the input schema describes it. */
+export type Journey = Omit<z.infer<typeof JourneySchema>, 'steps' | 'entry' | 're_entry' | 'goal'> &
+  Pick<Definition, 'entry' | 'steps'> & {
+    re_entry: NonNullable<Definition['re_entry']>;
+    goal: Definition['goal'];
+  };
+export type JourneyReportBody = z.infer<typeof JourneyReportSchema>;

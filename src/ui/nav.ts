@@ -12,6 +12,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; roles: readonly R
   { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/journeys', label: 'Journeys', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/reports', label: 'Reports', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/imports', label: 'Imports', roles: ['admin', 'integrator'] },
   { href: '/ui/events', label: 'Events', roles: ['admin', 'marketer', 'analyst'] },

@@ -20,6 +20,7 @@ import { registerCustomerPages } from './pages/customers.js';
 import { registerDashboard } from './pages/dashboard.js';
 import { registerEventPages } from './pages/events.js';
 import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
+import { registerJourneyPages } from './pages/journeys.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerPartialPages } from './pages/partials.js';
 import { registerReportPages } from './pages/reports.js';
@@ -142,6 +143,7 @@ export function registerUiRoutes(app: App): void {
   registerPartialPages(ui, app);
   registerImportPages(ui, app);
   registerTriggerPages(ui, app);
+  registerJourneyPages(ui, app);
   registerReportPages(ui, app);
   registerAccountPage(ui);
   registerUserPages(ui);

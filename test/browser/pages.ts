@@ -15,7 +15,7 @@ export async function signInWithKey(page: Page, base: string, key: string): Prom
  * scroll at 360 px, screenshots at desktop and phone sizes). Add a page here with one line;
  * `{customer}`, `{campaign}`, `{draft}` (a draft campaign), `{ab}` and `{abTesting}` (A/B
  * campaigns decided and in their window), `{segment}`, `{template}`, `{offer}`,
- * `{trigger}`, `{partial}`, `{import}`, `{webhook}`, `{attribute}` and `{welcome}` (an invitation
+ * `{trigger}`, `{journey}` (an active journey with a step of each type), `{partial}`, `{import}`, `{webhook}`, `{attribute}` and `{welcome}` (an invitation
  * link's path) are filled in from the suite's fixture. `as` is the role that opens it (admin
  * when absent); `login`, `reset` and `welcome` are opened signed out.
  */
@@ -50,6 +50,11 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'triggers', path: '/ui/triggers' },
   { name: 'trigger-new', path: '/ui/triggers/new' },
   { name: 'trigger', path: '/ui/triggers/{trigger}' },
+  { name: 'journeys', path: '/ui/journeys' },
+  { name: 'journey-new', path: '/ui/journeys/new' },
+  { name: 'journey', path: '/ui/journeys/{journey}' },
+  { name: 'journey-analyst', path: '/ui/journeys/{journey}', as: 'analyst' },
+  { name: 'journey-step-new', path: '/ui/journeys/{journey}/steps/new?type=split' },
   { name: 'imports', path: '/ui/imports' },
   { name: 'import', path: '/ui/imports/{import}' },
   { name: 'reports', path: '/ui/reports', as: 'analyst' },

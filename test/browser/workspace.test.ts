@@ -134,6 +134,44 @@ beforeAll(async () => {
     (await created('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['message.sent'] })).id,
   );
   h.deps.config.WEBHOOK_ALLOW_PRIVATE = false;
+  const journey = await created('/v1/journeys', {
+    name: 'Abandoned cart',
+    entry: { event: 'cart_updated' },
+    re_entry: 'after_exit',
+    goal: { purchase: {} },
+    start: 'wait_order',
+    steps: [
+      {
+        id: 'wait_order',
+        type: 'wait_for_event',
+        event: 'purchase',
+        timeout_seconds: 3600,
+        on_event: 'bought',
+        on_timeout: 'big',
+      },
+      {
+        id: 'big',
+        type: 'branch',
+        rule: { '>=': [{ var: 'customer.total_spent' }, 100] },
+        then: 'ab',
+        else: 'remind',
+      },
+      {
+        id: 'ab',
+        type: 'split',
+        paths: [
+          { weight: 50, next: 'remind' },
+          { weight: 50, next: 'bought', holdout: true },
+        ],
+      },
+      { id: 'remind', type: 'send_email', template_id: shop.templateId, offers_per_email: 2, next: 'notify' },
+      { id: 'notify', type: 'webhook', endpoint_id: Number(fixture.webhook), next: 'pause' },
+      { id: 'pause', type: 'wait', seconds: 86400, next: 'bought' },
+      { id: 'bought', type: 'exit' },
+    ],
+  });
+  expect((await h.post(`/v1/journeys/${journey.id}/activate`)).status).toBe(200);
+  fixture.journey = String(journey.id);
   await created('/v1/attributes', {
     key: 'loyalty_tier',
     type: 'string',
