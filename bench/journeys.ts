@@ -1,16 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { startWorkers } from '../src/cli/queue-workers.js';
-import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql } from '../src/db/sql.js';
-import { startSmtpSink } from '../src/dev/smtp-sink.js';
 import { enqueueSteps } from '../src/journeys/jobs.js';
-import { createRedis } from '../src/queue/connection.js';
-import { createBullDispatcher } from '../src/queue/dispatcher.js';
-import { installDefaultTemplates } from '../src/templates/render.js';
-import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
 import type { Bench, BenchResult } from './harness.js';
+import { percentiles, startBenchStack } from './stack.js';
 
 // 100,000 customers (× BENCH_SCALE) inside a three-step journey (wait 1 s, branch on spend, send
 // to the SMTP sink, then exit), all due at once: due steps per second through the journey queue
@@ -24,28 +15,9 @@ const bench: Bench = {
   name: 'journeys',
   async run(): Promise<BenchResult[]> {
     const n = Math.max(200, Math.round(100_000 * Number(process.env.BENCH_SCALE ?? 1)));
-    const name = `offerflow_bench_jny_${randomBytes(4).toString('hex')}`;
-    const admin = createSql(ADMIN_URL, { max: 1 });
-    await admin.unsafe(`create database "${name}"`);
-    const url = urlFor(name);
-    const sql = createSql(url, { max: 10 });
-    const sink = await startSmtpSink({ outboxDir: null });
-    const prefix = `bench_jny_${randomBytes(3).toString('hex')}`;
-    const env = {
-      ...process.env,
-      DATABASE_URL: url,
-      SMTP_URL: sink.url,
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'silent',
-    };
-    const config = loadConfig(env as Record<string, string>);
-    const redis = createRedis(config.REDIS_URL);
-    const jobs = createBullDispatcher(redis, prefix);
-    let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
+    const stack = await startBenchStack('jny');
+    const { sql, redis, jobs, prefix } = stack;
     try {
-      await migrate(sql);
-      await installDefaultTemplates(sql);
-      const [template] = await sql<{ id: number }[]>`select id from templates order by id limit 1`;
       await sql`
         insert into customers (external_id, email, first_name)
         select 'j' || i, 'j' || i || '@example.test', 'J' || i from generate_series(1, ${n}) i`;
@@ -65,7 +37,7 @@ const bench: Bench = {
             then: 'mail',
             else: 'mail',
           },
-          { id: 'mail', type: 'send_email', template_id: template!.id, template_version: 1, next: 'end' },
+          { id: 'mail', type: 'send_email', template_id: stack.templateId, template_version: 1, next: 'end' },
           { id: 'end', type: 'exit' },
         ],
       };
@@ -116,10 +88,9 @@ const bench: Bench = {
       await queue.close();
 
       // The journey: everyone already at the wait, due 2 s from now (entered_at + 1 s is its due time).
-      workers = await startWorkers({
-        config,
-        roles: ['journey', 'sender'],
-        env: { ...env, JOURNEY_CONCURRENCY: String(CONCURRENCY), SEND_CONCURRENCY: '50' },
+      await stack.startRoles(['journey', 'sender'], {
+        JOURNEY_CONCURRENCY: String(CONCURRENCY),
+        SEND_CONCURRENCY: '50',
       });
       const dueAt = new Date(Date.now() + 2000);
       const entered = new Date(dueAt.getTime() - 1000);
@@ -136,13 +107,12 @@ const bench: Bench = {
       }
       const journeyEnd = Date.now();
       const journeySeconds = (journeyEnd - dueAt.getTime()) / 1000;
-      const [runs] = await sql<{ n: number; p50: number; p99: number }[]>`
-        select count(*)::int as n,
-          percentile_cont(0.5) within group (order by extract(epoch from r.at - e.next_due) * 1000) as p50,
-          percentile_cont(0.99) within group (order by extract(epoch from r.at - e.next_due) * 1000) as p99
-        from journey_step_runs r
-          join (select id, entered_at + interval '1 second' as next_due from journey_entries) e on e.id = r.entry_id
+      // Lateness of each wait: when it ran against when it was due (entered + 1 s).
+      const late = await sql<{ ms: number }[]>`
+        select (extract(epoch from r.at - (e.entered_at + interval '1 second')) * 1000)::float8 as ms
+        from journey_step_runs r join journey_entries e on e.id = r.entry_id
         where r.step = 'wait'`;
+      const runs = percentiles(late.map((r) => r.ms));
       const [all] = await sql<
         { n: number }[]
       >`select count(*)::int as n from journey_step_runs where step <> 'end'`;
@@ -168,21 +138,15 @@ const bench: Bench = {
           notes: {
             customers: n,
             steps: all!.n,
-            wait_lateness_p50_ms: Math.round(runs!.p50),
-            wait_lateness_p99_ms: Math.round(runs!.p99),
+            wait_lateness_p50_ms: runs.p50,
+            wait_lateness_p99_ms: runs.p99,
             all_mail_sent_after_s: Math.round(mailSeconds * 10) / 10,
             concurrency: CONCURRENCY,
           },
         },
       ];
     } finally {
-      await workers?.close();
-      await jobs.close();
-      redis.disconnect();
-      await sink.close();
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end({ timeout: 5 });
+      await stack.close();
     }
   },
 };

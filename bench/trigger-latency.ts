@@ -1,77 +1,41 @@
-import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../src/app.js';
-import { startWorkers } from '../src/cli/queue-workers.js';
-import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
-import { createSql } from '../src/db/sql.js';
-import { startSmtpSink } from '../src/dev/smtp-sink.js';
 import { createApiKey } from '../src/http/api-keys.js';
-import { createRedis } from '../src/queue/connection.js';
-import { createBullDispatcher } from '../src/queue/dispatcher.js';
-import { installDefaultTemplates } from '../src/templates/render.js';
-import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
 import type { Bench, BenchResult } from './harness.js';
+import { percentiles, startBenchStack } from './stack.js';
 
 // Purchase accepted by the API (POST /v1/purchases answered 201) → the thank-you email accepted
 // by the SMTP sink, with a zero delay, one purchase at a time, through the real trigger queue,
 // the real sender and SMTP. Baseline: the same sink accepting one pre-rendered nodemailer mail.
 
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-
 const bench: Bench = {
   name: 'trigger-latency',
   async run(): Promise<BenchResult[]> {
     const n = Math.max(20, Math.round(1000 * Number(process.env.BENCH_SCALE ?? 1)));
-    const name = `offerflow_bench_trg_${randomBytes(4).toString('hex')}`;
-    const admin = createSql(ADMIN_URL, { max: 1 });
-    await admin.unsafe(`create database "${name}"`);
-    const url = urlFor(name);
-    const sql = createSql(url, { max: 10 });
     const accepted = new Map<number, number>();
-    const sink = await startSmtpSink({
-      outboxDir: null,
+    const stack = await startBenchStack('trg', {
       rejectMessage: (raw) => {
         const match = /^X-Offerflow-Message:\s*(\d+)/im.exec(raw.subarray(0, 8192).toString('latin1'));
         if (match) accepted.set(Number(match[1]), performance.now());
         return null;
       },
     });
-    const prefix = `bench_trg_${randomBytes(3).toString('hex')}`;
-    const env = {
-      ...process.env,
-      DATABASE_URL: url,
-      SMTP_URL: sink.url,
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'silent',
-    };
-    const config = loadConfig(env as Record<string, string>);
-    const redis = createRedis(config.REDIS_URL);
-    const jobs = createBullDispatcher(redis, prefix);
+    const { sql, sink, config, redis, jobs } = stack;
     const clock = () => new Date();
-    let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
     try {
-      await migrate(sql);
-      await installDefaultTemplates(sql);
-      const [template] = await sql<{ id: number }[]>`select id from templates order by id limit 1`;
       const customers = await sql<{ id: number }[]>`
         insert into customers (external_id, email, first_name, timezone)
         select 'b' || i, 'b' || i || '@example.test', 'B' || i, 'Europe/Paris' from generate_series(1, ${n}) i returning id`;
       await sql`insert into consents (customer_id, purpose, granted, source)
         select id, 'marketing_email', true, 'bench' from customers`;
-      await sql`insert into triggers (name, event, template_id, template_version) values ('thanks', 'purchase', ${template!.id}, 1)`;
+      await sql`insert into triggers (name, event, template_id, template_version) values ('thanks', 'purchase', ${stack.templateId}, 1)`;
       await sql`update trigger_settings set cap_messages = 1000`;
       const deps = { sql, config, logger: pino({ level: 'silent' }), redis, jobs, clock };
       const app = createApp(deps);
       const { key } = await createApiKey(sql, { name: 'bench', role: 'integrator' });
       // The worker roles as deployed (`offerflow worker trigger sender`), in this process.
-      workers = await startWorkers({
-        config,
-        roles: ['trigger', 'sender'],
-        env: { ...env, SEND_CONCURRENCY: '10', TRIGGER_CONCURRENCY: '4' },
-      });
+      await stack.startRoles(['trigger', 'sender'], { SEND_CONCURRENCY: '10', TRIGGER_CONCURRENCY: '4' });
 
       const latencies: number[] = [];
       for (const [i, c] of customers.entries()) {
@@ -126,11 +90,8 @@ const bench: Bench = {
         raw.push(performance.now() - started);
       }
       transport.close();
-      latencies.sort((a, b) => a - b);
-      raw.sort((a, b) => a - b);
-      const median = quantile(latencies, 0.5);
-      const p99 = quantile(latencies, 0.99);
-      const rawMedian = quantile(raw, 0.5);
+      const { p50: median, p99, max } = percentiles(latencies);
+      const { p50: rawMedian, p99: rawP99 } = percentiles(raw);
       return [
         {
           name: 'trigger-latency median (purchase API → sink)',
@@ -141,8 +102,8 @@ const bench: Bench = {
           ratio: rawMedian / median,
           notes: {
             purchases: n,
-            p99_ms: Math.round(p99 * 10) / 10,
-            max_ms: Math.round(latencies.at(-1)! * 10) / 10,
+            p99_ms: p99,
+            max_ms: max,
           },
         },
         {
@@ -150,19 +111,13 @@ const bench: Bench = {
           value: p99,
           unit: 'ms',
           baseline: 'one pre-rendered nodemailer send to the same sink (p99)',
-          baseline_value: quantile(raw, 0.99),
-          ratio: quantile(raw, 0.99) / p99,
+          baseline_value: rawP99,
+          ratio: rawP99 / p99,
           notes: { purchases: n },
         },
       ];
     } finally {
-      await workers?.close();
-      await jobs.close();
-      redis.disconnect();
-      await sink.close();
-      await sql.end({ timeout: 5 });
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end({ timeout: 5 });
+      await stack.close();
     }
   },
 };

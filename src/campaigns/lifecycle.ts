@@ -1,7 +1,7 @@
 import type { Db, Sql } from '../db/sql.js';
 import { AppError, conflict, type FieldError, invalid, notFound } from '../http/problem.js';
 import { cancelQueuedMessages } from '../messages/ledger.js';
-import type { Ranker } from '../offers/schema.js';
+import { rankerColumns, rankerView } from '../offers/learning.js';
 import type { MessageCategory } from '../policy/schema.js';
 import { senderExists } from '../senders/store.js';
 import { templateTextErrors } from '../templates/render.js';
@@ -85,27 +85,6 @@ function toWrite(input: CampaignCreate, base?: CampaignRow): CampaignWrite {
   };
 }
 
-/** The ranker's columns from a request's `ranker` (absent: the campaign's as it is). */
-function rankerColumns(
-  ranker: Ranker | undefined,
-  base: CampaignRow | undefined,
-): Pick<CampaignWrite, 'ranker' | 'ranker_objective' | 'ranker_cells' | 'ranker_exploration'> {
-  if (ranker === undefined) {
-    return {
-      ranker: base?.ranker ?? 'priority',
-      ranker_objective: base?.ranker_objective ?? 'conversion',
-      ranker_cells: base?.ranker_cells ?? false,
-      ranker_exploration: base?.ranker_exploration ?? 0.05,
-    };
-  }
-  return {
-    ranker: ranker.mode,
-    ranker_objective: ranker.objective,
-    ranker_cells: ranker.segment_cells,
-    ranker_exploration: ranker.exploration,
-  };
-}
-
 /** Checks that what a campaign refers to exists, and its A/B test; names each bad field. */
 async function checkReferences(sql: Db, w: CampaignWrite, input: Partial<CampaignCreate>): Promise<void> {
   const errors: FieldError[] = abTestErrors(w, { ab_test: input.ab_test !== undefined });
@@ -177,12 +156,7 @@ export function campaignView(row: CampaignRow): CampaignView {
       : null,
     sender_id: row.sender_id,
     holdout_percent: row.holdout_percent,
-    ranker: {
-      mode: row.ranker,
-      objective: row.ranker_objective,
-      segment_cells: row.ranker_cells,
-      exploration: row.ranker_exploration,
-    },
+    ranker: rankerView(row),
     send_at_best_hour: row.send_at_best_hour,
     category: row.category,
     priority: row.priority,

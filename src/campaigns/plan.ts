@@ -6,7 +6,7 @@ import { bestSendTimes, populationHours } from '../messages/best-hour.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { topUpSends } from '../messages/send-jobs.js';
 import { type LearningInput, loadCatalogue } from '../offers/decide.js';
-import { loadLearnedStats } from '../offers/ranker-store.js';
+import { learningFor, rankerView } from '../offers/learning.js';
 import { segmentAudiencePage } from '../segments/audience.js';
 import { dispatchAbTest } from './ab-test.js';
 import {
@@ -140,21 +140,15 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
  * The learning ranker of a campaign that opted in: its settings, what was learned (loaded once
  * per run) and its seed, `campaign:{id}`, so a re-planned page draws the same.
  */
-export async function learningOf(
+export function learningOf(
   sql: Sql,
   campaign: Pick<
     CampaignRow,
     'id' | 'ranker' | 'ranker_objective' | 'ranker_cells' | 'ranker_exploration' | 'offers_per_email'
   >,
 ): Promise<LearningInput | undefined> {
-  if (campaign.ranker !== 'learning' || campaign.offers_per_email === 0) return undefined;
-  return {
-    settings: {
-      objective: campaign.ranker_objective,
-      cells: campaign.ranker_cells,
-      exploration: campaign.ranker_exploration,
-    },
-    stats: await loadLearnedStats(sql),
+  return learningFor(sql, rankerView(campaign), {
+    offersPerEmail: campaign.offers_per_email,
     seedKey: `campaign:${campaign.id}`,
-  };
+  });
 }

@@ -1,5 +1,6 @@
 import normalCdf from '@stdlib/stats-base-dists-normal-cdf';
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
+import { type BootstrapOptions, bootstrapRevenueLift } from './bootstrap.js';
 
 // The lift of a treated group over its holdout: what the mail changed, not what it was credited
 // with. Both groups are randomised by the same hash, so the difference of their outcomes over the
@@ -11,6 +12,11 @@ export interface GroupSample {
   conversions: number;
   revenue: number;
   revenue_sq: number;
+  /**
+   * The non-zero revenue of each customer who has some, for the bootstrap interval of revenue
+   * per customer; absent: that interval is the normal (Welch) one.
+   */
+  revenues?: readonly number[];
 }
 
 export interface GroupSummary extends GroupSample {
@@ -38,7 +44,10 @@ export interface IncrementalResult {
   holdout: GroupSummary;
   /** On the conversion rate (two-proportion, unpooled normal interval). */
   lift: Lift;
-  /** On revenue per customer (Welch's interval, normal approximation). */
+  /**
+   * On revenue per customer: the bootstrap-t interval when the groups' revenues are given (and
+   * few enough to resample), else Welch's (normal approximation).
+   */
   revenue_lift: Lift;
   /** Conversions and revenue the mail added over the treated group: lift × treated customers. */
   incremental_conversions: number | null;
@@ -59,7 +68,7 @@ const Z_POWER = normalQuantile(0.8, 0, 1);
 
 const rateOf = (x: number, n: number) => (n > 0 ? x / n : null);
 
-function summary(g: GroupSample): GroupSummary {
+function summary({ revenues: _, ...g }: GroupSample): GroupSummary {
   return {
     ...g,
     conversion_rate: rateOf(g.conversions, g.customers),
@@ -113,15 +122,28 @@ function revenueVariance(g: GroupSample): number {
   return Math.max(0, (g.revenue_sq - g.customers * mean * mean) / (g.customers - 1));
 }
 
-/** Revenue-per-customer lift: Welch's unequal-variance interval (normal approximation). */
-export function revenueLift(t: GroupSample, h: GroupSample): Lift {
+/**
+ * Revenue-per-customer lift. With both groups' revenues, the studentized bootstrap interval
+ * (bootstrap.ts: it reaches 95 % on zero-inflated, skewed revenue where the normal one covers
+ * about 92.5 %); otherwise, or when the bootstrap cannot apply, Welch's unequal-variance
+ * interval (normal approximation).
+ */
+export function revenueLift(t: GroupSample, h: GroupSample, options?: BootstrapOptions): Lift {
   if (t.customers < 2 || h.customers < 2) return NO_LIFT;
   const mt = t.revenue / t.customers;
   const mh = h.revenue / h.customers;
   const varT = revenueVariance(t) / t.customers;
   const varH = revenueVariance(h) / h.customers;
   const relVar = mt > 0 && mh > 0 ? varT / (mt * mt) + varH / (mh * mh) : null;
-  return liftOf(mt, mh, varT, varH, relVar);
+  const welch = liftOf(mt, mh, varT, varH, relVar);
+  if (!t.revenues || !h.revenues) return welch;
+  const boot = bootstrapRevenueLift(
+    { customers: t.customers, revenues: t.revenues },
+    { customers: h.customers, revenues: h.revenues },
+    options,
+  );
+  if (!boot) return welch;
+  return { ...welch, ci95: boot.ci95, relative_ci95: boot.relative_ci95, p_value: boot.p_value };
 }
 
 /** The treated group against its holdout: both lifts, increments, detectable effect, verdict. */

@@ -17,6 +17,12 @@ export interface IncrementalReport extends IncrementalResult {
   holdout_reasons: Record<string, number>;
 }
 
+/**
+ * Customers with revenue per group above which the bootstrap's budget (bootstrap.ts) would leave
+ * too few replicates: their revenues are not read, and the normal interval applies.
+ */
+const MAX_BOOTSTRAP_REVENUES = 4000;
+
 interface SampleRow extends GroupSample {
   held: boolean;
   reason: string | null;
@@ -71,17 +77,29 @@ async function samples(
     )
     select held, case when held then reason end as reason, count(*)::int as customers,
       count(*) filter (where converted)::int as conversions,
-      coalesce(sum(revenue), 0)::float8 as revenue, coalesce(sum(revenue * revenue), 0)::float8 as revenue_sq
+      coalesce(sum(revenue), 0)::float8 as revenue, coalesce(sum(revenue * revenue), 0)::float8 as revenue_sq,
+      -- Each customer's revenue for the bootstrap interval, up to what it resamples in its budget.
+      case when count(*) filter (where revenue <> 0) <= ${MAX_BOOTSTRAP_REVENUES}
+        then coalesce(array_agg(revenue) filter (where revenue <> 0), '{}') end as revenues
     from o group by 1, 2`;
 }
 
-const empty = (): GroupSample => ({ customers: 0, conversions: 0, revenue: 0, revenue_sq: 0 });
+const empty = (): GroupSample & { revenues: number[] | undefined } => ({
+  customers: 0,
+  conversions: 0,
+  revenue: 0,
+  revenue_sq: 0,
+  revenues: [],
+});
 
-function add(into: GroupSample, row: GroupSample): void {
+function add(into: ReturnType<typeof empty>, row: GroupSample): void {
   into.customers += row.customers;
   into.conversions += row.conversions;
   into.revenue += row.revenue;
   into.revenue_sq += row.revenue_sq;
+  // One row too large to resample leaves the whole group to the normal interval.
+  if (into.revenues && row.revenues) into.revenues.push(...row.revenues);
+  else into.revenues = undefined;
 }
 
 /** The incremental section of a campaign's, trigger's or offer's report. */

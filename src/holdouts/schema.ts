@@ -37,7 +37,10 @@ export const IncrementalSchema = z
     treated: GroupSchema,
     holdout: GroupSchema,
     lift: LiftSchema.openapi({ description: 'On the conversion rate (two-proportion interval)' }),
-    revenue_lift: LiftSchema.openapi({ description: 'On revenue per customer (Welch interval)' }),
+    revenue_lift: LiftSchema.openapi({
+      description:
+        'On revenue per customer (studentized bootstrap interval, seeded; Welch when a group has under two or over 4,000 customers with revenue)',
+    }),
     incremental_conversions: z.number().nullable(),
     incremental_revenue: z.number().nullable(),
     min_detectable_effect: z.object({

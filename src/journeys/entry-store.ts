@@ -220,6 +220,8 @@ export async function insertJourneyMessage(
     template_version: number | null;
     offer_ids: number[];
     held_out_offer_ids: number[];
+    /** The customer's cell when the learning ranker decided the offers. */
+    ranker_cell: string | null;
     status: string;
     suppressed_reason: string | null;
     send_at: Date;
@@ -230,10 +232,10 @@ export async function insertJourneyMessage(
   },
 ): Promise<{ id: number; status: string; send_at: Date }> {
   const [inserted] = await sql<{ id: number; status: string; send_at: Date }[]>`
-    insert into messages (customer_id, template_id, template_version, offer_ids, held_out_offer_ids, status,
-      suppressed_reason, send_at, journey_id, journey_version_id, journey_entry_id, journey_step)
+    insert into messages (customer_id, template_id, template_version, offer_ids, held_out_offer_ids, ranker_cell,
+      status, suppressed_reason, send_at, journey_id, journey_version_id, journey_entry_id, journey_step)
     values (${row.customer_id}, ${row.template_id}, ${row.template_version}, ${row.offer_ids}::bigint[],
-      ${row.held_out_offer_ids}::bigint[], ${row.status}, ${row.suppressed_reason}, ${row.send_at},
+      ${row.held_out_offer_ids}::bigint[], ${row.ranker_cell}, ${row.status}, ${row.suppressed_reason}, ${row.send_at},
       ${row.journey_id}, ${row.journey_version_id}, ${row.journey_entry_id}, ${row.journey_step})
     returning id, status, send_at`;
   return inserted!;

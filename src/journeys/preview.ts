@@ -1,6 +1,7 @@
 import { currentControlGroup } from '../holdouts/assign.js';
 import { notFound } from '../http/problem.js';
 import { decideRecipients } from '../messages/recipients.js';
+import { learningFor } from '../offers/learning.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContext } from '../rules/context.js';
 import { branchOutcome, splitOutcome } from './decide.js';
@@ -121,6 +122,11 @@ export async function previewJourney(
         break;
       }
       case 'send_email': {
+        // Ranked as the step would rank (a dry run has no entry: its draws seeded apart).
+        const learning = await learningFor(deps.sql, step.ranker, {
+          offersPerEmail: step.offers_per_email ?? 0,
+          seedKey: `journey:${journey.id}:preview:${step.id}`,
+        });
         const [decided] = await decideRecipients(
           { sql: deps.sql, config: deps.config },
           [{ customer_id: input.customer_id }],
@@ -133,6 +139,7 @@ export async function previewJourney(
               promotional: () => true,
               own: () => ({ key: `journey:${journey.id}`, percent: 0 }),
             },
+            ...(learning ? { learning } : {}),
           },
         );
         const status = decided?.status ?? 'suppressed';

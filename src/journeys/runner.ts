@@ -6,6 +6,7 @@ import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
+import { learnedStatsCache, learningFor } from '../offers/learning.js';
 import { buildContext, type CustomerContext } from '../rules/context.js';
 import { branchOutcome, splitOutcome } from './decide.js';
 import {
@@ -73,6 +74,9 @@ function controlGroupOf(sql: Sql, now: Date) {
   }
   return groupCache.group;
 }
+
+/** What the learning ranker knows, for send_email steps that rank with it (re-read when it changes). */
+const learnedStats = learnedStatsCache();
 
 /** More steps than any valid journey runs at once (every cycle waits): a guard, not a rule. */
 const MAX_STEPS_PER_RUN = 500;
@@ -235,6 +239,12 @@ async function runStep(
     case 'split':
       return splitOutcome(step, entry.journey_id, entry.customer_id);
     case 'send_email': {
+      // The step's ranker, as a campaign's; draws seeded by the entry, so each entry draws anew.
+      const learning = await learningFor(tx, step.ranker, {
+        offersPerEmail: step.offers_per_email ?? 0,
+        seedKey: `journey:${entry.journey_id}:${entry.id}:${step.id}`,
+        ...(step.ranker?.mode === 'learning' ? { stats: await learnedStats(tx) } : {}),
+      });
       // The one recipients step: suppression, consent, the control group, offers.
       const [decided] = await decideRecipients(
         { sql: tx, config: deps.config },
@@ -248,6 +258,7 @@ async function runStep(
             promotional: () => true,
             own: () => ({ key: `journey:${entry.journey_id}`, percent: 0 }),
           },
+          ...(learning ? { learning } : {}),
         },
       );
       const message = await insertJourneyMessage(tx, {
@@ -256,6 +267,7 @@ async function runStep(
         template_version: step.template_version ?? null,
         offer_ids: decided?.offer_ids ?? [],
         held_out_offer_ids: decided?.held_out_offer_ids ?? [],
+        ranker_cell: decided?.ranker_cell ?? null,
         status: decided?.status ?? 'suppressed',
         suppressed_reason: decided?.suppressed_reason ?? 'erased',
         send_at: now,

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { requiredText, slug } from '../http/fields.js';
+import { RankerInput } from '../offers/schema.js';
 
 // The journey contract: a definition (entry, re-entry, goal, steps) validated first by these
 // schemas (shape) and then whole by validate.ts (graph and rules). One schema serves POST and,
@@ -95,6 +96,10 @@ const SendEmailStep = z.strictObject({
     description: 'The sender identity (GET /v1/senders); null or absent: the default sender',
   }),
   offers_per_email: z.number().int().min(0).max(20).optional(),
+  ranker: RankerInput.optional().openapi({
+    description:
+      'How the step’s offers are ranked, as a campaign’s: `priority` (absent), or `learning` (or the object with objective, segment_cells, exploration)',
+  }),
   subject: requiredText(500).optional().openapi({ description: 'A subject of its own (Handlebars)' }),
   next: StepId,
 });

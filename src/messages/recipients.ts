@@ -56,8 +56,12 @@ export interface RecipientsOptions<T, S extends string> {
   missingReason?: string;
   /** Holdouts, decided before `admit` (a held-out row is not counted against a cap). */
   holdout?: HoldoutOptions<T>;
-  /** Rank offers with the learning ranker (a campaign that opted in); absent: by priority. */
-  learning?: LearningInput;
+  /**
+   * Rank offers with the learning ranker: one for every row (a campaign that opted in), or each
+   * offer batch's own, asked with the batch's rows (a trigger firing: each trigger's ranker);
+   * absent or undefined: by priority.
+   */
+  learning?: LearningInput | ((batch: readonly T[]) => Promise<LearningInput | undefined>);
 }
 
 /** Why a mailable row is held out (`control_group` or `holdout`), or null. */
@@ -127,13 +131,15 @@ async function decideRowOffers<T extends { customer_id: number }, S extends stri
   if (batches.size === 0) return;
   const catalogue = options.catalogue ?? (await loadCatalogue(sql));
   for (const batch of batches.values()) {
+    const learning =
+      typeof options.learning === 'function' ? await options.learning(batch.rows) : options.learning;
     const decisions = await decideOffersBatch(sql, {
       customerIds: batch.rows.map((r) => r.customer_id),
       placements: batch.placements,
       now: options.now,
       catalogue,
       ...(options.allocated ? { allocated: options.allocated } : {}),
-      ...(options.learning ? { learning: options.learning } : {}),
+      ...(learning ? { learning } : {}),
     });
     for (const row of batch.rows) {
       const decision = decisions.get(row.customer_id);

@@ -53,6 +53,11 @@ export interface LearningInput {
    * the same statistics decide the same and a test is reproducible.
    */
   seedKey: string;
+  /**
+   * A customer's own seed key instead of `seedKey:id`, where one producer decides the same
+   * customer many times (a trigger: the event that fired it, so each firing draws anew).
+   */
+  customerSeeds?: ReadonlyMap<number, string>;
 }
 
 /**
@@ -142,7 +147,7 @@ export async function decideOffersBatch(sql: Db, input: BatchInput): Promise<Map
     if (!f) continue;
     if (learning && stats && pooled) {
       const cell = cellOf(f.context as CustomerContext);
-      const uniform = random(seedOf(`${learning.seedKey}:${id}`));
+      const uniform = random(seedOf(learning.customerSeeds?.get(id) ?? `${learning.seedKey}:${id}`));
       f.learned = learnedRanking(stats, learning.settings, cell, uniform, pooled);
     }
     decisions.set(id, decideForCustomer(offers, f, options));

@@ -104,3 +104,11 @@ export async function learnedStatsRefreshedAt(db: Db): Promise<Date | null> {
   const [row] = await db<{ refreshed_at: Date | null }[]>`select refreshed_at from ranker_state where id`;
   return row?.refreshed_at ?? null;
 }
+
+// Changes whenever ranker_stats may have: a recomputation, a reset of all offers or of one.
+export async function learnedStatsVersion(db: Db): Promise<string> {
+  const [row] = await db<{ v: string }[]>`
+    select concat_ws('|', s.refreshed_at, s.reset_at, (select max(ranker_reset_at) from offers)) as v
+    from ranker_state s where s.id`;
+  return row?.v ?? '';
+}

@@ -5,6 +5,10 @@ import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
+import type { LearningInput } from '../offers/decide.js';
+import type { LearnedStats } from '../offers/learner.js';
+import { learningFor, rankerView } from '../offers/learning.js';
+import { loadLearnedStats } from '../offers/ranker-store.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
 import { sameCustomEvent } from './custom-events.js';
@@ -132,6 +136,29 @@ function accepts(trigger: TriggerRow, data: unknown, logger: Logger | undefined)
 }
 
 /**
+ * A trigger's learning ranker for a batch of its firings (undefined: it ranks by priority), as a
+ * campaign's. Each customer's draws are seeded by the event that fired it, so a customer firing
+ * the trigger again draws anew while a replayed event (or its preview) draws the same.
+ */
+export async function triggerLearning(
+  sql: Sql,
+  trigger: TriggerRow,
+  firings: readonly { customer_id: number; event_key: string }[],
+  stats?: LearnedStats,
+): Promise<LearningInput | undefined> {
+  const learning = await learningFor(sql, rankerView(trigger), {
+    offersPerEmail: trigger.offers_per_email,
+    seedKey: `trigger:${trigger.id}`,
+    ...(stats ? { stats } : {}),
+  });
+  if (!learning) return undefined;
+  const seeds = new Map<number, string>();
+  for (const f of firings)
+    if (!seeds.has(f.customer_id)) seeds.set(f.customer_id, `trigger:${trigger.id}:${f.event_key}`);
+  return { ...learning, customerSeeds: seeds };
+}
+
+/**
  * Fires the enabled triggers that match these events: for each (trigger, event) whose filter
  * holds for `{event, customer}` and that has not fired for the event key, writes the firing and
  * its message (queued with decided offers and `send_at`, suppressed with the reason, or no
@@ -190,6 +217,9 @@ export async function fireTriggerEvents(
     const counts = await recentTriggerMessageCounts(sql, { customerIds: ids, days: settings.days, now });
     // Oldest events first: when the cap bites, the earlier event is the one that gets its email.
     matching.sort((a, b) => a.event.at.getTime() - b.event.at.getTime() || a.trigger.id - b.trigger.id);
+    // What was learned, read once for every trigger that ranks with the learner.
+    const learns = (t: TriggerRow) => t.ranker === 'learning' && t.offers_per_email > 0;
+    const stats = matching.some((p) => learns(p.trigger)) ? await loadLearnedStats(sql) : undefined;
     const decided = await decideRecipients(
       deps,
       matching.map((p) => ({ ...p, customer_id: p.event.source.customer_id })),
@@ -197,6 +227,13 @@ export async function fireTriggerEvents(
         now,
         placements: (p) => p.trigger.offers_per_email,
         offerBatch: (p) => p.trigger.id,
+        learning: (batch) =>
+          triggerLearning(
+            sql,
+            batch[0]!.trigger,
+            batch.map((p) => ({ customer_id: p.customer_id, event_key: p.event.key })),
+            stats,
+          ),
         holdout: {
           controlGroup: await currentControlGroup(sql, now),
           promotional: (p) => !p.trigger.transactional,
@@ -218,6 +255,7 @@ export async function fireTriggerEvents(
       suppressed_reason,
       offer_ids,
       held_out_offer_ids,
+      ranker_cell,
     } of decided) {
       rows.push({
         trigger_id: trigger.id,
@@ -231,6 +269,7 @@ export async function fireTriggerEvents(
         offer_ids,
         held_out_offer_ids,
         suppressed_reason,
+        ranker_cell,
         send_at: sendAtFor(
           now,
           { delay_hours: Number(trigger.delay_hours), local_hour: trigger.local_hour },

@@ -1,5 +1,6 @@
 import type { Db, Sql } from '../db/sql.js';
 import { invalid, notFound } from '../http/problem.js';
+import { rankerColumns, rankerView } from '../offers/learning.js';
 import type { MessageCategory } from '../policy/schema.js';
 import { assertSensitiveUseDeclared } from '../privacy/guard.js';
 import { assertValidRule } from '../rules/compile.js';
@@ -32,6 +33,7 @@ export function triggerView(row: TriggerRow) {
     sender_id: row.sender_id,
     cancel_on_purchase: row.cancel_on_purchase,
     holdout_percent: row.holdout_percent,
+    ranker: rankerView(row),
     transactional: row.transactional,
     category: row.category,
     priority: row.priority,
@@ -123,6 +125,7 @@ export async function createTrigger(sql: Sql, input: TriggerCreate): Promise<Tri
       sender_id: input.sender_id ?? null,
       cancel_on_purchase: input.cancel_on_purchase ?? false,
       holdout_percent: input.holdout_percent ?? 0,
+      ...rankerColumns(input.ranker),
       ...categoryOf(input, { transactional: false, category: 'promotional' }),
       priority: input.priority ?? 0,
       enabled: input.enabled ?? true,
@@ -153,6 +156,7 @@ export async function updateTrigger(sql: Sql, id: number, patch: TriggerPatch): 
       sender_id: patch.sender_id === undefined ? row.sender_id : patch.sender_id,
       cancel_on_purchase: patch.cancel_on_purchase ?? row.cancel_on_purchase,
       holdout_percent: patch.holdout_percent ?? row.holdout_percent,
+      ...rankerColumns(patch.ranker, row),
       ...categoryOf(patch, row),
       priority: patch.priority ?? row.priority,
       enabled: patch.enabled ?? row.enabled,

@@ -4,7 +4,7 @@ import { decideOffers } from '../offers/decide.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
 import type { TriggerEvent } from './events.js';
-import { type FireDeps, normalise } from './fire.js';
+import { type FireDeps, normalise, triggerLearning } from './fire.js';
 import { sendAtFor } from './schedule.js';
 import {
   existingFirings,
@@ -95,9 +95,18 @@ export async function previewTrigger(
   if (suppressed) reasons.push(suppressed);
   else if (capped) reasons.push('capped');
   const fires = reasons.length === 0;
+  // Ranked as the firing would rank: the trigger's ranker, the event's seed.
+  const learning = fires
+    ? await triggerLearning(sql, trigger, [{ customer_id: customerId, event_key: event.key }])
+    : undefined;
   const decision =
     fires && trigger.offers_per_email > 0
-      ? await decideOffers(sql, { customerId, placements: trigger.offers_per_email, now })
+      ? await decideOffers(sql, {
+          customerId,
+          placements: trigger.offers_per_email,
+          now,
+          ...(learning ? { learning } : {}),
+        })
       : undefined;
   return {
     fires,

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
 import { requiredText, slug } from '../http/fields.js';
+import { RankerInput, RankerSchema } from '../offers/schema.js';
 import { MessageCategorySchema, MessagePrioritySchema } from '../policy/schema.js';
 
 // The trigger contract. One schema validates creation and (made partial) PATCH bodies.
@@ -83,6 +84,10 @@ const fields = {
     description: 'A later purchase by the customer cancels a message not sent yet (replenish reminders)',
   }),
   holdout_percent: HoldoutPercent.optional(),
+  ranker: RankerInput.optional().openapi({
+    description:
+      'How its offers are ranked, as a campaign’s: `priority`, or `learning` (or the object with objective, segment_cells, exploration)',
+  }),
   transactional: z.boolean().optional().openapi({
     description:
       'Transactional mail (a receipt, a confirmation) reaches the global control group too; default false: promotional. The same as `category: transactional`',
@@ -138,6 +143,7 @@ export const TriggerSchema = z
     sender_id: z.number().int().nullable(),
     cancel_on_purchase: z.boolean(),
     holdout_percent: z.number(),
+    ranker: RankerSchema,
     transactional: z.boolean(),
     category: MessageCategorySchema,
     priority: z.number().int(),

@@ -1,11 +1,12 @@
 import type { Db } from '../db/sql.js';
 import { lockedInIdOrder } from '../messages/ledger.js';
+import type { RankerColumns } from '../offers/learning.js';
 import type { MessageCategory } from '../policy/schema.js';
 import type { TriggerEventType } from './events.js';
 
 // Every query of the triggers module: definitions, settings, firings and their messages.
 
-export interface TriggerRow {
+export interface TriggerRow extends RankerColumns {
   id: number;
   name: string;
   event: TriggerEventType;
@@ -27,7 +28,7 @@ export interface TriggerRow {
   updated_at: Date;
 }
 
-export interface TriggerWrite {
+export interface TriggerWrite extends RankerColumns {
   name: string;
   event: TriggerEventType;
   params: Record<string, unknown>;
@@ -63,6 +64,10 @@ const COLUMNS = [
   'category',
   'priority',
   'enabled',
+  'ranker',
+  'ranker_objective',
+  'ranker_cells',
+  'ranker_exploration',
 ] as const;
 
 const toDb = (sql: Db, w: TriggerWrite) => ({
@@ -251,6 +256,8 @@ export interface FiringRow {
   held_out_offer_ids: number[];
   suppressed_reason: string | null;
   send_at: string;
+  /** The customer's cell when the learning ranker decided the offers. */
+  ranker_cell: string | null;
 }
 
 /** Message ids taken ahead, so a firing and its message are written in one statement. */
@@ -281,17 +288,17 @@ export async function insertFirings(
       select * from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) as r(
         trigger_id bigint, event_key text, customer_id bigint, outcome text, event_at timestamptz,
         message_id bigint, template_id bigint, template_version int, offer_ids bigint[],
-        held_out_offer_ids bigint[], suppressed_reason text, send_at timestamptz)
+        held_out_offer_ids bigint[], suppressed_reason text, send_at timestamptz, ranker_cell text)
     ), fired as (
       insert into trigger_firings (trigger_id, event_key, customer_id, message_id, outcome, event_at)
       select trigger_id, event_key, customer_id, message_id, outcome, event_at from input
       on conflict (trigger_id, event_key) do nothing
       returning trigger_id, event_key
     )
-    insert into messages (id, trigger_id, customer_id, template_id, template_version, offer_ids, held_out_offer_ids, status, suppressed_reason, send_at)
+    insert into messages (id, trigger_id, customer_id, template_id, template_version, offer_ids, held_out_offer_ids, status, suppressed_reason, send_at, ranker_cell)
     overriding system value
     select i.message_id, i.trigger_id, i.customer_id, i.template_id, i.template_version, i.offer_ids,
-      i.held_out_offer_ids, i.outcome, i.suppressed_reason, i.send_at
+      i.held_out_offer_ids, i.outcome, i.suppressed_reason, i.send_at, i.ranker_cell
     from input i join fired f on f.trigger_id = i.trigger_id and f.event_key = i.event_key
     where i.message_id is not null
     returning id, status, send_at, customer_id`;

@@ -177,6 +177,73 @@ describe('the web UI in Chromium', () => {
     await shot(page, '07-dashboard');
   });
 
+  it('sets the offer ranker and best send time in the campaign form, refusing a bad exploration at its field', async () => {
+    const stored = () =>
+      h.db.sql<
+        {
+          ranker: string;
+          ranker_objective: string;
+          ranker_cells: boolean;
+          ranker_exploration: number;
+          send_at_best_hour: boolean;
+        }[]
+      >`select ranker, ranker_objective, ranker_cells, ranker_exploration, send_at_best_hour
+        from campaigns where name = 'Learning draft'`;
+    await page.goto(`${base}/ui/campaigns/new`);
+    await page.fill('#f-name', 'Learning draft');
+    await page.selectOption('#f-segment_id', { label: 'Buyers (UI)' });
+    await page.selectOption('#f-template_id', String(shop.templateId));
+    // The defaults a marketer sees: by priority, 5 % exploration, sent at once.
+    expect(await page.inputValue('#f-ranker-mode')).toBe('priority');
+    expect(await page.inputValue('#f-ranker-exploration')).toBe('5');
+    expect(await page.isChecked('input[name="send_at_best_hour"]')).toBe(false);
+    await page.selectOption('#f-ranker-mode', 'learning');
+    await page.selectOption('#f-ranker-objective', 'revenue');
+    await page.check('input[name="ranker.segment_cells"]');
+    await page.check('input[name="send_at_best_hour"]');
+    // Over 100 %: the API refuses it, and the error stands beside the field, in percent.
+    await page.fill('#f-ranker-exploration', '150');
+    await page.click('#campaign-form button[type=submit]');
+    await page.waitForSelector('#f-ranker-exploration[aria-invalid="true"]');
+    expect(await page.textContent('#f-ranker-exploration-err')).toContain('percent, from 0 to 100');
+    expect(await stored()).toEqual([]);
+    // What was typed stays in the form.
+    expect(await page.inputValue('#f-ranker-mode')).toBe('learning');
+    expect(await page.isChecked('input[name="send_at_best_hour"]')).toBe(true);
+    await shot(page, '04b-campaign-ranker-invalid');
+    await page.fill('#f-ranker-exploration', '12.5');
+    await page.click('#campaign-form button[type=submit]');
+    await page.waitForSelector('text=Launch…');
+    expect(await stored()).toEqual([
+      {
+        ranker: 'learning',
+        ranker_objective: 'revenue',
+        ranker_cells: true,
+        ranker_exploration: 0.125,
+        send_at_best_hour: true,
+      },
+    ]);
+    expect(await page.textContent('main')).toContain(
+      'learning (revenue, per segment cell, 12.5 % exploration)',
+    );
+
+    // The edit form shows what is stored, and sets it back.
+    const [{ id }] = (await h.db.sql`select id from campaigns where name = 'Learning draft'`) as unknown as [
+      { id: number },
+    ];
+    await page.goto(`${base}/ui/campaigns/${id}/edit`);
+    expect(await page.inputValue('#f-ranker-mode')).toBe('learning');
+    expect(await page.inputValue('#f-ranker-objective')).toBe('revenue');
+    expect(await page.inputValue('#f-ranker-exploration')).toBe('12.5');
+    expect(await page.isChecked('input[name="ranker.segment_cells"]')).toBe(true);
+    expect(await page.isChecked('input[name="send_at_best_hour"]')).toBe(true);
+    await page.selectOption('#f-ranker-mode', 'priority');
+    await page.uncheck('input[name="send_at_best_hour"]');
+    await page.click('#campaign-form button[type=submit]');
+    await page.waitForSelector('text=Launch…');
+    expect((await stored())[0]).toMatchObject({ ranker: 'priority', send_at_best_hour: false });
+  });
+
   it('opens a customer card on a phone, adds a note, and keeps a note typed offline until it can be sent', async () => {
     const id = [...shop.eligible.keys()][0]!;
     const phone = await context.newPage();

@@ -17,6 +17,7 @@ import type {
 import { segmentOptions, senderOptions, TemplateFields, templateOptions } from '../choices.js';
 import type { UiEnv } from '../env.js';
 import {
+  Checkbox,
   type Column,
   Csrf,
   can,
@@ -107,7 +108,28 @@ const FIELDS = [
   'throttle_per_second',
   'from',
   'ab_test',
+  'ranker.mode',
+  'ranker.objective',
+  'ranker.segment_cells',
+  'ranker.exploration',
+  'send_at_best_hour',
 ];
+
+const RANKER_OPTIONS = [
+  { value: 'priority', label: 'By priority (the offers’ scores and priorities)' },
+  { value: 'learning', label: 'Learning (shows more of what converts)' },
+];
+
+const OBJECTIVE_OPTIONS = [
+  { value: 'conversion', label: 'Conversions' },
+  { value: 'revenue', label: 'Revenue' },
+];
+
+/** A checkbox's state in form values: a stored boolean, or `on` as the browser sends it. */
+const ticked = (value: unknown) => value === true || value === 'on';
+
+/** A share (0–1) as the percent a marketer types, without float noise (0.05 → 5). */
+const asPercent = (share: number) => Number((share * 100).toFixed(1));
 
 const AB_METRIC_OPTIONS = [
   { value: 'click_rate', label: 'Click rate' },
@@ -145,6 +167,11 @@ function toValues(cmp: Campaign): Values {
     'ab_test.window_hours': cmp.ab_test?.window_hours ?? '',
     'ab_test.metric': cmp.ab_test?.metric ?? 'click_rate',
     'ab_test.fallback_variant': cmp.ab_test?.fallback_variant ?? '',
+    'ranker.mode': cmp.ranker.mode,
+    'ranker.objective': cmp.ranker.objective,
+    'ranker.segment_cells': cmp.ranker.segment_cells,
+    'ranker.exploration': asPercent(cmp.ranker.exploration),
+    send_at_best_hour: cmp.send_at_best_hour,
   };
   cmp.variants.forEach((variant, i) => {
     v[`variants.${i}.name`] = variant.name;
@@ -187,6 +214,10 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
       : null;
   const fromAddress = str(form, 'from_address');
   const fromName = str(form, 'from_name');
+  // Exploration is typed in percent; the API takes a share and judges its range.
+  const exploration = num(form, 'ranker.exploration') ?? 5;
+  if (typeof exploration !== 'number')
+    errors.push({ path: 'ranker.exploration', message: 'a number of percent, from 0 to 100' });
   const body: Record<string, unknown> = {
     name: str(form, 'name') ?? '',
     segment_id: num(form, 'segment_id') ?? null,
@@ -200,6 +231,13 @@ function toBody(form: Values): { body: Record<string, unknown>; errors: FieldErr
     sender_id: num(form, 'sender_id') ?? null,
     from: fromAddress ? { address: fromAddress, ...(fromName ? { name: fromName } : {}) } : null,
     ab_test: abTest,
+    ranker: {
+      mode: str(form, 'ranker.mode') ?? 'priority',
+      objective: str(form, 'ranker.objective') ?? 'conversion',
+      segment_cells: ticked(form['ranker.segment_cells']),
+      exploration: typeof exploration === 'number' ? exploration / 100 : exploration,
+    },
+    send_at_best_hour: ticked(form.send_at_best_hour),
   };
   return { body, errors };
 }
@@ -313,6 +351,54 @@ function CampaignForm(props: {
           </div>
         ))}
         {errorsOnVariants(e)}
+      </fieldset>
+      <fieldset
+        id="ranking-fields"
+        class={
+          e?.some((x) => x.path.startsWith('ranker') || x.path === 'send_at_best_hour')
+            ? 'invalid'
+            : undefined
+        }
+      >
+        <legend>Offer ranking and send time</legend>
+        <div class="row">
+          <Field
+            name="ranker.mode"
+            label="Rank offers"
+            value={(v['ranker.mode'] as string) ?? 'priority'}
+            options={RANKER_OPTIONS}
+            errors={e}
+          />
+          <Field
+            name="ranker.objective"
+            label="Learn from"
+            value={(v['ranker.objective'] as string) ?? 'conversion'}
+            options={OBJECTIVE_OPTIONS}
+            errors={e}
+            hint="What the learning ranker maximises per offer shown"
+          />
+          <Field
+            name="ranker.exploration"
+            label="Exploration (%)"
+            type="number"
+            value={(v['ranker.exploration'] as string) ?? 5}
+            errors={e}
+            attrs={{ min: 0, max: 100, step: 'any' }}
+            hint="Customers shown offers at random, so every offer keeps being tried"
+          />
+        </div>
+        <Checkbox
+          name="ranker.segment_cells"
+          label="Learn per segment cell (top category × how recently they bought)"
+          checked={ticked(v['ranker.segment_cells'])}
+          errors={e}
+        />
+        <Checkbox
+          name="send_at_best_hour"
+          label="Send at each customer’s best hour within 24 hours (from their own opens and clicks, in their timezone)"
+          checked={ticked(v.send_at_best_hour)}
+          errors={e}
+        />
       </fieldset>
       <fieldset class={e?.some((x) => x.path.startsWith('ab_test')) ? 'invalid' : undefined}>
         <legend>A/B test with winner send-out (optional)</legend>
@@ -506,7 +592,12 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
     if (!res?.ok) {
       const opts = await choices(app, c);
       const fieldErrors = (errors.length ? errors : (res?.errors ?? [])).map((x) =>
-        x.path.startsWith('from.address') ? { ...x, path: 'from_address' } : x,
+        x.path.startsWith('from.address')
+          ? { ...x, path: 'from_address' }
+          : // The API judges a share; the form speaks in percent.
+            x.path === 'ranker.exploration' && errors.length === 0
+            ? { ...x, message: 'a number of percent, from 0 to 100' }
+            : x,
       );
       return page(
         c,
@@ -761,7 +852,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
             <dt>Offer ranking</dt>
             <dd>
               {cmp.ranker.mode === 'learning'
-                ? `learning (${cmp.ranker.objective}${cmp.ranker.segment_cells ? ', per segment cell' : ''}, ${Math.round(cmp.ranker.exploration * 100)} % exploration)`
+                ? `learning (${cmp.ranker.objective}${cmp.ranker.segment_cells ? ', per segment cell' : ''}, ${asPercent(cmp.ranker.exploration)} % exploration)`
                 : 'by priority'}
             </dd>
             <dt>Send time</dt>
