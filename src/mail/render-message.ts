@@ -9,9 +9,9 @@ import {
   recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
-import { claimCode } from '../offers/code-store.js';
+import { claimCodes } from '../offers/code-store.js';
 import { localizeOffer } from '../offers/translations.js';
-import { selectRecommendations } from '../products/recommend-store.js';
+import { selectFeeds } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
@@ -94,32 +94,41 @@ export function createMessageRenderer(deps: {
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
     // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
-    const codes: Record<string, string> = {};
-    for (const o of content) {
-      if (!o.code_pool) continue;
-      const code = await claimCode(deps.sql, { messageId: m.id, offerId: o.id, customerId: m.customer_id });
-      if (code !== null) codes[o.id] = code;
-    }
-    // Each {{> products}} block's feed, as last computed for this customer (no computing at send time).
+    // One statement claims the codes of every pooled offer of the message.
+    const claimed = await claimCodes(deps.sql, {
+      messageId: m.id,
+      offerIds: content.filter((o) => o.code_pool).map((o) => o.id),
+      customerId: m.customer_id,
+    });
+    const codes: Record<string, string> = Object.fromEntries(claimed);
+    // Each {{> products}} block's feed, as last computed for this customer (no computing at
+    // send time), all blocks read by one statement.
     const productsFeeds: Record<string, unknown[]> = {};
     const recommended: { feed: string; rank: number; sku: string }[] = [];
-    for (const block of version.productBlocks) {
-      const rows = await selectRecommendations(deps.sql, {
+    if (version.productBlocks.length > 0) {
+      const rows = await selectFeeds(deps.sql, {
         customerId: m.customer_id,
-        feed: block.feed,
-        limit: block.count,
+        feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
         locale,
       });
-      productsFeeds[productsKey(block)] = rows.map((r) => ({
-        sku: r.sku,
-        title: r.title,
-        price: r.price,
-        currency: r.currency,
-        image_url: r.image_url,
-        url: r.url,
-        reason: r.reason,
-      }));
-      for (const r of rows) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+      const shown = new Set<string>();
+      for (const block of version.productBlocks) {
+        const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
+        productsFeeds[productsKey(block)] = items.map((r) => ({
+          sku: r.sku,
+          title: r.title,
+          price: r.price,
+          currency: r.currency,
+          image_url: r.image_url,
+          url: r.url,
+          reason: r.reason,
+        }));
+        for (const r of items) {
+          const key = `${r.feed}:${r.rank}`;
+          if (!shown.has(key)) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+          shown.add(key);
+        }
+      }
     }
     if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
     const data = {

@@ -372,26 +372,46 @@ export interface RecommendationRow {
 }
 
 /**
- * A customer's stored feed, best first, rechecked at read: a product out of stock or inactive
- * since the refresh, or bought since (when the feed leaves bought items out), is not shown.
+ * A customer's stored feeds, best first, each cut to its limit after a recheck at read: a
+ * product out of stock or inactive since the refresh, or bought since (when the feed leaves
+ * bought items out), is not shown. One statement for every feed asked (a mail's blocks).
  */
+export function selectFeeds(
+  db: Db,
+  input: { customerId: number; feeds: readonly { feed: Feed; limit: number }[]; locale: string },
+) {
+  // The largest count asked of each feed (two blocks may show the same feed).
+  const limits = new Map<Feed, number>();
+  for (const { feed, limit } of input.feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
+  return db<RecommendationRow[]>`
+    select feed, rank, sku, score, reason, title, description, price, currency, category, brand, image_url, url
+    from (
+      select r.feed, r.rank, r.sku, r.score, r.reason,
+        product_title(p.title, ${input.locale}) as title,
+        case when p.description is null then null else product_title(p.description, ${input.locale}) end as description,
+        p.price, p.currency, p.category, p.brand, p.image_url, p.url,
+        row_number() over (partition by r.feed order by r.rank) as n, w.lim
+      from unnest(${[...limits.keys()]}::text[], ${[...limits.values()]}::int[]) as w(feed, lim)
+      join product_recommendations r on r.customer_id = ${input.customerId} and r.feed = w.feed
+      join products p on p.sku = r.sku and p.active and p.in_stock
+      join recommendation_feeds f on f.feed = r.feed
+      where not (f.exclude_bought and exists (
+        select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
+    ) shown
+    where n <= lim
+    order by feed, rank`;
+}
+
+/** A customer's stored feed, best first, rechecked at read (see selectFeeds). */
 export function selectRecommendations(
   db: Db,
   input: { customerId: number; feed: Feed; limit: number; locale: string },
 ) {
-  return db<RecommendationRow[]>`
-    select r.feed, r.rank, r.sku, r.score, r.reason,
-      product_title(p.title, ${input.locale}) as title,
-      case when p.description is null then null else product_title(p.description, ${input.locale}) end as description,
-      p.price, p.currency, p.category, p.brand, p.image_url, p.url
-    from product_recommendations r
-    join products p on p.sku = r.sku and p.active and p.in_stock
-    join recommendation_feeds f on f.feed = r.feed
-    where r.customer_id = ${input.customerId} and r.feed = ${input.feed}
-      and not (f.exclude_bought and exists (
-        select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
-    order by r.rank
-    limit ${input.limit}`;
+  return selectFeeds(db, {
+    customerId: input.customerId,
+    feeds: [{ feed: input.feed, limit: input.limit }],
+    locale: input.locale,
+  });
 }
 
 /** A customer's locale (null when unknown or erased). */
