@@ -44,6 +44,8 @@ export interface RenderedMessage {
   links: MessageLinks;
   /** The unique code each pooled offer gave this message (offer id → code); empty when none. */
   codes: Record<string, string>;
+  /** Pooled offers left out of this mail because their pool had no code left (in ledger order). */
+  codesExhausted: number[];
 }
 
 /**
@@ -101,6 +103,11 @@ export function createMessageRenderer(deps: {
       customerId: m.customer_id,
     });
     const codes: Record<string, string> = Object.fromEntries(claimed);
+    // A pool emptied since the row was planned (another campaign, a pool smaller than the
+    // audience): the offer leaves this mail rather than showing without its code. The sender
+    // takes it off the ledger row too, so impressions and clicks count only what was shown.
+    const codesExhausted = content.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
+    const shown = codesExhausted.length > 0 ? content.filter((o) => !codesExhausted.includes(o.id)) : content;
     // Each {{> products}} block's feed, as last computed for this customer (no computing at
     // send time), all blocks read by one statement.
     const productsFeeds: Record<string, unknown[]> = {};
@@ -111,7 +118,7 @@ export function createMessageRenderer(deps: {
         feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
         locale,
       });
-      const shown = new Set<string>();
+      const listed = new Set<string>();
       for (const block of version.productBlocks) {
         const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
         productsFeeds[productsKey(block)] = items.map((r) => ({
@@ -125,8 +132,8 @@ export function createMessageRenderer(deps: {
         }));
         for (const r of items) {
           const key = `${r.feed}:${r.rank}`;
-          if (!shown.has(key)) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
-          shown.add(key);
+          if (!listed.has(key)) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+          listed.add(key);
         }
       }
     }
@@ -134,7 +141,7 @@ export function createMessageRenderer(deps: {
     const data = {
       customer,
       products_feeds: productsFeeds,
-      offers: content.map((o, i) => {
+      offers: shown.map((o, i) => {
         const wording = localizeOffer(o, locale);
         return {
           offer_id: o.id,
@@ -163,7 +170,7 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes };
+    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes, codesExhausted };
   };
 }
 
