@@ -9,9 +9,9 @@ import {
   recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
-import { claimCode } from '../offers/code-store.js';
+import { claimCodes } from '../offers/code-store.js';
 import { localizeOffer } from '../offers/translations.js';
-import { selectRecommendations } from '../products/recommend-store.js';
+import { selectFeeds } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
@@ -44,6 +44,8 @@ export interface RenderedMessage {
   links: MessageLinks;
   /** The unique code each pooled offer gave this message (offer id → code); empty when none. */
   codes: Record<string, string>;
+  /** Pooled offers left out of this mail because their pool had no code left (in ledger order). */
+  codesExhausted: number[];
 }
 
 /**
@@ -94,38 +96,52 @@ export function createMessageRenderer(deps: {
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
     // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
-    const codes: Record<string, string> = {};
-    for (const o of content) {
-      if (!o.code_pool) continue;
-      const code = await claimCode(deps.sql, { messageId: m.id, offerId: o.id, customerId: m.customer_id });
-      if (code !== null) codes[o.id] = code;
-    }
-    // Each {{> products}} block's feed, as last computed for this customer (no computing at send time).
+    // One statement claims the codes of every pooled offer of the message.
+    const claimed = await claimCodes(deps.sql, {
+      messageId: m.id,
+      offerIds: content.filter((o) => o.code_pool).map((o) => o.id),
+      customerId: m.customer_id,
+    });
+    const codes: Record<string, string> = Object.fromEntries(claimed);
+    // A pool emptied since the row was planned (another campaign, a pool smaller than the
+    // audience): the offer leaves this mail rather than showing without its code. The sender
+    // takes it off the ledger row too, so impressions and clicks count only what was shown.
+    const codesExhausted = content.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
+    const shown = codesExhausted.length > 0 ? content.filter((o) => !codesExhausted.includes(o.id)) : content;
+    // Each {{> products}} block's feed, as last computed for this customer (no computing at
+    // send time), all blocks read by one statement.
     const productsFeeds: Record<string, unknown[]> = {};
     const recommended: { feed: string; rank: number; sku: string }[] = [];
-    for (const block of version.productBlocks) {
-      const rows = await selectRecommendations(deps.sql, {
+    if (version.productBlocks.length > 0) {
+      const rows = await selectFeeds(deps.sql, {
         customerId: m.customer_id,
-        feed: block.feed,
-        limit: block.count,
+        feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
         locale,
       });
-      productsFeeds[productsKey(block)] = rows.map((r) => ({
-        sku: r.sku,
-        title: r.title,
-        price: r.price,
-        currency: r.currency,
-        image_url: r.image_url,
-        url: r.url,
-        reason: r.reason,
-      }));
-      for (const r of rows) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+      const listed = new Set<string>();
+      for (const block of version.productBlocks) {
+        const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
+        productsFeeds[productsKey(block)] = items.map((r) => ({
+          sku: r.sku,
+          title: r.title,
+          price: r.price,
+          currency: r.currency,
+          image_url: r.image_url,
+          url: r.url,
+          reason: r.reason,
+        }));
+        for (const r of items) {
+          const key = `${r.feed}:${r.rank}`;
+          if (!listed.has(key)) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
+          listed.add(key);
+        }
+      }
     }
     if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
     const data = {
       customer,
       products_feeds: productsFeeds,
-      offers: content.map((o, i) => {
+      offers: shown.map((o, i) => {
         const wording = localizeOffer(o, locale);
         return {
           offer_id: o.id,
@@ -154,7 +170,7 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes };
+    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes, codesExhausted };
   };
 }
 

@@ -399,6 +399,20 @@ export async function triggerMessageOrders(
 }
 
 /** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
+/**
+ * Takes offers off a row's offer_ids (keeping the order of the rest) and returns what is left:
+ * offers a mail could not show (their code pool ran dry after planning).
+ */
+export async function dropOffers(sql: Db, id: number, offerIds: readonly number[]): Promise<number[]> {
+  const [row] = await sql<{ offer_ids: number[] }[]>`
+    update messages set offer_ids = coalesce(
+      (select array_agg(o order by n) from unnest(offer_ids) with ordinality as u(o, n)
+       where o <> all(${offerIds as number[]}::bigint[])), '{}'), updated_at = now()
+    where id = ${id}
+    returning offer_ids`;
+  return row?.offer_ids ?? [];
+}
+
 export async function recordRecommended(
   sql: Db,
   id: number,

@@ -14,6 +14,7 @@ import { createIdentityResolver, type IdentityConfig, identityDomain } from '../
 import {
   type ClaimedMessage,
   claimMessage,
+  dropOffers,
   insertSuppression,
   markFailed,
   markUnsendable,
@@ -186,6 +187,16 @@ export function createSender(deps: SenderDeps) {
       await markFailed(deps.sql, id, { error: message, reply: null });
       return { outcome: 'failed', error: message };
     }
+    let offerIds = m.offer_ids;
+    if (mail.codesExhausted.length > 0) {
+      // Planned while codes remained, the pool ran dry before this send: the mail goes without
+      // that offer (never with an empty code), and the campaign's operator is told.
+      offerIds = await dropOffers(deps.sql, id, mail.codesExhausted);
+      deps.logger.warn(
+        { message: id, campaign: m.campaign_id, trigger: m.trigger_id, offers: mail.codesExhausted },
+        'unique codes exhausted: offer left out of the mail',
+      );
+    }
     const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
     const domain = identityDomain(identity);
     const source =
@@ -267,11 +278,13 @@ export function createSender(deps: SenderDeps) {
           reply,
           at,
           data: {
-            offer_ids: m.offer_ids,
+            offer_ids: offerIds,
             variant: m.variant,
             template_version: m.template_version,
             // The unique codes this mail carried, on the contact history.
             ...(Object.keys(mail.codes).length > 0 ? { codes: mail.codes } : {}),
+            // Why an offer planned for this mail is not in it (the explain of the send).
+            ...(mail.codesExhausted.length > 0 ? { codes_exhausted: mail.codesExhausted } : {}),
           },
         }),
       {

@@ -36,35 +36,52 @@ export async function poolCounts(db: Db, offerId: number): Promise<PoolCounts> {
 }
 
 /**
- * The code of a message for an offer: the one it already holds (a retried send keeps its code),
- * else the first free one, taken with SKIP LOCKED so that concurrent senders never wait on or
- * take the same row. Null when the pool is empty. Two claims for the same message at once: the
- * unique (message_id, offer_id) index refuses the second, which then reads the first's code.
+ * The codes of a message for its pooled offers, in one statement: for each offer the code it
+ * already holds (a retried send keeps its code), else the first free one, taken with SKIP
+ * LOCKED so that concurrent senders never wait on or take the same row. An offer whose pool is
+ * empty is absent from the map. Two claims for the same message at once: the unique
+ * (message_id, offer_id) index refuses the second, which then reads the first's codes.
  */
-export async function claimCode(
+export async function claimCodes(
   db: Db,
-  input: { messageId: number; offerId: number; customerId: number },
-): Promise<string | null> {
+  input: { messageId: number; offerIds: readonly number[]; customerId: number },
+): Promise<Map<number, string>> {
+  if (input.offerIds.length === 0) return new Map();
+  const offerIds = [...new Set(input.offerIds)];
   for (let attempt = 0; ; attempt++) {
     try {
-      const [row] = await db<{ code: string }[]>`
+      const rows = await db<{ offer_id: number; code: string }[]>`
         with held as (
-          select code from offer_codes where message_id = ${input.messageId} and offer_id = ${input.offerId}
+          select offer_id, code from offer_codes
+          where message_id = ${input.messageId} and offer_id = any(${offerIds}::bigint[])
         ), free as (
-          select id from offer_codes
-          where offer_id = ${input.offerId} and message_id is null and not exists (select 1 from held)
-          order by id limit 1
-          for update skip locked
+          select f.id from unnest(${offerIds}::bigint[]) as w(offer_id)
+          cross join lateral (
+            select id from offer_codes
+            where offer_id = w.offer_id and message_id is null
+              and not exists (select 1 from held where held.offer_id = w.offer_id)
+            order by id limit 1
+            for update skip locked
+          ) f
         ), claimed as (
           update offer_codes c set message_id = ${input.messageId}, customer_id = ${input.customerId},
             claimed_at = now()
           from free where c.id = free.id
-          returning c.code
+          returning c.offer_id, c.code
         )
-        select code from held union all select code from claimed`;
-      return row?.code ?? null;
+        select offer_id, code from held union all select offer_id, code from claimed`;
+      return new Map(rows.map((r) => [r.offer_id, r.code]));
     } catch (error) {
       if ((error as { code?: string }).code !== '23505' || attempt >= 2) throw error;
     }
   }
+}
+
+/** The code of a message for one offer (see claimCodes); null when the pool is empty. */
+export async function claimCode(
+  db: Db,
+  input: { messageId: number; offerId: number; customerId: number },
+): Promise<string | null> {
+  const codes = await claimCodes(db, { ...input, offerIds: [input.offerId] });
+  return codes.get(input.offerId) ?? null;
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/sql.js';
+import type { Db, Fragment } from '../db/sql.js';
 
 // Recommendations computed in PostgreSQL, set-based over a scope of customers (all, or a few on
 // demand). Every feed leaves out what is inactive or out of stock; those whose setting says so
@@ -43,38 +43,40 @@ export async function updateFeedSettings(db: Db, feed: Feed, patch: Partial<Omit
 /**
  * Rebuilds the co-purchase pairs: two skus in one order (the order's ref, else the line alone)
  * within the window, kept from `min_support` orders; lift = P(a and b) / (P(a) P(b)).
+ * One statement: the baskets are read once, the self-join groups by the pair alone and the
+ * lift is joined on afterwards (the sku counts are not carried through the join's rows).
  */
 export async function rebuildPairs(db: Db, now: Date, s: FeedSettings): Promise<number> {
   const since = new Date(now.getTime() - s.window_days * 86_400_000);
   await db`delete from product_pairs`;
-  await db`
-    create temporary table if not exists recommendation_baskets (ord text, sku text) on commit drop`;
-  await db`truncate recommendation_baskets`;
-  await db`
-    insert into recommendation_baskets
-    select distinct customer_id || ':' || coalesce(order_ref, '#' || external_line_id), sku
-    from purchases
-    where kind = 'purchase' and sku is not null and purchased_at >= ${since}`;
-  const [{ orders } = { orders: 0 }] = await db<{ orders: number }[]>`
-    select count(distinct ord)::int as orders from recommendation_baskets`;
-  await db`
-    with counts as (select sku, count(*) as n from recommendation_baskets group by sku),
+  const [row] = await db<{ orders: number }[]>`
+    with baskets as materialized (
+      select distinct customer_id, coalesce(order_ref, '#' || external_line_id) as ord, sku collate "C" as sku
+      from purchases
+      where kind = 'purchase' and sku is not null and purchased_at >= ${since}
+    ),
+    total as (select count(*)::float8 as orders from (select distinct customer_id, ord from baskets) o),
+    counts as (select sku, count(*)::float8 as n from baskets group by sku),
     pairs as (
-      select a.sku, b.sku as other_sku, count(*)::int as support,
-        count(*)::float8 * ${orders}::int / (ca.n * cb.n) as lift
-      from recommendation_baskets a
-      join recommendation_baskets b on b.ord = a.ord and b.sku <> a.sku
-      join counts ca on ca.sku = a.sku
-      join counts cb on cb.sku = b.sku
-      group by a.sku, b.sku, ca.n, cb.n
+      select a.sku, b.sku as other_sku, count(*)::int as support
+      from baskets a
+      join baskets b on b.customer_id = a.customer_id and b.ord = a.ord and b.sku <> a.sku
+      group by a.sku, b.sku
       having count(*) >= ${s.min_support}::int
+    ),
+    scored as (
+      select p.sku, p.other_sku, p.support, p.support * t.orders / (ca.n * cb.n) as lift,
+        row_number() over (partition by p.sku order by p.support * t.orders / (ca.n * cb.n) desc,
+          p.support desc, p.other_sku) as r
+      from pairs p join counts ca on ca.sku = p.sku join counts cb on cb.sku = p.other_sku cross join total t
+    ),
+    saved as (
+      insert into product_pairs (sku, other_sku, support, lift)
+      -- The strongest companions of each sku are all that a customer's feed can use.
+      select sku, other_sku, support, lift from scored where r <= ${MAX_PAIRS_PER_SKU}::int
     )
-    insert into product_pairs (sku, other_sku, support, lift)
-    select sku, other_sku, support, lift from (
-      select *, row_number() over (partition by sku order by lift desc, support desc, other_sku) as r from pairs
-    ) ranked
-    -- The strongest companions of each sku are all that a customer's feed can use.
-    where r <= ${MAX_PAIRS_PER_SKU}::int`;
+    select orders::int as orders from total`;
+  const orders = row?.orders ?? 0;
   await db`
     insert into recommendation_state (pairs_built_at, orders, last_purchase_id)
     values (${now}::timestamptz, ${orders}::int, coalesce((select max(id) from purchases), 0))
@@ -103,8 +105,60 @@ const inScope = (db: Db, column: string, ids: number[] | null) =>
   ids ? db`${db(column)} = any(${ids})` : db`true`;
 
 /**
+ * A customer's purchase days per category (the line's category, else the product's): the last
+ * purchase of the day and the lines bought. Scoped to `ids`, or everyone (null).
+ */
+const visits = (db: Db, ids: number[] | null) => db`
+  select p.customer_id, coalesce(p.category, pr.category) collate "C" as category,
+    date_trunc('day', p.purchased_at) as day, max(p.purchased_at) as last_at, count(*) as lines
+  from purchases p left join products pr on pr.sku = p.sku
+  where p.kind = 'purchase' and coalesce(p.category, pr.category) is not null
+    and ${inScope(db, 'p.customer_id', ids)}
+  group by 1, 2, 3`;
+
+/**
+ * Per customer and category: lines bought, the last purchase, and the gaps in days between
+ * successive purchase days (how many, their mean and variance), from one sort of the visits.
+ */
+const categoryStats = (db: Db, ids: number[] | null) => db`
+  select customer_id, category, sum(lines)::float8 as lines, max(last_at) as last_at,
+    count(gap)::float8 as n, avg(gap) as mean, coalesce(var_samp(gap), 0) as var
+  from (
+    select customer_id, category, lines, last_at,
+      extract(epoch from day - lag(day) over (partition by customer_id, category order by day))::float8 / 86400 as gap
+    from (${visits(db, ids)}) v
+  ) g
+  group by customer_id, category`;
+
+/**
+ * The replenishment prior of each category from per-customer stats over every customer: the
+ * mean gap pooled, and k = within-customer variance / variance between customers' means
+ * (empirical Bayes for normal means), the weight in gaps a customer's own mean is shrunk with;
+ * few data: a prior worth 2 gaps.
+ */
+const priorsFrom = (db: Db, stats: Fragment) => db`
+  select category, mean,
+    least(50, greatest(0.5, coalesce(
+      within / nullif(greatest(coalesce(between_means, 0) - coalesce(within, 0) / nullif(avg_n, 0), 0), 0),
+      2))) as k
+  from (
+    select category, sum(n * mean) / nullif(sum(n), 0) as mean,
+      sum(var * greatest(n - 1, 0)) / nullif(sum(greatest(n - 1, 0)), 0) as within,
+      var_samp(mean) as between_means, avg(n) as avg_n
+    from ${stats} s where n > 0 group by category
+  ) pooled
+  where mean is not null`;
+
+/**
  * Recomputes the feeds of the customers in scope (null: everyone) from pairs, purchases and
  * the catalogue, replacing their stored rows. Returns the rows written.
+ *
+ * Set-based, one statement: each feed's candidates are cut to what can still reach the feed
+ * before they are ranked (a category's best sellers and new arrivals to the feed's size plus
+ * the customer's bought skus, which are all the exclusions can remove), a sku's companions are
+ * deduplicated by one sort, and reasons (product titles in the customer's language) are built
+ * for the kept rows only, one title per (sku, locale). A full refresh stores the replenishment
+ * priors it pooled; a refresh of a few customers reuses them instead of reading every purchase.
  */
 export async function computeFeeds(
   db: Db,
@@ -117,151 +171,177 @@ export async function computeFeeds(
   const rep = get('replenish');
   const fresh = get('new_arrivals');
   const day = 86_400_000;
-  await db`delete from product_recommendations where ${inScope(db, 'customer_id', ids)}`;
-  // One statement: the customer's history and categories are read once for every feed.
-  const written = await db`
-    with bought as (
+  const full = ids === null;
+  await db`delete from recommendation_lists where ${inScope(db, 'customer_id', ids)}`;
+  if (full) await db`delete from recommendation_priors`;
+  const prior = full
+    ? db`${priorsFrom(db, db`stats`)}`
+    : db`
+      select category, mean_days as mean, k from recommendation_priors
+      union all
+      -- Never refreshed in full yet: pool over everyone now.
+      select category, mean, k from (${priorsFrom(db, db`(${categoryStats(db, null)})`)}) computed
+      where not exists (select 1 from recommendation_priors)`;
+  const savePriors = full
+    ? db`saved_priors as (
+        insert into recommendation_priors (category, mean_days, k, computed_at)
+        select category, mean, k, ${now}::timestamptz from prior
+      ),`
+    : db``;
+  const [written] = await db<{ rows: number }[]>`
+    with scope as (
+      select c.id as customer_id, coalesce(c.locale, 'en') as locale from customers c
+      where c.erased_at is null and ${inScope(db, 'c.id', ids)}
+    ),
+    feed_params (feed, exclude_bought, size) as (
+      values ('bought_together', ${bt.exclude_bought}::boolean, ${bt.size}::int),
+        ('top_in_category', ${top.exclude_bought}::boolean, ${top.size}::int),
+        ('replenish', ${rep.exclude_bought}::boolean, ${rep.size}::int),
+        ('new_arrivals', ${fresh.exclude_bought}::boolean, ${fresh.size}::int)
+    ),
+    bought as materialized (
       select p.customer_id, p.sku, max(p.purchased_at) as last_at
       from purchases p
       where p.kind = 'purchase' and p.sku is not null and ${inScope(db, 'p.customer_id', ids)}
       group by p.customer_id, p.sku
     ),
-    lines as (
-      select p.customer_id, coalesce(p.category, pr.category) as category, p.purchased_at
-      from purchases p left join products pr on pr.sku = p.sku
-      where p.kind = 'purchase' and ${inScope(db, 'p.customer_id', ids)}
+    bought_counts as (select customer_id, count(*)::int as skus from bought group by customer_id),
+    stats as materialized (${categoryStats(db, ids)}),
+    prior as materialized (${prior}),
+    ${savePriors}
+    available as (
+      select sku, title, category collate "C" as category, created_at from products where active and in_stock
     ),
     -- The customer's top three categories: most lines bought, then preferred categories.
-    top_categories as (
+    top_categories as materialized (
       select customer_id, category, weight from (
         select customer_id, category, weight,
           row_number() over (partition by customer_id order by weight desc, category) as r
         from (
-          select customer_id, category, count(*)::float8 as weight
-          from lines where category is not null group by customer_id, category
-          union all
-          select c.id, unnest(c.preferred_categories), 0.5
-          from customers c where c.erased_at is null and ${inScope(db, 'c.id', ids)}
-        ) w
+          select customer_id, category, sum(weight) as weight from (
+            select customer_id, category, lines as weight from stats
+            union all
+            select c.id, unnest(c.preferred_categories) collate "C", 0.5::float8
+            from customers c where c.erased_at is null and ${inScope(db, 'c.id', ids)}
+          ) w
+          group by customer_id, category
+        ) summed
       ) ranked where r <= 3
     ),
-    available as (
-      select sku, title, category, created_at from products where active and in_stock
-    ),
-    locales as (
-      select c.id as customer_id, coalesce(c.locale, 'en') as locale from customers c
-      where c.erased_at is null and ${inScope(db, 'c.id', ids)}
-    ),
-    together as (
-      select b.customer_id, pp.other_sku as sku, max(pp.lift) as score,
-        (array_agg(b.sku order by pp.lift desc, b.last_at desc))[1] as because_sku,
-        (array_agg(b.last_at order by pp.lift desc, b.last_at desc))[1] as because_at
-      from bought b join product_pairs pp on pp.sku = b.sku
-      group by b.customer_id, pp.other_sku
-    ),
+    -- Best sellers (distinct buyers in the window) and new arrivals, ranked within their category.
     best_sellers as (
-      select coalesce(p.category, pr.category) as category, p.sku, count(distinct p.customer_id)::float8 as buyers
-      from purchases p left join products pr on pr.sku = p.sku
-      where p.kind = 'purchase' and p.sku is not null and p.purchased_at >= ${new Date(now.getTime() - top.window_days * day)}
-      group by 1, 2
-    ),
-    -- Replenishment: gaps between a customer's successive purchase days in a category.
-    visits as (
-      select distinct customer_id, category, date_trunc('day', purchased_at) as day
-      from lines where category is not null
-    ),
-    gaps as (
-      select customer_id, category,
-        extract(epoch from day - lag(day) over (partition by customer_id, category order by day)) / 86400 as gap
-      from visits
-    ),
-    per_customer as (
-      select customer_id, category, count(gap) as n, avg(gap) as mean, coalesce(var_samp(gap), 0) as var
-      from gaps group by customer_id, category
-    ),
-    -- Pooled across customers (from every customer's history, not only those in scope):
-    -- the category's mean gap, the within-customer variance and the variance between customers'
-    -- means; their ratio is how many gaps of prior weight a customer's own mean is shrunk with.
-    pooled as (
-      select category, sum(n * mean) / nullif(sum(n), 0) as mean,
-        sum(var * greatest(n - 1, 0)) / nullif(sum(greatest(n - 1, 0)), 0) as within,
-        var_samp(mean) as between_means,
-        avg(n) as avg_n
+      select a.category, s.sku, s.buyers,
+        row_number() over (partition by a.category order by s.buyers desc, s.sku) as r
       from (
-        select customer_id, category, count(gap) as n, avg(gap) as mean, coalesce(var_samp(gap), 0) as var
-        from (
-          select customer_id, category,
-            extract(epoch from day - lag(day) over (partition by customer_id, category order by day)) / 86400 as gap
-          from (
-            select distinct p.customer_id, coalesce(p.category, pr.category) as category,
-              date_trunc('day', p.purchased_at) as day
-            from purchases p left join products pr on pr.sku = p.sku
-            where p.kind = 'purchase' and coalesce(p.category, pr.category) is not null
-          ) all_visits
-        ) all_gaps
-        group by customer_id, category
-      ) all_customers
-      where n > 0
-      group by category
+        select sku, count(*)::float8 as buyers from (
+          select distinct customer_id, sku from purchases
+          where kind = 'purchase' and sku is not null
+            and purchased_at >= ${new Date(now.getTime() - top.window_days * day)}
+        ) d
+        group by sku
+      ) s
+      join available a using (sku)
     ),
-    prior as (
-      select category, mean,
-        -- k = within / between (empirical Bayes, normal means); few data: a prior worth 2 gaps.
-        least(50, greatest(0.5, coalesce(
-          within / nullif(greatest(coalesce(between_means, 0) - coalesce(within, 0) / nullif(avg_n, 0), 0), 0),
-          2))) as k
-      from pooled where mean is not null
+    arrivals as (
+      select category, sku, created_at,
+        row_number() over (partition by category order by created_at desc, sku) as r
+      from available where created_at >= ${new Date(now.getTime() - fresh.window_days * day)}
     ),
+    -- Titles of the skus a reason may name, once per language in scope (not once per row).
+    titles as (
+      select p.sku, l.locale, product_title(p.title, l.locale) as title
+      from products p cross join (select distinct locale from scope) l
+      where p.sku in (select sku from product_pairs)
+    ),
+    -- Each companion once per customer, through the strongest pair (then the latest purchase).
+    -- Each feed's candidates are filtered where they are made (in stock, not bought when the
+    -- feed says so), so that only rows that can be shown reach the sorts.
+    together as (
+      select distinct on (b.customer_id, pp.other_sku collate "C")
+        b.customer_id, pp.other_sku as sku, pp.lift as score, b.sku as because_sku, b.last_at as because_at
+      from bought b
+      join product_pairs pp on pp.sku = b.sku
+      join available a on a.sku = pp.other_sku
+      left join bought x on x.customer_id = b.customer_id and x.sku = pp.other_sku
+      where x.sku is null or not ${bt.exclude_bought}::boolean
+      order by b.customer_id, pp.other_sku collate "C", pp.lift desc, b.last_at desc
+    ),
+    -- Replenishment: (n·mean + k·prior mean) / (n + k) days, due now or within the window.
     due as (
-      select l.customer_id, l.category, max(l.purchased_at) as last_at,
-        (coalesce(pc.n, 0) * coalesce(pc.mean, 0) + pr.k * pr.mean) / (coalesce(pc.n, 0) + pr.k) as interval_days
-      from lines l
-      join prior pr on pr.category = l.category
-      left join per_customer pc on pc.customer_id = l.customer_id and pc.category = l.category
-      group by l.customer_id, l.category, pc.n, pc.mean, pr.k, pr.mean
+      select s.customer_id, s.category, s.last_at,
+        (s.n * coalesce(s.mean, 0) + pr.k * pr.mean) / (s.n + pr.k) as interval_days
+      from stats s join prior pr on pr.category = s.category
     ),
     candidates as (
-      select t.customer_id, 'bought_together' as feed, t.sku, t.score,
-        'often bought with the ' || product_title(bp.title, lo.locale) || ' you bought on ' ||
-          to_char(t.because_at, 'FMDD Mon YYYY') as reason,
-        ${bt.exclude_bought}::boolean as exclude_bought, ${bt.size}::int as size
-      from together t join locales lo using (customer_id) left join products bp on bp.sku = t.because_sku
+      select t.customer_id, 'bought_together' as feed, t.sku, t.score, t.because_sku, t.because_at,
+        ti.title as because_title, null::text as category, null::float8 as interval_days
+      from together t
+      join scope s on s.customer_id = t.customer_id
+      left join titles ti on ti.sku = t.because_sku and ti.locale = s.locale
       union all
-      select tc.customer_id, 'top_in_category', bs.sku, tc.weight * 1000 + bs.buyers,
-        'a best seller in ' || tc.category, ${top.exclude_bought}::boolean, ${top.size}::int
-      from top_categories tc join best_sellers bs on bs.category = tc.category
+      select tc.customer_id, 'top_in_category', bs.sku, tc.weight * 1000 + bs.buyers, null, null, null,
+        tc.category, null
+      from top_categories tc
+      join best_sellers bs on bs.category = tc.category
+      left join bought_counts bc on bc.customer_id = tc.customer_id
+      left join bought x on x.customer_id = tc.customer_id and x.sku = bs.sku
+      -- Only what can still reach the feed: its size, plus as many as the customer's bought
+      -- skus may remove.
+      where bs.r <= ${top.size}::int + case when ${top.exclude_bought}::boolean then coalesce(bc.skus, 0) else 0 end
+        and (x.sku is null or not ${top.exclude_bought}::boolean)
       union all
       select d.customer_id, 'replenish', b.sku,
-        extract(epoch from ${now}::timestamptz - d.last_at) / 86400 / d.interval_days,
-        'you buy ' || d.category || ' about every ' || round(d.interval_days)::text || ' days; last on ' ||
-          to_char(d.last_at, 'FMDD Mon YYYY'),
-        ${rep.exclude_bought}::boolean, ${rep.size}::int
+        extract(epoch from ${now}::timestamptz - d.last_at)::float8 / 86400 / d.interval_days,
+        null, d.last_at, null, d.category, d.interval_days
       from due d
       join bought b on b.customer_id = d.customer_id
-      join products bp on bp.sku = b.sku and bp.category = d.category
-      where d.last_at + make_interval(secs => (d.interval_days * 86400)::float8) <= ${new Date(now.getTime() + rep.window_days * day)}
+      join available bp on bp.sku = b.sku and bp.category = d.category
+      -- What it proposes is bought by definition: a feed set to leave that out stays empty.
+      where not ${rep.exclude_bought}::boolean
+        and d.last_at + make_interval(secs => d.interval_days * 86400) <= ${new Date(now.getTime() + rep.window_days * day)}
       union all
-      select tc.customer_id, 'new_arrivals', a.sku, extract(epoch from a.created_at),
-        'new in ' || tc.category, ${fresh.exclude_bought}::boolean, ${fresh.size}::int
-      from top_categories tc join available a on a.category = tc.category
-      where a.created_at >= ${new Date(now.getTime() - fresh.window_days * day)}
+      select tc.customer_id, 'new_arrivals', a.sku, extract(epoch from a.created_at)::float8, null, null, null,
+        tc.category, null
+      from top_categories tc
+      join arrivals a on a.category = tc.category
+      left join bought_counts bc on bc.customer_id = tc.customer_id
+      left join bought x on x.customer_id = tc.customer_id and x.sku = a.sku
+      where a.r <= ${fresh.size}::int + case when ${fresh.exclude_bought}::boolean then coalesce(bc.skus, 0) else 0 end
+        and (x.sku is null or not ${fresh.exclude_bought}::boolean)
     ),
     kept as (
-      select c.*, row_number() over (partition by c.customer_id, c.feed order by c.score desc, c.sku) as rank
+      select c.*, f.size,
+        row_number() over (partition by c.customer_id, c.feed collate "C" order by c.score desc, c.sku collate "C") as rank
       from candidates c
-      join available a on a.sku = c.sku
-      join locales lo on lo.customer_id = c.customer_id
-      -- A hash anti-join on what was bought: a probe per candidate made the refresh slow.
-      left join bought b on b.customer_id = c.customer_id and b.sku = c.sku
-      where b.sku is null or not c.exclude_bought
+      join feed_params f on f.feed = c.feed
+    ),
+    saved as (
+    insert into recommendation_lists (customer_id, feed, skus, scores, reasons, computed_at)
+    select customer_id, feed, array_agg(sku order by rank), array_agg(score order by rank),
+      array_agg(reason order by rank), ${now}::timestamptz
+    from (
+      select k.customer_id, k.feed collate "C" as feed, k.rank, k.sku, k.score,
+        case k.feed
+          when 'bought_together' then
+            'often bought with the ' || coalesce(k.because_title, k.because_sku) || ' you bought on ' ||
+              to_char(k.because_at, 'FMDD Mon YYYY')
+          when 'top_in_category' then 'a best seller in ' || k.category
+          when 'replenish' then
+            'you buy ' || k.category || ' about every ' || round(k.interval_days)::text || ' days; last on ' ||
+              to_char(k.because_at, 'FMDD Mon YYYY')
+          else 'new in ' || k.category
+        end as reason
+      from kept k where k.rank <= k.size
+    ) items
+    group by customer_id, feed
+    returning cardinality(skus) as n
     )
-    insert into product_recommendations (customer_id, feed, rank, sku, score, reason, computed_at)
-    select customer_id, feed, rank, sku, score, reason, ${now}::timestamptz from kept where rank <= size`;
+    select coalesce(sum(n), 0)::int as rows from saved`;
   await db`
     insert into recommendation_runs (customer_id, computed_at)
     select c.id, ${now}::timestamptz from customers c where c.erased_at is null and ${inScope(db, 'c.id', ids)}
     on conflict (customer_id) do update set computed_at = excluded.computed_at`;
-  return written.count;
+  return written?.rows ?? 0;
 }
 
 /** Whether a customer's feeds need computing: never computed, or a purchase came in since. */
@@ -292,26 +372,46 @@ export interface RecommendationRow {
 }
 
 /**
- * A customer's stored feed, best first, rechecked at read: a product out of stock or inactive
- * since the refresh, or bought since (when the feed leaves bought items out), is not shown.
+ * A customer's stored feeds, best first, each cut to its limit after a recheck at read: a
+ * product out of stock or inactive since the refresh, or bought since (when the feed leaves
+ * bought items out), is not shown. One statement for every feed asked (a mail's blocks).
  */
+export function selectFeeds(
+  db: Db,
+  input: { customerId: number; feeds: readonly { feed: Feed; limit: number }[]; locale: string },
+) {
+  // The largest count asked of each feed (two blocks may show the same feed).
+  const limits = new Map<Feed, number>();
+  for (const { feed, limit } of input.feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
+  return db<RecommendationRow[]>`
+    select feed, rank, sku, score, reason, title, description, price, currency, category, brand, image_url, url
+    from (
+      select r.feed, r.rank, r.sku, r.score, r.reason,
+        product_title(p.title, ${input.locale}) as title,
+        case when p.description is null then null else product_title(p.description, ${input.locale}) end as description,
+        p.price, p.currency, p.category, p.brand, p.image_url, p.url,
+        row_number() over (partition by r.feed order by r.rank) as n, w.lim
+      from unnest(${[...limits.keys()]}::text[], ${[...limits.values()]}::int[]) as w(feed, lim)
+      join product_recommendations r on r.customer_id = ${input.customerId} and r.feed = w.feed
+      join products p on p.sku = r.sku and p.active and p.in_stock
+      join recommendation_feeds f on f.feed = r.feed
+      where not (f.exclude_bought and exists (
+        select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
+    ) shown
+    where n <= lim
+    order by feed, rank`;
+}
+
+/** A customer's stored feed, best first, rechecked at read (see selectFeeds). */
 export function selectRecommendations(
   db: Db,
   input: { customerId: number; feed: Feed; limit: number; locale: string },
 ) {
-  return db<RecommendationRow[]>`
-    select r.feed, r.rank, r.sku, r.score, r.reason,
-      product_title(p.title, ${input.locale}) as title,
-      case when p.description is null then null else product_title(p.description, ${input.locale}) end as description,
-      p.price, p.currency, p.category, p.brand, p.image_url, p.url
-    from product_recommendations r
-    join products p on p.sku = r.sku and p.active and p.in_stock
-    join recommendation_feeds f on f.feed = r.feed
-    where r.customer_id = ${input.customerId} and r.feed = ${input.feed}
-      and not (f.exclude_bought and exists (
-        select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
-    order by r.rank
-    limit ${input.limit}`;
+  return selectFeeds(db, {
+    customerId: input.customerId,
+    feeds: [{ feed: input.feed, limit: input.limit }],
+    locale: input.locale,
+  });
 }
 
 /** A customer's locale (null when unknown or erased). */

@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, PageQuery } from '../http/pagination.js';
 import { AppError, invalid, notFound } from '../http/problem.js';
 import { ACCESS } from '../http/roles.js';
 import { defineRoute, IdParam, jsonResponse, notFoundResponse } from '../http/route.js';
+import { enqueueCustomerRefresh } from '../products/refresh.js';
 import { inTransactionThenFire, purchaseTriggerEvents } from '../triggers/events.js';
 import { parsePurchaseLines, recordPurchases } from './record.js';
 import { PurchaseInputSchema, PurchaseSchema } from './schema.js';
@@ -160,6 +161,15 @@ export function registerPurchaseRoutes(app: App): void {
     ).catch((error: unknown) =>
       c.var.deps.logger.warn({ err: error, lines: created }, 'attribution after commit failed'),
     );
+    // The buyers' recommendations (what they bought is left out, replenishment restarts):
+    // queued after the commit so the refresh reads the lines; a burst makes one refresh.
+    const buyers = result.created.filter((p) => p.kind === 'purchase').map((p) => p.customer_id);
+    const { jobs } = c.var.deps;
+    if (jobs && buyers.length > 0) {
+      await enqueueCustomerRefresh(jobs, buyers).catch((error: unknown) =>
+        c.var.deps.logger.warn({ err: error }, 'queueing the buyers’ recommendations refresh failed'),
+      );
+    }
     return c.json(
       { data: result.lines, created, existing: result.lines.length - created },
       created > 0 ? 201 : 200,
