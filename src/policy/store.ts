@@ -1,13 +1,9 @@
 import type { Db } from '../db/sql.js';
+import { lockedInIdOrder } from '../messages/ledger.js';
 
-// The policy's queries over the send ledger and its counters. Each runs inside the claim's
-// policy transaction, under the customer's advisory lock (lockCustomerPolicy).
-
-/** Serialises the policy decisions of one customer's sends across every sender process. */
-export async function lockCustomerPolicy(tx: Db, customerId: number): Promise<void> {
-  // Two-key form with a class of our own: no clash with the single-key locks elsewhere.
-  await tx`select pg_advisory_xact_lock(7461, ${customerId % 2_147_483_647}::int)`;
-}
+// The policy's queries over the send ledger and its counters. None needs a transaction: a
+// count is one statement, and a capped one is a compare-and-set on the customer's day row
+// (countSendIfUnchanged), so a restart of PostgreSQL mid-decision is only a failed statement.
 
 export interface PolicyFacts {
   day_sent: number;
@@ -54,17 +50,70 @@ export async function policyFacts(
   return row!;
 }
 
-/** Counts a claimed row's send against the caps, once per row. */
-export async function countSend(db: Db, input: { messageId: number; customerId: number; day: string }) {
+export interface CountInput {
+  messageId: number;
+  customerId: number;
+  day: string;
+}
+
+/** Counts claimed rows' sends against the caps, once per row, for many rows in one statement. */
+export async function countSends(db: Db, inputs: readonly CountInput[]): Promise<void> {
+  if (inputs.length === 0) return;
+  const rows = inputs.map((i) => ({ message_id: i.messageId, customer_id: i.customerId, day: i.day }));
+  const ids = inputs.map((i) => i.messageId);
   await db`
-    -- One more promotional send for the customer's local day; the row remembers it was counted.
-    with marked as (
-      update messages set policy_counted = true
-      where id = ${input.messageId} and status = 'sending' and not policy_counted returning id
+    -- One more promotional send per row for its customer's local day; each row remembers it was
+    -- counted. Counter rows are upserted in key order, so two batches never deadlock on them.
+    with input as (
+      select * from jsonb_to_recordset(${db.json(rows as never)}::jsonb)
+        as x(message_id bigint, customer_id bigint, day date)
+    ), marked as (
+      update messages m set policy_counted = true
+      from ${lockedInIdOrder(db, db`id = any(${ids}::bigint[]) and status = 'sending' and not policy_counted`)}
+        join input i on i.message_id = locked.id
+      where m.id = locked.id and m.status = 'sending' and not m.policy_counted
+      returning i.customer_id, i.day
     )
     insert into contact_policy_counts (customer_id, day, sent)
-    select ${input.customerId}, ${input.day}::date, 1 from marked
-    on conflict (customer_id, day) do update set sent = contact_policy_counts.sent + 1`;
+    select customer_id, day, count(*) from marked group by customer_id, day order by customer_id, day
+    on conflict (customer_id, day) do update set sent = contact_policy_counts.sent + excluded.sent`;
+}
+
+/** Counts one claimed row's send against the caps, once per row. */
+export async function countSend(db: Db, input: CountInput): Promise<void> {
+  await countSends(db, [input]);
+}
+
+/**
+ * Counts a claimed row's send only if the customer's count for the day is still `daySent`, the
+ * value the cap decision was made on: a compare-and-set in one statement, which serialises the
+ * decisions of one customer's concurrent sends without a lock or a transaction. `changed`: a
+ * concurrent send was counted first, decide again; `gone`: the row is no longer this claim's.
+ */
+export async function countSendIfUnchanged(
+  db: Db,
+  input: CountInput & { daySent: number },
+): Promise<'counted' | 'changed' | 'gone'> {
+  const [row] = await db<{ mine: boolean; counted: boolean }[]>`
+    -- The upsert reads the day row's latest version (not the statement's snapshot), so its
+    -- condition sees every count committed before it. A cancel between the two CTEs' looks can
+    -- leave the count one too high: a cap errs on the side of sending less, never more.
+    with mine as (
+      select id from messages where id = ${input.messageId} and status = 'sending' and not policy_counted
+    ), counted as (
+      insert into contact_policy_counts (customer_id, day, sent)
+      select ${input.customerId}, ${input.day}::date, 1 from mine
+      on conflict (customer_id, day) do update set sent = contact_policy_counts.sent + 1
+        where contact_policy_counts.sent = ${input.daySent}
+      returning sent
+    ), marked as (
+      update messages set policy_counted = true
+      where id = ${input.messageId} and status = 'sending' and exists (select 1 from counted)
+      returning id
+    )
+    select exists (select 1 from mine) as mine, exists (select 1 from counted) as counted`;
+  if (!row?.mine) return 'gone';
+  return row.counted ? 'counted' : 'changed';
 }
 
 /** Ends a claimed row the policy will not send: suppressed, with the policy's reason. */
