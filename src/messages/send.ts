@@ -10,7 +10,7 @@ import { cachedInstallationId } from '../mail/installation.js';
 import { createMessageRenderer } from '../mail/render-message.js';
 import { applyContactPolicy } from '../policy/apply.js';
 import { OFF } from '../policy/settings.js';
-import { type CountInput, countSends } from '../policy/store.js';
+import { type CountUnlessComplained, countSends } from '../policy/store.js';
 import { createIdentityResolver, type IdentityConfig, identityDomain } from '../senders/identity.js';
 import { createBatcher } from './batcher.js';
 import {
@@ -95,9 +95,9 @@ export function createSender(deps: SenderDeps) {
       return row;
     });
   });
-  const countBatch = createBatcher(async (inputs: CountInput[]) => {
-    await countSends(deps.sql, inputs);
-    return inputs.map(() => undefined);
+  const countBatch = createBatcher(async (inputs: CountUnlessComplained[]) => {
+    const complained = await countSends(deps.sql, inputs);
+    return inputs.map((i) => complained.has(i.messageId));
   });
   const guardBatch = createBatcher(async (ids: number[]) => {
     const verdicts = await confirmManyBeforeSmtp(deps.sql, ids);

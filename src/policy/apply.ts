@@ -4,9 +4,9 @@ import { localDay, quietHoursEnd } from './quiet-hours.js';
 import type { MessageCategory } from './schema.js';
 import type { PolicySettings } from './settings.js';
 import {
-  type CountInput,
-  countSend,
+  type CountUnlessComplained,
   countSendIfUnchanged,
+  countSends,
   dropByPolicy,
   holdByPolicy,
   policyFacts,
@@ -62,13 +62,15 @@ export function capVerdict(
  * Under a cap, a send is counted only if the day's count is still the one it was decided on
  * (a compare-and-set), else it is decided again: any number of senders in parallel never let
  * more through than the caps, and no statement needs a transaction. `count` counts an
- * uncapped send (the sender passes a batched one).
+ * uncapped send unless its customer complained, saying whether they did (the sender passes a
+ * batched one).
  */
 export async function applyContactPolicy(
   sql: Sql,
   m: PolicySubject,
   now: Date,
-  count: (input: CountInput) => Promise<void> = (input) => countSend(sql, input),
+  count: (input: CountUnlessComplained) => Promise<boolean> = async (input) =>
+    (await countSends(sql, [input])).has(input.messageId),
 ): Promise<PolicyVerdict> {
   if (m.category !== 'promotional') return { action: 'send' };
   const s = m.settings;
@@ -84,13 +86,15 @@ export async function applyContactPolicy(
   if (m.policy_counted) return { action: 'send' };
   const day = localDay(now, zone);
   const subject = { messageId: m.id, customerId: m.customer_id, day };
-  const limited = s.daily_cap !== null || s.weekly_cap !== null || s.complaint_suspension_days > 0;
-  if (!limited) {
-    // Nothing to decide: count so that a cap set later sees these sends.
-    await count(subject);
+  if (s.daily_cap === null && s.weekly_cap === null) {
+    // No cap: the complaint check (when the suspension is on) and the count are one statement,
+    // shared with the sends of the same moment. Counted anyway, so that a cap set later sees it.
+    if (await count({ ...subject, suspensionDays: s.complaint_suspension_days, now })) {
+      await dropByPolicy(sql, m.id, 'complaint_suspension');
+      return { action: 'drop', reason: 'complaint_suspension' };
+    }
     return { action: 'send' };
   }
-  const capped = s.daily_cap !== null || s.weekly_cap !== null;
   // Each round reads the facts and decides. A round lost to a concurrent send of the same
   // customer means that send was counted: counts only grow, so the caps end the rounds.
   for (;;) {
@@ -101,21 +105,12 @@ export async function applyContactPolicy(
       day,
       now,
       suspensionDays: s.complaint_suspension_days,
-      countOutranking: capped,
+      countOutranking: true,
     });
-    const reason: DropReason | null = facts.complained
-      ? 'complaint_suspension'
-      : capped
-        ? capVerdict(s, facts)
-        : null;
+    const reason: DropReason | null = facts.complained ? 'complaint_suspension' : capVerdict(s, facts);
     if (reason) {
       await dropByPolicy(sql, m.id, reason);
       return { action: 'drop', reason };
-    }
-    // Only the complaint suspension: nothing is counted against a limit.
-    if (!capped) {
-      await count(subject);
-      return { action: 'send' };
     }
     const counted = await countSendIfUnchanged(sql, { ...subject, daySent: facts.day_sent });
     if (counted === 'counted') return { action: 'send' };
