@@ -13,6 +13,10 @@ import { type Bench, type BenchResult, withScratchDatabase } from './harness.js'
 // which flushes its event buffer, and every answered request must have its event stored (and
 // no more than the requests still in flight when autocannon stopped).
 //
+// Then the same two with unique tokens: every request a message no cache has seen (a token
+// check, a message lookup in PostgreSQL), as a real campaign's pixels mostly are; each unique
+// run takes its own messages, enough for its length (`tokens_repeated` says if they ran out).
+//
 // The hello-world runs before and after the tracking runs and the baseline is their mean, so a
 // machine that gets busier or quieter during the bench does not favour either side. The notes
 // give the server's CPU time per request, the cache hit rates (the 10,000 tokens repeat many
@@ -21,6 +25,8 @@ import { type Bench, type BenchResult, withScratchDatabase } from './harness.js'
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const SECONDS = Math.max(3, Math.round(20 * SCALE));
 const MESSAGES = 10_000;
+/** Messages per unique-token run: more than a run answers at a few thousand requests a second. */
+const UNIQUE_MESSAGES = Math.max(20_000, Math.round(150_000 * SCALE));
 const CONNECTIONS = 50;
 const UA =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
@@ -71,6 +77,8 @@ interface Load {
   answered: number;
   errors: number;
   bad: number;
+  /** Paths asked for (the first `used` of the list, wrapping round past its end). */
+  used: number;
 }
 
 async function load(port: number, paths: string[]): Promise<Load> {
@@ -88,6 +96,7 @@ async function load(port: number, paths: string[]): Promise<Load> {
     answered,
     errors: result.errors + result.timeouts,
     bad: result['4xx'] + result['5xx'],
+    used: i,
   };
 }
 
@@ -102,19 +111,30 @@ const bench: Bench = {
       await sql`
         insert into customers (external_id, email)
         select 't' || i, 't' || i || '@example.com' from generate_series(1, ${MESSAGES}) as i`;
+      await sql`
+        insert into customers (external_id, email)
+        select 'u' || i, 'u' || i || '@example.com' from generate_series(1, ${2 * UNIQUE_MESSAGES}) as i`;
       const messages = await sql<{ id: number }[]>`
         insert into messages (campaign_id, customer_id, status, sent_at, links)
         select ${campaignId}, id, 'sent', now() - interval '1 day',
                jsonb_build_object('16', jsonb_build_object('url', 'https://shop.example/p/' || id, 'offer_id', null))
         from customers order by id
         returning id`;
-      const opens: string[] = [];
-      const clicks: string[] = [];
-      for (const { id } of messages) {
-        const links = messageLinks('', config.OFFERFLOW_SECRET, id);
-        opens.push(links.openPixelUrl);
-        clicks.push(links.offerUrl(0));
-      }
+      const ids = messages.map((m) => m.id);
+      const linksOf = (slice: number[]) => {
+        const opens: string[] = [];
+        const clicks: string[] = [];
+        for (const id of slice) {
+          const links = messageLinks('', config.OFFERFLOW_SECRET, id);
+          opens.push(links.openPixelUrl);
+          clicks.push(links.offerUrl(0));
+        }
+        return { opens, clicks };
+      };
+      const repeated = ids.slice(0, MESSAGES);
+      const uniqueOpened = ids.slice(MESSAGES, MESSAGES + UNIQUE_MESSAGES);
+      const uniqueClicked = ids.slice(MESSAGES + UNIQUE_MESSAGES);
+      const { opens, clicks } = linksOf(repeated);
 
       const helloRun = async () => {
         const hello = await startServer('hello');
@@ -124,23 +144,45 @@ const bench: Bench = {
       };
       const loadBefore = loadavg()[0]!;
       const before = await helloRun();
-      const runs: Array<{ kind: string; label: string; run: Load; stats: Record<string, number> }> = [];
-      for (const [kind, paths, label] of [
-        ['opened', opens, 'tracking open pixel /t/o'],
-        ['clicked', clicks, 'tracking click redirect /t/c'],
+      const runs: Array<{
+        kind: string;
+        label: string;
+        ids: number[];
+        unique: boolean;
+        run: Load;
+        stats: Record<string, number>;
+      }> = [];
+      for (const [kind, paths, label, runIds, unique] of [
+        ['opened', opens, 'tracking open pixel /t/o', repeated, false],
+        ['clicked', clicks, 'tracking click redirect /t/c', repeated, false],
+        [
+          'opened',
+          linksOf(uniqueOpened).opens,
+          'tracking open pixel /t/o, unique tokens',
+          uniqueOpened,
+          true,
+        ],
+        [
+          'clicked',
+          linksOf(uniqueClicked).clicks,
+          'tracking click redirect /t/c, unique tokens',
+          uniqueClicked,
+          true,
+        ],
       ] as const) {
         const server = await startServer('app', url);
         const run = await load(server.port, paths);
-        runs.push({ kind, label, run, stats: await stopServer(server) });
+        runs.push({ kind, label, ids: runIds, unique, run, stats: await stopServer(server) });
       }
       const after = await helloRun();
       const loadAfter = loadavg()[0]!;
       const baseline = (before.rps + after.rps) / 2;
 
       const results: BenchResult[] = [];
-      for (const { kind, label, run, stats } of runs) {
+      for (const { kind, label, ids: runIds, unique, run, stats } of runs) {
         const [counted] = await sql<{ stored: number }[]>`
-          select count(*)::int as stored from contact_events where kind = ${kind}`;
+          select count(*)::int as stored from contact_events
+          where kind = ${kind} and message_id = any(${runIds}::bigint[])`;
         const stored = counted!.stored;
         results.push({
           name: label,
@@ -164,6 +206,7 @@ const bench: Bench = {
             hello_after: Math.round(after.rps),
             server_us_per_req: Math.round(((stats.cpu_ms ?? 0) * 1000) / Math.max(1, run.answered)),
             hello_server_us_per_req: Math.round((before.cpuUs + after.cpuUs) / 2),
+            ...(unique ? { tokens_repeated: Math.max(0, run.used - runIds.length) } : {}),
             token_hit_rate: ratio(stats.token_hits, stats.token_misses),
             message_hit_rate: ratio(stats.message_hits, stats.message_misses),
             loadavg_1m: `${loadBefore.toFixed(1)}→${loadAfter.toFixed(1)}`,

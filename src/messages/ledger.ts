@@ -180,26 +180,31 @@ export interface ClaimedMessage {
 }
 
 /**
- * Claims a ledger row for sending: queued, or `sending` with a lease older than `leaseSeconds`
- * (its worker died); a campaign's row only while the campaign is sending, a delayed or held row
- * only once its send_at has come by the sender's clock (`now`, injectable in tests). Returns
- * what rendering and the contact policy need.
+ * Claims ledger rows for sending, many per statement: each queued, or `sending` with a lease
+ * older than `leaseSeconds` (its worker died); a campaign's row only while the campaign is
+ * sending, a delayed or held row only once its send_at has come by the sender's clock (`now`,
+ * injectable in tests). A row another transaction holds is skipped, not waited on, so one busy
+ * row never stalls the batch (the caller asks again for it). Returns the rows claimed, with what
+ * rendering and the contact policy need; the others are not in the answer.
  */
-export async function claimMessage(
+export async function claimMessages(
   sql: Db,
-  id: number,
+  ids: readonly number[],
   leaseSeconds: number,
   now: Date = new Date(),
-): Promise<ClaimedMessage | undefined> {
-  const [row] = await sql<ClaimedMessage[]>`
+): Promise<ClaimedMessage[]> {
+  if (ids.length === 0) return [];
+  const claimable = sql`id = any(${ids as number[]}::bigint[])
+    and (status = 'queued'
+      or (status = 'sending' and updated_at < now() - make_interval(secs => ${leaseSeconds})))
+    and (send_at is null or send_at <= ${now})
+    and (campaign_id is null
+      or exists (select 1 from campaigns c where c.id = messages.campaign_id and c.status = 'sending'))`;
+  return sql<ClaimedMessage[]>`
     with claimed as (
       update messages m set status = 'sending', attempts = m.attempts + 1, updated_at = now()
-      where m.id = ${id}
-        and (m.status = 'queued'
-          or (m.status = 'sending' and m.updated_at < now() - make_interval(secs => ${leaseSeconds})))
-        and (m.send_at is null or m.send_at <= ${now})
-        and (m.campaign_id is null
-          or exists (select 1 from campaigns c where c.id = m.campaign_id and c.status = 'sending'))
+      from ${lockedInIdOrder(sql, claimable, { skipLocked: true })}
+      where m.id = locked.id
       returning m.*
     )
     select k.id, k.customer_id, k.campaign_id, k.trigger_id, k.journey_id,
@@ -228,8 +233,8 @@ export async function claimMessage(
       left join triggers t on t.id = k.trigger_id
       left join journeys j on j.id = k.journey_id
       left join journey_versions jv on jv.id = k.journey_version_id
-      join customers cu on cu.id = k.customer_id`;
-  return row;
+      join customers cu on cu.id = k.customer_id
+    order by k.id`;
 }
 
 /** Why a row could not be claimed: its own status, its campaign's, and how far off its send_at is. */
@@ -250,42 +255,56 @@ export async function messageState(
   return row;
 }
 
+/** An accepted mail, as recordSent writes it. */
+export interface SentRecord {
+  id: number;
+  smtpMessageId: string;
+  reply: string | null;
+  at: Date;
+  data: Record<string, unknown>;
+}
+
 /**
- * Everything that follows an accepted mail, as one statement (so one round trip and atomic
- * without a transaction): the row becomes `sent` unless something (a cancel) moved it meanwhile,
- * the `sent` contact event is appended, and one offer impression per (message, offer) is
- * recorded so that caps hold across campaigns and triggers. The event and impressions are
- * written only when the row was marked here, so a retry adds nothing. Returns whether it was.
+ * Everything that follows accepted mails, as one statement for many of them (so one round trip,
+ * and atomic without a transaction): each row becomes `sent` unless something (a cancel) moved
+ * it meanwhile, its `sent` contact event is appended, and one offer impression per (message,
+ * offer) is recorded so that caps hold across campaigns and triggers. The event and impressions
+ * are written only for rows marked here, so a retry adds nothing. Returns the ids it marked.
  */
-export async function recordSent(
-  sql: Db,
-  input: {
-    id: number;
-    smtpMessageId: string;
-    reply: string | null;
-    at: Date;
-    data: Record<string, unknown>;
-  },
-): Promise<boolean> {
-  const [row] = await sql<{ marked: number }[]>`
-    with sent as (
-      update messages set status = 'sent', sent_at = ${input.at}, smtp_message_id = ${input.smtpMessageId},
-        smtp_reply = ${input.reply}, error = null, updated_at = now()
-      where id = ${input.id} and status in ('queued', 'sending')
-      returning id, customer_id, campaign_id, trigger_id, offer_ids
+export async function recordSentMany(sql: Db, records: readonly SentRecord[]): Promise<Set<number>> {
+  if (records.length === 0) return new Set();
+  const input = records.map((r) => ({
+    id: r.id,
+    smtp_message_id: r.smtpMessageId,
+    reply: r.reply,
+    at: r.at.toISOString(),
+    data: r.data,
+  }));
+  const ids = records.map((r) => r.id);
+  const rows = await sql<{ id: number }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${sql.json(input as never)}::jsonb)
+        as x(id bigint, smtp_message_id text, reply text, at timestamptz, data jsonb)
+    ), sent as (
+      update messages m set status = 'sent', sent_at = i.at, smtp_message_id = i.smtp_message_id,
+        smtp_reply = i.reply, error = null, updated_at = now()
+      from ${lockedInIdOrder(sql, sql`id = any(${ids}::bigint[]) and status in ('queued', 'sending')`)}
+        join input i on i.id = locked.id
+      where m.id = locked.id and m.status in ('queued', 'sending')
+      returning m.id, m.customer_id, m.campaign_id, m.trigger_id, m.offer_ids, i.at, i.data
     ), event as (
       insert into contact_events (customer_id, kind, channel, message_id, campaign_id, trigger_id, machine, data, at)
-      select customer_id, 'sent', 'email', id, campaign_id, trigger_id, false, ${sql.json(input.data as never)}, ${input.at}
+      select customer_id, 'sent', 'email', id, campaign_id, trigger_id, false, data, at
       from sent
       on conflict do nothing
     ), impressions as (
       insert into offer_impressions (offer_id, customer_id, message_id, campaign_id, trigger_id, at)
-      select distinct o, s.customer_id, s.id, s.campaign_id, s.trigger_id, ${input.at}::timestamptz
+      select distinct o, s.customer_id, s.id, s.campaign_id, s.trigger_id, s.at
       from sent s, unnest(s.offer_ids) as o
       on conflict (message_id, offer_id) where message_id is not null do nothing
     )
-    select count(*)::int as marked from sent`;
-  return (row?.marked ?? 0) > 0;
+    select id from sent`;
+  return new Set(rows.map((r) => r.id));
 }
 
 /**

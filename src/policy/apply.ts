@@ -3,12 +3,19 @@ import { safeTimeZone } from '../triggers/schedule.js';
 import { localDay, quietHoursEnd } from './quiet-hours.js';
 import type { MessageCategory } from './schema.js';
 import type { PolicySettings } from './settings.js';
-import { countSend, dropByPolicy, holdByPolicy, lockCustomerPolicy, policyFacts } from './store.js';
+import {
+  type CountUnlessComplained,
+  countSendIfUnchanged,
+  countSends,
+  dropByPolicy,
+  holdByPolicy,
+  policyFacts,
+} from './store.js';
 
 // The contact policy, applied once per send on the one path every ledger row takes (the
 // sender, right after the claim): so a campaign, a trigger and a journey step are all under it
-// without a copy of it. Order: quiet hours (hold, nothing counted), then under the customer's
-// lock the complaint suspension, the caps and priority, and the count (drop or count).
+// without a copy of it. Order: quiet hours (hold, nothing counted), then the complaint
+// suspension, the caps and priority, and the count (drop or count).
 
 export type DropReason = 'daily_cap' | 'weekly_cap' | 'outranked' | 'complaint_suspension';
 
@@ -52,10 +59,19 @@ export function capVerdict(
  * Decides whether a claimed (`sending`) row goes out now, and writes what follows on its
  * ledger row: held rows are `queued` again with `send_at` at the end of the quiet hours,
  * dropped rows `suppressed` with the reason, sent ones counted for the customer's local day.
- * Counting happens in the decision's transaction under a per-customer advisory lock, so any
- * number of senders in parallel never let more through than the caps.
+ * Under a cap, a send is counted only if the day's count is still the one it was decided on
+ * (a compare-and-set), else it is decided again: any number of senders in parallel never let
+ * more through than the caps, and no statement needs a transaction. `count` counts an
+ * uncapped send unless its customer complained, saying whether they did (the sender passes a
+ * batched one).
  */
-export async function applyContactPolicy(sql: Sql, m: PolicySubject, now: Date): Promise<PolicyVerdict> {
+export async function applyContactPolicy(
+  sql: Sql,
+  m: PolicySubject,
+  now: Date,
+  count: (input: CountUnlessComplained) => Promise<boolean> = async (input) =>
+    (await countSends(sql, [input])).has(input.messageId),
+): Promise<PolicyVerdict> {
   if (m.category !== 'promotional') return { action: 'send' };
   const s = m.settings;
   const zone = safeTimeZone(m.timezone ?? s.default_timezone);
@@ -69,37 +85,20 @@ export async function applyContactPolicy(sql: Sql, m: PolicySubject, now: Date):
   // A retry of a row already counted: the decision was made, it stands.
   if (m.policy_counted) return { action: 'send' };
   const day = localDay(now, zone);
-  const limited = s.daily_cap !== null || s.weekly_cap !== null || s.complaint_suspension_days > 0;
-  if (!limited) {
-    // Nothing to decide: count (one atomic upsert) so that a cap set later sees these sends.
-    await countSend(sql, { messageId: m.id, customerId: m.customer_id, day });
-    return { action: 'send' };
-  }
-  const capped = s.daily_cap !== null || s.weekly_cap !== null;
-  if (!capped) {
-    // Only the complaint suspension: nothing is counted against a limit, so no lock and no
-    // transaction, two statements on their own. Every send takes this path by default, and a
-    // transaction lost to a restart of PostgreSQL makes postgres.js write its ROLLBACK to the
-    // closed socket, an uncaught error in the sender.
-    const facts = await policyFacts(sql, {
-      messageId: m.id,
-      customerId: m.customer_id,
-      priority: m.priority,
-      day,
-      now,
-      suspensionDays: s.complaint_suspension_days,
-      countOutranking: false,
-    });
-    if (facts.complained) {
+  const subject = { messageId: m.id, customerId: m.customer_id, day };
+  if (s.daily_cap === null && s.weekly_cap === null) {
+    // No cap: the complaint check (when the suspension is on) and the count are one statement,
+    // shared with the sends of the same moment. Counted anyway, so that a cap set later sees it.
+    if (await count({ ...subject, suspensionDays: s.complaint_suspension_days, now })) {
       await dropByPolicy(sql, m.id, 'complaint_suspension');
       return { action: 'drop', reason: 'complaint_suspension' };
     }
-    await countSend(sql, { messageId: m.id, customerId: m.customer_id, day });
     return { action: 'send' };
   }
-  return sql.begin(async (tx) => {
-    await lockCustomerPolicy(tx, m.customer_id);
-    const facts = await policyFacts(tx, {
+  // Each round reads the facts and decides. A round lost to a concurrent send of the same
+  // customer means that send was counted: counts only grow, so the caps end the rounds.
+  for (;;) {
+    const facts = await policyFacts(sql, {
       messageId: m.id,
       customerId: m.customer_id,
       priority: m.priority,
@@ -110,10 +109,11 @@ export async function applyContactPolicy(sql: Sql, m: PolicySubject, now: Date):
     });
     const reason: DropReason | null = facts.complained ? 'complaint_suspension' : capVerdict(s, facts);
     if (reason) {
-      await dropByPolicy(tx, m.id, reason);
-      return { action: 'drop', reason } as const;
+      await dropByPolicy(sql, m.id, reason);
+      return { action: 'drop', reason };
     }
-    await countSend(tx, { messageId: m.id, customerId: m.customer_id, day });
-    return { action: 'send' } as const;
-  });
+    const counted = await countSendIfUnchanged(sql, { ...subject, daySent: facts.day_sent });
+    if (counted === 'counted') return { action: 'send' };
+    if (counted === 'gone') return { action: 'gone' };
+  }
 }

@@ -81,8 +81,7 @@ export function assertClusterPrefix(redis: RedisConnection, prefix: string): voi
  * is `noeviction` (on every master of a cluster: any of them may hold the queues' slot).
  */
 export async function assertNoEviction(redis: RedisConnection): Promise<void> {
-  const nodes = isCluster(redis) ? await masters(redis) : [redis];
-  for (const node of nodes) {
+  for (const node of await everyMaster(redis)) {
     const reply = (await node.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];
     if (policy !== 'noeviction') {
@@ -95,8 +94,13 @@ export async function assertNoEviction(redis: RedisConnection): Promise<void> {
   }
 }
 
-/** The master nodes of a cluster, once its slots are known. */
-async function masters(cluster: Cluster): Promise<Redis[]> {
+/**
+ * Each node that holds data: the master nodes of a cluster (once its slots are known), or the
+ * one Redis. What is asked of the whole server (a setting, its memory) is asked of each.
+ */
+export async function everyMaster(redis: RedisConnection): Promise<Redis[]> {
+  if (!isCluster(redis)) return [redis];
+  const cluster = redis;
   if (cluster.status !== 'ready') {
     await new Promise<void>((resolve, reject) => {
       cluster.once('ready', resolve);
@@ -104,4 +108,10 @@ async function masters(cluster: Cluster): Promise<Redis[]> {
     });
   }
   return cluster.nodes('master');
+}
+
+/** The memory the Redis server uses (`used_memory`), summed over the masters of a cluster. */
+export async function usedMemoryBytes(redis: RedisConnection): Promise<number> {
+  const infos = await Promise.all((await everyMaster(redis)).map((node) => node.info('memory')));
+  return infos.reduce((sum, info) => sum + Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0), 0);
 }

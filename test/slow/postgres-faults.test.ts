@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RunningWorkers, startWorkers, type WorkerRole } from '../../src/cli/queue-workers.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { startCuttingProxy } from '../helpers/cutting-proxy.js';
@@ -122,8 +122,27 @@ const figure = (fault: string, values: Record<string, number>) =>
 
 const sentSoFar = async (id: number) => (await counts(id)).sent;
 
+/**
+ * Sets daily and weekly caps no campaign here reaches, so that every send takes the capped
+ * decision (facts, then a compare-and-set count) through the fault; undone after the test.
+ */
+async function withGenerousCaps() {
+  await s.sql`update contact_policy_settings set daily_cap = 1000, weekly_cap = 5000`;
+  onTestFinished(async () => {
+    await s.sql`update contact_policy_settings set daily_cap = null, weekly_cap = null`;
+  });
+}
+
+/** Every sent row of the campaign was counted once against the caps. */
+async function expectCounted(id: number, sent: number) {
+  const [row] = await s.sql<{ n: number }[]>`
+    select count(*)::int as n from messages where campaign_id = ${id} and status = 'sent' and policy_counted`;
+  expect(row!.n).toBe(sent);
+}
+
 describe('campaigns through PostgreSQL faults', () => {
-  it('PostgreSQL stopped for 40 s mid-campaign: nobody skipped, nobody mailed twice, sent unattended', async () => {
+  it('PostgreSQL stopped for 40 s mid-campaign, caps set: nobody skipped, nobody mailed twice, sent unattended', async () => {
+    await withGenerousCaps();
     sink = await startRecordingSink();
     await start(['planner', 'sender', 'reconciler']);
     const id = await launch({ throttle_per_second: 120 });
@@ -135,6 +154,7 @@ describe('campaigns through PostgreSQL faults', () => {
     const c = await waitSent(id);
     expect(deliveredAtStop).toBeLessThan(shop.eligible.size);
     await expectExactlyOnce(id, c);
+    await expectCounted(id, c.sent);
     figure('PostgreSQL stopped 40 s', {
       delivered_before_stop: deliveredAtStop,
       sent: c.sent,
@@ -142,7 +162,8 @@ describe('campaigns through PostgreSQL faults', () => {
     });
   });
 
-  it('PostgreSQL killed -9 mid-campaign: nobody skipped, nobody mailed twice, sent unattended', async () => {
+  it('PostgreSQL killed -9 mid-campaign, caps set: nobody skipped, nobody mailed twice, sent unattended', async () => {
+    await withGenerousCaps();
     sink = await startRecordingSink();
     await start(['planner', 'sender', 'reconciler']);
     const id = await launch({ throttle_per_second: 150 });
@@ -153,6 +174,7 @@ describe('campaigns through PostgreSQL faults', () => {
     await s.pg.start();
     const c = await waitSent(id);
     await expectExactlyOnce(id, c);
+    await expectCounted(id, c.sent);
     figure('PostgreSQL killed -9', { delivered_before_kill: deliveredAtKill, sent: c.sent, duplicates: 0 });
   });
 

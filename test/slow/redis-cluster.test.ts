@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningWorkers, startWorkers, WORKER_ROLES } from '../../src/cli/queue-workers.js';
 import { ensureRedisCluster } from '../../src/dev/redis-cluster.js';
 import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
-import { createRedis, isCluster } from '../../src/queue/connection.js';
+import { createRedis, everyMaster, isCluster, usedMemoryBytes } from '../../src/queue/connection.js';
+import { QUEUES } from '../../src/queue/queues.js';
 import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
+import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER } from '../../workers/trigger.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { until } from '../helpers/until.js';
@@ -14,7 +17,8 @@ import { until } from '../helpers/until.js';
 // setup, src/dev/redis-cluster.ts): the API, the planner, senders, reconciler and trigger worker
 // all on a `redis+cluster://` REDIS_URL with a hash-tagged QUEUE_PREFIX, as docs/operations.md
 // tells operators. A campaign, clicks through the tracking path and their flush, then purchases
-// firing a trigger: every recipient gets exactly one mail of each.
+// firing a trigger: every recipient gets exactly one mail of each. Then the trigger worker's
+// scheduled scan (a BullMQ job scheduler) fires a birthday trigger through the cluster.
 
 const CUSTOMERS = 400;
 let h: Harness;
@@ -148,6 +152,70 @@ describe('Redis Cluster', () => {
     const [conversions] = await h.db.sql<{ n: number }[]>`
       select count(*)::int as n from contact_events where kind = 'converted' and campaign_id = ${campaignId}`;
     expect(conversions!.n).toBe(clicked.size);
+  });
+
+  it('the trigger scan scheduled on the cluster fires a birthday trigger: one mail each', async () => {
+    const [birthdayTemplate] = await h.db.sql<{ id: number }[]>`select id from templates order by id limit 1`;
+    const created = await h.post('/v1/triggers', {
+      name: 'Happy birthday',
+      event: 'birthday',
+      template_id: birthdayTemplate!.id,
+      offers_per_email: 1,
+    });
+    expect(created.status).toBe(201);
+    const triggerId = (await json(created)).id as number;
+    // Five eligible customers are born today (UTC); nobody else is.
+    const today = new Date().toISOString().slice(5, 10);
+    const born = [...shop.eligible.keys()].slice(0, 5);
+    await h.db.sql`update customers set birth_date = null`;
+    await h.db.sql`
+      update customers set birth_date = ${`1990-${today}`}::date, timezone = 'UTC'
+      where id = any(${born}::bigint[])`;
+    // The scheduler as a trigger worker leaves it, made anew by one that starts now: a job
+    // scheduler with `every` runs its first scan at once, through the cluster's trigger queue.
+    const queue = new Queue(QUEUES.trigger, { connection: h.deps.redis!, prefix });
+    const scanner = await (async () => {
+      try {
+        await queue.removeJobScheduler(TRIGGER_SCAN_SCHEDULER);
+        return await startWorkers({
+          config: { ...h.deps.config, DATABASE_URL: h.db.url },
+          roles: ['trigger'],
+          env: { QUEUE_PREFIX: prefix, WORKER_LOCK_MS: '5000' },
+          logger: h.deps.logger,
+        });
+      } catch (error) {
+        await queue.close();
+        throw error;
+      }
+    })();
+    try {
+      const scheduler = await queue.getJobScheduler(TRIGGER_SCAN_SCHEDULER);
+      expect(Number(scheduler?.every)).toBe(TRIGGER_SCAN_SCHEDULE.every);
+      await until(async () => {
+        const [row] = await h.db.sql<{ n: number }[]>`
+          select count(*)::int as n from messages where trigger_id = ${triggerId} and status = 'sent'`;
+        return row!.n === born.length;
+      }, 120_000);
+    } finally {
+      await scanner.close();
+      await queue.close();
+    }
+    const wished = countsBy(new RegExp(`^X-Offerflow-Trigger: ${triggerId}$`, 'm'));
+    const emails = born.map((id) => shop.eligible.get(id)!.email).sort();
+    expect([...wished.keys()].sort()).toEqual(emails);
+    expect([...wished.values()].filter((n) => n !== 1)).toEqual([]);
+  });
+
+  it('Redis memory is read from every master and summed', async () => {
+    const redis = h.deps.redis!;
+    const masters = await everyMaster(redis);
+    expect(masters).toHaveLength(3);
+    const each = await Promise.all(
+      masters.map(async (m) => Number(/used_memory:(\d+)/.exec(await m.info('memory'))![1])),
+    );
+    const total = await usedMemoryBytes(redis);
+    // Each master uses a megabyte or so of its own; the sum is of all three, not of one.
+    expect(total).toBeGreaterThan(Math.max(...each) + Math.min(...each));
   });
 
   it('workers refuse a prefix without a hash tag on a cluster, saying why', async () => {
