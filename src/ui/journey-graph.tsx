@@ -98,6 +98,7 @@ export async function JourneyGraph(props: {
   const height = Math.ceil(laid.height ?? NODE_H);
   const byId = new Map(steps.map((s) => [s.id, s]));
   return (
+    // biome-ignore lint/a11y/useSemanticElements: an SVG cannot be a fieldset; the role names the group.
     <svg
       class="journey-graph"
       viewBox={`0 0 ${width} ${height}`}

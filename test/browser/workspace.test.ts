@@ -153,6 +153,7 @@ beforeAll(async () => {
         id: 'big',
         type: 'branch',
         rule: { '>=': [{ var: 'customer.total_spent' }, 100] },
+        // biome-ignore lint/suspicious/noThenProperty: a branch step's field, named as the API names it.
         then: 'ab',
         else: 'remind',
       },

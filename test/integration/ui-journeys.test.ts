@@ -100,6 +100,7 @@ describe('journey pages', () => {
           id: 'big_spender',
           place: 'pause|next',
           rule: '{">=": [{"var": "customer.total_spent"}, 100]}',
+          // biome-ignore lint/suspicious/noThenProperty: a branch step's field, named as the API names it.
           then: 'remind',
           else: 'end',
         })
@@ -181,6 +182,7 @@ describe('journey pages', () => {
       id: 'b',
       place: 'start',
       rule: '{"nope": []}',
+      // biome-ignore lint/suspicious/noThenProperty: a branch step's field, named as the API names it.
       then: 'end',
       else: 'end',
     });
@@ -190,6 +192,7 @@ describe('journey pages', () => {
       id: 'b',
       place: 'start',
       rule: '{oops',
+      // biome-ignore lint/suspicious/noThenProperty: a branch step's field, named as the API names it.
       then: 'end',
       else: 'end',
     });
