@@ -110,13 +110,15 @@ export function createMessageRenderer(deps: {
         limit: block.count,
         locale,
       });
-      productsFeeds[productsKey(block)] = rows.map((r) => ({
+      // Each product's link is tracked by its position in `recommended` (the click names the sku).
+      const first = recommended.length;
+      productsFeeds[productsKey(block)] = rows.map((r, i) => ({
         sku: r.sku,
         title: r.title,
         price: r.price,
         currency: r.currency,
         image_url: r.image_url,
-        url: r.url,
+        url: r.url ? links.productUrl(first + i, r.url) : null,
         reason: r.reason,
       }));
       for (const r of rows) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
