@@ -22,6 +22,7 @@ import { registerEventPages } from './pages/events.js';
 import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerPartialPages } from './pages/partials.js';
+import { registerProductPages } from './pages/products.js';
 import { registerReportPages } from './pages/reports.js';
 import { registerRuleBuilderPages } from './pages/rule-builder.js';
 import { registerSegmentPages } from './pages/segments.js';
@@ -137,6 +138,7 @@ export function registerUiRoutes(app: App): void {
   registerRuleBuilderPages(ui, app);
   registerSegmentPages(ui, app);
   registerOfferPages(ui, app);
+  registerProductPages(ui, app);
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
   registerPartialPages(ui, app);
