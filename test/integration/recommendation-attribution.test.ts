@@ -5,6 +5,7 @@ import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
 import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
 import { PRODUCT_LINK_BASE } from '../../src/tracking/links.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { getPage, signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
 // Recommended products through a campaign, the real workers and an SMTP sink: the products
@@ -204,6 +205,11 @@ describe('recommendation attribution', () => {
 
     const csv = await (await h.get(`/v1/reports/campaigns/${campaignId}?format=csv`)).text();
     expect(csv).toMatch(/^recommended_product,CUSHION,Wool cushion,1,/m);
+
+    // The campaign's report in the UI has the same figures.
+    const ui = await signInToUi(h, 'analyst');
+    const html = await (await getPage(h, `/ui/campaigns/${campaignId}/report`, ui.session)).text();
+    expect(html).toMatch(/<h3>Recommended products<\/h3>[\s\S]*Wool cushion[\s\S]*45\.00/);
   });
 
   it('refuses a product link whose token was tampered with, recording nothing', async () => {
