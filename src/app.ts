@@ -27,6 +27,7 @@ import { registerOfferCodeRoutes } from './offers/code-routes.js';
 import { registerRankerRoutes } from './offers/ranker-routes.js';
 import { registerOfferRoutes } from './offers/routes.js';
 import { registerPrivacyRoutes } from './privacy/routes.js';
+import { registerProductCustomerRoutes } from './products/customer-routes.js';
 import { registerRecommendationRoutes } from './products/recommend-routes.js';
 import { registerProductRoutes } from './products/routes.js';
 import { registerPurchaseRoutes } from './purchases/routes.js';
@@ -137,6 +138,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): App {
   registerCustomerRoutes(app);
   registerPurchaseRoutes(app);
   registerProductRoutes(app);
+  registerProductCustomerRoutes(app);
   registerRecommendationRoutes(app);
   registerEventRoutes(app);
   registerWebhookRoutes(app);

@@ -42,13 +42,14 @@ const RETURNING = (sql: Db) => sql`
  * later touch when one has landed since (a click written after the purchase it preceded), never
  * away from a code, and is left alone otherwise, so running it again, from either side and in
  * any order, converges on the same row. Lines are written in id order so that two passes never
- * lock crosswise. A redeemed code is marked with the line.
+ * lock crosswise. A redeemed code is marked with the line. A line whose sku the message showed
+ * in a products block is a recommendation conversion (`data.recommendation`: its feed and rank).
  */
 function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
   return sql<Conversion[]>`
     with p as (${lines}), coded as (
       select p.*, k.message_id, m.campaign_id, m.trigger_id, 'code' as touch, k.claimed_at as touch_at,
-        k.offer_id as code_offer, k.id as code_id, m.offer_ids
+        k.offer_id as code_offer, k.id as code_id, m.offer_ids, m.recommended
       from p
       join lateral (
         select c.id, c.message_id, c.offer_id, c.claimed_at from offer_codes c
@@ -60,11 +61,11 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
       where p.coupon_code is not null
     ), touched as (
       select p.*, t.message_id, t.campaign_id, t.trigger_id, t.touch, t.touch_at, t.clicked_offer, t.offer_ids,
-        null::bigint as code_offer
+        t.recommended, null::bigint as code_offer
       from p
       join lateral (
         select e.message_id, e.campaign_id, e.trigger_id, e.kind as touch, e.at as touch_at,
-               e.offer_id as clicked_offer, m.offer_ids
+               e.offer_id as clicked_offer, m.offer_ids, m.recommended
         from contact_events e
         join messages m on m.id = e.message_id
         left join campaigns c on c.id = e.campaign_id
@@ -82,7 +83,7 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
       union all
       select coded.id, coded.customer_id, coded.sku, coded.category, coded.amount, coded.currency,
         coded.purchased_at, coded.coupon_code, coded.message_id, coded.campaign_id, coded.trigger_id,
-        coded.touch, coded.touch_at, coded.code_offer, coded.offer_ids, coded.code_offer
+        coded.touch, coded.touch_at, coded.code_offer, coded.offer_ids, coded.recommended, coded.code_offer
       from coded
     ), redeemed as (
       update offer_codes set redeemed_purchase_id = coded.id
@@ -97,7 +98,13 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
          limit 1)),
       id,
       jsonb_strip_nulls(jsonb_build_object('revenue', amount, 'currency', currency, 'touch', touch,
-        'touch_at', touch_at, 'sku', sku, 'category', category, 'coupon_code', coupon_code)),
+        'touch_at', touch_at, 'sku', sku, 'category', category, 'coupon_code', coupon_code,
+        -- A recommendation conversion: the line's sku was among the products the message showed.
+        'recommendation', (select jsonb_build_object('feed', r ->> 'feed', 'rank', (r ->> 'rank')::int)
+          from jsonb_array_elements(case when jsonb_typeof(recommended) = 'array' then recommended
+            else '[]'::jsonb end) as r
+          where touched.sku is not null and r ->> 'sku' = touched.sku
+          order by (r ->> 'rank')::int limit 1))),
       purchased_at
     from touched
     order by touched.id

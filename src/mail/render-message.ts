@@ -118,23 +118,28 @@ export function createMessageRenderer(deps: {
         feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
         locale,
       });
-      const listed = new Set<string>();
+      // Each product's link is tracked by its position in `recommended` (the click names the
+      // sku); two blocks showing the same feed item share one position.
+      const position = new Map<string, number>();
       for (const block of version.productBlocks) {
         const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
-        productsFeeds[productsKey(block)] = items.map((r) => ({
-          sku: r.sku,
-          title: r.title,
-          price: r.price,
-          currency: r.currency,
-          image_url: r.image_url,
-          url: r.url,
-          reason: r.reason,
-        }));
-        for (const r of items) {
+        productsFeeds[productsKey(block)] = items.map((r) => {
           const key = `${r.feed}:${r.rank}`;
-          if (!listed.has(key)) recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku });
-          listed.add(key);
-        }
+          let at = position.get(key);
+          if (at === undefined) {
+            at = recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku }) - 1;
+            position.set(key, at);
+          }
+          return {
+            sku: r.sku,
+            title: r.title,
+            price: r.price,
+            currency: r.currency,
+            image_url: r.image_url,
+            url: r.url ? links.productUrl(at, r.url) : null,
+            reason: r.reason,
+          };
+        });
       }
     }
     if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);

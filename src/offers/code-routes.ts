@@ -66,7 +66,7 @@ const CodesBody = z
   })
   .openapi('OfferCodesInput');
 
-const Pool = z
+export const CodePool = z
   .object({
     total: z.number().int(),
     claimed: z.number().int(),
@@ -78,7 +78,7 @@ const Pool = z
   })
   .openapi('OfferCodePool');
 
-const AddResult = Pool.extend({
+const AddResult = CodePool.extend({
   added: z.number().int(),
   duplicates: z.number().int().openapi({ description: 'Given codes already in the pool (skipped)' }),
   collisions: z
@@ -107,7 +107,7 @@ const getRoute = defineRoute({
   summary: 'An offer’s code pool: how many codes, claimed, redeemed, free',
   roles: ACCESS.marketingRead,
   request: { params: IdParam },
-  responses: { 200: jsonResponse(Pool, 'The pool'), ...notFoundResponse },
+  responses: { 200: jsonResponse(CodePool, 'The pool'), ...notFoundResponse },
 });
 
 /** The pool with its warning: free codes under `low_at` (default a tenth of all). */

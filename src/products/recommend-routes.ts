@@ -33,6 +33,8 @@ const Recommendation = z
   })
   .openapi('Recommendation');
 
+export const RecommendationList = z.object({ data: z.array(Recommendation) });
+
 const getRoute = defineRoute({
   method: 'get',
   path: '/v1/customers/{id}/recommendations',
@@ -49,7 +51,7 @@ const getRoute = defineRoute({
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ data: z.array(Recommendation) }), 'The recommended products'),
+    200: jsonResponse(RecommendationList, 'The recommended products'),
     ...notFoundResponse,
   },
 });

@@ -71,7 +71,7 @@ const ListQuery = z.object({
   max_price: z.coerce.number().min(0).optional(),
 });
 
-const ProductPage = z
+export const ProductPage = z
   .object({ data: z.array(ProductSchema), next_cursor: z.string().nullable() })
   .openapi('ProductPage');
 
@@ -93,7 +93,7 @@ const SkuParam = z.object({
     .openapi({ param: { name: 'sku', in: 'path' }, example: 'SOFA-3P-GREY' }),
 });
 
-const ProductDetail = ProductSchema.extend({
+export const ProductDetail = ProductSchema.extend({
   buyers: z.object({ customers: z.number().int(), lines: z.number().int() }),
   bought_together: z.array(z.object({ sku: z.string(), support: z.number().int(), lift: z.number() })),
 }).openapi('ProductDetail');

@@ -105,3 +105,42 @@ export async function productStats(db: Db, sku: string) {
     order by lift desc, support desc, other_sku limit 10`;
   return { buyers: buyers ?? { customers: 0, lines: 0 }, together };
 }
+
+/** A customer as the product page lists them (erased customers never appear). */
+export interface ProductCustomerRow {
+  customer_id: number;
+  external_id: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+}
+
+/** Who bought a sku, latest buyer first: lines, quantity and last purchase per customer. */
+export function productBuyers(db: Db, sku: string, limit: number) {
+  return db<(ProductCustomerRow & { lines: number; quantity: number; last_bought_at: Date })[]>`
+    select c.id as customer_id, c.external_id, c.first_name, c.last_name, c.email,
+      count(*)::int as lines, sum(p.quantity)::float8 as quantity, max(p.purchased_at) as last_bought_at
+    from purchases p join customers c on c.id = p.customer_id
+    where p.sku = ${sku} and p.kind = 'purchase' and c.erased_at is null
+    group by c.id
+    order by max(p.purchased_at) desc, c.id
+    limit ${limit}`;
+}
+
+/** The customers whose stored feeds hold a sku, best rank first, with the feed and its reason. */
+export function productRecommendedTo(db: Db, sku: string, limit: number) {
+  return db<(ProductCustomerRow & { feed: string; rank: number; reason: string; computed_at: Date })[]>`
+    select c.id as customer_id, c.external_id, c.first_name, c.last_name, c.email,
+      l.feed, r.rank, r.reason, l.computed_at
+    from recommendation_lists l
+    cross join lateral (
+      select i.rank::integer as rank, i.score, i.reason
+      from unnest(l.skus, l.scores, l.reasons) with ordinality as i (sku, score, reason, rank)
+      where i.sku = ${sku}
+    ) r
+    join customers c on c.id = l.customer_id
+    -- The containment test is what the GIN index on skus answers.
+    where l.skus @> array[${sku}::text] and c.erased_at is null
+    order by r.rank, r.score desc, c.id, l.feed
+    limit ${limit}`;
+}

@@ -7,7 +7,7 @@ import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import { type Metrics, withRates } from './metrics.js';
 import { addCounts, scopeReport, ZERO } from './report-core.js';
 import { rate, twoProportionZTest } from './stats.js';
-import { abCellBreakdown, findCampaign } from './store.js';
+import { abCellBreakdown, findCampaign, type RecommendedProductRow, recommendedProducts } from './store.js';
 
 export type AbMetric = 'open' | 'click' | 'conversion';
 export type { Metrics } from './metrics.js';
@@ -51,6 +51,33 @@ export interface CampaignReport {
   ab_test: AbTestReport | null;
   /** Treated against held out over the same window from planning: the lift the mail made. */
   incremental: IncrementalReport;
+  /** What the products blocks earned: per recommended product, and summed over them. */
+  recommendations: RecommendationsReport;
+}
+
+export interface RecommendationsReport {
+  /** Product clicks (a message clicking two products counts twice), conversions and revenue. */
+  totals: { clicks: number; conversions: number; revenue: number };
+  products: Array<RecommendedProductRow & { click_rate: number; conversion_rate: number }>;
+}
+
+/** The recommendations section from its per-product rows. */
+export function recommendationsReport(rows: readonly RecommendedProductRow[]): RecommendationsReport {
+  const totals = { clicks: 0, conversions: 0, revenue: 0 };
+  for (const r of rows) {
+    totals.clicks += r.clicks;
+    totals.conversions += r.conversions;
+    totals.revenue += r.revenue;
+  }
+  totals.revenue = Math.round(totals.revenue * 100) / 100;
+  return {
+    totals,
+    products: rows.map((r) => ({
+      ...r,
+      click_rate: rate(r.clicks, r.shown),
+      conversion_rate: rate(r.conversions, r.shown),
+    })),
+  };
 }
 
 /** The A/B section of a campaign with an A/B test: the test cell by variant, the winner send-out. */
@@ -137,10 +164,11 @@ export async function campaignReport(
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
   const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
-  const [campaign, report, incremental] = await Promise.all([
+  const [campaign, report, incremental, products] = await Promise.all([
     findCampaign(sql, campaignId),
     scopeReport(sql, { campaign_id: campaignId }, { includeMachine, currency }),
     incrementalReport(sql, { campaign_id: campaignId }, { windowDays: options.windowDays ?? 7, currency }),
+    recommendedProducts(sql, campaignId, includeMachine, currency),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
   const abTest = await abTestReport(sql, campaign, includeMachine, currency);
@@ -156,5 +184,6 @@ export async function campaignReport(
     ab: abVerdict(abTest ? abTest.test_cell.variants : report.variants, options.abMetric ?? 'click'),
     ab_test: abTest,
     incremental,
+    recommendations: recommendationsReport(products),
   };
 }

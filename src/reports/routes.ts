@@ -105,6 +105,27 @@ export const CampaignReportSchema = z
           'A/B test with winner send-out: where it stands, why the winner won, the test cell against the send-out',
       }),
     incremental: IncrementalSchema,
+    recommendations: z
+      .object({
+        totals: z.object({ clicks: z.number().int(), conversions: z.number().int(), revenue: z.number() }),
+        products: z.array(
+          z.object({
+            sku: z.string(),
+            product_id: z.number().int().nullable(),
+            title: z.string().nullable(),
+            shown: z.number().int().openapi({ description: 'Sent messages whose products blocks showed it' }),
+            clicks: z.number().int().openapi({ description: 'Messages in which it was clicked' }),
+            conversions: z
+              .number()
+              .int()
+              .openapi({ description: 'Purchases of it attributed to a message that recommended it' }),
+            revenue: z.number(),
+            click_rate: z.number().openapi({ description: 'clicks / shown' }),
+            conversion_rate: z.number().openapi({ description: 'conversions / shown' }),
+          }),
+        ),
+      })
+      .openapi({ description: 'What the `{{> products}}` blocks earned, per recommended product' }),
   })
   .openapi('CampaignReport');
 
@@ -296,6 +317,17 @@ export function registerReportRoutes(app: App): void {
               },
             ]
           : []),
+        ...report.recommendations.products.map((p) => ({
+          section: 'recommended_product',
+          key: p.sku,
+          name: p.title ?? '',
+          sent: p.shown,
+          clicks: p.clicks,
+          conversions: p.conversions,
+          revenue: p.revenue,
+          click_rate: p.click_rate,
+          conversion_rate: p.conversion_rate,
+        })),
         ...incrementalCsvRows(report.incremental),
       ];
       return csvResponse(

@@ -295,3 +295,51 @@ export async function offersReport(
     where s.offer_id is not null or e.offer_id is not null
     order by o.id`;
 }
+
+export interface RecommendedProductRow {
+  sku: string;
+  product_id: number | null;
+  title: string | null;
+  /** Sent messages whose products blocks showed it. */
+  shown: number;
+  /** Messages in which it was clicked (human clicks unless told otherwise). */
+  clicks: number;
+  /** Purchases of it counted as recommendation conversions, and their revenue (in `currency`). */
+  conversions: number;
+  revenue: number;
+}
+
+/**
+ * A campaign's recommended products (the items its messages showed in `{{> products}}` blocks,
+ * as kept on `messages.recommended`): how often each was shown, clicked (the click names its sku)
+ * and bought as a recommendation conversion (`data.recommendation` on the conversion).
+ */
+export async function recommendedProducts(
+  sql: Db,
+  campaignId: number,
+  includeMachine: boolean,
+  currency: string,
+): Promise<RecommendedProductRow[]> {
+  return sql<RecommendedProductRow[]>`
+    with shown as (
+      select r.item ->> 'sku' as sku, count(distinct m.id)::int as shown
+      from messages m cross join jsonb_array_elements(m.recommended) as r(item)
+      where m.campaign_id = ${campaignId} and m.status = 'sent' and jsonb_typeof(m.recommended) = 'array'
+      group by 1
+    ), ev as (
+      select e.data ->> 'sku' as sku,
+        count(distinct e.message_id) filter (where e.kind = 'clicked' and e.data ? 'product_id'
+          and (${includeMachine} or not e.machine))::int as clicks,
+        count(*) filter (where e.kind = 'converted' and e.data ? 'recommendation')::int as conversions,
+        coalesce(sum(${revenueIn(sql, currency)}) filter (where e.kind = 'converted' and e.data ? 'recommendation'), 0)::float8 as revenue
+      from contact_events e
+      where e.campaign_id = ${campaignId} and e.kind in ('clicked', 'converted') and e.data ? 'sku'
+      group by 1
+    )
+    select s.sku, p.id as product_id, product_title(p.title, 'en') as title, s.shown,
+      coalesce(e.clicks, 0) as clicks, coalesce(e.conversions, 0) as conversions, coalesce(e.revenue, 0) as revenue
+    from shown s
+    left join ev e on e.sku = s.sku
+    left join products p on p.sku = s.sku
+    order by revenue desc, conversions desc, clicks desc, shown desc, s.sku`;
+}

@@ -7,10 +7,21 @@ import { signToken } from './tokens.js';
  */
 export const LINK = { open: 0, unsubscribe: 1, preferences: 2, web: 3 } as const;
 export const OFFER_LINK_BASE = 16;
+/**
+ * Recommended products (the `{{> products}}` blocks) are numbered from PRODUCT_LINK_BASE in the
+ * order of `messages.recommended`, so a click resolves the product (its sku) it was shown for.
+ * Far above the offers: a message never carries thousands of offers.
+ */
+export const PRODUCT_LINK_BASE = 4096;
 
 /** The position in `messages.offer_ids` a click link points to, or null if it is not an offer link. */
 export function offerPositionOfLink(linkIndex: number): number | null {
-  return linkIndex >= OFFER_LINK_BASE ? linkIndex - OFFER_LINK_BASE : null;
+  return linkIndex >= OFFER_LINK_BASE && linkIndex < PRODUCT_LINK_BASE ? linkIndex - OFFER_LINK_BASE : null;
+}
+
+/** The position in `messages.recommended` a click link points to, or null if it is not a product link. */
+export function productPositionOfLink(linkIndex: number): number | null {
+  return linkIndex >= PRODUCT_LINK_BASE ? linkIndex - PRODUCT_LINK_BASE : null;
 }
 
 export interface MessageLinks {
@@ -23,6 +34,8 @@ export interface MessageLinks {
   webVersionUrl: string;
   /** The click link of the offer at `position`; with `target`, the token carries it (signed). */
   offerUrl(position: number, target?: string): string;
+  /** The click link of the recommended product at `position` of `messages.recommended`. */
+  productUrl(position: number, target: string): string;
 }
 
 /** Every signed URL one message carries: `/t/o/{token}`, `/t/c/{token}`, `/u/{token}`, `/w/{token}`. */
@@ -42,5 +55,7 @@ export function messageLinks(publicUrl: string, secret: string, messageId: numbe
         linkIndex: OFFER_LINK_BASE + position,
         ...(target !== undefined ? { target } : {}),
       })}`,
+    productUrl: (position: number, target: string) =>
+      `${base}/t/c/${signToken(secret, 'click', { messageId, linkIndex: PRODUCT_LINK_BASE + position, target })}`,
   };
 }

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/sql.js';
 import { isDatabaseUnavailable } from '../db/transient.js';
 import type { AppDeps } from '../deps.js';
-import { OFFER_LINK_BASE } from './links.js';
+import { OFFER_LINK_BASE, PRODUCT_LINK_BASE } from './links.js';
 import { findTrackedMessages, type TrackedMessageWithLinks as TrackedMessage } from './store.js';
 
 export interface MessageLookupOptions {
@@ -98,7 +98,7 @@ export class MessageLookup {
     this.pending = new Map();
     this.failures = new Map();
     this.inFlight++;
-    findTrackedMessages(this.sql, [...pending.keys()], OFFER_LINK_BASE)
+    findTrackedMessages(this.sql, [...pending.keys()], OFFER_LINK_BASE, PRODUCT_LINK_BASE)
       .then(
         (rows) => {
           const byId = new Map(rows.map((r) => [r.id, r]));

@@ -26,6 +26,10 @@ export interface TrackedMessage {
 export interface StoredLink {
   url: string | null;
   offer_id: number | null;
+  /** A recommended product's link: the product it showed, and the feed it came from. */
+  sku?: string;
+  product_id?: number | null;
+  feed?: string;
 }
 
 export interface TrackedMessageWithLinks extends TrackedMessage {
@@ -78,13 +82,21 @@ export async function findTrackedMessages(
   sql: Db,
   ids: number[],
   offerLinkBase: number,
+  productLinkBase: number,
 ): Promise<TrackedMessageWithLinks[]> {
+  // Recommended products by their position in `recommended`, each with its product's url.
   return sql<TrackedMessageWithLinks[]>`
     select m.id, m.customer_id, m.campaign_id, m.trigger_id, m.sent_at,
       case when m.links = '{}'::jsonb and cardinality(m.offer_ids) > 0 then coalesce((
         select jsonb_object_agg((${offerLinkBase}::int + u.pos - 1)::text, jsonb_build_object('url', o.url, 'offer_id', o.id))
         from unnest(m.offer_ids) with ordinality as u(offer_id, pos) join offers o on o.id = u.offer_id
-      ), '{}'::jsonb) else m.links end as links
+      ), '{}'::jsonb) else m.links end
+      || case when jsonb_typeof(m.recommended) = 'array' then coalesce((
+        select jsonb_object_agg((${productLinkBase}::int + r.pos - 1)::text, jsonb_build_object(
+          'url', p.url, 'offer_id', null, 'sku', r.item ->> 'sku', 'product_id', p.id, 'feed', r.item ->> 'feed'))
+        from jsonb_array_elements(m.recommended) with ordinality as r(item, pos)
+        join products p on p.sku = r.item ->> 'sku'
+      ), '{}'::jsonb) else '{}'::jsonb end as links
     from messages m
     where m.id = any(${ids}::bigint[])`;
 }

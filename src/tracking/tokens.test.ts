@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { messageLinks, OFFER_LINK_BASE, offerPositionOfLink } from './links.js';
+import {
+  messageLinks,
+  OFFER_LINK_BASE,
+  offerPositionOfLink,
+  PRODUCT_LINK_BASE,
+  productPositionOfLink,
+} from './links.js';
 import { signToken, verifyToken } from './tokens.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -40,6 +46,25 @@ describe('tracking tokens', () => {
     expect(claims).toEqual({ messageId: 7, linkIndex: OFFER_LINK_BASE + 2 });
     expect(offerPositionOfLink(claims?.linkIndex ?? 0)).toBe(2);
     expect(offerPositionOfLink(1)).toBeNull();
+  });
+
+  it('numbers product links apart from offer links, each resolving to its own position', () => {
+    const links = messageLinks('https://mail.example.com', SECRET, 11);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff - PRODUCT_LINK_BASE }), (position) => {
+        const token = links.productUrl(position, 'https://shop.example/p').split('/t/c/')[1]!;
+        const claims = verifyToken(SECRET, 'click', token);
+        expect(claims).toMatchObject({ messageId: 11, target: 'https://shop.example/p' });
+        expect(productPositionOfLink(claims!.linkIndex)).toBe(position);
+        expect(offerPositionOfLink(claims!.linkIndex)).toBeNull();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff }), (link) => {
+        // A link is an offer's, a product's, or neither: never both.
+        expect(offerPositionOfLink(link) !== null && productPositionOfLink(link) !== null).toBe(false);
+      }),
+    );
   });
 
   it('carries a signed click target that cannot be changed, added or stripped', () => {

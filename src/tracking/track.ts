@@ -153,6 +153,12 @@ function openEvent(message: TrackedMessageWithLinks, request: RequestInfo, at: D
   };
 }
 
+/** A recommended product's link names its product in the click: the product is attributed. */
+function productOf(link: StoredLink): Record<string, unknown> {
+  if (link.sku === undefined) return NO_DATA;
+  return { sku: link.sku, product_id: link.product_id ?? null, feed: link.feed ?? null };
+}
+
 /** The `clicked` event of a message's link, with the offer the link belongs to, as of `at`. */
 function clickEvent(
   message: TrackedMessageWithLinks,
@@ -176,7 +182,7 @@ function clickEvent(
     trigger_id: message.trigger_id,
     offer_id: link.offer_id ?? null,
     machine: signal.machine,
-    data: { link: linkIndex, url: link.url, ...signalData(signal) },
+    data: { link: linkIndex, url: link.url, ...productOf(link), ...signalData(signal) },
     at,
   };
 }

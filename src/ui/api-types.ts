@@ -17,8 +17,15 @@ import type { ImportPage, ImportPreviewSchema, ImportSchema } from '../imports/r
 import type { JourneyList, ReportSchema as JourneyReportSchema } from '../journeys/routes.js';
 import type { Definition, JourneySchema } from '../journeys/schema.js';
 import type { MessagePage } from '../messages/routes.js';
+import type { CodePool as CodePoolSchema } from '../offers/code-routes.js';
 import type { DecisionResponse, OfferList, OfferSchema } from '../offers/schema.js';
 import type { AuditPage as AuditPageSchema } from '../privacy/routes.js';
+import type {
+  ProductBuyers as ProductBuyersSchema,
+  ProductRecommendedTo as ProductRecommendedToSchema,
+} from '../products/customer-routes.js';
+import type { RecommendationList } from '../products/recommend-routes.js';
+import type { ProductDetail as ProductDetailSchema, ProductPage } from '../products/routes.js';
 import type { PurchasePage } from '../purchases/routes.js';
 import type { CampaignReportSchema, OfferReportSchema, TimeseriesSchema } from '../reports/routes.js';
 import type {
@@ -63,6 +70,14 @@ export type ImportPreview = z.infer<typeof ImportPreviewSchema>;
 
 export type Offer = z.infer<typeof OfferSchema>;
 export type Offers = z.infer<typeof OfferList>;
+export type CodePool = z.infer<typeof CodePoolSchema>;
+
+export type Products = z.infer<typeof ProductPage>;
+export type Product = Products['data'][number];
+export type ProductDetail = z.infer<typeof ProductDetailSchema>;
+export type ProductBuyers = z.infer<typeof ProductBuyersSchema>;
+export type ProductRecommendedTo = z.infer<typeof ProductRecommendedToSchema>;
+export type Recommendations = z.infer<typeof RecommendationList>;
 
 export type Segment = z.infer<typeof SegmentSchema>;
 export interface Segments {

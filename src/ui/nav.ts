@@ -9,6 +9,7 @@ export const NAV: ReadonlyArray<{ href: string; label: string; roles: readonly R
   { href: '/ui/customers', label: 'Customers', roles: ['admin', 'marketer', 'integrator', 'sales'] },
   { href: '/ui/segments', label: 'Segments', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/offers', label: 'Offers', roles: ['admin', 'marketer', 'analyst'] },
+  { href: '/ui/products', label: 'Products', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/campaigns', label: 'Campaigns', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/templates', label: 'Templates', roles: ['admin', 'marketer', 'analyst'] },
   { href: '/ui/triggers', label: 'Triggers', roles: ['admin', 'marketer', 'analyst'] },

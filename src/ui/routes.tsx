@@ -23,6 +23,7 @@ import { IMPORT_UPLOAD_PAGE, registerImportPages } from './pages/imports.js';
 import { registerJourneyPages } from './pages/journeys.js';
 import { registerOfferPages } from './pages/offers.js';
 import { registerPartialPages } from './pages/partials.js';
+import { registerProductPages } from './pages/products.js';
 import { registerReportPages } from './pages/reports.js';
 import { registerRuleBuilderPages } from './pages/rule-builder.js';
 import { registerSegmentPages } from './pages/segments.js';
@@ -138,6 +139,7 @@ export function registerUiRoutes(app: App): void {
   registerRuleBuilderPages(ui, app);
   registerSegmentPages(ui, app);
   registerOfferPages(ui, app);
+  registerProductPages(ui, app);
   registerCampaignPages(ui, app);
   registerTemplatePages(ui, app);
   registerPartialPages(ui, app);

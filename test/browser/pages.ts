@@ -15,7 +15,9 @@ export async function signInWithKey(page: Page, base: string, key: string): Prom
  * scroll at 360 px, screenshots at desktop and phone sizes). Add a page here with one line;
  * `{customer}`, `{campaign}`, `{draft}` (a draft campaign), `{ab}` and `{abTesting}` (A/B
  * campaigns decided and in their window), `{segment}`, `{template}`, `{offer}`,
- * `{trigger}`, `{journey}` (an active journey with a step of each type), `{partial}`, `{import}`, `{webhook}`, `{attribute}` and `{welcome}` (an invitation
+ * `{trigger}`, `{journey}` (an active journey with a step of each type), `{partial}`, `{import}`,
+ * `{webhook}`, `{attribute}`, `{product}` (a sku), `{pooledOffer}` (an offer with a low code
+ * pool), `{recommendedCustomer}` (a customer with recommendations) and `{welcome}` (an invitation
  * link's path) are filled in from the suite's fixture. `as` is the role that opens it (admin
  * when absent); `login`, `reset` and `welcome` are opened signed out.
  */
@@ -33,6 +35,13 @@ export const UI_PAGES: ReadonlyArray<{ name: string; path: string; as?: Role }> 
   { name: 'offers', path: '/ui/offers' },
   { name: 'offer-new', path: '/ui/offers/new' },
   { name: 'offer', path: '/ui/offers/{offer}' },
+  { name: 'offer-codes', path: '/ui/offers/{pooledOffer}' },
+  { name: 'offer-analyst', path: '/ui/offers/{pooledOffer}', as: 'analyst' },
+  { name: 'products', path: '/ui/products' },
+  { name: 'products-search', path: '/ui/products?q=cushion&stock=in' },
+  { name: 'product', path: '/ui/products/{product}' },
+  { name: 'product-analyst', path: '/ui/products/{product}', as: 'analyst' },
+  { name: 'customer-card-recommended', path: '/ui/customers/{recommendedCustomer}' },
   { name: 'campaigns', path: '/ui/campaigns' },
   { name: 'campaign-new', path: '/ui/campaigns/new' },
   { name: 'campaign', path: '/ui/campaigns/{campaign}' },

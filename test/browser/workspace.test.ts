@@ -179,6 +179,64 @@ beforeAll(async () => {
     description: 'Gold, silver or bronze',
   });
   fixture.attribute = 'loyalty_tier';
+  // The catalogue: products with texts in two languages and free attributes, co-purchases that
+  // give a customer recommendations, and offers with a code pool (one running low).
+  const products = await h.post('/v1/products', [
+    {
+      sku: 'SOFA',
+      title: { en: 'Grey sofa', fr: 'Canapé gris' },
+      description: { en: 'Three seats, washable covers', fr: 'Trois places, housses lavables' },
+      price: 899,
+      category: 'furniture',
+      brand: 'Atelier',
+      stock: 12,
+      url: 'https://shop.example/sofa',
+      colour: 'grey',
+      width_cm: 210,
+    },
+    { sku: 'CUSHION', title: 'Wool cushion', price: 45, category: 'textile', url: 'https://shop.example/c' },
+    { sku: 'THROW', title: 'Linen throw', price: 49, category: 'textile', in_stock: false },
+  ]);
+  expect(products.status).toBe(201);
+  const catalogueCustomers: number[] = [];
+  for (const who of ['cat-a', 'cat-b', 'cat-c']) {
+    const res = await h.post('/v1/customers', {
+      external_id: who,
+      email: `${who}@example.org`,
+      first_name: `Cat ${who.slice(-1).toUpperCase()}`,
+      consents: { marketing_email: true },
+    });
+    catalogueCustomers.push(((await res.json()) as { id: number }).id);
+  }
+  const lineOf = (who: string, sku: string, n: number) => ({
+    external_line_id: `cat-${n}`,
+    customer_external_id: who,
+    order_ref: `cat-${who}`,
+    sku,
+    amount: 10,
+    purchased_at: new Date(Date.now() - 20 * 86_400_000).toISOString(),
+  });
+  const lines = await h.post('/v1/purchases', [
+    lineOf('cat-b', 'SOFA', 1),
+    lineOf('cat-b', 'CUSHION', 2),
+    lineOf('cat-c', 'SOFA', 3),
+    lineOf('cat-c', 'CUSHION', 4),
+    lineOf('cat-a', 'SOFA', 5),
+  ]);
+  expect(lines.status).toBe(201);
+  expect((await h.post('/v1/recommendations/refresh', { customer_ids: catalogueCustomers })).status).toBe(
+    200,
+  );
+  fixture.product = 'SOFA';
+  fixture.recommendedCustomer = String(catalogueCustomers[0]);
+  fixture.pooledOffer = String(
+    (await created('/v1/offers', { name: 'Cushion codes', title: '-15 % on a cushion' })).id,
+  );
+  expect(
+    (await h.post(`/v1/offers/${fixture.pooledOffer}/codes`, { count: 10, pattern: 'CUSH-####', low_at: 20 }))
+      .status,
+  ).toBe(201);
+  fixture.freshOffer = String((await created('/v1/offers', { name: 'Spring codes', title: 'Spring' })).id);
   const [imported] = await h.db.sql<{ id: number }[]>`
     insert into imports (kind, filename, options, status) values ('purchases', 'day-1.csv', '{}', 'failed')
     returning id`;
@@ -510,6 +568,30 @@ describe('the workspace in Chromium', () => {
       select erased_at, email from customers where id = ${id}`;
     expect(row!.erased_at).not.toBeNull();
     expect(row!.email).toBeNull();
+  });
+
+  it('a marketer generates a code pool on the offer page and sees how many codes are left', async () => {
+    const admin = contexts.get('admin')!.pages()[0]!;
+    await admin.setViewportSize(PHONE);
+    await admin.goto(`${base}/ui/offers/${fixture.freshOffer}`);
+    expect(await admin.textContent('#pool-count')).toContain('No code pool');
+    // A pattern without a random character is refused at its field, nothing added.
+    await admin.fill('#generate-codes-form #f-count', '30');
+    await admin.fill('#generate-codes-form #f-pattern', 'SPRING');
+    await admin.click('#generate-codes-form button[type=submit]');
+    await admin.waitForSelector('#f-pattern[aria-invalid="true"]');
+    expect(await admin.textContent('#pool-count')).toContain('No code pool');
+    await admin.fill('#generate-codes-form #f-pattern', 'SPRING-####-####');
+    await admin.click('#generate-codes-form button[type=submit]');
+    await admin.waitForSelector('#codes .notice');
+    expect(await admin.textContent('#codes .notice')).toContain('30 codes added');
+    expect((await admin.textContent('#pool-count'))?.replace(/\s+/g, ' ')).toContain('30 of 30 codes left');
+    await admin.screenshot({ path: join(ARTIFACTS, 'flow-offer-codes.png'), fullPage: true });
+    const [{ n }] = (await h.db.sql`
+      select count(*)::int as n from offer_codes where offer_id = ${Number(fixture.freshOffer)}
+        and code ~ '^SPRING-[A-Z0-9]{4}-[A-Z0-9]{4}$'`) as unknown as [{ n: number }];
+    expect(n).toBe(30);
+    await admin.setViewportSize(DESKTOP);
   });
 
   it('every page: no axe violation in either theme, no wider than 360 px, shot at both sizes', async () => {

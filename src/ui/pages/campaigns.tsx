@@ -34,7 +34,14 @@ import {
   Table,
   When,
 } from '../kit.js';
-import { Activity, Funnel, IncrementalResults, OfferResults, UnconvertedRevenue } from './report-parts.js';
+import {
+  Activity,
+  Funnel,
+  IncrementalResults,
+  OfferResults,
+  RecommendedProductResults,
+  UnconvertedRevenue,
+} from './report-parts.js';
 import { CsvLink } from './reports.js';
 
 /** Why a customer of the audience gets no mail, in words (the ledger's reason codes). */
@@ -914,6 +921,7 @@ function Report(props: { r: CampaignReport; points: TimeseriesPoint[]; id: numbe
       <UnconvertedRevenue report={r} />
       {r.ab_test ? <AbResults t={r.ab_test} currency={r.currency} /> : <VariantResults r={r} />}
       <OfferResults offers={r.offers} currency={r.currency} />
+      <RecommendedProductResults products={r.recommendations.products} currency={r.currency} />
       <IncrementalResults inc={r.incremental} />
       <Activity points={points} interval="hour" />
     </section>

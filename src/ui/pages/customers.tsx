@@ -10,6 +10,7 @@ import type {
   Message,
   Messages,
   Purchases,
+  Recommendations,
   StoredEvents,
   Timeline,
 } from '../api-types.js';
@@ -17,6 +18,59 @@ import type { UiEnv } from '../env.js';
 import { Csrf, can, type Errors, Field, FormErrors, fmtDate, money, page, str, When } from '../kit.js';
 import { searchCustomers } from '../store.js';
 import { ConsentHistory, PrivacyActions, registerCustomerPrivacyPages } from './customer-privacy.js';
+import { FEED_LABELS, priceText } from './products.js';
+
+const FEEDS = ['bought_together', 'top_in_category', 'replenish', 'new_arrivals'] as const;
+const PER_FEED = 3;
+
+/**
+ * The customer's feeds. The first read recomputes feeds older than their last purchase, so it
+ * goes alone and the other feeds read what it stored.
+ */
+async function recommendationsOf(app: App, c: Context<UiEnv>, id: number) {
+  const read = (feed: string) =>
+    api<Recommendations>(app, c, 'GET', `/v1/customers/${id}/recommendations?feed=${feed}&limit=${PER_FEED}`);
+  const first = await read(FEEDS[0]);
+  const rest = await Promise.all(FEEDS.slice(1).map(read));
+  return [first, ...rest]
+    .map((res, i) => ({ feed: FEEDS[i]!, items: res.ok ? res.body.data : [] }))
+    .filter((f) => f.items.length > 0);
+}
+
+/** What the customer would get next from each feed, with why (the products blocks read the same). */
+function NextProducts(props: {
+  feeds: Awaited<ReturnType<typeof recommendationsOf>>;
+  linkProducts: boolean;
+}) {
+  return (
+    <section class="card" id="recommendations" aria-labelledby="recommendations-h">
+      <h2 id="recommendations-h">Recommended next</h2>
+      {props.feeds.length === 0 ? (
+        <p class="muted">No product to recommend yet.</p>
+      ) : (
+        props.feeds.map((f) => (
+          <>
+            <h3>{FEED_LABELS[f.feed]}</h3>
+            <ol class="offers" data-feed={f.feed}>
+              {f.items.map((r) => (
+                <li>
+                  {props.linkProducts ? (
+                    <a href={`/ui/products/${encodeURIComponent(r.sku)}`}>{r.title}</a>
+                  ) : (
+                    <strong>{r.title}</strong>
+                  )}{' '}
+                  <span class="muted">{priceText(r.price, r.currency)}</span>
+                  <br />
+                  <small>{r.reason}</small>
+                </li>
+              ))}
+            </ol>
+          </>
+        ))
+      )}
+    </section>
+  );
+}
 
 const KINDS = ['note', 'call', 'visit', 'email', 'meeting', 'complaint', 'social'];
 const CHANNELS = ['', 'phone', 'visit', 'email', 'facebook', 'instagram', 'whatsapp', 'sms', 'other'];
@@ -208,23 +262,25 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
     if (!Number.isSafeInteger(id) || id <= 0) throw new UiError(404, 'No such customer');
     const role = c.var.auth.role;
     const before = c.req.query('before');
-    const [customer, consents, purchases, timeline, decision, coming, custom, dropped] = await Promise.all([
-      api<Customer>(app, c, 'GET', `/v1/customers/${id}`),
-      api<Consents>(app, c, 'GET', `/v1/customers/${id}/consents`),
-      api<Purchases>(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
-      api<Timeline>(
-        app,
-        c,
-        'GET',
-        `/v1/customers/${id}/timeline?limit=100${before ? `&cursor=${encodeURIComponent(before)}` : ''}`,
-      ),
-      can(role, ACCESS.decisions)
-        ? api<Decision>(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
-        : Promise.resolve(undefined),
-      api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
-      api<StoredEvents>(app, c, 'GET', `/v1/customers/${id}/events?limit=20`),
-      api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=suppressed&limit=20`),
-    ]);
+    const [customer, consents, purchases, timeline, decision, coming, custom, dropped, next] =
+      await Promise.all([
+        api<Customer>(app, c, 'GET', `/v1/customers/${id}`),
+        api<Consents>(app, c, 'GET', `/v1/customers/${id}/consents`),
+        api<Purchases>(app, c, 'GET', `/v1/customers/${id}/purchases?limit=20`),
+        api<Timeline>(
+          app,
+          c,
+          'GET',
+          `/v1/customers/${id}/timeline?limit=100${before ? `&cursor=${encodeURIComponent(before)}` : ''}`,
+        ),
+        can(role, ACCESS.decisions)
+          ? api<Decision>(app, c, 'POST', '/v1/decisions', { customer_id: id, placements: 3, explain: true })
+          : Promise.resolve(undefined),
+        api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=queued,held,sending&limit=20`),
+        api<StoredEvents>(app, c, 'GET', `/v1/customers/${id}/events?limit=20`),
+        api<Messages>(app, c, 'GET', `/v1/customers/${id}/messages?status=suppressed&limit=20`),
+        recommendationsOf(app, c, id),
+      ]);
     const heldBack = dropped.ok ? dropped.body.data.filter((m) => m.policy_reason !== null) : [];
     const p = must(customer);
     const current = consents.ok ? consents.body.current : {};
@@ -303,6 +359,7 @@ export function registerCustomerPages(ui: Hono<UiEnv>, app: App): void {
             </section>
           )}
         </div>
+        {!p.erased_at && <NextProducts feeds={next} linkProducts={can(role, ACCESS.marketingRead)} />}
         {can(role, ACCESS.interactions) && (
           <section class="card">
             <h2>Add a note or interaction</h2>

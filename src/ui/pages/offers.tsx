@@ -1,9 +1,9 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { App } from '../../http/env.js';
 import type { FieldError } from '../../http/problem.js';
 import { ACCESS } from '../../http/roles.js';
 import { api, must } from '../api.js';
-import type { Offer, Offers } from '../api-types.js';
+import type { CodePool, Offer, Offers } from '../api-types.js';
 import type { UiEnv } from '../env.js';
 import {
   Checkbox,
@@ -23,6 +23,7 @@ import {
   When,
 } from '../kit.js';
 import { submitForm } from '../submit.js';
+import { CodePoolCard, type CodesState, codesBody } from './offer-codes.js';
 import { RuleBuilder } from './rule-builder.js';
 import { RuleTools } from './segments.js';
 
@@ -289,9 +290,14 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
     }),
   );
 
-  ui.get('/ui/offers/:id{[0-9]+}', async (c) => {
-    const id = Number(c.req.param('id'));
-    const o = must(await api<Offer>(app, c, 'GET', `/v1/offers/${id}`));
+  /** The offer's page: its form, then its code pool (with what a refused codes form said). */
+  const offerPage = async (c: Context<UiEnv>, id: number, codes?: CodesState) => {
+    const [offer, pool] = await Promise.all([
+      api<Offer>(app, c, 'GET', `/v1/offers/${id}`),
+      api<CodePool>(app, c, 'GET', `/v1/offers/${id}/codes`),
+    ]);
+    const o = must(offer);
+    const added = Number(c.req.query('codes_added') ?? '');
     return page(
       c,
       o.name,
@@ -311,8 +317,41 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
           action={`/ui/offers/${id}`}
           values={offerValues(o)}
         />
+        {pool.ok && (
+          <CodePoolCard
+            offerId={id}
+            pool={pool.body}
+            csrf={c.var.csrf}
+            canAdd={can(c.var.auth.role, ACCESS.marketing)}
+            added={Number.isSafeInteger(added) && added > 0 ? added : undefined}
+            {...(codes ? { state: codes } : {})}
+          />
+        )}
       </>,
+      { status: codes?.status ?? 200 },
     );
+  };
+
+  ui.get('/ui/offers/:id{[0-9]+}', (c) => offerPage(c, Number(c.req.param('id'))));
+
+  ui.post('/ui/offers/:id{[0-9]+}/codes', async (c) => {
+    const id = Number(c.req.param('id'));
+    const form = (await c.req.parseBody()) as Record<string, unknown>;
+    const mode = form.mode === 'upload' ? 'upload' : 'generate';
+    const built = await codesBody(form, mode);
+    if (built.errors) return offerPage(c, id, { mode, values: form, errors: built.errors, status: 422 });
+    const res = await api<{ added: number }>(app, c, 'POST', `/v1/offers/${id}/codes`, built.body);
+    if (!res.ok) {
+      if (res.status !== 422) must(res);
+      return offerPage(c, id, {
+        mode,
+        values: form,
+        errors: res.errors,
+        detail: res.errors.length ? undefined : res.detail,
+        status: res.status,
+      });
+    }
+    return c.redirect(`/ui/offers/${id}?codes_added=${res.body.added}#codes`, 303);
   });
 
   ui.post('/ui/offers/:id{[0-9]+}', async (c) => {

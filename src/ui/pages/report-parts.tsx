@@ -84,6 +84,32 @@ export function OfferResults(props: { offers: OfferMetrics[]; currency?: string 
   );
 }
 
+type ProductMetrics = CampaignReport['recommendations']['products'][number];
+
+/** What the products blocks earned, per recommended product (only when the mail had some). */
+export function RecommendedProductResults(props: { products: ProductMetrics[]; currency?: string }) {
+  if (props.products.length === 0) return null;
+  return (
+    <>
+      <h3>Recommended products</h3>
+      <Table
+        rows={props.products}
+        columns={[
+          { label: 'Product', cell: (p: ProductMetrics) => p.title ?? p.sku },
+          { label: 'Shown', num: true, cell: (p: ProductMetrics) => p.shown },
+          { label: 'Clicks', num: true, cell: (p: ProductMetrics) => p.clicks },
+          { label: 'Bought', num: true, cell: (p: ProductMetrics) => p.conversions },
+          {
+            label: props.currency ? `Revenue (${props.currency})` : 'Revenue',
+            num: true,
+            cell: (p: ProductMetrics) => money(p.revenue),
+          },
+        ]}
+      />
+    </>
+  );
+}
+
 /** Sent, opens, clicks and conversions per hour or per day (UTC buckets of a timeseries report). */
 export function Activity(props: { points: TimeseriesPoint[]; interval: 'hour' | 'day' }) {
   const { points, interval } = props;
