@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RunningWorkers, startWorkers, type WorkerRole } from '../../src/cli/queue-workers.js';
+import { createSql } from '../../src/db/sql.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { startCuttingProxy } from '../helpers/cutting-proxy.js';
 import { sleep } from '../helpers/private-services.js';
@@ -184,8 +185,19 @@ describe('campaigns through PostgreSQL faults', () => {
     try {
       sink = await startRecordingSink();
       const id = await eventually(() => launch(), 30_000, 'a launch');
+      // Batched ledger statements need few connections, so two senders alone may stay under the
+      // limit: another client holds most of them until PostgreSQL has turned the workers away.
+      const hog = createSql(s.databaseUrl, { max: 20, connectTimeout: 3 });
+      const held = await Promise.all(Array.from({ length: 20 }, () => hog.reserve()));
       await start(['planner', 'sender', 'reconciler'], { SEND_CONCURRENCY: '200' });
       await start(['sender'], { SEND_CONCURRENCY: '200' });
+      await eventually(
+        async () => s.pg.log().includes('too many clients already') || undefined,
+        60_000,
+        'connections refused',
+      );
+      for (const connection of held) connection.release();
+      await hog.end({ timeout: 5 });
       const c = await waitSent(id);
       await expectExactlyOnce(id, c);
       // The fault did happen: PostgreSQL turned connections away.
