@@ -4,7 +4,6 @@ import { customerFields, PROFILE_COLUMNS } from '../customers/schema.js';
 import { upsertCustomers } from '../customers/upsert.js';
 import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
-import { fastTrack } from './fast-track.js';
 import { type EventInput, EventInputSchema, type EventResult } from './schema.js';
 import {
   type CustomerRef,
@@ -93,17 +92,13 @@ async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promis
   const parsed: Parsed[] = [];
   let registry: Awaited<ReturnType<typeof loadAttributeRegistry>> | undefined;
   for (const [index, value] of values.entries()) {
-    // Plain track calls take the compiled check; zod reads the rest and words every error.
-    let input = fastTrack(value);
-    if (!input) {
-      const result = EventInputSchema.safeParse(value);
-      if (!result.success) {
-        for (const e of zodToFieldErrors(result.error))
-          errors.push({ index, path: e.path ? `${index}.${e.path}` : String(index), message: e.message });
-        continue;
-      }
-      input = result.data;
+    const result = EventInputSchema.safeParse(value);
+    if (!result.success) {
+      for (const e of zodToFieldErrors(result.error))
+        errors.push({ index, path: e.path ? `${index}.${e.path}` : String(index), message: e.message });
+      continue;
     }
+    const input = result.data;
     if (!input.userId && !input.anonymousId && !input.email) {
       errors.push({
         index,
