@@ -24,6 +24,7 @@ async function scanVersion(deps: JourneyDeps, version: VersionFacts, now: Date):
   let total = 0;
   for (;;) {
     const rows = await dateEntryCandidates(deps.sql, {
+      journeyId: version.journey_id,
       attribute: entry.date_attribute,
       offsetDays: entry.offset_days ?? 0,
       atLocalHour: entry.at_local_hour ?? 0,
@@ -51,6 +52,7 @@ async function scanVersion(deps: JourneyDeps, version: VersionFacts, now: Date):
         journey_id: version.journey_id,
         version_id: version.version_id,
         customer_id: r.customer_id,
+        // dateEntryCandidates leaves out who holds this key already.
         entry_key: `date:${entry.date_attribute}:${r.occurrence}`,
         event: {
           attribute: entry.date_attribute,

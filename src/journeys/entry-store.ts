@@ -283,12 +283,15 @@ export async function insertJourneyWebhook(
  * unknown) and whose local hour has reached `atLocalHour`, after `afterId` (keyset). Yearly:
  * the month and day match (29 February falls on the 28th in other years). `occurrence` is the
  * date being celebrated this time (the local day minus the offset): the entry key is made of
- * it, so a customer enters once per occurrence however often the scan runs. Erased customers
- * are left out here; values that are not dates are ignored rather than failing the scan.
+ * it, so a customer enters once per occurrence however often the scan runs. Customers who
+ * already entered the journey for this occurrence are left out here, so the scans of the rest
+ * of the day read only who is still to enter; erased customers too. Values that are not dates
+ * are ignored rather than failing the scan.
  */
 export async function dateEntryCandidates(
   sql: Db,
   input: {
+    journeyId: number;
     attribute: string;
     offsetDays: number;
     atLocalHour: number;
@@ -315,5 +318,9 @@ export async function dateEntryCandidates(
           or (substr(v, 6, 5) = '02-29' and to_char(occurrence, 'MM-DD') = '02-28'
             and extract(day from (date_trunc('year', occurrence) + interval '2 months - 1 day')) = 28)
         else left(v, 10) = to_char(occurrence, 'YYYY-MM-DD') end
+      -- The entry key the scan writes (date-entry.ts): found by the entries' unique index.
+      and not exists (select 1 from journey_entries e
+        where e.journey_id = ${input.journeyId} and e.customer_id = x.id
+          and e.entry_key = ${`date:${input.attribute}:`} || to_char(occurrence, 'YYYY-MM-DD'))
     order by id limit ${input.limit}`;
 }
