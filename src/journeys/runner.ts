@@ -243,7 +243,7 @@ async function runStep(
       const learning = await learningFor(tx, step.ranker, {
         offersPerEmail: step.offers_per_email ?? 0,
         seedKey: `journey:${entry.journey_id}:${entry.id}:${step.id}`,
-        ...(step.ranker?.mode === 'learning' ? { stats: await learnedStats(tx) } : {}),
+        stats: learnedStats,
       });
       // The one recipients step: suppression, consent, the control group, offers.
       const [decided] = await decideRecipients(

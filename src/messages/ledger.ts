@@ -417,7 +417,6 @@ export async function triggerMessageOrders(
   return row ?? { order: null, last_order: null };
 }
 
-/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
 /**
  * Takes offers off a row's offer_ids (keeping the order of the rest) and returns what is left:
  * offers a mail could not show (their code pool ran dry after planning).
@@ -432,6 +431,7 @@ export async function dropOffers(sql: Db, id: number, offerIds: readonly number[
   return row?.offer_ids ?? [];
 }
 
+/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
 export async function recordRecommended(
   sql: Db,
   id: number,

@@ -60,19 +60,20 @@ export function learnerSettings(ranker: Ranker): LearnerSettings {
 
 /**
  * The learning input of a producer whose ranker asks for it (undefined: rank by priority, or no
- * offers to rank). `stats` loaded once by a producer deciding many rows; read here if absent.
+ * offers to rank). `stats` is how a producer deciding many rows shares one read of what was
+ * learned (a memo, a cache); called only when the ranker learns; absent: read here.
  * `seedKey` names the producer (`campaign:12`, `trigger:3`), each customer's draws being seeded
  * by it and their id.
  */
 export async function learningFor(
   db: Db,
   ranker: Ranker | undefined,
-  input: { offersPerEmail: number; seedKey: string; stats?: LearnedStats },
+  input: { offersPerEmail: number; seedKey: string; stats?: (db: Db) => Promise<LearnedStats> },
 ): Promise<LearningInput | undefined> {
   if (ranker?.mode !== 'learning' || input.offersPerEmail <= 0) return undefined;
   return {
     settings: learnerSettings(ranker),
-    stats: input.stats ?? (await loadLearnedStats(db)),
+    stats: await (input.stats ?? loadLearnedStats)(db),
     seedKey: input.seedKey,
   };
 }

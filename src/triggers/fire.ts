@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Sql } from '../db/sql.js';
+import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { currentControlGroup } from '../holdouts/assign.js';
 import { decideRecipients } from '../messages/recipients.js';
@@ -144,7 +144,7 @@ export async function triggerLearning(
   sql: Sql,
   trigger: TriggerRow,
   firings: readonly { customer_id: number; event_key: string }[],
-  stats?: LearnedStats,
+  stats?: (db: Db) => Promise<LearnedStats>,
 ): Promise<LearningInput | undefined> {
   const learning = await learningFor(sql, rankerView(trigger), {
     offersPerEmail: trigger.offers_per_email,
@@ -217,9 +217,12 @@ export async function fireTriggerEvents(
     const counts = await recentTriggerMessageCounts(sql, { customerIds: ids, days: settings.days, now });
     // Oldest events first: when the cap bites, the earlier event is the one that gets its email.
     matching.sort((a, b) => a.event.at.getTime() - b.event.at.getTime() || a.trigger.id - b.trigger.id);
-    // What was learned, read once for every trigger that ranks with the learner.
-    const learns = (t: TriggerRow) => t.ranker === 'learning' && t.offers_per_email > 0;
-    const stats = matching.some((p) => learns(p.trigger)) ? await loadLearnedStats(sql) : undefined;
+    // What was learned, read once for every trigger that ranks with the learner (if any does).
+    let learned: Promise<LearnedStats> | undefined;
+    const stats = (db: Db) => {
+      learned ??= loadLearnedStats(db);
+      return learned;
+    };
     const decided = await decideRecipients(
       deps,
       matching.map((p) => ({ ...p, customer_id: p.event.source.customer_id })),
