@@ -14,7 +14,8 @@ import { type Bench, type BenchResult, time, withScratchDatabase } from './harne
 // Then the customer search box over 1,000,000 customers (or the scale's count, if larger) with
 // accented names, in a database of its own: names typed without accents, an external id
 // fragment, an exact email, a typo. Same baseline, measured in that database.
-// BENCH_UI_PAGES=search runs only that part, BENCH_UI_PAGES=pages only the first.
+// BENCH_UI_PAGES=search runs only that part, BENCH_UI_PAGES=pages only the first,
+// BENCH_UI_PAGES=forecast only the launch forecast fragment (to profile it at a scale).
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const CUSTOMERS = Math.max(2_000, Math.round(100_000 * SCALE));
 const SEARCH_CUSTOMERS = Math.max(1_000_000, CUSTOMERS);
@@ -22,7 +23,8 @@ const PART = process.env.BENCH_UI_PAGES ?? 'all';
 const RUNS = 5;
 const BUDGET_MS = 200;
 
-async function seed(sql: Sql) {
+/** The pages' data at the scale; exported so that a profile can seed the same database. */
+export async function seed(sql: Sql) {
   await sql`
     insert into customers (external_id, email, first_name, last_name, locale)
     select 'b' || i, 'person' || i || '@example.org', 'Name' || i, 'Bench', 'en-GB'
@@ -218,7 +220,7 @@ const bench: Bench = {
   async run(): Promise<BenchResult[]> {
     const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' } as Record<string, string>);
     const pages = PART === 'search' ? [] : await pagesAtScale(config);
-    const search = PART === 'pages' ? [] : await searchAtScale(config);
+    const search = PART === 'pages' || PART === 'forecast' ? [] : await searchAtScale(config);
     return [...pages, ...search];
   },
 };
@@ -245,6 +247,7 @@ async function pagesAtScale(config: ReturnType<typeof loadConfig>): Promise<Benc
     ];
     const results: BenchResult[] = [];
     for (const [label, path] of pages) {
+      if (PART === 'forecast' && !path.endsWith('/forecast')) continue;
       const ms = await median(get(path, { cookie }));
       results.push({
         name: `ui page: ${label}`,
