@@ -49,9 +49,12 @@ export const AudienceForecastSchema = z
         'Who would be suppressed, by reason (no_consent, unsubscribed, no_email, erased, hard_bounce, complaint…), most first',
     }),
     held_out: Counted.openapi({ description: 'Who would be held out: control_group, holdout' }),
-    scanned: z.number().int(),
+    scanned: z.number().int().openapi({
+      description: 'Customers of the segment the forecast read (those of the sample when estimated)',
+    }),
     estimated: z.boolean().openapi({
-      description: 'True when the audience was larger than the forecast reads: counts are scaled',
+      description:
+        'True when there are more live customers than the forecast reads (1,000): it reads a random sample of them, the same on every read, and scales the counts',
     }),
   })
   .openapi('AudienceForecast');

@@ -445,16 +445,27 @@ export const needsAggregates = (needs: AggregateNeeds): boolean =>
 
 const commaJoin = (sql: Db, parts: Fragment[]): Fragment => parts.reduce((acc, part) => sql`${acc}, ${part}`);
 
-/** Ids of live customers matching a translated rule, after `afterId` in id order (per-customer aggregates). */
-export function selectMatchingIds(sql: Db, plan: RuleSql, afterId: number, limit: number) {
-  const join = needsAggregates(plan.needs)
+/** The per-customer aggregates `a` as a lateral join over the customer's own purchases, if needed. */
+const lateralAggregates = (sql: Db, plan: RuleSql): Fragment =>
+  needsAggregates(plan.needs)
     ? sql`left join lateral (select ${commaJoin(sql, aggregateColumns(sql, plan.needs))}
         from purchases p where p.customer_id = c.id) a on true`
     : sql``;
+
+/** Ids of live customers matching a translated rule, after `afterId` in id order (per-customer aggregates). */
+export function selectMatchingIds(sql: Db, plan: RuleSql, afterId: number, limit: number) {
   return sql<{ id: number }[]>`
-    select c.id from customers c ${join}
+    select c.id from customers c ${lateralAggregates(sql, plan)}
     where c.erased_at is null and c.id > ${afterId} and ${plan.where}
     order by c.id limit ${limit}`;
+}
+
+/** Which of these customers are live and match a translated rule, in id order (per-customer aggregates). */
+export function selectMatchingAmong(sql: Db, plan: RuleSql, ids: readonly number[]) {
+  return sql<{ id: number }[]>`
+    select c.id from customers c ${lateralAggregates(sql, plan)}
+    where c.id = any(${ids as number[]}::bigint[]) and c.erased_at is null and ${plan.where}
+    order by c.id`;
 }
 
 /** How many live customers match a translated rule (aggregates computed in one grouped pass). */

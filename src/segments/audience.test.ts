@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/test-db.js';
 import { assertValidRule } from '../rules/compile.js';
 import { ruleToSql } from '../rules/to-sql.js';
-import { countAudience, segmentAudiencePage } from './audience.js';
+import { countAudience, segmentAudiencePage, segmentMatchesAmong } from './audience.js';
 
 /*
  * Differential property test: for random rules over profile fields and purchase aggregates,
@@ -137,6 +137,12 @@ beforeAll(async () => {
 });
 afterAll(async () => db.drop());
 
+/** Every customer id, erased ones included. */
+let ids: number[] = [];
+beforeAll(async () => {
+  ids = (await db.sql<{ id: number }[]>`select id from customers order by id desc`).map((r) => r.id);
+});
+
 describe('segment evaluation: SQL and in process agree', () => {
   it('selects the same customers for at least 200 random translatable rules', async () => {
     let translated = 0;
@@ -153,6 +159,12 @@ describe('segment evaluation: SQL and in process agree', () => {
         expect(bySql).toEqual(byStream);
         const counted = await countAudience(db.sql, rule, { now });
         expect(counted.count).toBe(byStream.length);
+        // The forecast's read of a sample: the same customers, among those asked (erased ones too).
+        const asked = ids.filter((id) => (id * 7 + JSON.stringify(rule).length) % 3 !== 0);
+        const among = await segmentMatchesAmong(db.sql, rule, asked, { now });
+        const amongStream = await segmentMatchesAmong(db.sql, rule, asked, { now, evaluation: 'stream' });
+        expect(among).toEqual(bySql.filter((id) => asked.includes(id)));
+        expect(amongStream).toEqual(among);
       }),
       { numRuns: 320, seed: 7 },
     );

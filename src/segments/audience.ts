@@ -1,7 +1,7 @@
 import type { Db } from '../db/sql.js';
 import { compileRule } from '../rules/compile.js';
 import { buildContexts } from '../rules/context.js';
-import { countMatching, ruleToSql, selectMatchingIds } from '../rules/to-sql.js';
+import { countMatching, ruleToSql, selectMatchingAmong, selectMatchingIds } from '../rules/to-sql.js';
 import { selectLiveCustomerIds } from './store.js';
 
 export type Evaluation = 'sql' | 'stream';
@@ -77,4 +77,32 @@ export async function countAudience(
     for (const id of ids) if (matches(rule, contexts.get(id))) count++;
     cursor = ids[ids.length - 1] as number;
   }
+}
+
+/**
+ * Which of these customers the rule selects, live ones only, in id order: one SQL query when
+ * the rule translates, else their contexts built and the rule run in process, a page at a
+ * time. The launch forecast's read of its sample.
+ */
+export async function segmentMatchesAmong(
+  sql: Db,
+  rule: unknown,
+  ids: readonly number[],
+  options: { now: Date; evaluation?: Evaluation },
+): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const plan = options.evaluation === 'stream' ? null : ruleToSql(sql, rule, options.now);
+  if (plan) return (await selectMatchingAmong(sql, plan, ids)).map((r) => r.id);
+  const sorted = [...ids].sort((a, b) => a - b);
+  const out: number[] = [];
+  for (let from = 0; from < sorted.length; from += STREAM_PAGE) {
+    const page = sorted.slice(from, from + STREAM_PAGE);
+    // buildContexts leaves out customers who no longer exist; erased ones are left out here.
+    const contexts = await buildContexts(sql, page, options.now);
+    for (const id of page) {
+      const context = contexts.get(id);
+      if (context && !context.erased && matches(rule, context)) out.push(id);
+    }
+  }
+  return out;
 }

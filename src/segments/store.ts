@@ -72,6 +72,23 @@ export async function softDeleteSegment(db: Db, id: number): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * A simple random sample of live customers: the first `size` in the order of hashint8(id) (the
+ * index customers_sample_order_idx), with each one's hash. The same sample on every read while
+ * customers stay the same; independent of the id order, so not biased to the oldest customers.
+ */
+export function selectSampleCustomers(db: Db, size: number) {
+  return db<{ id: number; hash: number }[]>`
+    select id, hashint8(id) as hash from customers where erased_at is null
+    order by hashint8(id), id limit ${size}`;
+}
+
+/** How many live customers there are (a scan of them: for a base known to be small). */
+export async function countLiveCustomers(db: Db): Promise<number> {
+  const [row] = await db<{ n: number }[]>`select count(*)::int as n from customers where erased_at is null`;
+  return row?.n ?? 0;
+}
+
 /** Live (not erased) customer ids after a keyset position: the stream path's pages. */
 export async function selectLiveCustomerIds(db: Db, afterId: number, limit: number): Promise<number[]> {
   const rows = await db<{ id: number }[]>`

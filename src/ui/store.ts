@@ -4,6 +4,17 @@ import { revenueIn } from '../reports/currency.js';
 // Customer search lives with customers; the UI's search box calls it.
 export { type CustomerHit, searchCustomers } from '../customers/search.js';
 
+/**
+ * When a campaign is set to send (null: at launch), or undefined for no such campaign: all the
+ * launch forecast fragment needs of the campaign. GET /v1/campaigns/{id} would also read the
+ * first 5,000 of its audience for the language warnings, as much again as the forecast.
+ */
+export async function campaignScheduleAt(db: Db, id: number): Promise<Date | null | undefined> {
+  const [row] = await db<{ schedule_at: Date | null }[]>`
+    select schedule_at from campaigns where id = ${id} and deleted_at is null`;
+  return row?.schedule_at;
+}
+
 export interface CampaignRates {
   id: number;
   name: string;

@@ -34,6 +34,7 @@ import {
   Table,
   When,
 } from '../kit.js';
+import { campaignScheduleAt } from '../store.js';
 import {
   Activity,
   Funnel,
@@ -97,7 +98,11 @@ function LaunchForecast(props: { f: AudienceForecast; scheduleAt: string | null 
       ) : (
         <p id="expected-suppressions">Nobody of the segment is suppressed or held out.</p>
       )}
-      {f.estimated && <p class="muted">Estimated from the first {n(f.scanned)} customers of the segment.</p>}
+      {f.estimated && (
+        <p class="muted">
+          Estimated from a random sample of the customers ({n(f.scanned)} of them in the segment).
+        </p>
+      )}
     </section>
   );
 }
@@ -765,9 +770,10 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
 
   ui.get('/ui/campaigns/:id{[0-9]+}/forecast', async (c) => {
     const id = Number(c.req.param('id'));
-    const [cmp, forecast] = await Promise.all([
-      api<Campaign>(app, c, 'GET', `/v1/campaigns/${id}`),
+    // The API decides who may see the forecast; the schedule is shown only beside it.
+    const [forecast, scheduleAt] = await Promise.all([
       api<AudienceForecast>(app, c, 'GET', `/v1/campaigns/${id}/audience`),
+      campaignScheduleAt(c.var.deps.sql, id),
     ]);
     if (!forecast.ok)
       return c.html(
@@ -775,7 +781,7 @@ export function registerCampaignPages(ui: Hono<UiEnv>, app: App): void {
           {forecast.detail ?? 'The audience could not be counted.'}
         </p>,
       );
-    return c.html(<LaunchForecast f={forecast.body} scheduleAt={cmp.ok ? cmp.body.schedule_at : null} />);
+    return c.html(<LaunchForecast f={forecast.body} scheduleAt={scheduleAt?.toISOString() ?? null} />);
   });
 
   ui.post('/ui/campaigns/:id{[0-9]+}/:action{launch|pause|resume|cancel|send-winner}', async (c) => {
