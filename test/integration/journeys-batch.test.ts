@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/sql.js';
-import { runDueStep } from '../../src/journeys/runner.js';
+import { createStepRunner, runDueStep, runDueSteps } from '../../src/journeys/runner.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 
-// The journey runner against real PostgreSQL: how many statements a due step costs.
+// The journey runner against real PostgreSQL: due steps claimed and run in batches cost the
+// statements of one, and a step still runs once per entry whatever duplicates a batch holds.
 
 let h: Harness;
 let shop: ShopFixture;
@@ -67,17 +68,84 @@ async function journeyAtWait(customers: readonly number[]) {
   return { journeyId: journey!.id, entries };
 }
 
-describe('journey runner round trips', () => {
-  it('profiles one due step', async () => {
-    const ids = [...shop.eligible.keys()].slice(0, 1);
-    const { entries } = await journeyAtWait(ids);
+const stepRuns = async (journeyId: number) =>
+  h.db.sql<{ entry_id: number; step: string; n: number }[]>`
+    select entry_id, step, count(*)::int as n from journey_step_runs where journey_id = ${journeyId}
+    group by entry_id, step order by entry_id, step`;
+
+const jobsOf = (entries: readonly { id: number; seq: number }[]) =>
+  entries.map((e) => ({ entry_id: e.id, seq: e.seq }));
+
+describe('journey runner batches', () => {
+  it('a batch of due steps costs the statements of one', async () => {
+    const customers = [...shop.eligible.keys()];
+    const one = await journeyAtWait(customers.slice(0, 1));
+    const many = await journeyAtWait(customers.slice(1, 41));
+    const deps = { ...h.deps, sql: counted, jobs: undefined };
+    // A first run reads the control group and the version, which later runs keep.
+    await runDueSteps(deps, jobsOf((await journeyAtWait(customers.slice(41, 42))).entries));
     statements = 0;
-    const result = await runDueStep(
-      { ...h.deps, sql: counted, jobs: undefined },
-      { entry_id: entries[0]!.id, seq: 1 },
-    );
-    expect(result).toMatchObject({ outcome: 'ran', steps: 4, status: 'completed' });
-    // The profile written down in docs/architecture.md (Journeys): 11 in the transaction.
-    expect(statements).toBeLessThanOrEqual(15);
+    expect(await runDueSteps(deps, jobsOf(one.entries))).toEqual([
+      { outcome: 'ran', steps: 4, status: 'completed', step: 'end' },
+    ]);
+    const single = statements;
+    statements = 0;
+    const results = await runDueSteps(deps, jobsOf(many.entries));
+    // Profile (docs/architecture.md): begin, claim, version (first time), context (2), suppression (2),
+    // ledger rows, step runs, contact events, entries, commit: the same for 1 entry or 40.
+    expect(statements).toBe(single);
+    expect(results.every((r) => r.outcome === 'ran' && r.status === 'completed')).toBe(true);
+    const runs = await stepRuns(many.journeyId);
+    expect(runs).toHaveLength(40 * 4);
+    expect(runs.every((r) => r.n === 1)).toBe(true);
+    const [mail] = await h.db.sql<{ n: number; entries: number }[]>`
+      select count(*)::int as n, count(distinct journey_entry_id)::int as entries from messages
+      where journey_id = ${many.journeyId}`;
+    expect(mail).toEqual({ n: 40, entries: 40 });
+    const [events] = await h.db.sql<{ n: number }[]>`
+      select count(*)::int as n from contact_events where kind = 'journey_step'
+        and (data ->> 'journey_id')::bigint = ${many.journeyId}`;
+    expect(events!.n).toBe(40 * 4);
+  });
+
+  it('duplicates inside a batch and across concurrent batches run each step once', async () => {
+    const customers = [...shop.eligible.keys()].slice(42, 72);
+    const { journeyId, entries } = await journeyAtWait(customers);
+    const jobs = jobsOf(entries);
+    const runner = createStepRunner({ ...h.deps, jobs: undefined }, { maxBatch: 7 });
+    // Every job three times, in three orders, plus a stale seq for each entry.
+    const handed = [...jobs, ...[...jobs].reverse(), ...jobs.map((j) => ({ ...j, seq: 0 })), ...jobs];
+    const results = await Promise.all([
+      ...handed.map((j) => runner(j)),
+      ...jobs.map((j) => runDueStep({ ...h.deps, jobs: undefined }, j)),
+    ]);
+    expect(results.filter((r) => r.outcome === 'ran')).toHaveLength(entries.length);
+    const runs = await stepRuns(journeyId);
+    expect(runs).toHaveLength(entries.length * 4);
+    expect(runs.every((r) => r.n === 1)).toBe(true);
+    const [mail] = await h.db.sql<{ n: number }[]>`
+      select count(*)::int as n from messages where journey_id = ${journeyId}`;
+    expect(mail!.n).toBe(entries.length);
+  });
+
+  it('an entry whose step fails does not hold back the rest of its batch', async () => {
+    const customers = [...shop.eligible.keys()].slice(72, 82);
+    const { journeyId, entries } = await journeyAtWait(customers);
+    // A run already recorded at the bad entry's seq: its insert breaks the batch's transaction.
+    const bad = entries[3]!;
+    await h.db.sql`
+      insert into journey_step_runs (entry_id, seq, journey_id, version_id, step, outcome, at)
+      select id, seq, journey_id, version_id, 'wait', 'waited', now() from journey_entries where id = ${bad.id}`;
+    const runner = createStepRunner({ ...h.deps, jobs: undefined });
+    const results = await Promise.allSettled(jobsOf(entries).map((j) => runner(j)));
+    expect(results[3]!.status).toBe('rejected');
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value.outcome === 'ran')).toHaveLength(9);
+    const [left] = await h.db.sql<{ n: number }[]>`
+      select count(*)::int as n from journey_entries where journey_id = ${journeyId} and status = 'active'`;
+    expect(left!.n).toBe(1);
+    // Nothing of the failed run stayed: no ledger row, still at its seq.
+    const [mail] = await h.db.sql<{ n: number }[]>`
+      select count(*)::int as n from messages where journey_entry_id = ${bad.id}`;
+    expect(mail!.n).toBe(0);
   });
 });
