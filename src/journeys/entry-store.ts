@@ -90,6 +90,43 @@ export async function claimDueEntries(
 }
 
 /**
+ * Claims up to `limit` entries due at `now` in active journeys, oldest due first (the partial
+ * index on next_run_at), skipping rows another transaction holds: what a sweep of due steps runs.
+ */
+export async function claimDueNow(
+  sql: Db,
+  now: Date,
+  limit: number,
+): Promise<(EntryRow & { journey_status: string })[]> {
+  return sql<(EntryRow & { journey_status: string })[]>`
+    select e.*, j.status as journey_status
+    from journey_entries e join journeys j on j.id = e.journey_id
+    where e.status = 'active' and e.next_run_at <= ${now} and j.status = 'active'
+    order by e.next_run_at limit ${limit}
+    for update of e skip locked`;
+}
+
+/** Entries due at `now` in active journeys, oldest due first, read without a lock. */
+export async function dueNow(
+  sql: Db,
+  now: Date,
+  limit: number,
+): Promise<{ entry_id: number; seq: number }[]> {
+  return sql<{ entry_id: number; seq: number }[]>`
+    select e.id as entry_id, e.seq
+    from journey_entries e join journeys j on j.id = e.journey_id
+    where e.status = 'active' and e.next_run_at <= ${now} and j.status = 'active'
+    order by e.next_run_at limit ${limit}`;
+}
+
+/** Puts an entry's due step off until `until` (its run failed): still live at that seq. */
+export async function deferEntry(sql: Db, id: number, seq: number, until: Date): Promise<void> {
+  await sql`
+    update journey_entries set next_run_at = ${until}
+    where id = ${id} and seq = ${seq} and status = 'active'`;
+}
+
+/**
  * Of entries a claim skipped, those still live at that seq and due (read without a lock): held
  * by another transaction at that moment, so their job should come back rather than be dropped.
  */

@@ -10,6 +10,9 @@ import { buildContexts, type CustomerContext } from '../rules/context.js';
 import { branchOutcome, splitOutcome } from './decide.js';
 import {
   claimDueEntries,
+  claimDueNow,
+  deferEntry,
+  dueNow,
   type EntryRow,
   insertJourneyWebhook,
   insertStepRuns,
@@ -118,10 +121,7 @@ export async function runDueSteps(
   deps: JourneyDeps,
   jobs: readonly { entry_id: number; seq: number }[],
 ): Promise<RunResult[]> {
-  const now = deps.clock();
-  // Before the transaction: inside it, a second connection per batch could starve the pool.
-  const controlGroup = await controlGroupOf(deps.sql, now);
-  const outcome = await deps.sql.begin(async (tx) => {
+  return runBatch(deps, async (tx, now) => {
     const results: (RunResult | Advance)[] = [];
     const claimed = new Map((await claimDueEntries(tx, jobs, now)).map((e) => [e.id, e]));
     const unclaimed: { entry_id: number; seq: number; at: number }[] = [];
@@ -149,6 +149,93 @@ export async function runDueSteps(
       for (const u of others)
         if (held.has(u.entry_id)) results[u.at] = { outcome: 'skipped', reason: 'locked' };
     }
+    return results;
+  });
+}
+
+/**
+ * Runs a page of whatever is due now, oldest due first, across active journeys: the entries
+ * are claimed by their due time (SKIP LOCKED, so concurrent pages take different entries)
+ * instead of by job, then run as runDueSteps runs them. Returns how many entries it ran.
+ */
+export async function runDuePage(deps: JourneyDeps, limit: number): Promise<number> {
+  const results = await runBatch(deps, async (tx, now) => {
+    const claimed = await claimDueNow(tx, now, limit);
+    const advances: Advance[] = [];
+    for (const entry of claimed) advances.push(startAdvance(entry, await versionOf(tx, entry.version_id)));
+    return advances;
+  });
+  return results.length;
+}
+
+/** How long an entry whose step failed in a sweep waits before it is tried again. */
+const FAILED_STEP_RETRY_MS = 60_000;
+
+/**
+ * A sweep: runs what is due now, page after page, `parallel` pages at a time (each its own
+ * transaction, SKIP LOCKED keeping them apart), until a page comes back short. What becomes due
+ * while it runs is taken too. A page that fails is run again one entry at a time, and an entry
+ * whose step fails alone is put off for a minute (logged), so one bad entry, always the oldest
+ * due, never stops the sweeps. Returns how many entries ran.
+ */
+export async function sweepDueSteps(
+  deps: JourneyDeps,
+  options: { pageSize?: number; parallel?: number } = {},
+): Promise<number> {
+  const pageSize = options.pageSize ?? 500;
+  let total = 0;
+  const lane = async () => {
+    for (;;) {
+      let seen: number;
+      try {
+        seen = await runDuePage(deps, pageSize);
+        total += seen;
+      } catch (error) {
+        deps.logger?.warn({ err: error }, 'journey sweep page failed, running its entries alone');
+        const alone = await runDueAlone(deps, pageSize);
+        total += alone.ran;
+        seen = alone.seen;
+      }
+      if (seen < pageSize) return;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? 2) }, lane));
+  return total;
+}
+
+/** A failed page again, entry by entry: what fails alone is put off. */
+async function runDueAlone(deps: JourneyDeps, limit: number): Promise<{ ran: number; seen: number }> {
+  const due = await dueNow(deps.sql, deps.clock(), limit);
+  let ran = 0;
+  for (const job of due) {
+    try {
+      if ((await runDueStep(deps, job)).outcome === 'ran') ran += 1;
+    } catch (error) {
+      deps.logger?.error({ err: error, entry: job.entry_id, seq: job.seq }, 'journey step failed');
+      await deferEntry(
+        deps.sql,
+        job.entry_id,
+        job.seq,
+        new Date(deps.clock().getTime() + FAILED_STEP_RETRY_MS),
+      );
+    }
+  }
+  return { ran, seen: due.length };
+}
+
+/**
+ * One batch: `claim` locks its entries in the transaction, then they run (see runDueSteps);
+ * results in the order `claim` gave them.
+ */
+async function runBatch(
+  deps: JourneyDeps,
+  claim: (tx: Db, now: Date) => Promise<(RunResult | Advance)[]>,
+): Promise<RunResult[]> {
+  const now = deps.clock();
+  // Before the transaction: inside it, a second connection per batch could starve the pool.
+  const controlGroup = await controlGroupOf(deps.sql, now);
+  const outcome = await deps.sql.begin(async (tx) => {
+    const results = await claim(tx, now);
     const advances = results.filter((r): r is Advance => 'entry' in r);
     await advanceAll(tx, deps, advances, { now, controlGroup });
     const runs = advances.flatMap((a) => a.runs);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/sql.js';
-import { createStepRunner, runDueStep, runDueSteps } from '../../src/journeys/runner.js';
+import type { JobRequest } from '../../src/deps.js';
+import { enqueueSteps, type SweepJobData, sweepJobId } from '../../src/journeys/jobs.js';
+import { createStepRunner, runDueStep, runDueSteps, sweepDueSteps } from '../../src/journeys/runner.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 
@@ -147,5 +149,64 @@ describe('journey runner batches', () => {
     const [mail] = await h.db.sql<{ n: number }[]>`
       select count(*)::int as n from messages where journey_entry_id = ${bad.id}`;
     expect(mail!.n).toBe(0);
+    await h.db.sql`update journey_entries set status = 'exited' where id = ${bad.id}`;
+  });
+});
+
+describe('journey sweeps', () => {
+  it('concurrent sweeps run every due entry once, in pages, and leave paused journeys where they are', async () => {
+    const customers = [...shop.eligible.keys()].slice(82, 112);
+    const live = await journeyAtWait(customers.slice(0, 20));
+    const paused = await journeyAtWait(customers.slice(20));
+    await h.db.sql`update journeys set status = 'paused' where id = ${paused.journeyId}`;
+    // One entry whose step cannot run (its run is already recorded), the oldest due of all.
+    const bad = (await journeyAtWait([customers[0]!])).entries[0]!;
+    await h.db.sql`
+      update journey_entries set next_run_at = now() - interval '1 hour' where id = ${bad.id}`;
+    await h.db.sql`
+      insert into journey_step_runs (entry_id, seq, journey_id, version_id, step, outcome, at)
+      select id, seq, journey_id, version_id, 'wait', 'waited', now() from journey_entries where id = ${bad.id}`;
+    const deps = { ...h.deps, jobs: undefined };
+    const ran = await Promise.all([
+      sweepDueSteps(deps, { pageSize: 3, parallel: 3 }),
+      sweepDueSteps(deps, { pageSize: 4, parallel: 2 }),
+    ]);
+    expect(ran[0]! + ran[1]!).toBe(20);
+    const runs = await stepRuns(live.journeyId);
+    expect(runs).toHaveLength(20 * 4);
+    expect(runs.every((r) => r.n === 1)).toBe(true);
+    expect(await stepRuns(paused.journeyId)).toEqual([]);
+    // The bad entry was put off, still live at its seq; nothing else is left due.
+    const [put] = await h.db.sql<{ later: boolean; seq: number; status: string }[]>`
+      select next_run_at > now() as later, seq, status from journey_entries where id = ${bad.id}`;
+    expect(put).toEqual({ later: true, seq: bad.seq, status: 'active' });
+    expect(await sweepDueSteps(deps)).toBe(0);
+  });
+
+  it('hands steps due later to one delayed sweep per second, steps due now to their own job', async () => {
+    const handed: JobRequest[] = [];
+    const jobs = { enqueue: async (_queue: string, requests: JobRequest[]) => void handed.push(...requests) };
+    const now = new Date('2026-12-07T10:00:00.250Z');
+    const at = (ms: number) => new Date(now.getTime() + ms);
+    await enqueueSteps(
+      jobs as never,
+      [
+        { id: 1, seq: 2, next_run_at: at(-5) },
+        { id: 2, seq: 1, next_run_at: at(100) },
+        { id: 3, seq: 1, next_run_at: at(700) },
+        { id: 4, seq: 3, next_run_at: at(760) },
+        { id: 5, seq: 1, next_run_at: null },
+      ],
+      now,
+    );
+    const second = Math.ceil(at(700).getTime() / 1000);
+    expect(handed.map((j) => [j.name, j.opts?.jobId, j.opts?.delay ?? 0])).toEqual([
+      ['step', 'j1-2', 0],
+      ['sweep', sweepJobId(second), second * 1000 - now.getTime()],
+      ['sweep', sweepJobId(second + 1), (second + 1) * 1000 - now.getTime()],
+    ]);
+    // A sweep never runs before its entries are due.
+    for (const j of handed.filter((x) => x.name === 'sweep'))
+      expect((j.data as unknown as SweepJobData).second * 1000).toBeGreaterThanOrEqual(at(100).getTime());
   });
 });
