@@ -2,7 +2,8 @@ import type { Job } from 'bullmq';
 import { scanDateEntries } from '../src/journeys/date-entry.js';
 import { enterSegment } from '../src/journeys/events.js';
 import type { SegmentJobData, StepJobData } from '../src/journeys/jobs.js';
-import { createStepRunner, type JourneyDeps, type RunResult, sweepDueSteps } from '../src/journeys/runner.js';
+import { createStepRunner, type JourneyDeps, type RunResult } from '../src/journeys/runner.js';
+import { sweepDueSteps } from '../src/journeys/sweep.js';
 
 /** The date scan's scheduler id (BullMQ upsertJobScheduler); its period is JOURNEY_DATE_SCAN_MS. */
 export const JOURNEY_DATE_SCAN_SCHEDULER = 'journey-date-scan';

@@ -90,18 +90,26 @@ export async function claimDueEntries(
 }
 
 /**
- * Claims up to `limit` entries due at `now` in active journeys, oldest due first (the partial
- * index on next_run_at), skipping rows another transaction holds: what a sweep of due steps runs.
+ * Claims up to `limit` entries due at `now` in active journeys, oldest due first, skipping rows
+ * another transaction holds: what a sweep of due steps runs. The journey's status is a scalar
+ * subquery, not a join: a join lets the planner hash every due entry and sort them for each page
+ * (126 ms for a page of 500 among 78,000 due), the subquery keeps the scan in the order of the
+ * partial index on next_run_at, stopping at `limit` (under a millisecond). Its estimate is so
+ * high that PostgreSQL would JIT-compile the statement (700 ms), so JIT is off for the
+ * transaction (the caller's: `set local`). Entries of paused journeys due before the active ones
+ * are scanned past on every page.
  */
 export async function claimDueNow(
   sql: Db,
   now: Date,
   limit: number,
 ): Promise<(EntryRow & { journey_status: string })[]> {
+  await sql`set local jit = off`;
   return sql<(EntryRow & { journey_status: string })[]>`
-    select e.*, j.status as journey_status
-    from journey_entries e join journeys j on j.id = e.journey_id
-    where e.status = 'active' and e.next_run_at <= ${now} and j.status = 'active'
+    select e.*, 'active' as journey_status
+    from journey_entries e
+    where e.status = 'active' and e.next_run_at <= ${now}
+      and (select j.status from journeys j where j.id = e.journey_id) = 'active'
     order by e.next_run_at limit ${limit}
     for update of e skip locked`;
 }

@@ -7,18 +7,13 @@ import { type ControlGroup, currentControlGroup } from '../holdouts/assign.js';
 import { createBatcher } from '../messages/batcher.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
 import { buildContexts, type CustomerContext } from '../rules/context.js';
-import { branchOutcome, splitOutcome } from './decide.js';
 import {
   claimDueEntries,
   claimDueNow,
-  deferEntry,
-  dueNow,
   type EntryRow,
-  insertJourneyWebhook,
   insertStepRuns,
   type StepRun,
   saveEntries,
-  setCustomerAttribute,
   stillDueEntries,
 } from './entry-store.js';
 import { listenKey } from './events.js';
@@ -26,6 +21,7 @@ import { stepMap } from './graph.js';
 import { enqueueSteps } from './jobs.js';
 import type { Step } from './schema.js';
 import { runSendSteps } from './send-step.js';
+import { runStep } from './steps.js';
 import { type VersionFacts, versionsByIds } from './store.js';
 import { waitEndsAt } from './wait.js';
 
@@ -166,61 +162,6 @@ export async function runDuePage(deps: JourneyDeps, limit: number): Promise<numb
     return advances;
   });
   return results.length;
-}
-
-/** How long an entry whose step failed in a sweep waits before it is tried again. */
-const FAILED_STEP_RETRY_MS = 60_000;
-
-/**
- * A sweep: runs what is due now, page after page, `parallel` pages at a time (each its own
- * transaction, SKIP LOCKED keeping them apart), until a page comes back short. What becomes due
- * while it runs is taken too. A page that fails is run again one entry at a time, and an entry
- * whose step fails alone is put off for a minute (logged), so one bad entry, always the oldest
- * due, never stops the sweeps. Returns how many entries ran.
- */
-export async function sweepDueSteps(
-  deps: JourneyDeps,
-  options: { pageSize?: number; parallel?: number } = {},
-): Promise<number> {
-  const pageSize = options.pageSize ?? 500;
-  let total = 0;
-  const lane = async () => {
-    for (;;) {
-      let seen: number;
-      try {
-        seen = await runDuePage(deps, pageSize);
-        total += seen;
-      } catch (error) {
-        deps.logger?.warn({ err: error }, 'journey sweep page failed, running its entries alone');
-        const alone = await runDueAlone(deps, pageSize);
-        total += alone.ran;
-        seen = alone.seen;
-      }
-      if (seen < pageSize) return;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.parallel ?? 2) }, lane));
-  return total;
-}
-
-/** A failed page again, entry by entry: what fails alone is put off. */
-async function runDueAlone(deps: JourneyDeps, limit: number): Promise<{ ran: number; seen: number }> {
-  const due = await dueNow(deps.sql, deps.clock(), limit);
-  let ran = 0;
-  for (const job of due) {
-    try {
-      if ((await runDueStep(deps, job)).outcome === 'ran') ran += 1;
-    } catch (error) {
-      deps.logger?.error({ err: error, entry: job.entry_id, seq: job.seq }, 'journey step failed');
-      await deferEntry(
-        deps.sql,
-        job.entry_id,
-        job.seq,
-        new Date(deps.clock().getTime() + FAILED_STEP_RETRY_MS),
-      );
-    }
-  }
-  return { ran, seen: due.length };
 }
 
 /**
@@ -431,75 +372,4 @@ async function advanceAll(
   }
   // The guard: whoever is still moving stays where it is, due again at once.
   for (const a of advances.filter((x) => !x.done)) a.nextRunAt = now;
-}
-
-interface StepInput {
-  entry: EntryRow;
-  step: Step;
-  now: Date;
-  seq: number;
-  /** The customer's context when the step needed it (null: no such customer). */
-  context: CustomerContext | null;
-}
-
-/** Runs one step that does not hold the customer; `next` null when the journey ends here. */
-async function runStep(
-  tx: Db,
-  deps: JourneyDeps,
-  input: StepInput,
-): Promise<{
-  outcome: string;
-  next: string | null;
-  message?: { id: number; status: string; send_at: Date };
-}> {
-  const { entry, step, now } = input;
-  switch (step.type) {
-    case 'wait':
-      return { outcome: 'waited', next: step.next };
-    case 'wait_for_event':
-      // Woken by its event (waiting_for cleared), or its timeout came.
-      return entry.waiting_for === null
-        ? { outcome: 'on_event', next: step.on_event }
-        : { outcome: 'on_timeout', next: step.on_timeout };
-    case 'branch': {
-      const decision = branchOutcome(step, {
-        customer: input.context,
-        event: entry.event,
-      });
-      if (decision.error)
-        deps.logger?.warn(
-          { entry: entry.id, step: step.id, err: decision.error },
-          'journey branch rule failed',
-        );
-      return decision;
-    }
-    case 'split':
-      return splitOutcome(step, entry.journey_id, entry.customer_id);
-    case 'send_email':
-      // Batched by the caller (runSendSteps): never run here.
-      throw new Error('send_email steps run in their batch');
-    case 'update_attribute':
-      await setCustomerAttribute(tx, entry.customer_id, step.key, step.value);
-      return { outcome: 'updated', next: step.next };
-    case 'webhook': {
-      // The journey never waits for the receiver: the delivery is retried (and finally failed,
-      // its endpoint disabled) by the webhook worker while the customer moves on.
-      const written = await insertJourneyWebhook(tx, {
-        endpoint_id: step.endpoint_id,
-        customer_id: entry.customer_id,
-        msg_id: `journey_${entry.id}_${input.seq}`,
-        at: now,
-        data: {
-          journey_id: entry.journey_id,
-          entry_id: entry.id,
-          step: step.id,
-          customer_id: entry.customer_id,
-          event: entry.event,
-        },
-      });
-      return { outcome: written ? 'delivered' : 'no_endpoint', next: step.next };
-    }
-    case 'exit':
-      return { outcome: 'exit', next: null };
-  }
 }

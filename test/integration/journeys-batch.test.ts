@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/sql.js';
 import type { JobRequest } from '../../src/deps.js';
 import { enqueueSteps, type SweepJobData, sweepJobId } from '../../src/journeys/jobs.js';
-import { createStepRunner, runDueStep, runDueSteps, sweepDueSteps } from '../../src/journeys/runner.js';
+import { createStepRunner, runDueStep, runDueSteps } from '../../src/journeys/runner.js';
+import { sweepDueSteps } from '../../src/journeys/sweep.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 
@@ -16,7 +17,7 @@ let statements = 0;
 
 beforeAll(async () => {
   h = await createHarness();
-  shop = await seedCampaignShop(h.db.sql, 120, h.deps.config.OFFERFLOW_SECRET);
+  shop = await seedCampaignShop(h.db.sql, 160, h.deps.config.OFFERFLOW_SECRET);
   counted = createSql(h.db.url, {
     max: 5,
     idleTimeout: 2,
@@ -128,6 +129,32 @@ describe('journey runner batches', () => {
     const [mail] = await h.db.sql<{ n: number }[]>`
       select count(*)::int as n from messages where journey_id = ${journeyId}`;
     expect(mail!.n).toBe(entries.length);
+  });
+
+  it('an entry another transaction holds is reported locked, and runs once it is let go', async () => {
+    const { journeyId, entries } = await journeyAtWait([...shop.eligible.keys()].slice(112, 113));
+    const job = jobsOf(entries)[0]!;
+    const deps = { ...h.deps, jobs: undefined };
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => {
+      locked = r;
+    });
+    const holder = h.db.sql.begin(async (tx) => {
+      await tx`select id from journey_entries where id = ${job.entry_id} for update`;
+      locked();
+      await released;
+    });
+    await holding;
+    expect(await runDueStep(deps, job)).toEqual({ outcome: 'skipped', reason: 'locked' });
+    release();
+    await holder;
+    expect(await runDueStep(deps, job)).toMatchObject({ outcome: 'ran', status: 'completed' });
+    expect(await runDueStep(deps, job)).toEqual({ outcome: 'skipped', reason: 'not due' });
+    expect(await stepRuns(journeyId)).toHaveLength(4);
   });
 
   it('an entry whose step fails does not hold back the rest of its batch', async () => {
