@@ -5,10 +5,11 @@ import { QUEUES } from '../queue/queues.js';
 // one delayed job `d<second>` for every entry due in that second, whatever their number, which
 // runs what is due by then page by page. A step due now (an entry, an event's wake, an overdue
 // entry the reconciler hands back) gets its own job, id its entry and step run (`j<entry>-<seq>`),
-// so a repeat hand-over is a no-op while the job lives; an entry woken by the event it waits for
-// gets `j<entry>-<seq>e`, since its timeout job may hold the plain id. A sweep job added while one
-// of its second is running is absorbed by it: a step that missed it that way is overdue within
-// seconds and the reconciler hands it back as a job of its own.
+// so a repeat hand-over is a no-op while the job lives, unless many are handed over at once
+// (then the next second's sweep runs them); an entry woken by the event it waits for gets
+// `j<entry>-<seq>e`, since its timeout job may hold the plain id. A sweep job added while one of
+// its second is running is absorbed by it: a step that missed it that way is overdue within
+// seconds and the reconciler hands it back.
 
 export interface StepJobData {
   entry_id: number;
@@ -33,8 +34,16 @@ export interface SweepJobData {
 export const sweepJobId = (second: number) => `d${second}`;
 
 /**
- * Hands due steps to the journey queue: those due now each as its own job, those due later as
- * one delayed sweep job per second (rounded up, so a sweep never runs before its entries are due).
+ * More steps due now than this in one hand-over (a page of entries, the reconciler after a
+ * wipe) are handed to a sweep rather than each to its own job: one transaction per page.
+ */
+export const SWEEP_NOW_ABOVE = 20;
+
+/**
+ * Hands due steps to the journey queue: those due later as one delayed sweep job per second
+ * (rounded up, so a sweep never runs before its entries are due); those due now each as its own
+ * job, or, when there are more than SWEEP_NOW_ABOVE, as the sweep of the next second (one not
+ * started yet, so none that may have claimed its last page already absorbs it).
  */
 export async function enqueueSteps(
   jobs: JobDispatcher | undefined,
@@ -44,13 +53,16 @@ export async function enqueueSteps(
   if (!jobs) return;
   const requests: JobRequest[] = [];
   const seconds = new Set<number>();
+  const dueNow = entries.filter((e) => e.next_run_at && e.next_run_at.getTime() <= now.getTime());
+  const sweepNow = dueNow.length > SWEEP_NOW_ABOVE;
+  if (sweepNow) seconds.add(Math.floor(now.getTime() / 1000) + 1);
   for (const e of entries) {
     if (!e.next_run_at) continue;
-    const delay = Math.max(0, e.next_run_at.getTime() - now.getTime());
-    if (delay > 0) {
+    if (e.next_run_at.getTime() > now.getTime()) {
       seconds.add(Math.ceil(e.next_run_at.getTime() / 1000));
       continue;
     }
+    if (sweepNow) continue;
     requests.push({
       name: 'step',
       data: { entry_id: e.id, seq: e.seq } satisfies StepJobData as unknown as Record<string, unknown>,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/sql.js';
 import type { JobRequest } from '../../src/deps.js';
-import { enqueueSteps, type SweepJobData, sweepJobId } from '../../src/journeys/jobs.js';
+import { enqueueSteps, SWEEP_NOW_ABOVE, type SweepJobData, sweepJobId } from '../../src/journeys/jobs.js';
 import { createStepRunner, runDueStep, runDueSteps } from '../../src/journeys/runner.js';
 import { sweepDueSteps } from '../../src/journeys/sweep.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
@@ -208,6 +208,25 @@ describe('journey sweeps', () => {
       select next_run_at > now() as later, seq, status from journey_entries where id = ${bad.id}`;
     expect(put).toEqual({ later: true, seq: bad.seq, status: 'active' });
     expect(await sweepDueSteps(deps)).toBe(0);
+  });
+
+  it('hands many steps due now to the next second’s sweep', async () => {
+    const handed: JobRequest[] = [];
+    const jobs = { enqueue: async (_queue: string, requests: JobRequest[]) => void handed.push(...requests) };
+    const now = new Date('2026-12-07T10:00:00.250Z');
+    const entries = Array.from({ length: SWEEP_NOW_ABOVE + 1 }, (_, i) => ({
+      id: i + 1,
+      seq: 1,
+      next_run_at: now,
+    }));
+    await enqueueSteps(jobs as never, entries, now);
+    const second = Math.floor(now.getTime() / 1000) + 1;
+    expect(handed.map((j) => [j.name, j.opts?.jobId, j.opts?.delay])).toEqual([
+      ['sweep', sweepJobId(second), 750],
+    ]);
+    handed.length = 0;
+    await enqueueSteps(jobs as never, entries.slice(1), now);
+    expect(handed.map((j) => j.name)).toEqual(Array(SWEEP_NOW_ABOVE).fill('step'));
   });
 
   it('hands steps due later to one delayed sweep per second, steps due now to their own job', async () => {
