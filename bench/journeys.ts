@@ -5,9 +5,10 @@ import { percentiles, startBenchStack } from './stack.js';
 
 // 100,000 customers (× BENCH_SCALE) inside a three-step journey (wait 1 s, branch on spend, send
 // to the SMTP sink, then exit), all due at once: due steps per second through the journey queue
-// (each job claims its entry in PostgreSQL, runs the steps, writes the ledger row and the step
-// runs) against bare BullMQ delayed no-op jobs doing the same number of steps, with the same
-// concurrency, in the same run. Lateness: when each wait ended against when it was due.
+// (the wait's sweep job claims the due entries page by page in PostgreSQL, runs their steps,
+// writes the ledger rows and the step runs) against bare BullMQ delayed no-op jobs doing the
+// same number of steps, with the same concurrency, in the same run. Lateness: when each wait
+// ended against when it was due.
 
 const CONCURRENCY = 20;
 

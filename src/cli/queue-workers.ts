@@ -66,7 +66,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
  * SEND_WINDOW (2000: send jobs live per campaign), JOB_STALE_MS (120000: how long a job may look
- * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), JOURNEY_CONCURRENCY (20), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
+ * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), JOURNEY_CONCURRENCY (20), JOURNEY_SWEEP_PAGE (500), JOURNEY_SWEEP_PARALLEL (2), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
 export async function startWorkers(options: WorkerOptions): Promise<RunningWorkers> {
@@ -192,8 +192,12 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   }
 
   if (roles.includes('journey')) {
-    // Journeys' due steps: JOURNEY_CONCURRENCY (20) at once, each one PostgreSQL transaction.
-    const processor = journeyProcessor({ sql, jobs: dispatcher, clock, config, logger });
+    // Journeys' due steps: JOURNEY_CONCURRENCY (20) jobs at once, those running together sharing
+    // one transaction; a sweep runs JOURNEY_SWEEP_PARALLEL (2) pages of JOURNEY_SWEEP_PAGE (500).
+    const processor = journeyProcessor(
+      { sql, jobs: dispatcher, clock, config, logger },
+      { pageSize: num(env.JOURNEY_SWEEP_PAGE, 500), parallel: num(env.JOURNEY_SWEEP_PARALLEL, 2) },
+    );
     const options = { ...common, concurrency: num(env.JOURNEY_CONCURRENCY, 20) };
     workers.set(QUEUES.journey, watch(new Worker(QUEUES.journey, processor, options)));
     // Entry by a date attribute: one schedule whatever the number of journey workers.

@@ -15,6 +15,8 @@ export interface SqlOptions {
   /** The longest pause between two reconnection attempts, in seconds (default 2). */
   maxBackoffSeconds?: number;
   onnotice?: (notice: postgres.Notice) => void;
+  /** Called with each statement sent (postgres.js `debug`): tests count round trips with it. */
+  debug?: (connection: number, query: string, parameters: unknown[]) => void;
 }
 
 /**
@@ -32,6 +34,7 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
     // stays idle for up to 20 s more. A failed connect on a down server costs next to nothing.
     backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, maxBackoff),
     onnotice: options.onnotice ?? (() => {}),
+    ...(options.debug ? { debug: options.debug } : {}),
     types: {
       bigint: {
         to: 20,

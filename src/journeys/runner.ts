@@ -3,28 +3,29 @@ import type { Config } from '../config.js';
 import { recordContactEvents } from '../customers/events.js';
 import type { Db, Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
-import { currentControlGroup } from '../holdouts/assign.js';
-import { decideRecipients } from '../messages/recipients.js';
+import { type ControlGroup, currentControlGroup } from '../holdouts/assign.js';
+import { createBatcher } from '../messages/batcher.js';
 import { enqueueDelayedSends } from '../messages/send-jobs.js';
-import { learnedStatsCache, learningFor } from '../offers/learning.js';
-import { buildContext, type CustomerContext } from '../rules/context.js';
-import { branchOutcome, splitOutcome } from './decide.js';
+import { buildContexts, type CustomerContext } from '../rules/context.js';
 import {
-  claimDueEntry,
+  claimDueEntries,
+  claimDueNow,
   type EntryRow,
-  insertJourneyMessage,
-  insertJourneyWebhook,
   insertStepRuns,
   type StepRun,
-  saveEntry,
-  setCustomerAttribute,
+  saveEntries,
+  stillDueEntries,
 } from './entry-store.js';
 import { listenKey } from './events.js';
 import { stepMap } from './graph.js';
 import { enqueueSteps } from './jobs.js';
 import type { Step } from './schema.js';
+import { runSendSteps } from './send-step.js';
+import { runStep } from './steps.js';
 import { type VersionFacts, versionsByIds } from './store.js';
 import { waitEndsAt } from './wait.js';
+
+type SendStep = Extract<Step, { type: 'send_email' }>;
 
 export interface JourneyDeps {
   sql: Sql;
@@ -37,7 +38,8 @@ export interface JourneyDeps {
 
 export type RunResult =
   | { outcome: 'ran'; steps: number; status: EntryRow['status']; step: string | null }
-  | { outcome: 'skipped'; reason: 'not due' | 'paused' };
+  /** `locked`: another transaction held the entry at that moment (its job should try again). */
+  | { outcome: 'skipped'; reason: 'not due' | 'paused' | 'locked' };
 
 /**
  * An activated version never changes (an edit adds a version), so each process keeps the
@@ -75,231 +77,299 @@ function controlGroupOf(sql: Sql, now: Date) {
   return groupCache.group;
 }
 
-/** What the learning ranker knows, for send_email steps that rank with it (re-read when it changes). */
-const learnedStats = learnedStatsCache();
-
 /** More steps than any valid journey runs at once (every cycle waits): a guard, not a rule. */
 const MAX_STEPS_PER_RUN = 500;
 
+type Claimed = EntryRow & { journey_status: string };
+
+/** One claimed entry on its way through the batch, held in memory until the batch writes. */
+interface Advance {
+  entry: Claimed;
+  version: VersionFacts;
+  steps: Map<string, Step>;
+  current: string;
+  seq: number;
+  /** A new entry (seq 0) arrives at its start step: a wait there starts waiting. */
+  arrived: boolean;
+  status: EntryRow['status'];
+  nextRunAt: Date | null;
+  waitingFor: string | null;
+  runs: StepRun[];
+  queued: { id: number; send_at: Date }[];
+  /** The customer's context, read when a step needs it, read again after an attribute changed. */
+  context: CustomerContext | undefined | null;
+  done: boolean;
+}
+
 /**
- * Runs an entry's due step and every step after it up to the next wait or the exit, in one
- * transaction that first claims the entry at `seq` (locked, live, due): a duplicate job, a retry
- * after a crash or a job re-created by the reconciler finds the entry moved on and does nothing,
- * so a step never runs twice for one entry. Each run is a row of journey_step_runs (unique per
- * entry and seq) and a `journey_step` event on the contact history; a send_email step writes
- * its ledger row here, and its send job goes out after the commit like a trigger's. A paused
- * journey's entry is left where it is (resume hands it back).
+ * Runs the due steps of many entries in one transaction that first claims them all (locked,
+ * live at their job's seq, due; rows held elsewhere skipped): a duplicate job, a retry after a
+ * crash or a job re-created by the reconciler finds its entry moved on and does nothing, so a
+ * step never runs twice for one entry. Each entry then goes through every step up to its next
+ * wait or its exit in memory, round by round: the contexts the round's branches need are read
+ * together, its send_email steps go through one recipients step and one ledger statement, and
+ * at the end the step runs (journey_step_runs, unique per entry and seq), their `journey_step`
+ * contact events and the entries' new places are written in one statement each. After the
+ * commit the send jobs and the next due steps go to Redis in one call each. A paused journey's
+ * entry is left where it is (resume hands it back). Results are in the order of `jobs`.
  */
+export async function runDueSteps(
+  deps: JourneyDeps,
+  jobs: readonly { entry_id: number; seq: number }[],
+): Promise<RunResult[]> {
+  return runBatch(deps, async (tx, now) => {
+    const results: (RunResult | Advance)[] = [];
+    const claimed = new Map((await claimDueEntries(tx, jobs, now)).map((e) => [e.id, e]));
+    const unclaimed: { entry_id: number; seq: number; at: number }[] = [];
+    const taken = new Set<string>();
+    for (const [at, job] of jobs.entries()) {
+      const entry = claimed.get(job.entry_id);
+      if (!entry || entry.seq !== job.seq) {
+        unclaimed.push({ ...job, at });
+        results.push({ outcome: 'skipped', reason: 'not due' });
+        continue;
+      }
+      // Two jobs of one step run in the batch (a wake and its timeout, a duplicate): the first runs it.
+      claimed.delete(job.entry_id);
+      taken.add(`${job.entry_id}:${job.seq}`);
+      results.push(
+        entry.journey_status !== 'active'
+          ? { outcome: 'skipped', reason: 'paused' }
+          : startAdvance(entry, await versionOf(tx, entry.version_id)),
+      );
+    }
+    // Skipped because another transaction holds the entry right now: its job should come back.
+    const others = unclaimed.filter((u) => !taken.has(`${u.entry_id}:${u.seq}`));
+    if (others.length > 0) {
+      const held = await stillDueEntries(tx, others, now);
+      for (const u of others)
+        if (held.has(u.entry_id)) results[u.at] = { outcome: 'skipped', reason: 'locked' };
+    }
+    return results;
+  });
+}
+
+/**
+ * Runs a page of whatever is due now, oldest due first, across active journeys: the entries
+ * are claimed by their due time (SKIP LOCKED, so concurrent pages take different entries)
+ * instead of by job, then run as runDueSteps runs them. Returns how many entries it ran.
+ */
+export async function runDuePage(deps: JourneyDeps, limit: number): Promise<number> {
+  const results = await runBatch(deps, async (tx, now) => {
+    const claimed = await claimDueNow(tx, now, limit);
+    const advances: Advance[] = [];
+    for (const entry of claimed) advances.push(startAdvance(entry, await versionOf(tx, entry.version_id)));
+    return advances;
+  });
+  return results.length;
+}
+
+/**
+ * One batch: `claim` locks its entries in the transaction, then they run (see runDueSteps);
+ * results in the order `claim` gave them.
+ */
+async function runBatch(
+  deps: JourneyDeps,
+  claim: (tx: Db, now: Date) => Promise<(RunResult | Advance)[]>,
+): Promise<RunResult[]> {
+  const now = deps.clock();
+  // Before the transaction: inside it, a second connection per batch could starve the pool.
+  const controlGroup = await controlGroupOf(deps.sql, now);
+  const outcome = await deps.sql.begin(async (tx) => {
+    const results = await claim(tx, now);
+    const advances = results.filter((r): r is Advance => 'entry' in r);
+    await advanceAll(tx, deps, advances, { now, controlGroup });
+    const runs = advances.flatMap((a) => a.runs);
+    await insertStepRuns(tx, runs);
+    await recordContactEvents(
+      tx,
+      advances.flatMap((a) =>
+        a.runs.map((r) => ({
+          customer_id: a.entry.customer_id,
+          kind: 'journey_step',
+          message_id: r.message_id,
+          at: now,
+          data: {
+            journey_id: a.entry.journey_id,
+            version: a.version.version,
+            entry_id: a.entry.id,
+            step: r.step,
+            type: a.steps.get(r.step)!.type,
+            outcome: r.outcome,
+          },
+        })),
+      ),
+    );
+    await saveEntries(
+      tx,
+      advances.map((a) => {
+        // An arrival with no run still moves the entry on: the next job never reuses this one's id.
+        if (a.seq === a.entry.seq) a.seq += 1;
+        return {
+          id: a.entry.id,
+          step: a.current,
+          status: a.status,
+          exit_reason: a.status === 'completed' ? 'exit' : null,
+          next_run_at: a.status === 'active' ? a.nextRunAt : null,
+          seq: a.seq,
+          waiting_for: a.waitingFor,
+          since: now,
+        };
+      }),
+    );
+    return results;
+  });
+  // After the commit: a crash here loses only jobs, which the reconciler re-creates from the rows.
+  const advances = outcome.filter((r): r is Advance => 'entry' in r);
+  if (deps.jobs) {
+    await enqueueDelayedSends(
+      deps.sql,
+      deps.jobs,
+      advances.flatMap((a) => a.queued),
+      now,
+    );
+    await enqueueSteps(
+      deps.jobs,
+      advances
+        .filter((a) => a.status === 'active' && a.nextRunAt)
+        .map((a) => ({ id: a.entry.id, seq: a.seq, next_run_at: a.nextRunAt })),
+      now,
+    );
+  }
+  return outcome.map((r) =>
+    'entry' in r ? { outcome: 'ran', steps: r.runs.length, status: r.status, step: r.current } : r,
+  );
+}
+
+/** Runs one entry's due step (and on to its next wait): runDueSteps for a batch of one. */
 export async function runDueStep(
   deps: JourneyDeps,
   job: { entry_id: number; seq: number },
 ): Promise<RunResult> {
-  const now = deps.clock();
-  // Before the transaction: inside it, a second connection per job could starve the pool while
-  // duplicates of this job hold the others waiting for the entry's lock.
-  const controlGroup = await controlGroupOf(deps.sql, now);
-  const group = async () => controlGroup;
-  const outcome = await deps.sql.begin(async (tx) => {
-    const entry = await claimDueEntry(tx, job.entry_id, job.seq, now);
-    if (!entry)
-      return { result: { outcome: 'skipped', reason: 'not due' } as RunResult, queued: [], next: null };
-    if (entry.journey_status !== 'active')
-      return { result: { outcome: 'skipped', reason: 'paused' } as RunResult, queued: [], next: null };
-    const { version, steps } = await versionOf(tx, entry.version_id);
-    let context: CustomerContext | undefined;
-    const customer = async () => {
-      context ??= await buildContext(tx, entry.customer_id, now);
-      return context;
-    };
-    const runs: StepRun[] = [];
-    const queued: { id: number; send_at: Date | null }[] = [];
-    let current = entry.step!;
-    let seq = entry.seq;
-    // A new entry (seq 0) arrives at its start step: a wait there starts waiting.
-    let arrived = entry.seq === 0;
-    let status: EntryRow['status'] = 'active';
-    let nextRunAt: Date | null = null;
-    let waitingFor: string | null = null;
-    for (let n = 0; n < MAX_STEPS_PER_RUN; n++) {
-      const step = steps.get(current)!;
-      if (step.type === 'wait' && arrived) {
-        nextRunAt = waitEndsAt(now, step, (await customer())?.timezone);
-        break;
+  return (await runDueSteps(deps, [job]))[0]!;
+}
+
+/**
+ * The journey worker's runner: concurrent jobs of one process share one transaction (a group
+ * commit, as the sender's statements do), so the round trips of a due step are paid once per
+ * batch instead of once per entry. A batch that fails is run again one job at a time, so one
+ * entry whose step fails (and is retried by its job) never fails the others.
+ */
+export function createStepRunner(deps: JourneyDeps, options: { maxBatch?: number } = {}) {
+  const batch = createBatcher(
+    async (jobs: { entry_id: number; seq: number }[]): Promise<(RunResult | { error: unknown })[]> => {
+      try {
+        return await runDueSteps(deps, jobs);
+      } catch (error) {
+        if (jobs.length === 1) return [{ error }];
+        deps.logger?.warn({ err: error, jobs: jobs.length }, 'journey batch failed, running its jobs alone');
+        return Promise.all(
+          jobs.map((job) =>
+            runDueStep(deps, job).catch((e: unknown) => ({ error: e }) as { error: unknown }),
+          ),
+        );
       }
-      if (step.type === 'wait_for_event' && arrived) {
-        nextRunAt = new Date(now.getTime() + step.timeout_seconds * 1000);
-        waitingFor = listenKey(step.event);
-        break;
+    },
+    { maxSize: options.maxBatch ?? 200 },
+  );
+  return async (job: { entry_id: number; seq: number }): Promise<RunResult> => {
+    const result = await batch(job);
+    if ('error' in result) throw result.error;
+    return result;
+  };
+}
+
+function startAdvance(entry: Claimed, known: { version: VersionFacts; steps: Map<string, Step> }): Advance {
+  return {
+    entry,
+    version: known.version,
+    steps: known.steps,
+    current: entry.step!,
+    seq: entry.seq,
+    arrived: entry.seq === 0,
+    status: 'active',
+    nextRunAt: null,
+    waitingFor: null,
+    runs: [],
+    queued: [],
+    context: undefined,
+    done: false,
+  };
+}
+
+/** Whether a step reads the customer's context when an entry is at it. */
+const needsContext = (step: Step, arrived: boolean) =>
+  step.type === 'branch' || (step.type === 'wait' && arrived && step.until !== undefined);
+
+/** Moves every entry on, one step per round, until each waits or ends. */
+async function advanceAll(
+  tx: Db,
+  deps: JourneyDeps,
+  advances: Advance[],
+  input: { now: Date; controlGroup: ControlGroup | null },
+): Promise<void> {
+  const { now } = input;
+  for (let round = 0; round < MAX_STEPS_PER_RUN; round++) {
+    const pending = advances.filter((a) => !a.done);
+    if (pending.length === 0) return;
+    const unread = pending.filter(
+      (a) => a.context === undefined && needsContext(a.steps.get(a.current)!, a.arrived),
+    );
+    if (unread.length > 0) {
+      const contexts = await buildContexts(
+        tx,
+        unread.map((a) => a.entry.customer_id),
+        now,
+      );
+      for (const a of unread) a.context = contexts.get(a.entry.customer_id) ?? null;
+    }
+    const sending = pending.filter((a) => a.steps.get(a.current)!.type === 'send_email');
+    const messages = await runSendSteps(
+      { sql: tx, config: deps.config },
+      sending.map((a) => ({ entry: a.entry, step: a.steps.get(a.current) as SendStep })),
+      input,
+    );
+    const sent = new Map(sending.map((a, i) => [a, messages[i]!]));
+    for (const a of pending) {
+      const step = a.steps.get(a.current)!;
+      if (step.type === 'wait' && a.arrived) {
+        a.nextRunAt = waitEndsAt(now, step, a.context?.timezone);
+        a.done = true;
+        continue;
       }
-      const run = await runStep(tx, deps, { entry, version, step, now, customer, controlGroup: group, seq });
-      runs.push({
-        entry_id: entry.id,
-        seq,
-        journey_id: entry.journey_id,
-        version_id: entry.version_id,
+      if (step.type === 'wait_for_event' && a.arrived) {
+        a.nextRunAt = new Date(now.getTime() + step.timeout_seconds * 1000);
+        a.waitingFor = listenKey(step.event);
+        a.done = true;
+        continue;
+      }
+      const message = sent.get(a);
+      const run = message
+        ? { outcome: message.status, next: (step as SendStep).next, message }
+        : await runStep(tx, deps, { entry: a.entry, step, now, seq: a.seq, context: a.context ?? null });
+      // An attribute changed: a later branch of this run reads the customer again.
+      if (step.type === 'update_attribute') a.context = undefined;
+      a.runs.push({
+        entry_id: a.entry.id,
+        seq: a.seq,
+        journey_id: a.entry.journey_id,
+        version_id: a.entry.version_id,
         step: step.id,
         outcome: run.outcome,
         message_id: run.message?.id ?? null,
         at: now,
       });
-      if (run.message?.status === 'queued') queued.push(run.message);
-      seq += 1;
+      if (run.message?.status === 'queued') a.queued.push(run.message);
+      a.seq += 1;
       if (run.next === null) {
-        status = 'completed';
-        break;
+        a.status = 'completed';
+        a.done = true;
+      } else {
+        a.current = run.next;
+        a.arrived = true;
       }
-      current = run.next;
-      arrived = true;
     }
-    // An arrival with no run still moves the entry on: the next job never reuses this one's id.
-    if (seq === entry.seq) seq += 1;
-    await insertStepRuns(tx, runs);
-    await recordContactEvents(
-      tx,
-      runs.map((r) => ({
-        customer_id: entry.customer_id,
-        kind: 'journey_step',
-        message_id: r.message_id,
-        at: now,
-        data: {
-          journey_id: entry.journey_id,
-          version: version.version,
-          entry_id: entry.id,
-          step: r.step,
-          type: steps.get(r.step)!.type,
-          outcome: r.outcome,
-        },
-      })),
-    );
-    await saveEntry(tx, {
-      id: entry.id,
-      step: current,
-      status,
-      exit_reason: status === 'completed' ? 'exit' : null,
-      next_run_at: status === 'active' ? nextRunAt : null,
-      seq,
-      waiting_for: waitingFor,
-      since: now,
-    });
-    return {
-      result: { outcome: 'ran', steps: runs.length, status, step: current } as RunResult,
-      queued,
-      next: status === 'active' && nextRunAt ? { id: entry.id, seq, next_run_at: nextRunAt } : null,
-    };
-  });
-  // After the commit: a crash here loses only jobs, which the reconciler re-creates from the rows.
-  if (deps.jobs) {
-    await enqueueDelayedSends(deps.sql, deps.jobs, outcome.queued, now);
-    if (outcome.next) await enqueueSteps(deps.jobs, [outcome.next], now);
   }
-  return outcome.result;
-}
-
-interface StepInput {
-  entry: EntryRow;
-  version: { version_id: number; journey_id: number };
-  step: Step;
-  now: Date;
-  seq: number;
-  customer: () => Promise<CustomerContext | undefined>;
-  controlGroup: () => Promise<Awaited<ReturnType<typeof currentControlGroup>>>;
-}
-
-/** Runs one step that does not hold the customer; `next` null when the journey ends here. */
-async function runStep(
-  tx: Db,
-  deps: JourneyDeps,
-  input: StepInput,
-): Promise<{
-  outcome: string;
-  next: string | null;
-  message?: { id: number; status: string; send_at: Date };
-}> {
-  const { entry, step, now } = input;
-  switch (step.type) {
-    case 'wait':
-      return { outcome: 'waited', next: step.next };
-    case 'wait_for_event':
-      // Woken by its event (waiting_for cleared), or its timeout came.
-      return entry.waiting_for === null
-        ? { outcome: 'on_event', next: step.on_event }
-        : { outcome: 'on_timeout', next: step.on_timeout };
-    case 'branch': {
-      const decision = branchOutcome(step, {
-        customer: (await input.customer()) ?? null,
-        event: entry.event,
-      });
-      if (decision.error)
-        deps.logger?.warn(
-          { entry: entry.id, step: step.id, err: decision.error },
-          'journey branch rule failed',
-        );
-      return decision;
-    }
-    case 'split':
-      return splitOutcome(step, entry.journey_id, entry.customer_id);
-    case 'send_email': {
-      // The step's ranker, as a campaign's; draws seeded by the entry, so each entry draws anew.
-      const learning = await learningFor(tx, step.ranker, {
-        offersPerEmail: step.offers_per_email ?? 0,
-        seedKey: `journey:${entry.journey_id}:${entry.id}:${step.id}`,
-        stats: learnedStats,
-      });
-      // The one recipients step: suppression, consent, the control group, offers.
-      const [decided] = await decideRecipients(
-        { sql: tx, config: deps.config },
-        [{ customer_id: entry.customer_id }],
-        {
-          now,
-          placements: () => step.offers_per_email ?? 0,
-          missingReason: 'erased',
-          holdout: {
-            controlGroup: await input.controlGroup(),
-            promotional: () => true,
-            own: () => ({ key: `journey:${entry.journey_id}`, percent: 0 }),
-          },
-          ...(learning ? { learning } : {}),
-        },
-      );
-      const message = await insertJourneyMessage(tx, {
-        customer_id: entry.customer_id,
-        template_id: step.template_id,
-        template_version: step.template_version ?? null,
-        offer_ids: decided?.offer_ids ?? [],
-        held_out_offer_ids: decided?.held_out_offer_ids ?? [],
-        ranker_cell: decided?.ranker_cell ?? null,
-        status: decided?.status ?? 'suppressed',
-        suppressed_reason: decided?.suppressed_reason ?? 'erased',
-        send_at: now,
-        journey_id: entry.journey_id,
-        journey_version_id: entry.version_id,
-        journey_entry_id: entry.id,
-        journey_step: step.id,
-      });
-      return { outcome: message.status, next: step.next, message };
-    }
-    case 'update_attribute':
-      await setCustomerAttribute(tx, entry.customer_id, step.key, step.value);
-      return { outcome: 'updated', next: step.next };
-    case 'webhook': {
-      // The journey never waits for the receiver: the delivery is retried (and finally failed,
-      // its endpoint disabled) by the webhook worker while the customer moves on.
-      const written = await insertJourneyWebhook(tx, {
-        endpoint_id: step.endpoint_id,
-        customer_id: entry.customer_id,
-        msg_id: `journey_${entry.id}_${input.seq}`,
-        at: now,
-        data: {
-          journey_id: entry.journey_id,
-          entry_id: entry.id,
-          step: step.id,
-          customer_id: entry.customer_id,
-          event: entry.event,
-        },
-      });
-      return { outcome: written ? 'delivered' : 'no_endpoint', next: step.next };
-    }
-    case 'exit':
-      return { outcome: 'exit', next: null };
-  }
+  // The guard: whoever is still moving stays where it is, due again at once.
+  for (const a of advances.filter((x) => !x.done)) a.nextRunAt = now;
 }

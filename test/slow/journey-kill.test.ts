@@ -53,6 +53,9 @@ function spawnJourneyWorker(): ChildProcess {
       DATABASE_URL: h.db.url,
       SMTP_URL: sink.url,
       JOURNEY_CONCURRENCY: '20',
+      // Small sweep pages, so that the kill lands between pages with customers at both waits
+      // (pages of 500 would take all 600 through their first mail in one or two transactions).
+      JOURNEY_SWEEP_PAGE: '20',
       LOG_LEVEL: 'error',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
