@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentAudiencePage } from '../../src/segments/audience.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
@@ -83,6 +84,35 @@ describe('POST /v1/events', () => {
       headers: { 'content-type': 'application/x-ndjson' },
     });
     expect(await json(ndjson)).toMatchObject({ created: 2 });
+  });
+
+  it('stores any text as it was sent: names, message ids and properties with backslashes, tabs and line breaks', async () => {
+    // Events are written with COPY, whose text format gives \\, tab and line breaks a meaning:
+    // whatever strings a batch holds, they must come back unchanged.
+    const piece = fc.constantFrom('\\', '\t', '\n', '\r', '\\N', '"', ',', 'é', 'a', ' ', '\\t', '🛒');
+    const text = fc.array(piece, { minLength: 1, maxLength: 8 }).map((a) => a.join(''));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        text,
+        fc.dictionary(text, fc.oneof(text, fc.integer())),
+        async (name, id, properties) => {
+          run++;
+          const userId = `crm-copy-${run}`;
+          const event = `copy ${name.trim() || 'x'}`.trim();
+          const messageId = `copy-${run}-${id}`;
+          const res = await h.post('/v1/events', [track({ userId, event, messageId, properties })], {
+            role: 'integrator',
+          });
+          expect(res.status).toBe(201);
+          const [stored] = await h.db
+            .sql`select name, message_id, properties from events where message_id = ${messageId}`;
+          expect(stored).toEqual({ name: event, message_id: messageId, properties });
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('refuses the whole batch with each bad row listed, writing nothing', async () => {
