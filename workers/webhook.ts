@@ -15,6 +15,9 @@ export interface WebhookJobData {
 /** Deliveries per job: claimed and recorded in one statement each, POSTed at once. */
 export const WEBHOOK_BATCH = 10;
 
+/** Jobs run at once per WEBHOOK_BATCH of POSTs allowed in flight (see queue-workers). */
+export const WEBHOOK_JOB_OVERLAP = 3;
+
 /** The webhook queue's processor: one attempt at each delivery of the job (the rows say what to do). */
 export const webhookProcessor =
   (deps: DeliverDeps) =>
