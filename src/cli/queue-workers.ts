@@ -267,7 +267,18 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
       concurrency: WEBHOOK_JOB_OVERLAP * Math.max(1, Math.ceil(inFlight / WEBHOOK_BATCH)),
     };
     workers.set(QUEUES.webhook, watch(new Worker(QUEUES.webhook, processor, options)));
-    const poller = startWebhookPoller({ sql, jobs: dispatcher, logger }, num(env.WEBHOOK_POLL_MS, 500));
+    const webhookQueue = dispatcher.queue(QUEUES.webhook);
+    const poller = startWebhookPoller(
+      {
+        sql,
+        jobs: dispatcher,
+        logger,
+        // Polled again once the waiting jobs are down to a few rounds of the worker's.
+        backlog: () => webhookQueue.getWaitingCount(),
+        enough: 4 * options.concurrency,
+      },
+      num(env.WEBHOOK_POLL_MS, 500),
+    );
     beforeWorkers.push(() => poller.stop());
   }
 
