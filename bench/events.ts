@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Bench, type BenchResult, withApiServer, withScratchDatabase } from './harness.js';
 
 // Event ingestion through the real HTTP API (a node server on an ephemeral port, POST /v1/events
@@ -8,6 +10,9 @@ import { type Bench, type BenchResult, withApiServer, withScratchDatabase } from
 // database. Both sides run over the whole volume (default 100,000 events; BENCH_SCALE=10 runs
 // 1,000,000), interleaved batch by batch. The process's resident memory is sampled after each
 // batch: it must stay flat whatever the volume, since each batch is read, written and dropped.
+// Between full collections V8 lets the old generation fill with the garbage of a few batches
+// (a saw-tooth of a few hundred MB whatever the volume), so at every 100,000 events the bench
+// also collects fully and prints what is left: resident and heap memory that must not grow.
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const BATCH = 10_000;
 const BATCHES = Math.max(1, Math.round(10 * SCALE));
@@ -29,8 +34,31 @@ function batch(b: number) {
   });
 }
 
+/** A full collection (the flag exposes gc to a new context; this process keeps its own flags). */
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const CHECKPOINT = 100_000;
+
 const csv = (value: string) => `"${value.replace(/"/g, '""')}"`;
 const mb = (bytes: number) => Math.round(bytes / 1048576);
+
+/** Resident and heap memory after a full collection at 100,000 events and at the last checkpoint. */
+function settledNotes(settled: readonly { events: number; rss: number; heap: number }[]) {
+  const first = settled[0];
+  const last = settled[settled.length - 1];
+  if (!first || !last) return {};
+  const label = (n: number) => (n % 1_000_000 === 0 ? `${n / 1_000_000}m` : `${n / 1000}k`);
+  return {
+    [`rss_settled_${label(first.events)}_mb`]: first.rss,
+    [`heap_settled_${label(first.events)}_mb`]: first.heap,
+    ...(last !== first
+      ? {
+          [`rss_settled_${label(last.events)}_mb`]: last.rss,
+          [`heap_settled_${label(last.events)}_mb`]: last.heap,
+        }
+      : {}),
+  };
+}
 
 const bench: Bench = {
   name: 'events-ingest',
@@ -55,6 +83,8 @@ const bench: Bench = {
         let apiSeconds = 0;
         let copySeconds = 0;
         const rss: number[] = [];
+        // Memory after a full collection at every 100,000 events.
+        const settled: { events: number; rss: number; heap: number }[] = [];
         for (let b = 0; b < BATCHES; b++) {
           const rows = batch(b);
           let started = performance.now();
@@ -80,6 +110,15 @@ const bench: Bench = {
           await pipeline(Readable.from([text]), writable);
           copySeconds += (performance.now() - started) / 1000;
           rss.push(process.memoryUsage().rss);
+          const done = (b + 1) * BATCH;
+          if (done % CHECKPOINT === 0) {
+            collect();
+            const m = process.memoryUsage();
+            settled.push({ events: done, rss: mb(m.rss), heap: mb(m.heapUsed) });
+            process.stderr.write(
+              `  ${done.toLocaleString('en')} events: rss ${mb(rss[rss.length - 1]!)} MB, after a full collection rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} MB\n`,
+            );
+          }
         }
         const total = BATCH * BATCHES;
         const [{ n }] = (await sql`select count(*)::int as n from events`) as unknown as [{ n: number }];
@@ -101,6 +140,7 @@ const bench: Bench = {
               rss_after_first_batch_mb: mb(rss[0]!),
               rss_peak_mb: mb(Math.max(...rss)),
               rss_last_mb: mb(rss[rss.length - 1]!),
+              ...settledNotes(settled),
             },
           },
         ];

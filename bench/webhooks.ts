@@ -6,7 +6,7 @@ import { startWorkers } from '../src/cli/queue-workers.js';
 import { loadConfig } from '../src/config.js';
 import { type Bench, type BenchResult, withScratchDatabase } from './harness.js';
 
-// Webhook fan-out: DELIVERIES events (default 20,000; BENCH_SCALE=5 is the 100,000)
+// Webhook fan-out: DELIVERIES events (default 100,000, the size; BENCH_SCALE scales it)
 // written into webhook_deliveries by webhook_emit, the same function every recorded send, open
 // or click goes through, for one subscribed endpoint on a loopback receiver; then the real
 // webhook worker (poller, BullMQ queue, claim, Standard Webhooks signature, POST, record) with
@@ -16,7 +16,7 @@ import { type Bench, type BenchResult, withScratchDatabase } from './harness.js'
 // grows: the same at a tenth of the size.
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const DELIVERIES = Math.max(1000, Math.round(20_000 * SCALE));
+const DELIVERIES = Math.max(1000, Math.round(100_000 * SCALE));
 const CONCURRENCY = 20;
 
 async function startReceiver() {

@@ -15,6 +15,9 @@ export interface WebhookJobData {
 /** Deliveries per job: claimed and recorded in one statement each, POSTed at once. */
 export const WEBHOOK_BATCH = 10;
 
+/** Jobs run at once per WEBHOOK_BATCH of POSTs allowed in flight (see queue-workers). */
+export const WEBHOOK_JOB_OVERLAP = 3;
+
 /** The webhook queue's processor: one attempt at each delivery of the job (the rows say what to do). */
 export const webhookProcessor =
   (deps: DeliverDeps) =>
@@ -59,15 +62,29 @@ export async function enqueueDueDeliveries(
   }
 }
 
-/** Polls for due deliveries every `intervalMs` until stopped. */
+/**
+ * Polls for due deliveries every `intervalMs` until stopped. With `backlog` (the jobs waiting
+ * in the queue) and `enough`, a poll is skipped while at least `enough` jobs still wait: each
+ * poll reads every due delivery and re-queues those already waiting (as jobs of other ids when
+ * the pages shifted), which at 100,000 deliveries cost more than the deliveries themselves.
+ * Redis losing its jobs empties the queue, so the next poll queues them again.
+ */
 export function startWebhookPoller(
-  deps: { sql: Db; jobs: JobDispatcher; logger: Pick<Logger, 'error'> },
+  deps: {
+    sql: Db;
+    jobs: JobDispatcher;
+    logger: Pick<Logger, 'error'>;
+    backlog?: () => Promise<number>;
+    enough?: number;
+  },
   intervalMs: number,
 ): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
   const tick = async () => {
-    if (!stopped) await enqueueDueDeliveries(deps);
+    if (stopped) return;
+    if (deps.backlog && deps.enough !== undefined && (await deps.backlog()) >= deps.enough) return;
+    await enqueueDueDeliveries(deps);
   };
   const timer = setInterval(() => {
     running = running

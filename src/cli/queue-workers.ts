@@ -14,7 +14,12 @@ import { startReconciler } from '../../workers/reconciler.js';
 import { RETENTION_SCHEDULE, retentionProcessor } from '../../workers/retention.js';
 import { senderProcessor } from '../../workers/sender.js';
 import { TRIGGER_SCAN_SCHEDULE, TRIGGER_SCAN_SCHEDULER, triggerProcessor } from '../../workers/trigger.js';
-import { startWebhookPoller, WEBHOOK_BATCH, webhookProcessor } from '../../workers/webhook.js';
+import {
+  startWebhookPoller,
+  WEBHOOK_BATCH,
+  WEBHOOK_JOB_OVERLAP,
+  webhookProcessor,
+} from '../../workers/webhook.js';
 import { throttledCampaigns } from '../campaigns/store.js';
 import { topUpCampaign } from '../campaigns/top-up.js';
 import { type Config, loadConfig } from '../config.js';
@@ -30,6 +35,7 @@ import { createBullDispatcher } from '../queue/dispatcher.js';
 import { STALE_WAITING_MS } from '../queue/job-liveness.js';
 import { backoffStrategy, QUEUES, queuePrefix } from '../queue/queues.js';
 import { createIdentityResolver } from '../senders/identity.js';
+import { inFlightLimit } from '../webhooks/in-flight.js';
 import { UsageError } from './usage-error.js';
 
 export const WORKER_ROLES = [
@@ -247,18 +253,36 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   if (roles.includes('webhook')) {
     // Outbound webhooks: WEBHOOK_CONCURRENCY (20) attempts at once, due ones polled every
     // WEBHOOK_POLL_MS (500) from webhook_deliveries.
+    // WEBHOOK_CONCURRENCY counts POSTs in flight; a job carries WEBHOOK_BATCH deliveries. More
+    // jobs than those POSTs fill run at once: while some POST, others claim or record theirs in
+    // PostgreSQL (with only enough jobs to fill the POSTs, every claim and record left the
+    // receivers idle for its round trips).
+    const inFlight = num(env.WEBHOOK_CONCURRENCY, 20);
     const processor = webhookProcessor({
       sql,
       allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
       retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
       retryWindowMs: config.WEBHOOK_RETRY_WINDOW_SECONDS * 1000,
       clock,
+      inFlight: inFlightLimit(inFlight),
     });
-    // WEBHOOK_CONCURRENCY counts deliveries in flight; a job carries WEBHOOK_BATCH of them.
-    const inFlight = num(env.WEBHOOK_CONCURRENCY, 20);
-    const options = { ...common, concurrency: Math.max(1, Math.round(inFlight / WEBHOOK_BATCH)) };
+    const options = {
+      ...common,
+      concurrency: WEBHOOK_JOB_OVERLAP * Math.max(1, Math.ceil(inFlight / WEBHOOK_BATCH)),
+    };
     workers.set(QUEUES.webhook, watch(new Worker(QUEUES.webhook, processor, options)));
-    const poller = startWebhookPoller({ sql, jobs: dispatcher, logger }, num(env.WEBHOOK_POLL_MS, 500));
+    const webhookQueue = dispatcher.queue(QUEUES.webhook);
+    const poller = startWebhookPoller(
+      {
+        sql,
+        jobs: dispatcher,
+        logger,
+        // Polled again once the waiting jobs are down to a few rounds of the worker's.
+        backlog: () => webhookQueue.getWaitingCount(),
+        enough: 4 * options.concurrency,
+      },
+      num(env.WEBHOOK_POLL_MS, 500),
+    );
     beforeWorkers.push(() => poller.stop());
   }
 

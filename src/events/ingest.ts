@@ -6,11 +6,14 @@ import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
 import { type EventInput, EventInputSchema, type EventResult } from './schema.js';
 import {
+  type ClaimedEvent,
   type CustomerRef,
+  claimEvents,
+  copyEvents,
   customersByEmail,
+  type EventRow,
   ensureLeads,
   insertAliases,
-  insertEvents,
   mergeLeadInto,
   renameCustomer,
   selectAliases,
@@ -46,6 +49,8 @@ interface Parsed {
   input: EventInput;
   name: string | null;
   properties: Record<string, unknown>;
+  /** The properties as JSON, serialised once (measured here, stored as they are). */
+  json: string;
   at: string;
   messageId: string;
   profile: Record<string, unknown>;
@@ -135,6 +140,7 @@ async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promis
       input,
       name,
       properties,
+      json,
       at: new Date(input.timestamp ?? now).toISOString(),
       messageId: input.messageId ?? randomUUID(),
       profile,
@@ -164,11 +170,16 @@ class Resolver {
     }
   }
 
-  /** Loads (creating leads for) every customer the rows name, in a few statements. */
+  /** Leads created by the statement that records the events (customers named by userId). */
+  noteLeads(ids: readonly number[]): void {
+    this.leads.push(...ids);
+  }
+
+  /**
+   * Loads (creating leads for) the customers of the rows without a userId, by email or anonymous
+   * id, in a few statements; rows with a userId are resolved by the statement recording them.
+   */
   async load(rows: readonly Parsed[]): Promise<void> {
-    const external = new Map<string, { external_id: string; email?: string }>();
-    for (const r of rows) if (r.input.userId) external.set(r.input.userId, { external_id: r.input.userId });
-    if (external.size > 0) this.note(await ensureLeads(this.db, [...external.values()]));
     const emails = [
       ...new Set(
         rows.filter((r) => !r.input.userId && r.input.email).map((r) => r.input.email!.toLowerCase()),
@@ -205,25 +216,14 @@ class Resolver {
       );
       for (const [a, id] of await selectAliases(this.db, unknown)) this.aliases.set(a, id);
     }
-    // A userId with an anonymousId ties the two, as Segment does (an id already tied stays).
-    await insertAliases(
-      this.db,
-      rows
-        .filter((r) => r.input.userId && r.input.anonymousId)
-        .map((r) => ({
-          anonymous_id: r.input.anonymousId!,
-          customer_id: this.byExternal.get(r.input.userId!)!.id,
-        })),
-    );
   }
 
-  /** The customer of a row (null when erased: an erased person is never recorded again). */
+  /**
+   * The customer of a row without a userId (null when erased: an erased person is never
+   * recorded again).
+   */
   customerOf(r: Parsed): number | null {
-    const ref = r.input.userId
-      ? this.byExternal.get(r.input.userId)
-      : r.input.email
-        ? this.byEmail.get(r.input.email.toLowerCase())
-        : undefined;
+    const ref = r.input.email ? this.byEmail.get(r.input.email.toLowerCase()) : undefined;
     if (ref) return ref.erased ? null : ref.id;
     return r.input.anonymousId ? (this.aliases.get(r.input.anonymousId) ?? null) : null;
   }
@@ -330,35 +330,69 @@ export async function ingestEvents(db: Db, values: readonly unknown[], now: Date
   const identified = new Map<number, number | null>();
   for (const r of rows) if (r.input.type === 'identify') identified.set(r.index, await resolver.identify(r));
   const tracked = rows.filter((r) => r.name !== null);
-  await resolver.load(tracked);
-  const toWrite = [];
+  await resolver.load(tracked.filter((r) => !r.input.userId));
+  // The first row of each messageId is the event; a repeat in the batch is answered from it.
+  const firsts = new Map<string, Parsed>();
+  const toWrite: EventRow[] = [];
   for (const r of tracked) {
-    const customer = resolver.customerOf(r);
-    if (customer === null) continue;
+    if (firsts.has(r.messageId)) continue;
+    let customer: number | null = null;
+    if (!r.input.userId) {
+      customer = resolver.customerOf(r);
+      if (customer === null) continue;
+    }
+    firsts.set(r.messageId, r);
     toWrite.push({
       index: r.index,
       message_id: r.messageId,
+      user_id: r.input.userId ?? null,
       customer_id: customer,
       name: r.name!,
-      properties: r.properties,
+      properties: r.json,
       at: r.at,
     });
   }
-  const written = toWrite.length > 0 ? await insertEvents(db, toWrite) : [];
-  const byKey = new Map(written.map((w) => [w.message_id, w]));
-  const createdRows = toWrite.filter((w) => byKey.get(w.message_id)?.created);
-  // A messageId twice in one batch: the first is the event, the others are `existing`.
-  const firstIndex = new Map<string, number>();
-  for (const w of toWrite) if (!firstIndex.has(w.message_id)) firstIndex.set(w.message_id, w.index);
-  const firsts = createdRows.filter((w) => firstIndex.get(w.message_id) === w.index);
-  const createdIndex = new Set(firsts.map((w) => w.index));
-  const created = firsts.map((w) => ({
-    event_id: Number(byKey.get(w.message_id)!.event_id),
-    customer_id: w.customer_id,
-    name: w.name,
-    properties: w.properties,
-    at: w.at,
-  }));
+  const claimed = toWrite.length > 0 ? await claimEvents(db, toWrite) : [];
+  // What the claim did with each messageId, and the leads it created.
+  const byKey = new Map<string, ClaimedEvent>();
+  const leadIds: number[] = [];
+  const toCopy: { event_id: number; customer_id: number; row: EventRow }[] = [];
+  for (const w of claimed) {
+    if (w.index === null) {
+      leadIds.push(w.customer_id);
+      continue;
+    }
+    const row = toWrite[w.index]!;
+    byKey.set(row.message_id, w);
+    if (w.created) toCopy.push({ event_id: Number(w.event_id), customer_id: w.customer_id, row });
+  }
+  await copyEvents(db, toCopy);
+  resolver.noteLeads(leadIds);
+  // New events in the batch's order (triggers and journeys see a customer's events in order).
+  const created: Ingested['created'] = [];
+  const createdIndex = new Set<number>();
+  // A userId with an anonymousId ties the two, as Segment does (an id already tied stays).
+  const ties = new Map<string, number>();
+  for (const r of tracked) {
+    const w = byKey.get(r.messageId);
+    if (!w) continue;
+    if (w.created && firsts.get(r.messageId) === r) {
+      createdIndex.add(r.index);
+      created.push({
+        event_id: Number(w.event_id),
+        customer_id: w.customer_id,
+        name: r.name!,
+        properties: r.properties,
+        at: r.at,
+      });
+    }
+    if (r.input.userId && r.input.anonymousId && !ties.has(r.input.anonymousId))
+      ties.set(r.input.anonymousId, w.customer_id);
+  }
+  await insertAliases(
+    db,
+    [...ties].map(([anonymous_id, customer_id]) => ({ anonymous_id, customer_id })),
+  );
   await observeEventTypes(db, created);
   // One object of one shape per row, built once, and the totals counted on the way: the
   // answer of a 10,000-event batch is most of what the request allocates after the rows.

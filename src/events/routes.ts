@@ -17,11 +17,13 @@ import {
   EventTypeSchema,
   StoredEventSchema,
 } from './schema.js';
-import { selectCustomerEvents } from './store.js';
+import { isEventKeyRace, selectCustomerEvents } from './store.js';
 import { ingestTriggerEvents } from './trigger-events.js';
 import { declareEventType, getEventType, listEventTypes } from './types.js';
 
 export const MAX_EVENTS = 10_000;
+/** Tries of a batch whose new keys concurrent requests keep recording first. */
+const KEY_RACE_TRIES = 5;
 
 const postRoute = defineRoute({
   method: 'post',
@@ -133,27 +135,39 @@ export function registerEventRoutes(app: App): void {
   app.openapi(postRoute, async (c) => {
     const values = await readBatchBody(c, { max: MAX_EVENTS, single: singleOrEnvelope });
     const { clock } = c.var.deps;
-    const ingested = await inTransactionThenFire(
-      c.var.deps,
-      async (tx) => {
-        const result = await ingestEvents(tx, values, clock());
-        if (result.leads.length > 0) {
-          await audit(
-            c,
-            result.leads.map((id) => ({
-              action: 'customer.create',
-              entity: 'customer',
-              entity_id: id,
-              customer_id: id,
-              data: { source: 'events' },
-            })),
-            tx,
-          );
-        }
-        return result;
-      },
-      (tx, result) => ingestTriggerEvents(tx, result),
-    );
+    const record = () =>
+      inTransactionThenFire(
+        c.var.deps,
+        async (tx) => {
+          const result = await ingestEvents(tx, values, clock());
+          if (result.leads.length > 0) {
+            await audit(
+              c,
+              result.leads.map((id) => ({
+                action: 'customer.create',
+                entity: 'customer',
+                entity_id: id,
+                customer_id: id,
+                data: { source: 'events' },
+              })),
+              tx,
+            );
+          }
+          return result;
+        },
+        (tx, result) => ingestTriggerEvents(tx, result),
+      );
+    // A concurrent request that recorded one of the batch's new messageIds first rolls this one
+    // back (isEventKeyRace); taken again, the batch finds that key and answers it `existing`.
+    let ingested: Awaited<ReturnType<typeof record>>;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        ingested = await record();
+        break;
+      } catch (error) {
+        if (!isEventKeyRace(error) || attempt >= KEY_RACE_TRIES) throw error;
+      }
+    }
     return c.json(ingested.result, ingested.result.created > 0 ? 201 : 200);
   });
 

@@ -5,6 +5,7 @@ import {
   attributePurchases,
   attributeRefunds,
 } from '../conversions/attribute.js';
+import { copyIn } from '../db/copy.js';
 import type { Db, Sql } from '../db/sql.js';
 import { invalid } from '../http/problem.js';
 import { CLOCK_SKEW_MS } from '../purchases/record.js';
@@ -72,18 +73,11 @@ async function copyInto(
 ) {
   const columns = Array.from({ length: width }, (_, i) => `c${i + 1}`).join(', ');
   const delimiter = options.delimiter === '\t' ? String.raw`E'\t'` : `'${options.delimiter}'`;
-  const writable = await tx
-    .unsafe(
-      `copy pg_temp.import_stage (${columns}) from stdin with (format csv, delimiter ${delimiter}, encoding '${options.encoding}')`,
-    )
-    .writable();
-  writable.end(bytes);
-  // postgres.js never settles the stream when PostgreSQL refuses the data (the error is dropped
-  // once the query has resolved to the stream). So wait until it has sent CopyDone, then ask
-  // the connection: a failed COPY leaves the transaction aborted and this query rejects.
-  const state = (writable as unknown as { _writableState: { finalCalled: boolean } })._writableState;
-  while (!state.finalCalled) await new Promise((resolve) => setImmediate(resolve));
-  await tx`select 1`;
+  await copyIn(
+    tx,
+    `copy pg_temp.import_stage (${columns}) from stdin with (format csv, delimiter ${delimiter}, encoding '${options.encoding}')`,
+    bytes,
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/sql.js';
 import { isPrivateAddress } from './addresses.js';
+import type { InFlightLimit } from './in-flight.js';
 import {
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -23,6 +24,8 @@ export interface DeliverDeps {
   retryWindowMs: number;
   timeoutMs?: number;
   clock?: () => Date;
+  /** Bounds the POSTs in flight across every job of the process (none: unbounded). */
+  inFlight?: InFlightLimit;
 }
 
 const MAX_DELAY_MS = 6 * 3600_000;
@@ -123,14 +126,18 @@ export async function attemptDeliveries(
   const results = new Map<number, AttemptResult>(ids.map((id) => [id, 'skipped']));
   const claimed = await claimDeliveries(deps.sql, ids, LEASE_SECONDS);
   const attempts = await Promise.all(claimed.map((d) => attemptClaimed(deps, d)));
-  await recordAttempts(
-    deps.sql,
-    attempts.map((a) => a.outcome),
-  );
-  for (const a of attempts) {
-    results.set(a.outcome.id, a.result);
-    if (a.disable) await disableEndpoint(deps.sql, a.disable.endpointId, a.disable.reason);
-  }
+  const disables = attempts.flatMap((a) => (a.disable ? [a.disable] : []));
+  // A delivery failed for good and the disabling of its endpoint are seen together.
+  const record = async (db: Db) => {
+    await recordAttempts(
+      db,
+      attempts.map((a) => a.outcome),
+    );
+    for (const d of disables) await disableEndpoint(db, d.endpointId, d.reason);
+  };
+  if (disables.length > 0 && 'begin' in deps.sql) await deps.sql.begin(record);
+  else await record(deps.sql);
+  for (const a of attempts) results.set(a.outcome.id, a.result);
   return results;
 }
 
@@ -159,10 +166,12 @@ async function attemptClaimed(
   let status: number | null = null;
   let error: string | null = null;
   try {
-    const res = await postJson(d.url, body, signedHeaders(d.secret, d.msg_id, body, clock()), {
-      allowPrivate: deps.allowPrivate,
-      timeoutMs: deps.timeoutMs ?? 10_000,
-    });
+    const post = () =>
+      postJson(d.url, body, signedHeaders(d.secret, d.msg_id, body, clock()), {
+        allowPrivate: deps.allowPrivate,
+        timeoutMs: deps.timeoutMs ?? 10_000,
+      });
+    const res = await (deps.inFlight ? deps.inFlight.run(post) : post());
     status = res.status;
     if (res.status >= 200 && res.status < 300) {
       return {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentAudiencePage } from '../../src/segments/audience.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
@@ -83,6 +84,66 @@ describe('POST /v1/events', () => {
       headers: { 'content-type': 'application/x-ndjson' },
     });
     expect(await json(ndjson)).toMatchObject({ created: 2 });
+  });
+
+  it('stores any text as it was sent: names, message ids and properties with backslashes, tabs and line breaks', async () => {
+    // Events are written with COPY, whose text format gives \\, tab and line breaks a meaning:
+    // whatever strings a batch holds, they must come back unchanged.
+    const piece = fc.constantFrom('\\', '\t', '\n', '\r', '\\N', '"', ',', 'é', 'a', ' ', '\\t', '🛒');
+    const text = fc.array(piece, { minLength: 1, maxLength: 8 }).map((a) => a.join(''));
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        text,
+        text,
+        fc.dictionary(text, fc.oneof(text, fc.integer())),
+        async (name, id, properties) => {
+          run++;
+          const userId = `crm-copy-${run}`;
+          const event = `copy ${name.trim() || 'x'}`.trim();
+          const messageId = `copy-${run}-${id}`;
+          const res = await h.post('/v1/events', [track({ userId, event, messageId, properties })], {
+            role: 'integrator',
+          });
+          expect(res.status).toBe(201);
+          const [stored] = await h.db
+            .sql`select name, message_id, properties from events where message_id = ${messageId}`;
+          expect(stored).toEqual({ name: event, message_id: messageId, properties });
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a messageId a concurrent request records first is answered existing, stored once', async () => {
+    const messageId = `race-${Math.random()}`;
+    const body = [track({ userId: 'crm-race', messageId }), track({ userId: 'crm-race' })];
+    // The other request: it holds the key, not yet committed, while this batch is posted.
+    const other = await h.db.sql.reserve();
+    try {
+      await other`begin`;
+      await other`insert into customers (external_id) values ('crm-race-other') returning id`;
+      const [row] = await other`select nextval('events_id_seq')::bigint as id`;
+      const id = Number(row!.id);
+      await other`insert into event_keys (message_id, event_id, at) values (${messageId}, ${id}, '2026-01-10T10:00:00Z')`;
+      const posting = h.post('/v1/events', body, { role: 'integrator' });
+      // Wait until the batch is blocked on that key, then let the other request commit.
+      for (let i = 0; i < 500; i++) {
+        const waiting = await h.db
+          .sql`select 1 from pg_locks where not granted and locktype = 'transactionid'`;
+        if (waiting.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await other`commit`;
+      const res = await posting;
+      expect(res.status).toBe(201);
+      const answer = await json(res);
+      expect(answer.data.map((d: { status: string }) => d.status)).toEqual(['existing', 'created']);
+      expect(answer.data[0].event_id).toBe(id);
+      expect(await h.db.sql`select 1 from event_keys where message_id = ${messageId}`).toHaveLength(1);
+    } finally {
+      other.release();
+    }
   });
 
   it('refuses the whole batch with each bad row listed, writing nothing', async () => {
