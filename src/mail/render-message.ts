@@ -6,10 +6,12 @@ import {
   type ClaimedMessage,
   type OfferContent,
   offerContents,
+  type RecommendedItem,
   recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
 import { claimCodes } from '../offers/code-store.js';
+import { type FilledProduct, feedsNeeded, fillProduct } from '../offers/product-fill.js';
 import { localizeOffer } from '../offers/translations.js';
 import { selectFeeds } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
@@ -46,6 +48,10 @@ export interface RenderedMessage {
   codes: Record<string, string>;
   /** Pooled offers left out of this mail because their pool had no code left (in ledger order). */
   codesExhausted: number[];
+  /** Product offers left out because the customer has no product for them any more. */
+  noProduct: number[];
+  /** The sku each product offer of the mail was filled with (offer id → sku); empty when none. */
+  products: Record<string, string>;
 }
 
 /**
@@ -95,70 +101,99 @@ export function createMessageRenderer(deps: {
           : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
+    // Each {{> products}} block's feed and each product offer's, as last computed for this
+    // customer (no computing at send time), all read by one statement.
+    const productOffers = content.filter((o) => o.product);
+    const asks = [
+      ...version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
+      ...feedsNeeded(productOffers.map((o) => o.product!)),
+    ];
+    const rows =
+      asks.length > 0 ? await selectFeeds(deps.sql, { customerId: m.customer_id, feeds: asks, locale }) : [];
+    const filled = new Map<number, FilledProduct>();
+    for (const o of productOffers) {
+      const product = fillProduct(o.product!, rows, locale);
+      if (product) filled.set(o.id, product);
+    }
+    // A product offer whose product went out of stock or was bought since planning leaves the
+    // mail (an offer naming no product would be empty), before its code is claimed.
+    const noProduct = productOffers.filter((o) => !filled.has(o.id)).map((o) => o.id);
+    const withProduct = noProduct.length > 0 ? content.filter((o) => !noProduct.includes(o.id)) : content;
     // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
     // One statement claims the codes of every pooled offer of the message.
     const claimed = await claimCodes(deps.sql, {
       messageId: m.id,
-      offerIds: content.filter((o) => o.code_pool).map((o) => o.id),
+      offerIds: withProduct.filter((o) => o.code_pool).map((o) => o.id),
       customerId: m.customer_id,
     });
     const codes: Record<string, string> = Object.fromEntries(claimed);
     // A pool emptied since the row was planned (another campaign, a pool smaller than the
     // audience): the offer leaves this mail rather than showing without its code. The sender
     // takes it off the ledger row too, so impressions and clicks count only what was shown.
-    const codesExhausted = content.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
-    const shown = codesExhausted.length > 0 ? content.filter((o) => !codesExhausted.includes(o.id)) : content;
-    // Each {{> products}} block's feed, as last computed for this customer (no computing at
-    // send time), all blocks read by one statement.
+    const codesExhausted = withProduct.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
+    const shown =
+      codesExhausted.length > 0 ? withProduct.filter((o) => !codesExhausted.includes(o.id)) : withProduct;
     const productsFeeds: Record<string, unknown[]> = {};
-    const recommended: { feed: string; rank: number; sku: string }[] = [];
-    if (version.productBlocks.length > 0) {
-      const rows = await selectFeeds(deps.sql, {
-        customerId: m.customer_id,
-        feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
-        locale,
-      });
-      // Each product's link is tracked by its position in `recommended` (the click names the
-      // sku); two blocks showing the same feed item share one position.
-      const position = new Map<string, number>();
-      for (const block of version.productBlocks) {
-        const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
-        productsFeeds[productsKey(block)] = items.map((r) => {
-          const key = `${r.feed}:${r.rank}`;
-          let at = position.get(key);
-          if (at === undefined) {
-            at = recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku }) - 1;
-            position.set(key, at);
-          }
-          return {
-            sku: r.sku,
-            title: r.title,
-            price: r.price,
-            currency: r.currency,
-            image_url: r.image_url,
-            url: r.url ? links.productUrl(at, r.url) : null,
-            reason: r.reason,
-          };
-        });
+    // Each product's link is tracked by its position in `recommended` (the click names the sku);
+    // two blocks (or a block and an offer) showing the same feed item share one position.
+    const recommended: RecommendedItem[] = [];
+    const position = new Map<string, number>();
+    const positionOf = (r: { feed: string; rank: number; sku: string }) => {
+      const key = `${r.feed}:${r.rank}`;
+      let at = position.get(key);
+      if (at === undefined) {
+        at = recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku }) - 1;
+        position.set(key, at);
       }
+      return at;
+    };
+    for (const block of version.productBlocks) {
+      const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
+      productsFeeds[productsKey(block)] = items.map((r) => ({
+        sku: r.sku,
+        title: r.title,
+        price: r.price,
+        currency: r.currency,
+        image_url: r.image_url,
+        url: r.url ? links.productUrl(positionOf(r), r.url) : null,
+        reason: r.reason,
+      }));
     }
-    if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
+    const products: Record<string, string> = {};
+    const offerProduct = (o: OfferContent) => {
+      const p = filled.get(o.id);
+      if (!p) return null;
+      const at = positionOf(p);
+      // The ledger names the offer the product filled, so that its purchase converts to it.
+      recommended[at]!.offer_id ??= o.id;
+      products[o.id] = p.sku;
+      return { ...p, url: p.url ? links.productUrl(at, p.url) : null };
+    };
+    const offersData = shown.map((o, i) => {
+      const wording = localizeOffer(o, locale);
+      const product = o.product ? offerProduct(o) : null;
+      // An offer about a product links to it unless it has its own page.
+      const target = o.url ?? (product ? filled.get(o.id)!.url : null);
+      return {
+        offer_id: o.id,
+        title: wording.title,
+        text: wording.text,
+        code_label: wording.code_label,
+        image_url: o.image_url ?? product?.image_url ?? null,
+        // The target rides in the signed link too, so a click reaches it with the database down.
+        url: target ? links.offerUrl(i, target) : null,
+        code: o.code_pool ? (codes[o.id] ?? null) : o.code,
+        ...(product ? { product } : {}),
+      };
+    });
+    if (recommended.length > 0 || version.productBlocks.length > 0)
+      await recordRecommended(deps.sql, m.id, recommended);
     const data = {
       customer,
       products_feeds: productsFeeds,
-      offers: shown.map((o, i) => {
-        const wording = localizeOffer(o, locale);
-        return {
-          offer_id: o.id,
-          title: wording.title,
-          text: wording.text,
-          code_label: wording.code_label,
-          image_url: o.image_url,
-          // The target rides in the signed link too, so a click reaches it with the database down.
-          url: o.url ? links.offerUrl(i, o.url) : null,
-          code: o.code_pool ? (codes[o.id] ?? null) : o.code,
-        };
-      }),
+      offers: offersData,
+      // `{{offer.product.title}}`: the mail's first offer about a product, else its first offer.
+      offer: offersData.find((o) => o.product) ?? offersData[0] ?? null,
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       web_version_url: links.webVersionUrl,
@@ -175,7 +210,17 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes, codesExhausted };
+    return {
+      subject,
+      html,
+      webHtml: rendered.html,
+      text: rendered.text,
+      links,
+      codes,
+      codesExhausted,
+      noProduct,
+      products,
+    };
   };
 }
 

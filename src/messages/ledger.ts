@@ -1,4 +1,5 @@
 import type { Db, Fragment } from '../db/sql.js';
+import type { OfferProduct } from '../offers/schema.js';
 import type { MessageCategory } from '../policy/schema.js';
 import type { PolicySettings } from '../policy/settings.js';
 
@@ -364,12 +365,14 @@ export interface OfferContent {
   code_pool: boolean;
   /** Title, text and code wording per locale (`{"fr": {"title": …}}`). */
   translations: Record<string, { title?: string; text?: string; code_label?: string }>;
+  /** Where an offer about one of the customer's recommended products takes it (filled at send). */
+  product: OfferProduct | null;
 }
 
 /** The content of offers by id (deleted ones too: a message shows what was decided). */
 export async function offerContents(sql: Db, ids: number[]): Promise<OfferContent[]> {
   return sql<OfferContent[]>`
-    select id, name, title, text, image_url, url, code, category, translations,
+    select id, name, title, text, image_url, url, code, category, translations, product,
       exists (select 1 from offer_codes k where k.offer_id = offers.id) as code_pool
     from offers where id = any(${ids}::bigint[])`;
 }
@@ -431,11 +434,15 @@ export async function dropOffers(sql: Db, id: number, offerIds: readonly number[
   return row?.offer_ids ?? [];
 }
 
-/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
-export async function recordRecommended(
-  sql: Db,
-  id: number,
-  items: { feed: string; rank: number; sku: string }[],
-): Promise<void> {
+/** A recommended product a message showed; `offer_id` when a product offer was filled with it. */
+export interface RecommendedItem {
+  feed: string;
+  rank: number;
+  sku: string;
+  offer_id?: number;
+}
+
+/** The recommended products a message showed, kept on its row for attribution. */
+export async function recordRecommended(sql: Db, id: number, items: RecommendedItem[]): Promise<void> {
   await sql`update messages set recommended = ${sql.json(items as never)} where id = ${id}`;
 }

@@ -233,13 +233,20 @@ export function createSender(deps: SenderDeps) {
       return { outcome: 'failed', error: message };
     }
     let offerIds = m.offer_ids;
-    if (mail.codesExhausted.length > 0) {
-      // Planned while codes remained, the pool ran dry before this send: the mail goes without
-      // that offer (never with an empty code), and the campaign's operator is told.
-      offerIds = await dropOffers(deps.sql, id, mail.codesExhausted);
+    const leftOut = [...mail.codesExhausted, ...mail.noProduct];
+    if (leftOut.length > 0) {
+      // Planned while codes (or the customer's product) remained, gone before this send: the
+      // mail goes without that offer (never with an empty code), and the operator is told.
+      offerIds = await dropOffers(deps.sql, id, leftOut);
       deps.logger.warn(
-        { message: id, campaign: m.campaign_id, trigger: m.trigger_id, offers: mail.codesExhausted },
-        'unique codes exhausted: offer left out of the mail',
+        {
+          message: id,
+          campaign: m.campaign_id,
+          trigger: m.trigger_id,
+          codes_exhausted: mail.codesExhausted,
+          no_product: mail.noProduct,
+        },
+        'offer left out of the mail',
       );
     }
     const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
@@ -330,6 +337,9 @@ export function createSender(deps: SenderDeps) {
             ...(Object.keys(mail.codes).length > 0 ? { codes: mail.codes } : {}),
             // Why an offer planned for this mail is not in it (the explain of the send).
             ...(mail.codesExhausted.length > 0 ? { codes_exhausted: mail.codesExhausted } : {}),
+            ...(mail.noProduct.length > 0 ? { no_product: mail.noProduct } : {}),
+            // The product each product offer was filled with (offer id → sku).
+            ...(Object.keys(mail.products).length > 0 ? { offer_products: mail.products } : {}),
           },
         }),
       {
