@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flushTrackingEvents } from '../../src/tracking/event-buffer.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { type SendingWorkers, startSendingWorkers, waitForCampaign } from '../helpers/sending-workers.js';
+import { getPage, postForm, signInToUi } from '../helpers/ui-session.js';
 
 // An offer about one of the customer's recommended products ("-15 % on a product picked for
 // you"), through HTTP, the real workers and an SMTP sink: each recipient's offer is filled
@@ -225,5 +226,49 @@ describe('offers about a recommended product', () => {
       sku: 'CUSHION',
       recommendation: { feed: 'bought_together', rank: 1 },
     });
+  });
+
+  it('is set on the offer form with a feed picker, not JSON, and a bad rank is named on the form', async () => {
+    const { session, csrf } = await signInToUi(h, 'marketer');
+    const blank = await (await getPage(h, '/ui/offers/new', session)).text();
+    expect(blank).toContain('name="product.feed"');
+    expect(blank).toContain('Often bought with what they bought');
+    const fields = {
+      _csrf: csrf,
+      name: 'Throw -10%',
+      title: '-10 % on a textile for you',
+      priority: '0',
+      'product.feed': 'top_in_category',
+      'product.rank': '2',
+      'product.skus': 'CUSHION, THROW',
+      'product.category': 'textile',
+    };
+    const saved = await postForm(h, '/ui/offers', session, fields);
+    expect(saved.status).toBe(303);
+    const id = Number(/\/ui\/offers\/(\d+)/.exec(saved.headers.get('location') ?? '')![1]);
+    const offer = await json(await h.get(`/v1/offers/${id}`));
+    expect(offer.product).toEqual({
+      feed: 'top_in_category',
+      rank: 2,
+      skus: ['CUSHION', 'THROW'],
+      category: 'textile',
+    });
+    const edit = await (await getPage(h, `/ui/offers/${id}`, session)).text();
+    expect(edit).toMatch(/<option value="top_in_category" selected/);
+    expect(edit).toContain('value="CUSHION, THROW"');
+    const list = await (await getPage(h, '/ui/offers', session)).text();
+    expect(list).toContain('Best sellers of their categories');
+
+    const bad = await postForm(h, `/ui/offers/${id}`, session, { ...fields, 'product.rank': '0' });
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).toMatch(
+      /id="f-product-rank"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="f-product-rank"/,
+    );
+    expect((await json(await h.get(`/v1/offers/${id}`))).product.rank).toBe(2);
+
+    // No feed chosen: the offer is about no product any more.
+    const cleared = await postForm(h, `/ui/offers/${id}`, session, { ...fields, 'product.feed': '' });
+    expect(cleared.status).toBe(303);
+    expect((await json(await h.get(`/v1/offers/${id}`))).product).toBeNull();
   });
 });
