@@ -10,14 +10,12 @@ import {
   recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
-import { claimCodes } from '../offers/code-store.js';
-import { type FilledProduct, feedsNeeded, fillProduct } from '../offers/product-fill.js';
 import { localizeOffer } from '../offers/translations.js';
-import { selectFeeds } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
+import { type Replacement, settleOffers } from './settle-offers.js';
 import { journeyMessageEvent } from './store.js';
 
 const OFFER_TTL_MS = 60_000;
@@ -52,6 +50,10 @@ export interface RenderedMessage {
   noProduct: number[];
   /** The sku each product offer of the mail was filled with (offer id → sku); empty when none. */
   products: Record<string, string>;
+  /** The offers the mail shows, in ledger order (differs from the row's when some were left out). */
+  offerIds: number[];
+  /** Offers left out, why, and which offer took each one's place. */
+  replaced: Replacement[];
 }
 
 /**
@@ -85,10 +87,12 @@ export function createMessageRenderer(deps: {
     return compiled;
   }
 
-  return async function render(m: RenderableMessage): Promise<RenderedMessage> {
+  return async function render(
+    m: RenderableMessage,
+    options: { replaceAt?: Date | undefined } = {},
+  ): Promise<RenderedMessage> {
     const version = await loadTemplateVersion(deps.sql, m.template_id, m.template_version);
     const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
-    const content = await loadOffers(m.offer_ids);
     // An automated email may speak of the order that fired it and of the latest one.
     const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
     // …and of the custom event that fired it ({{event.properties.cart_url}}).
@@ -101,38 +105,25 @@ export function createMessageRenderer(deps: {
           : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
-    // Each {{> products}} block's feed and each product offer's, as last computed for this
-    // customer (no computing at send time), all read by one statement.
-    const productOffers = content.filter((o) => o.product);
-    const asks = [
-      ...version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
-      ...feedsNeeded(productOffers.map((o) => o.product!)),
-    ];
-    const rows =
-      asks.length > 0 ? await selectFeeds(deps.sql, { customerId: m.customer_id, feeds: asks, locale }) : [];
-    const filled = new Map<number, FilledProduct>();
-    for (const o of productOffers) {
-      const product = fillProduct(o.product!, rows, locale);
-      if (product) filled.set(o.id, product);
-    }
-    // A product offer whose product went out of stock or was bought since planning leaves the
-    // mail (an offer naming no product would be empty), before its code is claimed.
-    const noProduct = productOffers.filter((o) => !filled.has(o.id)).map((o) => o.id);
-    const withProduct = noProduct.length > 0 ? content.filter((o) => !noProduct.includes(o.id)) : content;
-    // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
-    // One statement claims the codes of every pooled offer of the message.
-    const claimed = await claimCodes(deps.sql, {
+    // The offers the mail can show: products filled, codes claimed, and (when sending) the next
+    // eligible offer in the place of one that found neither.
+    const {
+      content: shown,
+      rows,
+      filled,
+      codes,
+      codesExhausted,
+      noProduct,
+      replaced,
+    } = await settleOffers(deps.sql, {
       messageId: m.id,
-      offerIds: withProduct.filter((o) => o.code_pool).map((o) => o.id),
       customerId: m.customer_id,
+      offerIds: m.offer_ids,
+      blocks: version.productBlocks,
+      locale,
+      load: loadOffers,
+      replaceAt: options.replaceAt,
     });
-    const codes: Record<string, string> = Object.fromEntries(claimed);
-    // A pool emptied since the row was planned (another campaign, a pool smaller than the
-    // audience): the offer leaves this mail rather than showing without its code. The sender
-    // takes it off the ledger row too, so impressions and clicks count only what was shown.
-    const codesExhausted = withProduct.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
-    const shown =
-      codesExhausted.length > 0 ? withProduct.filter((o) => !codesExhausted.includes(o.id)) : withProduct;
     const productsFeeds: Record<string, unknown[]> = {};
     // Each product's link is tracked by its position in `recommended` (the click names the sku);
     // two blocks (or a block and an offer) showing the same feed item share one position.
@@ -220,6 +211,8 @@ export function createMessageRenderer(deps: {
       codesExhausted,
       noProduct,
       products,
+      offerIds: shown.map((o) => o.id),
+      replaced,
     };
   };
 }

@@ -421,14 +421,12 @@ export async function triggerMessageOrders(
 }
 
 /**
- * Takes offers off a row's offer_ids (keeping the order of the rest) and returns what is left:
- * offers a mail could not show (their code pool ran dry after planning).
+ * Sets a row's offer_ids to what its mail shows: planned offers it could not show (their code
+ * pool ran dry, their product went, after planning) are out, replacements in their places.
  */
-export async function dropOffers(sql: Db, id: number, offerIds: readonly number[]): Promise<number[]> {
+export async function setOffers(sql: Db, id: number, offerIds: readonly number[]): Promise<number[]> {
   const [row] = await sql<{ offer_ids: number[] }[]>`
-    update messages set offer_ids = coalesce(
-      (select array_agg(o order by n) from unnest(offer_ids) with ordinality as u(o, n)
-       where o <> all(${offerIds as number[]}::bigint[])), '{}'), updated_at = now()
+    update messages set offer_ids = ${offerIds as number[]}::bigint[], updated_at = now()
     where id = ${id}
     returning offer_ids`;
   return row?.offer_ids ?? [];
