@@ -11,6 +11,7 @@ import { startSmtpSink } from '../src/dev/smtp-sink.js';
 import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
 import { loadTemplateVersion, renderForCustomer } from '../src/templates/render.js';
+import { createTemplate } from '../src/templates/service.js';
 import { messageLinks } from '../src/tracking/links.js';
 import { type ShopFixture, seedCampaignShop } from '../test/helpers/campaign-fixtures.js';
 import { ADMIN_URL, urlFor } from '../test/helpers/test-db.js';
@@ -114,6 +115,47 @@ async function runCampaign(
     await jobs.close();
     redis.disconnect();
   }
+}
+
+/**
+ * The same shop with a catalogue and stored recommendations (as a full refresh leaves them:
+ * one `bought_together` list of 20 skus per customer), and a copy of the campaign's template
+ * with a `{{> products}}` block of three: the send-time lookup and rendering of recommended
+ * products is all that differs between the two campaigns.
+ */
+async function withProductsBlock(
+  sql: Sql,
+  shop: ShopFixture,
+): Promise<{ segmentId: number; templateId: number }> {
+  const skus = Array.from({ length: 300 }, (_, i) => `BENCH-${String(i + 1).padStart(4, '0')}`);
+  await sql`
+    insert into products (sku, title, price, currency, category, image_url, url)
+    select sku, to_jsonb('Product ' || sku), 10 + (n % 90), 'EUR', case when n % 2 = 0 then 'garden' else 'books' end,
+      'https://shop.example/img/' || sku || '.jpg', 'https://shop.example/p/' || sku
+    from unnest(${skus}::text[]) with ordinality as u(sku, n)`;
+  await sql`
+    insert into recommendation_lists (customer_id, feed, skus, scores, reasons, computed_at)
+    select c.id, 'bought_together',
+      array(select (${skus}::text[])[1 + ((c.id * 7 + k * 13) % 300)::int] from generate_series(0, 19) k),
+      array(select 1.0 / (k + 1) from generate_series(0, 19) k),
+      array(select 'often bought with what you bought' from generate_series(0, 19) k),
+      now()
+    from customers c`;
+  const [source] = await sql<{ mjml: string; subject: string }[]>`
+    select mjml, subject from template_versions where template_id = ${shop.templateId}
+    order by version desc limit 1`;
+  const block =
+    '<mj-section><mj-column><mj-text>{{> products feed="bought_together" count=3}}</mj-text></mj-column></mj-section>';
+  const template = await sql.begin((tx) =>
+    createTemplate(tx, {
+      name: 'bench with products',
+      subject: source!.subject,
+      preheader: null,
+      mjml: source!.mjml.replace('</mj-body>', `${block}</mj-body>`),
+    }),
+  );
+  if (!template.latest_version) throw new Error('the products template was not saved');
+  return { segmentId: shop.segmentId, templateId: template.id };
 }
 
 interface PreRendered {
@@ -225,6 +267,8 @@ const bench: Bench = {
       }
       const one = await runCampaign(sql, env('one'), 1, shop);
       const two = await runCampaign(sql, env('two'), 2, shop);
+      // The same campaign with a products block, right after the plain one at the same load.
+      const products = await runCampaign(sql, env('products'), 1, await withProductsBlock(sql, shop));
       return [
         {
           name: `campaign-e2e (1 worker process${policy ? ', contact policy on' : ''})`,
@@ -244,6 +288,25 @@ const bench: Bench = {
           baseline_value: baseline,
           ratio: two.rate / baseline,
           notes: { customers, sent: two.sent, seconds: Math.round(two.seconds * 10) / 10 },
+        },
+        {
+          name: `campaign-e2e (1 worker process, {{> products}} block${policy ? ', contact policy on' : ''})`,
+          value: products.rate,
+          unit: 'messages/s',
+          baseline: 'bare nodemailer pooled, the same emails pre-rendered',
+          baseline_value: baseline,
+          ratio: products.rate / baseline,
+          notes: { customers, sent: products.sent, seconds: Math.round(products.seconds * 10) / 10 },
+        },
+        {
+          name: 'campaign-e2e: with a {{> products}} block against without',
+          value: products.rate,
+          unit: 'messages/s',
+          baseline: 'the same campaign without the block (1 worker process)',
+          baseline_value: one.rate,
+          ratio: products.rate / one.rate,
+          target: 0.9,
+          notes: { customers, sent: products.sent },
         },
       ];
     } finally {

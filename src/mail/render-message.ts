@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import { triggerMessageEvent } from '../events/store.js';
+import { createBatcher } from '../messages/batcher.js';
 import {
   type ClaimedMessage,
   type OfferContent,
@@ -11,6 +12,7 @@ import {
   triggerMessageOrders,
 } from '../messages/ledger.js';
 import { localizeOffer } from '../offers/translations.js';
+import { type FeedAsk, selectFeedsMany } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
@@ -66,6 +68,13 @@ export function createMessageRenderer(deps: {
 }) {
   const offers = new Map<number, { offer: OfferContent; until: number }>();
   const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
+  // The stored feeds of the mails rendered at once are read, and what they showed written, one
+  // statement for many (a products block costs no round trip of its own per mail under load).
+  const feedBatch = createBatcher((asks: FeedAsk[]) => selectFeedsMany(deps.sql, asks));
+  const recommendedBatch = createBatcher(async (rows: { id: number; items: RecommendedItem[] }[]) => {
+    await recordRecommended(deps.sql, rows);
+    return rows.map(() => undefined);
+  });
 
   async function loadOffers(ids: number[]): Promise<OfferContent[]> {
     const now = Date.now();
@@ -122,6 +131,7 @@ export function createMessageRenderer(deps: {
       blocks: version.productBlocks,
       locale,
       load: loadOffers,
+      feeds: feedBatch,
       replaceAt: options.replaceAt,
     });
     const productsFeeds: Record<string, unknown[]> = {};
@@ -178,7 +188,7 @@ export function createMessageRenderer(deps: {
       };
     });
     if (recommended.length > 0 || version.productBlocks.length > 0)
-      await recordRecommended(deps.sql, m.id, recommended);
+      await recommendedBatch({ id: m.id, items: recommended });
     const data = {
       customer,
       products_feeds: productsFeeds,

@@ -3,7 +3,7 @@ import type { OfferContent } from '../messages/ledger.js';
 import { claimCodes } from '../offers/code-store.js';
 import { type FilledProduct, feedsNeeded, fillProduct } from '../offers/product-fill.js';
 import { replacementOffers } from '../offers/replace.js';
-import { type RecommendationRow, selectFeeds } from '../products/recommend-store.js';
+import type { FeedAsk, RecommendationRow } from '../products/recommend-store.js';
 import type { ProductBlock } from '../templates/products-block.js';
 
 /** Why a planned offer could not be shown, and which offer took its place (if one did). */
@@ -49,6 +49,8 @@ export async function settleOffers(
     blocks: readonly ProductBlock[];
     locale: string;
     load: (ids: number[]) => Promise<OfferContent[]>;
+    /** Reads stored feeds (selectFeedsMany, batched across the mails rendered at once). */
+    feeds: (ask: FeedAsk) => Promise<RecommendationRow[]>;
     replaceAt?: Date | undefined;
   },
 ): Promise<SettledOffers> {
@@ -65,7 +67,7 @@ export async function settleOffers(
     ];
     const rows =
       asks.length > 0
-        ? await selectFeeds(sql, { customerId: input.customerId, feeds: asks, locale: input.locale })
+        ? await input.feeds({ customerId: input.customerId, feeds: asks, locale: input.locale })
         : [];
     const filled = new Map<number, FilledProduct>();
     for (const o of productOffers) {

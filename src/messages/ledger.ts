@@ -440,7 +440,16 @@ export interface RecommendedItem {
   offer_id?: number;
 }
 
-/** The recommended products a message showed, kept on its row for attribution. */
-export async function recordRecommended(sql: Db, id: number, items: RecommendedItem[]): Promise<void> {
-  await sql`update messages set recommended = ${sql.json(items as never)} where id = ${id}`;
+/** The recommended products messages showed, kept on their rows for attribution (one statement). */
+export async function recordRecommended(
+  sql: Db,
+  rows: readonly { id: number; items: RecommendedItem[] }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  // In id order, so that two statements never lock rows crosswise.
+  const sorted = [...rows].sort((a, b) => a.id - b.id);
+  await sql`
+    update messages m set recommended = x.items
+    from jsonb_to_recordset(${JSON.stringify(sorted)}::text::jsonb) as x(id bigint, items jsonb)
+    where m.id = x.id`;
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/sql.js';
 import { inHoldout } from '../holdouts/assign.js';
-import { selectFeedsOfCustomers } from '../products/recommend-store.js';
+import { type RecommendationRow, selectFeedsMany } from '../products/recommend-store.js';
 import { buildContexts, type CustomerContext } from '../rules/context.js';
 import { resolveLocale } from '../templates/locale.js';
 import {
@@ -82,7 +82,7 @@ export async function loadCustomerFacts(
   const withHoldout = offers.filter((o) => o.holdoutPercent > 0);
   const aboutProducts = offers.filter((o) => o.product);
 
-  const [contexts, impressions, feeds] = await Promise.all([
+  const [contexts, impressions] = await Promise.all([
     buildContexts(sql, ids, now),
     countRecentImpressions(sql, {
       customerIds: ids,
@@ -90,14 +90,19 @@ export async function loadCustomerFacts(
       days: capped.map((o) => o.capDays!),
       now,
     }),
-    // The stored feeds product offers are filled from, for the whole page in one statement.
-    aboutProducts.length > 0
-      ? selectFeedsOfCustomers(sql, {
-          customerIds: ids,
-          feeds: feedsNeeded(aboutProducts.map((o) => o.product!)),
-        })
-      : undefined,
   ]);
+  // The stored feeds product offers are filled from, for the whole page in one statement, each
+  // customer's titles in their locale (known from their context).
+  let feeds: Map<number, RecommendationRow[]> | undefined;
+  if (aboutProducts.length > 0) {
+    const asked = ids.filter((id) => contexts.get(id) !== undefined);
+    const needed = feedsNeeded(aboutProducts.map((o) => o.product!));
+    const lists = await selectFeedsMany(
+      sql,
+      asked.map((id) => ({ customerId: id, locale: resolveLocale(contexts.get(id)!.locale), feeds: needed })),
+    );
+    feeds = new Map(asked.map((id, i) => [id, lists[i]!]));
+  }
 
   const facts = new Map<number, CustomerFacts>();
   for (const id of ids) {

@@ -371,78 +371,61 @@ export interface RecommendationRow {
   url: string | null;
 }
 
-/** The largest count asked of each feed (two blocks, or a block and an offer, may read one feed). */
-function feedLimits(feeds: readonly { feed: Feed; limit: number }[]): Map<Feed, number> {
-  const limits = new Map<Feed, number>();
-  for (const { feed, limit } of feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
-  return limits;
+/** One reader's ask: a customer's feeds (each to a depth) with titles in a locale. */
+export interface FeedAsk {
+  customerId: number;
+  locale: string;
+  feeds: readonly { feed: Feed; limit: number }[];
 }
 
 /**
- * Stored feeds of some customers, best first, each cut to its limit after a recheck at read: a
- * product out of stock or inactive since the refresh, or bought since (when the feed leaves
- * bought items out), is not shown. Titles in `locale`, or each customer's own locale (null).
+ * Stored feeds of several readers at once (a page of decisions, the mails a sender renders at
+ * once), best first, each cut to its limit after a recheck at read: a product out of stock or
+ * inactive since the refresh, or bought since (when the feed leaves bought items out), is not
+ * shown. One statement for all; the answer holds one list per ask, in order. Two asks of one
+ * feed (two blocks, or a block and an offer) read it to the larger limit.
  */
-function shownFeeds(
-  db: Db,
-  input: { customerIds: number[]; limits: Map<Feed, number>; locale: string | null },
-) {
-  const locale = input.locale === null ? db`coalesce(c.locale, 'en')` : db`${input.locale}::text`;
-  return db<(RecommendationRow & { customer_id: number })[]>`
-    select customer_id, feed, rank, sku, score, reason, title, description, price, currency, category, brand,
+export async function selectFeedsMany(db: Db, asks: readonly FeedAsk[]): Promise<RecommendationRow[][]> {
+  const out = asks.map((): RecommendationRow[] => []);
+  const w = { ask: [] as number[], feed: [] as string[], lim: [] as number[] };
+  asks.forEach((a, i) => {
+    const limits = new Map<Feed, number>();
+    for (const { feed, limit } of a.feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
+    for (const [feed, lim] of limits) {
+      w.ask.push(i);
+      w.feed.push(feed);
+      w.lim.push(lim);
+    }
+  });
+  if (w.ask.length === 0) return out;
+  const rows = await db<(RecommendationRow & { ask: number })[]>`
+    select ask, feed, rank, sku, score, reason, title, description, price, currency, category, brand,
       image_url, url
     from (
-      select r.customer_id, r.feed, r.rank, r.sku, r.score, r.reason,
-        product_title(p.title, ${locale}) as title,
-        case when p.description is null then null else product_title(p.description, ${locale}) end as description,
+      select q.ask, r.feed, r.rank, r.sku, r.score, r.reason,
+        product_title(p.title, q.locale) as title,
+        case when p.description is null then null else product_title(p.description, q.locale) end as description,
         p.price, p.currency, p.category, p.brand, p.image_url, p.url,
-        row_number() over (partition by r.customer_id, r.feed order by r.rank) as n, w.lim
-      from unnest(${[...input.limits.keys()]}::text[], ${[...input.limits.values()]}::int[]) as w(feed, lim)
-      join product_recommendations r on r.customer_id = any(${input.customerIds}::bigint[]) and r.feed = w.feed
-      ${input.locale === null ? db`join customers c on c.id = r.customer_id` : db``}
+        row_number() over (partition by q.ask, r.feed order by r.rank) as n, w.lim
+      from unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.customerId)}::bigint[],
+          ${asks.map((a) => a.locale)}::text[]) as q(ask, customer_id, locale)
+      join unnest(${w.ask}::int[], ${w.feed}::text[], ${w.lim}::int[]) as w(ask, feed, lim) on w.ask = q.ask
+      join product_recommendations r on r.customer_id = q.customer_id and r.feed = w.feed
       join products p on p.sku = r.sku and p.active and p.in_stock
       join recommendation_feeds f on f.feed = r.feed
       where not (f.exclude_bought and exists (
         select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
     ) shown
     where n <= lim
-    order by customer_id, feed, rank`;
-}
-
-/**
- * A customer's stored feeds, best first, each cut to its limit after a recheck at read (see
- * shownFeeds). One statement for every feed asked (a mail's blocks and product offers).
- */
-export async function selectFeeds(
-  db: Db,
-  input: { customerId: number; feeds: readonly { feed: Feed; limit: number }[]; locale: string },
-): Promise<RecommendationRow[]> {
-  const rows = await shownFeeds(db, {
-    customerIds: [input.customerId],
-    limits: feedLimits(input.feeds),
-    locale: input.locale,
-  });
-  return rows.map(({ customer_id: _, ...row }) => row);
-}
-
-/** The same for a page of customers at once (a batch of decisions), each in their own locale. */
-export async function selectFeedsOfCustomers(
-  db: Db,
-  input: { customerIds: number[]; feeds: readonly { feed: Feed; limit: number }[] },
-): Promise<Map<number, RecommendationRow[]>> {
-  const out = new Map<number, RecommendationRow[]>();
-  if (input.customerIds.length === 0 || input.feeds.length === 0) return out;
-  const rows = await shownFeeds(db, {
-    customerIds: input.customerIds,
-    limits: feedLimits(input.feeds),
-    locale: null,
-  });
-  for (const { customer_id, ...row } of rows) {
-    const list = out.get(customer_id);
-    if (list) list.push(row);
-    else out.set(customer_id, [row]);
-  }
+    order by ask, feed, rank`;
+  for (const { ask, ...row } of rows) out[ask]!.push(row);
   return out;
+}
+
+/** A customer's stored feeds, best first, rechecked at read (see selectFeedsMany). */
+export async function selectFeeds(db: Db, ask: FeedAsk): Promise<RecommendationRow[]> {
+  const [rows] = await selectFeedsMany(db, [ask]);
+  return rows ?? [];
 }
 
 /** A customer's stored feed, best first, rechecked at read (see selectFeeds). */
