@@ -43,7 +43,8 @@ const RETURNING = (sql: Db) => sql`
  * away from a code, and is left alone otherwise, so running it again, from either side and in
  * any order, converges on the same row. Lines are written in id order so that two passes never
  * lock crosswise. A redeemed code is marked with the line. A line whose sku the message showed
- * in a products block is a recommendation conversion (`data.recommendation`: its feed and rank).
+ * in a products block is a recommendation conversion (`data.recommendation`: its feed and rank);
+ * one whose sku a product offer of the message was filled with converts to that offer.
  */
 function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
   return sql<Conversion[]>`
@@ -91,7 +92,14 @@ function attributeLines(sql: Db, lines: Fragment): Promise<Conversion[]> {
     )
     insert into contact_events as ce (customer_id, kind, message_id, campaign_id, trigger_id, offer_id, purchase_id, data, at)
     select customer_id, 'converted', message_id, campaign_id, trigger_id,
-      coalesce(code_offer, (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
+      coalesce(code_offer,
+        -- The line's sku is the product a product offer of the message was filled with.
+        (select (r ->> 'offer_id')::bigint
+          from jsonb_array_elements(case when jsonb_typeof(recommended) = 'array' then recommended
+            else '[]'::jsonb end) as r
+          where touched.sku is not null and r ->> 'sku' = touched.sku and r ? 'offer_id'
+          order by (r ->> 'rank')::int limit 1),
+        (select o.id from unnest(offer_ids) with ordinality as u(offer_id, pos)
          join offers o on o.id = u.offer_id
          where o.category is not null and o.category = touched.category
          order by (o.id = touched.clicked_offer) desc nulls last, u.pos

@@ -2,20 +2,22 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/sql.js';
 import { triggerMessageEvent } from '../events/store.js';
+import { createBatcher } from '../messages/batcher.js';
 import {
   type ClaimedMessage,
   type OfferContent,
   offerContents,
+  type RecommendedItem,
   recordRecommended,
   triggerMessageOrders,
 } from '../messages/ledger.js';
-import { claimCodes } from '../offers/code-store.js';
 import { localizeOffer } from '../offers/translations.js';
-import { selectFeeds } from '../products/recommend-store.js';
+import { type FeedAsk, selectFeedsMany } from '../products/recommend-store.js';
 import { resolveLocale } from '../templates/locale.js';
 import { productsKey } from '../templates/products-block.js';
 import { compileSubject, loadTemplateVersion, renderForCustomer } from '../templates/render.js';
 import { type MessageLinks, messageLinks } from '../tracking/links.js';
+import { type Replacement, settleOffers } from './settle-offers.js';
 import { journeyMessageEvent } from './store.js';
 
 const OFFER_TTL_MS = 60_000;
@@ -46,6 +48,14 @@ export interface RenderedMessage {
   codes: Record<string, string>;
   /** Pooled offers left out of this mail because their pool had no code left (in ledger order). */
   codesExhausted: number[];
+  /** Product offers left out because the customer has no product for them any more. */
+  noProduct: number[];
+  /** The sku each product offer of the mail was filled with (offer id → sku); empty when none. */
+  products: Record<string, string>;
+  /** The offers the mail shows, in ledger order (differs from the row's when some were left out). */
+  offerIds: number[];
+  /** Offers left out, why, and which offer took each one's place. */
+  replaced: Replacement[];
 }
 
 /**
@@ -58,6 +68,13 @@ export function createMessageRenderer(deps: {
 }) {
   const offers = new Map<number, { offer: OfferContent; until: number }>();
   const subjects = new LRUCache<string, ReturnType<typeof compileSubject>>({ max: 500 });
+  // The stored feeds of the mails rendered at once are read, and what they showed written, one
+  // statement for many (a products block costs no round trip of its own per mail under load).
+  const feedBatch = createBatcher((asks: FeedAsk[]) => selectFeedsMany(deps.sql, asks));
+  const recommendedBatch = createBatcher(async (rows: { id: number; items: RecommendedItem[] }[]) => {
+    await recordRecommended(deps.sql, rows);
+    return rows.map(() => undefined);
+  });
 
   async function loadOffers(ids: number[]): Promise<OfferContent[]> {
     const now = Date.now();
@@ -79,10 +96,12 @@ export function createMessageRenderer(deps: {
     return compiled;
   }
 
-  return async function render(m: RenderableMessage): Promise<RenderedMessage> {
+  return async function render(
+    m: RenderableMessage,
+    options: { replaceAt?: Date | undefined } = {},
+  ): Promise<RenderedMessage> {
     const version = await loadTemplateVersion(deps.sql, m.template_id, m.template_version);
     const links = messageLinks(deps.config.PUBLIC_URL, deps.config.OFFERFLOW_SECRET, m.id);
-    const content = await loadOffers(m.offer_ids);
     // An automated email may speak of the order that fired it and of the latest one.
     const orders = m.trigger_id !== null ? await triggerMessageOrders(deps.sql, m) : undefined;
     // …and of the custom event that fired it ({{event.properties.cart_url}}).
@@ -95,70 +114,87 @@ export function createMessageRenderer(deps: {
           : undefined;
     const { erased_at: _erased, ...customer } = m.customer;
     const locale = resolveLocale(customer.locale);
-    // A pooled offer's code is this message's own, claimed once: a retry reads back the same.
-    // One statement claims the codes of every pooled offer of the message.
-    const claimed = await claimCodes(deps.sql, {
+    // The offers the mail can show: products filled, codes claimed, and (when sending) the next
+    // eligible offer in the place of one that found neither.
+    const {
+      content: shown,
+      rows,
+      filled,
+      codes,
+      codesExhausted,
+      noProduct,
+      replaced,
+    } = await settleOffers(deps.sql, {
       messageId: m.id,
-      offerIds: content.filter((o) => o.code_pool).map((o) => o.id),
       customerId: m.customer_id,
+      offerIds: m.offer_ids,
+      blocks: version.productBlocks,
+      locale,
+      load: loadOffers,
+      feeds: feedBatch,
+      replaceAt: options.replaceAt,
     });
-    const codes: Record<string, string> = Object.fromEntries(claimed);
-    // A pool emptied since the row was planned (another campaign, a pool smaller than the
-    // audience): the offer leaves this mail rather than showing without its code. The sender
-    // takes it off the ledger row too, so impressions and clicks count only what was shown.
-    const codesExhausted = content.filter((o) => o.code_pool && !claimed.has(o.id)).map((o) => o.id);
-    const shown = codesExhausted.length > 0 ? content.filter((o) => !codesExhausted.includes(o.id)) : content;
-    // Each {{> products}} block's feed, as last computed for this customer (no computing at
-    // send time), all blocks read by one statement.
     const productsFeeds: Record<string, unknown[]> = {};
-    const recommended: { feed: string; rank: number; sku: string }[] = [];
-    if (version.productBlocks.length > 0) {
-      const rows = await selectFeeds(deps.sql, {
-        customerId: m.customer_id,
-        feeds: version.productBlocks.map((b) => ({ feed: b.feed, limit: b.count })),
-        locale,
-      });
-      // Each product's link is tracked by its position in `recommended` (the click names the
-      // sku); two blocks showing the same feed item share one position.
-      const position = new Map<string, number>();
-      for (const block of version.productBlocks) {
-        const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
-        productsFeeds[productsKey(block)] = items.map((r) => {
-          const key = `${r.feed}:${r.rank}`;
-          let at = position.get(key);
-          if (at === undefined) {
-            at = recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku }) - 1;
-            position.set(key, at);
-          }
-          return {
-            sku: r.sku,
-            title: r.title,
-            price: r.price,
-            currency: r.currency,
-            image_url: r.image_url,
-            url: r.url ? links.productUrl(at, r.url) : null,
-            reason: r.reason,
-          };
-        });
+    // Each product's link is tracked by its position in `recommended` (the click names the sku);
+    // two blocks (or a block and an offer) showing the same feed item share one position.
+    const recommended: RecommendedItem[] = [];
+    const position = new Map<string, number>();
+    const positionOf = (r: { feed: string; rank: number; sku: string }) => {
+      const key = `${r.feed}:${r.rank}`;
+      let at = position.get(key);
+      if (at === undefined) {
+        at = recommended.push({ feed: r.feed, rank: r.rank, sku: r.sku }) - 1;
+        position.set(key, at);
       }
+      return at;
+    };
+    for (const block of version.productBlocks) {
+      const items = rows.filter((r) => r.feed === block.feed).slice(0, block.count);
+      productsFeeds[productsKey(block)] = items.map((r) => ({
+        sku: r.sku,
+        title: r.title,
+        price: r.price,
+        currency: r.currency,
+        image_url: r.image_url,
+        url: r.url ? links.productUrl(positionOf(r), r.url) : null,
+        reason: r.reason,
+      }));
     }
-    if (version.productBlocks.length > 0) await recordRecommended(deps.sql, m.id, recommended);
+    const products: Record<string, string> = {};
+    const offerProduct = (o: OfferContent) => {
+      const p = filled.get(o.id);
+      if (!p) return null;
+      const at = positionOf(p);
+      // The ledger names the offer the product filled, so that its purchase converts to it.
+      recommended[at]!.offer_id ??= o.id;
+      products[o.id] = p.sku;
+      return { ...p, url: p.url ? links.productUrl(at, p.url) : null };
+    };
+    const offersData = shown.map((o, i) => {
+      const wording = localizeOffer(o, locale);
+      const product = o.product ? offerProduct(o) : null;
+      // An offer about a product links to it unless it has its own page.
+      const target = o.url ?? (product ? filled.get(o.id)!.url : null);
+      return {
+        offer_id: o.id,
+        title: wording.title,
+        text: wording.text,
+        code_label: wording.code_label,
+        image_url: o.image_url ?? product?.image_url ?? null,
+        // The target rides in the signed link too, so a click reaches it with the database down.
+        url: target ? links.offerUrl(i, target) : null,
+        code: o.code_pool ? (codes[o.id] ?? null) : o.code,
+        ...(product ? { product } : {}),
+      };
+    });
+    if (recommended.length > 0 || version.productBlocks.length > 0)
+      await recommendedBatch({ id: m.id, items: recommended });
     const data = {
       customer,
       products_feeds: productsFeeds,
-      offers: shown.map((o, i) => {
-        const wording = localizeOffer(o, locale);
-        return {
-          offer_id: o.id,
-          title: wording.title,
-          text: wording.text,
-          code_label: wording.code_label,
-          image_url: o.image_url,
-          // The target rides in the signed link too, so a click reaches it with the database down.
-          url: o.url ? links.offerUrl(i, o.url) : null,
-          code: o.code_pool ? (codes[o.id] ?? null) : o.code,
-        };
-      }),
+      offers: offersData,
+      // `{{offer.product.title}}`: the mail's first offer about a product, else its first offer.
+      offer: offersData.find((o) => o.product) ?? offersData[0] ?? null,
       unsubscribe_url: links.unsubscribeUrl,
       preferences_url: links.preferencesUrl,
       web_version_url: links.webVersionUrl,
@@ -175,7 +211,19 @@ export function createMessageRenderer(deps: {
     const html = rendered.html.includes('</body>')
       ? rendered.html.replace('</body>', `${pixel}</body>`)
       : rendered.html + pixel;
-    return { subject, html, webHtml: rendered.html, text: rendered.text, links, codes, codesExhausted };
+    return {
+      subject,
+      html,
+      webHtml: rendered.html,
+      text: rendered.text,
+      links,
+      codes,
+      codesExhausted,
+      noProduct,
+      products,
+      offerIds: shown.map((o) => o.id),
+      replaced,
+    };
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Db, Fragment } from '../db/sql.js';
+import type { OfferProduct } from '../offers/schema.js';
 import type { MessageCategory } from '../policy/schema.js';
 import type { PolicySettings } from '../policy/settings.js';
 
@@ -364,12 +365,14 @@ export interface OfferContent {
   code_pool: boolean;
   /** Title, text and code wording per locale (`{"fr": {"title": …}}`). */
   translations: Record<string, { title?: string; text?: string; code_label?: string }>;
+  /** Where an offer about one of the customer's recommended products takes it (filled at send). */
+  product: OfferProduct | null;
 }
 
 /** The content of offers by id (deleted ones too: a message shows what was decided). */
 export async function offerContents(sql: Db, ids: number[]): Promise<OfferContent[]> {
   return sql<OfferContent[]>`
-    select id, name, title, text, image_url, url, code, category, translations,
+    select id, name, title, text, image_url, url, code, category, translations, product,
       exists (select 1 from offer_codes k where k.offer_id = offers.id) as code_pool
     from offers where id = any(${ids}::bigint[])`;
 }
@@ -418,24 +421,35 @@ export async function triggerMessageOrders(
 }
 
 /**
- * Takes offers off a row's offer_ids (keeping the order of the rest) and returns what is left:
- * offers a mail could not show (their code pool ran dry after planning).
+ * Sets a row's offer_ids to what its mail shows: planned offers it could not show (their code
+ * pool ran dry, their product went, after planning) are out, replacements in their places.
  */
-export async function dropOffers(sql: Db, id: number, offerIds: readonly number[]): Promise<number[]> {
+export async function setOffers(sql: Db, id: number, offerIds: readonly number[]): Promise<number[]> {
   const [row] = await sql<{ offer_ids: number[] }[]>`
-    update messages set offer_ids = coalesce(
-      (select array_agg(o order by n) from unnest(offer_ids) with ordinality as u(o, n)
-       where o <> all(${offerIds as number[]}::bigint[])), '{}'), updated_at = now()
+    update messages set offer_ids = ${offerIds as number[]}::bigint[], updated_at = now()
     where id = ${id}
     returning offer_ids`;
   return row?.offer_ids ?? [];
 }
 
-/** The recommended products a message showed (feed, rank, sku), kept on its row for attribution. */
+/** A recommended product a message showed; `offer_id` when a product offer was filled with it. */
+export interface RecommendedItem {
+  feed: string;
+  rank: number;
+  sku: string;
+  offer_id?: number;
+}
+
+/** The recommended products messages showed, kept on their rows for attribution (one statement). */
 export async function recordRecommended(
   sql: Db,
-  id: number,
-  items: { feed: string; rank: number; sku: string }[],
+  rows: readonly { id: number; items: RecommendedItem[] }[],
 ): Promise<void> {
-  await sql`update messages set recommended = ${sql.json(items as never)} where id = ${id}`;
+  if (rows.length === 0) return;
+  // In id order, so that two statements never lock rows crosswise.
+  const sorted = [...rows].sort((a, b) => a.id - b.id);
+  await sql`
+    update messages m set recommended = x.items
+    from jsonb_to_recordset(${JSON.stringify(sorted)}::text::jsonb) as x(id bigint, items jsonb)
+    where m.id = x.id`;
 }

@@ -16,7 +16,6 @@ import { createBatcher } from './batcher.js';
 import {
   type ClaimedMessage,
   claimMessages,
-  dropOffers,
   insertSuppression,
   markFailed,
   markUnsendable,
@@ -24,6 +23,7 @@ import {
   recordSentMany,
   releaseForRetry,
   type SentRecord,
+  setOffers,
   suppressionsOf,
 } from './ledger.js';
 import { confirmManyBeforeSmtp, type SmtpGuard } from './send-guard.js';
@@ -222,7 +222,8 @@ export function createSender(deps: SenderDeps) {
     if (verdict.action === 'gone') return { outcome: 'skipped', reason: 'row settled elsewhere' };
     let mail: Awaited<ReturnType<typeof render>>;
     try {
-      mail = await render(m);
+      // Sending (not a web view): an offer the mail cannot show gets the next eligible in its place.
+      mail = await render(m, { replaceAt: now });
     } catch (error) {
       const message = `render: ${error instanceof Error ? error.message : String(error)}`;
       // The database failing while the template or offers load is not the template's fault:
@@ -233,13 +234,15 @@ export function createSender(deps: SenderDeps) {
       return { outcome: 'failed', error: message };
     }
     let offerIds = m.offer_ids;
-    if (mail.codesExhausted.length > 0) {
-      // Planned while codes remained, the pool ran dry before this send: the mail goes without
-      // that offer (never with an empty code), and the campaign's operator is told.
-      offerIds = await dropOffers(deps.sql, id, mail.codesExhausted);
+    if (mail.replaced.length > 0) {
+      // Planned while codes (or the customer's product) remained, gone before this send: the
+      // next eligible offer took the place (or none could), never an empty code. The row's
+      // offer_ids become what the mail shows, so impressions, the ranker and click positions
+      // count that; the operator is told.
+      offerIds = await setOffers(deps.sql, id, mail.offerIds);
       deps.logger.warn(
-        { message: id, campaign: m.campaign_id, trigger: m.trigger_id, offers: mail.codesExhausted },
-        'unique codes exhausted: offer left out of the mail',
+        { message: id, campaign: m.campaign_id, trigger: m.trigger_id, replaced: mail.replaced },
+        'offer left out of the mail at send time',
       );
     }
     const identity = await identities.resolve(m.sender_id, { address: m.from_address, name: m.from_name });
@@ -330,6 +333,11 @@ export function createSender(deps: SenderDeps) {
             ...(Object.keys(mail.codes).length > 0 ? { codes: mail.codes } : {}),
             // Why an offer planned for this mail is not in it (the explain of the send).
             ...(mail.codesExhausted.length > 0 ? { codes_exhausted: mail.codesExhausted } : {}),
+            ...(mail.noProduct.length > 0 ? { no_product: mail.noProduct } : {}),
+            // Which planned offer was left out, why, and which offer took its place.
+            ...(mail.replaced.length > 0 ? { replaced: mail.replaced } : {}),
+            // The product each product offer was filled with (offer id → sku).
+            ...(Object.keys(mail.products).length > 0 ? { offer_products: mail.products } : {}),
           },
         }),
       {

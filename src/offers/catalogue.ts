@@ -120,6 +120,7 @@ function valuesFromCreate(input: OfferCreateInput): OfferValues {
     exclude_if_bought_within_days: input.exclude_if_bought_within_days ?? null,
     fallback: input.fallback ?? false,
     holdout_percent: input.holdout_percent ?? 0,
+    product: input.product ?? null,
     translations: input.translations ?? {},
   };
 }
@@ -154,6 +155,7 @@ function valuesFromPatch(row: OfferRow, patch: OfferPatchInput): OfferValues {
     exclude_if_bought_within_days: pick('exclude_if_bought_within_days'),
     fallback: has('fallback') ? patch.fallback! : row.fallback,
     holdout_percent: has('holdout_percent') ? patch.holdout_percent! : row.holdout_percent,
+    product: Object.hasOwn(patch, 'product') ? (patch.product ?? null) : row.product,
     translations: has('translations') ? patch.translations! : row.translations,
   };
 }
@@ -183,6 +185,7 @@ export function offerToJson(row: OfferRow): OfferJson {
     exclude_if_bought_within_days: row.exclude_if_bought_within_days,
     fallback: row.fallback,
     holdout_percent: row.holdout_percent,
+    product: row.product,
     translations: row.translations,
     version: row.version,
     created_at: row.created_at.toISOString(),

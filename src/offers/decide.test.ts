@@ -29,6 +29,7 @@ const values = (over: Partial<OfferValues>): OfferValues => ({
   exclude_if_bought_within_days: null,
   fallback: false,
   holdout_percent: 0,
+  product: null,
   translations: {},
   ...over,
 });

@@ -1,6 +1,8 @@
 import type { Db } from '../db/sql.js';
 import { inHoldout } from '../holdouts/assign.js';
+import { type RecommendationRow, selectFeedsMany } from '../products/recommend-store.js';
 import { buildContexts, type CustomerContext } from '../rules/context.js';
+import { resolveLocale } from '../templates/locale.js';
 import {
   cellOf,
   type LearnedStats,
@@ -9,6 +11,7 @@ import {
   pooledOrderValue,
 } from './learner.js';
 import { prepareOffer } from './prepare.js';
+import { type FilledProduct, feedsNeeded, fillProduct } from './product-fill.js';
 import { type CustomerFacts, type Decision, decideForCustomer, type PreparedOffer } from './rank.js';
 import { loadLearnedStats } from './ranker-store.js';
 import { random, seedOf } from './seeded-random.js';
@@ -77,6 +80,7 @@ export async function loadCustomerFacts(
   ];
   const needsConsents = offers.some((o) => o.sensitive.length > 0);
   const withHoldout = offers.filter((o) => o.holdoutPercent > 0);
+  const aboutProducts = offers.filter((o) => o.product);
 
   const [contexts, impressions] = await Promise.all([
     buildContexts(sql, ids, now),
@@ -87,6 +91,18 @@ export async function loadCustomerFacts(
       now,
     }),
   ]);
+  // The stored feeds product offers are filled from, for the whole page in one statement, each
+  // customer's titles in their locale (known from their context).
+  let feeds: Map<number, RecommendationRow[]> | undefined;
+  if (aboutProducts.length > 0) {
+    const asked = ids.filter((id) => contexts.get(id) !== undefined);
+    const needed = feedsNeeded(aboutProducts.map((o) => o.product!));
+    const lists = await selectFeedsMany(
+      sql,
+      asked.map((id) => ({ customerId: id, locale: resolveLocale(contexts.get(id)!.locale), feeds: needed })),
+    );
+    feeds = new Map(asked.map((id, i) => [id, lists[i]!]));
+  }
 
   const facts = new Map<number, CustomerFacts>();
   for (const id of ids) {
@@ -103,6 +119,16 @@ export async function loadCustomerFacts(
       f.lastBought = last;
     }
     if (needsConsents) f.consents = new Set(context.consents);
+    if (feeds) {
+      const rows = feeds.get(id) ?? [];
+      const locale = resolveLocale(context.locale);
+      const filled = new Map<number, FilledProduct>();
+      for (const o of aboutProducts) {
+        const product = fillProduct(o.product!, rows, locale);
+        if (product) filled.set(o.id, product);
+      }
+      f.products = filled;
+    }
     if (withHoldout.length > 0) {
       const held = withHoldout.filter((o) => inHoldout(`offer:${o.id}`, id, o.holdoutPercent));
       if (held.length > 0) f.heldOut = new Set(held.map((o) => o.id));

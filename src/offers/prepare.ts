@@ -70,5 +70,6 @@ export function prepareOffer(row: OfferRow, attributes: readonly SensitiveAttrib
     sensitive: sensitiveReads(vars, attributes),
     holdoutPercent: row.holdout_percent,
     codesFree: row.code_pool ? row.codes_free : null,
+    product: row.product,
   };
 }

@@ -5,6 +5,8 @@
  */
 
 import type { LearnedEstimate, LearnedRanking } from './learner.js';
+import type { FilledProduct } from './product-fill.js';
+import type { OfferProduct } from './schema.js';
 
 /** A compiled rule: evaluates against a customer context; may throw. */
 export type RuleFn = (data: unknown) => unknown;
@@ -36,6 +38,8 @@ export interface PreparedOffer {
   holdoutPercent: number;
   /** Free unique codes, when the offer draws them from a pool (null: no pool). */
   codesFree?: number | null | undefined;
+  /** Where an offer about one of the customer's recommended products takes it (see CustomerFacts.products). */
+  product?: OfferProduct | null | undefined;
 }
 
 /** What the decision needs to know about one customer beyond the catalogue. */
@@ -58,6 +62,11 @@ export interface CustomerFacts {
    * their learned posterior instead of their score rule; checks, holdouts and fallbacks are as ever.
    */
   learned?: LearnedRanking | undefined;
+  /**
+   * The product each product-targeted offer is filled with for this customer (offer id →
+   * product); such an offer absent here has no product for them and is not eligible.
+   */
+  products?: ReadonlyMap<number, FilledProduct> | undefined;
 }
 
 export interface DecidedOffer {
@@ -72,6 +81,8 @@ export interface DecidedOffer {
   score: number;
   priority: number;
   fallback: boolean;
+  /** A product-targeted offer's product for this customer. */
+  product?: FilledProduct;
   /** With explain and the learning ranker: the learned estimate behind `score` (the draw). */
   learned?: LearnedEstimate;
 }
@@ -89,7 +100,8 @@ export type ReasonCode =
   | 'outranked'
   | 'fallback_not_needed'
   | 'holdout'
-  | 'codes_exhausted';
+  | 'codes_exhausted'
+  | 'no_product';
 
 export interface Reason {
   code: ReasonCode;
@@ -178,6 +190,7 @@ function passesHardChecks(
   }
   if (offer.capCount !== null && (facts.impressions?.get(offer.id) ?? 0) >= offer.capCount) return false;
   if (codesLeft(offer, allocated) <= 0) return false;
+  if (offer.product && !facts.products?.has(offer.id)) return false;
   for (const s of offer.sensitive) if (!facts.consents?.has(s.purpose)) return false;
   if (offer.excludeDays !== null && offer.category !== null) {
     const last = facts.lastBought?.get(offer.category);
@@ -208,6 +221,12 @@ function hardReasons(
   }
   if (codesLeft(offer, allocated) <= 0) {
     reasons.push({ code: 'codes_exhausted', message: 'no unique code is left in the offer’s pool' });
+  }
+  if (offer.product && !facts.products?.has(offer.id)) {
+    reasons.push({
+      code: 'no_product',
+      message: 'the customer has no recommended product matching the offer’s product source',
+    });
   }
   if (offer.capCount !== null) {
     const shown = facts.impressions?.get(offer.id) ?? 0;
@@ -302,6 +321,7 @@ const hasHardChecks = (o: PreparedOffer) =>
   o.capCount !== null ||
   o.sensitive.length > 0 ||
   (o.codesFree !== null && o.codesFree !== undefined) ||
+  (o.product !== null && o.product !== undefined) ||
   (o.excludeDays !== null && o.category !== null);
 
 // Catalogues are reused across thousands of customers: split them once.
@@ -363,7 +383,14 @@ function pushTop(top: Candidate[], c: Candidate, k: number): Candidate | undefin
   return dropped;
 }
 
-const toDecided = (c: Candidate): DecidedOffer => ({
+const toDecided = (c: Candidate, facts: CustomerFacts): DecidedOffer => {
+  const decided = decidedOf(c);
+  const product = c.offer.product ? facts.products?.get(c.offer.id) : undefined;
+  if (product) decided.product = product;
+  return decided;
+};
+
+const decidedOf = (c: Candidate): DecidedOffer => ({
   offer_id: c.offer.id,
   name: c.offer.name,
   title: c.offer.title,
@@ -404,10 +431,10 @@ export function decideForCustomer(
     }
   }
   const ranker = rankerOf(facts);
-  if (extra === 0) return { offers: choose(top, fallbacks, k, allocated), ...ranker };
+  if (extra === 0) return { offers: choose(top, fallbacks, k, allocated, facts), ...ranker };
   const picked = withoutHeldOut(top, fallbacks, k, facts.heldOut!);
   return {
-    offers: choose(picked.top, picked.fallbacks, k, allocated),
+    offers: choose(picked.top, picked.fallbacks, k, allocated, facts),
     ...(picked.heldOut.length > 0 ? { held_out: picked.heldOut.map((c) => c.offer.id) } : {}),
     ...ranker,
   };
@@ -456,12 +483,13 @@ function choose(
   fallbacks: readonly Candidate[],
   k: number,
   allocated: Map<number, number> | undefined,
+  facts: CustomerFacts,
 ): DecidedOffer[] {
   // Sized up front: this runs once per customer of a campaign.
   const chosen: DecidedOffer[] = new Array(Math.min(k, top.length + fallbacks.length));
   for (let i = 0; i < chosen.length; i++) {
     const c = i < top.length ? top[i]! : fallbacks[i - top.length]!;
-    chosen[i] = toDecided(c);
+    chosen[i] = toDecided(c, facts);
     if (allocated && (c.offer.globalCap !== null || (c.offer.codesFree ?? null) !== null)) {
       allocated.set(c.offer.id, (allocated.get(c.offer.id) ?? 0) + 1);
     }
@@ -510,7 +538,7 @@ function decideExplained(
   }
   const held = facts.heldOut ?? new Set<number>();
   const picked = withoutHeldOut(top, fallbacks, k, held);
-  const chosen = choose(picked.top, picked.fallbacks, k, allocated);
+  const chosen = choose(picked.top, picked.fallbacks, k, allocated, facts);
   for (const d of chosen) {
     const estimate = learned.get(d.offer_id);
     if (estimate) d.learned = estimate;

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { HoldoutPercent } from '../holdouts/schema.js';
 import { locale } from '../http/fields.js';
+import { FEEDS } from '../products/recommend-store.js';
 
 const Rule = (description: string, example: unknown) =>
   z
@@ -28,6 +29,51 @@ const OfferWording = z
     code_label: z.string().max(100).optional(),
   })
   .openapi('OfferWording');
+
+/** Where a product-targeted offer takes its product from, per customer. */
+export const OfferProductSource = z
+  .strictObject({
+    feed: z.enum(FEEDS).openapi({ description: 'The recommendation feed the product comes from' }),
+    rank: z.number().int().min(1).max(20).default(1).openapi({
+      description: 'Which of the feed’s items (as shown to the customer, after the filters): 1 is the best',
+    }),
+    skus: z
+      .array(z.string().trim().min(1).max(200))
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: 'Only these products of the feed', example: ['CUSHION-WOOL', 'THROW-LINEN'] }),
+    category: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: 'Only products of this category', example: 'textile' }),
+  })
+  .openapi('OfferProductSource', {
+    description:
+      'The offer is about one of the customer’s recommended products (sku, title, price, url, image), filled per customer; a customer without one is not offered it (explain: `no_product`)',
+    example: { feed: 'bought_together', rank: 1 },
+  });
+
+export type OfferProduct = z.infer<typeof OfferProductSource>;
+
+/** The product an offer was filled with for one customer. */
+export const FilledProductSchema = z
+  .object({
+    sku: z.string(),
+    title: z.string(),
+    price: z.number(),
+    currency: z.string(),
+    price_text: z.string().openapi({ description: 'The price in the customer’s locale', example: '€49.00' }),
+    rank: z.number().int().openapi({ description: 'Its rank in the stored feed' }),
+    url: z.string().nullable(),
+    image_url: z.string().nullable(),
+    feed: z.string(),
+    reason: z.string(),
+  })
+  .openapi('FilledProduct');
 
 /** Every writable field of an offer; POST requires name and title, PATCH none. */
 const offerFields = {
@@ -79,6 +125,7 @@ const offerFields = {
     description:
       'Percent of the customers this offer would be shown to who get the next-ranked offer instead, so the offer report can measure its own effect; default 0',
   }),
+  product: OfferProductSource.nullable().optional(),
   translations: z
     .record(locale(), OfferWording)
     .refine((t) => Object.keys(t).length <= 50, 'at most 50 locales')
@@ -123,6 +170,7 @@ export const OfferSchema = z
     exclude_if_bought_within_days: z.number().int().nullable(),
     fallback: z.boolean(),
     holdout_percent: z.number(),
+    product: OfferProductSource.nullable(),
     translations: z.record(
       z.string(),
       z.object({ title: z.string(), text: z.string().optional(), code_label: z.string().optional() }),
@@ -239,6 +287,9 @@ export const DecisionResponse = z
         score: z.number(),
         priority: z.number(),
         fallback: z.boolean(),
+        product: FilledProductSchema.optional().openapi({
+          description: 'For an offer targeting a product: the customer’s product it was filled with',
+        }),
         learned: LearnedSchema.optional().openapi({
           description:
             'With explain and the learning ranker: what was learned of the offer (`score` is the draw)',

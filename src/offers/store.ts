@@ -1,4 +1,5 @@
 import type { Db } from '../db/sql.js';
+import type { OfferProduct } from './schema.js';
 
 /** An `offers` row as postgres.js returns it. */
 export interface OfferRow {
@@ -22,6 +23,8 @@ export interface OfferRow {
   exclude_if_bought_within_days: number | null;
   fallback: boolean;
   holdout_percent: number;
+  /** The product source of an offer about one of the customer's recommended products. */
+  product: OfferProduct | null;
   /** Title, text and code wording per locale. */
   translations: Record<string, { title: string; text?: string; code_label?: string }>;
   /** Whether the offer draws unique codes from a pool, and how many are free. */
@@ -48,7 +51,7 @@ const OFFER = (db: Db) =>
   offers.shown_count + (select count(*)::int from offer_impressions i
     where i.offer_id = offers.id and not i.counted) as shown_count,
   offers.exclude_if_bought_within_days, offers.fallback, offers.holdout_percent::float8 as holdout_percent,
-  offers.translations,
+  offers.translations, offers.product,
   exists (select 1 from offer_codes k where k.offer_id = offers.id) as code_pool,
   (select count(*)::int from offer_codes k where k.offer_id = offers.id and k.message_id is null) as codes_free,
   offers.version, offers.created_at,
@@ -62,6 +65,7 @@ const columns = (db: Db, v: OfferValues) => ({
   eligibility: rule(db, v.eligibility),
   score: rule(db, v.score),
   translations: db.json(v.translations as Parameters<Db['json']>[0]),
+  product: v.product === null ? null : db.json(v.product as Parameters<Db['json']>[0]),
 });
 
 // Creates an offer.

@@ -371,35 +371,61 @@ export interface RecommendationRow {
   url: string | null;
 }
 
+/** One reader's ask: a customer's feeds (each to a depth) with titles in a locale. */
+export interface FeedAsk {
+  customerId: number;
+  locale: string;
+  feeds: readonly { feed: Feed; limit: number }[];
+}
+
 /**
- * A customer's stored feeds, best first, each cut to its limit after a recheck at read: a
- * product out of stock or inactive since the refresh, or bought since (when the feed leaves
- * bought items out), is not shown. One statement for every feed asked (a mail's blocks).
+ * Stored feeds of several readers at once (a page of decisions, the mails a sender renders at
+ * once), best first, each cut to its limit after a recheck at read: a product out of stock or
+ * inactive since the refresh, or bought since (when the feed leaves bought items out), is not
+ * shown. One statement for all; the answer holds one list per ask, in order. Two asks of one
+ * feed (two blocks, or a block and an offer) read it to the larger limit.
  */
-export function selectFeeds(
-  db: Db,
-  input: { customerId: number; feeds: readonly { feed: Feed; limit: number }[]; locale: string },
-) {
-  // The largest count asked of each feed (two blocks may show the same feed).
-  const limits = new Map<Feed, number>();
-  for (const { feed, limit } of input.feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
-  return db<RecommendationRow[]>`
-    select feed, rank, sku, score, reason, title, description, price, currency, category, brand, image_url, url
+export async function selectFeedsMany(db: Db, asks: readonly FeedAsk[]): Promise<RecommendationRow[][]> {
+  const out = asks.map((): RecommendationRow[] => []);
+  const w = { ask: [] as number[], feed: [] as string[], lim: [] as number[] };
+  asks.forEach((a, i) => {
+    const limits = new Map<Feed, number>();
+    for (const { feed, limit } of a.feeds) limits.set(feed, Math.max(limit, limits.get(feed) ?? 0));
+    for (const [feed, lim] of limits) {
+      w.ask.push(i);
+      w.feed.push(feed);
+      w.lim.push(lim);
+    }
+  });
+  if (w.ask.length === 0) return out;
+  const rows = await db<(RecommendationRow & { ask: number })[]>`
+    select ask, feed, rank, sku, score, reason, title, description, price, currency, category, brand,
+      image_url, url
     from (
-      select r.feed, r.rank, r.sku, r.score, r.reason,
-        product_title(p.title, ${input.locale}) as title,
-        case when p.description is null then null else product_title(p.description, ${input.locale}) end as description,
+      select q.ask, r.feed, r.rank, r.sku, r.score, r.reason,
+        product_title(p.title, q.locale) as title,
+        case when p.description is null then null else product_title(p.description, q.locale) end as description,
         p.price, p.currency, p.category, p.brand, p.image_url, p.url,
-        row_number() over (partition by r.feed order by r.rank) as n, w.lim
-      from unnest(${[...limits.keys()]}::text[], ${[...limits.values()]}::int[]) as w(feed, lim)
-      join product_recommendations r on r.customer_id = ${input.customerId} and r.feed = w.feed
+        row_number() over (partition by q.ask, r.feed order by r.rank) as n, w.lim
+      from unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.customerId)}::bigint[],
+          ${asks.map((a) => a.locale)}::text[]) as q(ask, customer_id, locale)
+      join unnest(${w.ask}::int[], ${w.feed}::text[], ${w.lim}::int[]) as w(ask, feed, lim) on w.ask = q.ask
+      join product_recommendations r on r.customer_id = q.customer_id and r.feed = w.feed
       join products p on p.sku = r.sku and p.active and p.in_stock
       join recommendation_feeds f on f.feed = r.feed
       where not (f.exclude_bought and exists (
         select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
     ) shown
     where n <= lim
-    order by feed, rank`;
+    order by ask, feed, rank`;
+  for (const { ask, ...row } of rows) out[ask]!.push(row);
+  return out;
+}
+
+/** A customer's stored feeds, best first, rechecked at read (see selectFeedsMany). */
+export async function selectFeeds(db: Db, ask: FeedAsk): Promise<RecommendationRow[]> {
+  const [rows] = await selectFeedsMany(db, [ask]);
+  return rows ?? [];
 }
 
 /** A customer's stored feed, best first, rechecked at read (see selectFeeds). */

@@ -72,6 +72,7 @@ const OFFERS_HTML = `{{#if offers.length}}<table role="presentation" class="offe
 {{#if image_url}}<a href="{{url}}" target="_blank"><img src="{{image_url}}" alt="{{title}}" width="550" height="275" style="display:block;width:100%;max-width:550px;height:auto;border:0;border-radius:6px;" /></a>{{/if}}
 <p style="margin:12px 0 4px;font-size:18px;line-height:24px;font-weight:bold;color:#1a1a1a;"><a href="{{url}}" target="_blank" style="color:#1a1a1a;text-decoration:none;">{{title}}</a></p>
 {{#if text}}<p style="margin:0 0 10px;font-size:15px;line-height:22px;color:#4a4a4a;">{{text}}</p>{{/if}}
+{{#if product}}<p class="offerflow-offer-product" style="margin:0 0 10px;font-size:15px;line-height:22px;color:#1a1a1a;">{{#if product.url}}<a href="{{product.url}}" target="_blank" style="color:#1a1a1a;">{{product.title}}</a>{{else}}{{product.title}}{{/if}} · <strong>{{product.price_text}}</strong></p>{{/if}}
 {{#if code}}<p style="margin:0 0 12px;font-size:14px;line-height:20px;color:#1a1a1a;">{{#if code_label}}{{code_label}}{{else}}{{t "offer.code"}}{{/if}} <strong style="font-family:Courier,monospace;letter-spacing:1px;">{{code}}</strong></p>{{/if}}
 {{#if url}}<table role="presentation" border="0" cellpadding="0" cellspacing="0" style="border-collapse:separate;line-height:100%;"><tr><td align="center" bgcolor="#1a1a1a" role="presentation" valign="middle" style="border:none;border-radius:4px;cursor:auto;mso-padding-alt:10px 20px;background:#1a1a1a;"><a href="{{url}}" target="_blank" style="display:inline-block;background:#1a1a1a;color:#ffffff;font-family:Helvetica,Arial,sans-serif;font-size:15px;font-weight:bold;line-height:20px;margin:0;text-decoration:none;padding:10px 20px;mso-padding-alt:0px;border-radius:4px;">{{t "offer.cta"}}</a></td></tr></table>{{/if}}
 </td></tr>{{/each}}</table>{{/if}}`;
@@ -81,7 +82,8 @@ const OFFERS_HTML = `{{#if offers.length}}<table role="presentation" class="offe
 const OFFERS_TEXT = `{{#each offers}}
 * {{title}}
 {{text}}
-{{#if code}}{{#if code_label}}{{code_label}}{{else}}{{t "offer.code"}}{{/if}} {{code}}
+{{#if product}}{{product.title}}: {{product.price_text}}
+{{/if}}{{#if code}}{{#if code_label}}{{code_label}}{{else}}{{t "offer.code"}}{{/if}} {{code}}
 {{/if}}{{url}}
 
 {{/each}}`;

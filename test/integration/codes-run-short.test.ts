@@ -13,8 +13,8 @@ import { until } from '../helpers/until.js';
 
 // A campaign planned while its offer's pool held a code for every recipient, whose pool then
 // ran short before the mails went out (another campaign took them): the mails that find no code
-// leave the offer out (never an empty code), say so in their `sent` event, and the ledger row,
-// impressions and clicks count only what the mail showed.
+// leave the offer out (never an empty code) and show the next eligible offer in its place, say
+// so in their `sent` event, and the ledger row, impressions and clicks count what the mail showed.
 
 let h: Harness;
 let sink: SmtpSink;
@@ -45,8 +45,8 @@ afterAll(async () => {
 const CODE = /\bGARDEN-\d{4}\b/;
 
 describe('unique codes running short at send time', () => {
-  it('leaves the offer out of the mails that find no code, says why, and never mails an empty code', async () => {
-    const [garden] = shop.offerIds;
+  it('replaces the offer in the mails that find no code, says why, and never mails an empty code', async () => {
+    const [garden, , fallback] = shop.offerIds;
     const codes = Array.from(
       { length: shop.eligible.size },
       (_, i) => `GARDEN-${String(i + 1).padStart(4, '0')}`,
@@ -97,10 +97,16 @@ describe('unique codes running short at send time', () => {
     }
     for (const row of short) {
       const text = byMessage.get(row.id)!.text ?? '';
-      // Neither the offer nor a code label without its code.
+      // Not the offer, nor a code of its pool: the next eligible offer (the fallback) instead.
       expect(text, text).not.toMatch(/Garden -20%|Jardin -20 %/);
-      expect(text, text).not.toMatch(/code/i);
-      expect(row.data).toMatchObject({ codes_exhausted: [garden], offer_ids: row.offer_ids });
+      expect(text, text).not.toMatch(CODE);
+      expect(text, text).toContain('FREE');
+      expect(row.offer_ids.map(Number)).toEqual([fallback]);
+      expect(row.data).toMatchObject({
+        codes_exhausted: [garden],
+        replaced: [{ offer_id: garden, reason: 'codes_exhausted', by: fallback }],
+        offer_ids: row.offer_ids,
+      });
     }
     // Impressions count only what the mails showed.
     const [shownCount] = await h.db.sql<{ n: number }[]>`

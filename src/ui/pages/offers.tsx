@@ -45,6 +45,16 @@ const FIELDS = [
   'exclude_if_bought_within_days',
   'fallback',
   'holdout_percent',
+  'product',
+];
+
+/** The product sources a marketer picks from (the recommendation feeds). */
+const PRODUCT_FEEDS = [
+  { value: '', label: 'No product: the offer as written' },
+  { value: 'bought_together', label: 'Often bought with what they bought' },
+  { value: 'top_in_category', label: 'Best sellers of their categories' },
+  { value: 'replenish', label: 'Due for replenishment' },
+  { value: 'new_arrivals', label: 'New arrivals in their categories' },
 ];
 
 type Values = Record<string, unknown>;
@@ -77,6 +87,46 @@ function OfferForm(props: {
         <Field name="code" label="Code" value={s('code')} errors={e} />
         <Field name="category" label="Category" value={s('category')} errors={e} />
       </div>
+      <fieldset class="stack" id="offer-product">
+        <legend>Product</legend>
+        <p class="hint">
+          About one of each customer's recommended products ("-15 % on a product picked for you"): the offer
+          is filled per customer with their product (title, price in their currency, link, image); a customer
+          without one is not offered it. In a template: <code>{'{{offer.product.title}}'}</code>.
+        </p>
+        <div class="row">
+          <Field
+            name="product.feed"
+            label="Recommended product from"
+            value={s('product.feed')}
+            options={PRODUCT_FEEDS}
+            errors={e}
+          />
+          <Field
+            name="product.rank"
+            label="Which one (1 = the best)"
+            type="number"
+            value={s('product.rank')}
+            errors={e}
+            attrs={{ min: 1, max: 20 }}
+          />
+        </div>
+        <div class="row">
+          <Field
+            name="product.skus"
+            label="Only these SKUs (comma-separated)"
+            value={s('product.skus')}
+            errors={e}
+            hint="Empty: every product of the feed"
+          />
+          <Field
+            name="product.category"
+            label="Only this product category"
+            value={s('product.category')}
+            errors={e}
+          />
+        </div>
+      </fieldset>
       <RuleBuilder target="f-eligibility" scope="offer" count />
       <Field
         name="eligibility"
@@ -183,6 +233,23 @@ function timestamp(form: Values, name: string): string | null {
     : raw;
 }
 
+/** The product source from its fields, or null when no feed is chosen. */
+function productBody(form: Values): Record<string, unknown> | null {
+  const feed = str(form, 'product.feed');
+  if (feed === undefined) return null;
+  const skus = (str(form, 'product.skus') ?? '')
+    .split(/[\s,;]+/)
+    .map((sku) => sku.trim())
+    .filter((sku) => sku !== '');
+  const category = str(form, 'product.category');
+  return {
+    feed,
+    rank: num(form, 'product.rank') ?? 1,
+    ...(skus.length > 0 ? { skus } : {}),
+    ...(category !== undefined ? { category } : {}),
+  };
+}
+
 /** The form's JSON body for the API (every field, so an edit can clear one), or the errors found first. */
 function offerBody(form: Values): { body?: Record<string, unknown>; errors?: FieldError[] } {
   const errors: FieldError[] = [];
@@ -210,6 +277,7 @@ function offerBody(form: Values): { body?: Record<string, unknown>; errors?: Fie
       exclude_if_bought_within_days: num(form, 'exclude_if_bought_within_days') ?? null,
       fallback: form.fallback === 'on' || form.fallback === 'true',
       holdout_percent: num(form, 'holdout_percent') ?? 0,
+      product: productBody(form),
     },
   };
 }
@@ -239,6 +307,10 @@ function offerValues(o: Offer): Values {
       o.exclude_if_bought_within_days === null ? '' : String(o.exclude_if_bought_within_days),
     fallback: o.fallback,
     holdout_percent: o.holdout_percent ? String(o.holdout_percent) : '',
+    'product.feed': o.product?.feed ?? '',
+    'product.rank': o.product ? String(o.product.rank) : '',
+    'product.skus': o.product?.skus?.join(', ') ?? '',
+    'product.category': o.product?.category ?? '',
   };
 }
 
@@ -261,6 +333,13 @@ export function registerOfferPages(ui: Hono<UiEnv>, app: App): void {
             { label: 'Name', cell: (o) => <a href={`/ui/offers/${o.id}`}>{o.name}</a> },
             { label: 'Title', cell: (o) => o.title },
             { label: 'Category', cell: (o) => o.category ?? '—' },
+            {
+              label: 'Product',
+              cell: (o) =>
+                o.product
+                  ? (PRODUCT_FEEDS.find((f) => f.value === o.product!.feed)?.label ?? o.product.feed)
+                  : '—',
+            },
             { label: 'Valid', cell: (o) => `${fmtDate(o.valid_from)} → ${fmtDate(o.valid_to)}` },
           ]}
         />
