@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import nodemailer from 'nodemailer';
 import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
 import { enqueuePlanner } from '../src/campaigns/planner-job.js';
 import { loadConfig } from '../src/config.js';
@@ -8,6 +7,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
 import type { JobDispatcher } from '../src/deps.js';
 import { startSmtpSink } from '../src/dev/smtp-sink.js';
+import { createMailTransport } from '../src/messages/transport.js';
 import { refreshRecommendations } from '../src/products/refresh.js';
 import { createRedis } from '../src/queue/connection.js';
 import { createBullDispatcher } from '../src/queue/dispatcher.js';
@@ -197,12 +197,8 @@ async function preRender(sql: Sql, shop: ShopFixture, secret: string): Promise<P
 }
 
 async function bareNodemailer(url: string, messages: PreRendered[]): Promise<number> {
-  const transport = nodemailer.createTransport({
-    url,
-    pool: true,
-    maxConnections: 5,
-    maxMessages: Number.POSITIVE_INFINITY,
-  } as never);
+  // The workers' own pooled transport (same pool size, same options): only the pipeline differs.
+  const transport = createMailTransport({ ...process.env, SMTP_URL: url });
   const started = performance.now();
   let next = 0;
   await Promise.all(
@@ -281,7 +277,7 @@ const bench: Bench = {
           baseline: 'bare nodemailer pooled, the same emails pre-rendered',
           baseline_value: baseline,
           ratio: one.rate / baseline,
-          target: 0.5,
+          target: 0.8,
           notes: { customers, sent: one.sent, seconds: Math.round(one.seconds * 10) / 10 },
         },
         {

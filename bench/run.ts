@@ -10,6 +10,7 @@ const BENCHES: Array<() => Promise<{ default: Bench }>> = [
   () => import('./tracking.js'),
   () => import('./tracking-processes.js'),
   () => import('./reports.js'),
+  () => import('./reports-partitioned.js'),
   () => import('./segments-sql.js'),
   () => import('./rules-eval.js'),
   () => import('./templates-render.js'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { messageIdOf } from './sender.js';
+import { messageIdOf, messageIdsOf } from './sender.js';
 
 describe('messageIdOf', () => {
   it('reads the message id from the job data', () => {
@@ -14,5 +14,21 @@ describe('messageIdOf', () => {
   it('names no message for a job that carries neither', () => {
     expect(messageIdOf({ id: 'x1', data: {} as never })).toBeNull();
     expect(messageIdOf({ id: undefined, data: { message_id: Number.NaN } as never })).toBeNull();
+  });
+});
+
+describe('messageIdsOf', () => {
+  it('reads the rows of a batch job, and none of a message job', () => {
+    expect(messageIdsOf({ id: 'b3-9-3', data: { message_ids: [3, 5, 9], campaign_id: 1 } })).toEqual([
+      3, 5, 9,
+    ]);
+    expect(messageIdsOf({ id: 'm12', data: { message_id: 12, campaign_id: 3 } })).toBeNull();
+  });
+
+  it('names no rows for a batch job a wiped Redis left without data', () => {
+    expect(messageIdsOf({ id: 'b3-9-3', data: {} as never })).toEqual([]);
+    expect(
+      messageIdsOf({ id: 'b3-9-3', data: { message_ids: [3, Number.NaN, -1], campaign_id: 1 } }),
+    ).toEqual([3]);
   });
 });

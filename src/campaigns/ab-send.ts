@@ -61,7 +61,11 @@ export async function sendOutWinner(deps: PlanDeps, campaignId: number): Promise
     const queued = await sql.begin((tx) => releaseHeldMessages(tx, rows));
     // The released rows sit below the window's cursor: look again from the first unsent row.
     if (queued.length > 0)
-      await topUpSends(sql, deps.jobs, campaign, { rescan: true, window: deps.sendWindow });
+      await topUpSends(sql, deps.jobs, campaign, {
+        rescan: true,
+        window: deps.sendWindow,
+        batch: deps.sendBatch,
+      });
     result.queued += queued.length;
     result.suppressed += rows.filter((r) => r.status === 'suppressed').length;
     result.pages += 1;

@@ -30,6 +30,8 @@ export interface PlanDeps {
   pageSize?: number;
   /** Send jobs kept live per campaign (back-pressure); DEFAULT_SEND_WINDOW when absent. */
   sendWindow?: number;
+  /** Rows per send job of an unthrottled campaign; DEFAULT_SEND_BATCH when absent. */
+  sendBatch?: number;
 }
 
 export interface PlanResult {
@@ -122,7 +124,10 @@ export async function planCampaign(deps: PlanDeps, campaignId: number): Promise<
     });
     // Only up to the send window: the senders top it up as it drains, and rows a planner that
     // died left unhanded are simply next in id order.
-    result.enqueued += await topUpSends(sql, deps.jobs, campaign, { window: deps.sendWindow });
+    result.enqueued += await topUpSends(sql, deps.jobs, campaign, {
+      window: deps.sendWindow,
+      batch: deps.sendBatch,
+    });
     result.pages += 1;
     afterId = last;
     if (ids.length < pageSize) break;

@@ -26,10 +26,11 @@ import { type Config, loadConfig } from '../config.js';
 import { createSql } from '../db/sql.js';
 import { createLogger } from '../logger.js';
 import { createSender } from '../messages/send.js';
-import { DEFAULT_SEND_WINDOW, type SendJobData } from '../messages/send-jobs.js';
+import { DEFAULT_SEND_BATCH, DEFAULT_SEND_WINDOW, type SendJobData } from '../messages/send-jobs.js';
 import { createMailTransport } from '../messages/transport.js';
 import { mailPendingOptIns } from '../opt-in/mailer.js';
 import { optInPolicy } from '../opt-in/requests.js';
+import { createConcurrencyLimit } from '../queue/concurrency.js';
 import { assertClusterPrefix, assertNoEviction, createRedis } from '../queue/connection.js';
 import { createBullDispatcher } from '../queue/dispatcher.js';
 import { STALE_WAITING_MS } from '../queue/job-liveness.js';
@@ -71,7 +72,7 @@ const num = (value: string | undefined, fallback: number) => (value ? Number(val
  * Starts this process's BullMQ workers (the only place `new Worker` happens). Tunables come from
  * the environment: SEND_CONCURRENCY (100), WORKER_LOCK_MS (30000: how soon a killed worker's jobs
  * run again), RECONCILE_INTERVAL_MS (10000), RECONCILE_IDLE_SECONDS (30), SMTP_POOL_SIZE (10),
- * SEND_WINDOW (2000: send jobs live per campaign), JOB_STALE_MS (120000: how long a job may look
+ * SEND_WINDOW (2000: rows handed over per campaign), SEND_BATCH (50: rows per send job of an unthrottled campaign), JOB_STALE_MS (120000: how long a job may look
  * waiting before its list is checked for it), RANKER_REFRESH_MS (60000), TRIGGER_CONCURRENCY (4), JOURNEY_CONCURRENCY (20), JOURNEY_SWEEP_PAGE (500), JOURNEY_SWEEP_PARALLEL (2), IMPORT_CONCURRENCY (1), WEBHOOK_CONCURRENCY (20), WEBHOOK_POLL_MS (500),
  * QUEUE_PREFIX (offerflow), DKIM_*.
  */
@@ -83,6 +84,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   const concurrency = num(env.SEND_CONCURRENCY, 100);
   const lockDuration = num(env.WORKER_LOCK_MS, 30_000);
   const sendWindow = num(env.SEND_WINDOW, DEFAULT_SEND_WINDOW);
+  const sendBatch = num(env.SEND_BATCH, DEFAULT_SEND_BATCH);
   const redis = createRedis(config.REDIS_URL);
   try {
     assertClusterPrefix(redis, prefix);
@@ -119,15 +121,20 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
   };
 
   if (roles.includes('planner')) {
-    const processor = plannerProcessor({ sql, config, jobs: dispatcher, clock, sendWindow });
+    const processor = plannerProcessor({ sql, config, jobs: dispatcher, clock, sendWindow, sendBatch });
     workers.set(QUEUES.planner, watch(new Worker(QUEUES.planner, processor, { ...common, concurrency: 2 })));
   }
 
   if (roles.includes('sender')) {
     const transport = createMailTransport({ ...env, SMTP_URL: config.SMTP_URL });
     const sender = createSender({ sql, config, transport, logger, clock, leaseSeconds: lockDuration / 1000 });
-    const processor = senderProcessor(sender, (id) =>
-      topUpCampaign({ sql, jobs: dispatcher, sendWindow }, id),
+    const processor = senderProcessor(
+      sender,
+      (id) => topUpCampaign({ sql, jobs: dispatcher, sendWindow, sendBatch }, id),
+      {
+        enqueue: (queue, jobs) => dispatcher.enqueue(queue, jobs),
+        limit: createConcurrencyLimit(concurrency),
+      },
     );
     const senderOptions = { ...common, concurrency, maxStalledCount: 10 };
     workers.set(QUEUES.send, watch(new Worker<SendJobData>(QUEUES.send, processor, senderOptions)));
@@ -181,6 +188,7 @@ export async function startWorkers(options: WorkerOptions): Promise<RunningWorke
         logger,
         idleSeconds: num(env.RECONCILE_IDLE_SECONDS, 30),
         sendWindow,
+        sendBatch,
       },
       num(env.RECONCILE_INTERVAL_MS, 10_000),
     );

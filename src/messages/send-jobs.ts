@@ -4,7 +4,10 @@ import { QUEUES, sendQueueFor } from '../queue/queues.js';
 import { markEnqueued, unsentInIdOrder, unsentMessageIds, unsentSummary } from './ledger.js';
 
 export interface SendJobData {
-  message_id: number;
+  /** The one message of a message's job; absent on a batch job. */
+  message_id?: number;
+  /** The messages of a batch job (a campaign's rows in id order), sent in one job. */
+  message_ids?: number[];
   campaign_id: number | null;
   /** Set on about one job per quarter window: once it is processed, the campaign's window is topped up. */
   top_up?: boolean;
@@ -13,6 +16,54 @@ export interface SendJobData {
 /** The job id of a message's send job (BullMQ refuses all-digit custom ids). */
 export const sendJobId = (messageId: number) => `m${messageId}`;
 
+/**
+ * The job id of a batch of a campaign's rows, `b<first>-<last>-<count>`: deterministic (the same
+ * rows handed over again make the same id, a no-op while the job lives), and the window reads
+ * from it alone which rows a live job covers and how many, with no round trip per job.
+ */
+export const batchJobId = (messageIds: readonly number[]) =>
+  `b${messageIds[0]}-${messageIds[messageIds.length - 1]}-${messageIds.length}`;
+
+const BATCH_JOB_ID = /^b(\d+)-(\d+)-(\d+)$/;
+
+/**
+ * What live send jobs cover, from their ids alone: a message's job its row, a batch job the
+ * range of rows from its first to its last (a row in that range but not in the batch was live
+ * elsewhere when it was cut, so it is covered either way, at worst until the batch ends).
+ */
+export function jobCoverage(jobIds: Iterable<string>): { messages: number; covers: (id: number) => boolean } {
+  const single = new Set<number>();
+  const ranges: Array<[number, number]> = [];
+  let messages = 0;
+  for (const jobId of jobIds) {
+    const batch = BATCH_JOB_ID.exec(jobId);
+    if (batch) {
+      ranges.push([Number(batch[1]), Number(batch[2])]);
+      messages += Number(batch[3]);
+      continue;
+    }
+    const one = /^m(\d+)$/.exec(jobId);
+    if (one) single.add(Number(one[1]));
+    messages += 1;
+  }
+  return { messages, covers: (id) => single.has(id) || ranges.some(([a, b]) => id >= a && id <= b) };
+}
+
+/** A campaign's send jobs, `size` rows a job (one job per row when `size` is 1). */
+export function sendBatchJobs(campaignId: number, messageIds: readonly number[], size: number): JobRequest[] {
+  if (size <= 1) return sendJobs(campaignId, messageIds);
+  const out: JobRequest[] = [];
+  for (let i = 0; i < messageIds.length; i += size) {
+    const ids = messageIds.slice(i, i + size);
+    out.push({
+      name: 'send',
+      data: { message_ids: ids, campaign_id: campaignId } satisfies SendJobData,
+      opts: { jobId: batchJobId(ids) },
+    });
+  }
+  return out;
+}
+
 /** Send jobs, job id = message id: adding one whose job still lives is a no-op in BullMQ. */
 export function sendJobs(campaignId: number | null, messageIds: readonly number[]): JobRequest[] {
   return messageIds.map((id) => ({
@@ -20,6 +71,18 @@ export function sendJobs(campaignId: number | null, messageIds: readonly number[
     data: { message_id: id, campaign_id: campaignId } satisfies SendJobData,
     opts: { jobId: sendJobId(id) },
   }));
+}
+
+/**
+ * The job of one row of a batch the contact policy held: its own message job, delayed until the
+ * hold ends, which the reconciler's wake-up finds by its id like any held row's.
+ */
+export function heldSendJob(messageId: number, campaignId: number | null, delayMs: number): JobRequest {
+  return {
+    name: 'send',
+    data: { message_id: messageId, campaign_id: campaignId } satisfies SendJobData,
+    opts: { jobId: sendJobId(messageId), ...(delayMs > 0 ? { delay: delayMs } : {}) },
+  };
 }
 
 /** Send jobs of automated messages: job id = message id, delayed until the row's send_at. */
@@ -78,8 +141,15 @@ export async function enqueueUnsent(
   }
 }
 
-/** Send jobs kept in Redis per campaign by default: a few pages ahead of the senders. */
+/** A campaign's rows kept handed over per campaign by default: a few pages ahead of the senders. */
 export const DEFAULT_SEND_WINDOW = 2000;
+
+/**
+ * Rows per send job of an unthrottled campaign by default: one BullMQ job (its moves, lock and
+ * removal in Redis) for this many mails instead of one each. A throttled campaign keeps one job
+ * per row, because BullMQ's rate limiter counts jobs.
+ */
+export const DEFAULT_SEND_BATCH = 50;
 
 /** The window group of a campaign's send jobs. */
 const windowGroup = (campaignId: number) => `c${campaignId}`;
@@ -97,19 +167,20 @@ export async function topUpSends(
   sql: Db,
   jobs: JobDispatcher,
   campaign: { id: number; throttle_per_second: number | null },
-  options: { window?: number | undefined; rescan?: boolean } = {},
+  options: { window?: number | undefined; batch?: number | undefined; rescan?: boolean } = {},
 ): Promise<number> {
   const store = jobs.window;
   if (!store) return enqueueUnsent(sql, jobs, campaign);
   const size = options.window ?? DEFAULT_SEND_WINDOW;
+  const batch = campaign.throttle_per_second ? 1 : Math.max(1, options.batch ?? DEFAULT_SEND_BATCH);
   const queue = sendQueueFor(campaign);
   const group = windowGroup(campaign.id);
   const release = await store.lock(group, 30_000);
   // Another top-up of this campaign is running: it fills the same window.
   if (!release) return 0;
   try {
-    const live = await store.live(queue, group);
-    const room = size - live.size;
+    const live = jobCoverage(await store.live(queue, group));
+    const room = size - live.messages;
     if (room <= 0) return 0;
     const picked: number[] = [];
     const seen = new Set<number>();
@@ -118,7 +189,7 @@ export async function topUpSends(
       for (;;) {
         const page = await unsentInIdOrder(sql, campaign.id, { afterId: after, limit });
         for (const id of page.ids) {
-          if (live.has(sendJobId(id)) || seen.has(id) || picked.length >= room) continue;
+          if (live.covers(id) || seen.has(id) || picked.length >= room) continue;
           seen.add(id);
           picked.push(id);
         }
@@ -140,14 +211,14 @@ export async function topUpSends(
     if (end && picked.length < room) {
       // Past the last row: rows below the cursor whose jobs are gone are handed over again.
       const { first, count } = await unsentSummary(sql, campaign.id);
-      if (first !== null && count > live.size + picked.length) await scan(first - 1, room);
+      if (first !== null && count > live.messages + picked.length) await scan(first - 1, room);
     }
     if (picked.length === 0) return 0;
-    const every = Math.max(1, Math.floor(size / 4));
-    const requests = sendJobs(campaign.id, picked).map((job, i) =>
-      i % every === every - 1 || i === picked.length - 1
-        ? { ...job, data: { ...job.data, top_up: true } }
-        : job,
+    // In id order (the rescan's rows come after the scan's): a batch's id names its range.
+    picked.sort((a, b) => a - b);
+    const every = Math.max(1, Math.floor(size / batch / 4));
+    const requests = sendBatchJobs(campaign.id, picked, batch).map((job, i, all) =>
+      i % every === every - 1 || i === all.length - 1 ? { ...job, data: { ...job.data, top_up: true } } : job,
     );
     // Recorded before the add: a crash in between leaves ids without jobs, dropped next time.
     await store.add(

@@ -7,6 +7,7 @@ import { isTransientDbError, retryTransient } from '../db/transient.js';
 import { returnPathFor, unsubscribeMailto } from '../inbound/verp.js';
 import { ledgerMessageId, mailOptions } from '../mail/headers.js';
 import { cachedInstallationId } from '../mail/installation.js';
+import { prebuiltMail } from '../mail/raw-mail.js';
 import { createMessageRenderer } from '../mail/render-message.js';
 import { applyContactPolicy } from '../policy/apply.js';
 import { OFF } from '../policy/settings.js';
@@ -293,7 +294,8 @@ export function createSender(deps: SenderDeps) {
       // VERP: bounces come back to `offerflow inbound` naming this message (src/inbound/).
       if (bounceDomain)
         message.envelope = { from: returnPathFor(deps.config.OFFERFLOW_SECRET, bounceDomain, id), to: email };
-      const info = await deps.transport.sendMail(message);
+      // Built once into one buffer: nodemailer's streamed composition was the send's largest cost.
+      const info = await deps.transport.sendMail(prebuiltMail(message));
       reply = typeof info.response === 'string' ? info.response : null;
     } catch (raw) {
       const error = raw as SmtpError;

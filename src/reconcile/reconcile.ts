@@ -18,6 +18,8 @@ export interface ReconcileDeps {
   idleSeconds?: number;
   /** Send jobs kept live per campaign (back-pressure). */
   sendWindow?: number;
+  /** Rows per send job of an unthrottled campaign. */
+  sendBatch?: number;
 }
 
 export interface ReconcileResult {
@@ -44,7 +46,10 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileResult> {
     }
     if (campaign.status !== 'sending') continue;
     // Keeps the campaign's send window full; rows whose jobs Redis lost are handed over again.
-    result.enqueued += await topUpSends(deps.sql, deps.jobs, campaign, { window: deps.sendWindow });
+    result.enqueued += await topUpSends(deps.sql, deps.jobs, campaign, {
+      window: deps.sendWindow,
+      batch: deps.sendBatch,
+    });
     if (await finishCampaignIfDone(deps.sql, campaign.id)) result.finished += 1;
   }
   // A/B tests: open windows of fully sent test cells; keep each decision or send-out job in Redis.

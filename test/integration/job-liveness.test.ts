@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCampaign } from '../../src/campaigns/plan.js';
-import { sendJobId } from '../../src/messages/send-jobs.js';
+import { batchJobId } from '../../src/messages/send-jobs.js';
 import { jobLiveness } from '../../src/queue/job-liveness.js';
 import { reconcile } from '../../src/reconcile/reconcile.js';
 import { seedCampaignShop } from '../helpers/campaign-fixtures.js';
@@ -74,7 +74,7 @@ describe('job liveness without scanning the lists', () => {
     }
   });
 
-  it('lets the reconciler re-create a send job Redis lost, and only that one', async () => {
+  it('lets the reconciler re-create a batch job Redis lost, and only that one', async () => {
     const shop = await seedCampaignShop(h.db.sql, 30, h.deps.config.OFFERFLOW_SECRET);
     const created = await json(
       await h.post('/v1/campaigns', {
@@ -85,26 +85,33 @@ describe('job liveness without scanning the lists', () => {
       }),
     );
     expect((await h.post(`/v1/campaigns/${created.id}/launch`)).status).toBe(200);
-    const deps = { sql: h.db.sql, config: h.deps.config, jobs: h.dispatcher, clock: () => new Date() };
+    // Batches of 10 rows: several jobs, of which one is lost.
+    const deps = {
+      sql: h.db.sql,
+      config: h.deps.config,
+      jobs: h.dispatcher,
+      clock: () => new Date(),
+      sendBatch: 10,
+    };
     await planCampaign(deps, created.id);
     const rows = await h.db.sql<{ id: number }[]>`
       select id from messages where campaign_id = ${created.id} and status = 'queued' order by id`;
     expect(rows.length).toBe(shop.eligible.size);
     const send = h.dispatcher.queue('send');
-    const lost = rows[3]!.id;
-    await send.remove(sendJobId(lost));
+    const batches = Array.from({ length: Math.ceil(rows.length / 10) }, (_, i) =>
+      batchJobId(rows.slice(i * 10, i * 10 + 10).map((r) => r.id)),
+    );
+    expect(batches.length).toBeGreaterThan(1);
+    const lost = batches[0]!;
+    await send.remove(lost);
     // Idle long enough for the reconciler to look at every row.
     await h.db.sql`
       update messages set updated_at = now() - interval '1 hour', enqueued_at = now() - interval '1 hour'
       where campaign_id = ${created.id}`;
     const result = await reconcile({ ...deps, idleSeconds: 30 });
-    expect(result.enqueued).toBe(1);
-    expect(await send.getJobState(sendJobId(lost))).toBe('waiting');
-    const states = await jobLiveness(
-      h.deps.redis!,
-      send,
-      rows.map((r) => sendJobId(r.id)),
-    );
+    expect(result.enqueued).toBe(10);
+    expect(await send.getJobState(lost)).toBe('waiting');
+    const states = await jobLiveness(h.deps.redis!, send, batches);
     expect(states.every((s) => s === 'waiting')).toBe(true);
   });
 });
