@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createCampaign, launchCampaign } from '../src/campaigns/lifecycle.js';
 import { enqueuePlanner } from '../src/campaigns/planner-job.js';
+import { WORKER_ROLES } from '../src/cli/queue-workers.js';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createSql, type Sql } from '../src/db/sql.js';
@@ -24,10 +25,13 @@ import type { Bench, BenchResult } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+export function startWorkerProcess(
+  env: Record<string, string>,
+  roles: readonly string[] = [],
+): Promise<ChildProcess> {
   // BENCH_WORKER_ARGS: extra node flags for the workers, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const extra = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', 'src/cli.ts', 'worker'], {
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', 'src/cli.ts', 'worker', ...roles], {
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -77,7 +81,11 @@ async function runCampaign(
   processes: number,
   input: { segmentId: number; templateId: number },
 ) {
-  const workers = await Promise.all(Array.from({ length: processes }, () => startWorkerProcess(env)));
+  // Every role but the recommendations refresh: its nightly job runs at once on a fresh queue
+  // prefix, so each run would otherwise race a full refresh (the products run's a heavy one,
+  // the catalogue being full) instead of measuring the campaign.
+  const roles = WORKER_ROLES.filter((r) => r !== 'recommendations');
+  const workers = await Promise.all(Array.from({ length: processes }, () => startWorkerProcess(env, roles)));
   const config = loadConfig({ ...process.env, ...env });
   const redis = createRedis(config.REDIS_URL);
   const jobs = createBullDispatcher(redis, env.QUEUE_PREFIX);
