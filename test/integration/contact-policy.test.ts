@@ -48,7 +48,7 @@ beforeAll(async () => {
     select id from templates where name ilike '%offer%' order by id limit 1`;
   templateId = t!.id;
   sink = await startSmtpSink({ keepInMemory: true });
-  background = await start(['planner', 'reconciler', 'trigger']);
+  background = await start(['planner', 'reconciler', 'trigger', 'journey']);
   await startSenders();
 });
 afterAll(async () => {
@@ -282,6 +282,56 @@ describe('caps', () => {
 
     for (const t of [promo, receipt])
       expect((await h.patch(`/v1/triggers/${t.id}`, { enabled: false })).status).toBe(200);
+  });
+
+  it('hold across a campaign and a journey: the journey’s mail after the campaign’s is held back and says why', async () => {
+    await policy({ daily_cap: 1, weekly_cap: null });
+    const people = await customers('jcap', 3);
+    const id = await campaign(people);
+    await launch(id);
+    await finished(id);
+    for (const p of people) expect(await mailsTo(p.email)).toHaveLength(1);
+
+    const created = await json(
+      await h.post('/v1/journeys', {
+        name: 'Capped thank-you',
+        entry: { event: 'jcap_visit' },
+        start: 'thanks',
+        steps: [
+          { id: 'thanks', type: 'send_email', template_id: templateId, next: 'end' },
+          { id: 'end', type: 'exit' },
+        ],
+      }),
+    );
+    expect((await h.post(`/v1/journeys/${created.id}/activate`)).status).toBe(200);
+    for (const p of people) {
+      const res = await h.post(
+        '/v1/events',
+        { type: 'track', userId: p.external_id, event: 'jcap_visit', messageId: `jcap-${p.id}` },
+        { role: 'integrator' },
+      );
+      expect(res.status, JSON.stringify(await res.clone().json())).toBe(201);
+    }
+    const rows = await until(async () => {
+      const found = await h.db.sql<
+        { status: string; suppressed_reason: string | null; policy_reason: string | null }[]
+      >`
+        select status, suppressed_reason, policy_reason from messages where journey_id = ${created.id}`;
+      return (
+        found.length === people.length &&
+        found.every((r) => !['queued', 'sending'].includes(r.status)) &&
+        found
+      );
+    });
+    for (const r of rows)
+      expect(r).toMatchObject({
+        status: 'suppressed',
+        suppressed_reason: 'daily_cap',
+        policy_reason: 'daily_cap',
+      });
+    // Only the campaign's mail reached each customer.
+    for (const p of people) expect(await mailsTo(p.email)).toHaveLength(1);
+    expect((await h.post(`/v1/journeys/${created.id}/pause`)).status).toBe(200);
   });
 
   it('hold with two sender processes claiming one customer’s mail in parallel: exactly the cap gets through', async () => {
