@@ -1,5 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import { enqueueSteps } from '../src/journeys/jobs.js';
+import { insertActiveJourney, waitBranchMailJourney } from '../test/helpers/journey-fixtures.js';
 import type { Bench, BenchResult } from './harness.js';
 import { percentiles, startBenchStack } from './stack.js';
 
@@ -24,31 +25,11 @@ const bench: Bench = {
         select 'j' || i, 'j' || i || '@example.test', 'J' || i from generate_series(1, ${n}) i`;
       await sql`insert into consents (customer_id, purpose, granted, source)
         select id, 'marketing_email', true, 'bench' from customers`;
-      const definition = {
-        entry: { event: 'bench' },
-        re_entry: 'never',
-        goal: null,
-        start: 'wait',
-        steps: [
-          { id: 'wait', type: 'wait', seconds: 1, next: 'spend' },
-          {
-            id: 'spend',
-            type: 'branch',
-            rule: { '>=': [{ var: 'customer.total_spent' }, 100] },
-            then: 'mail',
-            else: 'mail',
-          },
-          { id: 'mail', type: 'send_email', template_id: stack.templateId, template_version: 1, next: 'end' },
-          { id: 'end', type: 'exit' },
-        ],
-      };
-      const [journey] = await sql<
-        { id: number }[]
-      >`insert into journeys (name, status) values ('bench', 'active') returning id`;
-      const [version] = await sql<{ id: number }[]>`
-        insert into journey_versions (journey_id, version, definition, activated_at)
-        values (${journey!.id}, 1, ${sql.json(definition as never)}, now()) returning id`;
-      await sql`update journeys set version_id = ${version!.id} where id = ${journey!.id}`;
+      const journey = await insertActiveJourney(
+        sql,
+        'bench',
+        waitBranchMailJourney('bench', stack.templateId),
+      );
 
       // Baseline: the same number of steps as bare delayed no-op jobs (three per customer).
       const baselineQueue = `${prefix}_noop`;
@@ -97,12 +78,12 @@ const bench: Bench = {
       const entered = new Date(dueAt.getTime() - 1000);
       const rows = await sql<{ id: number; seq: number; next_run_at: Date }[]>`
         insert into journey_entries (journey_id, version_id, customer_id, entry_key, step, seq, since, entered_at, next_run_at)
-        select ${journey!.id}, ${version!.id}, id, 'bench', 'wait', 1, ${entered}, ${entered}, ${dueAt} from customers
+        select ${journey.journeyId}, ${journey.versionId}, id, 'bench', 'wait', 1, ${entered}, ${entered}, ${dueAt} from customers
         returning id, seq, next_run_at`;
       await enqueueSteps(jobs, rows, new Date());
       for (;;) {
         const [row] = await sql<{ left: number }[]>`
-          select count(*)::int as left from journey_entries where journey_id = ${journey!.id} and status = 'active'`;
+          select count(*)::int as left from journey_entries where journey_id = ${journey.journeyId} and status = 'active'`;
         if (row!.left === 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -120,7 +101,7 @@ const bench: Bench = {
       const mailStart = Date.now();
       for (;;) {
         const [row] = await sql<{ left: number }[]>`
-          select count(*)::int as left from messages where journey_id = ${journey!.id} and status in ('queued', 'sending')`;
+          select count(*)::int as left from messages where journey_id = ${journey.journeyId} and status in ('queued', 'sending')`;
         if (row!.left === 0 || Date.now() - mailStart > 600_000) break;
         await new Promise((r) => setTimeout(r, 200));
       }

@@ -1,21 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { random as mulberry32 } from '../offers/seeded-random.js';
 import { liveFromSample } from './audience-forecast.js';
 
 /** A hashint8-like value: uniform over the int4 range. */
 const int4 = (random: () => number) => Math.floor(random() * 2 ** 32) - 2 ** 31;
-
-/** A small seeded generator (mulberry32), so a failing case replays. */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('live customers estimated from the sample (k minimum values)', () => {
   it('is within 15 % of the true number for any base, from the 1,000 smallest hashes', () => {

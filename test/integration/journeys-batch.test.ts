@@ -6,6 +6,7 @@ import { createStepRunner, runDueStep, runDueSteps } from '../../src/journeys/ru
 import { sweepDueSteps } from '../../src/journeys/sweep.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { insertActiveJourney, waitBranchMailJourney } from '../helpers/journey-fixtures.js';
 
 // The journey runner against real PostgreSQL: due steps claimed and run in batches cost the
 // statements of one, and a step still runs once per entry whatever duplicates a batch holds.
@@ -37,38 +38,19 @@ let serial = 0;
 /** A journey wait → branch → send_email → exit with `customers` already at the wait, due now. */
 async function journeyAtWait(customers: readonly number[]) {
   serial += 1;
-  const definition = {
-    entry: { event: `batch_${serial}` },
-    re_entry: 'never',
-    goal: null,
-    start: 'wait',
-    steps: [
-      { id: 'wait', type: 'wait', seconds: 1, next: 'spend' },
-      {
-        id: 'spend',
-        type: 'branch',
-        rule: { '>=': [{ var: 'customer.total_spent' }, 100] },
-        then: 'mail',
-        else: 'mail',
-      },
-      { id: 'mail', type: 'send_email', template_id: shop.templateId, template_version: 1, next: 'end' },
-      { id: 'end', type: 'exit' },
-    ],
-  };
   const sql = h.db.sql;
-  const [journey] = await sql<{ id: number }[]>`
-    insert into journeys (name, status) values (${`batch ${serial}`}, 'active') returning id`;
-  const [version] = await sql<{ id: number }[]>`
-    insert into journey_versions (journey_id, version, definition, activated_at)
-    values (${journey!.id}, 1, ${sql.json(definition as never)}, now()) returning id`;
-  await sql`update journeys set version_id = ${version!.id} where id = ${journey!.id}`;
+  const journey = await insertActiveJourney(
+    sql,
+    `batch ${serial}`,
+    waitBranchMailJourney(`batch_${serial}`, shop.templateId),
+  );
   const entries = await sql<{ id: number; seq: number }[]>`
     insert into journey_entries (journey_id, version_id, customer_id, entry_key, step, seq, since, entered_at, next_run_at)
-    select ${journey!.id}, ${version!.id}, c, 'k', 'wait', 1, now() - interval '2 seconds', now() - interval '2 seconds',
+    select ${journey.journeyId}, ${journey.versionId}, c, 'k', 'wait', 1, now() - interval '2 seconds', now() - interval '2 seconds',
       now() - interval '1 second'
     from unnest(${customers as number[]}::bigint[]) c order by c
     returning id, seq`;
-  return { journeyId: journey!.id, entries };
+  return { journeyId: journey.journeyId, entries };
 }
 
 const stepRuns = async (journeyId: number) =>
