@@ -20,6 +20,8 @@ export interface SendingWorkers {
   mails(): Promise<ParsedMail[]>;
   /** The mails of one campaign (its `X-Offerflow-Campaign` header). */
   mailsOf(campaignId: number): Promise<ParsedMail[]>;
+  /** Starts another process's worth of `roles` on the same sink and queues (closed with the rest). */
+  addWorkers(roles: readonly WorkerRole[]): Promise<RunningWorkers>;
   close(): Promise<void>;
 }
 
@@ -42,11 +44,10 @@ export async function startSendingWorkers(
   options: SendingWorkersOptions = {},
 ): Promise<SendingWorkers> {
   const sink = await startSmtpSink({ keepInMemory: true, ...options.sink });
-  let workers: RunningWorkers;
-  try {
-    workers = await startWorkers({
+  const start = (roles: readonly WorkerRole[]) =>
+    startWorkers({
       config: { ...h.deps.config, ...options.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-      roles: options.roles ?? WORKER_ROLES,
+      roles,
       env: {
         RECONCILE_INTERVAL_MS: '300',
         SEND_CONCURRENCY: '10',
@@ -55,6 +56,11 @@ export async function startSendingWorkers(
       },
       logger: h.deps.logger,
     });
+  const running: RunningWorkers[] = [];
+  let workers: RunningWorkers;
+  try {
+    workers = await start(options.roles ?? WORKER_ROLES);
+    running.push(workers);
   } catch (err) {
     await sink.close();
     throw err;
@@ -71,8 +77,13 @@ export async function startSendingWorkers(
     mails,
     mailsOf: async (campaignId) =>
       (await mails()).filter((m) => m.headers.get('x-offerflow-campaign') === String(campaignId)),
+    addWorkers: async (roles) => {
+      const more = await start(roles);
+      running.push(more);
+      return more;
+    },
     close: async () => {
-      await workers.close();
+      for (const w of running) await w.close();
       await sink.close();
     },
   };

@@ -1,14 +1,8 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type RunningWorkers,
-  startWorkers,
-  WORKER_ROLES,
-  type WorkerRole,
-} from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import { WORKER_ROLES } from '../../src/cli/queue-workers.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { until } from '../helpers/until.js';
 
 // Two campaigns planned at once against one code pool, each seeing every free code (codes are
@@ -18,28 +12,20 @@ import { until } from '../helpers/until.js';
 // replacement is on the mail's `sent` event.
 
 let h: Harness;
-let sink: SmtpSink;
-const workers: RunningWorkers[] = [];
+let sending: SendingWorkers;
 let shop: ShopFixture;
-
-const start = (roles: readonly WorkerRole[]) =>
-  startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '8' },
-    logger: h.deps.logger,
-  });
 
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 30, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
   // Everything but the senders: both campaigns are planned before anything is mailed.
-  workers.push(await start(WORKER_ROLES.filter((r) => r !== 'sender')));
+  sending = await startSendingWorkers(h, {
+    roles: WORKER_ROLES.filter((r) => r !== 'sender'),
+    env: { SEND_CONCURRENCY: '8' },
+  });
 });
 afterAll(async () => {
-  for (const w of workers) await w.close();
-  await sink?.close();
+  await sending?.close();
   await h?.close();
 });
 
@@ -83,11 +69,12 @@ describe('a replacement offer when the codes run out at send time', () => {
     expect(secondRows.filter((r) => r.offer_ids.map(Number).includes(garden!))).toHaveLength(x);
 
     // Two sender processes race on the two campaigns' 2x mails with the offer, for x + 3 codes.
-    workers.push(await start(['sender']), await start(['sender']));
+    await sending.addWorkers(['sender']);
+    await sending.addWorkers(['sender']);
     for (const id of [first, second])
       await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 90_000);
 
-    const mails: ParsedMail[] = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+    const mails = await sending.mails();
     expect(mails).toHaveLength(2 * shop.eligible.size);
     const mailed = mails.flatMap((m) => [...(m.text ?? '').matchAll(CODE)].map((c) => c[0]));
     // Each code at most once, and no more codes than the pool had.

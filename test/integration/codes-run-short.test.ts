@@ -1,14 +1,8 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type RunningWorkers,
-  startWorkers,
-  WORKER_ROLES,
-  type WorkerRole,
-} from '../../src/cli/queue-workers.js';
-import { type SmtpSink, startSmtpSink } from '../../src/dev/smtp-sink.js';
+import { WORKER_ROLES } from '../../src/cli/queue-workers.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
+import { type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
 import { until } from '../helpers/until.js';
 
 // A campaign planned while its offer's pool held a code for every recipient, whose pool then
@@ -17,28 +11,17 @@ import { until } from '../helpers/until.js';
 // so in their `sent` event, and the ledger row, impressions and clicks count what the mail showed.
 
 let h: Harness;
-let sink: SmtpSink;
-const workers: RunningWorkers[] = [];
+let sending: SendingWorkers;
 let shop: ShopFixture;
-
-const start = (roles: readonly WorkerRole[]) =>
-  startWorkers({
-    config: { ...h.deps.config, DATABASE_URL: h.db.url, SMTP_URL: sink.url },
-    roles,
-    env: { QUEUE_PREFIX: h.queuePrefix, RECONCILE_INTERVAL_MS: '300', SEND_CONCURRENCY: '10' },
-    logger: h.deps.logger,
-  });
 
 beforeAll(async () => {
   h = await createHarness();
   shop = await seedCampaignShop(h.db.sql, 16, h.deps.config.OFFERFLOW_SECRET);
-  sink = await startSmtpSink({ keepInMemory: true });
   // Everything but the senders: rows are planned and queued, nothing is mailed yet.
-  workers.push(await start(WORKER_ROLES.filter((r) => r !== 'sender')));
+  sending = await startSendingWorkers(h, { roles: WORKER_ROLES.filter((r) => r !== 'sender') });
 });
 afterAll(async () => {
-  for (const w of workers) await w.close();
-  await sink?.close();
+  await sending?.close();
   await h?.close();
 });
 
@@ -77,9 +60,9 @@ describe('unique codes running short at send time', () => {
       returning 1`.then((r) => [{ n: r.length }]);
     expect(left!.n).toBe(shop.eligible.size - 2);
 
-    workers.push(await start(['sender']));
+    await sending.addWorkers(['sender']);
     await until(async () => (await json(await h.get(`/v1/campaigns/${id}`))).status === 'sent', 60_000);
-    const mails: ParsedMail[] = await Promise.all(sink.messages.map((raw) => simpleParser(raw)));
+    const mails = await sending.mails();
     expect(mails.length).toBe(shop.eligible.size);
     const byMessage = new Map(mails.map((m) => [Number(m.headers.get('x-offerflow-message')), m]));
 
