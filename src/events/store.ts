@@ -121,30 +121,32 @@ export interface ClaimedEvent {
   created: boolean;
 }
 
-/** The claim's input: one JSON array, without the properties (they go to the COPY). */
-function claimJson(rows: readonly EventRow[]): string {
-  const parts = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    parts[i] =
-      `{"i":${i},"m":${JSON.stringify(r.message_id)},"u":${r.user_id === null ? 'null' : JSON.stringify(r.user_id)},` +
-      `"c":${r.customer_id ?? 'null'},"a":${JSON.stringify(r.at)}}`;
-  }
-  return `[${parts.join(',')}]`;
-}
-
 /**
  * Resolves a batch of events in one statement: customers named by external id (the missing
  * ones created as leads, no consent; erased ones skipped: an erased person is never recorded
  * again), the keys already recorded (by an earlier request: the row is answered with the event
  * its key holds), and an event id, in batch order, for each new one. copyEvents then writes the
  * new keys and events. `index` in the answer is the row's position in `rows`.
+ *
+ * The rows go in as three parallel text arrays (unnest … with ordinality), not one JSON
+ * document: PostgreSQL took 137 ms to read 10,000 rows through jsonb_to_recordset against 32 ms
+ * through unnest of arrays, in the same run (bench/events.ts batches, load 7 on 2 cores).
  */
 export function claimEvents(db: Db, rows: readonly EventRow[]) {
+  const messageIds = new Array<string>(rows.length);
+  const userIds = new Array<string | null>(rows.length);
+  const customerIds = new Array<string | null>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    messageIds[i] = r.message_id;
+    userIds[i] = r.user_id;
+    customerIds[i] = r.customer_id === null ? null : String(r.customer_id);
+  }
   return db<ClaimedEvent[]>`
     with input as (
-      select r.i, r.m, r.u, r.c, r.a
-      from jsonb_to_recordset(${claimJson(rows)}::text::jsonb) as r(i int, m text, u text, c bigint, a timestamptz)
+      select (r.n - 1)::int as i, r.m, r.u, r.c::bigint as c
+      from unnest(${messageIds}::text[], ${userIds as string[]}::text[], ${customerIds as string[]}::text[])
+        with ordinality as r(m, u, c, n)
     ),
     wanted as (select distinct u from input where u is not null),
     known as (
