@@ -398,26 +398,32 @@ export async function selectFeedsMany(db: Db, asks: readonly FeedAsk[]): Promise
     }
   });
   if (w.ask.length === 0) return out;
+  // Each (reader, feed) is cut inside a lateral subquery, so only the rows shown are joined and
+  // titled: ranking every stored row with a window and cutting afterwards cost a `product_title`
+  // call (a SQL function with a sub-select, never inlined) per stored row, and let the planner
+  // hash the whole purchases table for the bought check. At send time that was most of what a
+  // products block cost a campaign.
   const rows = await db<(RecommendationRow & { ask: number })[]>`
-    select ask, feed, rank, sku, score, reason, title, description, price, currency, category, brand,
-      image_url, url
-    from (
-      select q.ask, r.feed, r.rank, r.sku, r.score, r.reason,
-        product_title(p.title, q.locale) as title,
-        case when p.description is null then null else product_title(p.description, q.locale) end as description,
-        p.price, p.currency, p.category, p.brand, p.image_url, p.url,
-        row_number() over (partition by q.ask, r.feed order by r.rank) as n, w.lim
-      from unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.customerId)}::bigint[],
-          ${asks.map((a) => a.locale)}::text[]) as q(ask, customer_id, locale)
-      join unnest(${w.ask}::int[], ${w.feed}::text[], ${w.lim}::int[]) as w(ask, feed, lim) on w.ask = q.ask
-      join product_recommendations r on r.customer_id = q.customer_id and r.feed = w.feed
+    select q.ask, w.feed, x.rank, x.sku, x.score, x.reason,
+      product_title(x.title, q.locale) as title,
+      case when x.description is null then null else product_title(x.description, q.locale) end as description,
+      x.price, x.currency, x.category, x.brand, x.image_url, x.url
+    from unnest(${asks.map((_, i) => i)}::int[], ${asks.map((a) => a.customerId)}::bigint[],
+        ${asks.map((a) => a.locale)}::text[]) as q(ask, customer_id, locale)
+    join unnest(${w.ask}::int[], ${w.feed}::text[], ${w.lim}::int[]) as w(ask, feed, lim) on w.ask = q.ask
+    join recommendation_feeds f on f.feed = w.feed
+    cross join lateral (
+      select r.rank, r.sku, r.score, r.reason, p.title, p.description, p.price, p.currency, p.category,
+        p.brand, p.image_url, p.url
+      from product_recommendations r
       join products p on p.sku = r.sku and p.active and p.in_stock
-      join recommendation_feeds f on f.feed = r.feed
-      where not (f.exclude_bought and exists (
-        select 1 from purchases b where b.customer_id = r.customer_id and b.sku = r.sku and b.kind = 'purchase'))
-    ) shown
-    where n <= lim
-    order by ask, feed, rank`;
+      where r.customer_id = q.customer_id and r.feed = w.feed
+        and not (f.exclude_bought and exists (
+          select 1 from purchases b where b.customer_id = q.customer_id and b.sku = r.sku and b.kind = 'purchase'))
+      order by r.rank
+      limit w.lim
+    ) x
+    order by q.ask, w.feed, x.rank`;
   for (const { ask, ...row } of rows) out[ask]!.push(row);
   return out;
 }
