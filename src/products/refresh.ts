@@ -1,7 +1,8 @@
 import type { Sql } from '../db/sql.js';
 import type { JobDispatcher } from '../deps.js';
 import { QUEUES } from '../queue/queues.js';
-import { computeFeeds, feedSettings, pairsNeedRebuild, rebuildPairs } from './recommend-store.js';
+import { computeFeeds } from './compute-feeds.js';
+import { feedSettings, pairsNeedRebuild, rebuildPairs } from './recommend-store.js';
 
 export interface RefreshResult {
   orders: number;
