@@ -208,6 +208,10 @@ const bench: Bench = {
             hello_after: Math.round(after.rps),
             server_us_per_req: Math.round(((stats.cpu_ms ?? 0) * 1000) / Math.max(1, run.answered)),
             hello_server_us_per_req: Math.round((before.cpuUs + after.cpuUs) / 2),
+            // PostgreSQL statements per answered request, flushes included (when counted).
+            ...(stats.statements === undefined
+              ? {}
+              : { statements_per_req: (stats.statements / Math.max(1, run.answered)).toFixed(4) }),
             ...(unique ? { tokens_repeated: Math.max(0, run.used - runIds.length) } : {}),
             token_hit_rate: ratio(stats.token_hits, stats.token_misses),
             message_hit_rate: ratio(stats.message_hits, stats.message_misses),
