@@ -1,7 +1,7 @@
 // Child process for bench/tracking.ts: serves either a bare Hono hello-world or the whole
 // Offerflow app on an ephemeral port, prints `PORT n`, and on SIGTERM flushes the tracking
 // buffer (as a real shutdown would), prints `STATS {json}` (cache hits, events written, the
-// process's CPU time) and exits.
+// statements sent to PostgreSQL, the process's CPU time) and exits.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { tracker } from '../src/tracking/track.js';
 
 const [mode, databaseUrl] = process.argv.slice(2);
 let deps: AppDeps | undefined;
+let statements = 0;
 let spoolDir: string | undefined;
 let fetch: (request: Request) => Response | Promise<Response>;
 if (mode === 'hello') {
@@ -31,7 +32,12 @@ if (mode === 'hello') {
   // As `offerflow serve` runs it: every acknowledged event journaled to a local spool first.
   spoolDir = mkdtempSync(join(tmpdir(), 'offerflow-bench-spool-'));
   deps = {
-    sql: createSql(config.DATABASE_URL, { max: 10 }),
+    // BENCH_TRACKING_STATEMENTS=on counts every statement the server sends (the bench prints
+    // them per request); off by default, as postgres.js takes a stack trace per query in debug.
+    sql: createSql(config.DATABASE_URL, {
+      max: 10,
+      ...(process.env.BENCH_TRACKING_STATEMENTS === 'on' ? { debug: () => void statements++ } : {}),
+    }),
     config,
     logger: pino({ level: 'silent' }),
     metrics: new Registry(),
@@ -55,6 +61,7 @@ process.on('SIGTERM', () => {
     if (deps) {
       await flushTrackingEvents(deps);
       Object.assign(stats, tracker(deps).stats());
+      if (process.env.BENCH_TRACKING_STATEMENTS === 'on') stats.statements = statements;
       deps.trackingSpool?.close();
       await deps.sql.end({ timeout: 5 });
       if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });

@@ -114,20 +114,22 @@ const bench: Bench = {
       await sql`
         insert into customers (external_id, email)
         select 'u' || i, 'u' || i || '@example.com' from generate_series(1, ${2 * UNIQUE_MESSAGES}) as i`;
-      const messages = await sql<{ id: number }[]>`
+      const messages = await sql<{ id: number; url: string }[]>`
         insert into messages (campaign_id, customer_id, status, sent_at, links)
         select ${campaignId}, id, 'sent', now() - interval '1 day',
                jsonb_build_object('16', jsonb_build_object('url', 'https://shop.example/p/' || id, 'offer_id', null))
         from customers order by id
-        returning id`;
+        returning id, links -> '16' ->> 'url' as url`;
       const ids = messages.map((m) => m.id);
+      const urls = new Map(messages.map((m) => [m.id, m.url]));
       const linksOf = (slice: number[]) => {
         const opens: string[] = [];
         const clicks: string[] = [];
         for (const id of slice) {
           const links = messageLinks('', config.OFFERFLOW_SECRET, id);
           opens.push(links.openPixelUrl);
-          clicks.push(links.offerUrl(0));
+          // Signed with its target, as the sender signs every offer and product link.
+          clicks.push(links.offerUrl(0, urls.get(id)));
         }
         return { opens, clicks };
       };
@@ -206,6 +208,10 @@ const bench: Bench = {
             hello_after: Math.round(after.rps),
             server_us_per_req: Math.round(((stats.cpu_ms ?? 0) * 1000) / Math.max(1, run.answered)),
             hello_server_us_per_req: Math.round((before.cpuUs + after.cpuUs) / 2),
+            // PostgreSQL statements per answered request, flushes included (when counted).
+            ...(stats.statements === undefined
+              ? {}
+              : { statements_per_req: (stats.statements / Math.max(1, run.answered)).toFixed(4) }),
             ...(unique ? { tokens_repeated: Math.max(0, run.used - runIds.length) } : {}),
             token_hit_rate: ratio(stats.token_hits, stats.token_misses),
             message_hit_rate: ratio(stats.message_hits, stats.message_misses),

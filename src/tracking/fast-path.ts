@@ -6,7 +6,7 @@ import { onError } from '../http/on-error.js';
 import { AppError } from '../http/problem.js';
 import { notFoundPage } from './pages.js';
 import type { TrackedMessageWithLinks } from './store.js';
-import { clickTarget, type RequestInfo, type Tracker, tracker } from './track.js';
+import { clickLink, isHttpUrl, type RequestInfo, type Tracker, tracker } from './track.js';
 
 // The smallest transparent GIF (43 bytes), shared by every response.
 const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (ch) =>
@@ -122,16 +122,37 @@ function answerClick(
   info: RequestInfo,
   signedTarget: string | undefined,
 ): Response | Promise<Response> {
-  // The stored link rules; the token's signed copy serves when the message has none stored.
-  const link =
-    clickTarget(message, linkIndex) ??
-    (message && signedTarget && /^https?:\/\//i.test(signedTarget)
-      ? { url: signedTarget, offer_id: null }
-      : null);
+  const link = clickLink(message, linkIndex, signedTarget);
   if (!message || !link) return clickNotFound(c, counts);
   const journaled = t.recordClick(message, linkIndex, link, info);
   counts.click[302]++;
   return journaled ? journaled.then(() => redirect(link.url)) : redirect(link.url);
+}
+
+/** A pixel answered before its message is read: the open is resolved when the buffer flushes. */
+function openAhead(
+  t: Tracker,
+  counts: RouteCounts,
+  messageId: number,
+  info: RequestInfo,
+): Response | Promise<Response> {
+  const journaled = t.defer('opened', messageId, info);
+  counts.open[200]++;
+  return journaled ? journaled.then(pixel) : pixel();
+}
+
+/** A redirect to the token's signed target before the message is read (the click resolved later). */
+function clickAhead(
+  t: Tracker,
+  counts: RouteCounts,
+  messageId: number,
+  linkIndex: number,
+  target: string,
+  info: RequestInfo,
+): Response | Promise<Response> {
+  const journaled = t.defer('clicked', messageId, info, { link: linkIndex, url: target });
+  counts.click[302]++;
+  return journaled ? journaled.then(() => redirect(target)) : redirect(target);
 }
 
 /**
@@ -139,8 +160,12 @@ function answerClick(
  * app: they are most of the traffic of a mail campaign, and the main app's request id, logging,
  * metrics and body-limit middleware cost more per request than the tracking does. They keep
  * their own counters (offerflow_tracking_requests_total) and log only failures. A request is
- * served from memory when its token and message are remembered; otherwise it waits for the
- * one batched primary-key lookup.
+ * served from memory when its message is remembered. Otherwise, when its id is below the
+ * horizon of known messages (see message-horizon.ts), it is answered at once and its event kept
+ * as a deferred one, resolved with its whole batch when the buffer flushes (one query for up to
+ * 500 events, off the request's path); a click so only when its token carries its target.
+ * Only the rest (an id above the horizon, an old click link without a target) waits for the
+ * batched primary-key lookup.
  */
 export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
   const t: Tracker = tracker(deps);
@@ -151,6 +176,9 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     const claims = t.verify('open', c.req.param('token'));
     if (!claims) return openNotFound(counts);
     const info = requestInfo(c.req, true);
+    const known = t.lookup.peek(claims.messageId);
+    if (known) return answerOpen(t, counts, known, info);
+    if (t.answersAhead(claims.messageId)) return openAhead(t, counts, claims.messageId, info);
     const message = t.message(claims.messageId);
     if (!(message instanceof Promise)) return answerOpen(t, counts, message, info);
     return message.then(
@@ -159,9 +187,7 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
         // The database cannot be read: the open is kept (journaled) and stored once it can;
         // the mail still renders.
         deps.logger.warn({ err: error }, 'open deferred: message lookup failed');
-        const journaled = t.defer('opened', claims.messageId, info);
-        counts.open[200]++;
-        return journaled ? journaled.then(pixel) : pixel();
+        return openAhead(t, counts, claims.messageId, info);
       },
     );
   });
@@ -170,6 +196,10 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
     const claims = t.verify('click', c.req.param('token'));
     if (!claims) return clickNotFound(c, counts);
     const info = requestInfo(c.req, false);
+    const known = t.lookup.peek(claims.messageId);
+    if (known) return answerClick(c, t, counts, known, claims.linkIndex, info, claims.target);
+    if (isHttpUrl(claims.target) && t.answersAhead(claims.messageId))
+      return clickAhead(t, counts, claims.messageId, claims.linkIndex, claims.target, info);
     const message = t.message(claims.messageId);
     if (!(message instanceof Promise))
       return answerClick(c, t, counts, message, claims.linkIndex, info, claims.target);
@@ -178,12 +208,9 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
       (error: unknown) => {
         // The database cannot be read: a link signed with its target still gets there, and the
         // click is kept until the message can be looked up. An older link without one cannot.
-        if (!claims.target || !/^https?:\/\//i.test(claims.target)) throw error;
+        if (!isHttpUrl(claims.target)) throw error;
         deps.logger.warn({ err: error }, 'click deferred: message lookup failed');
-        const target = claims.target;
-        const journaled = t.defer('clicked', claims.messageId, info, { link: claims.linkIndex, url: target });
-        counts.click[302]++;
-        return journaled ? journaled.then(() => redirect(target)) : redirect(target);
+        return clickAhead(t, counts, claims.messageId, claims.linkIndex, claims.target, info);
       },
     );
   });

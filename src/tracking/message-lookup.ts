@@ -81,6 +81,43 @@ export class MessageLookup {
     });
   }
 
+  /**
+   * Many messages at once, for the event buffer's flush (already a batch of its own): the
+   * remembered ones from memory, the rest in one query, outside the coalescing of `get` (whose
+   * two queries in flight belong to the requests waiting for an answer). Rejects, as `get` does,
+   * when the database cannot be read.
+   */
+  async getMany(ids: readonly number[]): Promise<Map<number, TrackedMessage>> {
+    const found = new Map<number, TrackedMessage>();
+    const missing = new Set<number>();
+    for (const id of ids) {
+      if (found.has(id) || missing.has(id)) continue;
+      const cached = this.peek(id);
+      if (cached) found.set(id, cached);
+      else missing.add(id);
+    }
+    if (missing.size === 0) return found;
+    this.misses += missing.size;
+    if (this.downUntil > Date.now()) throw this.downError;
+    let rows: TrackedMessage[];
+    try {
+      rows = await findTrackedMessages(this.sql, [...missing], OFFER_LINK_BASE, PRODUCT_LINK_BASE);
+    } catch (error) {
+      this.noteFailure(error);
+      throw error;
+    }
+    this.remember(rows);
+    for (const row of rows) found.set(row.id, row);
+    return found;
+  }
+
+  private noteFailure(error: unknown): void {
+    if (isDatabaseUnavailable(error)) {
+      this.downUntil = Date.now() + UNAVAILABLE_MS;
+      this.downError = error;
+    }
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -107,10 +144,7 @@ export class MessageLookup {
             for (const resolve of resolvers) resolve(byId.get(id) ?? null);
         },
         (error) => {
-          if (isDatabaseUnavailable(error)) {
-            this.downUntil = Date.now() + UNAVAILABLE_MS;
-            this.downError = error;
-          }
+          this.noteFailure(error);
           for (const rejects of failures.values()) for (const reject of rejects) reject(error);
         },
       )

@@ -101,6 +101,12 @@ export async function findTrackedMessages(
     where m.id = any(${ids}::bigint[])`;
 }
 
+/** The highest message id so far (the last entry of the primary key's index). */
+export async function highestMessageId(sql: Db): Promise<number> {
+  const [row] = await sql<{ id: number }[]>`select coalesce(max(id), 0)::bigint as id from messages`;
+  return row?.id ?? 0;
+}
+
 /** The message an open token names (primary-key lookup). */
 export async function findMessage(sql: Db, messageId: number): Promise<TrackedMessage | null> {
   const [row] = await sql<TrackedMessage[]>`

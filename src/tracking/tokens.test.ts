@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,7 +8,7 @@ import {
   PRODUCT_LINK_BASE,
   productPositionOfLink,
 } from './links.js';
-import { signToken, verifyToken } from './tokens.js';
+import { signToken, type TokenPurpose, verifyToken } from './tokens.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 
@@ -108,5 +109,33 @@ describe('tracking tokens', () => {
       linkIndex: OFFER_LINK_BASE,
       target: 'https://shop.example/p?x=1',
     });
+  });
+  it('signs the bytes createHmac signs, so links already mailed keep verifying', () => {
+    // The token as it was built before the keyed states: createHmac per token.
+    const reference = (secret: string, purpose: TokenPurpose, id: number, link: number, target?: string) => {
+      const body = Buffer.alloc(8);
+      body.writeUIntBE(id, 0, 6);
+      body.writeUInt16BE(link, 6);
+      const hmac = createHmac('sha256', secret).update(`offerflow-token:${purpose}:`).update(body);
+      if (target !== undefined) hmac.update('\0target:').update(target);
+      const token = Buffer.concat([body, hmac.digest().subarray(0, 16)]).toString('base64url');
+      return target === undefined ? token : `${token}.${Buffer.from(target, 'utf8').toString('base64url')}`;
+    };
+    fc.assert(
+      fc.property(
+        // Secrets shorter and longer than the 64-byte block, any characters.
+        fc.string({ minLength: 1, maxLength: 100, unit: 'binary' }),
+        fc.constantFrom<TokenPurpose>('open', 'click', 'unsubscribe', 'web'),
+        fc.integer({ min: 0, max: 2 ** 48 - 1 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.option(fc.webUrl(), { nil: undefined }),
+        (secret, purpose, id, link, target) => {
+          const old = reference(secret, purpose, id, link, target);
+          const claims = { messageId: id, linkIndex: link, ...(target !== undefined ? { target } : {}) };
+          expect(signToken(secret, purpose, claims)).toBe(old);
+          expect(verifyToken(secret, purpose, old)).toEqual(claims);
+        },
+      ),
+    );
   });
 });

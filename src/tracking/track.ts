@@ -2,8 +2,9 @@ import { LRUCache } from 'lru-cache';
 import type { AppDeps } from '../deps.js';
 import { type DeferredEvent, type EventBuffer, trackingBuffer } from './event-buffer.js';
 import { classifyClick, classifyOpen, type MachineSignal } from './machine.js';
+import { MessageHorizon } from './message-horizon.js';
 import { type MessageLookup, messageLookup } from './message-lookup.js';
-import type { NewEvent, StoredLink, TrackedMessageWithLinks } from './store.js';
+import { highestMessageId, type NewEvent, type StoredLink, type TrackedMessageWithLinks } from './store.js';
 import { type TokenClaims, type TokenPurpose, verifyToken } from './tokens.js';
 
 export interface RequestInfo {
@@ -41,12 +42,15 @@ export class Tracker {
   };
   readonly lookup: MessageLookup;
   readonly buffer: EventBuffer;
+  /** Which verified ids name a message without reading it (see message-horizon.ts). */
+  readonly horizon: MessageHorizon;
   tokenHits = 0;
   tokenMisses = 0;
 
   constructor(private readonly deps: AppDeps) {
     this.lookup = messageLookup(deps);
     this.buffer = trackingBuffer(deps);
+    this.horizon = new MessageHorizon(() => highestMessageId(deps.sql));
     this.buffer.setResolver((events) => this.resolve(events));
   }
 
@@ -78,7 +82,20 @@ export class Tracker {
 
   /** The message a token names: at once when remembered, else through the batched lookup. */
   message(id: number): Maybe<TrackedMessageWithLinks | null> {
-    return this.lookup.peek(id) ?? this.lookup.get(id);
+    return this.lookup.peek(id) ?? this.lookup.get(id).then((m) => this.learned(m));
+  }
+
+  /**
+   * Whether a verified id can be answered before its message is read: its event is then kept
+   * as a deferred one and resolved, with the others of its batch, when the buffer flushes.
+   */
+  answersAhead(id: number): boolean {
+    return this.horizon.covers(id);
+  }
+
+  private learned(message: TrackedMessageWithLinks | null): TrackedMessageWithLinks | null {
+    if (message) this.horizon.learn(message.id);
+    return message;
   }
 
   /** Queues the `opened` event of a message; a promise when the answer must wait for the spool. */
@@ -97,9 +114,9 @@ export class Tracker {
   }
 
   /**
-   * Keeps an open or click whose message could not be read (PostgreSQL down): it is journaled
-   * like any other and becomes its contact event, with the time of the request, once the
-   * message can be looked up.
+   * Keeps an open or click whose message is not read yet (not remembered, or PostgreSQL down):
+   * it is journaled like any other and becomes its contact event, with the time of the request,
+   * when the buffer flushes and the message can be looked up (one query for the batch).
    */
   defer(
     kind: 'opened' | 'clicked',
@@ -120,13 +137,13 @@ export class Tracker {
 
   /** Deferred events as contact events; a lookup failure rejects, and the buffer keeps them. */
   private async resolve(events: DeferredEvent[]): Promise<Array<NewEvent | null>> {
-    const messages = await Promise.all(events.map((e) => this.lookup.get(e.message_id)));
-    return events.map((e, i) => {
-      const message = messages[i];
+    const messages = await this.lookup.getMany(events.map((e) => e.message_id));
+    return events.map((e) => {
+      const message = messages.get(e.message_id);
       if (!message) return null;
       const request: RequestInfo = { userAgent: e.user_agent, ip: e.ip, method: e.method };
       if (e.kind === 'opened') return openEvent(message, request, e.at);
-      const link = clickTarget(message, e.link ?? -1) ?? (e.url ? { url: e.url, offer_id: null } : null);
+      const link = clickLink(message, e.link ?? -1, e.url);
       return link ? clickEvent(message, e.link ?? -1, link, request, e.at) : null;
     });
   }
@@ -199,12 +216,38 @@ export function tracker(deps: AppDeps): Tracker {
   return found;
 }
 
+const HTTP_URL = /^https?:\/\//i;
+
+/** A target a click may be sent to: http(s) only. */
+export function isHttpUrl(url: string | undefined | null): url is string {
+  return !!url && HTTP_URL.test(url);
+}
+
 /** The stored target of a message's link: only http(s) urls the message was sent with. */
 export function clickTarget(
   message: TrackedMessageWithLinks | null,
   linkIndex: number,
 ): (StoredLink & { url: string }) | null {
   const link = message?.links[linkIndex];
-  if (!link?.url || !/^https?:\/\//i.test(link.url)) return null;
+  if (!isHttpUrl(link?.url)) return null;
   return link as StoredLink & { url: string };
+}
+
+/**
+ * Where a click goes and what it is attributed to. A token that carries its target (signed with
+ * it, so not an open redirect) goes there: the url the mail was rendered with, which a later
+ * edit of the offer or product does not change, and which can be answered before the message is
+ * read. The stored link still names the offer and product the click counts for. A token without
+ * a target (mail sent before targets were signed) goes to the stored link.
+ */
+export function clickLink(
+  message: TrackedMessageWithLinks | null,
+  linkIndex: number,
+  signedTarget: string | undefined,
+): (StoredLink & { url: string }) | null {
+  if (!message) return null;
+  const stored = clickTarget(message, linkIndex);
+  if (!isHttpUrl(signedTarget)) return stored;
+  if (!stored) return { url: signedTarget, offer_id: null };
+  return stored.url === signedTarget ? stored : { ...stored, url: signedTarget };
 }
