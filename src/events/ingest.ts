@@ -4,7 +4,7 @@ import { customerFields, PROFILE_COLUMNS } from '../customers/schema.js';
 import { upsertCustomers } from '../customers/upsert.js';
 import type { Db } from '../db/sql.js';
 import { type FieldError, invalid, zodToFieldErrors } from '../http/problem.js';
-import { type EventInput, EventInputSchema, type EventResult } from './schema.js';
+import type { EventInput, EventResult } from './schema.js';
 import {
   type ClaimedEvent,
   type CustomerRef,
@@ -19,6 +19,7 @@ import {
   selectAliases,
 } from './store.js';
 import { observeEventTypes } from './types.js';
+import { parseEventInput } from './validate.js';
 
 /** What one batch wrote: the answer, and what triggers and webhooks need after it. */
 export interface Ingested {
@@ -91,13 +92,25 @@ function traitsToProfile(
   return profile;
 }
 
-/** Validates the whole batch: every bad row is listed by index, and nothing is written. */
-async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promise<Parsed[]> {
-  const errors: FieldError[] = [];
+/** What the validation of a batch carries from one chunk to the next. */
+interface Validation {
+  errors: FieldError[];
+  registry?: Awaited<ReturnType<typeof loadAttributeRegistry>>;
+}
+
+/** Validates rows `from` to `to` of the batch: each bad row goes to `v.errors` by index. */
+async function parseRows(
+  db: Db,
+  values: readonly unknown[],
+  from: number,
+  to: number,
+  now: Date,
+  v: Validation,
+): Promise<Parsed[]> {
+  const { errors } = v;
   const parsed: Parsed[] = [];
-  let registry: Awaited<ReturnType<typeof loadAttributeRegistry>> | undefined;
-  for (const [index, value] of values.entries()) {
-    const result = EventInputSchema.safeParse(value);
+  for (let index = from; index < to; index++) {
+    const result = parseEventInput(values[index]);
     if (!result.success) {
       for (const e of zodToFieldErrors(result.error))
         errors.push({ index, path: e.path ? `${index}.${e.path}` : String(index), message: e.message });
@@ -132,8 +145,8 @@ async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promis
     }
     let profile: Record<string, unknown> = {};
     if (input.type === 'identify' && input.traits) {
-      registry ??= await loadAttributeRegistry(db);
-      profile = traitsToProfile(input.traits, registry, index, errors);
+      v.registry ??= await loadAttributeRegistry(db);
+      profile = traitsToProfile(input.traits, v.registry, index, errors);
     }
     parsed.push({
       index,
@@ -145,12 +158,6 @@ async function parseBatch(db: Db, values: readonly unknown[], now: Date): Promis
       messageId: input.messageId ?? randomUUID(),
       profile,
     });
-  }
-  if (errors.length > 0) {
-    throw invalid(
-      errors,
-      `${new Set(errors.map((e) => e.index)).size} event(s) are not valid; nothing was written`,
-    );
   }
   return parsed;
 }
@@ -178,6 +185,7 @@ class Resolver {
   /**
    * Loads (creating leads for) the customers of the rows without a userId, by email or anonymous
    * id, in a few statements; rows with a userId are resolved by the statement recording them.
+   * Called once per chunk: what earlier chunks loaded is kept.
    */
   async load(rows: readonly Parsed[]): Promise<void> {
     const emails = [
@@ -185,7 +193,11 @@ class Resolver {
         rows.filter((r) => !r.input.userId && r.input.email).map((r) => r.input.email!.toLowerCase()),
       ),
     ];
-    this.byEmail = await customersByEmail(this.db, emails);
+    for (const [e, ref] of await customersByEmail(
+      this.db,
+      emails.filter((e) => !this.byEmail.has(e)),
+    ))
+      this.byEmail.set(e, ref);
     const missing = emails.filter((e) => !this.byEmail.has(e));
     if (missing.length > 0) {
       const leads = await ensureLeads(
@@ -202,7 +214,11 @@ class Resolver {
           .map((r) => r.input.anonymousId!),
       ),
     ];
-    this.aliases = await selectAliases(this.db, anonymous);
+    for (const [a, id] of await selectAliases(
+      this.db,
+      anonymous.filter((a) => !this.aliases.has(a)),
+    ))
+      this.aliases.set(a, id);
     const unknown = anonymous.filter((a) => !this.aliases.has(a));
     if (unknown.length > 0) {
       const leads = await ensureLeads(
@@ -319,29 +335,45 @@ function answer(
 }
 
 /**
- * Records a batch of Segment-shaped calls in the caller's transaction: identifies first (so a
- * batch may identify a visitor and track them), then every event whose messageId is new, on
- * the events table (which the contact history reads as kind `event`) and the event types' counts.
+ * Rows per chunk of a batch without identify calls: a chunk's statements (claim, COPY of keys
+ * and events) run in PostgreSQL while Node validates the next chunk, instead of PostgreSQL
+ * waiting for the whole batch's validation and Node for the whole batch's writes.
  */
-export async function ingestEvents(db: Db, values: readonly unknown[], now: Date): Promise<Ingested> {
-  const rows = await parseBatch(db, values, now);
-  const resolver = new Resolver(db);
-  const answers: EventResult['data'] = [];
-  const identified = new Map<number, number | null>();
-  for (const r of rows) if (r.input.type === 'identify') identified.set(r.index, await resolver.identify(r));
+const CHUNK = 2_000;
+
+const isIdentify = (value: unknown) =>
+  typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'identify';
+
+/** What the writes of a batch's chunks gather, in the batch's order. */
+interface Written {
+  /** What the claim did with each messageId. */
+  byKey: Map<string, ClaimedEvent>;
+  /** The first row of each messageId: the event; a repeat in the batch is answered from it. */
+  firsts: Map<string, Parsed>;
+  /** Leads created by the claims (customers named by userId). */
+  leadIds: number[];
+  /** The customer of each identify (null: erased). */
+  identified: Map<number, number | null>;
+}
+
+/**
+ * Writes one chunk of valid rows: its identifies (a batch with identifies is one chunk, so they
+ * come before any track), then its tracked rows whose messageId is new.
+ */
+async function writeChunk(db: Db, resolver: Resolver, rows: readonly Parsed[], w: Written): Promise<void> {
+  for (const r of rows)
+    if (r.input.type === 'identify') w.identified.set(r.index, await resolver.identify(r));
   const tracked = rows.filter((r) => r.name !== null);
   await resolver.load(tracked.filter((r) => !r.input.userId));
-  // The first row of each messageId is the event; a repeat in the batch is answered from it.
-  const firsts = new Map<string, Parsed>();
   const toWrite: EventRow[] = [];
   for (const r of tracked) {
-    if (firsts.has(r.messageId)) continue;
+    if (w.firsts.has(r.messageId)) continue;
     let customer: number | null = null;
     if (!r.input.userId) {
       customer = resolver.customerOf(r);
       if (customer === null) continue;
     }
-    firsts.set(r.messageId, r);
+    w.firsts.set(r.messageId, r);
     toWrite.push({
       index: r.index,
       message_id: r.messageId,
@@ -352,21 +384,61 @@ export async function ingestEvents(db: Db, values: readonly unknown[], now: Date
       at: r.at,
     });
   }
-  const claimed = toWrite.length > 0 ? await claimEvents(db, toWrite) : [];
-  // What the claim did with each messageId, and the leads it created.
-  const byKey = new Map<string, ClaimedEvent>();
-  const leadIds: number[] = [];
+  if (toWrite.length === 0) return;
+  const claimed = await claimEvents(db, toWrite);
   const toCopy: { event_id: number; customer_id: number; row: EventRow }[] = [];
-  for (const w of claimed) {
-    if (w.index === null) {
-      leadIds.push(w.customer_id);
+  for (const c of claimed) {
+    if (c.index === null) {
+      w.leadIds.push(c.customer_id);
       continue;
     }
-    const row = toWrite[w.index]!;
-    byKey.set(row.message_id, w);
-    if (w.created) toCopy.push({ event_id: Number(w.event_id), customer_id: w.customer_id, row });
+    const row = toWrite[c.index]!;
+    w.byKey.set(row.message_id, c);
+    if (c.created) toCopy.push({ event_id: Number(c.event_id), customer_id: c.customer_id, row });
   }
   await copyEvents(db, toCopy);
+}
+
+/**
+ * Records a batch of Segment-shaped calls in the caller's transaction: identifies first (so a
+ * batch may identify a visitor and track them), then every event whose messageId is new, on
+ * the events table (which the contact history reads as kind `event`) and the event types' counts.
+ * A bad row anywhere refuses the batch: the chunks already written are rolled back with the
+ * caller's transaction when the 422 is thrown.
+ */
+export async function ingestEvents(db: Db, values: readonly unknown[], now: Date): Promise<Ingested> {
+  const resolver = new Resolver(db);
+  const validation: Validation = { errors: [] };
+  const written: Written = { byKey: new Map(), firsts: new Map(), leadIds: [], identified: new Map() };
+  const { byKey, firsts, leadIds, identified } = written;
+  const chunk = values.some(isIdentify) ? values.length : CHUNK;
+  const rows: Parsed[] = [];
+  // The chunks' writes, one after the other on the transaction's connection.
+  let writing: Promise<void> = Promise.resolve();
+  for (let from = 0; from < values.length; from += chunk) {
+    const parsed = await parseRows(db, values, from, Math.min(from + chunk, values.length), now, validation);
+    for (const r of parsed) rows.push(r);
+    if (validation.errors.length === 0) {
+      writing = writing.then(() => writeChunk(db, resolver, parsed, written));
+      // Handled here so that a failing write is not an unhandled rejection while the next chunk
+      // is validated; it is still thrown by the await below.
+      writing.catch(() => {});
+    }
+    // Lets this chunk's statements go out, and earlier chunks' answers come in, before the next
+    // chunk is validated.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { errors } = validation;
+  if (errors.length > 0) {
+    await writing.catch(() => {});
+    throw invalid(
+      errors,
+      `${new Set(errors.map((e) => e.index)).size} event(s) are not valid; nothing was written`,
+    );
+  }
+  await writing;
+  const answers: EventResult['data'] = [];
+  const tracked = rows.filter((r) => r.name !== null);
   resolver.noteLeads(leadIds);
   // New events in the batch's order (triggers and journeys see a customer's events in order).
   const created: Ingested['created'] = [];

@@ -12,10 +12,15 @@ const id = (max: number) =>
     .transform((v) => String(v))
     .openapi({ type: 'string' });
 
+/** A timestamp JavaScript can read (also checked by the compiled validation, validate.ts). */
+export const isTimestamp = (v: string) => !Number.isNaN(Date.parse(v));
+/** An event name without leading or trailing spaces (also checked by validate.ts). */
+export const isTrimmed = (v: string) => v.trim() === v;
+
 const timestamp = z
   .string()
   .max(64)
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 date-time')
+  .refine(isTimestamp, 'must be an ISO 8601 date-time')
   .openapi({ format: 'date-time', example: '2026-03-01T10:00:00Z' });
 
 /** Free JSON properties or traits (at most 64 KiB once serialised, checked by the ingestion). */
@@ -46,7 +51,7 @@ export const TrackEventSchema = z
     type: z.literal('track'),
     event: text(200)
       .min(1, 'must not be empty')
-      .refine((v) => v.trim() === v, 'must not start or end with spaces')
+      .refine(isTrimmed, 'must not start or end with spaces')
       .openapi({ example: 'cart_updated' }),
     properties: bag
       .optional()
