@@ -263,6 +263,8 @@ export interface SentRecord {
   reply: string | null;
   at: Date;
   data: Record<string, unknown>;
+  /** The recommended products the mail showed, kept on the row with its `sent` (absent: none). */
+  recommended?: RecommendedItem[] | undefined;
 }
 
 /**
@@ -280,15 +282,17 @@ export async function recordSentMany(sql: Db, records: readonly SentRecord[]): P
     reply: r.reply,
     at: r.at.toISOString(),
     data: r.data,
+    recommended: r.recommended ?? null,
   }));
   const ids = records.map((r) => r.id);
   const rows = await sql<{ id: number }[]>`
     with input as (
       select * from jsonb_to_recordset(${sql.json(input as never)}::jsonb)
-        as x(id bigint, smtp_message_id text, reply text, at timestamptz, data jsonb)
+        as x(id bigint, smtp_message_id text, reply text, at timestamptz, data jsonb, recommended jsonb)
     ), sent as (
       update messages m set status = 'sent', sent_at = i.at, smtp_message_id = i.smtp_message_id,
-        smtp_reply = i.reply, error = null, updated_at = now()
+        smtp_reply = i.reply, error = null, updated_at = now(),
+        recommended = coalesce(i.recommended, m.recommended)
       from ${lockedInIdOrder(sql, sql`id = any(${ids}::bigint[]) and status in ('queued', 'sending')`)}
         join input i on i.id = locked.id
       where m.id = locked.id and m.status in ('queued', 'sending')

@@ -224,7 +224,8 @@ export function createSender(deps: SenderDeps) {
     let mail: Awaited<ReturnType<typeof render>>;
     try {
       // Sending (not a web view): an offer the mail cannot show gets the next eligible in its place.
-      mail = await render(m, { replaceAt: now });
+      // The recommended products are written with the `sent` below (a click comes after it).
+      mail = await render(m, { replaceAt: now, recordRecommended: false });
     } catch (error) {
       const message = `render: ${error instanceof Error ? error.message : String(error)}`;
       // The database failing while the template or offers load is not the template's fault:
@@ -327,6 +328,7 @@ export function createSender(deps: SenderDeps) {
           smtpMessageId,
           reply,
           at,
+          ...(mail.recommended ? { recommended: mail.recommended } : {}),
           data: {
             offer_ids: offerIds,
             variant: m.variant,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abVerdict, withRates } from './campaign-report.js';
+import { abVerdict, replacementsReport, withRates } from './campaign-report.js';
 
 const variant = (name: string | null, delivered: number, clicks: number) => ({
   variant: name,
@@ -22,5 +22,48 @@ describe('abVerdict', () => {
     );
     expect(result).toMatchObject({ leader: 'B', runner_up: 'C' });
     expect(abVerdict([variant(null, 10, 1), variant('A', 10, 2)], 'click')).toBeNull();
+  });
+});
+
+describe('replacementsReport', () => {
+  const row = (
+    offer_id: number,
+    reason: 'codes_exhausted' | 'no_product',
+    by: number | null,
+    mails: number,
+  ) => ({
+    offer_id,
+    name: `offer ${offer_id}`,
+    reason,
+    by,
+    by_name: by === null ? null : `offer ${by}`,
+    mails,
+  });
+
+  it('sums each left-out offer over its reasons and replacing offers, most mails first', () => {
+    const report = replacementsReport([
+      row(1, 'codes_exhausted', 3, 4),
+      row(1, 'no_product', 3, 2),
+      row(1, 'no_product', 4, 5),
+      row(1, 'codes_exhausted', null, 1),
+      row(2, 'codes_exhausted', 3, 20),
+    ]);
+    expect(report.total).toBe(32);
+    expect(report.offers.map((o) => o.offer_id)).toEqual([2, 1]);
+    expect(report.offers[1]).toEqual({
+      offer_id: 1,
+      name: 'offer 1',
+      mails: 12,
+      reasons: { codes_exhausted: 5, no_product: 7 },
+      replaced_by: [
+        { offer_id: 3, name: 'offer 3', mails: 6 },
+        { offer_id: 4, name: 'offer 4', mails: 5 },
+      ],
+      not_replaced: 1,
+    });
+  });
+
+  it('is empty for a campaign that replaced nothing', () => {
+    expect(replacementsReport([])).toEqual({ total: 0, offers: [] });
   });
 });

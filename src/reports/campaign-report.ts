@@ -7,7 +7,14 @@ import { type CurrencyRevenue, DEFAULT_REPORT_CURRENCY } from './currency.js';
 import { type Metrics, withRates } from './metrics.js';
 import { addCounts, scopeReport, ZERO } from './report-core.js';
 import { rate, twoProportionZTest } from './stats.js';
-import { abCellBreakdown, findCampaign, type RecommendedProductRow, recommendedProducts } from './store.js';
+import {
+  abCellBreakdown,
+  campaignReplacements,
+  findCampaign,
+  type RecommendedProductRow,
+  type ReplacementRow,
+  recommendedProducts,
+} from './store.js';
 
 export type AbMetric = 'open' | 'click' | 'conversion';
 export type { Metrics } from './metrics.js';
@@ -53,6 +60,59 @@ export interface CampaignReport {
   incremental: IncrementalReport;
   /** What the products blocks earned: per recommended product, and summed over them. */
   recommendations: RecommendationsReport;
+  /** Planned offers the sender had to leave out of mails, why, and which offers took over. */
+  replacements: ReplacementsReport;
+}
+
+/** One planned offer left out of some mails at send time. */
+export interface ReplacedOffer {
+  offer_id: number;
+  name: string | null;
+  /** Sent mails it was planned for and left out of. */
+  mails: number;
+  /** Of those, how many for each reason: its code pool was empty, or the customer's product was gone. */
+  reasons: { codes_exhausted: number; no_product: number };
+  /** The offers shown in its place, most mails first. */
+  replaced_by: Array<{ offer_id: number; name: string | null; mails: number }>;
+  /** Mails in which no other offer was eligible for its place. */
+  not_replaced: number;
+}
+
+export interface ReplacementsReport {
+  /** Places left out, summed over the offers (a mail losing two offers counts twice). */
+  total: number;
+  offers: ReplacedOffer[];
+}
+
+/** The replacements section from its rows (one per left-out offer, reason and replacing offer). */
+export function replacementsReport(rows: readonly ReplacementRow[]): ReplacementsReport {
+  const byOffer = new Map<number, ReplacedOffer>();
+  for (const r of rows) {
+    let offer = byOffer.get(r.offer_id);
+    if (!offer) {
+      offer = {
+        offer_id: r.offer_id,
+        name: r.name,
+        mails: 0,
+        reasons: { codes_exhausted: 0, no_product: 0 },
+        replaced_by: [],
+        not_replaced: 0,
+      };
+      byOffer.set(r.offer_id, offer);
+    }
+    offer.mails += r.mails;
+    // A reason this code does not know yet is still counted in `mails`.
+    if (r.reason in offer.reasons) offer.reasons[r.reason] += r.mails;
+    if (r.by === null) offer.not_replaced += r.mails;
+    else {
+      const by = offer.replaced_by.find((b) => b.offer_id === r.by);
+      if (by) by.mails += r.mails;
+      else offer.replaced_by.push({ offer_id: r.by, name: r.by_name, mails: r.mails });
+    }
+  }
+  const offers = [...byOffer.values()].sort((a, b) => b.mails - a.mails || a.offer_id - b.offer_id);
+  for (const o of offers) o.replaced_by.sort((a, b) => b.mails - a.mails || a.offer_id - b.offer_id);
+  return { total: offers.reduce((n, o) => n + o.mails, 0), offers };
 }
 
 export interface RecommendationsReport {
@@ -164,11 +224,12 @@ export async function campaignReport(
 ): Promise<CampaignReport> {
   const includeMachine = options.includeMachine ?? false;
   const currency = options.currency ?? DEFAULT_REPORT_CURRENCY;
-  const [campaign, report, incremental, products] = await Promise.all([
+  const [campaign, report, incremental, products, replaced] = await Promise.all([
     findCampaign(sql, campaignId),
     scopeReport(sql, { campaign_id: campaignId }, { includeMachine, currency }),
     incrementalReport(sql, { campaign_id: campaignId }, { windowDays: options.windowDays ?? 7, currency }),
     recommendedProducts(sql, campaignId, includeMachine, currency),
+    campaignReplacements(sql, campaignId),
   ]);
   if (!campaign) throw notFound(`Campaign ${campaignId}`);
   const abTest = await abTestReport(sql, campaign, includeMachine, currency);
@@ -185,5 +246,6 @@ export async function campaignReport(
     ab_test: abTest,
     incremental,
     recommendations: recommendationsReport(products),
+    replacements: replacementsReport(replaced),
   };
 }

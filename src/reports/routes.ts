@@ -126,6 +126,38 @@ export const CampaignReportSchema = z
         ),
       })
       .openapi({ description: 'What the `{{> products}}` blocks earned, per recommended product' }),
+    replacements: z
+      .object({
+        total: z
+          .number()
+          .int()
+          .openapi({ description: 'Offer places left out at send time, over all mails' }),
+        offers: z.array(
+          z.object({
+            offer_id: z.number().int(),
+            name: z.string().nullable(),
+            mails: z.number().int().openapi({ description: 'Sent mails it was planned for and left out of' }),
+            reasons: z.object({
+              codes_exhausted: z.number().int().openapi({ description: 'Its unique code pool was empty' }),
+              no_product: z
+                .number()
+                .int()
+                .openapi({ description: "The customer's product was gone (out of stock, inactive, bought)" }),
+            }),
+            replaced_by: z.array(
+              z.object({ offer_id: z.number().int(), name: z.string().nullable(), mails: z.number().int() }),
+            ),
+            not_replaced: z
+              .number()
+              .int()
+              .openapi({ description: 'Mails in which no other offer was eligible for its place' }),
+          }),
+        ),
+      })
+      .openapi({
+        description:
+          'Planned offers the sender left out of mails (their code pool ran dry, their product was gone), why, and which offers took over',
+      }),
   })
   .openapi('CampaignReport');
 

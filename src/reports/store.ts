@@ -351,3 +351,35 @@ export async function recommendedProducts(
     left join products p on p.sku = s.sku
     order by revenue desc, conversions desc, clicks desc, shown desc, s.sku`;
 }
+
+export interface ReplacementRow {
+  offer_id: number;
+  name: string | null;
+  reason: 'codes_exhausted' | 'no_product';
+  /** The offer shown in its place; null when no other offer was eligible. */
+  by: number | null;
+  by_name: string | null;
+  mails: number;
+}
+
+/**
+ * The offers a campaign's sender left out of mails at send time (`replaced` on the `sent`
+ * events, written by src/mail/settle-offers.ts): per planned offer, reason and replacing offer,
+ * in how many sent mails.
+ */
+export async function campaignReplacements(sql: Db, campaignId: number): Promise<ReplacementRow[]> {
+  const events = scopeEvents(sql, { campaign_id: campaignId }, 'sent');
+  return sql<ReplacementRow[]>`
+    with sent as materialized (
+      select m.sent_at from messages m where m.campaign_id = ${campaignId} and m.status = 'sent'
+    ), r as (
+      select (x ->> 'offer_id')::bigint as offer_id, x ->> 'reason' as reason,
+        (x ->> 'by')::bigint as by, count(*)::int as mails
+      from ${events.from} cross join jsonb_array_elements(e.data -> 'replaced') as x
+      where ${events.where} and e.kind = 'sent' and jsonb_typeof(e.data -> 'replaced') = 'array'
+      group by 1, 2, 3
+    )
+    select r.offer_id, o.name, r.reason, r.by, b.name as by_name, r.mails
+    from r left join offers o on o.id = r.offer_id left join offers b on b.id = r.by
+    order by r.offer_id, r.mails desc, r.by nulls last`;
+}

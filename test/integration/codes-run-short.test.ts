@@ -3,6 +3,7 @@ import { WORKER_ROLES } from '../../src/cli/queue-workers.js';
 import { type ShopFixture, seedCampaignShop } from '../helpers/campaign-fixtures.js';
 import { createHarness, type Harness, json } from '../helpers/harness.js';
 import { type SendingWorkers, startSendingWorkers } from '../helpers/sending-workers.js';
+import { getPage, signInToUi } from '../helpers/ui-session.js';
 import { until } from '../helpers/until.js';
 
 // A campaign planned while its offer's pool held a code for every recipient, whose pool then
@@ -95,5 +96,31 @@ describe('unique codes running short at send time', () => {
     const [shownCount] = await h.db.sql<{ n: number }[]>`
       select count(*)::int as n from offer_impressions where offer_id = ${garden!} and campaign_id = ${id}`;
     expect(shownCount!.n).toBe(2);
+
+    // The report says which offer was left out, why, and which one went out instead.
+    const report = await json(await h.get(`/v1/reports/campaigns/${id}`));
+    const [gardenName, fallbackName] = await h.db.sql<{ name: string }[]>`
+      select name from offers where id = any(${[garden!, fallback!]}) order by id = ${fallback!}`;
+    expect(report.replacements).toEqual({
+      total: short.length,
+      offers: [
+        {
+          offer_id: garden,
+          name: gardenName!.name,
+          mails: short.length,
+          reasons: { codes_exhausted: short.length, no_product: 0 },
+          replaced_by: [{ offer_id: fallback, name: fallbackName!.name, mails: short.length }],
+          not_replaced: 0,
+        },
+      ],
+    });
+    // …and so does the campaign's page, in words.
+    const page = await (
+      await getPage(h, `/ui/campaigns/${id}`, (await signInToUi(h, 'marketer')).session)
+    ).text();
+    expect(page).toContain('Offers changed at send time');
+    expect(page).toContain(
+      `“${gardenName!.name}” was left out of ${short.length} mails: its unique codes ran out. “${fallbackName!.name}” took its place in ${short.length} mails.`,
+    );
   });
 });

@@ -41,6 +41,7 @@ import {
   IncrementalResults,
   OfferResults,
   RecommendedProductResults,
+  ReplacedOffers,
   UnconvertedRevenue,
 } from './report-parts.js';
 import { CsvLink } from './reports.js';
@@ -928,6 +929,7 @@ function Report(props: { r: CampaignReport; points: TimeseriesPoint[]; id: numbe
       {r.ab_test ? <AbResults t={r.ab_test} currency={r.currency} /> : <VariantResults r={r} />}
       <OfferResults offers={r.offers} currency={r.currency} />
       <RecommendedProductResults products={r.recommendations.products} currency={r.currency} />
+      <ReplacedOffers replacements={r.replacements} />
       <IncrementalResults inc={r.incremental} />
       <Activity points={points} interval="hour" />
     </section>

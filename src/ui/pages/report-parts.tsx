@@ -110,6 +110,54 @@ export function RecommendedProductResults(props: { products: ProductMetrics[]; c
   );
 }
 
+type ReplacedOffer = CampaignReport['replacements']['offers'][number];
+
+const mailsText = (n: number) => `${n.toLocaleString('en-GB')} ${n === 1 ? 'mail' : 'mails'}`;
+const offerName = (o: { offer_id: number; name: string | null }) =>
+  o.name ? `“${o.name}”` : `Offer #${o.offer_id}`;
+
+/** Why an offer was left out, in a marketer's words (each reason with its count when there are two). */
+function reasonsText(o: ReplacedOffer): string {
+  const reasons: Array<[number, string]> = [
+    [o.reasons.codes_exhausted, 'its unique codes ran out'],
+    [
+      o.reasons.no_product,
+      'the recommended product was no longer available (out of stock, withdrawn or already bought)',
+    ],
+  ];
+  const given = reasons.filter(([n]) => n > 0);
+  if (given.length === 1) return given[0]![1];
+  return given.map(([n, text]) => `${text} (${mailsText(n)})`).join('; ');
+}
+
+/**
+ * Offers planned for some mails that the sender had to swap at send time (an emptied code pool,
+ * a product gone since planning): which, why, and which offer went out instead.
+ */
+export function ReplacedOffers(props: { replacements: CampaignReport['replacements'] }) {
+  if (props.replacements.offers.length === 0) return null;
+  return (
+    <>
+      <h3>Offers changed at send time</h3>
+      <p class="muted">
+        These offers were chosen when the campaign was planned but could not be shown when the mail went out;
+        the next best offer for each customer was sent instead.
+      </p>
+      <ul class="replacements">
+        {props.replacements.offers.map((o) => (
+          <li data-offer={o.offer_id}>
+            {offerName(o)} was left out of {mailsText(o.mails)}: {reasonsText(o)}.
+            {o.replaced_by.length > 0 &&
+              ` ${o.replaced_by.map((b) => `${offerName(b)} took its place in ${mailsText(b.mails)}`).join(', ')}.`}
+            {o.not_replaced > 0 &&
+              ` ${mailsText(o.not_replaced)} went out with one offer fewer: no other offer was eligible.`}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 /** Sent, opens, clicks and conversions per hour or per day (UTC buckets of a timeseries report). */
 export function Activity(props: { points: TimeseriesPoint[]; interval: 'hour' | 'day' }) {
   const { points, interval } = props;
