@@ -10,29 +10,36 @@ import { type Bench, type BenchResult, time, withScratchDatabase } from './harne
 // Code claiming: messages claim unique codes from one pool, BENCH_CLAIMERS at once; the
 // baseline updates the same number of rows by known id (no search, no contention). Collisions
 // (a code held by two messages) are counted: the unique index would refuse them, so any is a bug.
+// How the refresh grows: the same refresh over a tenth of the data, in a database of its own,
+// first; a refresh that grows with its size costs about 10x as much at the full size.
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
-const CUSTOMERS = Math.max(500, Math.round(100_000 * SCALE));
-const PRODUCTS = Math.max(50, Math.round(10_000 * SCALE));
+const GROWTH = 10;
+const sizes = (scale: number) => ({
+  customers: Math.max(500, Math.round(100_000 * scale)),
+  products: Math.max(50, Math.round(10_000 * scale)),
+});
+const { customers: CUSTOMERS } = sizes(SCALE);
 const LINES_PER_CUSTOMER = 20;
 const CLAIMS = Math.max(500, Math.round(20_000 * SCALE));
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 16);
 const CATEGORIES = 40;
 
-async function seed(sql: Sql): Promise<void> {
+async function seed(sql: Sql, scale: number): Promise<void> {
+  const { customers, products } = sizes(scale);
   await sql`
     insert into customers (external_id, email, locale)
     select 'r' || i, 'r' || i || '@example.com', (array['en-GB', 'fr-FR', 'de-DE'])[1 + i % 3]
-    from generate_series(1, ${CUSTOMERS}) as i`;
+    from generate_series(1, ${customers}) as i`;
   await sql`
     insert into products (sku, title, price, currency, category, stock, created_at)
     select 'SKU' || i, jsonb_build_object('en', 'Product ' || i, 'fr', 'Produit ' || i), 5 + i % 200, 'EUR',
       'cat' || (i % ${CATEGORIES}), case when i % 20 = 0 then 0 else 10 end, now() - make_interval(days => i % 90)
-    from generate_series(1, ${PRODUCTS}) as i`;
+    from generate_series(1, ${products}) as i`;
   // Orders of two lines: a product and one of a few "companions" (so pairs have support).
   await sql`
     insert into purchases (external_line_id, customer_id, order_ref, sku, amount, purchased_at)
     select 'l' || c.id || '-' || k, c.id, 'o' || c.id || '-' || (k / 2),
-      'SKU' || (1 + ((c.id * 7 + (k / 2) * 13) % ${PRODUCTS}) + (k % 2) * ((c.id + k) % 3 + 1)) % ${PRODUCTS} + 1,
+      'SKU' || (1 + ((c.id * 7 + (k / 2) * 13) % ${products}) + (k % 2) * ((c.id + k) % 3 + 1)) % ${products} + 1,
       10, now() - make_interval(days => ((c.id * 11 + k * 17) % 360)::int)
     from customers c, generate_series(0, ${LINES_PER_CUSTOMER - 1}) as k`;
   await sql`analyze`;
@@ -99,16 +106,26 @@ async function claimBench(
   };
 }
 
+/** Seconds of one full refresh of every feed, and the items it wrote. */
+async function timeRefresh(sql: Sql): Promise<{ seconds: number; rows: number }> {
+  let rows = 0;
+  const seconds = await time(async () => {
+    rows = (await refreshRecommendations({ sql, clock: () => new Date() })).rows;
+  });
+  return { seconds, rows };
+}
+
 const bench: Bench = {
   name: 'recommendations',
   async run(): Promise<BenchResult[]> {
+    const small = await withScratchDatabase('recommendations_small', 2, async (sql) => {
+      await seed(sql, SCALE / GROWTH);
+      return timeRefresh(sql);
+    });
     return withScratchDatabase('recommendations', CLAIMERS + 2, async (sql) => {
-      await seed(sql);
+      await seed(sql, SCALE);
       const baseline = await coPurchaseBaseline(sql);
-      let rows = 0;
-      const refresh = await time(async () => {
-        rows = (await refreshRecommendations({ sql, clock: () => new Date() })).rows;
-      });
+      const { seconds: refresh, rows } = await timeRefresh(sql);
       const lookup = await time(async () => {
         for (let id = 1; id <= 200; id++) {
           await sql`select sku from product_recommendations where customer_id = ${id} and feed = 'bought_together' order by rank limit 3`;
@@ -117,9 +134,11 @@ const bench: Bench = {
       const claims = await claimBench(sql);
       const size: Record<string, number> = {
         customers: CUSTOMERS,
-        products: PRODUCTS,
+        products: sizes(SCALE).products,
         lines: CUSTOMERS * LINES_PER_CUSTOMER,
       };
+      // Customers grow GROWTH-fold from the small run (less where the floor of 500 held).
+      const grown = CUSTOMERS / sizes(SCALE / GROWTH).customers;
       const results: BenchResult[] = [
         {
           name: 'recommendations refresh (all feeds, all customers)',
@@ -128,7 +147,14 @@ const bench: Bench = {
           baseline: 'bare co-purchase self-join',
           baseline_value: baseline,
           ratio: baseline / refresh,
-          notes: { ...size, rows, lookup_ms_per_customer: Math.round((lookup / 200) * 100_000) / 100 },
+          notes: {
+            ...size,
+            rows,
+            lookup_ms_per_customer: Math.round((lookup / 200) * 100_000) / 100,
+            [`refresh_s_at_1/${GROWTH}`]: Math.round(small.seconds * 100) / 100,
+            size_growth: Math.round(grown * 100) / 100,
+            time_growth: Math.round((refresh / small.seconds) * 100) / 100,
+          },
         },
         {
           name: 'unique code claims',

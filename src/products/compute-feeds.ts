@@ -168,7 +168,13 @@ async function computeChunk(
       where sku is not null and ${inChunk(db, 'customer_id', chunk)}
       group by customer_id, sku
     ),
-    bought_counts as (select customer_id, count(*)::int as skus from bought group by customer_id),
+    -- Bought skus per category of the catalogue: all that the exclusions can remove from the
+    -- category's best sellers or new arrivals.
+    bought_counts as (
+      select b.customer_id, a.category, count(*)::int as skus
+      from bought b join rec_available a on a.sku = b.sku
+      group by b.customer_id, a.category
+    ),
     stats as materialized (select * from rec_stats where ${inChunk(db, 'customer_id', chunk)}),
     -- The customer's top three categories: most lines bought, then preferred categories.
     top_categories as materialized (
@@ -207,16 +213,15 @@ async function computeChunk(
     ),
     candidates as (
       select t.customer_id, 'bought_together' as feed, t.sku, t.score, t.because_sku, t.because_at,
-        ti.title as because_title, null::text as category, null::float8 as interval_days
+        s.locale, null::text as category, null::float8 as interval_days
       from together t
       join scope s on s.customer_id = t.customer_id
-      left join rec_titles ti on ti.sku = t.because_sku and ti.locale = s.locale
       union all
       select tc.customer_id, 'top_in_category', bs.sku, tc.weight * 1000 + bs.buyers, null, null, null,
         tc.category, null
       from top_categories tc
       join rec_best bs on bs.category = tc.category
-      left join bought_counts bc on bc.customer_id = tc.customer_id
+      left join bought_counts bc on bc.customer_id = tc.customer_id and bc.category = tc.category
       left join bought x on x.customer_id = tc.customer_id and x.sku = bs.sku
       -- Only what can still reach the feed: its size, plus as many as the customer's bought
       -- skus may remove.
@@ -237,7 +242,7 @@ async function computeChunk(
         tc.category, null
       from top_categories tc
       join rec_arrivals a on a.category = tc.category
-      left join bought_counts bc on bc.customer_id = tc.customer_id
+      left join bought_counts bc on bc.customer_id = tc.customer_id and bc.category = tc.category
       left join bought x on x.customer_id = tc.customer_id and x.sku = a.sku
       where a.r <= ${fresh.size}::int + case when ${fresh.exclude_bought}::boolean then coalesce(bc.skus, 0) else 0 end
         and (x.sku is null or not ${fresh.exclude_bought}::boolean)
@@ -256,7 +261,7 @@ async function computeChunk(
       select k.customer_id, k.feed collate "C" as feed, k.rank, k.sku, k.score,
         case k.feed
           when 'bought_together' then
-            'often bought with the ' || coalesce(k.because_title, k.because_sku) || ' you bought on ' ||
+            'often bought with the ' || coalesce(ti.title, k.because_sku) || ' you bought on ' ||
               to_char(k.because_at, 'FMDD Mon YYYY')
           when 'top_in_category' then 'a best seller in ' || k.category
           when 'replenish' then
@@ -264,7 +269,10 @@ async function computeChunk(
               to_char(k.because_at, 'FMDD Mon YYYY')
           else 'new in ' || k.category
         end as reason
-      from kept k where k.rank <= k.size
+      from kept k
+      -- The title a reason names, joined to the kept rows only (the sort carries no titles).
+      left join rec_titles ti on ti.sku = k.because_sku and ti.locale = k.locale
+      where k.rank <= k.size
     ) items
     group by customer_id, feed
     returning cardinality(skus) as n

@@ -30,6 +30,9 @@ export async function refreshRecommendations(
     // Those estimates also make it merge-join sorted copies of CTEs of 100,000s of rows where a
     // hash join reads them once.
     await tx`set local enable_mergejoin = off`;
+    // The feeds run as one prepared statement per range of customers: after five ranges a
+    // generic plan would guess the range's size instead of reading it from the statistics.
+    await tx`set local plan_cache_mode = force_custom_plan`;
     const settings = await feedSettings(tx);
     const ids = input.customerIds ?? null;
     let orders = 0;
