@@ -63,17 +63,38 @@ function routeCounts(registry: Registry | undefined): RouteCounts {
   return counts;
 }
 
-function requestInfo(
-  req: { header(name: string): string | undefined; method: string },
-  withIp: boolean,
-): RequestInfo {
-  const info: RequestInfo = { userAgent: req.header('user-agent'), ip: undefined, method: req.method };
+type NodeHeaders = Record<string, string | string[] | undefined>;
+
+/**
+ * Node's own parsed headers when @hono/node-server serves the request (`c.env.incoming`):
+ * `c.req.header` reads the WHATWG Headers of the request, which the adapter builds from the
+ * raw headers on first use, and that cost as much as verifying the token. Elsewhere (Workers,
+ * `app.request` in tests) undefined, and the request's own headers are read.
+ */
+function nodeHeaders(c: Context<AppEnv>): NodeHeaders | undefined {
+  return (c.env as { incoming?: { headers?: NodeHeaders } } | undefined)?.incoming?.headers;
+}
+
+function header(
+  req: { header(name: string): string | undefined },
+  node: NodeHeaders | undefined,
+  name: string,
+): string | undefined {
+  if (!node) return req.header(name);
+  const value = node[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function requestInfo(c: Context<AppEnv>, withIp: boolean): RequestInfo {
+  const req = c.req;
+  const node = nodeHeaders(c);
+  const info: RequestInfo = { userAgent: header(req, node, 'user-agent'), ip: undefined, method: req.method };
   // Only opens read the address (Apple's proxies); a click is judged by its agent and timing.
   if (withIp) {
     info.ip =
-      req.header('cf-connecting-ip') ??
-      req.header('x-forwarded-for')?.split(',')[0]?.trim() ??
-      req.header('x-real-ip');
+      header(req, node, 'cf-connecting-ip') ??
+      header(req, node, 'x-forwarded-for')?.split(',')[0]?.trim() ??
+      header(req, node, 'x-real-ip');
   }
   return info;
 }
@@ -175,7 +196,7 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
   fast.get('/t/o/:token', (c): Response | Promise<Response> => {
     const claims = t.verify('open', c.req.param('token'));
     if (!claims) return openNotFound(counts);
-    const info = requestInfo(c.req, true);
+    const info = requestInfo(c, true);
     const known = t.lookup.peek(claims.messageId);
     if (known) return answerOpen(t, counts, known, info);
     if (t.answersAhead(claims.messageId)) return openAhead(t, counts, claims.messageId, info);
@@ -195,7 +216,7 @@ export function trackingFastPath(deps: AppDeps): Hono<AppEnv> {
   fast.get('/t/c/:token', (c): Response | Promise<Response> => {
     const claims = t.verify('click', c.req.param('token'));
     if (!claims) return clickNotFound(c, counts);
-    const info = requestInfo(c.req, false);
+    const info = requestInfo(c, false);
     const known = t.lookup.peek(claims.messageId);
     if (known) return answerClick(c, t, counts, known, claims.linkIndex, info, claims.target);
     if (isHttpUrl(claims.target) && t.answersAhead(claims.messageId))

@@ -21,7 +21,8 @@ export class MessageHorizon {
 
   /** Whether `id` is known to name a message; if not, a new reading is started when due. */
   covers(id: number): boolean {
-    if (id <= this.highest) return true;
+    // Identity ids start at 1: a signed 0 never names a message.
+    if (id >= 1 && id <= this.highest) return true;
     this.refresh();
     return false;
   }

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createSql, type Sql } from '../../src/db/sql.js';
@@ -224,5 +226,37 @@ describe('tracking answered ahead of the message read', () => {
     expect((await get(links(keptMessage).openPixelUrl)).status).toBe(200);
     expect(await eventsOf(goneMessage)).toEqual([]);
     expect((await eventsOf(keptMessage)).map((r) => r.customer_id)).toEqual([kept]);
+  });
+  it("reads the agent and the forwarded address from Node's headers when served over HTTP", async () => {
+    const campaignId = await campaign();
+    const viaApple = await message({ campaignId, customerId: await customer() });
+    const person = await message({ campaignId, customerId: await customer() });
+    await horizonPast(person);
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const apple = await fetch(base + links(viaApple).openPixelUrl, {
+        headers: { 'user-agent': BROWSER, 'x-forwarded-for': '17.58.1.2, 10.0.0.1' },
+      });
+      expect(apple.status).toBe(200);
+      const human = await fetch(base + links(person).offerUrl(0, 'https://shop.example/z'), {
+        headers: { 'user-agent': BROWSER },
+        redirect: 'manual',
+      });
+      expect(human.headers.get('location')).toBe('https://shop.example/z');
+      const tool = await fetch(base + links(person).openPixelUrl, { headers: { 'user-agent': 'curl/8.0' } });
+      expect(tool.status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect((await eventsOf(viaApple)).map((r) => [r.machine, r.data.machine_reason])).toEqual([
+      [true, 'apple_mpp'],
+    ]);
+    expect((await eventsOf(person)).map((r) => [r.kind, r.machine, r.data.machine_reason ?? null])).toEqual([
+      ['clicked', false, null],
+      ['opened', true, 'tool_agent'],
+    ]);
   });
 });
