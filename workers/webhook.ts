@@ -26,48 +26,51 @@ export const webhookProcessor =
     return Object.fromEntries(await attemptDeliveries(deps, ids));
   };
 
+/** Where the poller's next page starts: after this (next_attempt_at, id); none: at the start. */
+export type PollCursor = { at: Date; id: number } | undefined;
+
 /**
- * Hands every due delivery that may go out now to the queue, page by page, WEBHOOK_BATCH to a
- * job. The job id names its first delivery, that one's attempt and the count, so a page polled
- * again before its jobs ran is not queued twice (a delivery that lands in two jobs all the same
- * is claimed by one), and after Redis lost its jobs the next poll queues them again:
- * PostgreSQL, not Redis, holds what is still to be delivered.
+ * Hands one page of the due deliveries that may go out now to the queue, WEBHOOK_BATCH to a
+ * job, and says where the next page starts: after its last row, or at the start again once a
+ * page came back short (the end of what is due). One page, not every due delivery: a poll
+ * costs the same with 1,000 or 1,000,000 waiting. The job id names its first delivery, that
+ * one's attempt and the count, so a page polled again before its jobs ran is not queued twice
+ * (a delivery that lands in two jobs all the same is claimed by one). Whatever the cursor
+ * skipped (jobs Redis lost, a delivery written with an older timestamp) is queued again once
+ * the cursor is back at the start: PostgreSQL, not Redis, holds what is still to be delivered.
  */
-export async function enqueueDueDeliveries(
+export async function enqueueDuePage(
   deps: { sql: Db; jobs: JobDispatcher },
+  after: PollCursor,
   pageSize = 1000,
-): Promise<number> {
-  let after: { at: Date; id: number } | undefined;
-  let total = 0;
-  for (;;) {
-    const due = await selectDueDeliveries(deps.sql, pageSize, after);
-    if (due.length === 0) return total;
-    const jobs = [];
-    for (let i = 0; i < due.length; i += WEBHOOK_BATCH) {
-      const batch = due.slice(i, i + WEBHOOK_BATCH);
-      jobs.push({
-        name: 'deliver',
-        data: { delivery_ids: batch.map((d) => d.id) } satisfies WebhookJobData as unknown as Record<
-          string,
-          unknown
-        >,
-        opts: { jobId: `d${batch[0]!.id}-a${batch[0]!.attempts}-n${batch.length}` },
-      });
-    }
-    await deps.jobs.enqueue(QUEUES.webhook, jobs);
-    total += due.length;
-    if (due.length < pageSize) return total;
-    const last = due[due.length - 1]!;
-    after = { at: last.next_attempt_at, id: last.id };
+): Promise<{ queued: number; next: PollCursor }> {
+  const due = await selectDueDeliveries(deps.sql, pageSize, after);
+  const jobs = [];
+  for (let i = 0; i < due.length; i += WEBHOOK_BATCH) {
+    const batch = due.slice(i, i + WEBHOOK_BATCH);
+    jobs.push({
+      name: 'deliver',
+      data: { delivery_ids: batch.map((d) => d.id) } satisfies WebhookJobData as unknown as Record<
+        string,
+        unknown
+      >,
+      opts: { jobId: `d${batch[0]!.id}-a${batch[0]!.attempts}-n${batch.length}` },
+    });
   }
+  if (jobs.length > 0) await deps.jobs.enqueue(QUEUES.webhook, jobs);
+  const last = due.at(-1);
+  return {
+    queued: due.length,
+    next: due.length < pageSize || !last ? undefined : { at: last.next_attempt_at, id: last.id },
+  };
 }
 
 /**
- * Polls for due deliveries every `intervalMs` until stopped. With `backlog` (the jobs waiting
- * in the queue) and `enough`, a poll is skipped while at least `enough` jobs still wait: each
- * poll reads every due delivery and re-queues those already waiting (as jobs of other ids when
- * the pages shifted), which at 100,000 deliveries cost more than the deliveries themselves.
- * Redis losing its jobs empties the queue, so the next poll queues them again.
+ * Polls one page of due deliveries every `intervalMs` until stopped, each after the last. With
+ * `backlog` (the jobs waiting in the queue) and `enough`, a poll is skipped while at least
+ * `enough` jobs still wait: deliveries enough for the worker are queued, and a page read again
+ * from the start would re-queue those still waiting. Redis losing its jobs empties the queue,
+ * so the polls go on and queue them again.
  */
 export function startWebhookPoller(
   deps: {
@@ -76,15 +79,17 @@ export function startWebhookPoller(
     logger: Pick<Logger, 'error'>;
     backlog?: () => Promise<number>;
     enough?: number;
+    pageSize?: number;
   },
   intervalMs: number,
 ): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   let stopped = false;
+  let cursor: PollCursor;
   const tick = async () => {
     if (stopped) return;
     if (deps.backlog && deps.enough !== undefined && (await deps.backlog()) >= deps.enough) return;
-    await enqueueDueDeliveries(deps);
+    cursor = (await enqueueDuePage(deps, cursor, deps.pageSize)).next;
   };
   const timer = setInterval(() => {
     running = running

@@ -94,6 +94,8 @@ export interface DeliveryRow {
   last_error: string | null;
   created_at: Date;
   delivered_at: Date | null;
+  /** Waiting behind an older untried delivery to the same endpoint about the same customer. */
+  held: boolean;
 }
 
 /**
@@ -106,16 +108,16 @@ const noOlderUntried = (db: Db) => db`not exists (
     and o.status = 'pending' and o.attempts = 0 and o.id < d.id)`;
 
 /**
- * A page of the deliveries due now that may go out (the first untried one per customer, and
- * retries), in (next_attempt_at, id) order after `after`, for the poller to enqueue. Those held
- * behind an older one are left out: queued, they would only be skipped.
+ * One page of the deliveries due now that may go out (not `held` behind an older untried one of
+ * their customer: the first untried one per customer, and retries), in (next_attempt_at, id)
+ * order after `after`, for the poller to enqueue. An index scan of `limit` entries of
+ * webhook_deliveries_ready_idx, whatever the backlog: the held ones are not in that index.
  */
 export function selectDueDeliveries(db: Db, limit: number, after?: { at: Date; id: number }) {
   return db<{ id: number; attempts: number; next_attempt_at: Date }[]>`
     select d.id, d.attempts, d.next_attempt_at from webhook_deliveries d
-    where d.status = 'pending' and d.next_attempt_at <= now()
+    where d.status = 'pending' and not d.held and d.next_attempt_at <= now()
       ${after ? db`and (d.next_attempt_at, d.id) > (${after.at}, ${after.id})` : db``}
-      and ${noOlderUntried(db)}
     order by d.next_attempt_at, d.id limit ${limit}`;
 }
 
@@ -149,7 +151,10 @@ export interface AttemptOutcome {
   next?: Date;
 }
 
-/** Records attempts' outcomes in one statement: delivered, to be tried again, or failed for good. */
+/**
+ * Records attempts' outcomes in one statement (delivered, to be tried again, or failed for
+ * good), then releases the next delivery of each of their customers (releaseNext).
+ */
 export async function recordAttempts(db: Db, outcomes: readonly AttemptOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
   const rows = outcomes.map((o) => ({
@@ -168,6 +173,29 @@ export async function recordAttempts(db: Db, outcomes: readonly AttemptOutcome[]
     from jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
       as o(id bigint, status text, http_status int, error text, next timestamptz)
     where d.id = o.id`;
+  await releaseNext(
+    db,
+    outcomes.map((o) => o.id),
+  );
+}
+
+/**
+ * Clears `held` on the oldest untried pending delivery of each (endpoint, customer) of these
+ * deliveries: once they were attempted it is the first of its customer, so it may go out, due
+ * from now (after the poller's cursor). A statement after the update, not part of it: a
+ * delivery written meanwhile locked the one recorded (see webhook_emit), so this statement,
+ * which starts once that write committed, sees it. Where the oldest untried one was not held,
+ * nothing changes.
+ */
+async function releaseNext(db: Db, ids: readonly number[]): Promise<void> {
+  await db`
+    update webhook_deliveries n set held = false, next_attempt_at = greatest(n.next_attempt_at, now())
+    from (select distinct endpoint_id, customer_id from webhook_deliveries
+      where id = any(${ids as number[]}::bigint[]) and customer_id is not null) k
+    where n.held and n.id = (
+      select min(o.id) from webhook_deliveries o
+      where o.endpoint_id = k.endpoint_id and o.customer_id = k.customer_id
+        and o.status = 'pending' and o.attempts = 0)`;
 }
 
 /** An endpoint's deliveries, newest first. */
@@ -183,14 +211,18 @@ export function selectDeliveries(
     order by id desc limit ${input.limit + 1}`;
 }
 
-/** Sends a delivery again (whatever its state): pending and due now. */
+/**
+ * Sends a delivery again (whatever its state): pending and due now. One attempted before holds
+ * nothing back and is not held; an untried one waiting behind an older one still waits.
+ */
 export async function replayDelivery(
   db: Db,
   endpointId: number,
   id: number,
 ): Promise<DeliveryRow | undefined> {
   const [row] = await db<DeliveryRow[]>`
-    update webhook_deliveries set status = 'pending', next_attempt_at = now(), last_error = null
+    update webhook_deliveries set status = 'pending', next_attempt_at = now(), last_error = null,
+      held = held and status = 'pending' and attempts = 0
     where id = ${id} and endpoint_id = ${endpointId}
     returning *`;
   return row;
