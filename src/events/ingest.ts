@@ -337,9 +337,12 @@ function answer(
 /**
  * Rows per chunk of a batch without identify calls: a chunk's statements (claim, COPY of keys
  * and events) run in PostgreSQL while Node validates the next chunk, instead of PostgreSQL
- * waiting for the whole batch's validation and Node for the whole batch's writes.
+ * waiting for the whole batch's validation and Node for the whole batch's writes. Two chunks per
+ * 10,000-event batch: in three alternated runs (load 4-9 on 2 cores) chunks of 5,000 read
+ * 0.38 / 0.32 / 0.32 of COPY against 0.33 / 0.33 / 0.29 for the whole batch at once, and chunks
+ * of 2,000 0.34 / 0.23 / 0.27 (each chunk adds six round trips).
  */
-const CHUNK = 2_000;
+const CHUNK = 5_000;
 
 const isIdentify = (value: unknown) =>
   typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'identify';

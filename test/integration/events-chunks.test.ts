@@ -9,7 +9,8 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-const ROWS = 4_500;
+// The largest batch: two chunks of 5,000.
+const ROWS = 10_000;
 const track = (i: number, prefix: string) => ({
   type: 'track',
   event: i % 2 ? 'cart_updated' : 'product_viewed',
