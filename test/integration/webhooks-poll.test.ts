@@ -1,0 +1,139 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/sql.js';
+import { claimDeliveries, recordAttempts, selectDueDeliveries } from '../../src/webhooks/store.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
+
+// The webhook poll reads one page whatever the backlog, and the `held` flag it relies on says
+// exactly what the in-order-per-customer rule says. Rows read are counted with PostgreSQL's
+// own per-transaction statistics (no timing).
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.sql`delete from webhook_deliveries`;
+  await db.sql`delete from webhook_endpoints`;
+  await db.sql`insert into webhook_endpoints (url, events, secret)
+    values ('http://127.0.0.1:9/hook', ${['message.sent']}, 'whsec_dGVzdA==')`;
+});
+
+/** Emits one message.sent per customer id, in order, as the database triggers do. */
+async function emit(sql: Db, customers: readonly (number | null)[], from = 0) {
+  await sql`select webhook_emit('message.sent', c.customer, 'm' || (${from}::int + c.n), now(), '{}'::jsonb)
+    from unnest(${customers as number[]}::bigint[]) with ordinality as c(customer, n) order by c.n`;
+}
+
+/** Rows of webhook_deliveries the statements of `fn` read (index and sequential scans). */
+async function rowsRead(fn: (sql: Db) => Promise<unknown>): Promise<number> {
+  return db.sql.begin(async (sql) => {
+    const stat = async () => {
+      const [r] = await sql<{ n: string }[]>`
+        select pg_stat_get_xact_tuples_fetched('webhook_deliveries'::regclass)
+          + pg_stat_get_xact_tuples_returned('webhook_deliveries'::regclass) as n`;
+      return Number(r!.n);
+    };
+    const before = await stat();
+    await fn(sql);
+    return (await stat()) - before;
+  }) as Promise<number>;
+}
+
+/** The deliveries the rule lets go out: pending, and no older untried one of its customer. */
+async function mayGoOut(): Promise<number[]> {
+  const rows = await db.sql<{ id: string }[]>`
+    select d.id from webhook_deliveries d where d.status = 'pending' and not exists (
+      select 1 from webhook_deliveries o where o.endpoint_id = d.endpoint_id and o.customer_id = d.customer_id
+        and o.status = 'pending' and o.attempts = 0 and o.id < d.id)
+    order by d.id`;
+  return rows.map((r) => Number(r.id));
+}
+
+async function notHeld(): Promise<number[]> {
+  const rows = await db.sql<{ id: string }[]>`
+    select id from webhook_deliveries where status = 'pending' and not held order by id`;
+  return rows.map((r) => Number(r.id));
+}
+
+describe('webhook poll', () => {
+  it('reads one page of rows, not the backlog, however many wait behind one customer', async () => {
+    // 3,000 deliveries about one customer, then 10 each about 200 others.
+    const busy = Array.from({ length: 3000 }, () => 1);
+    const many = Array.from({ length: 2000 }, (_, i) => 100 + Math.floor(i / 10));
+    await emit(db.sql, [...busy, ...many]);
+    await db.sql`analyze webhook_deliveries`;
+    type Page = { id: number; attempts: number; next_attempt_at: Date }[];
+    let page: Page = [];
+    const read = await rowsRead(async (sql) => {
+      page = await selectDueDeliveries(sql, 100);
+    });
+    // The first of each customer, in order: the busy one's first, then 99 of the others.
+    expect(page).toHaveLength(100);
+    const ids = page.map((d) => Number(d.id));
+    expect(ids).toEqual((await mayGoOut()).slice(0, 100));
+    // An anti-join per row read the 2,999 held behind the busy customer, and more.
+    expect(read).toBeLessThanOrEqual(110);
+    // The next page starts after the last one: still one page of rows.
+    const last = page.at(-1)!;
+    const readNext = await rowsRead(async (sql) => {
+      page = await selectDueDeliveries(sql, 100, { at: last.next_attempt_at, id: Number(last.id) });
+    });
+    expect(page).toHaveLength(100);
+    expect(readNext).toBeLessThanOrEqual(110);
+  });
+
+  it('held says what the order per customer says, through emits, claims and recorded attempts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }), { minLength: 1, maxLength: 25 }),
+        fc.array(
+          fc.record({
+            outcome: fc.constantFrom('succeeded', 'pending', 'failed') as fc.Arbitrary<
+              'succeeded' | 'pending' | 'failed'
+            >,
+            take: fc.integer({ min: 1, max: 5 }),
+            more: fc.array(fc.option(fc.integer({ min: 1, max: 4 }), { nil: null }), { maxLength: 4 }),
+          }),
+          { maxLength: 8 },
+        ),
+        async (first, rounds) => {
+          await db.sql`delete from webhook_deliveries`;
+          let n = 0;
+          await emit(db.sql, first, n);
+          n += first.length;
+          for (const round of rounds) {
+            expect(await notHeld()).toEqual(await mayGoOut());
+            // Attempt some of what the poll offers; retries come due at once.
+            const due = await selectDueDeliveries(db.sql, round.take);
+            const claimed = await claimDeliveries(
+              db.sql,
+              due.map((d) => Number(d.id)),
+              60,
+            );
+            if (round.more.length > 0) {
+              await emit(db.sql, round.more, n);
+              n += round.more.length;
+            }
+            await recordAttempts(
+              db.sql,
+              claimed.map((c) => ({
+                id: Number(c.id),
+                status: round.outcome,
+                httpStatus: round.outcome === 'succeeded' ? 200 : 500,
+                error: null,
+                ...(round.outcome === 'pending' ? { next: new Date(Date.now() - 1000) } : {}),
+              })),
+            );
+          }
+          expect(await notHeld()).toEqual(await mayGoOut());
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
