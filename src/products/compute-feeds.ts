@@ -139,7 +139,7 @@ async function analyzeShared(db: Db): Promise<void> {
   await db`analyze rec_lines, rec_available, rec_best, rec_arrivals, rec_titles, rec_stats, rec_prior`;
 }
 
-/** Writes the feeds of one chunk of customers from the shared tables; returns the items written. */
+/** Stores the feeds of one chunk of customers from the shared tables; returns their items. */
 async function computeChunk(
   db: Db,
   input: { chunk: Chunk; now: Date; settings: Map<Feed, FeedSettings> },
@@ -253,10 +253,9 @@ async function computeChunk(
       from candidates c
       join feed_params f on f.feed = c.feed
     ),
-    saved as (
-    insert into recommendation_lists (customer_id, feed, skus, scores, reasons, computed_at)
-    select customer_id, feed, array_agg(sku order by rank), array_agg(score order by rank),
-      array_agg(reason order by rank), ${now}::timestamptz
+    lists as materialized (
+    select customer_id, feed, array_agg(sku order by rank) as skus, array_agg(score order by rank) as scores,
+      array_agg(reason order by rank) as reasons
     from (
       select k.customer_id, k.feed collate "C" as feed, k.rank, k.sku, k.score,
         case k.feed
@@ -275,16 +274,33 @@ async function computeChunk(
       where k.rank <= k.size
     ) items
     group by customer_id, feed
-    returning cardinality(skus) as n
+    ),
+    -- Only lists that changed are written: a nightly refresh over unchanged purchases would
+    -- otherwise rewrite every row, its TOASTed arrays and its GIN entries, and leave as many
+    -- dead rows behind. A list's computed_at is when it last changed; when the customer's
+    -- feeds were last computed is recommendation_runs'.
+    saved as (
+      insert into recommendation_lists as l (customer_id, feed, skus, scores, reasons, computed_at)
+      select customer_id, feed, skus, scores, reasons, ${now}::timestamptz from lists
+      on conflict (customer_id, feed) do update
+        set skus = excluded.skus, scores = excluded.scores, reasons = excluded.reasons,
+          computed_at = excluded.computed_at
+        where (l.skus, l.scores, l.reasons) is distinct from (excluded.skus, excluded.scores, excluded.reasons)
+    ),
+    -- A feed of the range that came out empty this time.
+    dropped as (
+      delete from recommendation_lists l
+      where ${inChunk(db, 'l.customer_id', chunk)}
+        and not exists (select 1 from lists n where n.customer_id = l.customer_id and n.feed = l.feed)
     )
-    select coalesce(sum(n), 0)::int as rows from saved`;
+    select coalesce(sum(cardinality(skus)), 0)::int as rows from lists`;
   return written?.rows ?? 0;
 }
 
 /**
  * Recomputes the feeds of the customers in scope (null: everyone) from pairs, purchases and
- * the catalogue, replacing their stored rows. Returns the items written. Runs inside the
- * caller's transaction (its temporary tables are dropped at commit).
+ * the catalogue, replacing their stored lists (only those that changed). Returns the items of
+ * their feeds. Runs inside the caller's transaction (its temporary tables are dropped at commit).
  *
  * Each feed's candidates are cut to what can still reach the feed before they are ranked (a
  * category's best sellers and new arrivals to the feed's size plus the customer's bought skus,
@@ -301,7 +317,6 @@ export async function computeFeeds(
   const full = ids === null;
   const chunks: Chunk[] = full ? await chunkBounds(db, input.chunkSize ?? CUSTOMERS_PER_CHUNK) : [{ ids }];
   const scope = full ? db`c.erased_at is null` : db`c.erased_at is null and c.id = any(${ids})`;
-  await db`delete from recommendation_lists where ${full ? db`true` : db`customer_id = any(${ids})`}`;
   await buildShared(db, {
     scope,
     linesWhere: full ? db`true` : db`p.customer_id = any(${ids})`,

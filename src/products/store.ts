@@ -131,8 +131,10 @@ export function productBuyers(db: Db, sku: string, limit: number) {
 export function productRecommendedTo(db: Db, sku: string, limit: number) {
   return db<(ProductCustomerRow & { feed: string; rank: number; reason: string; computed_at: Date })[]>`
     select c.id as customer_id, c.external_id, c.first_name, c.last_name, c.email,
-      l.feed, r.rank, r.reason, l.computed_at
+      l.feed, r.rank, r.reason, coalesce(rr.computed_at, l.computed_at) as computed_at
     from recommendation_lists l
+    -- A list is rewritten only when it changes: the customer's last refresh is the runs' time.
+    left join recommendation_runs rr on rr.customer_id = l.customer_id
     cross join lateral (
       select i.rank::integer as rank, i.score, i.reason
       from unnest(l.skus, l.scores, l.reasons) with ordinality as i (sku, score, reason, rank)

@@ -104,4 +104,58 @@ describe('recommendations refresh in ranges of customers', () => {
     const one = (l: unknown) => ids.includes((l as { customer_id: number }).customer_id);
     expect(after.lists.filter(one).length).toBeGreaterThan(5);
   });
+
+  it('rewrites only the lists that changed, drops feeds that came out empty, and dates reads by the last run', async () => {
+    const { sql } = db;
+    const settings = await feedSettings(sql);
+    const refresh = (now: Date, s = settings) =>
+      sql.begin(async (tx) => {
+        await rebuildPairs(tx, now, s.get('bought_together')!);
+        await computeFeeds(tx, { ids: null, now, settings: s, chunkSize: 11 });
+      });
+    const versions = async () =>
+      new Map(
+        (
+          await sql<{ key: string; xmin: string }[]>`
+            select customer_id || '/' || feed as key, xmin::text as xmin from recommendation_lists`
+        ).map((r) => [r.key, r.xmin]),
+      );
+    await refresh(NOW);
+    const before = await versions();
+    const lists = (await snapshot(sql)).lists;
+    // The same data at the same instant: every list is left as it was, not rewritten.
+    const later = new Date(NOW.getTime() + 1000);
+    await refresh(NOW);
+    expect(await versions()).toEqual(before);
+    expect((await snapshot(sql)).lists).toEqual(lists);
+    // Readers see when the feeds were computed, not when a list last changed.
+    await sql`update recommendation_runs set computed_at = ${later}`;
+    const [read] = await sql<{ computed_at: Date }[]>`
+      select distinct computed_at from product_recommendations
+      where customer_id in (select id from customers where erased_at is null)`;
+    expect(read!.computed_at.toISOString()).toBe(later.toISOString());
+    // A product out of stock: only the lists that held it change.
+    const [held] = await sql<{ sku: string }[]>`
+      select sku from product_recommendations where feed = 'top_in_category' group by sku order by count(*) desc limit 1`;
+    await sql`update products set in_stock = false, stock = null where sku = ${held!.sku}`;
+    await refresh(NOW);
+    const after = await versions();
+    // Rewritten, or dropped when the product was all the list held.
+    const rewritten = [
+      ...[...after].filter(([k, v]) => before.get(k) !== v).map(([k]) => k),
+      ...[...before.keys()].filter((k) => !after.has(k)),
+    ];
+    const holders = lists
+      .filter((l) => (l as { skus: string[] }).skus.includes(held!.sku))
+      .map((l) => `${(l as { customer_id: number }).customer_id}/${(l as { feed: string }).feed}`);
+    expect(rewritten.length).toBeGreaterThan(0);
+    expect(rewritten.sort()).toEqual(holders.sort());
+    // A feed set to leave bought items out has no replenishment left: its lists are dropped.
+    const noReplenish = new Map(settings);
+    noReplenish.set('replenish', { ...settings.get('replenish')!, exclude_bought: true });
+    await refresh(NOW, noReplenish);
+    const [left] = await sql<{ n: number }[]>`
+      select count(*)::int as n from recommendation_lists where feed = 'replenish'`;
+    expect(left!.n).toBe(0);
+  });
 });
