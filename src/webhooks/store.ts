@@ -153,7 +153,8 @@ export interface AttemptOutcome {
 
 /**
  * Records attempts' outcomes in one statement (delivered, to be tried again, or failed for
- * good), then releases the next delivery of each of their customers (releaseNext).
+ * good; an attempted delivery is never held, so a retry is polled again), then releases the
+ * next delivery of each of their customers (releaseNext).
  */
 export async function recordAttempts(db: Db, outcomes: readonly AttemptOutcome[]): Promise<void> {
   if (outcomes.length === 0) return;
@@ -166,7 +167,7 @@ export async function recordAttempts(db: Db, outcomes: readonly AttemptOutcome[]
   }));
   await db`
     update webhook_deliveries d set
-      status = o.status, attempts = d.attempts + 1,
+      status = o.status, attempts = d.attempts + 1, held = false,
       last_status = o.http_status, last_error = o.error,
       next_attempt_at = coalesce(o.next, d.next_attempt_at),
       delivered_at = case when o.status = 'succeeded' then now() else d.delivered_at end

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/sql.js';
 import { claimDeliveries, recordAttempts, selectDueDeliveries } from '../../src/webhooks/store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
+import { until } from '../helpers/until.js';
 
 // The webhook poll reads one page whatever the backlog, and the `held` flag it relies on says
 // exactly what the in-order-per-customer rule says. Rows read are counted with PostgreSQL's
@@ -135,5 +136,53 @@ describe('webhook poll', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('a delivery written while the one in front of it is recorded is not held for good', async () => {
+    await emit(db.sql, [7]);
+    const [a] = await db.sql<{ id: string }[]>`select id from webhook_deliveries`;
+    const first = Number(a!.id);
+    const outcome = { id: first, status: 'succeeded' as const, httpStatus: 200, error: null };
+    // The write first: it locks the one in front, so the record waits and its release sees it.
+    let emitted: () => void = () => {};
+    const inFront = new Promise<void>((resolve) => {
+      emitted = resolve;
+    });
+    let commit: () => void = () => {};
+    const committing = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    const writing = db.sql.begin(async (sql) => {
+      await emit(sql, [7], 1);
+      emitted();
+      await committing;
+    });
+    await inFront;
+    let recorded = false;
+    const recording = recordAttempts(db.sql, [outcome]).then(() => {
+      recorded = true;
+    });
+    // Until it waits for the write's lock (or, had the write taken none, is done).
+    await until(
+      async () =>
+        recorded ||
+        (
+          await db.sql`select 1 from pg_locks l join pg_stat_activity a using (pid)
+            where not l.granted and a.datname = current_database()`
+        ).length > 0,
+    );
+    commit();
+    await Promise.all([writing, recording]);
+    expect(await notHeld()).toEqual(await mayGoOut());
+    expect(await notHeld()).toHaveLength(1);
+    // The record first: the write does not wait for it, and what it writes is not held.
+    await emit(db.sql, [8], 10);
+    const [b] = await db.sql<{ id: string }[]>`select id from webhook_deliveries where customer_id = 8`;
+    await db.sql.begin(async (sql) => {
+      await recordAttempts(sql, [{ ...outcome, id: Number(b!.id) }]);
+      await emit(db.sql, [8], 11);
+    });
+    expect(await notHeld()).toEqual(await mayGoOut());
+    expect(await notHeld()).toHaveLength(2);
   });
 });
