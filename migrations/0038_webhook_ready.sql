@@ -19,11 +19,25 @@ drop index webhook_deliveries_due_idx;
 create index webhook_deliveries_ready_idx on webhook_deliveries (next_attempt_at, id)
   where status = 'pending' and not held;
 
+-- Holds each of `ids` (deliveries just written about `customer`) behind an older untried
+-- delivery of the same endpoint and customer. The older ones are locked FOR SHARE: recording
+-- an attempt at one of them then waits for this transaction, and its release (a later
+-- statement) sees this row, so none stays held for good. SKIP LOCKED: one being claimed or
+-- recorded right now is not waited for (no lock cycle with the webhook worker); the row is
+-- then not held, and the claim's own check keeps the order. Only older ids hold a delivery
+-- back (an id taken later but committed first must not). Every writer of deliveries calls it:
+-- webhook_emit below and a journey's webhook step.
+create or replace function webhook_hold(ids bigint[], customer bigint) returns void
+language sql as $$
+  update webhook_deliveries d set held = true
+  where d.id = any(ids) and exists (
+    select 1 from webhook_deliveries o
+    where o.endpoint_id = d.endpoint_id and o.customer_id = customer
+      and o.status = 'pending' and o.attempts = 0 and o.id < d.id
+    for share of o skip locked);
+$$;
+
 -- As in 0027, and each new delivery is held behind an older untried one of its customer.
--- The older ones are locked FOR SHARE: recording an attempt at one of them then waits for this
--- transaction, and its release (a later statement) sees this row, so none stays held for good.
--- SKIP LOCKED: one being claimed or recorded right now is not waited for (no lock cycle with
--- the webhook worker); the row is then not held, and the claim's own check keeps the order.
 create or replace function webhook_emit(event text, customer bigint, msg text, at timestamptz, data jsonb) returns void
 language plpgsql as $$
 declare
@@ -42,12 +56,6 @@ begin
   if customer is null or ids is null then
     return;
   end if;
-  -- A statement of its own: the rows just inserted are visible to it. Only older ids hold a
-  -- delivery back (an id taken later but committed first must not).
-  update webhook_deliveries d set held = true
-  where d.id = any(ids) and exists (
-    select 1 from webhook_deliveries o
-    where o.endpoint_id = d.endpoint_id and o.customer_id = customer
-      and o.status = 'pending' and o.attempts = 0 and o.id < d.id
-    for share of o skip locked);
+  -- A statement of its own: the rows just inserted are visible to it.
+  perform webhook_hold(ids, customer);
 end $$;

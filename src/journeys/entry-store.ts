@@ -353,7 +353,7 @@ export async function insertJourneyWebhook(
     data: Record<string, unknown>;
   },
 ): Promise<boolean> {
-  const rows = await sql`
+  const rows = await sql<{ id: number }[]>`
     insert into webhook_deliveries (endpoint_id, event, customer_id, msg_id, payload)
     select w.id, 'journey.step', ${input.customer_id}, ${input.msg_id},
       jsonb_build_object('type', 'journey.step', 'timestamp', ${input.at.toISOString()}::text,
@@ -362,7 +362,10 @@ export async function insertJourneyWebhook(
     on conflict (endpoint_id, msg_id) do nothing
     returning id`;
   // Nothing written: the endpoint was deleted since the journey was saved.
-  return rows.length > 0;
+  if (rows.length === 0) return false;
+  // Behind an older untried delivery of the customer, as every delivery is (the poll skips it).
+  await sql`select webhook_hold(${rows.map((r) => r.id)}::bigint[], ${input.customer_id}::bigint)`;
+  return true;
 }
 
 /**

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/sql.js';
+import { insertJourneyWebhook } from '../../src/journeys/entry-store.js';
 import { claimDeliveries, recordAttempts, selectDueDeliveries } from '../../src/webhooks/store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-db.js';
 import { until } from '../helpers/until.js';
@@ -86,6 +87,36 @@ describe('webhook poll', () => {
     });
     expect(page).toHaveLength(100);
     expect(readNext).toBeLessThanOrEqual(110);
+  });
+
+  it("a journey's webhook step is held behind its customer's older untried delivery, as an emitted one is", async () => {
+    await emit(db.sql, [7]);
+    const [endpoint] = await db.sql<{ id: string }[]>`select id from webhook_endpoints`;
+    const step = (msg: string, customer: number) =>
+      insertJourneyWebhook(db.sql, {
+        endpoint_id: Number(endpoint!.id),
+        customer_id: customer,
+        msg_id: msg,
+        at: new Date(),
+        data: { step: 'hook' },
+      });
+    expect(await step('j1', 7)).toBe(true);
+    expect(await step('j2', 8)).toBe(true);
+    const held = await db.sql<{ msg_id: string; held: boolean }[]>`
+      select msg_id, held from webhook_deliveries order by id`;
+    expect(held).toEqual([
+      { msg_id: 'm1', held: false },
+      { msg_id: 'j1', held: true },
+      { msg_id: 'j2', held: false },
+    ]);
+    expect(await notHeld()).toEqual(await mayGoOut());
+    // The one in front attempted: the step's delivery is released.
+    const claimed = await claimDeliveries(db.sql, [Number((await mayGoOut())[0])], 60);
+    await recordAttempts(db.sql, [
+      { id: Number(claimed[0]!.id), status: 'succeeded', httpStatus: 200, error: null },
+    ]);
+    expect(await notHeld()).toEqual(await mayGoOut());
+    expect(await notHeld()).toHaveLength(2);
   });
 
   it('held says what the order per customer says, through emits, claims and recorded attempts', async () => {
