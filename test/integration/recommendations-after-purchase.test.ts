@@ -68,6 +68,8 @@ beforeAll(async () => {
     const [row] = await h.db.sql<{ n: number }[]>`select count(*)::int as n from recommendation_runs`;
     return row!.n >= ids.size;
   });
+  // And the history's own debounced refresh has run: the tests below count the jobs queued.
+  await until(async () => (await refreshJobsOf('b1')).length === 0, 20_000);
 });
 afterAll(async () => {
   await workers?.close();
